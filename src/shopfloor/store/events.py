@@ -1,0 +1,170 @@
+"""The append-only machine event log: idempotent appends and reads of one machine's history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, and_, func, insert, select
+
+from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange, event_key
+from shopfloor.model.intervals import Interval
+from shopfloor.store.plant import StoreError, machine_ids
+from shopfloor.store.schema import machine_events
+
+_CHUNK = 500
+
+
+@dataclass
+class AppendResult:
+    inserted: int = 0
+    duplicates: int = 0
+    # Earliest new event per machine code: rollups from that hour on must be rebuilt.
+    earliest: dict[str, datetime] = field(default_factory=dict)
+
+
+def _row(event: MachineEvent, machine_id: int, key: str, now: datetime) -> dict:
+    if isinstance(event, StateChange):
+        return {
+            "machine_id": machine_id,
+            "ts": event.ts,
+            "kind": "state",
+            "state": event.state.value,
+            "quantity": None,
+            "product": None,
+            "reason": event.reason,
+            "source": event.source,
+            "event_key": key,
+            "recorded_at": now,
+        }
+    return {
+        "machine_id": machine_id,
+        "ts": event.ts,
+        "kind": event.kind.value,
+        "state": None,
+        "quantity": event.quantity,
+        "product": event.product,
+        "reason": event.reason,
+        "source": event.source,
+        "event_key": key,
+        "recorded_at": now,
+    }
+
+
+def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendResult:
+    """Insert events not stored yet, in the caller's transaction.  An event already stored (same content
+    key) is skipped and counted as a duplicate: re-sending a batch never counts anything twice."""
+    result = AppendResult()
+    if not events:
+        return result
+    ids = machine_ids(conn)
+    unknown = sorted({e.machine for e in events} - set(ids))
+    if unknown:
+        raise StoreError(f"unknown machine(s): {', '.join(unknown)}")
+    keyed: dict[str, MachineEvent] = {}
+    for ev in events:
+        key = event_key(ev)
+        if key in keyed:
+            result.duplicates += 1
+        else:
+            keyed[key] = ev
+    keys = list(keyed)
+    existing: set[str] = set()
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        existing.update(
+            conn.execute(select(machine_events.c.event_key).where(machine_events.c.event_key.in_(chunk))).scalars()
+        )
+    now = datetime.now(timezone.utc)
+    rows = []
+    for key, ev in keyed.items():
+        if key in existing:
+            result.duplicates += 1
+            continue
+        rows.append(_row(ev, ids[ev.machine], key, now))
+        first = result.earliest.get(ev.machine)
+        if first is None or ev.ts < first:
+            result.earliest[ev.machine] = ev.ts
+    for i in range(0, len(rows), 5000):
+        conn.execute(insert(machine_events), rows[i : i + 5000])
+    result.inserted = len(rows)
+    return result
+
+
+def _to_event(row, code: str) -> MachineEvent:
+    if row.kind == "state":
+        return StateChange(ts=row.ts, machine=code, state=MachineState(row.state), reason=row.reason, source=row.source)
+    return CountEvent(
+        ts=row.ts,
+        machine=code,
+        kind=CountKind(row.kind),
+        quantity=int(row.quantity),
+        product=row.product,
+        reason=row.reason,
+        source=row.source,
+    )
+
+
+def state_run_start(conn: Connection, machine_id: int, at: datetime) -> datetime | None:
+    """When the state the machine was in at ``at`` began (the first event of that run of equal states)."""
+    me = machine_events.c
+    last = conn.execute(
+        select(me.ts, me.state)
+        .where(me.machine_id == machine_id, me.kind == "state", me.ts <= at)
+        .order_by(me.ts.desc(), me.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    prev_other = conn.execute(
+        select(func.max(me.ts)).where(
+            me.machine_id == machine_id, me.kind == "state", me.ts <= last.ts, me.state != last.state
+        )
+    ).scalar()
+    cond = [me.machine_id == machine_id, me.kind == "state", me.ts <= last.ts]
+    if prev_other is not None:
+        cond.append(me.ts > prev_other)
+    return conn.execute(select(func.min(me.ts)).where(and_(*cond))).scalar()
+
+
+def history(conn: Connection, machine: str, window: Interval) -> tuple[list[StateChange], list[CountEvent]]:
+    """A machine's state events from the start of the state it was in at ``window.start`` up to the window
+    end, and its count events inside the window."""
+    ids = machine_ids(conn)
+    if machine not in ids:
+        raise StoreError(f"unknown machine {machine!r}")
+    mid = ids[machine]
+    me = machine_events.c
+    run_start = state_run_start(conn, mid, window.start)
+    state_from = run_start if run_start is not None else window.start
+    states = [
+        _to_event(r, machine)
+        for r in conn.execute(
+            select(machine_events)
+            .where(me.machine_id == mid, me.kind == "state", me.ts >= state_from, me.ts < window.end)
+            .order_by(me.ts, me.id)
+        )
+    ]
+    counts = [
+        _to_event(r, machine)
+        for r in conn.execute(
+            select(machine_events)
+            .where(me.machine_id == mid, me.kind != "state", me.ts >= window.start, me.ts < window.end)
+            .order_by(me.ts, me.id)
+        )
+    ]
+    return states, counts  # type: ignore[return-value]
+
+
+def event_span(conn: Connection, machine_id: int) -> tuple[datetime, datetime] | None:
+    """First and last event time of a machine, or None without events."""
+    me = machine_events.c
+    row = conn.execute(select(func.min(me.ts), func.max(me.ts)).where(me.machine_id == machine_id)).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
+def count_events(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(machine_events)).scalar_one()

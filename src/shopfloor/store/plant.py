@@ -1,0 +1,209 @@
+"""Saving and loading the plant (site, areas, lines, machines, products, calendar) in the store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from shopfloor.model.calendar import calendar_from_dict
+from shopfloor.model.plant import Area, Line, Machine, Plant, Product, Site
+from shopfloor.store import audit
+from shopfloor.store.schema import (
+    areas,
+    hourly_rollups,
+    lines,
+    machines,
+    plant_imports,
+    products,
+    rollup_state,
+    sites,
+)
+
+
+class StoreError(ValueError):
+    """The store refuses a request; the message says why."""
+
+
+def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
+    """Create or update the plant from a validated ``Plant``, in the caller's transaction.
+
+    Entities are matched by code.  A machine missing from the new document is retired, never deleted, so
+    its history stays.  Any change of calendar or cycle times invalidates the machine rollups, which are
+    rebuilt from the events.
+    """
+    now = datetime.now(timezone.utc)
+    doc = plant.to_dict()
+    site_row = conn.execute(select(sites).where(sites.c.code == plant.site.code)).mappings().first()
+    if site_row is None:
+        site_id = conn.execute(
+            insert(sites).values(
+                code=plant.site.code,
+                name=plant.site.name,
+                timezone=plant.site.timezone,
+                calendar=doc["calendar"],
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        created = True
+    else:
+        site_id = site_row["id"]
+        conn.execute(
+            update(sites)
+            .where(sites.c.id == site_id)
+            .values(name=plant.site.name, timezone=plant.site.timezone, calendar=doc["calendar"], updated_at=now)
+        )
+        created = False
+
+    other_machines = (
+        conn.execute(
+            select(machines.c.code).where(
+                machines.c.site_id != site_id, machines.c.code.in_([m.code for m in plant.machines])
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if other_machines:
+        raise StoreError(f"machine codes already used by another site in this store: {', '.join(other_machines)}")
+
+    area_ids = _upsert_codes(conn, areas, site_id, [(a.code, {"name": a.name}) for a in plant.areas])
+    line_ids = _upsert_codes(
+        conn, lines, site_id, [(ln.code, {"name": ln.name, "area_id": area_ids[ln.area]}) for ln in plant.lines]
+    )
+    machine_ids = _upsert_codes(
+        conn,
+        machines,
+        site_id,
+        [
+            (
+                m.code,
+                {
+                    "name": m.name,
+                    "line_id": line_ids[m.line],
+                    "tags": m.tags,
+                    "connector": m.connector,
+                    "retired_at": None,
+                },
+            )
+            for m in plant.machines
+        ],
+    )
+    retired = conn.execute(
+        update(machines)
+        .where(
+            machines.c.site_id == site_id, machines.c.code.not_in(list(machine_ids)), machines.c.retired_at.is_(None)
+        )
+        .values(retired_at=now)
+    ).rowcount
+    _upsert_codes(
+        conn,
+        products,
+        site_id,
+        [
+            (p.code, {"name": p.name, "ideal_cycle_s": p.ideal_cycle_s, "cycle_by_machine": p.cycle_by_machine})
+            for p in plant.products
+        ],
+    )
+
+    # Calendar and cycle times feed every rollup: rebuild them all from the events.
+    site_machine_ids = select(machines.c.id).where(machines.c.site_id == site_id)
+    conn.execute(delete(hourly_rollups).where(hourly_rollups.c.machine_id.in_(site_machine_ids)))
+    conn.execute(delete(rollup_state).where(rollup_state.c.machine_id.in_(site_machine_ids)))
+
+    conn.execute(insert(plant_imports).values(site_id=site_id, imported_at=now, actor=actor, document=doc))
+    summary = {
+        "site": plant.site.code,
+        "created": created,
+        "areas": len(plant.areas),
+        "lines": len(plant.lines),
+        "machines": len(plant.machines),
+        "retired_machines": retired,
+        "products": len(plant.products),
+    }
+    audit.record(conn, actor, "plant.import", f"site:{plant.site.code}", summary)
+    return summary
+
+
+def _upsert_codes(conn: Connection, table, site_id: int, items: list[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    existing = dict(conn.execute(select(table.c.code, table.c.id).where(table.c.site_id == site_id)).all())
+    ids: dict[str, int] = {}
+    for code, values in items:
+        if code in existing:
+            conn.execute(update(table).where(table.c.id == existing[code]).values(**values))
+            ids[code] = existing[code]
+        else:
+            ids[code] = conn.execute(insert(table).values(site_id=site_id, code=code, **values)).inserted_primary_key[0]
+    return ids
+
+
+def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
+    """The plant as stored.  With one site in the store ``site_code`` may be omitted."""
+    query = select(sites)
+    if site_code is not None:
+        query = query.where(sites.c.code == site_code)
+    rows = conn.execute(query).mappings().all()
+    if not rows:
+        raise StoreError(
+            "no plant in this store: run `shopfloor import plant FILE.yaml` first"
+            if site_code is None
+            else f"no site {site_code!r} in this store"
+        )
+    if len(rows) > 1:
+        raise StoreError(f"this store holds several sites ({', '.join(r['code'] for r in rows)}): name one")
+    site = rows[0]
+    area_rows = conn.execute(select(areas).where(areas.c.site_id == site["id"]).order_by(areas.c.id)).mappings().all()
+    line_rows = conn.execute(select(lines).where(lines.c.site_id == site["id"]).order_by(lines.c.id)).mappings().all()
+    machine_rows = (
+        conn.execute(
+            select(machines)
+            .where(machines.c.site_id == site["id"], machines.c.retired_at.is_(None))
+            .order_by(machines.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    product_rows = (
+        conn.execute(select(products).where(products.c.site_id == site["id"]).order_by(products.c.id)).mappings().all()
+    )
+    area_code = {r["id"]: r["code"] for r in area_rows}
+    built_lines = []
+    for ln in line_rows:
+        ms = tuple(
+            Machine(
+                code=m["code"],
+                name=m["name"],
+                line=ln["code"],
+                area=area_code[ln["area_id"]],
+                tags=m["tags"] or {},
+                connector=m["connector"],
+            )
+            for m in machine_rows
+            if m["line_id"] == ln["id"]
+        )
+        built_lines.append(Line(code=ln["code"], name=ln["name"], area=area_code[ln["area_id"]], machines=ms))
+    built_areas = tuple(
+        Area(code=a["code"], name=a["name"], lines=tuple(ln for ln in built_lines if ln.area == a["code"]))
+        for a in area_rows
+    )
+    built_products = tuple(
+        Product(
+            code=p["code"],
+            name=p["name"],
+            ideal_cycle_s=p["ideal_cycle_s"],
+            cycle_by_machine=p["cycle_by_machine"] or {},
+        )
+        for p in product_rows
+    )
+    return Plant(
+        site=Site(code=site["code"], name=site["name"], timezone=site["timezone"]),
+        areas=built_areas,
+        products=built_products,
+        calendar=calendar_from_dict(site["calendar"]),
+    )
+
+
+def machine_ids(conn: Connection) -> dict[str, int]:
+    """Code -> id of every machine in the store, retired ones included (their history can still be read)."""
+    return dict(conn.execute(select(machines.c.code, machines.c.id)).all())

@@ -1,0 +1,217 @@
+"""The store's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Machine history (``machine_events``) is append-only: rows are inserted, never updated or deleted; a
+correction is a new event.  ``hourly_rollups`` is derived data, rebuilt from the events whenever they
+change, so that KPI queries over long periods never scan raw history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC instant.
+
+    PostgreSQL keeps it as ``timestamptz``; SQLite, which has no date type, as integer microseconds since
+    the Unix epoch, which sorts, compares and indexes exactly and keeps microseconds.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(BigInteger())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} refused: store instants in UTC with an offset")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "postgresql":
+            return value
+        return to_micros(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return value.astimezone(timezone.utc)
+        return from_micros(value)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_micros(ts: datetime) -> int:
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(microseconds=us)
+
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("calendar", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+areas = Table(
+    "areas",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    UniqueConstraint("site_id", "code", name="uq_areas_site_code"),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    UniqueConstraint("site_id", "code", name="uq_lines_site_code"),
+)
+
+machines = Table(
+    "machines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("line_id", Integer, ForeignKey("lines.id"), nullable=False),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("connector", JSON, nullable=True),
+    # A machine removed from the plant file keeps its history; it is only marked retired.
+    Column("retired_at", UTCDateTime, nullable=True),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("ideal_cycle_s", Float, nullable=True),
+    Column("cycle_by_machine", JSON, nullable=False),
+)
+
+plant_imports = Table(
+    "plant_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("document", JSON, nullable=False),
+)
+
+machine_events = Table(
+    "machine_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("machine_id", Integer, ForeignKey("machines.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    # state | good | scrap | rework
+    Column("kind", String(8), nullable=False),
+    Column("state", String(16), nullable=True),
+    Column("quantity", BigInteger, nullable=True),
+    Column("product", String(64), nullable=True),
+    Column("reason", String(64), nullable=True),
+    Column("source", String(200), nullable=False),
+    # Content hash (see model.events.event_key): the same event delivered twice is stored once.
+    Column("event_key", String(32), nullable=False, unique=True),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_machine_events_machine_kind_ts", "machine_id", "kind", "ts"),
+)
+
+ROLLUP_FIELDS = (
+    "pbt_s",
+    "apt_s",
+    "asut_s",
+    "adet_s",
+    "pdot_s",
+    "unknown_s",
+    "overtime_s",
+    "down_s",
+    "failures",
+    "pq",
+    "gq",
+    "sq",
+    "rq",
+    "ideal_s",
+    "pq_without_pru",
+)
+
+hourly_rollups = Table(
+    "hourly_rollups",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    *[Column(name, Float if name.endswith("_s") else BigInteger, nullable=False) for name in ROLLUP_FIELDS],
+)
+
+# Rollups of a machine are complete for every UTC hour before ``valid_until``.
+rollup_state = Table(
+    "rollup_state",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("valid_from", UTCDateTime, nullable=True),
+    Column("valid_until", UTCDateTime, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("reason", Text, nullable=True),
+)
