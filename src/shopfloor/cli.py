@@ -1,0 +1,247 @@
+"""The ``shopfloor`` command line: import the plant and events, query KPIs, run the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shopfloor import __version__
+from shopfloor.analytics.kpi import report
+from shopfloor.ingest.csv_events import CsvImportError
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant, PlantError
+from shopfloor.store.db import open_store, resolve_url
+from shopfloor.store.plant import StoreError, load_plant
+
+app = typer.Typer(
+    help="shopfloor: MES, machine data, SPC and ISO 22400 KPIs for small factories.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Load the plant or machine events from files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+# Reports are wide; a pipe or a CI log gets a wide page rather than columns cut to 80 characters.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Store URL or SQLite file; default $SHOPFLOOR_DB or ./shopfloor.db.")
+]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.callback(invoke_without_command=True)
+def main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+    if version:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@import_app.command("plant")
+def import_plant_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Plant YAML: site, areas > lines > machines, products, calendar.", exists=True, dir_okay=False
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Create or update the plant (ISA-95 site, areas, lines, machines; products; shift calendar)."""
+    from shopfloor.actions.imports import import_plant
+    from shopfloor.store.audit import current_actor
+
+    try:
+        summary = import_plant(open_store(db), file, current_actor())
+    except (PlantError, StoreError) as exc:
+        _fail(str(exc))
+    console.print(
+        f"plant {summary['site']} {'created' if summary['created'] else 'updated'}: "
+        f"{summary['areas']} area(s), {summary['lines']} line(s), {summary['machines']} machine(s), "
+        f"{summary['products']} product(s)"
+        + (f", {summary['retired_machines']} machine(s) retired" if summary["retired_machines"] else "")
+    )
+
+
+@import_app.command("events")
+def import_events_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with columns ts,machine,event,value,product,reason.", exists=True, dir_okay=False),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Import machine events.  A file with any bad row is refused whole; rows already stored are skipped."""
+    from shopfloor.actions.imports import import_events
+    from shopfloor.store.audit import current_actor
+
+    try:
+        summary = import_events(open_store(db), file, current_actor())
+    except (CsvImportError, StoreError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(
+        f"{summary['inserted']} event(s) imported from {summary['rows']} row(s); "
+        f"{summary['duplicates_skipped']} already stored, skipped"
+    )
+
+
+def parse_instant(text: str, plant: Plant, option: str) -> datetime:
+    """An ISO 8601 date-time with offset, ``now``, or a date (local midnight in the plant's time zone)."""
+    if text == "now":
+        return datetime.now(timezone.utc)
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option} {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time")
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=plant.site.tz)
+    return ts.astimezone(timezone.utc)
+
+
+def _round(value: Any) -> Any:
+    return round(value, 6) if isinstance(value, float) else value
+
+
+@app.command("kpi")
+def kpi_cmd(
+    machine: Annotated[str | None, typer.Option("--machine", help="One machine code.")] = None,
+    line: Annotated[str | None, typer.Option("--line", help="All machines of a line (time-weighted).")] = None,
+    site: Annotated[bool, typer.Option("--site", help="All machines of the site (time-weighted).")] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Start: ISO date-time with offset, or a date (plant-local midnight). Default: today."
+        ),
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (exclusive), same forms, or 'now' (default).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Also per bucket: hour, shift or day (plant-local).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (ratios as fractions 0..1).")] = False,
+    db: DbOption = None,
+) -> None:
+    """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site."""
+    from shopfloor.store import kpi as kpi_store
+
+    if by not in (None, "hour", "shift", "day"):
+        _fail(f"--by {by!r}: expected hour, shift or day")
+    engine = open_store(db)
+    with engine.connect() as conn:
+        try:
+            plant = load_plant(conn)
+            machines = kpi_store.scope_machines(plant, machine, line, site)
+        except StoreError as exc:
+            _fail(str(exc))
+        now = datetime.now(timezone.utc)
+        t1 = parse_instant(end, plant, "--to") if end else now
+        if start:
+            t0 = parse_instant(start, plant, "--from")
+        else:
+            local_today = datetime.now(plant.site.tz).date()
+            t0 = datetime.combine(local_today, time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
+        if t1 <= t0:
+            _fail(f"--to ({t1.isoformat()}) must be after --from ({t0.isoformat()})")
+        window = Interval(t0, t1)
+        total = kpi_store.elements(conn, plant, machines, window, now)
+        result: dict[str, Any] = {
+            "scope": {
+                "machine": machine,
+                "line": line,
+                "site": plant.site.code if site else None,
+                "machines": machines,
+            },
+            "from": t0.isoformat(),
+            "to": t1.isoformat(),
+            "timezone": plant.site.timezone,
+            **{k: _round(v) for k, v in report(total).items()},
+        }
+        if by:
+            result["by"] = by
+            result["buckets"] = [
+                {
+                    "bucket": label,
+                    "from": iv.start.isoformat(),
+                    "to": iv.end.isoformat(),
+                    **{k: _round(v) for k, v in report(el).items()},
+                }
+                for label, iv, el in kpi_store.bucketed(conn, plant, machines, window, by, now)
+            ]
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_kpi_table(result)
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def _hours(v: Any) -> str:
+    return f"{v / 3600:.2f} h"
+
+
+def _print_kpi_table(result: dict[str, Any]) -> None:
+    rows = result.get("buckets") or []
+    table = Table(title=f"KPIs {result['from']} .. {result['to']} ({', '.join(result['scope']['machines'])})")
+    for col in ("bucket", "PBT", "APT", "ADET", "ASUT", "PQ", "GQ", "SQ", "RQ", "A", "E", "Q", "OEE", "PPM", "GQ/h"):
+        table.add_column(col, justify="left" if col == "bucket" else "right")
+    for r in [*rows, {**result, "bucket": "total"}]:
+        table.add_row(
+            r["bucket"],
+            _hours(r["pbt_s"]),
+            _hours(r["apt_s"]),
+            _hours(r["adet_s"]),
+            _hours(r["asut_s"]),
+            str(r["pq"]),
+            str(r["gq"]),
+            str(r["sq"]),
+            str(r["rq"]),
+            _pct(r["availability"]),
+            _pct(r["effectiveness"]),
+            _pct(r["quality_ratio"]),
+            _pct(r["oee"]),
+            "-" if r["ppm"] is None else f"{r['ppm']:.0f}",
+            "-" if r["output_per_hour"] is None else f"{r['output_per_hour']:.1f}",
+        )
+    console.print(table)
+
+
+@app.command("migrate")
+def migrate_cmd(db: DbOption = None) -> None:
+    """Create the store or bring its schema up to date."""
+    open_store(db)
+    console.print(f"store ready: {resolve_url(db)}")
+
+
+@app.command("demo")
+def demo_cmd(
+    db: Annotated[str, typer.Option("--db", help="Store for the demo (embedded SQLite by default).")] = "demo.db",
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated day.")] = 7,
+) -> None:
+    """Create a SQLite store with the sample plant and a simulated day of events, and print its KPIs."""
+    from shopfloor.actions.demo import load_demo
+
+    summary = load_demo(open_store(db), seed)
+    console.print(
+        f"demo store {resolve_url(db)}: plant {summary['site']}, {summary['events']} event(s) for "
+        f"{summary['day']} ({summary['timezone']})"
+    )
+    kpi_cmd(site=True, start=summary["day"], end=summary["next_day"], by="shift", db=db)
+    for line in summary["lines"]:
+        kpi_cmd(line=line, start=summary["day"], end=summary["next_day"], db=db)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
