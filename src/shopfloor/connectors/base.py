@@ -1,0 +1,111 @@
+"""The small contract every machine connector implements, and the Signal it produces.
+
+A connector turns one protocol (OPC UA, Modbus TCP, MQTT/Sparkplug B, MTConnect, ...) into Signals.
+It never writes to the store itself: it hands batches to ``emit`` and waits for it to return, and
+``emit`` returns only after the batch is durably committed (or buffered on disk).  A connector that
+must acknowledge its source (MQTT QoS 1, an MTConnect cursor) does so only after ``emit`` returned, which
+is how at-least-once delivery with acknowledgement after commit is kept end to end.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class Quality(enum.StrEnum):
+    """Quality of a value, after OPC UA / Sparkplug B usage (GOOD=192, BAD=0, STALE=500 in Sparkplug)."""
+
+    GOOD = "good"
+    UNCERTAIN = "uncertain"
+    BAD = "bad"
+    STALE = "stale"
+
+
+SignalValue = float | int | str | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One value of one tag of one machine, as read from a source.
+
+    ``ts`` is timezone-aware UTC: the source's own timestamp where the protocol has one, else the time of
+    reception.  ``source_id`` identifies this reading uniquely within ``source`` (e.g. a Sparkplug
+    ``bdSeq/seq/metric``, an MTConnect sequence number, an OPC UA source timestamp) so that a redelivered
+    reading is recognised; None when the protocol gives no such identity.
+    """
+
+    source: str
+    machine: str
+    tag: str
+    value: SignalValue
+    ts: datetime
+    quality: Quality = Quality.GOOD
+    source_id: str | None = None
+
+
+Emit = Callable[[list[Signal]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class ConnectorStatus:
+    """What ``shopfloor connectors status`` shows for one source."""
+
+    name: str
+    protocol: str
+    endpoint: str
+    connected: bool = False
+    last_value_at: datetime | None = None
+    messages_total: int = 0
+    errors_total: int = 0
+    last_error: str | None = None
+    quarantined_total: int = 0
+    buffered: int = 0
+    _window: list[float] = field(default_factory=list, repr=False)
+
+    def record_messages(self, count: int, now: float | None = None) -> None:
+        """Count ``count`` received messages for the messages/s figure (a sliding 10 s window)."""
+        now = time.monotonic() if now is None else now
+        self.messages_total += count
+        self._window.extend([now] * count)
+        cutoff = now - 10.0
+        if self._window and self._window[0] < cutoff:
+            self._window = [t for t in self._window if t >= cutoff]
+
+    def record_error(self, message: str) -> None:
+        self.errors_total += 1
+        self.last_error = message
+
+    def messages_per_s(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._window if t >= now - 10.0]
+        return len(recent) / 10.0
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "protocol": self.protocol,
+            "endpoint": self.endpoint,
+            "connected": self.connected,
+            "last_value_at": self.last_value_at.isoformat() if self.last_value_at else None,
+            "messages_total": self.messages_total,
+            "messages_per_s": round(self.messages_per_s(), 3),
+            "errors_total": self.errors_total,
+            "last_error": self.last_error,
+            "quarantined_total": self.quarantined_total,
+            "buffered": self.buffered,
+        }
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A source of Signals.  ``run`` connects, reads and reconnects on its own until it is cancelled."""
+
+    name: str
+    status: ConnectorStatus
+
+    async def run(self, emit: Emit) -> None: ...
