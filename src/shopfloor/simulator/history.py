@@ -5,6 +5,7 @@ setup and defect rates per kind of shop.  Used by the demo, tests and benchmarks
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,15 +81,22 @@ DEFAULT_PROFILE = PROFILES["CNC"]
 
 
 def simulate_history(
-    plant: Plant, window: Interval, seed: int = 7, profiles: dict[str, ShopProfile] | None = None
+    plant: Plant,
+    window: Interval,
+    seed: int = 7,
+    profiles: dict[str, ShopProfile] | None = None,
+    machines: Iterable[str] | None = None,
 ) -> list[MachineEvent]:
-    """Events of every machine of ``plant`` over ``window``, following its shift calendar."""
+    """Events of the machines of ``plant`` (all, or those named) over ``window``, following its calendar."""
     profiles = profiles or PROFILES
     rng = random.Random(seed)
     events: list[MachineEvent] = []
     tz = plant.site.tz
     occurrences = plant.calendar.occurrences(tz, window)
+    chosen = None if machines is None else set(machines)
     for machine in plant.machines:
+        if chosen is not None and machine.code not in chosen:
+            continue
         profile = profiles.get(machine.line, DEFAULT_PROFILE)
         product = profile.product if any(p.code == profile.product for p in plant.products) else None
         cycle = plant.ideal_cycle(product, machine.code) or 60.0

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange, event_key
 from shopfloor.model.intervals import Interval
 from shopfloor.store.plant import StoreError, machine_ids
 from shopfloor.store.schema import machine_events
 
-_CHUNK = 500
+_CHUNK = 1000
 
 
 @dataclass
@@ -69,27 +70,25 @@ def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendRes
             result.duplicates += 1
         else:
             keyed[key] = ev
-    keys = list(keyed)
-    existing: set[str] = set()
-    for i in range(0, len(keys), _CHUNK):
-        chunk = keys[i : i + _CHUNK]
-        existing.update(
-            conn.execute(select(machine_events.c.event_key).where(machine_events.c.event_key.in_(chunk))).scalars()
-        )
     now = datetime.now(timezone.utc)
-    rows = []
-    for key, ev in keyed.items():
-        if key in existing:
-            result.duplicates += 1
-            continue
-        rows.append(_row(ev, ids[ev.machine], key, now))
-        first = result.earliest.get(ev.machine)
-        if first is None or ev.ts < first:
-            result.earliest[ev.machine] = ev.ts
-    for i in range(0, len(rows), 5000):
-        conn.execute(insert(machine_events), rows[i : i + 5000])
-    result.inserted = len(rows)
+    rows = [_row(ev, ids[ev.machine], key, now) for key, ev in keyed.items()]
+    code_of = {mid: code for code, mid in ids.items()}
+    insert_new = _insert_ignoring_duplicates(conn).returning(machine_events.c.machine_id, machine_events.c.ts)
+    for i in range(0, len(rows), _CHUNK):
+        for machine_id, ts in conn.execute(insert_new, rows[i : i + _CHUNK]):
+            result.inserted += 1
+            code = code_of[machine_id]
+            first = result.earliest.get(code)
+            if first is None or ts < first:
+                result.earliest[code] = ts
+    result.duplicates += len(rows) - result.inserted
     return result
+
+
+def _insert_ignoring_duplicates(conn: Connection):
+    """INSERT ... ON CONFLICT (event_key) DO NOTHING, in the dialect of the connection."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(machine_events).on_conflict_do_nothing(index_elements=["event_key"])
 
 
 def _to_event(row, code: str) -> MachineEvent:

@@ -1,0 +1,28 @@
+"""The benchmarks run (quick data sets) and report rows of the agreed shape; their figures are not judged here."""
+
+import pytest
+
+from bench.__main__ import discover, main
+
+ROW_KEYS = {"name", "value", "unit", "baseline", "baseline_unit", "ratio"}
+
+
+def test_every_benchmark_module_is_discovered():
+    assert "bench_kpi_rollups" in discover()
+
+
+def test_kpi_rollup_benchmark_runs_and_checks_rollups_against_raw(tmp_path):
+    import json
+
+    out = tmp_path / "rows.json"
+    assert main(["bench_kpi_rollups", "--quick", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 4
+    for row in rows:
+        assert ROW_KEYS <= set(row)
+        assert row["value"] > 0 and row["baseline"] > 0
+
+
+def test_unknown_benchmark_is_refused():
+    with pytest.raises(SystemExit):
+        main(["bench_nope"])
