@@ -81,3 +81,18 @@ def test_unknown_filter_name_is_refused():
     with pytest.raises(ValueError, match="unknown compression"):
         make_filter("zip", 1.0)
     assert make_filter("none", 1.0) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(values, deviations, st.integers(min_value=0, max_value=300))
+def test_a_filter_restored_from_its_state_continues_exactly(vals, e, cut):
+    pts = points(vals)
+    cut = min(cut, len(pts))
+    for kind in ("deadband", "swinging_door"):
+        whole = run(make_filter(kind, e, 1e9), pts)
+        first = make_filter(kind, e, 1e9)
+        kept = [k for p in pts[:cut] for k in first.add(p)]
+        second = make_filter(kind, e, 1e9)
+        second.restore(first.state())
+        kept += [k for p in pts[cut:] for k in second.add(p)] + second.flush()
+        assert kept == whole

@@ -44,7 +44,7 @@ class Deadband:
         ):
             out = []
             # Keep the value held just before a change too, so the step's timing is exact.
-            if self._held is not None and self._held is not last:
+            if self._held is not None and self._held != last:
                 out.append(self._held)
             out.append(point)
             self._last_kept = point
@@ -55,10 +55,17 @@ class Deadband:
 
     def flush(self) -> list[Point]:
         held, self._held = self._held, None
-        if held is not None and held is not self._last_kept:
+        if held is not None and held != self._last_kept:
             self._last_kept = held
             return [held]
         return []
+
+    def state(self) -> dict:
+        """The filter's memory, JSON-serialisable, so that a restart continues without losing a held value."""
+        return {"kind": "deadband", "last_kept": _dump(self._last_kept), "held": _dump(self._held)}
+
+    def restore(self, state: dict) -> None:
+        self._last_kept, self._held = _load(state["last_kept"]), _load(state["held"])
 
 
 class SwingingDoor:
@@ -119,6 +126,29 @@ class SwingingDoor:
         self._archived = held
         self._upper, self._lower = float("inf"), float("-inf")
         return [held]
+
+    def state(self) -> dict:
+        """The filter's memory, JSON-serialisable (infinite slopes as null)."""
+        return {
+            "kind": "swinging_door",
+            "archived": _dump(self._archived),
+            "held": _dump(self._held),
+            "upper": None if self._upper == float("inf") else self._upper,
+            "lower": None if self._lower == float("-inf") else self._lower,
+        }
+
+    def restore(self, state: dict) -> None:
+        self._archived, self._held = _load(state["archived"]), _load(state["held"])
+        self._upper = float("inf") if state["upper"] is None else float(state["upper"])
+        self._lower = float("-inf") if state["lower"] is None else float(state["lower"])
+
+
+def _dump(p: Point | None) -> list | None:
+    return None if p is None else [p.ts.isoformat(), p.value]
+
+
+def _load(v: list | None) -> Point | None:
+    return None if v is None else Point(datetime.fromisoformat(v[0]), float(v[1]))
 
 
 def make_filter(kind: str, deviation: float, max_gap_s: float = 3600.0) -> Deadband | SwingingDoor | None:

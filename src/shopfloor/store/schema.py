@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -214,4 +215,36 @@ audit_log = Table(
     Column("target", String(200), nullable=False),
     Column("detail", JSON, nullable=False),
     Column("reason", Text, nullable=True),
+)
+
+# Process values (laser power, spindle load, ...) kept for SPC, after compression with a stated bound.
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("ts", UTCDateTime, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("quality", String(12), nullable=False),
+)
+
+# The ingest pipeline's own state (counter baselines, compression filters), committed with the rows it
+# produced so that a restart neither recounts nor loses a held value.
+ingest_state = Table(
+    "ingest_state",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Input that could not be used (malformed payloads, impossible counter jumps): kept with the reason.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
 )
