@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shopfloor.model.calendar import Calendar, CalendarError, calendar_from_dict
+from shopfloor.model.tags import MappingError, parse_tags
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -76,12 +77,28 @@ class Site:
         return ZoneInfo(self.timezone)
 
 
+CONNECTOR_TYPES = ("opcua", "modbus", "mqtt", "mtconnect")
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """A data source shared by machines: its protocol ``type`` and protocol options (endpoint, ...).
+
+    Each machine names its source under ``connector: {name: ..., <per-machine options>}``.
+    """
+
+    name: str
+    type: str
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
 @dataclass(frozen=True)
 class Plant:
     site: Site
     areas: tuple[Area, ...]
     products: tuple[Product, ...]
     calendar: Calendar
+    connectors: tuple[ConnectorSpec, ...] = ()
 
     @property
     def lines(self) -> list[Line]:
@@ -143,7 +160,16 @@ class Plant:
             ],
             "products": [_product_to_dict(p) for p in self.products],
             "calendar": self.calendar.to_dict(),
+            **(
+                {"connectors": [{"name": c.name, "type": c.type, **c.options} for c in self.connectors]}
+                if self.connectors
+                else {}
+            ),
         }
+
+    def machines_of(self, connector: str) -> list[Machine]:
+        """Machines whose data comes from the named connector."""
+        return [m for m in self.machines if m.connector and m.connector.get("name") == connector]
 
 
 def _machine_to_dict(m: Machine) -> dict[str, Any]:
@@ -171,18 +197,54 @@ class _PlantReader:
     def read(self, doc: Any) -> Plant:
         if not isinstance(doc, dict):
             raise PlantError(["the document must be a mapping with keys site, areas, products, calendar"])
-        unknown = set(doc) - {"site", "areas", "products", "calendar"}
+        unknown = set(doc) - {"site", "areas", "products", "calendar", "connectors"}
         for key in sorted(unknown):
-            self.problems.append(f"{key}: unknown key (expected site, areas, products, calendar)")
+            self.problems.append(f"{key}: unknown key (expected site, areas, products, calendar, connectors)")
         site = self._site(doc.get("site"))
         areas = self._areas(doc.get("areas"))
         machine_codes = {m.code for a in areas for ln in a.lines for m in ln.machines}
         products = self._products(doc.get("products", []), machine_codes)
         calendar = self._calendar(doc.get("calendar", {}))
+        self._tags([m for a in areas for ln in a.lines for m in ln.machines], {p.code for p in products})
+        connectors = self._connectors(doc.get("connectors"), [m for a in areas for ln in a.lines for m in ln.machines])
         if self.problems:
             raise PlantError(self.problems)
         assert site is not None and calendar is not None
-        return Plant(site=site, areas=tuple(areas), products=tuple(products), calendar=calendar)
+        return Plant(
+            site=site, areas=tuple(areas), products=tuple(products), calendar=calendar, connectors=tuple(connectors)
+        )
+
+    def _tags(self, machines: list[Machine], products: set[str]) -> None:
+        for m in machines:
+            if m.tags:
+                try:
+                    parse_tags(m.code, m.tags, products)
+                except MappingError as exc:
+                    self.problems.extend(exc.problems)
+
+    def _connectors(self, value: Any, machines: list[Machine]) -> list[ConnectorSpec]:
+        out: list[ConnectorSpec] = []
+        names: set[str] = set()
+        for i, c in enumerate(self._list(value, "connectors")):
+            path = f"connectors[{i}]"
+            cd = self._mapping(c, path, ("name", "type"))
+            if cd is None:
+                continue
+            name = self._code(cd.get("name"), f"{path}.name")
+            if name in names:
+                self.problems.append(f"{path}.name: connector {name!r} defined twice")
+            names.add(name)
+            ctype = cd.get("type")
+            if "type" in cd and ctype not in CONNECTOR_TYPES:
+                self.problems.append(f"{path}.type: {ctype!r} is not one of {', '.join(CONNECTOR_TYPES)}")
+            options = {k: v for k, v in cd.items() if k not in ("name", "type")}
+            out.append(ConnectorSpec(name=name, type=str(ctype), options=options))
+        for m in machines:
+            if m.connector is not None and m.connector.get("name") not in names:
+                self.problems.append(
+                    f"machine {m.code}: connector {m.connector.get('name')!r} is not defined under connectors"
+                )
+        return out
 
     def _code(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not CODE_PATTERN.match(value):

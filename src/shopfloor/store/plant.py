@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from shopfloor.model.calendar import calendar_from_dict
-from shopfloor.model.plant import Area, Line, Machine, Plant, Product, Site
+from shopfloor.model.plant import Area, ConnectorSpec, Line, Machine, Plant, Product, Site
 from shopfloor.store import audit
 from shopfloor.store.schema import (
     areas,
@@ -196,8 +196,19 @@ def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
         )
         for p in product_rows
     )
+    latest = conn.execute(
+        select(plant_imports.c.document)
+        .where(plant_imports.c.site_id == site["id"])
+        .order_by(plant_imports.c.id.desc())
+        .limit(1)
+    ).scalar()
+    connectors = tuple(
+        ConnectorSpec(name=c["name"], type=c["type"], options={k: v for k, v in c.items() if k not in ("name", "type")})
+        for c in ((latest or {}).get("connectors") or [])
+    )
     return Plant(
         site=Site(code=site["code"], name=site["name"], timezone=site["timezone"]),
+        connectors=connectors,
         areas=built_areas,
         products=built_products,
         calendar=calendar_from_dict(site["calendar"]),
