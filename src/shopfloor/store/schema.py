@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -247,4 +248,56 @@ quarantine = Table(
     Column("source", String(200), nullable=False),
     Column("reason", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
+)
+
+ROLES = ("operator", "supervisor", "quality", "manager", "admin")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    # operator | supervisor | quality | manager | admin
+    Column("role", String(16), nullable=False),
+    # argon2id hashes; an operator may have only a PIN (and a badge number) for the shared terminal.
+    Column("password_hash", String(200), nullable=True),
+    Column("pin_hash", String(200), nullable=True),
+    Column("badge", String(64), nullable=True, unique=True),
+    Column("language", String(8), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Server-side sessions: the cookie carries a random token, the store only its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("success", Boolean, nullable=False),
+    Index("ix_login_attempts_key_ts", "key", "ts"),
 )

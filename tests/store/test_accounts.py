@@ -1,0 +1,81 @@
+"""Accounts on both stores: argon2 hashes, PIN sign-in, sessions, API tokens, throttling."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from shopfloor.store import accounts
+from shopfloor.store.accounts import AccountError
+from shopfloor.store.schema import api_tokens, sessions, users
+
+
+def test_passwords_and_pins_are_stored_as_argon2id_hashes(engine):
+    with engine.begin() as conn:
+        accounts.create_user(conn, "kim", "supervisor", password="correct horse battery")
+        accounts.create_user(conn, "nguyen", "operator", pin="4821", badge="B-1001", language="vi")
+        rows = {r.username: r for r in conn.execute(select(users))}
+    assert rows["kim"].password_hash.startswith("$argon2id$")
+    assert "correct horse" not in rows["kim"].password_hash
+    assert rows["nguyen"].pin_hash.startswith("$argon2id$") and rows["nguyen"].password_hash is None
+    with engine.begin() as conn:
+        assert accounts.check_password(conn, "kim", "correct horse battery").role == "supervisor"
+        assert accounts.check_password(conn, "kim", "wrong") is None
+        assert accounts.check_password(conn, "nobody", "correct horse battery") is None
+        assert accounts.check_pin(conn, "B-1001", "4821").username == "nguyen"
+        assert accounts.check_pin(conn, "nguyen", "4821").language == "vi"
+        assert accounts.check_pin(conn, "B-1001", "0000") is None
+        assert accounts.check_pin(conn, "kim", "4821") is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"username": "a", "role": "boss", "password": "x" * 12}, "role 'boss'"),
+        ({"username": "a", "role": "operator"}, "give a password"),
+        ({"username": "a", "role": "admin", "password": "short"}, "at least 10"),
+        ({"username": "a", "role": "operator", "pin": "12ab"}, "4 to 8 digits"),
+        ({"username": "a", "role": "admin", "pin": "1234"}, "only operators"),
+        ({"username": "a", "role": "operator", "pin": "1234", "language": "fr"}, "language 'fr'"),
+    ],
+)
+def test_bad_accounts_are_refused_with_a_reason(engine, kwargs, message):
+    with pytest.raises(AccountError, match=message), engine.begin() as conn:
+        accounts.create_user(conn, **kwargs)
+
+
+def test_sessions_store_only_a_hash_and_expire(engine):
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, "lee", "quality", password="quality-password-1")
+        s = accounts.create_session(conn, user)
+        stored = conn.execute(select(sessions.c.token_hash)).scalar()
+    assert stored == accounts.sha256(s.token) and s.token not in stored
+    with engine.begin() as conn:
+        assert accounts.session_for(conn, s.token).user.username == "lee"
+        assert accounts.session_for(conn, "forged") is None
+        conn.execute(sessions.update().values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        assert accounts.session_for(conn, s.token) is None
+
+
+def test_api_tokens_act_as_their_user_until_revoked(engine):
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, "line-plc", "supervisor", password="machine-password-1")
+        token = accounts.create_api_token(conn, user, "WELD gateway")
+        assert accounts.user_for_api_token(conn, token).username == "line-plc"
+        token_id = conn.execute(select(api_tokens.c.id)).scalar()
+        assert accounts.revoke_api_token(conn, token_id)
+        assert accounts.user_for_api_token(conn, token) is None
+
+
+def test_five_failures_throttle_further_attempts(engine):
+    keys = ["user:kim", "ip:10.0.0.9"]
+    with engine.begin() as conn:
+        for _ in range(4):
+            accounts.record_attempt(conn, keys, success=False)
+        assert accounts.throttled_for(conn, keys) == 0
+        accounts.record_attempt(conn, keys, success=False)
+        wait = accounts.throttled_for(conn, keys)
+    assert 0 < wait <= 15 * 60 + 1
+    with engine.begin() as conn:
+        later = datetime.now(timezone.utc) + timedelta(minutes=16)
+        assert accounts.throttled_for(conn, keys, now=later) == 0
