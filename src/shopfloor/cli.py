@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from shopfloor import __version__
-from shopfloor.analytics.kpi import report
 from shopfloor.ingest.csv_events import CsvImportError
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant, PlantError
@@ -112,10 +111,6 @@ def parse_instant(text: str, plant: Plant, option: str) -> datetime:
     return ts.astimezone(timezone.utc)
 
 
-def _round(value: Any) -> Any:
-    return round(value, 6) if isinstance(value, float) else value
-
-
 @app.command("kpi")
 def kpi_cmd(
     machine: Annotated[str | None, typer.Option("--machine", help="One machine code.")] = None,
@@ -133,15 +128,15 @@ def kpi_cmd(
     db: DbOption = None,
 ) -> None:
     """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site."""
-    from shopfloor.store import kpi as kpi_store
 
-    if by not in (None, "hour", "shift", "day"):
+    from shopfloor.actions.kpi_report import BUCKETS, kpi_report
+
+    if by is not None and by not in BUCKETS:
         _fail(f"--by {by!r}: expected hour, shift or day")
     engine = open_store(db)
     with engine.connect() as conn:
         try:
             plant = load_plant(conn)
-            machines = kpi_store.scope_machines(plant, machine, line, site)
         except StoreError as exc:
             _fail(str(exc))
         now = datetime.now(timezone.utc)
@@ -153,31 +148,10 @@ def kpi_cmd(
             t0 = datetime.combine(local_today, time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
         if t1 <= t0:
             _fail(f"--to ({t1.isoformat()}) must be after --from ({t0.isoformat()})")
-        window = Interval(t0, t1)
-        total = kpi_store.elements(conn, plant, machines, window, now)
-        result: dict[str, Any] = {
-            "scope": {
-                "machine": machine,
-                "line": line,
-                "site": plant.site.code if site else None,
-                "machines": machines,
-            },
-            "from": t0.isoformat(),
-            "to": t1.isoformat(),
-            "timezone": plant.site.timezone,
-            **{k: _round(v) for k, v in report(total).items()},
-        }
-        if by:
-            result["by"] = by
-            result["buckets"] = [
-                {
-                    "bucket": label,
-                    "from": iv.start.isoformat(),
-                    "to": iv.end.isoformat(),
-                    **{k: _round(v) for k, v in report(el).items()},
-                }
-                for label, iv, el in kpi_store.bucketed(conn, plant, machines, window, by, now)
-            ]
+        try:
+            result = kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)
+        except StoreError as exc:
+            _fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
         return
