@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+# Accounts made by tests use argon2's cheapest profile; set before shopfloor.store.accounts is imported.
+os.environ.setdefault("SHOPFLOOR_ARGON2_PROFILE", "cheapest")
+
 from shopfloor.store.db import open_engine, open_store, resolve_url
 from shopfloor.store.schema import metadata
 

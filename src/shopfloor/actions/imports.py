@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shopfloor.ingest.csv_events import parse_events_csv
+from shopfloor.model.events import MachineEvent
 from shopfloor.model.plant import Plant, PlantError
 from shopfloor.store import audit, rollups
 from shopfloor.store.events import append_events
@@ -37,6 +38,18 @@ def import_plant(engine: Engine, path: Path, actor: str) -> dict[str, Any]:
     return summary
 
 
+def record_events(
+    conn: Connection, plant: Plant, events: list[MachineEvent], actor: str, action: str, target: str
+) -> dict[str, Any]:
+    """Store events (each once), bring the rollups up to date and audit who did it, in the caller's transaction."""
+    result = append_events(conn, events)
+    rollups.invalidate(conn, result.earliest)
+    hours = rollups.refresh(conn, plant, sorted(result.earliest))
+    summary = {"inserted": result.inserted, "duplicates_skipped": result.duplicates, "rollup_hours": hours}
+    audit.record(conn, actor, action, target, summary)
+    return summary
+
+
 def import_events(engine: Engine, path: Path, actor: str, site: str | None = None) -> dict[str, Any]:
     """Import a CSV of machine events: all rows or none; rows already stored are skipped."""
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -45,15 +58,5 @@ def import_events(engine: Engine, path: Path, actor: str, site: str | None = Non
     with engine.begin() as conn:
         plant = load_plant(conn, site)
         parsed = parse_events_csv(data, plant, source=f"csv:{path.name}")
-        result = append_events(conn, parsed.events)
-        rollups.invalidate(conn, result.earliest)
-        hours = rollups.refresh(conn, plant, sorted(result.earliest))
-        summary = {
-            "file": str(path),
-            "rows": parsed.rows,
-            "inserted": result.inserted,
-            "duplicates_skipped": result.duplicates,
-            "rollup_hours": hours,
-        }
-        audit.record(conn, actor, "events.import", f"file:{path.name}", summary)
-    return summary
+        summary = record_events(conn, plant, parsed.events, actor, "events.import", f"file:{path.name}")
+    return {"file": str(path), "rows": parsed.rows, **summary}

@@ -1,0 +1,131 @@
+"""Users, API tokens and the audit log (administrators; the audit log also for managers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from shopfloor.api.deps import Principal, get_engine, require
+from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.store import accounts, audit
+from shopfloor.store.accounts import AccountConflict, AccountError
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    role: Literal["operator", "supervisor", "quality", "manager", "admin"]
+    display_name: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, min_length=10, max_length=1024)
+    pin: str | None = Field(None, pattern=r"^[0-9]{4,8}$")
+    badge: str | None = Field(None, max_length=64)
+    language: Literal["ko", "en", "vi"] | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    language: str | None
+    active: bool
+    badge: str | None
+
+
+class TokenIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'WELD line gateway'")
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Shown once; store it now")
+
+
+class AuditEntry(BaseModel):
+    id: int
+    ts: datetime
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    reason: str | None
+
+
+def _out(u: accounts.User) -> UserOut:
+    return UserOut(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        role=u.role,
+        language=u.language,
+        active=u.active,
+        badge=u.badge,
+    )
+
+
+@router.get("/users", response_model=list[UserOut], responses=problem_responses(401, 403), summary="All users")
+def list_users(_: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)) -> list[UserOut]:
+    with engine.connect() as conn:
+        return [_out(u) for u in accounts.list_users(conn)]
+
+
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Create a user (a password, or a PIN for an operator)",
+)
+def create_user(
+    body: UserIn, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
+) -> UserOut:
+    with engine.begin() as conn:
+        try:
+            user = accounts.create_user(
+                conn, body.username, body.role, body.password, body.pin, body.display_name, body.badge, body.language
+            )
+        except AccountConflict as exc:
+            raise Problem(409, "Conflict", str(exc)) from None
+        except AccountError as exc:
+            raise Problem(422, "Invalid request", str(exc)) from None
+        audit.record(conn, principal.actor, "user.create", f"user:{user.username}", {"role": user.role})
+    return _out(user)
+
+
+@router.post(
+    "/tokens",
+    response_model=TokenOut,
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Create an API token that acts with a user's role",
+)
+def create_token(
+    body: TokenIn, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
+) -> TokenOut:
+    with engine.begin() as conn:
+        user = next((u for u in accounts.list_users(conn) if u.username == body.username), None)
+        if user is None:
+            raise Problem(404, "Not found", f"no user {body.username!r}")
+        token = accounts.create_api_token(conn, user, body.name)
+        audit.record(conn, principal.actor, "token.create", f"user:{user.username}", {"name": body.name})
+    return TokenOut(token=token)
+
+
+@router.get(
+    "/audit",
+    response_model=list[AuditEntry],
+    responses=problem_responses(401, 403),
+    summary="The audit log, newest first: who changed what, when and why",
+)
+def audit_log(
+    _: Principal = Depends(require("view_audit")),
+    engine: Engine = Depends(get_engine),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntry]:
+    with engine.connect() as conn:
+        return [AuditEntry(**e) for e in audit.entries(conn, limit)]

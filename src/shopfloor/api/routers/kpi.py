@@ -1,0 +1,53 @@
+"""ISO 22400-2 KPIs over the API: the same report as ``shopfloor kpi --json``."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+from sqlalchemy import Engine
+
+from shopfloor.actions.kpi_report import kpi_report
+from shopfloor.api.deps import Principal, get_engine, require
+from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.model.intervals import Interval
+from shopfloor.store.plant import StoreError
+
+router = APIRouter(prefix="/api/v1", tags=["kpi"])
+
+
+@router.get(
+    "/kpi",
+    responses=problem_responses(401, 404, 422),
+    summary="KPIs of a machine, a line or the site (ratios as fractions; null where undefined)",
+)
+def get_kpi(
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+    machine: str | None = None,
+    line: str | None = None,
+    site: bool = False,
+    start: Annotated[AwareDatetime | None, Query(alias="from", description="Default: today 00:00 plant time")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to", description="Exclusive; default: now")] = None,
+    by: Literal["hour", "shift", "day"] | None = None,
+) -> dict[str, Any]:
+    plant = plant_or_404(engine)
+    now = datetime.now(timezone.utc)
+    t1 = end.astimezone(timezone.utc) if end else now
+    if start:
+        t0 = start.astimezone(timezone.utc)
+    else:
+        today = datetime.now(plant.site.tz).date()
+        t0 = datetime.combine(today, time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
+    if t1 <= t0:
+        raise Problem(422, "Invalid request", "'to' must be after 'from'")
+    if by == "hour" and (t1 - t0).days > 62:
+        raise Problem(422, "Invalid request", "hourly buckets are limited to 62 days; use by=day")
+    with engine.connect() as conn:
+        try:
+            return kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)
+        except StoreError as exc:
+            raise Problem(422, "Invalid request", str(exc)) from None

@@ -1,0 +1,101 @@
+"""Plant, events and KPIs over the API: the same figures as the CLI, filters, pagination, bad input."""
+
+from tests.test_cli import EVENTS
+
+
+def _events_json():
+    rows = [line.split(",") for line in EVENTS.strip().splitlines()[1:]]
+    out = []
+    for ts, machine, event, value, product, reason in rows:
+        e = {"ts": ts, "machine": machine, "event": event, "product": product or None, "reason": reason or None}
+        if event == "state":
+            e["state"] = value
+        else:
+            e["quantity"] = int(value)
+        out.append(e)
+    return out
+
+
+def test_recording_events_twice_stores_them_once_and_kpis_match_the_cli_shape(as_role):
+    sup = as_role("supervisor")
+    first = sup.post("/api/v1/events", json=_events_json())
+    again = sup.post("/api/v1/events", json=_events_json())
+    assert first.json()["inserted"] == 8 and again.json() == {**again.json(), "inserted": 0, "duplicates_skipped": 8}
+    r = sup.get(
+        "/api/v1/kpi",
+        params={
+            "machine": "WLD-01",
+            "from": "2026-03-02T00:00:00+09:00",
+            "to": "2026-03-03T00:00:00+09:00",
+            "by": "shift",
+        },
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["gq"] == 18848 and body["sq"] == 423 and body["pq"] == 19271
+    assert any(b["bucket"] == "2026-03-02/Day" for b in body["buckets"])
+
+
+def test_event_list_filters_and_pages(as_role):
+    sup = as_role("supervisor")
+    sup.post("/api/v1/events", json=_events_json())
+    page = sup.get("/api/v1/events", params={"machine": "WLD-01", "limit": 3}).json()
+    assert len(page["items"]) == 3 and page["next_cursor"] is not None
+    rest = sup.get("/api/v1/events", params={"machine": "WLD-01", "limit": 100, "cursor": page["next_cursor"]}).json()
+    assert len(rest["items"]) == 3 and rest["next_cursor"] is None
+    counts = sup.get("/api/v1/events", params={"kind": "scrap"}).json()["items"]
+    assert [e["reason"] for e in counts] == ["POROSITY"]
+    window = sup.get(
+        "/api/v1/events", params={"from": "2026-03-02T09:00:00+09:00", "to": "2026-03-02T10:00:00+09:00"}
+    ).json()["items"]
+    assert [e["state"] for e in window] == ["down", "running"]
+
+
+def test_bad_events_are_refused_whole_with_their_index(as_role):
+    sup = as_role("supervisor")
+    bad = [
+        {"ts": "2026-03-02T06:00:00+09:00", "machine": "NOPE", "event": "state", "state": "running"},
+        {"ts": "2026-03-02T06:00:00+09:00", "machine": "WLD-01", "event": "good"},
+        {"ts": "2099-03-02T06:00:00+09:00", "machine": "WLD-01", "event": "good", "quantity": 1},
+    ]
+    r = sup.post("/api/v1/events", json=bad)
+    assert r.status_code == 422
+    problems = r.json()["problems"]
+    assert "[0].machine: unknown machine 'NOPE'" in problems
+    assert "[1].quantity: required for a count" in problems
+    assert any(p.startswith("[2].ts") for p in problems)
+    assert sup.get("/api/v1/events").json()["items"] == []
+    naive = sup.post(
+        "/api/v1/events",
+        json=[{"ts": "2026-03-02T06:00:00", "machine": "WLD-01", "event": "state", "state": "running"}],
+    )
+    assert naive.status_code == 422
+
+
+def test_plant_can_be_read_by_all_and_replaced_by_admin_as_yaml(as_role):
+    assert as_role("operator").get("/api/v1/plant").json()["site"]["code"] == "CHANGWON"
+    admin = as_role("admin")
+    doc = (
+        "site: {code: CHANGWON, timezone: Asia/Seoul}\nareas: [{code: A, lines: [{code: L, machines: [{code: M9}]}]}]\n"
+    )
+    r = admin.put("/api/v1/plant", content=doc, headers={"content-type": "application/yaml"})
+    assert r.status_code == 200 and r.json()["retired_machines"] == 7
+    assert [m["code"] for m in admin.get("/api/v1/machines").json()] == ["M9"]
+    r = admin.put("/api/v1/plant", content="site: {code: X}", headers={"content-type": "application/yaml"})
+    assert r.status_code == 422 and "site.timezone: missing" in r.json()["problems"]
+    r = admin.put("/api/v1/plant", content="x", headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+
+
+def test_kpi_scope_errors_are_problems(as_role):
+    client = as_role("manager")
+    r = client.get("/api/v1/kpi", params={"machine": "NOPE"})
+    assert r.status_code == 422 and "unknown machine" in r.json()["detail"]
+    r = client.get("/api/v1/kpi", params={"site": True, "from": "2026-03-03T00:00:00Z", "to": "2026-03-02T00:00:00Z"})
+    assert r.status_code == 422
+
+
+def test_audit_records_who_changed_what(as_role):
+    as_role("supervisor").post("/api/v1/events", json=_events_json())
+    entries = as_role("manager").get("/api/v1/audit").json()
+    assert any(e["actor"] == "user:supervisor" and e["action"] == "events.record" for e in entries)

@@ -1,0 +1,66 @@
+"""Every route checks who is asking: enumerate the routes, fail on any without an auth dependency, and check
+each role against each protected route."""
+
+import pytest
+from fastapi.routing import APIRoute
+
+from shopfloor.api.app import PUBLIC_ROUTES
+from shopfloor.api.deps import PERMISSIONS, current_principal
+from tests.api.conftest import ROLES
+
+
+def _dependency_calls(dependant):
+    for dep in dependant.dependencies:
+        yield dep.call
+        yield from _dependency_calls(dep)
+
+
+def _permission(route: APIRoute):
+    for call in _dependency_calls(route.dependant):
+        if hasattr(call, "permission"):
+            return call.permission
+    return None
+
+
+def _routes(app):
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in route.methods:
+                yield method, route.path, route
+
+
+def test_every_route_is_authenticated_or_declared_public(app):
+    unguarded = []
+    for method, path, route in _routes(app):
+        if (method, path) in PUBLIC_ROUTES:
+            continue
+        if current_principal not in set(_dependency_calls(route.dependant)):
+            unguarded.append(f"{method} {path}")
+    assert unguarded == []
+
+
+def _example_path(path: str) -> str:
+    return path.replace("{code}", "WLD-01")
+
+
+def test_anonymous_requests_to_protected_routes_get_401(app, anonymous):
+    for method, path, _ in _routes(app):
+        if (method, path) in PUBLIC_ROUTES:
+            continue
+        r = anonymous.request(method, _example_path(path))
+        assert r.status_code == 401, f"{method} {path}: {r.status_code}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_allowed_exactly_what_its_permissions_say(app, as_role, role):
+    client = as_role(role)
+    for method, path, route in _routes(app):
+        permission = _permission(route)
+        if permission is None:
+            continue
+        r = client.request(method, _example_path(path), json=[] if method == "POST" else None)
+        allowed = role in PERMISSIONS[permission]
+        if allowed:
+            assert r.status_code not in (401, 403), f"{role} {method} {path}: {r.status_code} {r.text}"
+        else:
+            assert r.status_code == 403, f"{role} {method} {path}: {r.status_code}"
