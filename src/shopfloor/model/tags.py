@@ -81,6 +81,7 @@ class MachineTags:
     alarm_reasons: dict[str, str] = field(default_factory=dict)
     product_signal: str | None = None
     product_map: dict[str, str] = field(default_factory=dict)
+    product_default: str | None = None
     process: tuple[ProcessRule, ...] = ()
 
 
@@ -172,14 +173,21 @@ def parse_tags(machine: str, doc: dict[str, Any], products: set[str]) -> Machine
         alarm_signal = signal_of("alarm", doc["alarm"])
         if isinstance(doc["alarm"], dict):
             alarm_reasons = {value_key(k): str(v) for k, v in (doc["alarm"].get("reasons") or {}).items()}
-    product_signal, product_map = None, {}
+    product_signal, product_map, product_default = None, {}, None
     if "product" in doc:
-        product_signal = signal_of("product", doc["product"])
-        if isinstance(doc["product"], dict):
-            product_map = {value_key(k): str(v) for k, v in (doc["product"].get("map") or {}).items()}
+        spec = doc["product"]
+        if isinstance(spec, dict) and "signal" not in spec and "default" in spec:
+            product_signal = None  # a machine that always makes one product needs no signal
+        else:
+            product_signal = signal_of("product", spec)
+        if isinstance(spec, dict):
+            product_map = {value_key(k): str(v) for k, v in (spec.get("map") or {}).items()}
+            product_default = str(spec["default"]) if spec.get("default") is not None else None
             for k, v in product_map.items():
                 if v not in products:
                     problems.append(f"{path}.product.map.{k}: unknown product {v!r}")
+            if product_default is not None and product_default not in products:
+                problems.append(f"{path}.product.default: unknown product {product_default!r}")
     process = []
     specs = doc.get("process") or []
     if not isinstance(specs, list):
@@ -204,5 +212,13 @@ def parse_tags(machine: str, doc: dict[str, Any], products: set[str]) -> Machine
     if problems:
         raise MappingError(problems)
     return MachineTags(
-        machine, state_rule, tuple(counters), alarm_signal, alarm_reasons, product_signal, product_map, tuple(process)
+        machine,
+        state_rule,
+        tuple(counters),
+        alarm_signal,
+        alarm_reasons,
+        product_signal,
+        product_map,
+        product_default,
+        tuple(process),
     )

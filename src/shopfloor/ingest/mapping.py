@@ -1,0 +1,200 @@
+"""Turning Signals into machine events and process-value measurements, following each machine's tag
+mapping (``model.tags``).
+
+``SignalMapper``'s state (counter baselines, compression filters, current product) is exported with
+``state()`` and committed with the rows it produced, so a restart neither counts twice nor loses a held value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shopfloor.connectors.base import Quality, Signal
+from shopfloor.ingest.compression import Deadband, Point, SwingingDoor, make_filter
+from shopfloor.ingest.counters import CounterTracker
+from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
+from shopfloor.model.plant import Plant
+from shopfloor.model.tags import COUNT_ROLES, CounterRule, ProcessRule, as_number, parse_tags, value_key
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    ts: datetime
+    machine: str
+    name: str
+    value: float
+    quality: str = "good"
+
+
+@dataclass
+class Mapped:
+    events: list[MachineEvent] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)
+    anomalies: list[tuple[Signal, str]] = field(default_factory=list)
+    ignored: int = 0
+
+
+class SignalMapper:
+    """Signals -> events and measurements for every machine of a plant, following its tag mapping."""
+
+    def __init__(self, plant: Plant, state: dict[str, Any] | None = None):
+        self.plant = plant
+        products = {p.code for p in plant.products}
+        self.tags = {m.code: parse_tags(m.code, m.tags, products) for m in plant.machines if m.tags}
+        self._by_signal: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        for code, t in self.tags.items():
+            if t.state:
+                self._route(code, t.state.signal, "state", t.state)
+            for c in t.counters:
+                self._route(code, c.signal, c.role, c)
+            if t.alarm_signal:
+                self._route(code, t.alarm_signal, "alarm", None)
+            if t.product_signal:
+                self._route(code, t.product_signal, "product", None)
+            for p in t.process:
+                self._route(code, p.signal, "process", p)
+        self._counters: dict[str, CounterTracker] = {}
+        self._filters: dict[str, Deadband | SwingingDoor | None] = {}
+        self._product: dict[str, str | None] = {}
+        self._last_state: dict[str, MachineState] = {}
+        self._alarm: dict[str, str | None] = {}
+        self._pending_scrap: dict[str, int] = {}
+        self._filter_state: dict[str, Any] = {}
+        if state:
+            self.load_state(state)
+
+    def product_of(self, machine: str) -> str | None:
+        """The product the machine makes now: from its product signal, else its configured default."""
+        tags = self.tags.get(machine)
+        return self._product.get(machine) or (tags.product_default if tags else None)
+
+    def _route(self, machine: str, signal: str, role: str, rule: Any) -> None:
+        self._by_signal.setdefault((machine, signal), []).append((role, rule))
+
+    # -- state --------------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this mapper stands (JSON-serialisable)."""
+        return {
+            "counters": {k: c.to_dict() for k, c in self._counters.items()},
+            "filters": {k: f.state() for k, f in self._filters.items() if f is not None},
+            "product": self._product,
+            "last_state": {k: v.value for k, v in self._last_state.items()},
+            "alarm": self._alarm,
+            "pending_scrap": self._pending_scrap,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._counters = {k: CounterTracker.from_dict(v) for k, v in state.get("counters", {}).items()}
+        self._filter_state = state.get("filters", {})
+        self._filters = {}  # rebuilt from the saved states on next use
+        self._product = dict(state.get("product", {}))
+        self._last_state = {k: MachineState(v) for k, v in state.get("last_state", {}).items()}
+        self._alarm = dict(state.get("alarm", {}))
+        self._pending_scrap = dict(state.get("pending_scrap", {}))
+
+    # -- mapping ------------------------------------------------------------------------------------------
+    def map(self, signals: list[Signal]) -> Mapped:
+        out = Mapped()
+        for sig in signals:
+            routes = self._by_signal.get((sig.machine, sig.tag))
+            if not routes:
+                out.ignored += 1
+                continue
+            for role, rule in routes:
+                self._apply(sig, role, rule, out)
+        return out
+
+    def _apply(self, sig: Signal, role: str, rule: Any, out: Mapped) -> None:
+        m = sig.machine
+        if sig.quality in (Quality.BAD, Quality.STALE) or sig.value is None:
+            # An unknown value says nothing about the machine; counters keep their baseline.
+            out.ignored += 1
+            return
+        if role == "state":
+            st = rule.state_of(sig.value)
+            if st is None:
+                out.anomalies.append((sig, f"state value {sig.value!r} matches no rule of the mapping"))
+                return
+            self._last_state[m] = st
+            if not self._alarm.get(m):
+                out.events.append(StateChange(sig.ts, m, st, None, sig.source))
+        elif role == "alarm":
+            code = value_key(sig.value)
+            active = code not in ("0", "", "false", "none", "None")
+            reason = self.tags[m].alarm_reasons.get(code, f"ALARM_{code}") if active else None
+            if reason == self._alarm.get(m):
+                return
+            self._alarm[m] = reason
+            if active:
+                out.events.append(StateChange(sig.ts, m, MachineState.DOWN, reason, sig.source))
+            else:
+                back = self._last_state.get(m, MachineState.IDLE)
+                out.events.append(StateChange(sig.ts, m, back, None, sig.source))
+        elif role == "product":
+            key = value_key(sig.value)
+            self._product[m] = self.tags[m].product_map.get(key, key)
+        elif role in COUNT_ROLES:
+            self._count(sig, rule, out)
+        elif role == "process":
+            self._process(sig, rule, out)
+
+    def _count(self, sig: Signal, rule: CounterRule, out: Mapped) -> None:
+        number = as_number(sig.value)
+        if number is None or not float(number).is_integer():
+            out.anomalies.append((sig, f"counter value {sig.value!r} is not a whole number"))
+            return
+        key = f"{sig.machine}/{sig.tag}"
+        tracker = self._counters.get(key)
+        if tracker is None:
+            tracker = self._counters[key] = CounterTracker(bits=rule.bits)
+        # A machine cannot make parts faster than twice its ideal rate: more is a jump, not production.
+        pru = self.plant.ideal_cycle(self.product_of(sig.machine), sig.machine)
+        tracker.max_rate_per_s = 2.0 / pru if pru else None
+        result = tracker.update(int(number), sig.ts)
+        if result.anomaly:
+            out.anomalies.append((sig, result.reason))
+        increment = result.increment
+        if increment <= 0:
+            return
+        m = sig.machine
+        product = self.product_of(m)
+        if rule.role == "scrap_count":
+            self._pending_scrap[m] = self._pending_scrap.get(m, 0) + increment
+            out.events.append(CountEvent(sig.ts, m, CountKind.SCRAP, increment, product, rule.reason, sig.source))
+        elif rule.role == "rework_count":
+            self._pending_scrap[m] = self._pending_scrap.get(m, 0) + increment
+            out.events.append(CountEvent(sig.ts, m, CountKind.REWORK, increment, product, rule.reason, sig.source))
+        elif rule.role == "good_count":
+            out.events.append(CountEvent(sig.ts, m, CountKind.GOOD, increment, product, None, sig.source))
+        else:
+            # total = good + scrap + rework: scrap and rework already reported are not good units.
+            taken = min(increment, self._pending_scrap.get(m, 0))
+            self._pending_scrap[m] = self._pending_scrap.get(m, 0) - taken
+            if increment - taken > 0:
+                out.events.append(CountEvent(sig.ts, m, CountKind.GOOD, increment - taken, product, None, sig.source))
+
+    def _process(self, sig: Signal, rule: ProcessRule, out: Mapped) -> None:
+        number = as_number(sig.value)
+        if number is None:
+            out.anomalies.append((sig, f"process value {sig.value!r} is not a number"))
+            return
+        key = f"{sig.machine}/{rule.name}"
+        if key not in self._filters:
+            filt = make_filter(rule.compression, rule.deviation, rule.max_gap_s)
+            saved = self._filter_state.get(key)
+            if filt is not None and saved and saved.get("kind") == rule.compression:
+                filt.restore(saved)
+            self._filters[key] = filt
+        filt = self._filters[key]
+        quality = sig.quality.value
+        if filt is None or sig.quality is not Quality.GOOD:
+            out.measurements.append(Measurement(sig.ts, sig.machine, rule.name, number, quality))
+            return
+        try:
+            kept = filt.add(Point(sig.ts, number))
+        except ValueError as exc:
+            out.anomalies.append((sig, str(exc)))
+            return
+        out.measurements.extend(Measurement(p.ts, sig.machine, rule.name, p.value) for p in kept)

@@ -1,0 +1,267 @@
+"""The ingest pipeline's single writer: Signals -> tag mapping -> events and measurements -> one transaction.
+
+Connectors call ``await writer.submit(signals)``; it returns once the signals are committed to the store, or,
+while the store is away, once they are fsynced to the disk buffer.  Only then may a connector acknowledge its
+source.  One writer task per store batches submissions (up to ``max_rows`` signals or ``max_delay_s``) into one
+transaction, which also saves the mapper's state (counter baselines, compression filters), so a restart
+continues exactly where the last commit left off.  While the disk buffer holds anything, new signals are
+appended behind it, and a drain loop replays the buffer into the store in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shopfloor.connectors.base import Quality, Signal
+from shopfloor.ingest.buffer import DiskBuffer
+from shopfloor.ingest.mapping import Mapped, Measurement, SignalMapper
+from shopfloor.model.plant import Plant
+from shopfloor.store import rollups
+from shopfloor.store.events import append_events
+from shopfloor.store.plant import machine_ids
+from shopfloor.store.schema import ingest_state, measurements, quarantine
+
+log = logging.getLogger(__name__)
+MAPPER_STATE_KEY = "mapper"
+
+
+def signal_to_json(sig: Signal) -> bytes:
+    return json.dumps(
+        [sig.source, sig.machine, sig.tag, sig.value, sig.ts.isoformat(), sig.quality.value, sig.source_id],
+        separators=(",", ":"),
+    ).encode()
+
+
+def signal_from_json(data: bytes) -> Signal:
+    source, machine, tag, value, ts, quality, source_id = json.loads(data)
+    return Signal(source, machine, tag, value, datetime.fromisoformat(ts), Quality(quality), source_id)
+
+
+@dataclass
+class WriterStats:
+    committed_signals: int = 0
+    committed_events: int = 0
+    committed_measurements: int = 0
+    duplicate_events: int = 0
+    anomalies: int = 0
+    buffered_signals: int = 0
+    replayed_signals: int = 0
+    transactions: int = 0
+    store_available: bool = True
+    last_error: str | None = None
+    last_commit_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _upsert_state(conn: Connection, key: str, state: dict[str, Any]) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = datetime.now(timezone.utc)
+    stmt = dialect.insert(ingest_state).values(key=key, state=state, updated_at=now)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"state": state, "updated_at": now}))
+
+
+def load_mapper_state(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        return conn.execute(select(ingest_state.c.state).where(ingest_state.c.key == MAPPER_STATE_KEY)).scalar()
+
+
+def insert_measurements(conn: Connection, rows: list[Measurement], ids: dict[str, int]) -> int:
+    """Insert measurements, skipping any already stored (same machine, name and instant)."""
+    if not rows:
+        return 0
+    values = [
+        {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality} for m in rows
+    ]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(measurements).on_conflict_do_nothing()
+    total = 0
+    for i in range(0, len(values), 10_000):
+        total += conn.execute(stmt, values[i : i + 10_000]).rowcount or 0
+    return total
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        plant: Plant,
+        buffer_dir: Path | None = None,
+        max_rows: int = 20_000,
+        max_delay_s: float = 0.2,
+        retry_s: float = 1.0,
+    ):
+        self.engine = engine
+        self.plant = plant
+        self.max_rows = max_rows
+        self.max_delay_s = max_delay_s
+        self.retry_s = retry_s
+        self.mapper = SignalMapper(plant, load_mapper_state(engine))
+        self.buffer = DiskBuffer(buffer_dir) if buffer_dir is not None else None
+        if self.buffer is not None:
+            for note in self.buffer.recovery_notes:
+                log.warning("disk buffer recovery: %s", note)
+        self.stats = WriterStats()
+        self._queue: asyncio.Queue[tuple[list[Signal], asyncio.Future[None]]] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopfloor-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._ids = self._machine_ids_or_empty()
+
+    def _machine_ids_or_empty(self) -> dict[str, int]:
+        try:
+            with self.engine.connect() as conn:
+                return machine_ids(conn)
+        except (OperationalError, DBAPIError):
+            return {}
+
+    # -- public ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="shopfloor-ingest-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._executor.shutdown(wait=True)
+        if self.buffer is not None:
+            self.buffer.close()
+
+    async def submit(self, signals: list[Signal]) -> None:
+        """Return once ``signals`` are committed or durably buffered; raise if neither was possible."""
+        if not signals:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((list(signals), fut))
+        await fut
+
+    @property
+    def buffered(self) -> int:
+        return self.buffer.depth if self.buffer is not None else 0
+
+    # -- the writer task ------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_drain = 0.0
+        while True:
+            try:
+                first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
+            except TimeoutError:
+                first = None
+            batch: list[tuple[list[Signal], asyncio.Future[None]]] = [] if first is None else [first]
+            rows = len(first[0]) if first else 0
+            deadline = time.monotonic() + self.max_delay_s
+            while first is not None and rows < self.max_rows:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout=timeout)
+                except TimeoutError:
+                    break
+                batch.append(item)
+                rows += len(item[0])
+            if self.buffered and time.monotonic() - last_drain >= self.retry_s:
+                last_drain = time.monotonic()
+                await loop.run_in_executor(self._executor, self._drain)
+            if batch:
+                signals = [s for item, _ in batch for s in item]
+                try:
+                    await loop.run_in_executor(self._executor, self._write_or_buffer, signals)
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting submitter
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                else:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_result(None)
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _write_or_buffer(self, signals: list[Signal]) -> None:
+        if not self.buffered:
+            try:
+                self._commit(signals)
+                return
+            except (OperationalError, DBAPIError) as exc:
+                self._store_lost(exc)
+        if self.buffer is None:
+            raise RuntimeError("the store is unavailable and no disk buffer is configured: data refused")
+        self.buffer.append([signal_to_json(s) for s in signals])
+        self.stats.buffered_signals += len(signals)
+
+    def _store_lost(self, exc: Exception) -> None:
+        if self.stats.store_available:
+            log.error("store unavailable, buffering to disk: %s", exc)
+        self.stats.store_available = False
+        self.stats.last_error = str(exc).splitlines()[0][:500]
+
+    def _drain(self) -> None:
+        assert self.buffer is not None
+        while self.buffer.depth:
+            records = self.buffer.pending(limit=self.max_rows)
+            signals = [signal_from_json(r) for _, r in records]
+            try:
+                self._commit(signals)
+            except (OperationalError, DBAPIError) as exc:
+                self._store_lost(exc)
+                return
+            self.buffer.commit(records[-1][0])
+            self.stats.replayed_signals += len(signals)
+        if not self.stats.store_available:
+            log.warning("store available again; disk buffer replayed")
+        self.stats.store_available = True
+
+    def _commit(self, signals: list[Signal]) -> Mapped:
+        """Map and store ``signals`` in one transaction; the mapper moves on only if it commits."""
+        before = self.mapper.state()
+        mapped = self.mapper.map(signals)
+        try:
+            with self.engine.begin() as conn:
+                if not self._ids:
+                    self._ids = machine_ids(conn)
+                result = append_events(conn, mapped.events)
+                stored = insert_measurements(conn, mapped.measurements, self._ids)
+                for sig, reason in mapped.anomalies:
+                    conn.execute(
+                        quarantine.insert().values(
+                            received_at=datetime.now(timezone.utc),
+                            source=sig.source,
+                            reason=f"{sig.machine}/{sig.tag}: {reason}",
+                            payload=signal_to_json(sig),
+                        )
+                    )
+                _upsert_state(conn, MAPPER_STATE_KEY, self.mapper.state())
+                if result.earliest:
+                    rollups.invalidate(conn, result.earliest)
+                    rollups.refresh(conn, self.plant, sorted(result.earliest))
+        except BaseException:
+            self.mapper.load_state(before)
+            raise
+        s = self.stats
+        s.committed_signals += len(signals)
+        s.committed_events += result.inserted
+        s.duplicate_events += result.duplicates
+        s.committed_measurements += stored
+        s.anomalies += len(mapped.anomalies)
+        s.transactions += 1
+        s.store_available = True
+        s.last_commit_at = datetime.now(timezone.utc)
+        return mapped
