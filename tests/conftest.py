@@ -18,8 +18,14 @@ from sqlalchemy import create_engine, text
 # Accounts made by tests use argon2's cheapest profile; set before shopfloor.store.accounts is imported.
 os.environ.setdefault("SHOPFLOOR_ARGON2_PROFILE", "cheapest")
 
-from shopfloor.store.db import open_engine, open_store, resolve_url
-from shopfloor.store.schema import metadata
+from fastapi.testclient import TestClient  # noqa: E402
+
+from shopfloor.actions.demo import sample_plant  # noqa: E402
+from shopfloor.api.app import Settings, create_app  # noqa: E402
+from shopfloor.store import accounts  # noqa: E402
+from shopfloor.store.db import open_engine, open_store, resolve_url  # noqa: E402
+from shopfloor.store.plant import save_plant  # noqa: E402
+from shopfloor.store.schema import metadata  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
@@ -87,3 +93,61 @@ def raw_sqlite_engine(tmp_path):
     eng = open_engine(str(tmp_path / "raw.db"))
     yield eng
     eng.dispose()
+
+
+# -- an application on each store, with the sample plant and one user per role ------------------------------
+PASSWORD = "test-password-123"
+ROLES = ("operator", "supervisor", "quality", "manager", "admin")
+
+
+@pytest.fixture
+def app(engine):
+    with engine.begin() as conn:
+        save_plant(conn, sample_plant(), "test")
+        for role in ROLES:
+            accounts.create_user(conn, role, role, password=PASSWORD)
+        accounts.create_user(conn, "op-pin", "operator", pin="4821", badge="B-1001", language="vi")
+    return create_app(Settings(), engine=engine)
+
+
+@pytest.fixture
+def anonymous(app):
+    return TestClient(app)
+
+
+def signed_in(app, role: str) -> TestClient:
+    client = TestClient(app)
+    r = client.post("/api/v1/auth/login", json={"username": role, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    return client
+
+
+@pytest.fixture
+def as_role(app):
+    return lambda role: signed_in(app, role)
+
+
+@pytest.fixture
+def live_server(app):
+    """The application served by uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

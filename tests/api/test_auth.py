@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 
 def test_password_login_sets_an_httponly_session_cookie_and_returns_a_csrf_token(anonymous):

@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from shopfloor import __version__
 from shopfloor.api import errors
 from shopfloor.api.deps import Principal, current_principal
-from shopfloor.api.routers import admin, auth, events, kpi, plant
+from shopfloor.api.errors import Problem
+from shopfloor.api.routers import admin, auth, events, kpi, plant, pop
 from shopfloor.store.db import open_store
+from shopfloor.web import views
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+# Browser libraries installed from the npm registry by ./run (web-assets/package-lock.json).
+VENDOR_FILES = {
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "sse.js": "htmx-ext-sse/dist/sse.min.js",
+    "echarts.min.js": "echarts/dist/echarts.min.js",
+}
+
+
+def vendor_root() -> Path:
+    configured = os.environ.get("SHOPFLOOR_ASSETS")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[3] / "web-assets" / "node_modules"
+
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
 # tests/api/test_route_auth.py fails on any route missing from both.
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/terminal/login"),
+    ("POST", "/terminal/login"),
+    ("POST", "/lang"),  # a language choice; for a signed-in user it needs the CSRF token
+    ("GET", "/static/vendor/{name}"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/pin"),
     ("GET", "/api/openapi.json"),
@@ -80,6 +108,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def version(_: Principal = Depends(current_principal)) -> dict[str, str]:
         return {"version": __version__}
 
-    for router in (auth.router, plant.router, events.router, kpi.router, admin.router):
+    @app.exception_handler(views.LoginRequired)
+    async def _login_required(request: Request, exc: views.LoginRequired):
+        target = "/terminal/login" if exc.terminal else f"/login?next={exc.next_path}"
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/static/vendor/{name}", include_in_schema=False)
+    def vendor(name: str) -> FileResponse:
+        if name not in VENDOR_FILES:
+            raise Problem(404, "Not found", f"no asset {name!r}")
+        path = vendor_root() / VENDOR_FILES[name]
+        if not path.is_file():
+            raise Problem(503, "Service unavailable", "browser libraries are not installed: run ./run setup")
+        return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (auth.router, plant.router, events.router, kpi.router, pop.router, admin.router, views.router):
         app.include_router(router)
     return app

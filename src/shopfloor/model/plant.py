@@ -99,6 +99,8 @@ class Plant:
     products: tuple[Product, ...]
     calendar: Calendar
     connectors: tuple[ConnectorSpec, ...] = ()
+    downtime_reasons: tuple[str, ...] = ()
+    defect_codes: tuple[str, ...] = ()
 
     @property
     def lines(self) -> list[Line]:
@@ -165,6 +167,11 @@ class Plant:
                 if self.connectors
                 else {}
             ),
+            **(
+                {"reasons": {"downtime": list(self.downtime_reasons), "defects": list(self.defect_codes)}}
+                if self.downtime_reasons or self.defect_codes
+                else {}
+            ),
         }
 
     def machines_of(self, connector: str) -> list[Machine]:
@@ -197,9 +204,9 @@ class _PlantReader:
     def read(self, doc: Any) -> Plant:
         if not isinstance(doc, dict):
             raise PlantError(["the document must be a mapping with keys site, areas, products, calendar"])
-        unknown = set(doc) - {"site", "areas", "products", "calendar", "connectors"}
+        unknown = set(doc) - {"site", "areas", "products", "calendar", "connectors", "reasons"}
         for key in sorted(unknown):
-            self.problems.append(f"{key}: unknown key (expected site, areas, products, calendar, connectors)")
+            self.problems.append(f"{key}: unknown key (expected site, areas, products, calendar, connectors, reasons)")
         site = self._site(doc.get("site"))
         areas = self._areas(doc.get("areas"))
         machine_codes = {m.code for a in areas for ln in a.lines for m in ln.machines}
@@ -207,12 +214,36 @@ class _PlantReader:
         calendar = self._calendar(doc.get("calendar", {}))
         self._tags([m for a in areas for ln in a.lines for m in ln.machines], {p.code for p in products})
         connectors = self._connectors(doc.get("connectors"), [m for a in areas for ln in a.lines for m in ln.machines])
+        downtime, defects = self._reasons(doc.get("reasons"))
         if self.problems:
             raise PlantError(self.problems)
         assert site is not None and calendar is not None
         return Plant(
-            site=site, areas=tuple(areas), products=tuple(products), calendar=calendar, connectors=tuple(connectors)
+            downtime_reasons=downtime,
+            defect_codes=defects,
+            site=site,
+            areas=tuple(areas),
+            products=tuple(products),
+            calendar=calendar,
+            connectors=tuple(connectors),
         )
+
+    def _reasons(self, value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Downtime reason and defect codes offered on the terminal: ``reasons: {downtime: [...], defects: [...]}``."""
+        if value is None:
+            return (), ()
+        if not isinstance(value, dict):
+            self.problems.append("reasons: expected a mapping with downtime and defects lists")
+            return (), ()
+        out = []
+        for key in ("downtime", "defects"):
+            codes = [
+                self._code(c, f"reasons.{key}[{i}]") for i, c in enumerate(self._list(value.get(key), f"reasons.{key}"))
+            ]
+            if len(set(codes)) != len(codes):
+                self.problems.append(f"reasons.{key}: a code appears twice")
+            out.append(tuple(codes))
+        return out[0], out[1]
 
     def _tags(self, machines: list[Machine], products: set[str]) -> None:
         for m in machines:

@@ -206,9 +206,12 @@ def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
         ConnectorSpec(name=c["name"], type=c["type"], options={k: v for k, v in c.items() if k not in ("name", "type")})
         for c in ((latest or {}).get("connectors") or [])
     )
+    reasons = (latest or {}).get("reasons") or {}
     return Plant(
         site=Site(code=site["code"], name=site["name"], timezone=site["timezone"]),
         connectors=connectors,
+        downtime_reasons=tuple(reasons.get("downtime") or ()),
+        defect_codes=tuple(reasons.get("defects") or ()),
         areas=built_areas,
         products=built_products,
         calendar=calendar_from_dict(site["calendar"]),

@@ -14,6 +14,7 @@ from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.api.routers.plant import plant_or_404
 from shopfloor.ingest.csv_events import MAX_FUTURE
+from shopfloor.live import broker
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.store.schema import machine_events, machines
 
@@ -141,4 +142,6 @@ def post_events(
     if problems:
         raise Problem(422, "Invalid request", "events refused, nothing recorded", problems=problems)
     with engine.begin() as conn:
-        return record_events(conn, plant, parsed, principal.actor, "events.record", f"api:{len(parsed)} events")
+        summary = record_events(conn, plant, parsed, principal.actor, "events.record", f"api:{len(parsed)} events")
+    broker.publish(e.machine for e in parsed)
+    return summary

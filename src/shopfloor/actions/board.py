@@ -1,0 +1,85 @@
+"""What the live board shows for each machine: state and how long, product, the shift's counts and OEE."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from shopfloor.analytics.kpi import kpis
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
+from shopfloor.store import kpi as kpi_store
+from shopfloor.store.plant import machine_ids
+from shopfloor.store.schema import machine_events
+
+STATE_COLOURS = {
+    "running": "green",
+    "idle": "amber",
+    "setup": "blue",
+    "down": "red",
+    "planned_stop": "grey",
+    "no_order": "grey",
+    None: "grey",
+}
+
+
+def current_window(plant: Plant, now: datetime) -> tuple[str | None, Interval]:
+    """The shift in progress (its label and start..now), else the local day so far."""
+    tz = plant.site.tz
+    for occ in plant.calendar.occurrences(tz, Interval(now - timedelta(seconds=1), now + timedelta(seconds=1))):
+        if occ.span.start <= now < occ.span.end:
+            return occ.name, Interval(occ.span.start, now)
+    local_midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(timezone.utc)
+    return None, Interval(local_midnight, max(now, local_midnight))
+
+
+def machine_tiles(
+    conn: Connection, plant: Plant, now: datetime, codes: list[str] | None = None
+) -> list[dict[str, Any]]:
+    ids = machine_ids(conn)
+    shift, window = current_window(plant, now)
+    me = machine_events.c
+    out = []
+    for m in plant.machines:
+        if codes is not None and m.code not in codes:
+            continue
+        last_state = conn.execute(
+            select(me.ts, me.state, me.reason)
+            .where(me.machine_id == ids[m.code], me.kind == "state", me.ts <= now)
+            .order_by(me.ts.desc(), me.id.desc())
+            .limit(1)
+        ).first()
+        product = conn.execute(
+            select(me.product)
+            .where(me.machine_id == ids[m.code], me.kind != "state", me.product.is_not(None))
+            .order_by(me.ts.desc(), me.id.desc())
+            .limit(1)
+        ).scalar()
+        el = kpi_store.machine_elements(conn, plant, m.code, window, now)
+        k = kpis(el)
+        state = last_state.state if last_state else None
+        out.append(
+            {
+                "code": m.code,
+                "name": m.name,
+                "line": m.line,
+                "state": state,
+                "colour": STATE_COLOURS.get(state, "grey"),
+                "reason": last_state.reason if last_state else None,
+                "since": last_state.ts if last_state else None,
+                "in_state_s": (now - last_state.ts).total_seconds() if last_state else None,
+                "product": product,
+                "shift": shift,
+                "gq": el.gq,
+                "sq": el.sq,
+                "rq": el.rq,
+                "pq": el.pq,
+                "availability": k["availability"],
+                "effectiveness": k["effectiveness"],
+                "quality_ratio": k["quality_ratio"],
+                "oee": k["oee"],
+            }
+        )
+    return out

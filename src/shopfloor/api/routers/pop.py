@@ -1,0 +1,63 @@
+"""The operator terminal's entries over the API (used by the terminal page, its offline queue included)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import Engine
+
+from shopfloor.actions.board import machine_tiles
+from shopfloor.actions.pop import PopEntry, PopError, record_entry
+from shopfloor.api.deps import Principal, get_engine, require
+from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.live import broker
+
+router = APIRouter(prefix="/api/v1/pop", tags=["terminal"])
+
+
+class EntryIn(BaseModel):
+    key: str = Field(min_length=8, max_length=64, description="Unique per tap, kept when the entry is resent")
+    ts: AwareDatetime = Field(description="Time of the tap on the terminal")
+    machine: str = Field(min_length=1, max_length=64)
+    action: Literal["start", "pause", "setup", "finish", "good", "scrap", "reason"]
+    quantity: int | None = Field(None, ge=1, le=100_000)
+    defect: str | None = Field(None, max_length=64)
+    reason: str | None = Field(None, max_length=64)
+    product: str | None = Field(None, max_length=64)
+
+
+class EntryOut(BaseModel):
+    stored: bool
+    duplicate: bool = Field(description="True when this entry had been stored already (a resend)")
+    key: str
+    action: str
+    gq: int | None = Field(None, description="Good units of the machine in the current shift")
+    sq: int | None = Field(None, description="Scrap units of the machine in the current shift")
+
+
+@router.post(
+    "/entries",
+    response_model=EntryOut,
+    responses=problem_responses(401, 403, 422),
+    summary="Record one terminal entry; confirmed only once it is stored; a resend is stored once",
+)
+def post_entry(
+    body: EntryIn, principal: Principal = Depends(require("report_production")), engine: Engine = Depends(get_engine)
+) -> dict[str, Any]:
+    plant = plant_or_404(engine)
+    entry = PopEntry(
+        body.key, body.ts, body.machine, body.action, body.quantity, body.defect, body.reason, body.product
+    )
+    with engine.begin() as conn:
+        try:
+            result = record_entry(conn, plant, entry, principal.user.username)
+        except PopError as exc:
+            raise Problem(422, "Invalid request", str(exc)) from None
+    broker.publish([body.machine])
+    with engine.connect() as conn:
+        tile = machine_tiles(conn, plant, datetime.now(timezone.utc), [body.machine])[0]
+    return {**result, "gq": tile["gq"], "sq": tile["sq"]}

@@ -1,0 +1,197 @@
+"""Pages: sign-in, board, machine page, terminal, languages, live updates."""
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from shopfloor.live import broker
+from shopfloor.web.i18n import LANGUAGES, catalog
+from tests.conftest import PASSWORD
+
+WEB = Path(__file__).resolve().parents[2] / "src" / "shopfloor" / "web"
+
+
+def page_login(app, username, password=PASSWORD):
+    client = TestClient(app)
+    r = client.post(
+        "/login", data={"username": username, "password": password, "next": "/board"}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_pages_need_a_signed_in_user(anonymous):
+    for path in ("/board", "/terminal", "/machines/WLD-01", "/"):
+        r = anonymous.get(path, follow_redirects=False)
+        assert r.status_code == 303 and "login" in r.headers["location"], path
+
+
+def test_board_shows_every_machine_in_korean_for_a_seoul_site(app):
+    client = page_login(app, "supervisor")
+    html = client.get("/board").text
+    for code in ("WLD-01", "WLD-02", "CNC-01", "CNC-02", "CNC-03", "NC-01", "NC-02"):
+        assert f'id="tile-{code}"' in html
+    assert 'lang="ko"' in html and "현황판" in html and "설비종합효율" in html
+
+
+def test_language_switches_in_one_tap_and_sticks_to_the_user(app):
+    client = page_login(app, "supervisor")
+    csrf = csrf_of(client.get("/board").text)
+    r = client.post("/lang", data={"lang": "vi", "next": "/board", "csrf_token": csrf}, follow_redirects=True)
+    assert 'lang="vi"' in r.text and "Bảng giám sát" in r.text
+    again = page_login(app, "supervisor")  # a new session of the same user, another browser
+    assert 'lang="vi"' in again.get("/board").text
+    r = client.post("/lang", data={"lang": "en", "next": "/board", "csrf_token": csrf}, follow_redirects=True)
+    assert 'lang="en"' in r.text and ">Board<" in r.text
+
+
+def test_language_change_without_csrf_is_refused_for_a_signed_in_user(app):
+    client = page_login(app, "supervisor")
+    r = client.post("/lang", data={"lang": "vi", "next": "/board"}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_sign_in_refuses_other_sites_and_open_redirects(app):
+    client = TestClient(app)
+    r = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD},
+        headers={"origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/login", data={"username": "admin", "password": PASSWORD, "next": "//evil.example/x"}, follow_redirects=False
+    )
+    assert r.headers["location"] == "/"
+
+
+def test_operator_pin_sign_in_goes_to_the_terminal_in_vietnamese(app):
+    client = TestClient(app)
+    r = client.post("/terminal/login", data={"who": "B-1001", "pin": "4821"}, follow_redirects=True)
+    assert r.url.path == "/terminal" and 'lang="vi"' in r.text
+    html = client.get("/terminal?machine=WLD-01").text
+    assert "Báo hàng đạt" in html and 'data-machine="WLD-01"' in html
+
+
+def test_terminal_entries_are_stored_once_and_the_answer_shows_the_counts(app):
+    client = TestClient(app)
+    client.post("/terminal/login", data={"who": "B-1001", "pin": "4821"})
+    csrf = re.search(r'data-csrf="([^"]+)"', client.get("/terminal?machine=WLD-01").text).group(1)
+    now = datetime.now(timezone.utc)
+    entry = {
+        "key": "k-00000001",
+        "ts": now.isoformat(),
+        "machine": "WLD-01",
+        "action": "good",
+        "quantity": 12,
+        "product": "DRUM-A",
+    }
+    headers = {"X-CSRF-Token": csrf}
+    first = client.post("/api/v1/pop/entries", json=entry, headers=headers)
+    resent = client.post("/api/v1/pop/entries", json=entry, headers=headers)
+    assert first.status_code == 200 and not first.json()["duplicate"]
+    assert resent.json()["duplicate"] and resent.json()["gq"] == first.json()["gq"]
+    scrap = {
+        **entry,
+        "key": "k-00000002",
+        "ts": (now - timedelta(seconds=1)).isoformat(),
+        "action": "scrap",
+        "quantity": 2,
+    }
+    r = client.post("/api/v1/pop/entries", json=scrap, headers=headers)
+    assert r.status_code == 422 and "defect" in r.json()["detail"]
+    r = client.post("/api/v1/pop/entries", json={**scrap, "defect": "POROSITY"}, headers=headers)
+    assert r.status_code == 200 and r.json()["sq"] == 2
+    ahead = {**entry, "key": "k-00000003", "ts": (now + timedelta(hours=1)).isoformat()}
+    assert "clock is ahead" in client.post("/api/v1/pop/entries", json=ahead, headers=headers).json()["detail"]
+
+
+def test_a_stop_reason_is_recorded_for_the_stop(app):
+    client = TestClient(app)
+    client.post("/terminal/login", data={"who": "B-1001", "pin": "4821"})
+    csrf = re.search(r'data-csrf="([^"]+)"', client.get("/terminal?machine=CNC-01").text).group(1)
+    now = datetime.now(timezone.utc)
+    headers = {"X-CSRF-Token": csrf}
+    base = {"machine": "CNC-01"}
+    paused = (now - timedelta(minutes=10)).isoformat()
+    client.post(
+        "/api/v1/pop/entries", json={**base, "key": "s-0000001", "ts": paused, "action": "pause"}, headers=headers
+    )
+    r = client.post(
+        "/api/v1/pop/entries",
+        json={**base, "key": "s-0000002", "ts": now.isoformat(), "action": "reason", "reason": "MATERIAL_WAIT"},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    html = client.get("/terminal?machine=CNC-01").text
+    assert "MATERIAL_WAIT" in html or "PAUSE" in html
+
+
+def test_machine_page_has_its_three_charts(app, as_role):
+    client = page_login(app, "quality")
+    html = client.get("/machines/WLD-01").text
+    for chart in ('id="timeline"', 'id="hourly"', 'id="pareto"'):
+        assert chart in html
+    assert client.get("/machines/NOPE").status_code == 404
+
+
+def test_vendor_assets_are_served_locally(anonymous):
+    for name in ("htmx.min.js", "sse.js", "echarts.min.js"):
+        r = anonymous.get(f"/static/vendor/{name}")
+        assert r.status_code == 200 and len(r.content) > 1000, name
+    assert anonymous.get("/static/vendor/other.js").status_code == 404
+    assert anonymous.get("/static/app.css").status_code == 200
+
+
+def test_every_message_of_every_page_has_korean_and_vietnamese():
+    sources = [p.read_text(encoding="utf-8") for p in (WEB / "templates").glob("*.html")]
+    sources.append((WEB / "views.py").read_text(encoding="utf-8"))
+    sources.append((WEB / "i18n.py").read_text(encoding="utf-8"))
+    messages = set()
+    for text in sources:
+        messages |= set(re.findall(r'(?:\b_|gettext)\("([^"]+)"', text))
+        messages |= set(re.findall(r"(?:\b_|gettext)\('([^']+)'", text))
+    messages |= {
+        "running",
+        "idle",
+        "setup",
+        "down",
+        "planned_stop",
+        "no_order",
+        "no data",
+        "operator",
+        "supervisor",
+        "quality",
+        "manager",
+        "admin",
+    }
+    for lang in LANGUAGES:
+        if lang == "en":
+            continue
+        missing = sorted(m for m in messages if m not in catalog(lang))
+        assert missing == [], f"{lang}: {missing}"
+
+
+def test_live_board_stream_sends_a_new_tile_when_a_machine_changes(live_server):
+    import httpx
+
+    with httpx.Client(base_url=live_server, timeout=10) as client:
+        r = client.post("/login", data={"username": "supervisor", "password": PASSWORD})
+        assert r.status_code in (200, 303)
+        with client.stream("GET", "/board/stream") as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith(": connected")
+            broker.publish(["NC-02"])
+            seen = []
+            for line in lines:
+                seen.append(line)
+                if line.startswith("data:") and "tile-NC-02" in line:
+                    break
+    assert "event: tile-NC-02" in seen
