@@ -212,6 +212,6 @@ def test_kpi_refuses_an_unknown_scope_and_reversed_window(store):
 
 def test_demo_prints_kpis(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.db")])
+    result = runner.invoke(app, ["demo", "--no-serve", "--db", str(tmp_path / "demo.db")])
     assert result.exit_code == 0, result.output
     assert "CHANGWON" in result.output and "OEE" in result.output

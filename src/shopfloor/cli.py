@@ -202,19 +202,80 @@ def migrate_cmd(db: DbOption = None) -> None:
 @app.command("demo")
 def demo_cmd(
     db: Annotated[str, typer.Option("--db", help="Store for the demo (embedded SQLite by default).")] = "demo.db",
-    seed: Annotated[int, typer.Option(help="Random seed of the simulated day.")] = 7,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    days: Annotated[int, typer.Option(help="Days of simulated history before now.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 7,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the board and terminal on the live "
+            "simulated plant (default), or only load a simulated day and print its KPIs.",
+        ),
+    ] = True,
 ) -> None:
-    """Create a SQLite store with the sample plant and a simulated day of events, and print its KPIs."""
+    """The demo: sample plant, simulated history, live simulated machines, the board and the terminal."""
     from shopfloor.actions.demo import load_demo
 
-    summary = load_demo(open_store(db), seed)
-    console.print(
-        f"demo store {resolve_url(db)}: plant {summary['site']}, {summary['events']} event(s) for "
-        f"{summary['day']} ({summary['timezone']})"
-    )
-    kpi_cmd(site=True, start=summary["day"], end=summary["next_day"], by="shift", db=db)
-    for line in summary["lines"]:
-        kpi_cmd(line=line, start=summary["day"], end=summary["next_day"], db=db)
+    engine = open_store(db)
+    if not serve:
+        summary = load_demo(engine, seed)
+        console.print(
+            f"demo store {resolve_url(db)}: plant {summary['site']}, {summary['events']} event(s) for "
+            f"{summary['day']} ({summary['timezone']})"
+        )
+        kpi_cmd(site=True, start=summary["day"], end=summary["next_day"], by="shift", db=db)
+        for line in summary["lines"]:
+            kpi_cmd(line=line, start=summary["day"], end=summary["next_day"], db=db)
+        return
+    _serve_demo(engine, db, host, port, days, seed)
+
+
+def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from shopfloor import runtime
+    from shopfloor.actions.demo import create_demo_accounts, load_history, sample_plant
+    from shopfloor.simulator.plant import VirtualPlant
+    from shopfloor.store.events import event_span
+    from shopfloor.store.plant import machine_ids, save_plant
+
+    plant = sample_plant()
+    with engine.begin() as conn:
+        save_plant(conn, plant, "demo")
+        plant = load_plant(conn, plant.site.code)
+        spans = [event_span(conn, mid) for mid in machine_ids(conn).values()]
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    start = now - timedelta(days=days)
+    last = max((s[1] for s in spans if s), default=None)
+    if last is not None:
+        start = max(start, last + timedelta(seconds=1))
+    with console.status("simulating the plant's history..."):
+        added = load_history(engine, plant, Interval(start, now), seed) if start < now else 0
+    logins = create_demo_accounts(engine)
+    sim = VirtualPlant(plant, seed)
+
+    def ready() -> None:
+        console.print(
+            f"[bold]shopfloor demo[/] on {resolve_url(db)}: {len(plant.machines)} simulated machines, "
+            f"{added} history event(s) added"
+        )
+        console.print(f"  board:    http://{host}:{port}/board")
+        console.print(f"  terminal: http://{host}:{port}/terminal/login")
+        table = Table(title="sample accounts")
+        for col in ("role", "sign in as", "password / PIN"):
+            table.add_column(col)
+        for role, who, secret in logins:
+            table.add_row(role, who, secret)
+        console.print(table)
+        console.print("Ctrl+C stops the demo.")
+
+    try:
+        asyncio.run(runtime.run(engine, plant, [sim.run], host, port, Path(db + ".buffer"), on_ready=ready))
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

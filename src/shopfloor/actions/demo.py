@@ -39,6 +39,42 @@ def _local_day(plant: Plant, day: date) -> Interval:
     return Interval(start, end)
 
 
+DEMO_ACCOUNTS = (
+    # username, role, password, PIN, badge, language
+    ("admin", "admin", "admin-demo-1", None, None, None),
+    ("manager", "manager", "manager-demo-1", None, None, None),
+    ("quality", "quality", "quality-demo-1", None, None, None),
+    ("supervisor", "supervisor", "supervisor-demo-1", None, None, None),
+    ("kim", "operator", None, "1111", "OP-001", "ko"),
+    ("nguyen", "operator", None, "2222", "OP-002", "vi"),
+    ("smith", "operator", None, "3333", "OP-003", "en"),
+)
+
+
+def create_demo_accounts(engine: Engine) -> list[tuple[str, str, str]]:
+    """One account per role (operators with a badge and PIN); returns (role, sign-in, secret) to print."""
+    from shopfloor.store import accounts
+
+    out = []
+    with engine.begin() as conn:
+        existing = {u.username for u in accounts.list_users(conn)}
+        for username, role, password, pin, badge, lang in DEMO_ACCOUNTS:
+            if username not in existing:
+                accounts.create_user(conn, username, role, password=password, pin=pin, badge=badge, language=lang)
+            out.append((role, badge or username, pin or password))
+    return out
+
+
+def load_history(engine: Engine, plant: Plant, window: Interval, seed: int) -> int:
+    """Simulated events of every machine over ``window`` (rows already stored are skipped)."""
+    events = simulate_history(plant, window, seed)
+    with engine.begin() as conn:
+        result = append_events(conn, events)
+        rollups.invalidate(conn, result.earliest)
+        rollups.refresh(conn, plant)
+    return result.inserted
+
+
 def load_demo(engine: Engine, seed: int = 7, day: date | None = None) -> dict[str, Any]:
     plant = sample_plant()
     day = day or last_working_day(plant, datetime.now(plant.site.tz).date())

@@ -1,0 +1,61 @@
+"""Running shopfloor as one process: the web server, the ingest writer and the data sources side by side.
+
+Sources hand signals to the writer; after each commit the writer's machines are published to open boards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import Engine
+
+from shopfloor.api.app import Settings, create_app
+from shopfloor.connectors.base import Signal
+from shopfloor.ingest.writer import IngestWriter
+from shopfloor.live import broker
+from shopfloor.model.plant import Plant
+
+log = logging.getLogger(__name__)
+Source = Callable[[Callable[[list[Signal]], Awaitable[None]]], Awaitable[None]]
+
+
+async def run(
+    engine: Engine,
+    plant: Plant,
+    sources: list[Source],
+    host: str,
+    port: int,
+    buffer_dir: Path,
+    settings: Settings | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    writer = IngestWriter(engine, plant, buffer_dir)
+    await writer.start()
+
+    async def emit(signals: list[Signal]) -> None:
+        await writer.submit(signals)
+        broker.publish(s.machine for s in signals)
+
+    app = create_app(settings or Settings(), engine=engine)
+    app.state.writer = writer
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    tasks = [asyncio.create_task(source(emit)) for source in sources]
+    serve = asyncio.create_task(server.serve())
+    while not server.started and not serve.done():
+        await asyncio.sleep(0.05)
+    if on_ready is not None and server.started:
+        on_ready()
+    try:
+        await serve
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await writer.stop()
