@@ -126,3 +126,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in (auth.router, plant.router, events.router, kpi.router, pop.router, admin.router, views.router):
         app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The application for ``uvicorn --factory``: store from SHOPFLOOR_DB, HTTPS cookies if SHOPFLOOR_SECURE=1."""
+    return create_app(
+        Settings(db_url=os.environ.get("SHOPFLOOR_DB"), secure_cookies=os.environ.get("SHOPFLOOR_SECURE") == "1")
+    )
