@@ -215,3 +215,19 @@ def test_demo_prints_kpis(tmp_path, monkeypatch):
     result = runner.invoke(app, ["demo", "--no-serve", "--db", str(tmp_path / "demo.db")])
     assert result.exit_code == 0, result.output
     assert "CHANGWON" in result.output and "OEE" in result.output
+
+
+def test_user_add_and_token(tmp_path):
+    db = str(tmp_path / "u.db")
+    r = runner.invoke(
+        app, ["user", "add", "lee", "--role", "admin", "--db", db], input="admin-password-1\nadmin-password-1\n"
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["user", "add", "op", "--pin", "--badge", "B-7", "--db", db], input="1234\n1234\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["user", "add", "lee", "--role", "admin", "--db", db], input="admin-password-1\nadmin-password-1\n"
+    )
+    assert r.exit_code == 2 and "exists already" in r.output
+    r = runner.invoke(app, ["user", "token", "lee", "--name", "gateway", "--db", db])
+    assert r.exit_code == 0 and r.stdout.strip().startswith("sf_")

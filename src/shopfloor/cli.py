@@ -278,5 +278,81 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
         pass
 
 
+user_app = typer.Typer(help="Accounts: users with roles, and API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[str, typer.Option(help="operator, supervisor, quality, manager or admin.")] = "operator",
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    badge: Annotated[str | None, typer.Option(help="Badge number (operators sign in with badge and PIN).")] = None,
+    language: Annotated[str | None, typer.Option(help="ko, en or vi.")] = None,
+    pin: Annotated[bool, typer.Option("--pin", help="Ask for a PIN instead of a password (operators).")] = False,
+    db: DbOption = None,
+) -> None:
+    """Create a user; the password (or PIN) is asked for and stored as an argon2id hash."""
+    from shopfloor.store import accounts, audit
+    from shopfloor.store.audit import current_actor
+
+    secret = typer.prompt("PIN" if pin else "Password", hide_input=True, confirmation_prompt=True)
+    engine = open_store(db)
+    with engine.begin() as conn:
+        try:
+            user = accounts.create_user(
+                conn,
+                username,
+                role,
+                password=None if pin else secret,
+                pin=secret if pin else None,
+                display_name=name,
+                badge=badge,
+                language=language,
+            )
+        except accounts.AccountError as exc:
+            _fail(str(exc))
+        audit.record(conn, current_actor(), "user.create", f"user:{user.username}", {"role": user.role})
+    console.print(f"user {user.username} ({user.role}) created")
+
+
+@user_app.command("token")
+def user_token(
+    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    purpose: Annotated[str, typer.Option("--name", help="What the token is for.")] = "script",
+    db: DbOption = None,
+) -> None:
+    """Create an API token for scripts and machines (printed once; send as 'Authorization: Bearer ...')."""
+    from shopfloor.store import accounts, audit
+    from shopfloor.store.audit import current_actor
+
+    engine = open_store(db)
+    with engine.begin() as conn:
+        user = next((u for u in accounts.list_users(conn) if u.username == username), None)
+        if user is None:
+            _fail(f"no user {username!r}")
+        token = accounts.create_api_token(conn, user, purpose)
+        audit.record(conn, current_actor(), "token.create", f"user:{username}", {"name": purpose})
+    sys.stdout.write(token + "\n")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    secure_cookies: Annotated[bool, typer.Option(help="Mark cookies Secure (behind HTTPS).")] = False,
+    db: DbOption = None,
+) -> None:
+    """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store."""
+    import uvicorn
+
+    from shopfloor.api.app import Settings, create_app
+
+    engine = open_store(db)
+    uvicorn.run(
+        create_app(Settings(secure_cookies=secure_cookies), engine=engine), host=host, port=port, log_level="info"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
