@@ -117,6 +117,8 @@ class SignalMapper:
             if st is None:
                 out.anomalies.append((sig, f"state value {sig.value!r} matches no rule of the mapping"))
                 return
+            if self._last_state.get(m) == st:
+                return  # polled sources repeat the state; only a change is an event
             self._last_state[m] = st
             if not self._alarm.get(m):
                 out.events.append(StateChange(sig.ts, m, st, None, sig.source))
