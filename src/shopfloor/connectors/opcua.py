@@ -147,7 +147,7 @@ class OpcUaConnector:
             client = Client(self.url, timeout=self.timeout_s, watchdog_intervall=1.0)
             lost = asyncio.Event()
 
-            async def on_lost(exc: Exception) -> None:
+            async def on_lost(exc: Exception, lost: asyncio.Event = lost) -> None:
                 lost.set()
 
             client.connection_lost_callback = on_lost
