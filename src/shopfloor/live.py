@@ -13,19 +13,23 @@ from collections.abc import Iterable
 
 
 class Broker:
+    """Each publication has a version number, so that all boards showing the same change can share one
+    rendering of it (``version`` travels with the machine code)."""
+
     def __init__(self) -> None:
-        self._subscribers: set[asyncio.Queue[str]] = set()
+        self.version = 0
+        self._subscribers: set[asyncio.Queue[tuple[int, str]]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
-    def subscribe(self) -> asyncio.Queue[str]:
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
+    def subscribe(self) -> asyncio.Queue[tuple[int, str]]:
+        queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=1000)
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._subscribers.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[tuple[int, str]]) -> None:
         with self._lock:
             self._subscribers.discard(queue)
 
@@ -38,6 +42,8 @@ class Broker:
         if not codes:
             return
         with self._lock:
+            self.version += 1
+            version = self.version
             loop, queues = self._loop, list(self._subscribers)
         if loop is None or not queues:
             return
@@ -46,17 +52,17 @@ class Broker:
         except RuntimeError:
             running = None
         if running is loop:
-            self._deliver(queues, codes)
+            self._deliver(queues, version, codes)
         elif not loop.is_closed():
-            loop.call_soon_threadsafe(self._deliver, queues, codes)
+            loop.call_soon_threadsafe(self._deliver, queues, version, codes)
 
     @staticmethod
-    def _deliver(queues: list[asyncio.Queue[str]], codes: list[str]) -> None:
+    def _deliver(queues: list[asyncio.Queue[tuple[int, str]]], version: int, codes: list[str]) -> None:
         for q in queues:
             for code in codes:
                 if q.full():
-                    continue  # a board that cannot keep up re-reads everything on its next update
-                q.put_nowait(code)
+                    continue  # a board that cannot keep up gets this machine's next change
+                q.put_nowait((version, code))
 
 
 broker = Broker()

@@ -29,6 +29,7 @@ from shopfloor.ingest.buffer import DiskBuffer
 from shopfloor.ingest.mapping import Mapped, Measurement, SignalMapper
 from shopfloor.model.plant import Plant
 from shopfloor.store import rollups
+from shopfloor.store.db import writing
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import ingest_state, measurements, quarantine
@@ -234,7 +235,7 @@ class IngestWriter:
         before = self.mapper.state()
         mapped = self.mapper.map(signals)
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 if not self._ids:
                     self._ids = machine_ids(conn)
                 result = append_events(conn, mapped.events)

@@ -6,11 +6,14 @@ The URL comes from ``--db`` or the ``SHOPFLOOR_DB`` environment variable; a plai
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 DEFAULT_DB = "sqlite:///shopfloor.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -60,3 +63,22 @@ def open_store(url: str | None = None) -> Engine:
     engine = open_engine(url)
     migrate(engine)
     return engine
+
+
+_write_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction.  SQLite allows one writer at a time and makes the others wait in a sleeping busy
+    loop; taking turns on an in-process lock instead keeps concurrent writers (a hundred terminals) from
+    stalling each other.  PostgreSQL writers run concurrently."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _locks_guard:
+        lock = _write_locks.setdefault(id(engine), threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn

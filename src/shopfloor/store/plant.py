@@ -221,3 +221,21 @@ def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
 def machine_ids(conn: Connection) -> dict[str, int]:
     """Code -> id of every machine in the store, retired ones included (their history can still be read)."""
     return dict(conn.execute(select(machines.c.code, machines.c.id)).all())
+
+
+_cache: dict[str, tuple[tuple, Plant]] = {}
+
+
+def current_plant(conn: Connection) -> Plant:
+    """The store's (single) plant, read again only when another plant document was imported."""
+    latest = conn.execute(
+        select(plant_imports.c.id, plant_imports.c.imported_at).order_by(plant_imports.c.id.desc()).limit(1)
+    ).first()
+    key = conn.engine.url.render_as_string(hide_password=True)
+    cached = _cache.get(key)
+    if cached is not None and latest is not None and cached[0] == tuple(latest):
+        return cached[1]
+    plant = load_plant(conn)
+    if latest is not None:
+        _cache[key] = (tuple(latest), plant)
+    return plant

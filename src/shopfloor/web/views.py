@@ -29,7 +29,7 @@ from shopfloor.model.plant import Plant
 from shopfloor.store import accounts, audit
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.events import history
-from shopfloor.store.plant import StoreError, load_plant
+from shopfloor.store.plant import StoreError, current_plant
 from shopfloor.web.i18n import LANGUAGES, Translator, pick_language
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ class LoginRequired(Exception):
 def _plant(engine: Engine) -> Plant | None:
     with engine.connect() as conn:
         try:
-            return load_plant(conn)
+            return current_plant(conn)
         except StoreError:
             return None
 
@@ -278,16 +278,16 @@ async def board_stream(
             yield ": connected\n\n"
             while True:
                 try:
-                    code = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                    version, code = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
                 except TimeoutError:
                     yield ": heartbeat\n\n"
                     continue
-                changed = {code}
+                changed = {code: version}
                 while not queue.empty():
-                    changed.add(queue.get_nowait())
-                now = datetime.now(timezone.utc)
-                tiles = await asyncio.to_thread(_tiles, engine, plant, now, sorted(changed))
-                for tile in tiles:
+                    v, c = queue.get_nowait()
+                    changed[c] = max(v, changed.get(c, 0))
+                for changed_code, changed_version in sorted(changed.items()):
+                    tile = await _shared_tile(engine, plant, changed_code, changed_version)
                     html = templates.get_template("_tile.html").render({**ctx, "m": tile})
                     yield _sse(f"tile-{tile['code']}", html)
         finally:
@@ -301,6 +301,28 @@ async def board_stream(
 def _tiles(engine: Engine, plant: Plant, now: datetime, codes: list[str]) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return machine_tiles(conn, plant, now, codes)
+
+
+_tile_futures: dict[tuple[str, int], asyncio.Future] = {}
+
+
+async def _shared_tile(engine: Engine, plant: Plant, code: str, version: int) -> dict[str, Any]:
+    """A machine's tile after change ``version``, read from the store once for all open boards."""
+    key = (code, version)
+    fut = _tile_futures.get(key)
+    if fut is None:
+        fut = asyncio.get_running_loop().create_future()
+        _tile_futures[key] = fut
+        try:
+            tiles = await asyncio.to_thread(_tiles, engine, plant, datetime.now(timezone.utc), [code])
+            fut.set_result(tiles[0])
+        except Exception as exc:  # noqa: BLE001 - every board waiting for this tile gets the error
+            fut.set_exception(exc)
+        finally:
+            # Boards ask for a version right after it is published; older ones are not asked for again.
+            for old in [k for k in _tile_futures if k[1] < version - 1000]:
+                _tile_futures.pop(old, None)
+    return await asyncio.shield(fut)
 
 
 @router.get("/machines/{code}")

@@ -16,6 +16,7 @@ from shopfloor.api.routers.plant import plant_or_404
 from shopfloor.ingest.csv_events import MAX_FUTURE
 from shopfloor.live import broker
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
+from shopfloor.store.db import writing
 from shopfloor.store.schema import machine_events, machines
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -141,7 +142,7 @@ def post_events(
             parsed.append(CountEvent(e.ts, e.machine, CountKind(e.event), e.quantity, e.product, e.reason, source))
     if problems:
         raise Problem(422, "Invalid request", "events refused, nothing recorded", problems=problems)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         summary = record_events(conn, plant, parsed, principal.actor, "events.record", f"api:{len(parsed)} events")
     broker.publish(e.machine for e in parsed)
     return summary

@@ -12,7 +12,7 @@ from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.model.plant import Plant, PlantError
 from shopfloor.store import rollups
-from shopfloor.store.plant import StoreError, load_plant, save_plant
+from shopfloor.store.plant import StoreError, current_plant, load_plant, save_plant
 
 router = APIRouter(prefix="/api/v1", tags=["plant"])
 MAX_PLANT_BYTES = 2 * 1024 * 1024
@@ -21,7 +21,7 @@ MAX_PLANT_BYTES = 2 * 1024 * 1024
 def plant_or_404(engine: Engine) -> Plant:
     with engine.connect() as conn:
         try:
-            return load_plant(conn)
+            return current_plant(conn)
         except StoreError as exc:
             raise Problem(404, "Not found", str(exc)) from None
 

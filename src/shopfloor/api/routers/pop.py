@@ -15,6 +15,7 @@ from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.api.routers.plant import plant_or_404
 from shopfloor.live import broker
+from shopfloor.store.db import writing
 
 router = APIRouter(prefix="/api/v1/pop", tags=["terminal"])
 
@@ -52,7 +53,7 @@ def post_entry(
     entry = PopEntry(
         body.key, body.ts, body.machine, body.action, body.quantity, body.defect, body.reason, body.product
     )
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         try:
             result = record_entry(conn, plant, entry, principal.user.username)
         except PopError as exc:
