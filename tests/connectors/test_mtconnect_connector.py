@@ -1,0 +1,175 @@
+"""MTConnect: the reference agent's sample documents parse; the connector follows our agent on loopback with
+the nextSequence cursor, through a buffer overflow, an agent restart and a malformed document."""
+
+import asyncio
+
+import pytest
+
+from shopfloor.connectors.mtconnect import (
+    MalformedDocument,
+    MTConnectConnector,
+    MTConnectError,
+    parse_probe,
+    parse_streams,
+    parse_xml,
+)
+from shopfloor.simulator.mtconnect_agent import AgentItem, MTConnectAgent
+from tests.conftest import REFERENCE
+
+SAMPLES = REFERENCE / "data" / "mtconnect"
+
+
+def test_reference_current_document_parses():
+    # cppagent samples/test_current.xml (reference README, MTConnect section).
+    header, obs = parse_streams(parse_xml((SAMPLES / "cppagent_samples_test_current.xml").read_bytes()))
+    assert (header.next_sequence, header.first_sequence, header.last_sequence) == (10254805, 10123733, 10254804)
+    by_id = {o.data_item_id: o.value for o in obs}
+    assert by_id["24"] == "READY"  # Execution
+    assert "AUTOMATIC" in by_id.values()
+
+
+def test_reference_sample_document_parses_in_sequence_order():
+    header, obs = parse_streams(parse_xml((SAMPLES / "cppagent_samples_test_sample.xml").read_bytes()))
+    assert (header.next_sequence, header.first_sequence) == (10974584, 10843512)
+    seqs = [o.sequence for o in obs]
+    assert seqs == sorted(seqs) and seqs[0] == 10843512
+
+
+def test_reference_probe_lists_the_data_items():
+    items = {i.id: i for i in parse_probe(parse_xml((SAMPLES / "cppagent_samples_test_probe.xml").read_bytes()))}
+    assert items["24"].type == "EXECUTION" and items["21"].type == "CONTROLLER_MODE"
+    assert items["1"].type == "POWER_STATUS"
+
+
+def test_malformed_and_hostile_documents_are_refused():
+    with pytest.raises(MalformedDocument):
+        parse_xml(b"<MTConnectStreams><Header")
+    with pytest.raises(MalformedDocument, match="DTD"):
+        parse_xml(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
+    with pytest.raises(MTConnectError, match="OUT_OF_RANGE"):
+        parse_xml(
+            b'<MTConnectError xmlns="urn:mtconnect.org:MTConnectError:1.7"><Header instanceId="1"/>'
+            b'<Errors><Error errorCode="OUT_OF_RANGE">too old</Error></Errors></MTConnectError>'
+        )
+
+
+ITEMS = [
+    AgentItem("c3_avail", "AVAILABILITY", "EVENT", "avail"),
+    AgentItem("c3_exec", "EXECUTION", "EVENT", "execution"),
+    AgentItem("c3_pc", "PART_COUNT", "EVENT", "part_count"),
+    AgentItem("c3_load", "LOAD", "SAMPLE", "spindle_load"),
+]
+CONFIG = {
+    "CNC-03": {
+        "device": "CNC-03",
+        "items": {"EXECUTION": "Execution", "PART_COUNT": "TotalCount", "spindle_load": "spindle_load"},
+    }
+}
+
+
+def _run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout=timeout))
+
+
+async def _until(predicate, timeout=10.0):
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_agent_starts_unavailable_and_the_connector_follows_the_cursor():
+    async def scenario():
+        agent = MTConnectAgent({"CNC-03": ITEMS})
+        await agent.start()
+        conn = MTConnectConnector("cnc", agent.url, CONFIG, poll_s=0.05)
+        seen = []
+
+        async def emit(signals):
+            seen.extend(signals)
+
+        task = asyncio.create_task(conn.run(emit))
+        try:
+            await _until(lambda: conn.status.connected)
+            first = list(seen)
+            agent.set("CNC-03", "execution", "ACTIVE")
+            for n in range(1, 6):
+                agent.set("CNC-03", "part_count", n)
+            agent.set("CNC-03", "spindle_load", 55.5)
+            await _until(lambda: any(s.tag == "spindle_load" and s.value == 55.5 for s in seen))
+        finally:
+            task.cancel()
+            await agent.stop()
+        return first, seen
+
+    first, seen = _run(scenario())
+    assert {s.tag for s in first} == {"Execution", "TotalCount", "spindle_load"}
+    assert all(s.value is None and s.quality.value == "bad" for s in first)  # fresh agent: UNAVAILABLE
+    counts = [s.value for s in seen if s.tag == "TotalCount" and s.value is not None]
+    assert counts == [1, 2, 3, 4, 5]
+    assert len({s.source_id for s in seen}) == len(seen)  # each observation once
+
+
+def test_a_buffer_overflow_is_counted_and_reading_resumes():
+    async def scenario():
+        agent = MTConnectAgent({"CNC-03": ITEMS}, buffer_size=16)
+        await agent.start()
+        conn = MTConnectConnector("cnc", agent.url, CONFIG, poll_s=5.0)  # slow: the agent overflows meanwhile
+        seen = []
+
+        async def emit(signals):
+            seen.extend(signals)
+
+        task = asyncio.create_task(conn.run(emit))
+        try:
+            await _until(lambda: conn.status.connected)
+            for n in range(1, 60):
+                agent.set("CNC-03", "part_count", n)
+            import httpx
+
+            async with httpx.AsyncClient(timeout=5) as client:
+                await conn.poll_once(client, emit)  # the cursor is older than the buffer now
+                agent.set("CNC-03", "part_count", 60)
+                await conn.poll_once(client, emit)
+        finally:
+            task.cancel()
+            await agent.stop()
+        return conn, seen
+
+    conn, seen = _run(scenario())
+    assert conn.gaps >= 1 and "lost observations" in conn.status.last_error
+    assert [s.value for s in seen if s.tag == "TotalCount"][-1] == 60
+
+
+def test_an_agent_restart_is_noticed_and_reading_starts_again():
+    async def scenario():
+        agent = MTConnectAgent({"CNC-03": ITEMS})
+        await agent.start()
+        port = agent.port
+        conn = MTConnectConnector("cnc", agent.url, CONFIG, poll_s=0.05, max_backoff_s=0.2)
+        seen = []
+
+        async def emit(signals):
+            seen.extend(signals)
+
+        task = asyncio.create_task(conn.run(emit))
+        try:
+            await _until(lambda: conn.status.connected)
+            agent.set("CNC-03", "part_count", 7)
+            await _until(lambda: any(s.value == 7 for s in seen))
+            old = conn.instance_id
+            await agent.stop()
+            await asyncio.sleep(0.3)
+            again = MTConnectAgent({"CNC-03": ITEMS}, port=port)
+            again.instance_id = str(int(old) + 1)
+            await again.start()
+            again.set("CNC-03", "part_count", 8)
+            await _until(lambda: any(s.value == 8 for s in seen))
+            await again.stop()
+        finally:
+            task.cancel()
+        return conn, old
+
+    conn, old = _run(scenario())
+    assert conn.instance_id != old
