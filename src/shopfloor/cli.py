@@ -234,48 +234,169 @@ def demo_cmd(
 
 def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> None:
     import asyncio
+    import os
     from datetime import timedelta
 
     from shopfloor import runtime
     from shopfloor.actions.demo import create_demo_accounts, load_history, sample_plant
     from shopfloor.simulator.plant import VirtualPlant
+    from shopfloor.simulator.servers import MTCONNECT_STATE_MAP, ProtocolPlant, broker_reachable
     from shopfloor.store.events import event_span
     from shopfloor.store.plant import machine_ids, save_plant
 
     plant = sample_plant()
-    with engine.begin() as conn:
-        save_plant(conn, plant, "demo")
-        plant = load_plant(conn, plant.site.code)
-        spans = [event_span(conn, mid) for mid in machine_ids(conn).values()]
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    start = now - timedelta(days=days)
-    last = max((s[1] for s in spans if s), default=None)
-    if last is not None:
-        start = max(start, last + timedelta(seconds=1))
-    with console.status("simulating the plant's history..."):
-        added = load_history(engine, plant, Interval(start, now), seed) if start < now else 0
-    logins = create_demo_accounts(engine)
-    sim = VirtualPlant(plant, seed)
+    mqtt_url = os.environ.get("SHOPFLOOR_MQTT", "mqtt://127.0.0.1:1883")
+    if not broker_reachable(mqtt_url):
+        mqtt_url = None
+    virtual = VirtualPlant(plant, seed)
+    protocols = ProtocolPlant(virtual, mqtt_url)
 
-    def ready() -> None:
-        console.print(
-            f"[bold]shopfloor demo[/] on {resolve_url(db)}: {len(plant.machines)} simulated machines, "
-            f"{added} history event(s) added"
-        )
-        console.print(f"  board:    http://{host}:{port}/board")
-        console.print(f"  terminal: http://{host}:{port}/terminal/login")
-        table = Table(title="sample accounts")
-        for col in ("role", "sign in as", "password / PIN"):
-            table.add_column(col)
-        for role, who, secret in logins:
-            table.add_row(role, who, secret)
-        console.print(table)
-        console.print("Ctrl+C stops the demo.")
+    async def main() -> None:
+        await protocols.start()
+        specs, per_machine = protocols.connectors()
+        doc = plant.to_dict()
+        doc["connectors"] = specs
+        for area in doc["areas"]:
+            for line in area["lines"]:
+                for m in line["machines"]:
+                    if m["code"] in per_machine:
+                        m["connector"] = per_machine[m["code"]]
+                    if protocols.assignment.get(m["code"]) == "mtconnect":
+                        m["tags"]["state"]["map"] = MTCONNECT_STATE_MAP
+        live = Plant.from_dict(doc)
+        with engine.begin() as conn:
+            save_plant(conn, live, "demo")
+            live = load_plant(conn, live.site.code)
+            spans = [event_span(conn, mid) for mid in machine_ids(conn).values()]
+        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        start = now - timedelta(days=days)
+        last = max((sp[1] for sp in spans if sp), default=None)
+        if last is not None:
+            start = max(start, last + timedelta(seconds=1))
+        with console.status("simulating the plant's history..."):
+            added = (
+                await asyncio.to_thread(load_history, engine, live, Interval(start, now), seed) if start < now else 0
+            )
+        logins = create_demo_accounts(engine)
+
+        def ready() -> None:
+            console.print(
+                f"[bold]shopfloor demo[/] on {resolve_url(db)}: {len(live.machines)} simulated machines, "
+                f"{added} history event(s) added"
+            )
+            for code, protocol in protocols.assignment.items():
+                console.print(f"  {code}: {protocol if protocol != 'none' else 'no data (needs the MQTT broker)'}")
+            if mqtt_url is None:
+                console.print("[yellow]no MQTT broker reachable: the demo runs without the Sparkplug machines[/]")
+            console.print(f"  board:    http://{host}:{port}/board")
+            console.print(f"  terminal: http://{host}:{port}/terminal/login")
+            table = Table(title="sample accounts")
+            for col in ("role", "sign in as", "password / PIN"):
+                table.add_column(col)
+            for role, who, secret in logins:
+                table.add_row(role, who, secret)
+            console.print(table)
+            console.print("Ctrl+C stops the demo.")
+
+        try:
+            await runtime.run(
+                engine, live, [lambda emit: protocols.copy_values()], host, port, Path(db + ".buffer"), on_ready=ready
+            )
+        finally:
+            await protocols.stop()
 
     try:
-        asyncio.run(runtime.run(engine, plant, [sim.run], host, port, Path(db + ".buffer"), on_ready=ready))
+        asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+@app.command("simulate")
+def simulate_cmd(
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 7,
+    host: Annotated[str, typer.Option(help="Address the protocol servers listen on.")] = "127.0.0.1",
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            help="Broker for the Sparkplug edge node (default $SHOPFLOOR_MQTT or mqtt://127.0.0.1:1883 when reachable)."
+        ),
+    ] = None,
+) -> None:
+    """Run the virtual plant's machines behind real protocol servers and print the plant-file connectors."""
+    import asyncio
+    import os
+
+    import yaml
+
+    from shopfloor.actions.demo import sample_plant
+    from shopfloor.simulator.plant import VirtualPlant
+    from shopfloor.simulator.servers import ProtocolPlant, broker_reachable
+
+    url = mqtt or os.environ.get("SHOPFLOOR_MQTT", "mqtt://127.0.0.1:1883")
+    if not broker_reachable(url):
+        console.print(f"[yellow]no MQTT broker at {url}: the Sparkplug machines are left out[/]")
+        url = None
+    protocols = ProtocolPlant(VirtualPlant(sample_plant(), seed), url, host)
+
+    async def main() -> None:
+        await protocols.start()
+        specs, per_machine = protocols.connectors()
+        console.print(yaml.safe_dump({"connectors": specs, "machines": per_machine}, sort_keys=False), highlight=False)
+        try:
+            await protocols.copy_values()
+        finally:
+            await protocols.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+connectors_app = typer.Typer(help="Machine data sources.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+
+
+@connectors_app.command("status")
+def connectors_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Per source: connected, last value time, messages/s, buffered, errors (as the running ingest saved it)."""
+    from shopfloor.ingest.service import load_status
+
+    status = load_status(open_store(db))
+    if status is None:
+        _fail("no connector status in this store: is `shopfloor demo` or `shopfloor serve` running on it?", 1)
+    if as_json:
+        sys.stdout.write(json.dumps(status, indent=2) + "\n")
+        return
+    table = Table(title=f"connectors at {status['at']} (buffered: {status['buffered']})")
+    for col in (
+        "name",
+        "protocol",
+        "endpoint",
+        "connected",
+        "last value",
+        "msg/s",
+        "errors",
+        "quarantined",
+        "last error",
+    ):
+        table.add_column(col)
+    for c in status["connectors"]:
+        table.add_row(
+            c["name"],
+            c["protocol"],
+            c["endpoint"],
+            "yes" if c["connected"] else "NO",
+            c["last_value_at"] or "-",
+            f"{c['messages_per_s']:.1f}",
+            str(c["errors_total"]),
+            str(c["quarantined_total"]),
+            (c["last_error"] or "")[:60],
+        )
+    console.print(table)
 
 
 user_app = typer.Typer(help="Accounts: users with roles, and API tokens.", no_args_is_help=True)

@@ -33,9 +33,17 @@ async def run(
     buffer_dir: Path,
     settings: Settings | None = None,
     on_ready: Callable[[], None] | None = None,
+    connectors: bool = True,
 ) -> None:
+    """Serve the application and run ``sources`` plus, with ``connectors``, those the plant file describes."""
+    from shopfloor.ingest.service import build_connectors, publish_status
+
     writer = IngestWriter(engine, plant, buffer_dir)
     await writer.start()
+    built = build_connectors(plant, writer.quarantine) if connectors else []
+    sources = [*sources, *(c.run for c in built)]
+    if built:
+        sources.append(lambda emit: publish_status(engine, built, writer))
 
     async def emit(signals: list[Signal]) -> None:
         await writer.submit(signals)
@@ -45,6 +53,8 @@ async def run(
     app.state.writer = writer
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     tasks = [asyncio.create_task(source(emit)) for source in sources]
+    for task in tasks:
+        task.add_done_callback(_report_failure)
     serve = asyncio.create_task(server.serve())
     while not server.started and not serve.done():
         await asyncio.sleep(0.05)
@@ -59,3 +69,8 @@ async def run(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await writer.stop()
+
+
+def _report_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a data source stopped: %r", task.exception(), exc_info=task.exception())

@@ -152,6 +152,20 @@ class IngestWriter:
         await self._queue.put((list(signals), fut))
         await fut
 
+    async def quarantine(self, source: str, reason: str, payload: bytes) -> None:
+        """Keep input that could not be used, with the reason, so nothing received is silently lost."""
+
+        def store() -> None:
+            with writing(self.engine) as conn:
+                conn.execute(
+                    quarantine.insert().values(
+                        received_at=datetime.now(timezone.utc), source=source, reason=reason[:2000], payload=payload
+                    )
+                )
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, store)
+        self.stats.anomalies += 1
+
     @property
     def buffered(self) -> int:
         return self.buffer.depth if self.buffer is not None else 0

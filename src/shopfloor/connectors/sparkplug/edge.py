@@ -3,12 +3,15 @@
 On connect it publishes NBIRTH (with ``bdSeq`` equal to the one in its Will, and ``Node Control/Rebirth`` =
 false) and a DBIRTH per device, with an alias for every metric; DDATA then carries aliases only.  ``seq``
 counts every message of the node from the NBIRTH on, wrapping 255 -> 0; ``bdSeq`` grows with every new MQTT
-connection.  An NCMD ``Node Control/Rebirth`` = true makes it publish all births again.  Data messages use
+connection.  An NCMD ``Node Control/Rebirth`` = true makes it publish all births again, and so does a host
+application's STATE message saying it came online (section 5.5: the edge node births again when the primary
+host appears, so a host that starts after the edge node still learns every metric).  Data messages use
 QoS 0 and births QoS 0, the Will (NDEATH) QoS 1, as section 5 requires.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -83,11 +86,19 @@ class EdgeNode:
         self.client.loop_stop()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        client.subscribe([(self._topic("NCMD"), 1)])
+        client.subscribe([(self._topic("NCMD"), 1), ("spBv1.0/STATE/+", 1)])
         self.births()
         self.connected.set()
 
     def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic.startswith("spBv1.0/STATE/"):
+            try:
+                online = json.loads(msg.payload).get("online") is True
+            except (ValueError, AttributeError):
+                online = False
+            if online and not msg.retain:
+                self.births()
+            return
         try:
             payload = decode_payload(msg.payload)
         except ValueError:
