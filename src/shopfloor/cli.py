@@ -353,6 +353,34 @@ def simulate_cmd(
         pass
 
 
+@app.command("ingest")
+def ingest_cmd(
+    buffer: Annotated[
+        Path | None, typer.Option(help="Disk buffer folder (default: next to an SQLite store, else ./ingest-buffer).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Collect machine data: run the connectors of the plant file into the store (no web server)."""
+    import asyncio
+    import logging
+
+    from shopfloor import runtime
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = open_store(db)
+    with engine.connect() as conn:
+        try:
+            plant = load_plant(conn)
+        except StoreError as exc:
+            _fail(str(exc))
+    url = resolve_url(db)
+    folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
+    try:
+        asyncio.run(runtime.run_ingest(engine, plant, folder))
+    except KeyboardInterrupt:
+        pass
+
+
 connectors_app = typer.Typer(help="Machine data sources.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
 

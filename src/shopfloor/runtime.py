@@ -74,3 +74,22 @@ async def run(
 def _report_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("a data source stopped: %r", task.exception(), exc_info=task.exception())
+
+
+async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path) -> None:
+    """Only the ingest: the connectors of the plant file and the writer, no web server (``shopfloor ingest``)."""
+    from shopfloor.ingest.service import build_connectors, publish_status
+
+    writer = IngestWriter(engine, plant, buffer_dir)
+    await writer.start()
+    built = build_connectors(plant, writer.quarantine)
+    tasks = [asyncio.create_task(c.run(writer.submit)) for c in built]
+    tasks.append(asyncio.create_task(publish_status(engine, built, writer)))
+    for task in tasks:
+        task.add_done_callback(_report_failure)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await writer.stop()

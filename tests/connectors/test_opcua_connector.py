@@ -61,7 +61,6 @@ def test_subscription_delivers_changes_with_source_timestamps_and_reports_a_bad_
     assert conn.status.errors_total >= 1 and "Ghost" in conn.status.last_error
 
 
-@pytest.mark.slow
 def test_the_connector_resubscribes_after_the_server_restarts():
     async def scenario():
         server = OpcUaPlantServer({"CNC-01": {"State": 0}})
