@@ -99,3 +99,18 @@ def test_audit_records_who_changed_what(as_role):
     as_role("supervisor").post("/api/v1/events", json=_events_json())
     entries = as_role("manager").get("/api/v1/audit").json()
     assert any(e["actor"] == "user:supervisor" and e["action"] == "events.record" for e in entries)
+
+
+def test_connector_status_is_served_once_the_ingest_saved_it(as_role, engine):
+    from shopfloor.connectors.base import ConnectorStatus
+    from shopfloor.ingest.service import save_status
+
+    client = as_role("operator")
+    assert client.get("/api/v1/connectors").status_code == 404
+
+    class Fake:
+        status = ConnectorStatus(name="plc", protocol="modbus", endpoint="10.0.0.2:502", connected=True)
+
+    save_status(engine, [Fake()], buffered=3)
+    body = client.get("/api/v1/connectors").json()
+    assert body["buffered"] == 3 and body["connectors"][0]["name"] == "plc"

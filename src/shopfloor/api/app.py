@@ -15,7 +15,7 @@ from shopfloor import __version__
 from shopfloor.api import errors
 from shopfloor.api.deps import Principal, current_principal
 from shopfloor.api.errors import Problem
-from shopfloor.api.routers import admin, auth, events, kpi, plant, pop
+from shopfloor.api.routers import admin, auth, connectors, events, kpi, plant, pop
 from shopfloor.store.db import open_store
 from shopfloor.web import views
 
@@ -123,7 +123,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (auth.router, plant.router, events.router, kpi.router, pop.router, admin.router, views.router):
+    for router in (
+        auth.router,
+        plant.router,
+        events.router,
+        kpi.router,
+        pop.router,
+        connectors.router,
+        admin.router,
+        views.router,
+    ):
         app.include_router(router)
     return app
 

@@ -222,6 +222,7 @@ def set_language(
         _require_csrf(principal, csrf_token)
         with engine.begin() as conn:
             accounts.set_language(conn, principal.user.id, lang)
+            audit.record(conn, principal.actor, "user.language", principal.actor, {"language": lang})
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400, path="/")
     return response
