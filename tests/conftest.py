@@ -28,7 +28,8 @@ from shopfloor.store.plant import save_plant  # noqa: E402
 from shopfloor.store.schema import metadata  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE = REPO.parent / "shared" / "reference"
+# Public worked examples and specification samples live beside the repository (../shared/reference).
+REFERENCE = Path(os.environ.get("SHOPFLOOR_REFERENCE", REPO.parent / "shared" / "reference"))
 
 
 def require_service(env: str, what: str) -> str:
