@@ -11,11 +11,11 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy import Engine
 
 from shopfloor.api.errors import Problem
-from shopfloor.store import accounts
+from shopfloor.store import accounts, audit
 from shopfloor.store.accounts import Session, User
 
 SESSION_COOKIE = "sf_session"
@@ -100,3 +100,43 @@ def require(permission: str):
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route audit test
     return check
+
+
+def attempt_sign_in(request: Request, engine: Engine, name: str, check) -> tuple[User | None, int]:
+    """Run ``check(conn)`` unless ``name`` or the client's address is throttled.
+
+    Returns the user (None when the secret was wrong or throttled) and the seconds to wait (0 if not throttled).
+    Every attempt is recorded, so five failures in the window throttle the name and the address.
+    """
+    keys = [f"user:{name}", f"ip:{request.client.host if request.client else 'unknown'}"]
+    with engine.begin() as conn:
+        wait = accounts.throttled_for(conn, keys)
+        if wait:
+            return None, wait
+        user = check(conn)
+        accounts.record_attempt(conn, keys, success=user is not None)
+    return user, 0
+
+
+def start_session(request: Request, response: Response, engine: Engine, user: User, via: str) -> Session:
+    """A new session for ``user`` with its cookie set on ``response``.
+
+    A sign-in always gets a new token and ends the one the browser had: a token planted before sign-in is
+    worthless (session fixation).
+    """
+    with engine.begin() as conn:
+        old = request.cookies.get(SESSION_COOKIE)
+        if old:
+            accounts.end_session(conn, old)
+        session = accounts.create_session(conn, user)
+        audit.record(conn, f"user:{user.username}", "auth.login", f"user:{user.username}", {"via": via})
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.secure_cookies,
+        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+        path="/",
+    )
+    return session

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from shopfloor.actions.board import current_window, machine_tiles
 from shopfloor.analytics.kpi import KpiElements, kpis
 from shopfloor.analytics.pareto import downtime_by_reason, state_segments
-from shopfloor.api.deps import SESSION_COOKIE, Principal, get_engine, optional_principal
+from shopfloor.api.deps import SESSION_COOKIE, Principal, attempt_sign_in, get_engine, optional_principal, start_session
 from shopfloor.api.errors import Problem
 from shopfloor.live import broker
 from shopfloor.model.intervals import Interval
@@ -99,34 +99,16 @@ def _check_origin(request: Request) -> None:
         raise Problem(403, "Forbidden", "cross-site sign-in refused")
 
 
-def _start_session(request: Request, engine: Engine, user: accounts.User, target: str) -> Response:
-    with engine.begin() as conn:
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            accounts.end_session(conn, old)
-        session = accounts.create_session(conn, user)
-        audit.record(conn, f"user:{user.username}", "auth.login", f"user:{user.username}", {"via": "page"})
+def _sign_in(request: Request, engine: Engine, user: accounts.User, target: str) -> Response:
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.token,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-        path="/",
-    )
+    start_session(request, response, engine, user, "page")
     return response
 
 
 def _attempt(request: Request, engine: Engine, name: str, check) -> tuple[accounts.User | None, str | None]:
-    keys = [f"user:{name}", f"ip:{request.client.host if request.client else 'unknown'}"]
-    with engine.begin() as conn:
-        wait = accounts.throttled_for(conn, keys)
-        if wait:
-            return None, "throttled"
-        user = check(conn)
-        accounts.record_attempt(conn, keys, success=user is not None)
+    user, wait = attempt_sign_in(request, engine, name, check)
+    if wait:
+        return None, "throttled"
     return user, None if user else "wrong"
 
 
@@ -154,7 +136,7 @@ def login_form(
             else t.gettext("Wrong username or password.")
         )
         return _page(request, "login.html", ctx, status=429 if problem == "throttled" else 401)
-    return _start_session(request, engine, user, _safe_next(next))
+    return _sign_in(request, engine, user, _safe_next(next))
 
 
 @router.get("/terminal/login")
@@ -180,7 +162,7 @@ def pin_form(
             else t.gettext("Wrong badge or PIN.")
         )
         return _page(request, "pin_login.html", ctx, status=429 if problem == "throttled" else 401)
-    return _start_session(request, engine, user, "/terminal")
+    return _sign_in(request, engine, user, "/terminal")
 
 
 @router.post("/logout")

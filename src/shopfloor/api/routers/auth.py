@@ -6,7 +6,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from shopfloor.api.deps import SESSION_COOKIE, Principal, current_principal, get_engine, optional_principal
+from shopfloor.api.deps import (
+    SESSION_COOKIE,
+    Principal,
+    attempt_sign_in,
+    current_principal,
+    get_engine,
+    optional_principal,
+    start_session,
+)
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.store import accounts, audit
 
@@ -42,46 +50,18 @@ def _me(principal: Principal) -> Me:
     )
 
 
-def _client_key(request: Request) -> str:
-    return f"ip:{request.client.host if request.client else 'unknown'}"
-
-
-def _start_session(request: Request, response: Response, engine: Engine, user: accounts.User) -> Me:
-    with engine.begin() as conn:
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            # A new session token on every sign-in: a token planted before sign-in is worthless (fixation).
-            accounts.end_session(conn, old)
-        session = accounts.create_session(conn, user)
-        audit.record(conn, f"user:{user.username}", "auth.login", f"user:{user.username}", {})
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.token,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-        path="/",
-    )
-    return _me(Principal(user, session))
-
-
 def _login(request: Request, response: Response, engine: Engine, name: str, check) -> Me:
-    keys = [f"user:{name}", _client_key(request)]
-    with engine.begin() as conn:
-        wait = accounts.throttled_for(conn, keys)
-        if wait:
-            raise Problem(
-                429,
-                "Too many attempts",
-                f"too many failed sign-ins; try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
-        user = check(conn)
-        accounts.record_attempt(conn, keys, success=user is not None)
+    user, wait = attempt_sign_in(request, engine, name, check)
+    if wait:
+        raise Problem(
+            429,
+            "Too many attempts",
+            f"too many failed sign-ins; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     if user is None:
         raise Problem(401, "Not signed in", "wrong name or secret")
-    return _start_session(request, response, engine, user)
+    return _me(Principal(user, start_session(request, response, engine, user, "api")))
 
 
 @router.post(
