@@ -1,0 +1,216 @@
+"""Control charts, run rules and capability against published examples (NIST/SEMATECH e-Handbook; Montgomery)
+and the published constant tables; hypothesis invariants."""
+
+import csv
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shopfloor.analytics import spc
+from shopfloor.analytics.capability import capability
+from shopfloor.analytics.run_rules import evaluate
+from shopfloor.analytics.spc_constants import constants
+from tests.conftest import REFERENCE
+
+DATA = REFERENCE / "data"
+
+
+def _column(name, column):
+    with open(DATA / name) as fh:
+        return [float(r[column]) for r in csv.DictReader(fh)]
+
+
+def test_constants_match_the_published_table_for_n_2_to_25():
+    # Montgomery, ISQC 7th ed., Appendix VI / ASTM E2587, as transcribed in the reference data (SPC-19),
+    # within the documented 0.001 rounding differences of the printed tables.
+    with open(DATA / "control_chart_constants_n2_25.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        c = constants(int(r["n"]))
+        for key in ("d2", "c4", "A2", "D3", "D4", "A3", "B3", "B4", "d3"):
+            assert getattr(c, key) == pytest.approx(float(r[key]), abs=0.0011), (r["n"], key)
+        assert c.d2_exact == pytest.approx(float(r["d2_exact"]), abs=2e-4)
+    with pytest.raises(ValueError):
+        constants(26)
+
+
+def test_nist_individuals_chart_flow_rate():
+    # NIST/SEMATECH e-Handbook 6.3.2.2, "Individuals Control Charts" (reference SPC-12).
+    x = _column("nist_flowrate_imr.csv", "flowrate")
+    i_chart, mr_chart = spc.imr(x)
+    assert i_chart.centre[0] == pytest.approx(50.81, abs=1e-3)
+    assert i_chart.extra["mr_bar"] == pytest.approx(1.8778, abs=1e-3)
+    assert i_chart.ucl[0] == pytest.approx(55.8041, abs=1e-3)
+    assert i_chart.lcl[0] == pytest.approx(45.8159, abs=1e-3)
+    assert mr_chart.ucl[0] == pytest.approx(6.1349, abs=1e-3)
+    assert [v for v in evaluate(i_chart, "we", enabled={1})] == []  # in control
+
+
+def test_nist_c_chart_wafer_defects_with_a_point_exactly_on_the_limit():
+    # NIST e-Handbook 6.3.3.1, "Counts Control Charts" (reference SPC-13): c-bar 16, UCL 28, LCL 4; wafer 24 (31)
+    # is above the UCL; wafer 3 (28) lies exactly on it and is not a signal.
+    c = spc.c_chart(_column("nist_wafer_defects_c_chart.csv", "defects"))
+    assert (c.centre[0], c.ucl[0], c.lcl[0]) == (16.0, 28.0, 4.0)
+    beyond = [v.index for v in evaluate(c, "nelson", enabled={1})]
+    assert beyond == [23]
+
+
+def test_nist_ewma_example():
+    # NIST e-Handbook 6.3.2.4, "EWMA Control Charts" (reference SPC-14): target 50, s 2.0539, lambda 0.3,
+    # asymptotic limits 52.5884 / 47.4115; the published EWMA to 2 decimals.
+    x = _column("nist_ewma_example.csv", "x")
+    published = _column("nist_ewma_example.csv", "ewma_published")
+    chart = spc.ewma(x, lam=0.3, target=50.0, sigma=2.0539, asymptotic=True)
+    assert np.allclose(chart.values, published, atol=0.005)
+    assert chart.ucl[0] == pytest.approx(52.5884, abs=1e-3) and chart.lcl[0] == pytest.approx(47.4115, abs=1e-3)
+    assert evaluate(chart, "nelson", enabled={1}) == []
+
+
+def test_montgomery_cusum_example():
+    # Montgomery, ISQC 7th ed., Table 9.1 / Example 9.1: mu0 = 10, sigma = 1, k = 0.5, h = 5; the first 20
+    # observations are N(10, 1), the last 10 from N(11, 1); C+ first exceeds H = 5 at observation 29.
+    x = [
+        9.45,
+        7.99,
+        9.29,
+        11.66,
+        12.16,
+        10.18,
+        8.04,
+        11.46,
+        9.20,
+        10.34,
+        9.03,
+        11.47,
+        10.51,
+        9.40,
+        10.08,
+        9.37,
+        10.62,
+        10.31,
+        8.52,
+        10.84,
+        10.90,
+        9.33,
+        12.29,
+        11.50,
+        10.60,
+        11.08,
+        10.38,
+        11.62,
+        11.31,
+        10.52,
+    ]
+    chart = spc.cusum(x, target=10.0, sigma=1.0, k=0.5, h=5.0)
+    assert chart.extra["signals"][0] == 28  # observation 29
+    assert chart.extra["c_plus"][28] == pytest.approx(5.28, abs=0.01)
+    # C-_1 = 9.5 - 9.45 = 0.05, C-_2 = 9.5 - 7.99 + 0.05 = 1.56 (the definition, as the table continues).
+    assert chart.extra["c_plus"][0] == 0.0 and chart.extra["c_minus"][1] == pytest.approx(1.56, abs=1e-9)
+
+
+def test_p_chart_with_variable_sample_sizes_has_limits_per_point():
+    d, n = [12, 15, 8, 10, 4, 7], [100, 150, 80, 120, 90, 110]
+    chart = spc.p_chart(d, n)
+    pbar = sum(d) / sum(n)
+    assert chart.centre[0] == pytest.approx(pbar)
+    assert chart.ucl[1] == pytest.approx(pbar + 3 * np.sqrt(pbar * (1 - pbar) / 150))
+    assert chart.ucl[0] != chart.ucl[1]
+
+
+def test_xbar_r_and_xbar_s_use_the_table_constants():
+    rng = np.random.default_rng(1)
+    data = rng.normal(74.0, 0.01, size=(25, 5))
+    xbar, r = spc.xbar_r(data)
+    rbar = (data.max(axis=1) - data.min(axis=1)).mean()
+    assert xbar.ucl[0] - xbar.centre[0] == pytest.approx(0.577 * rbar)
+    # D4 for n = 5 is printed 2.114 in some tables and 2.115 in others (exactly 2.1145): the computed one is used.
+    assert r.ucl[0] == pytest.approx(constants(5).D4 * rbar) and abs(constants(5).D4 - 2.114) <= 0.0011
+    assert r.lcl[0] == 0
+    xs, s = spc.xbar_s(data)
+    sbar = data.std(axis=1, ddof=1).mean()
+    assert xs.ucl[0] - xs.centre[0] == pytest.approx(1.427 * sbar) and s.ucl[0] == pytest.approx(2.089 * sbar)
+
+
+def test_phase_one_excludes_points_but_still_tests_them():
+    x = [10.0, 10.2, 9.9, 10.1, 30.0, 10.0, 9.8, 10.1]
+    all_points, _ = spc.imr(x)
+    without, _ = spc.imr(x, exclude=[4])
+    assert without.centre[0] < all_points.centre[0]
+    assert [v.index for v in evaluate(without, "nelson", enabled={1})] == [4]
+    frozen, _ = spc.imr([10.0, 12.0], centre=without.centre[0], sigma=without.extra["sigma"])  # phase II
+    assert frozen.ucl[0] == pytest.approx(without.ucl[0])
+
+
+def _chart(values):
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    return spc.Chart("i", v, np.zeros(n), np.full(n, 3.0), np.full(n, -3.0), np.ones(n))
+
+
+@pytest.mark.parametrize(
+    "rule, values, index",
+    [
+        ("nelson1", [0, 0, 3.5], 2),
+        ("nelson2", [0.5] * 9, 8),
+        ("nelson3", [0, 1, 2, 2.5, 2.6, 2.7], 5),
+        ("nelson4", [1, -1] * 7, 13),
+        ("nelson5", [2.5, 0, 2.5], 2),
+        ("nelson6", [1.5, 1.5, 0, 1.5, 1.5], 4),
+        ("nelson7", [0.1, -0.1] * 7 + [0.1], 14),
+        ("nelson8", [1.5, -1.5] * 4, 7),
+    ],
+)
+def test_each_nelson_rule_fires_at_the_point_completing_its_pattern(rule, values, index):
+    found = [v for v in evaluate(_chart(values), "nelson") if v.rule == rule]
+    assert found and found[0].index == index
+
+
+@pytest.mark.parametrize(
+    "rule, values",
+    [
+        ("nelson1", [0, 0, 3.0]),  # exactly on the limit
+        ("nelson2", [0.5] * 8),
+        ("nelson3", [0, 1, 2, 3, 2.9]),
+        ("nelson5", [2.0, 0, 2.5]),  # exactly 2 sigma is not beyond it
+        ("nelson5", [2.5, 0, -2.5]),  # different sides
+        ("nelson8", [1.5, -1.5] * 3 + [1.5]),
+    ],
+)
+def test_one_point_short_of_a_pattern_does_not_fire(rule, values):
+    assert [v for v in evaluate(_chart(values), "nelson") if v.rule == rule] == []
+
+
+def test_western_electric_rules():
+    we = {v.rule for v in evaluate(_chart([2.5, 0, 2.5, 1.5, 1.5, 1.5, 0.2, 1.5] + [0.5] * 8), "we")}
+    assert {"we2", "we3", "we4"} <= we
+
+
+def test_capability_indices_and_expected_ppm():
+    rng = np.random.default_rng(7)
+    x = rng.normal(10.0, 0.1, 500)
+    cap = capability(x, usl=10.3, lsl=9.7, sigma_within=0.1)
+    assert cap.cp == pytest.approx(1.0)
+    assert cap.cpk == pytest.approx(min(10.3 - x.mean(), x.mean() - 9.7) / 0.3)
+    # Centred at 3 sigma each side: 2,699.8 ppm out of specification (reference DPM-03, no shift).
+    centred = capability([9.9, 10.1] * 10, usl=10.3, lsl=9.7, sigma_within=0.1)
+    assert centred.ppm_total_within == pytest.approx(2699.8, abs=0.1)
+    assert cap.normality_p > 0.05 and cap.cpk <= cap.cp
+    skewed = capability(rng.exponential(1.0, 300), usl=8.0)
+    assert skewed.normality_p < 0.01 and skewed.cp is None and skewed.ppk is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-100, max_value=100), min_size=10, max_size=60),
+    st.floats(min_value=-1000, max_value=1000),
+    st.floats(min_value=0.1, max_value=50),
+)
+def test_a_shift_moves_the_centre_and_a_scale_scales_the_limits(values, shift, scale):
+    base, _ = spc.imr(values)
+    moved, _ = spc.imr([v + shift for v in values])
+    scaled, _ = spc.imr([v * scale for v in values])
+    assert moved.centre[0] == pytest.approx(base.centre[0] + shift, abs=1e-6)
+    assert moved.ucl[0] - moved.centre[0] == pytest.approx(base.ucl[0] - base.centre[0], abs=1e-6)
+    assert scaled.ucl[0] - scaled.centre[0] == pytest.approx(scale * (base.ucl[0] - base.centre[0]), rel=1e-6, abs=1e-9)
