@@ -66,9 +66,9 @@ def evaluate(
     params: dict[int, int | tuple[int, int]] | None = None,
 ) -> list[Violation]:
     """Violations of the chosen rule set (``nelson`` or ``we``), optionally only some rules or other K."""
-    table = dict(NELSON if rules == "nelson" else WESTERN_ELECTRIC)
     if rules not in ("nelson", "we"):
         raise ValueError(f"rules {rules!r}: expected nelson or we")
+    table = dict(NELSON if rules == "nelson" else WESTERN_ELECTRIC)
     table.update(params or {})
     prefix = "nelson" if rules == "nelson" else "we"
     x = np.asarray(chart.values, dtype=float)
@@ -78,7 +78,9 @@ def evaluate(
         zscore = np.where(sigma > 0, (x - centre) / sigma, 0.0)
     above, below = x > centre, x < centre
     out: list[Violation] = []
-    on = lambda r: r in table and (enabled is None or r in enabled)
+
+    def on(rule: int) -> bool:
+        return rule in table and (enabled is None or rule in enabled)
 
     # Beyond the control limits (rule 1 of both sets): strictly outside.
     if on(1):
