@@ -8,7 +8,7 @@ ROW_KEYS = {"name", "value", "unit", "baseline", "baseline_unit", "ratio"}
 
 
 def test_every_benchmark_module_is_discovered():
-    assert {"bench_kpi_rollups", "bench_web", "bench_ingest"} <= set(discover())
+    assert {"bench_kpi_rollups", "bench_web", "bench_ingest", "bench_spc_rules"} <= set(discover())
 
 
 def test_kpi_rollup_benchmark_runs_and_checks_rollups_against_raw(tmp_path):

@@ -381,6 +381,14 @@ def ingest_cmd(
         pass
 
 
+def _register_spc() -> None:
+    from shopfloor.spc_cli import spc_command
+
+    app.command("spc")(spc_command)
+
+
+_register_spc()
+
 connectors_app = typer.Typer(help="Machine data sources.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
 

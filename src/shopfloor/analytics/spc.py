@@ -115,7 +115,7 @@ def xbar_r(data, baseline=None, exclude=None, centre=None, sigma=None) -> tuple[
         _full(k, xbb + c.A2 * rbar),
         _full(k, xbb - c.A2 * rbar),
         _full(k, s_mean),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
         {"sigma": rbar / c.d2, "n": n},
     )
     r = Chart(
@@ -125,7 +125,7 @@ def xbar_r(data, baseline=None, exclude=None, centre=None, sigma=None) -> tuple[
         _full(k, c.D4 * rbar),
         _full(k, c.D3 * rbar),
         _full(k, c.d3 * rbar / c.d2),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
     )
     return xbar, r
 
@@ -145,7 +145,7 @@ def xbar_s(data, baseline=None, exclude=None, centre=None, sigma=None) -> tuple[
         _full(k, xbb + c.A3 * sbar),
         _full(k, xbb - c.A3 * sbar),
         _full(k, sbar / c.c4 / math.sqrt(n)),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
         {"sigma": sbar / c.c4, "n": n},
     )
     s = Chart(
@@ -155,7 +155,7 @@ def xbar_s(data, baseline=None, exclude=None, centre=None, sigma=None) -> tuple[
         _full(k, c.B4 * sbar),
         _full(k, c.B3 * sbar),
         _full(k, sbar * math.sqrt(1 - c.c4**2) / c.c4),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
     )
     return xbar, s
 
@@ -180,7 +180,7 @@ def imr(values, baseline=None, exclude=None, centre=None, sigma=None) -> tuple[C
         _full(k, xbar + 3 * s),
         _full(k, xbar - 3 * s),
         _full(k, s),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
         {"sigma": s, "mr_bar": mrbar},
     )
     mr_chart = Chart(
@@ -190,7 +190,7 @@ def imr(values, baseline=None, exclude=None, centre=None, sigma=None) -> tuple[C
         _full(k - 1, c.D4 * mrbar),
         _full(k - 1, 0.0),
         _full(k - 1, c.d3 * mrbar / c.d2),
-        list(np.flatnonzero(mr_mask)),
+        [int(i) for i in np.flatnonzero(mr_mask)],
     )
     return i_chart, mr_chart
 
@@ -217,7 +217,7 @@ def p_chart(defectives, sizes, baseline=None, exclude=None, centre=None) -> Char
         np.minimum(pbar + 3 * s, 1.0),
         np.maximum(pbar - 3 * s, 0.0),
         s,
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
     )
 
 
@@ -234,7 +234,7 @@ def np_chart(defectives, size: int, baseline=None, exclude=None, centre=None) ->
         _full(k, size * pbar + 3 * s),
         _full(k, max(size * pbar - 3 * s, 0)),
         _full(k, s),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
     )
 
 
@@ -251,7 +251,7 @@ def c_chart(defects, baseline=None, exclude=None, centre=None) -> Chart:
         _full(k, cbar + 3 * s),
         _full(k, max(cbar - 3 * s, 0.0)),
         _full(k, s),
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
     )
 
 
@@ -261,7 +261,13 @@ def u_chart(defects, units, baseline=None, exclude=None, centre=None) -> Chart:
     ubar = float(c[m].sum() / n[m].sum()) if centre is None else float(centre)
     s = np.sqrt(ubar / n)
     return Chart(
-        "u", c / n, _full(len(c), ubar), ubar + 3 * s, np.maximum(ubar - 3 * s, 0.0), s, list(np.flatnonzero(m))
+        "u",
+        c / n,
+        _full(len(c), ubar),
+        ubar + 3 * s,
+        np.maximum(ubar - 3 * s, 0.0),
+        s,
+        [int(i) for i in np.flatnonzero(m)],
     )
 
 
@@ -297,7 +303,7 @@ def ewma(
         mu + L * s,
         mu - L * s,
         s,
-        list(np.flatnonzero(m)),
+        [int(i) for i in np.flatnonzero(m)],
         {"lambda": lam, "L": L, "sigma": sigma},
     )
 
