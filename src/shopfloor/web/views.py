@@ -7,6 +7,7 @@ Text is in the user's language (Korean, English or Vietnamese).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -80,9 +81,6 @@ def page_user(request: Request, principal: Principal | None = Depends(optional_p
             terminal=request.url.path.startswith("/terminal"),
         )
     return principal
-
-
-page_user.page_auth = True  # type: ignore[attr-defined]  # read by the route audit test
 
 
 def _safe_next(path: str | None) -> str:
@@ -182,8 +180,6 @@ async def logout(
 
 
 def _require_csrf(principal: Principal, sent: str) -> None:
-    import hmac
-
     if not sent or not hmac.compare_digest(sent, principal.session.csrf_token):
         raise Problem(403, "Forbidden", "missing or wrong CSRF token")
 
