@@ -11,19 +11,39 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shopfloor.connectors.mqtt import MqttConnector, broker_address
-from shopfloor.connectors.sparkplug.edge import EdgeNode
+from shopfloor.connectors.mqtt import MqttConnector
 from shopfloor.ingest.writer import IngestWriter
 from shopfloor.model.plant import Plant
 from shopfloor.store.db import open_store
 from shopfloor.store.plant import load_plant, save_plant
 from shopfloor.store.schema import to_micros
+
+PUBLISHER = """
+import sys, time
+from shopfloor.connectors.mqtt import broker_address
+from shopfloor.connectors.sparkplug.edge import EdgeNode
+url, group, devices, metrics, rounds = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+host, port = broker_address(url)
+edge = EdgeNode(host, port, group, "edge", {f"D{d:03d}": {f"v{m}": 0.0 for m in range(metrics)}
+                                             for d in range(devices)})
+edge.start()
+print("born", flush=True)
+sys.stdin.readline()
+base = int(time.time() * 1000)
+for r in range(1, rounds + 1):
+    for d in range(devices):
+        edge.data(f"D{d:03d}", {f"v{m}": float(r * 1000 + m) for m in range(metrics)}, ts_ms=base + r)
+sys.stdin.readline()
+edge.stop()
+"""
 
 
 def _plant(devices: int, metrics: int) -> Plant:
@@ -60,25 +80,21 @@ def run(quick: bool = False) -> list[dict]:
             task = asyncio.create_task(conn.run(writer.submit))
             while not conn.status.connected:
                 await asyncio.sleep(0.05)
-            host, port = broker_address(url)
-            edge = EdgeNode(
-                host, port, group, "edge", {f"D{d:03d}": {f"v{m}": 0.0 for m in range(metrics)} for d in range(devices)}
+            # The edge node publishes from its own process, as a real gateway would.
+            publisher = subprocess.Popen(
+                [sys.executable, "-c", PUBLISHER, url, group, str(devices), str(metrics), str(rounds)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
-            await asyncio.to_thread(edge.start)
+            assert publisher.stdout is not None and publisher.stdin is not None
+            publisher.stdout.readline()  # "born"
             while writer.stats.committed_signals < devices * metrics:  # the births
                 await asyncio.sleep(0.05)
             start_rows = writer.stats.committed_measurements
             t0 = time.perf_counter()
-            base_ms = int(time.time() * 1000)
-
-            def publish() -> None:
-                for r in range(1, rounds + 1):
-                    for d in range(devices):
-                        edge.data(
-                            f"D{d:03d}", {f"v{m}": float(r * 1000 + m) for m in range(metrics)}, ts_ms=base_ms + r
-                        )
-
-            await asyncio.to_thread(publish)
+            publisher.stdin.write("go\n")
+            publisher.stdin.flush()
             deadline = time.monotonic() + 600
             while writer.stats.committed_measurements - start_rows < total and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
@@ -86,7 +102,8 @@ def run(quick: bool = False) -> list[dict]:
             stored = writer.stats.committed_measurements - start_rows
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await asyncio.to_thread(edge.stop)
+            publisher.stdin.close()
+            publisher.wait(30)
             await writer.stop()
             if stored < total:
                 raise AssertionError(f"only {stored} of {total} values were stored")
