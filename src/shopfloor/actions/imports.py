@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine
 from shopfloor.ingest.csv_events import parse_events_csv
 from shopfloor.model.events import MachineEvent
 from shopfloor.model.plant import Plant, PlantError
-from shopfloor.store import audit, rollups
+from shopfloor.store import audit, rollups, work_orders
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
 
@@ -41,8 +41,9 @@ def import_plant(engine: Engine, path: Path, actor: str) -> dict[str, Any]:
 def record_events(
     conn: Connection, plant: Plant, events: list[MachineEvent], actor: str, action: str, target: str
 ) -> dict[str, Any]:
-    """Store events (each once), bring the rollups up to date and audit who did it, in the caller's transaction."""
-    result = append_events(conn, events)
+    """Store events (each once), bring the rollups up to date and audit who did it, in the caller's transaction.
+    Counts are attributed to the work order that was in progress on their machine."""
+    result = append_events(conn, work_orders.attribute(conn, events))
     rollups.invalidate(conn, result.earliest)
     hours = rollups.refresh(conn, plant, sorted(result.earliest))
     summary = {"inserted": result.inserted, "duplicates_skipped": result.duplicates, "rollup_hours": hours}

@@ -28,7 +28,7 @@ from shopfloor.connectors.base import Quality, Signal
 from shopfloor.ingest.buffer import DiskBuffer
 from shopfloor.ingest.mapping import Mapped, Measurement, SignalMapper
 from shopfloor.model.plant import Plant
-from shopfloor.store import rollups
+from shopfloor.store import rollups, work_orders
 from shopfloor.store.db import writing
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import machine_ids
@@ -258,7 +258,7 @@ class IngestWriter:
             with writing(self.engine) as conn:
                 if not self._ids:
                     self._ids = machine_ids(conn)
-                result = append_events(conn, mapped.events)
+                result = append_events(conn, work_orders.attribute(conn, mapped.events))
                 stored = insert_measurements(conn, mapped.measurements, self._ids)
                 for sig, reason in mapped.anomalies:
                     conn.execute(

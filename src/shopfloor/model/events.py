@@ -62,6 +62,7 @@ class CountEvent:
     product: str | None = None
     reason: str | None = None
     source: str = ""
+    work_order: str | None = None
 
 
 MachineEvent = StateChange | CountEvent

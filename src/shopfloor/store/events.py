@@ -36,6 +36,7 @@ def _row(event: MachineEvent, machine_id: int, key: str, now: datetime) -> dict:
             "product": None,
             "reason": event.reason,
             "source": event.source,
+            "work_order": None,
             "event_key": key,
             "recorded_at": now,
         }
@@ -48,6 +49,7 @@ def _row(event: MachineEvent, machine_id: int, key: str, now: datetime) -> dict:
         "product": event.product,
         "reason": event.reason,
         "source": event.source,
+        "work_order": event.work_order,
         "event_key": key,
         "recorded_at": now,
     }
@@ -102,6 +104,7 @@ def _to_event(row, code: str) -> MachineEvent:
         product=row.product,
         reason=row.reason,
         source=row.source,
+        work_order=row.work_order,
     )
 
 

@@ -165,6 +165,8 @@ machine_events = Table(
     Column("product", String(64), nullable=True),
     Column("reason", String(64), nullable=True),
     Column("source", String(200), nullable=False),
+    # The work order a count was made for, when one was running on the machine.
+    Column("work_order", String(64), nullable=True),
     # Content hash (see model.events.event_key): the same event delivered twice is stored once.
     Column("event_key", String(32), nullable=False, unique=True),
     Column("recorded_at", UTCDateTime, nullable=False),
@@ -300,4 +302,31 @@ login_attempts = Table(
     Column("ts", UTCDateTime, nullable=False),
     Column("success", Boolean, nullable=False),
     Index("ix_login_attempts_key_ts", "key", "ts"),
+)
+
+# Work orders: the current status is kept on the order; every change of it is an event with who and why.
+work_orders = Table(
+    "work_orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("product", String(64), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("machine", String(64), nullable=True),
+    Column("priority", Integer, nullable=False),
+    Column("due", UTCDateTime, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+work_order_events = Table(
+    "work_order_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("work_order_id", Integer, ForeignKey("work_orders.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
 )

@@ -1,0 +1,201 @@
+"""Work orders in the store: create, change status (each change recorded), dispatch lists, the order running
+on a machine, progress from the counts made for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from shopfloor.model.events import CountEvent, MachineEvent
+from shopfloor.model.plant import Plant
+from shopfloor.model.work_orders import Status, check_transition
+from shopfloor.store.plant import StoreError
+from shopfloor.store.schema import machine_events, work_order_events, work_orders
+
+
+@dataclass(frozen=True)
+class WorkOrder:
+    code: str
+    product: str
+    quantity: int
+    machine: str | None
+    priority: int
+    due: datetime | None
+    status: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "product": self.product,
+            "quantity": self.quantity,
+            "machine": self.machine,
+            "priority": self.priority,
+            "due": self.due.isoformat() if self.due else None,
+            "status": self.status.value,
+        }
+
+
+def _wo(row) -> WorkOrder:
+    return WorkOrder(
+        row.code, row.product, int(row.quantity), row.machine, int(row.priority), row.due, Status(row.status)
+    )
+
+
+def create(
+    conn: Connection,
+    plant: Plant,
+    code: str,
+    product: str,
+    quantity: int,
+    actor: str,
+    machine: str | None = None,
+    priority: int = 0,
+    due: datetime | None = None,
+) -> WorkOrder:
+    problems = []
+    if quantity <= 0:
+        problems.append("quantity must be at least 1")
+    if product not in {p.code for p in plant.products}:
+        problems.append(f"unknown product {product!r}")
+    if machine is not None and machine not in {m.code for m in plant.machines}:
+        problems.append(f"unknown machine {machine!r}")
+    if conn.execute(select(work_orders.c.id).where(work_orders.c.code == code)).first():
+        problems.append(f"work order {code!r} exists already")
+    if problems:
+        raise StoreError("; ".join(problems))
+    now = datetime.now(timezone.utc)
+    wid = conn.execute(
+        insert(work_orders).values(
+            code=code,
+            product=product,
+            quantity=quantity,
+            machine=machine,
+            priority=priority,
+            due=due,
+            status=Status.PLANNED.value,
+            created_at=now,
+        )
+    ).inserted_primary_key[0]
+    conn.execute(
+        insert(work_order_events).values(
+            work_order_id=wid, ts=now, from_status=None, to_status=Status.PLANNED.value, actor=actor, reason=None
+        )
+    )
+    return get(conn, code)
+
+
+def get(conn: Connection, code: str) -> WorkOrder:
+    row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
+    if row is None:
+        raise StoreError(f"no work order {code!r}")
+    return _wo(row)
+
+
+def transition(
+    conn: Connection, code: str, target: Status, actor: str, reason: str | None = None, machine: str | None = None
+) -> WorkOrder:
+    row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
+    if row is None:
+        raise StoreError(f"no work order {code!r}")
+    current = Status(row.status)
+    check_transition(code, current, target)
+    values: dict[str, Any] = {"status": target.value}
+    if target is Status.IN_PROGRESS:
+        where = machine or row.machine
+        if where is None:
+            raise StoreError(f"work order {code} has no machine: name the machine it starts on")
+        running = running_on(conn, where)
+        if running is not None and running.code != code:
+            raise StoreError(f"{running.code} is in progress on {where}: complete or cancel it first")
+        values["machine"] = where
+    conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
+    conn.execute(
+        insert(work_order_events).values(
+            work_order_id=row.id,
+            ts=datetime.now(timezone.utc),
+            from_status=current.value,
+            to_status=target.value,
+            actor=actor,
+            reason=reason,
+        )
+    )
+    return get(conn, code)
+
+
+def running_on(conn: Connection, machine: str) -> WorkOrder | None:
+    row = conn.execute(
+        select(work_orders).where(work_orders.c.machine == machine, work_orders.c.status == Status.IN_PROGRESS.value)
+    ).first()
+    return _wo(row) if row else None
+
+
+def dispatch_list(conn: Connection, machine: str) -> list[WorkOrder]:
+    """Released and running orders of a machine: highest priority first, then earliest due date."""
+    wo = work_orders.c
+    rows = conn.execute(
+        select(work_orders)
+        .where(wo.machine == machine, wo.status.in_([Status.RELEASED.value, Status.IN_PROGRESS.value]))
+        .order_by(wo.priority.desc(), wo.due.is_(None), wo.due, wo.id)
+    ).all()
+    return [_wo(r) for r in rows]
+
+
+def list_orders(conn: Connection, status: str | None = None, machine: str | None = None) -> list[WorkOrder]:
+    query = select(work_orders).order_by(work_orders.c.id)
+    if status:
+        query = query.where(work_orders.c.status == status)
+    if machine:
+        query = query.where(work_orders.c.machine == machine)
+    return [_wo(r) for r in conn.execute(query)]
+
+
+def progress(conn: Connection, code: str) -> dict[str, int]:
+    me = machine_events.c
+    rows = conn.execute(
+        select(me.kind, func.coalesce(func.sum(me.quantity), 0)).where(me.work_order == code).group_by(me.kind)
+    ).all()
+    done = {kind: int(q) for kind, q in rows}
+    return {"good": done.get("good", 0), "scrap": done.get("scrap", 0), "rework": done.get("rework", 0)}
+
+
+def _in_progress_spans(conn: Connection, machine: str) -> list[tuple[datetime, datetime | None, str]]:
+    """When each order of the machine was in progress: (start, end or None while it still is, code)."""
+    wo, ev = work_orders.c, work_order_events.c
+    rows = conn.execute(
+        select(wo.code, ev.ts, ev.from_status, ev.to_status)
+        .join(work_order_events, ev.work_order_id == wo.id)
+        .where(wo.machine == machine)
+        .order_by(ev.ts, ev.id)
+    ).all()
+    spans: list[tuple[datetime, datetime | None, str]] = []
+    open_: dict[str, datetime] = {}
+    for code, ts, before, after in rows:
+        if after == Status.IN_PROGRESS.value:
+            open_[code] = ts
+        elif before == Status.IN_PROGRESS.value and code in open_:
+            spans.append((open_.pop(code), ts, code))
+    spans.extend((start, None, code) for code, start in open_.items())
+    return spans
+
+
+def attribute(conn: Connection, events: list[MachineEvent]) -> list[MachineEvent]:
+    """Counts without a work order get the order that was in progress on their machine at their time.
+
+    The work order is not part of an event's identity (``event_key``), so a count delivered again is still
+    recognised as the same count."""
+    spans: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
+    out: list[MachineEvent] = []
+    for ev in events:
+        if isinstance(ev, CountEvent) and ev.work_order is None:
+            if ev.machine not in spans:
+                spans[ev.machine] = _in_progress_spans(conn, ev.machine)
+            code = next(
+                (c for start, end, c in spans[ev.machine] if start <= ev.ts and (end is None or ev.ts < end)), None
+            )
+            if code is not None:
+                ev = replace(ev, work_order=code)
+        out.append(ev)
+    return out
