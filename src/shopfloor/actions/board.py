@@ -11,6 +11,7 @@ from shopfloor.analytics.kpi import kpis
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
+from shopfloor.store import work_orders
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
 
@@ -57,6 +58,9 @@ def machine_tiles(
             .order_by(me.ts.desc(), me.id.desc())
             .limit(1)
         ).scalar()
+        order = work_orders.running_on(conn, m.code)
+        if order is not None:
+            product = order.product
         el = kpi_store.machine_elements(conn, plant, m.code, window, now)
         k = kpis(el)
         state = last_state.state if last_state else None
@@ -71,6 +75,8 @@ def machine_tiles(
                 "since": last_state.ts if last_state else None,
                 "in_state_s": (now - last_state.ts).total_seconds() if last_state else None,
                 "product": product,
+                "order": order.code if order else None,
+                "order_quantity": order.quantity if order else None,
                 "shift": shift,
                 "gq": el.gq,
                 "sq": el.sq,

@@ -16,8 +16,10 @@ from sqlalchemy import Connection, select
 from shopfloor.actions.imports import record_events
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
+from shopfloor.model.work_orders import Status, TransitionError
+from shopfloor.store import work_orders
 from shopfloor.store.events import state_run_start
-from shopfloor.store.plant import machine_ids
+from shopfloor.store.plant import StoreError, machine_ids
 from shopfloor.store.schema import machine_events
 
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
@@ -45,6 +47,7 @@ class PopEntry:
     defect: str | None = None
     reason: str | None = None
     product: str | None = None
+    work_order: str | None = None
 
 
 def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
@@ -96,9 +99,15 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
                 raise PopError("choose a defect code for scrap")
             if plant.defect_codes and entry.defect not in plant.defect_codes:
                 raise PopError(f"unknown defect code {entry.defect!r}")
-        product = entry.product or current_product(conn, plant, entry.machine)
+        product = entry.product
+        if product is None and entry.work_order:
+            try:
+                product = work_orders.get(conn, entry.work_order).product
+            except StoreError as exc:
+                raise PopError(str(exc)) from None
+        product = product or current_product(conn, plant, entry.machine)
         kind = CountKind.GOOD if entry.action == "good" else CountKind.SCRAP
-        return CountEvent(ts, entry.machine, kind, entry.quantity, product, entry.defect, source)
+        return CountEvent(ts, entry.machine, kind, entry.quantity, product, entry.defect, source, entry.work_order)
     if entry.action == "reason":
         if not entry.reason:
             raise PopError("choose a reason")
@@ -114,8 +123,31 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
     raise PopError(f"unknown action {entry.action!r}")
 
 
+def _order_step(conn: Connection, entry: PopEntry, operator: str) -> None:
+    """Start moves the chosen order to in progress on the machine; finish completes the running one.  A
+    resent entry finds the order already there and changes nothing."""
+    actor = f"user:{operator}"
+    try:
+        if entry.action == "start" and entry.work_order:
+            wo = work_orders.get(conn, entry.work_order)
+            if wo.status is Status.IN_PROGRESS and wo.machine == entry.machine:
+                return
+            if wo.status is Status.PLANNED:
+                work_orders.transition(conn, wo.code, Status.RELEASED, actor, "started on the terminal", at=entry.ts)
+            work_orders.transition(conn, wo.code, Status.IN_PROGRESS, actor, None, entry.machine, at=entry.ts)
+        elif entry.action == "finish":
+            running = work_orders.running_on(conn, entry.machine)
+            if running is not None:
+                work_orders.transition(
+                    conn, running.code, Status.COMPLETED, actor, "finished on the terminal", at=entry.ts
+                )
+    except (StoreError, TransitionError) as exc:
+        raise PopError(str(exc)) from None
+
+
 def record_entry(conn: Connection, plant: Plant, entry: PopEntry, operator: str) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     event = to_event(conn, plant, entry, operator, now)
+    _order_step(conn, entry, operator)
     summary = record_events(conn, plant, [event], f"user:{operator}", f"pop.{entry.action}", f"machine:{entry.machine}")
     return {"stored": True, "duplicate": summary["inserted"] == 0, "key": entry.key, "action": entry.action}

@@ -15,7 +15,7 @@ from shopfloor import __version__
 from shopfloor.api import errors
 from shopfloor.api.deps import Principal, current_principal
 from shopfloor.api.errors import Problem
-from shopfloor.api.routers import admin, auth, connectors, events, kpi, plant, pop
+from shopfloor.api.routers import admin, auth, connectors, events, kpi, plant, pop, work_orders
 from shopfloor.store.db import open_store
 from shopfloor.web import views
 
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         auth.router,
         plant.router,
         events.router,
+        work_orders.router,
         kpi.router,
         pop.router,
         connectors.router,

@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset({"operator", "supervisor", "quality", "manager", "admin"}),
     "report_production": frozenset({"operator", "supervisor", "admin"}),
     "import_events": frozenset({"supervisor", "manager", "admin"}),
+    "plan_production": frozenset({"supervisor", "manager", "admin"}),
     "manage_plant": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"manager", "admin"}),

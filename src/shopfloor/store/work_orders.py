@@ -95,8 +95,15 @@ def get(conn: Connection, code: str) -> WorkOrder:
 
 
 def transition(
-    conn: Connection, code: str, target: Status, actor: str, reason: str | None = None, machine: str | None = None
+    conn: Connection,
+    code: str,
+    target: Status,
+    actor: str,
+    reason: str | None = None,
+    machine: str | None = None,
+    at: datetime | None = None,
 ) -> WorkOrder:
+    """Change the status; ``at`` is when it happened (a terminal's tap time), by default now."""
     row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
     if row is None:
         raise StoreError(f"no work order {code!r}")
@@ -115,7 +122,7 @@ def transition(
     conn.execute(
         insert(work_order_events).values(
             work_order_id=row.id,
-            ts=datetime.now(timezone.utc),
+            ts=at or datetime.now(timezone.utc),
             from_status=current.value,
             to_status=target.value,
             actor=actor,

@@ -27,7 +27,7 @@ from shopfloor.api.errors import Problem
 from shopfloor.live import broker
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
-from shopfloor.store import accounts, audit
+from shopfloor.store import accounts, audit, work_orders
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.events import history
 from shopfloor.store.plant import StoreError, current_plant
@@ -365,11 +365,12 @@ def terminal(
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")
     chosen = next((m for m in plant.machines if m.code == machine), None)
-    tile, ask, minutes = None, False, 0
+    tile, ask, minutes, dispatch = None, False, 0, []
     if chosen is not None:
         now = datetime.now(timezone.utc)
         with engine.connect() as conn:
             tile = machine_tiles(conn, plant, now, [chosen.code])[0]
+            dispatch = work_orders.dispatch_list(conn, chosen.code)
         stopped_for = tile["in_state_s"] or 0
         ask = (
             tile["state"] in ("idle", "down")
@@ -386,6 +387,7 @@ def terminal(
         tile=tile,
         ask_reason=ask,
         stop_minutes=minutes,
+        dispatch=dispatch,
         defect_codes=plant.defect_codes or ("DEFECT",),
         downtime_reasons=plant.downtime_reasons or ("OTHER",),
     )

@@ -29,6 +29,7 @@ class EntryIn(BaseModel):
     defect: str | None = Field(None, max_length=64)
     reason: str | None = Field(None, max_length=64)
     product: str | None = Field(None, max_length=64)
+    work_order: str | None = Field(None, max_length=64, description="The order chosen on the terminal")
 
 
 class EntryOut(BaseModel):
@@ -51,7 +52,15 @@ def post_entry(
 ) -> dict[str, Any]:
     plant = plant_or_404(engine)
     entry = PopEntry(
-        body.key, body.ts, body.machine, body.action, body.quantity, body.defect, body.reason, body.product
+        body.key,
+        body.ts,
+        body.machine,
+        body.action,
+        body.quantity,
+        body.defect,
+        body.reason,
+        body.product,
+        body.work_order,
     )
     with writing(engine) as conn:
         try:

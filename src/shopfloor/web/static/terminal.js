@@ -59,6 +59,10 @@
         render();
         if (response.ok) {
           const body = await response.json();
+          if (entry.action === "start" || entry.action === "finish") {
+            window.location.reload();  // the running order changed: show the new dispatch list
+            return;
+          }
           show(`${root.dataset.msgStored}: ${entry.action}${entry.quantity ? " " + entry.quantity : ""}`, "ok");
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
@@ -83,6 +87,9 @@
     const qty = parseInt(document.getElementById("qty").value, 10);
     const action = button.dataset.action;
     const entry = { key: uuid(), ts: new Date().toISOString(), machine: root.dataset.machine, action };
+    // The order is taken at the tap: a resend of this entry names the same order whatever happened since.
+    const order = button.dataset.workOrder || root.dataset.workOrder;
+    if (order && action !== "finish") entry.work_order = order;
     if (action === "good" || action === "scrap") {
       if (!(qty >= 1)) { show(root.dataset.msgError, "bad"); return; }
       entry.quantity = qty;

@@ -1,0 +1,120 @@
+"""Work orders: list, create, change status; a machine's dispatch list; progress from the counts."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import Engine
+
+from shopfloor.api.deps import Principal, get_engine, require
+from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.live import broker
+from shopfloor.model.work_orders import Status, TransitionError
+from shopfloor.store import audit
+from shopfloor.store import work_orders as store
+from shopfloor.store.db import writing
+from shopfloor.store.plant import StoreError
+
+router = APIRouter(prefix="/api/v1", tags=["work orders"])
+StatusName = Literal["planned", "released", "in_progress", "completed", "closed", "cancelled"]
+
+
+class WorkOrderIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    product: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=10_000_000)
+    machine: str | None = Field(None, max_length=64)
+    priority: int = Field(0, ge=-1000, le=1000, description="Higher first in the dispatch list")
+    due: AwareDatetime | None = None
+
+
+class TransitionIn(BaseModel):
+    to: StatusName
+    machine: str | None = Field(None, max_length=64, description="Where it starts (for in_progress)")
+    reason: str | None = Field(None, max_length=500)
+
+
+def _with_progress(conn, wo: store.WorkOrder) -> dict[str, Any]:
+    return {**wo.to_dict(), "progress": store.progress(conn, wo.code)}
+
+
+@router.get("/work-orders", responses=problem_responses(401, 422), summary="Work orders, by status and machine")
+def list_orders(
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+    status: StatusName | None = None,
+    machine: str | None = None,
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [_with_progress(conn, wo) for wo in store.list_orders(conn, status, machine)]
+
+
+@router.post(
+    "/work-orders",
+    status_code=201,
+    responses=problem_responses(401, 403, 422),
+    summary="Create a work order (status planned)",
+)
+def create_order(
+    body: WorkOrderIn, principal: Principal = Depends(require("plan_production")), engine: Engine = Depends(get_engine)
+) -> dict[str, Any]:
+    plant = plant_or_404(engine)
+    with writing(engine) as conn:
+        try:
+            wo = store.create(
+                conn,
+                plant,
+                body.code,
+                body.product,
+                body.quantity,
+                principal.actor,
+                body.machine,
+                body.priority,
+                body.due,
+            )
+        except StoreError as exc:
+            raise Problem(422, "Invalid request", str(exc)) from None
+        audit.record(conn, principal.actor, "work_order.create", f"work_order:{wo.code}", wo.to_dict())
+        return _with_progress(conn, wo)
+
+
+@router.post(
+    "/work-orders/{code}/transition",
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Change a work order's status; illegal transitions are refused with the allowed ones",
+)
+def change_status(
+    code: str,
+    body: TransitionIn,
+    principal: Principal = Depends(require("report_production")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    with writing(engine) as conn:
+        try:
+            wo = store.transition(conn, code, Status(body.to), principal.actor, body.reason, body.machine)
+        except TransitionError as exc:
+            raise Problem(409, "Conflict", str(exc)) from None
+        except StoreError as exc:
+            raise Problem(
+                404 if "no work order" in str(exc) else 409,
+                "Not found" if "no work order" in str(exc) else "Conflict",
+                str(exc),
+            ) from None
+        audit.record(conn, principal.actor, "work_order.status", f"work_order:{code}", {"to": body.to}, body.reason)
+        result = _with_progress(conn, wo)
+    if wo.machine:
+        broker.publish([wo.machine])
+    return result
+
+
+@router.get(
+    "/machines/{code}/dispatch",
+    responses=problem_responses(401),
+    summary="A machine's dispatch list: released and running orders by priority, then due date",
+)
+def dispatch(code: str, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> list[dict]:
+    with engine.connect() as conn:
+        return [_with_progress(conn, wo) for wo in store.dispatch_list(conn, code)]

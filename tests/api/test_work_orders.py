@@ -1,0 +1,101 @@
+"""Work orders: every transition, illegal ones refused with a reason, dispatch order, progress from the
+terminal and from machine counts, and the order on the board and the terminal."""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopfloor.model.work_orders import TRANSITIONS, Status, TransitionError, check_transition
+
+
+@pytest.mark.parametrize("current", list(Status))
+def test_each_transition_is_allowed_or_refused_with_the_allowed_ones(current):
+    for target in Status:
+        if target in TRANSITIONS[current]:
+            check_transition("WO-1", current, target)
+        else:
+            with pytest.raises(TransitionError, match=f"is {current.value}: it can go to"):
+                check_transition("WO-1", current, target)
+
+
+def _create(client, code, machine="CNC-01", priority=0, due=None, quantity=100):
+    r = client.post("/api/v1/work-orders", json={"code": code, "product": "TM-CASE", "quantity": quantity,
+                                                 "machine": machine, "priority": priority, "due": due})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_lifecycle_over_the_api_and_illegal_steps_refused(as_role):
+    sup = as_role("supervisor")
+    assert _create(sup, "WO-100")["status"] == "planned"
+    r = sup.post("/api/v1/work-orders/WO-100/transition", json={"to": "completed"})
+    assert r.status_code == 409 and "can go to released, cancelled" in r.json()["detail"]
+    for step in ("released", "in_progress", "completed", "closed"):
+        r = sup.post("/api/v1/work-orders/WO-100/transition", json={"to": step})
+        assert r.status_code == 200 and r.json()["status"] == step
+    assert sup.post("/api/v1/work-orders/WO-100/transition", json={"to": "cancelled"}).status_code == 409
+    assert sup.post("/api/v1/work-orders/NOPE/transition", json={"to": "released"}).status_code == 404
+    r = sup.post("/api/v1/work-orders", json={"code": "WO-100", "product": "TM-CASE", "quantity": 1})
+    assert r.status_code == 422 and "exists already" in r.json()["detail"]
+    r = sup.post("/api/v1/work-orders", json={"code": "WO-X", "product": "NOPE", "quantity": 0})
+    assert r.status_code == 422
+    assert as_role("operator").post("/api/v1/work-orders", json={"code": "WO-Y", "product": "TM-CASE",
+                                                                 "quantity": 1}).status_code == 403
+
+
+def test_one_order_in_progress_per_machine_and_dispatch_order(as_role):
+    sup = as_role("supervisor")
+    soon = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    later = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
+    for code, prio, due in (("A", 0, later), ("B", 5, later), ("C", 0, soon)):
+        _create(sup, code, priority=prio, due=due)
+        sup.post(f"/api/v1/work-orders/{code}/transition", json={"to": "released"})
+    assert [w["code"] for w in sup.get("/api/v1/machines/CNC-01/dispatch").json()] == ["B", "C", "A"]
+    assert sup.post("/api/v1/work-orders/B/transition", json={"to": "in_progress"}).status_code == 200
+    r = sup.post("/api/v1/work-orders/C/transition", json={"to": "in_progress"})
+    assert r.status_code == 409 and "B is in progress on CNC-01" in r.json()["detail"]
+
+
+def _terminal(app):
+    client = TestClient(app)
+    client.post("/terminal/login", data={"who": "B-1001", "pin": "4821"})
+    html = client.get("/terminal?machine=CNC-01").text
+    return client, {"X-CSRF-Token": re.search(r'data-csrf="([^"]+)"', html).group(1)}
+
+
+def test_the_terminal_starts_an_order_counts_for_it_and_finishes_it(app, as_role):
+    sup = as_role("supervisor")
+    _create(sup, "WO-7", quantity=50)
+    sup.post("/api/v1/work-orders/WO-7/transition", json={"to": "released"})
+    client, headers = _terminal(app)
+    html = client.get("/terminal?machine=CNC-01").text
+    assert 'data-work-order="WO-7"' in html  # the dispatch list offers it
+    now = datetime.now(timezone.utc)
+    start = {"key": "t-00000001", "ts": (now - timedelta(seconds=30)).isoformat(), "machine": "CNC-01",
+             "action": "start", "work_order": "WO-7"}
+    assert client.post("/api/v1/pop/entries", json=start, headers=headers).status_code == 200
+    assert client.post("/api/v1/pop/entries", json=start, headers=headers).json()["duplicate"]  # resend
+    good = {"key": "t-00000002", "ts": (now - timedelta(seconds=20)).isoformat(), "machine": "CNC-01",
+            "action": "good", "quantity": 12, "work_order": "WO-7"}
+    client.post("/api/v1/pop/entries", json=good, headers=headers)
+    # A count without an order (as a machine sends it) goes to the order in progress at its time.
+    sup.post("/api/v1/events", json=[{"ts": (now - timedelta(seconds=10)).isoformat(), "machine": "CNC-01",
+                                     "event": "good", "quantity": 3, "product": "TM-CASE"}])
+    wo = [w for w in sup.get("/api/v1/work-orders").json() if w["code"] == "WO-7"][0]
+    assert wo["status"] == "in_progress" and wo["progress"]["good"] == 15
+    board = TestClient(app)
+    board.post("/login", data={"username": "supervisor", "password": "test-password-123"})
+    assert "WO-7" in board.get("/board").text
+    finish = {"key": "t-00000003", "ts": now.isoformat(), "machine": "CNC-01", "action": "finish"}
+    assert client.post("/api/v1/pop/entries", json=finish, headers=headers).status_code == 200
+    assert sup.get("/api/v1/work-orders", params={"status": "completed"}).json()[0]["code"] == "WO-7"
+
+
+def test_an_unknown_order_on_the_terminal_is_refused(app):
+    client, headers = _terminal(app)
+    r = client.post("/api/v1/pop/entries", json={"key": "t-00000009", "ts": datetime.now(timezone.utc).isoformat(),
+                                                 "machine": "CNC-01", "action": "start", "work_order": "GHOST"},
+                    headers=headers)
+    assert r.status_code == 422 and "no work order 'GHOST'" in r.json()["detail"]
