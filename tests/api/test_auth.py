@@ -85,3 +85,15 @@ def test_security_headers_on_every_response(anonymous):
 def test_malformed_login_bodies_are_422_problems(anonymous, body):
     r = anonymous.post("/api/v1/auth/login", json=body)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_tokens_are_listed_without_secrets_and_revoked_at_once(app, as_role):
+    admin = as_role("admin")
+    token = admin.post("/api/v1/tokens", json={"username": "supervisor", "name": "gateway"}).json()["token"]
+    listed = admin.get("/api/v1/tokens").json()
+    assert listed[0]["name"] == "gateway" and token not in str(listed)
+    script = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    assert script.get("/api/v1/machines").status_code == 200
+    assert admin.delete(f"/api/v1/tokens/{listed[0]['id']}").status_code == 204
+    assert script.get("/api/v1/machines").status_code == 401
+    assert admin.delete(f"/api/v1/tokens/{listed[0]['id']}").status_code == 404

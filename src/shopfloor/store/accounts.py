@@ -261,3 +261,20 @@ def revoke_api_token(conn: Connection, token_id: int) -> bool:
 
 def count_users(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(users)).scalar_one()
+
+
+def list_api_tokens(conn: Connection) -> list[dict]:
+    """Tokens without their secret: id, name, user, created, last used, revoked."""
+    rows = conn.execute(
+        select(
+            api_tokens.c.id,
+            api_tokens.c.name,
+            users.c.username,
+            api_tokens.c.created_at,
+            api_tokens.c.last_used_at,
+            api_tokens.c.revoked_at,
+        )
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .order_by(api_tokens.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -116,6 +116,41 @@ def create_token(
     return TokenOut(token=token)
 
 
+class TokenInfo(BaseModel):
+    id: int
+    name: str
+    username: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@router.get(
+    "/tokens",
+    response_model=list[TokenInfo],
+    responses=problem_responses(401, 403),
+    summary="API tokens (never their secret)",
+)
+def list_tokens(_: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)) -> list:
+    with engine.connect() as conn:
+        return [TokenInfo(**t) for t in accounts.list_api_tokens(conn)]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    responses=problem_responses(401, 403, 404),
+    summary="Revoke an API token; it stops working at once",
+)
+def revoke_token(
+    token_id: int, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
+) -> None:
+    with engine.begin() as conn:
+        if not accounts.revoke_api_token(conn, token_id):
+            raise Problem(404, "Not found", f"no active token {token_id}")
+        audit.record(conn, principal.actor, "token.revoke", f"token:{token_id}", {})
+
+
 @router.get(
     "/audit",
     response_model=list[AuditEntry],
