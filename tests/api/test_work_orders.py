@@ -21,8 +21,17 @@ def test_each_transition_is_allowed_or_refused_with_the_allowed_ones(current):
 
 
 def _create(client, code, machine="CNC-01", priority=0, due=None, quantity=100):
-    r = client.post("/api/v1/work-orders", json={"code": code, "product": "TM-CASE", "quantity": quantity,
-                                                 "machine": machine, "priority": priority, "due": due})
+    r = client.post(
+        "/api/v1/work-orders",
+        json={
+            "code": code,
+            "product": "TM-CASE",
+            "quantity": quantity,
+            "machine": machine,
+            "priority": priority,
+            "due": due,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -41,8 +50,12 @@ def test_lifecycle_over_the_api_and_illegal_steps_refused(as_role):
     assert r.status_code == 422 and "exists already" in r.json()["detail"]
     r = sup.post("/api/v1/work-orders", json={"code": "WO-X", "product": "NOPE", "quantity": 0})
     assert r.status_code == 422
-    assert as_role("operator").post("/api/v1/work-orders", json={"code": "WO-Y", "product": "TM-CASE",
-                                                                 "quantity": 1}).status_code == 403
+    assert (
+        as_role("operator")
+        .post("/api/v1/work-orders", json={"code": "WO-Y", "product": "TM-CASE", "quantity": 1})
+        .status_code
+        == 403
+    )
 
 
 def test_one_order_in_progress_per_machine_and_dispatch_order(as_role):
@@ -73,16 +86,37 @@ def test_the_terminal_starts_an_order_counts_for_it_and_finishes_it(app, as_role
     html = client.get("/terminal?machine=CNC-01").text
     assert 'data-work-order="WO-7"' in html  # the dispatch list offers it
     now = datetime.now(timezone.utc)
-    start = {"key": "t-00000001", "ts": (now - timedelta(seconds=30)).isoformat(), "machine": "CNC-01",
-             "action": "start", "work_order": "WO-7"}
+    start = {
+        "key": "t-00000001",
+        "ts": (now - timedelta(seconds=30)).isoformat(),
+        "machine": "CNC-01",
+        "action": "start",
+        "work_order": "WO-7",
+    }
     assert client.post("/api/v1/pop/entries", json=start, headers=headers).status_code == 200
     assert client.post("/api/v1/pop/entries", json=start, headers=headers).json()["duplicate"]  # resend
-    good = {"key": "t-00000002", "ts": (now - timedelta(seconds=20)).isoformat(), "machine": "CNC-01",
-            "action": "good", "quantity": 12, "work_order": "WO-7"}
+    good = {
+        "key": "t-00000002",
+        "ts": (now - timedelta(seconds=20)).isoformat(),
+        "machine": "CNC-01",
+        "action": "good",
+        "quantity": 12,
+        "work_order": "WO-7",
+    }
     client.post("/api/v1/pop/entries", json=good, headers=headers)
     # A count without an order (as a machine sends it) goes to the order in progress at its time.
-    sup.post("/api/v1/events", json=[{"ts": (now - timedelta(seconds=10)).isoformat(), "machine": "CNC-01",
-                                     "event": "good", "quantity": 3, "product": "TM-CASE"}])
+    sup.post(
+        "/api/v1/events",
+        json=[
+            {
+                "ts": (now - timedelta(seconds=10)).isoformat(),
+                "machine": "CNC-01",
+                "event": "good",
+                "quantity": 3,
+                "product": "TM-CASE",
+            }
+        ],
+    )
     wo = [w for w in sup.get("/api/v1/work-orders").json() if w["code"] == "WO-7"][0]
     assert wo["status"] == "in_progress" and wo["progress"]["good"] == 15
     board = TestClient(app)
@@ -95,7 +129,15 @@ def test_the_terminal_starts_an_order_counts_for_it_and_finishes_it(app, as_role
 
 def test_an_unknown_order_on_the_terminal_is_refused(app):
     client, headers = _terminal(app)
-    r = client.post("/api/v1/pop/entries", json={"key": "t-00000009", "ts": datetime.now(timezone.utc).isoformat(),
-                                                 "machine": "CNC-01", "action": "start", "work_order": "GHOST"},
-                    headers=headers)
+    r = client.post(
+        "/api/v1/pop/entries",
+        json={
+            "key": "t-00000009",
+            "ts": datetime.now(timezone.utc).isoformat(),
+            "machine": "CNC-01",
+            "action": "start",
+            "work_order": "GHOST",
+        },
+        headers=headers,
+    )
     assert r.status_code == 422 and "no work order 'GHOST'" in r.json()["detail"]

@@ -16,6 +16,7 @@ from shopfloor.connectors.modbus import (
 )
 from shopfloor.ingest.counters import CounterTracker
 from shopfloor.simulator.modbus_server import ModbusPlantServer
+from tests.connectors.waiting import run
 
 LAYOUT = [
     {"tag": "State", "table": "holding", "address": 0, "type": "uint16"},
@@ -83,10 +84,6 @@ def test_bad_layouts_are_refused_with_their_place():
     assert "'a' and 'b' overlap" in text and "float16" in text and "70000" in text and "flash" in text
 
 
-def _run(coro):
-    return asyncio.run(asyncio.wait_for(coro, timeout=30))
-
-
 def test_every_type_and_order_arrives_scaled():
     specs = parse_registers("M1", LAYOUT)
     values = {
@@ -123,7 +120,7 @@ def test_every_type_and_order_arrives_scaled():
         finally:
             await server.stop()
 
-    got = _run(scenario())
+    got = run(scenario())
     for tag, v in values.items():
         assert got[tag] == pytest.approx(v, rel=1e-6), tag
 
@@ -153,7 +150,7 @@ def test_a_16_bit_counter_rolling_over_from_65535_to_2_counts_3():
             await server.stop()
         return readings
 
-    readings = _run(scenario())
+    readings = run(scenario())
     tracker = CounterTracker(16)
     total = sum(tracker.update(int(s.value), s.ts).increment for s in readings)
     assert total == 3
@@ -182,7 +179,7 @@ def test_exception_responses_are_counted_and_the_other_machines_keep_coming():
         await server.stop()
         return conn, seen
 
-    conn, seen = _run(scenario())
+    conn, seen = run(scenario())
     assert {s.machine for s in seen} == {"OK"}
     assert conn.status.errors_total >= 1 and "BAD" in conn.status.last_error
 
@@ -223,6 +220,6 @@ def test_the_connector_reconnects_when_the_server_comes_back():
         await again.stop()
         return conn, seen
 
-    conn, seen = _run(scenario())
+    conn, seen = run(scenario())
     assert seen[-1].value == 3 and conn.status.connected
     assert conn.status.errors_total >= 1

@@ -11,6 +11,7 @@ import pytest
 from shopfloor.connectors.mqtt import MqttConnector, broker_address
 from shopfloor.connectors.sparkplug.edge import EdgeNode
 from tests.conftest import require_service
+from tests.connectors.waiting import run, until
 
 pytestmark = pytest.mark.mqtt
 
@@ -19,18 +20,6 @@ pytestmark = pytest.mark.mqtt
 def broker():
     url = require_service("SHOPFLOOR_TEST_MQTT", "MQTT broker")
     return url
-
-
-def _run(coro, timeout=60):
-    return asyncio.run(asyncio.wait_for(coro, timeout=timeout))
-
-
-async def _until(predicate, timeout=15.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_sparkplug_births_data_gap_rebirth_and_malformed_payload(broker):
@@ -58,28 +47,28 @@ def test_sparkplug_births_data_gap_rebirth_and_malformed_payload(broker):
             seen.extend(signals)
 
         task = asyncio.create_task(conn.run(emit))
-        await _until(lambda: conn.status.connected)
+        await until(lambda: conn.status.connected)
         await asyncio.sleep(0.3)  # subscription in place
         edge = EdgeNode(host, port, group, "edge1", {"WLD-01": {"State": 0, "TotalCount": 0, "laser_power": 0.0}})
         await asyncio.to_thread(edge.start)
         try:
-            await _until(lambda: any(s.tag == "State" for s in seen))
+            await until(lambda: any(s.tag == "State" for s in seen))
             edge.data("WLD-01", {"State": 1, "TotalCount": 5})
-            await _until(lambda: any(s.tag == "TotalCount" and s.value == 5 for s in seen))
+            await until(lambda: any(s.tag == "TotalCount" and s.value == 5 for s in seen))
             # A lost message: the host waits for the reorder timeout, then asks for a rebirth.
             edge.seq = (edge.seq + 1) % 256
             edge.data("WLD-01", {"TotalCount": 9})
-            await _until(lambda: edge.rebirths >= 1, timeout=10)
+            await until(lambda: edge.rebirths >= 1, timeout=10)
             edge.data("WLD-01", {"TotalCount": 11, "laser_power": 2000.5})
-            await _until(lambda: any(s.tag == "laser_power" and s.value == 2000.5 for s in seen))
+            await until(lambda: any(s.tag == "laser_power" and s.value == 2000.5 for s in seen))
             edge.raw(f"spBv1.0/{group}/DDATA/edge1/WLD-01", b"\x08\xff\xff garbage")
-            await _until(lambda: quarantined)
+            await until(lambda: quarantined)
         finally:
             await asyncio.to_thread(edge.stop)
             task.cancel()
         return conn, seen, quarantined
 
-    conn, seen, quarantined = _run(scenario())
+    conn, seen, quarantined = run(scenario())
     counts = [s.value for s in seen if s.tag == "TotalCount"]
     # 9 was sent after a lost message: it reaches the host only as part of the rebirth's DBIRTH, in order.
     assert counts.index(5) < counts.index(9) < counts.index(11)
@@ -112,11 +101,11 @@ def test_json_topics_are_acknowledged_after_commit_and_kept_while_the_host_is_aw
             received.extend(signals)
 
         task = asyncio.create_task(conn.run(emit))
-        await _until(lambda: conn.status.connected)
+        await until(lambda: conn.status.connected)
         if fail_first:
-            await _until(lambda: task.done())  # the failed commit ends the session: nothing was acknowledged
+            await until(lambda: task.done())  # the failed commit ends the session: nothing was acknowledged
         if stop_after is not None:
-            await _until(lambda: len(received) >= stop_after)
+            await until(lambda: len(received) >= stop_after)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         return conn
@@ -135,7 +124,7 @@ def test_json_topics_are_acknowledged_after_commit_and_kept_while_the_host_is_aw
         return second, third
 
     try:
-        second, third = _run(scenario())
+        second, third = run(scenario())
     finally:
         publisher.loop_stop()
         publisher.disconnect()

@@ -15,6 +15,7 @@ from shopfloor.connectors.mtconnect import (
 )
 from shopfloor.simulator.mtconnect_agent import AgentItem, MTConnectAgent
 from tests.conftest import REFERENCE
+from tests.connectors.waiting import run, until
 
 SAMPLES = REFERENCE / "data" / "mtconnect"
 
@@ -67,18 +68,6 @@ CONFIG = {
 }
 
 
-def _run(coro, timeout=30):
-    return asyncio.run(asyncio.wait_for(coro, timeout=timeout))
-
-
-async def _until(predicate, timeout=10.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 def test_agent_starts_unavailable_and_the_connector_follows_the_cursor():
     async def scenario():
         agent = MTConnectAgent({"CNC-03": ITEMS})
@@ -91,19 +80,19 @@ def test_agent_starts_unavailable_and_the_connector_follows_the_cursor():
 
         task = asyncio.create_task(conn.run(emit))
         try:
-            await _until(lambda: conn.status.connected)
+            await until(lambda: conn.status.connected)
             first = list(seen)
             agent.set("CNC-03", "execution", "ACTIVE")
             for n in range(1, 6):
                 agent.set("CNC-03", "part_count", n)
             agent.set("CNC-03", "spindle_load", 55.5)
-            await _until(lambda: any(s.tag == "spindle_load" and s.value == 55.5 for s in seen))
+            await until(lambda: any(s.tag == "spindle_load" and s.value == 55.5 for s in seen))
         finally:
             task.cancel()
             await agent.stop()
         return first, seen
 
-    first, seen = _run(scenario())
+    first, seen = run(scenario())
     assert {s.tag for s in first} == {"Execution", "TotalCount", "spindle_load"}
     assert all(s.value is None and s.quality.value == "bad" for s in first)  # fresh agent: UNAVAILABLE
     counts = [s.value for s in seen if s.tag == "TotalCount" and s.value is not None]
@@ -123,7 +112,7 @@ def test_a_buffer_overflow_is_counted_and_reading_resumes():
 
         task = asyncio.create_task(conn.run(emit))
         try:
-            await _until(lambda: conn.status.connected)
+            await until(lambda: conn.status.connected)
             for n in range(1, 60):
                 agent.set("CNC-03", "part_count", n)
             import httpx
@@ -137,7 +126,7 @@ def test_a_buffer_overflow_is_counted_and_reading_resumes():
             await agent.stop()
         return conn, seen
 
-    conn, seen = _run(scenario())
+    conn, seen = run(scenario())
     assert conn.gaps >= 1 and "lost observations" in conn.status.last_error
     assert [s.value for s in seen if s.tag == "TotalCount"][-1] == 60
 
@@ -155,9 +144,9 @@ def test_an_agent_restart_is_noticed_and_reading_starts_again():
 
         task = asyncio.create_task(conn.run(emit))
         try:
-            await _until(lambda: conn.status.connected)
+            await until(lambda: conn.status.connected)
             agent.set("CNC-03", "part_count", 7)
-            await _until(lambda: any(s.value == 7 for s in seen))
+            await until(lambda: any(s.value == 7 for s in seen))
             old = conn.instance_id
             await agent.stop()
             await asyncio.sleep(0.3)
@@ -165,11 +154,11 @@ def test_an_agent_restart_is_noticed_and_reading_starts_again():
             again.instance_id = str(int(old) + 1)
             await again.start()
             again.set("CNC-03", "part_count", 8)
-            await _until(lambda: any(s.value == 8 for s in seen))
+            await until(lambda: any(s.value == 8 for s in seen))
             await again.stop()
         finally:
             task.cancel()
         return conn, old
 
-    conn, old = _run(scenario())
+    conn, old = run(scenario())
     assert conn.instance_id != old

@@ -7,18 +7,7 @@ import pytest
 
 from shopfloor.connectors.opcua import NodeRef, OpcUaConfigError, OpcUaConnector, parse_nodes
 from shopfloor.simulator.opcua_server import OpcUaPlantServer
-
-
-def _run(coro, timeout=60):
-    return asyncio.run(asyncio.wait_for(coro, timeout=timeout))
-
-
-async def _wait_for(predicate, timeout=20.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.connectors.waiting import run, until
 
 
 def test_bad_node_configuration_is_refused():
@@ -43,18 +32,18 @@ def test_subscription_delivers_changes_with_source_timestamps_and_reports_a_bad_
 
         task = asyncio.create_task(conn.run(emit))
         try:
-            await _wait_for(lambda: conn.status.connected)
+            await until(lambda: conn.status.connected)
             await server.set("WLD-01", "State", 1)
             await server.set("WLD-01", "TotalCount", 42)
             await server.set("WLD-01", "LaserPower", 1999.5)
-            await _wait_for(lambda: any(s.tag == "LaserPower" and s.value == 1999.5 for s in seen))
-            await _wait_for(lambda: any(s.tag == "ByPath" and s.value == 1 for s in seen))
+            await until(lambda: any(s.tag == "LaserPower" and s.value == 1999.5 for s in seen))
+            await until(lambda: any(s.tag == "ByPath" and s.value == 1 for s in seen))
         finally:
             task.cancel()
             await server.stop()
         return conn, seen
 
-    conn, seen = _run(scenario())
+    conn, seen = run(scenario())
     latest = {s.tag: s for s in seen}
     assert latest["State"].value == 1 and latest["TotalCount"].value == 42
     assert latest["LaserPower"].ts.tzinfo is not None
@@ -77,20 +66,20 @@ def test_the_connector_resubscribes_after_the_server_restarts():
 
         task = asyncio.create_task(conn.run(emit))
         try:
-            await _wait_for(lambda: conn.status.connected)
+            await until(lambda: conn.status.connected)
             await server.set("CNC-01", "State", 1)
-            await _wait_for(lambda: any(s.value == 1 for s in seen))
+            await until(lambda: any(s.value == 1 for s in seen))
             await server.stop()
-            await _wait_for(lambda: not conn.status.connected, timeout=30)
+            await until(lambda: not conn.status.connected, timeout=30)
             again = OpcUaPlantServer({"CNC-01": {"State": 0}}, port=port)
             await again.start()
-            await _wait_for(lambda: conn.status.connected, timeout=30)
+            await until(lambda: conn.status.connected, timeout=30)
             await again.set("CNC-01", "State", 3)
-            await _wait_for(lambda: any(s.value == 3 for s in seen), timeout=30)
+            await until(lambda: any(s.value == 3 for s in seen), timeout=30)
             await again.stop()
         finally:
             task.cancel()
         return conn
 
-    conn = _run(scenario(), timeout=120)
+    conn = run(scenario(), timeout=120)
     assert conn.status.errors_total >= 1
