@@ -446,3 +446,62 @@ def test_montgomery_piston_rings_phase_two_with_frozen_limits():
     # Example 6.1 continued: with the phase I limits, samples 37, 38 and 39 of Table 6.4 plot above the UCL.
     chart, _ = spc.xbar_r(_samples(PISTON_PHASE1) + _samples(PISTON_PHASE2), baseline=25)
     assert [v.index + 1 for v in evaluate(chart, "we", enabled={1})] == [37, 38, 39]
+
+
+# Montgomery, ISQC 7th ed., Table 7.1 (Example 7.1): frozen orange juice concentrate cans, 30 samples of n = 50,
+# number of nonconforming cans (also qcc's "orangejuice" data).  Trial limits: p-bar 0.2313, UCL 0.4102,
+# LCL 0.0524; samples 15 and 23 are above the UCL.
+ORANGE_JUICE = [
+    12,
+    15,
+    8,
+    10,
+    4,
+    7,
+    16,
+    9,
+    14,
+    10,
+    5,
+    6,
+    17,
+    12,
+    22,
+    8,
+    10,
+    5,
+    13,
+    11,
+    20,
+    18,
+    24,
+    15,
+    9,
+    12,
+    7,
+    13,
+    9,
+    6,
+]
+# Montgomery, ISQC 7th ed., Table 7.7 (Example 7.3): nonconformities in 26 samples of 100 printed circuit boards
+# (qcc's "circuit" data).  c-bar 19.85, UCL 33.22, LCL 6.48; samples 6 and 20 are outside the limits.
+CIRCUIT = [21, 24, 16, 12, 15, 5, 28, 20, 31, 25, 20, 24, 16, 19, 10, 17, 13, 22, 18, 39, 30, 24, 16, 19, 17, 15]
+
+
+def test_montgomery_orange_juice_p_and_np_charts():
+    p = spc.p_chart(ORANGE_JUICE, [50] * 30)
+    assert p.centre[0] == pytest.approx(0.2313, abs=1e-4)
+    assert p.ucl[0] == pytest.approx(0.4102391, abs=1e-6) and p.lcl[0] == pytest.approx(0.05242755, abs=1e-6)
+    assert [v.index + 1 for v in evaluate(p, "nelson", enabled={1})] == [15, 23]
+    np_ = spc.np_chart(ORANGE_JUICE, 50)
+    assert np_.ucl[0] == pytest.approx(50 * 0.4102391, abs=1e-4)
+    assert [v.index + 1 for v in evaluate(np_, "nelson", enabled={1})] == [15, 23]
+
+
+def test_montgomery_circuit_board_c_chart():
+    c = spc.c_chart(CIRCUIT)
+    assert c.centre[0] == pytest.approx(19.84615, abs=1e-5)
+    assert c.ucl[0] == pytest.approx(33.21086, abs=1e-5) and c.lcl[0] == pytest.approx(6.481447, abs=1e-5)
+    assert [v.index + 1 for v in evaluate(c, "nelson", enabled={1})] == [6, 20]
+    revised = spc.c_chart(CIRCUIT, exclude=[5, 19])  # the book's revised limits without the two causes
+    assert revised.centre[0] == pytest.approx(19.67, abs=0.01)
