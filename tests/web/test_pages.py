@@ -195,3 +195,22 @@ def test_live_board_stream_sends_a_new_tile_when_a_machine_changes(live_server):
                 if line.startswith("data:") and "tile-NC-02" in line:
                     break
     assert "event: tile-NC-02" in seen
+
+
+def test_machine_page_target_follows_the_product_the_machine_makes(app, as_role):
+    sup = as_role("supervisor")
+    sup.post(
+        "/api/v1/events",
+        json=[
+            {
+                "ts": "2026-03-02T06:00:00+09:00",
+                "machine": "CNC-01",
+                "event": "good",
+                "quantity": 1,
+                "product": "TM-CASE",
+            }
+        ],
+    )
+    client = page_login(app, "quality")
+    html = client.get("/machines/CNC-01").text
+    assert 'data-target="20"' in html  # TM-CASE: 180 s ideal cycle -> 20 per hour

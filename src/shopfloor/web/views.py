@@ -332,8 +332,11 @@ def machine_page(
         {"reason": r.category, "seconds": r.value, "count": r.count, "cumulative_pct": round(r.cumulative_pct, 1)}
         for r in downtime_by_reason(states, day, planned, t.gettext("(no reason)"))
     ]
-    products = [p for p in plant.products if plant.ideal_cycle(p.code, code)]
-    target = int(3600 / plant.ideal_cycle(products[0].code, code)) if products else 0
+    # The target is the ideal output of the product the machine is making now (its order, else its last count).
+    with engine.connect() as conn:
+        product = machine_tiles(conn, plant, now, [code])[0]["product"]
+    cycle = plant.ideal_cycle(product, code)
+    target = int(3600 / cycle) if cycle else 0
     ctx.update(
         machine=machine,
         now=now,
