@@ -114,3 +114,25 @@ def test_connector_status_is_served_once_the_ingest_saved_it(as_role, engine):
     save_status(engine, [Fake()], buffered=3)
     body = client.get("/api/v1/connectors").json()
     assert body["buffered"] == 3 and body["connectors"][0]["name"] == "plc"
+
+
+def test_defect_rates_by_code_and_shift(as_role):
+    sup = as_role("supervisor")
+    sup.post("/api/v1/events", json=_events_json())
+    window = {"from": "2026-03-02T00:00:00+09:00", "to": "2026-03-03T00:00:00+09:00"}
+    by_code = sup.get("/api/v1/quality/defects", params={**window, "by": "defect"}).json()["rows"]
+    assert by_code == [
+        {
+            "key": "POROSITY",
+            "produced": 19271,
+            "good": 0,
+            "scrap": 423,
+            "rework": 0,
+            "ppm": 423 / 19271 * 1e6,
+            "share_pct": 100.0,
+            "cumulative_pct": 100.0,
+        }
+    ]
+    by_shift = as_role("quality").get("/api/v1/quality/defects", params={**window, "by": "shift"}).json()["rows"]
+    assert by_shift[0]["key"] == "2026-03-02/Day" and by_shift[0]["scrap"] == 423
+    assert sup.get("/api/v1/quality/defects", params={"by": "colour"}).status_code == 422
