@@ -89,3 +89,20 @@ def machine_tiles(
             }
         )
     return out
+
+
+def shift_counts(conn: Connection, plant: Plant, machine: str, now: datetime) -> dict[str, int]:
+    """Good, scrap and rework units of a machine in the current shift (else today), with one query."""
+    from sqlalchemy import func
+
+    _, window = current_window(plant, now)
+    me = machine_events.c
+    rows = conn.execute(
+        select(me.kind, func.coalesce(func.sum(me.quantity), 0))
+        .where(
+            me.machine_id == machine_ids(conn)[machine], me.kind != "state", me.ts >= window.start, me.ts < window.end
+        )
+        .group_by(me.kind)
+    ).all()
+    done = {kind: int(q) for kind, q in rows}
+    return {"gq": done.get("good", 0), "sq": done.get("scrap", 0), "rq": done.get("rework", 0)}

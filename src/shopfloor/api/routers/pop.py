@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
 
-from shopfloor.actions.board import machine_tiles
+from shopfloor.actions.board import shift_counts
 from shopfloor.actions.pop import PopEntry, PopError, record_entry
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
@@ -69,5 +69,5 @@ def post_entry(
             raise Problem(422, "Invalid request", str(exc)) from None
     broker.publish([body.machine])
     with engine.connect() as conn:
-        tile = machine_tiles(conn, plant, datetime.now(timezone.utc), [body.machine])[0]
-    return {**result, "gq": tile["gq"], "sq": tile["sq"]}
+        counts = shift_counts(conn, plant, body.machine, datetime.now(timezone.utc))
+    return {**result, "gq": counts["gq"], "sq": counts["sq"]}
