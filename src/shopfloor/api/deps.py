@@ -52,7 +52,9 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -> Principal | None:
+def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -> Principal | None:
+    # A plain function: FastAPI runs it in its thread pool, so the store lookup never blocks the event loop
+    # that carries every open board's stream.
     token = _bearer(request)
     if token:
         with engine.begin() as conn:
