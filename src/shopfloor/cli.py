@@ -240,7 +240,7 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
     from shopfloor import runtime
     from shopfloor.actions.demo import create_demo_accounts, load_history, sample_plant
     from shopfloor.simulator.plant import VirtualPlant
-    from shopfloor.simulator.servers import MTCONNECT_STATE_MAP, ProtocolPlant, broker_reachable
+    from shopfloor.simulator.servers import ProtocolPlant, broker_reachable, connected_plant
     from shopfloor.store.events import event_span
     from shopfloor.store.plant import machine_ids, save_plant
 
@@ -253,17 +253,7 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
 
     async def main() -> None:
         await protocols.start()
-        specs, per_machine = protocols.connectors()
-        doc = plant.to_dict()
-        doc["connectors"] = specs
-        for area in doc["areas"]:
-            for line in area["lines"]:
-                for m in line["machines"]:
-                    if m["code"] in per_machine:
-                        m["connector"] = per_machine[m["code"]]
-                    if protocols.assignment.get(m["code"]) == "mtconnect":
-                        m["tags"]["state"]["map"] = MTCONNECT_STATE_MAP
-        live = Plant.from_dict(doc)
+        live = connected_plant(plant, protocols)
         with engine.begin() as conn:
             save_plant(conn, live, "demo")
             live = load_plant(conn, live.site.code)

@@ -16,6 +16,7 @@ from typing import Any
 
 from shopfloor.connectors.modbus import parse_registers
 from shopfloor.connectors.mqtt import broker_address
+from shopfloor.model.plant import Plant
 from shopfloor.simulator.machine import STATE_MAP
 from shopfloor.simulator.modbus_server import ModbusPlantServer
 from shopfloor.simulator.mtconnect_agent import AgentItem, MTConnectAgent
@@ -192,3 +193,18 @@ class ProtocolPlant:
             for code in self.machines_on("mqtt"):
                 per_machine[code] = {"name": "weld-sparkplug", "device": code}
         return specs, per_machine
+
+
+def connected_plant(plant: Plant, protocols: ProtocolPlant) -> Plant:
+    """``plant`` with the connectors that reach the running protocol servers (what the demo imports)."""
+    specs, per_machine = protocols.connectors()
+    doc = plant.to_dict()
+    doc["connectors"] = specs
+    for area in doc["areas"]:
+        for line in area["lines"]:
+            for m in line["machines"]:
+                if m["code"] in per_machine:
+                    m["connector"] = per_machine[m["code"]]
+                if protocols.assignment.get(m["code"]) == "mtconnect":
+                    m["tags"]["state"]["map"] = MTCONNECT_STATE_MAP
+    return Plant.from_dict(doc)
