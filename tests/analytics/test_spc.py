@@ -505,3 +505,16 @@ def test_montgomery_circuit_board_c_chart():
     assert [v.index + 1 for v in evaluate(c, "nelson", enabled={1})] == [6, 20]
     revised = spc.c_chart(CIRCUIT, exclude=[5, 19])  # the book's revised limits without the two causes
     assert revised.centre[0] == pytest.approx(19.67, abs=0.01)
+
+
+def test_montgomery_personal_computer_u_chart():
+    # Montgomery, ISQC, 2nd ed., pp. 181-182: nonconformities found in 20 samples
+    # of 5 personal computers (qcc's "pcmanufact" data).  u-bar = 193 / 100 = 1.93, UCL = 1.93 + 3 sqrt(1.93/5)
+    # = 3.79, LCL = 0.07; the process is in control.
+    x = [10, 12, 8, 14, 10, 16, 11, 7, 10, 15, 9, 5, 7, 11, 12, 6, 8, 10, 7, 5]
+    u = spc.u_chart(x, [5] * 20)
+    assert u.centre[0] == pytest.approx(1.93)
+    assert u.ucl[0] == pytest.approx(3.79, abs=5e-3) and u.lcl[0] == pytest.approx(0.07, abs=5e-3)
+    assert evaluate(u, "nelson", enabled={1}) == []
+    varying = spc.u_chart(x, [5] * 10 + [10] * 10)  # limits per point follow each sample's size
+    assert varying.ucl[0] > varying.ucl[15]
