@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from shopfloor.analytics.kpi import kpis
 from shopfloor.model.intervals import Interval
@@ -13,7 +13,7 @@ from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store import work_orders
 from shopfloor.store.plant import machine_ids
-from shopfloor.store.schema import machine_events
+from shopfloor.store.schema import alarms, machine_events
 
 STATE_COLOURS = {
     "running": "green",
@@ -58,6 +58,11 @@ def machine_tiles(
             .order_by(me.ts.desc(), me.id.desc())
             .limit(1)
         ).scalar()
+        open_alarms = conn.execute(
+            select(func.count())
+            .select_from(alarms)
+            .where(alarms.c.machine_id == ids[m.code], alarms.c.ack_at.is_(None))
+        ).scalar()
         order = work_orders.running_on(conn, m.code)
         if order is not None:
             product = order.product
@@ -76,6 +81,7 @@ def machine_tiles(
                 "in_state_s": (now - last_state.ts).total_seconds() if last_state else None,
                 "product": product,
                 "order": order.code if order else None,
+                "alarms": open_alarms,
                 "order_quantity": order.quantity if order else None,
                 "shift": shift,
                 "gq": el.gq,

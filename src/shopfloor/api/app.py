@@ -15,7 +15,7 @@ from shopfloor import __version__
 from shopfloor.api import errors
 from shopfloor.api.deps import Principal, current_principal
 from shopfloor.api.errors import Problem
-from shopfloor.api.routers import admin, auth, connectors, events, kpi, plant, pop, quality, work_orders
+from shopfloor.api.routers import admin, alarms, auth, connectors, events, kpi, plant, pop, quality, work_orders
 from shopfloor.store.db import open_store
 from shopfloor.web import views
 
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         work_orders.router,
         kpi.router,
         quality.router,
+        alarms.router,
         pop.router,
         connectors.router,
         admin.router,

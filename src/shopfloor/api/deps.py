@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report_production": frozenset({"operator", "supervisor", "admin"}),
     "import_events": frozenset({"supervisor", "manager", "admin"}),
     "plan_production": frozenset({"supervisor", "manager", "admin"}),
+    "acknowledge_alarms": frozenset({"quality", "supervisor", "admin"}),
     "manage_plant": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"manager", "admin"}),

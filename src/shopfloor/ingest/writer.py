@@ -28,7 +28,7 @@ from shopfloor.connectors.base import Quality, Signal
 from shopfloor.ingest.buffer import DiskBuffer
 from shopfloor.ingest.mapping import Mapped, Measurement, SignalMapper
 from shopfloor.model.plant import Plant
-from shopfloor.store import rollups, work_orders
+from shopfloor.store import rollups, spc_monitor, work_orders
 from shopfloor.store.db import writing
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import machine_ids
@@ -57,6 +57,7 @@ class WriterStats:
     committed_measurements: int = 0
     duplicate_events: int = 0
     anomalies: int = 0
+    alarms_raised: int = 0
     buffered_signals: int = 0
     replayed_signals: int = 0
     transactions: int = 0
@@ -115,6 +116,7 @@ class IngestWriter:
         self.max_delay_s = max_delay_s
         self.retry_s = retry_s
         self.mapper = SignalMapper(plant, load_mapper_state(engine))
+        self._watched = spc_monitor.watched(plant)
         self.buffer = DiskBuffer(buffer_dir) if buffer_dir is not None else None
         if self.buffer is not None:
             for note in self.buffer.recovery_notes:
@@ -260,6 +262,10 @@ class IngestWriter:
                     self._ids = machine_ids(conn)
                 result = append_events(conn, work_orders.attribute(conn, mapped.events))
                 stored = insert_measurements(conn, mapped.measurements, self._ids)
+                raised = []
+                if self._watched and mapped.measurements:
+                    touched = {(m.machine, m.name) for m in mapped.measurements}
+                    raised = spc_monitor.check(conn, self.plant, touched, self._watched)
                 for sig, reason in mapped.anomalies:
                     conn.execute(
                         quarantine.insert().values(
@@ -282,6 +288,7 @@ class IngestWriter:
         s.duplicate_events += result.duplicates
         s.committed_measurements += stored
         s.anomalies += len(mapped.anomalies)
+        s.alarms_raised += len(raised)
         s.transactions += 1
         s.store_available = True
         s.last_commit_at = datetime.now(timezone.utc)

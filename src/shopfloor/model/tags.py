@@ -70,6 +70,10 @@ class ProcessRule:
     compression: str
     deviation: float
     max_gap_s: float
+    # Live SPC on this value: individuals chart with limits estimated from the first ``spc_baseline`` values
+    # (phase I, then frozen) and the ``spc_rules`` set (nelson or we); None when the value is not watched.
+    spc_baseline: int | None = None
+    spc_rules: str = "nelson"
 
 
 @dataclass(frozen=True)
@@ -204,9 +208,28 @@ def parse_tags(machine: str, doc: dict[str, Any], products: set[str]) -> Machine
         if deviation is None or deviation < 0:
             problems.append(f"{path}.process[{i}].deviation: expected a number >= 0")
             deviation = 0.0
+        spc_doc = spec.get("spc")
+        baseline, rules = None, "nelson"
+        if spc_doc is not None:
+            if not isinstance(spc_doc, dict):
+                problems.append(f"{path}.process[{i}].spc: expected {{baseline: N, rules: nelson|we}}")
+            else:
+                baseline = spc_doc.get("baseline", 30)
+                rules = str(spc_doc.get("rules", "nelson"))
+                if not isinstance(baseline, int) or baseline < 10:
+                    problems.append(f"{path}.process[{i}].spc.baseline: at least 10 values are needed for limits")
+                if rules not in ("nelson", "we"):
+                    problems.append(f"{path}.process[{i}].spc.rules: {rules!r} is not nelson or we")
         process.append(
             ProcessRule(
-                sig, str(spec.get("name", sig)), spec.get("unit"), kind, deviation, float(spec.get("max_gap_s", 3600))
+                sig,
+                str(spec.get("name", sig)),
+                spec.get("unit"),
+                kind,
+                deviation,
+                float(spec.get("max_gap_s", 3600)),
+                baseline,
+                rules,
             )
         )
     if problems:

@@ -330,3 +330,33 @@ work_order_events = Table(
     Column("actor", String(200), nullable=False),
     Column("reason", Text, nullable=True),
 )
+
+# Live SPC on process values: phase I limits estimated once from the first values, then frozen.
+spc_limits = Table(
+    "spc_limits",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("centre", Float, nullable=False),
+    Column("sigma", Float, nullable=False),
+    Column("baseline_points", Integer, nullable=False),
+    Column("estimated_at", UTCDateTime, nullable=False),
+)
+
+# A rule violation on a watched value; acknowledged with a comment.  One alarm per rule and completing point.
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("machine_id", Integer, ForeignKey("machines.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("rule", String(16), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("points", JSON, nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("ack_at", UTCDateTime, nullable=True),
+    Column("ack_by", String(200), nullable=True),
+    Column("ack_comment", Text, nullable=True),
+    UniqueConstraint("machine_id", "name", "rule", "ts", name="uq_alarms_machine_id"),
+)
