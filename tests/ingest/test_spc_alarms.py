@@ -121,3 +121,34 @@ def test_a_value_beyond_the_frozen_limits_raises_one_alarm_that_is_acknowledged(
     assert qe.get("/api/v1/alarms", params={"open": True}).json() == []
     again = qe.post(f"/api/v1/alarms/{alarm_id}/ack", json={"comment": "again"}, headers={"X-CSRF-Token": csrf})
     assert again.status_code == 409
+
+
+def test_the_quality_page_shows_the_chart_and_acknowledges_with_a_comment(engine, tmp_path):
+    import re
+
+    with engine.begin() as conn:
+        save_plant(conn, Plant.from_dict(PLANT), "test")
+        plant = load_plant(conn)
+        accounts.create_user(conn, "qe", "quality", password="quality-password-1")
+
+    async def scenario():
+        writer = IngestWriter(engine, plant, tmp_path / "buf", max_delay_s=0.01)
+        await writer.start()
+        values = [*BASELINE, 100.1, 130.0]
+        await writer.submit(
+            [Signal("plc", "WLD-01", "Power", v, T0 + timedelta(seconds=i)) for i, v in enumerate(values)]
+        )
+        await writer.stop()
+
+    asyncio.run(scenario())
+    client = TestClient(create_app(Settings(), engine=engine))
+    client.post("/login", data={"username": "qe", "password": "quality-password-1"})
+    html = client.get("/quality").text
+    assert 'class="chart spc"' in html and "laser_power" in html and "nelson1" in html
+    alarm_id = re.search(r'action="/quality/alarms/(\d+)/ack"', html).group(1)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = client.post(
+        f"/quality/alarms/{alarm_id}/ack", data={"comment": "checked", "csrf_token": csrf}, follow_redirects=True
+    )
+    assert r.status_code == 200 and "/quality/alarms/" not in r.text
+    assert client.post(f"/quality/alarms/{alarm_id}/ack", data={"comment": "x"}).status_code == 403  # no CSRF

@@ -395,3 +395,80 @@ def terminal(
         downtime_reasons=plant.downtime_reasons or ("OTHER",),
     )
     return _page(request, "terminal.html", ctx)
+
+
+@router.get("/quality")
+def quality_page(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
+    """Open process alarms (acknowledged here with a comment) and the individuals chart of each watched value."""
+    from sqlalchemy import select
+
+    from shopfloor.analytics import spc
+    from shopfloor.analytics.run_rules import evaluate
+    from shopfloor.api.deps import PERMISSIONS
+    from shopfloor.store import spc_monitor
+    from shopfloor.store.schema import alarms, machines, measurements, spc_limits
+
+    plant = _plant(engine)
+    if plant is None:
+        raise Problem(404, "Not found", "no plant in this store yet")
+    a, m, ms, lim = alarms.c, machines.c, measurements.c, spc_limits.c
+    charts = []
+    with engine.connect() as conn:
+        open_alarms = conn.execute(
+            select(alarms, m.code.label("machine"))
+            .join(machines, m.id == a.machine_id)
+            .where(a.ack_at.is_(None))
+            .order_by(a.id.desc())
+            .limit(200)
+        ).all()
+        config = spc_monitor.watched(plant)
+        ids = {row.code: row.id for row in conn.execute(select(m.code, m.id))}
+        for (machine, name), (_, rules) in sorted(config.items()):
+            limits = conn.execute(select(spc_limits).where(lim.machine_id == ids[machine], lim.name == name)).first()
+            rows = conn.execute(
+                select(ms.ts, ms.value)
+                .where(ms.machine_id == ids[machine], ms.name == name)
+                .order_by(ms.ts.desc())
+                .limit(100)
+            ).all()[::-1]
+            if limits is None or len(rows) < 2:
+                continue
+            chart, _ = spc.imr([r.value for r in rows], centre=limits.centre, sigma=limits.sigma)
+            t = _context(request, principal, plant)["t"]
+            doc = {
+                "ts": [t.time(r.ts) for r in rows],
+                "values": [r.value for r in rows],
+                "centre": limits.centre,
+                "ucl": float(chart.ucl[0]),
+                "lcl": float(chart.lcl[0]),
+                "violations": sorted({v.index for v in evaluate(chart, rules)}),
+            }
+            charts.append({"machine": machine, "name": name, "json": json.dumps(doc)})
+    ctx = _context(
+        request,
+        principal,
+        plant,
+        open_alarms=open_alarms,
+        charts=charts,
+        can_ack=principal.user.role in PERMISSIONS["acknowledge_alarms"],
+    )
+    return _page(request, "quality.html", ctx)
+
+
+@router.post("/quality/alarms/{alarm_id}/ack")
+def quality_ack(
+    alarm_id: int,
+    request: Request,
+    comment: str = Form(..., min_length=1, max_length=2000),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.api.deps import PERMISSIONS
+    from shopfloor.api.routers.alarms import AckIn, acknowledge
+
+    _require_csrf(principal, csrf_token)
+    if principal.user.role not in PERMISSIONS["acknowledge_alarms"]:
+        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not acknowledge alarms")
+    acknowledge(alarm_id, AckIn(comment=comment), principal, engine)
+    return RedirectResponse("/quality", status_code=303)
