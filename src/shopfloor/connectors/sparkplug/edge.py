@@ -4,8 +4,8 @@ On connect it publishes NBIRTH (with ``bdSeq`` equal to the one in its Will, and
 false) and a DBIRTH per device, with an alias for every metric; DDATA then carries aliases only.  ``seq``
 counts every message of the node from the NBIRTH on, wrapping 255 -> 0; ``bdSeq`` grows with every new MQTT
 connection.  An NCMD ``Node Control/Rebirth`` = true makes it publish all births again, and so does a host
-application's STATE message saying it came online (section 5.5: the edge node births again when the primary
-host appears, so a host that starts after the edge node still learns every metric).  Data messages use
+application's STATE message saying it came online (the specification's primary-host handling: the edge node births
+again when the host appears, so a host that starts after the edge node still learns every metric).  Data messages use
 QoS 0 and births QoS 0, the Will (NDEATH) QoS 1, as section 5 requires.
 """
 
