@@ -483,8 +483,8 @@ ORANGE_JUICE = [
     9,
     6,
 ]
-# Montgomery, ISQC 7th ed., Table 7.7 (Example 7.3): nonconformities in 26 samples of 100 printed circuit boards
-# (qcc's "circuit" data).  c-bar 19.85, UCL 33.22, LCL 6.48; samples 6 and 20 are outside the limits.
+# Montgomery, ISQC: nonconformities in 26 samples of 100 printed circuit boards (qcc's "circuit" data, whose
+# certified values are c-bar 19.84615, UCL 33.21086, LCL 6.481447); samples 6 and 20 are outside the limits.
 CIRCUIT = [21, 24, 16, 12, 15, 5, 28, 20, 31, 25, 20, 24, 16, 19, 10, 17, 13, 22, 18, 39, 30, 24, 16, 19, 17, 15]
 
 

@@ -8,7 +8,7 @@ section 6.1.6 (https://www.itl.nist.gov/div898/handbook/pmc/section1/pmc16.htm):
   Expected PPM below LSL = Phi((LSL - mu) / sigma) 1e6, above USL = (1 - Phi((USL - mu) / sigma)) 1e6.
 Normality: the Anderson-Darling statistic A^2 with the small-sample adjustment A*^2 = A^2 (1 + 0.75/n +
 2.25/n^2) and its p-value approximation (R. B. D'Agostino and M. A. Stephens, "Goodness-of-Fit Techniques",
-Marcel Dekker 1986, table 4.9).
+Marcel Dekker 1986).
 """
 
 from __future__ import annotations

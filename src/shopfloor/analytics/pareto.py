@@ -1,7 +1,7 @@
 """Pareto analysis (largest contributors first, with cumulative share) and downtime by reason.
 
-Pareto ordering after J. M. Juran's "vital few and useful many" (Juran's Quality Handbook, 5th ed., 1999,
-section 5): categories sorted by their contribution, each with its cumulative percentage of the total.
+Pareto ordering after J. M. Juran's "vital few and useful many" (Juran's Quality Handbook, 5th ed., 1999):
+categories sorted by their contribution, each with its cumulative percentage of the total.
 """
 
 from __future__ import annotations
