@@ -8,7 +8,7 @@ Pure functions: no I/O.  Two steps, so that every screen computes ratios the sam
 2. ``kpis`` turns (summed) elements into ratios.  Aggregating a line or a site sums elements first and takes
    ratios last, so a line's availability is time-weighted, never an average of its machines' ratios.
 
-Time elements (ISO 22400-2:2014, section 5.1; element names as in the standard):
+Time elements (ISO 22400-2:2014; element names as in the standard):
 
 * Scheduled time: the shift calendar's shifts minus breaks (planned operation time, POT).
 * PDOT, planned downtime: scheduled time in state ``planned_stop`` or ``no_order``.
@@ -85,7 +85,7 @@ def _div(num: float, den: float) -> float | None:
 
 
 def kpis(e: KpiElements) -> dict[str, float | None]:
-    """ISO 22400-2 KPIs (section 6) and the derived figures Korean SMEs report, from summed elements.
+    """ISO 22400-2 KPIs and the derived figures Korean SMEs report, from summed elements.
 
     Ratios are fractions (0.85, not 85 %) and None where the denominator is zero.
     """

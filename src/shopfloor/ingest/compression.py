@@ -5,7 +5,7 @@ Two streaming filters, one instance per tag:
 * ``Deadband(e)``: a value is kept when it differs from the last kept value by more than ``e``.  Bound: every
   dropped value lies within ``e`` of the last kept value before it (step interpolation).
 * ``SwingingDoor(e)``: the swinging-door trending algorithm (E. H. Bristol, "Swinging Door Trending: Adaptive
-  Trend Recording?", ISA National Conference Proceedings, 1990, pp. 749-754).  Bound: every dropped value lies
+  Trend Recording?", ISA National Conference Proceedings, 1990).  Bound: every dropped value lies
   within ``e`` of the straight line between the kept values around it (linear interpolation).
 
 Both keep a value at least every ``max_gap_s`` seconds (so a flat signal still shows it is alive) and keep
