@@ -26,3 +26,16 @@ def test_kpi_rollup_benchmark_runs_and_checks_rollups_against_raw(tmp_path):
 def test_unknown_benchmark_is_refused():
     with pytest.raises(SystemExit):
         main(["bench_nope"])
+
+
+def test_shopfloor_bench_runs_a_quick_benchmark(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from shopfloor.cli import app
+
+    out = tmp_path / "rows.json"
+    result = CliRunner().invoke(app, ["bench", "bench_spc_rules", "--quick", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["rows"][0]["unit"] == "s"

@@ -379,6 +379,24 @@ def _register_spc() -> None:
 
 _register_spc()
 
+
+@app.command("bench")
+def bench_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="Benchmarks to run (default: all), e.g. bench_web.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Small data sets, to check that the benchmarks run.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows to this file.")] = None,
+) -> None:
+    """Run the benchmarks of bench/ and print each figure next to its baseline measured in the same run."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "__main__.py").is_file():
+        _fail("the benchmarks live in the source tree (bench/): run this from a clone of the repository")
+    sys.path.insert(0, str(root))
+    from bench.__main__ import main as bench_main
+
+    args = [*(names or []), *(["--quick"] if quick else []), *(["--json", str(json_out)] if json_out else [])]
+    raise typer.Exit(bench_main(args))
+
+
 connectors_app = typer.Typer(help="Machine data sources.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
 

@@ -136,3 +136,16 @@ def test_defect_rates_by_code_and_shift(as_role):
     by_shift = as_role("quality").get("/api/v1/quality/defects", params={**window, "by": "shift"}).json()["rows"]
     assert by_shift[0]["key"] == "2026-03-02/Day" and by_shift[0]["scrap"] == 423
     assert sup.get("/api/v1/quality/defects", params={"by": "colour"}).status_code == 422
+
+
+def test_prometheus_metrics_need_a_token_and_report_request_latency(app, as_role):
+    from fastapi.testclient import TestClient
+
+    assert TestClient(app).get("/metrics").status_code == 401
+    admin = as_role("admin")
+    token = admin.post("/api/v1/tokens", json={"username": "manager", "name": "prometheus"}).json()["token"]
+    scraper = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    scraper.get("/api/v1/machines")
+    body = scraper.get("/metrics").text
+    assert "# TYPE shopfloor_http_request_duration_seconds histogram" in body
+    assert 'route="/api/v1/machines"' in body and 'le="+Inf"' in body

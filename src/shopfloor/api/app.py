@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
 from shopfloor import __version__
-from shopfloor.api import errors
-from shopfloor.api.deps import Principal, current_principal
+from shopfloor.api import errors, metrics
+from shopfloor.api.deps import Principal, current_principal, require
 from shopfloor.api.errors import Problem
 from shopfloor.api.routers import admin, alarms, auth, connectors, events, kpi, plant, pop, quality, work_orders
 from shopfloor.store.db import open_store
@@ -88,9 +89,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or open_store(settings.db_url)
     errors.install(app)
 
+    latency = metrics.LatencyHistogram()
+    app.state.latency = latency
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
+        started = time.perf_counter()
         response = await call_next(request)
+        route = request.scope.get("route")
+        latency.observe(request.method, getattr(route, "path", "(unmatched)"), time.perf_counter() - started)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -103,6 +110,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         with app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics (send an API token as Bearer)",
+        response_class=PlainTextResponse,
+    )
+    def prometheus(_: Principal = Depends(require("view"))) -> PlainTextResponse:
+        from shopfloor.ingest.service import load_status
+
+        body = metrics.render(latency, getattr(app.state, "writer", None), load_status(app.state.engine))
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
     @app.get("/api/v1/version", tags=["operations"], summary="Version of the running server")
     def version(_: Principal = Depends(current_principal)) -> dict[str, str]:
