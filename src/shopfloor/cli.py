@@ -380,6 +380,33 @@ def _register_spc() -> None:
 _register_spc()
 
 
+@app.command("backup")
+def backup_cmd(
+    file: Annotated[Path, typer.Argument(help="Backup file to write (gzip JSON lines).")],
+    db: DbOption = None,
+) -> None:
+    """Write a backup of the whole store (SQLite or PostgreSQL)."""
+    from shopfloor.store.backup import backup
+
+    counts = backup(open_store(db), file)
+    console.print(f"backup written to {file}: {sum(counts.values())} row(s) in {len(counts)} table(s)")
+
+
+@app.command("restore")
+def restore_cmd(
+    file: Annotated[Path, typer.Argument(help="Backup file written by shopfloor backup.", exists=True, dir_okay=False)],
+    db: DbOption = None,
+) -> None:
+    """Restore a backup into an empty store (also from SQLite to PostgreSQL and back)."""
+    from shopfloor.store.backup import BackupError, restore
+
+    try:
+        counts = restore(open_store(db), file)
+    except BackupError as exc:
+        _fail(str(exc))
+    console.print(f"restored {sum(counts.values())} row(s) into {resolve_url(db)}")
+
+
 @app.command("bench")
 def bench_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Benchmarks to run (default: all), e.g. bench_web.")] = None,
