@@ -234,20 +234,17 @@ def demo_cmd(
 
 def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> None:
     import asyncio
-    import os
     from datetime import timedelta
 
     from shopfloor import runtime
     from shopfloor.actions.demo import create_demo_accounts, load_history, sample_plant
     from shopfloor.simulator.plant import VirtualPlant
-    from shopfloor.simulator.servers import ProtocolPlant, broker_reachable, connected_plant
+    from shopfloor.simulator.servers import ProtocolPlant, connected_plant, demo_broker
     from shopfloor.store.events import event_span
     from shopfloor.store.plant import machine_ids, save_plant
 
     plant = sample_plant()
-    mqtt_url = os.environ.get("SHOPFLOOR_MQTT", "mqtt://127.0.0.1:1883")
-    if not broker_reachable(mqtt_url):
-        mqtt_url = None
+    mqtt_url = demo_broker()
     virtual = VirtualPlant(plant, seed)
     protocols = ProtocolPlant(virtual, mqtt_url)
 
@@ -314,18 +311,16 @@ def simulate_cmd(
 ) -> None:
     """Run the virtual plant's machines behind real protocol servers and print the plant-file connectors."""
     import asyncio
-    import os
 
     import yaml
 
     from shopfloor.actions.demo import sample_plant
     from shopfloor.simulator.plant import VirtualPlant
-    from shopfloor.simulator.servers import ProtocolPlant, broker_reachable
+    from shopfloor.simulator.servers import ProtocolPlant, demo_broker
 
-    url = mqtt or os.environ.get("SHOPFLOOR_MQTT", "mqtt://127.0.0.1:1883")
-    if not broker_reachable(url):
-        console.print(f"[yellow]no MQTT broker at {url}: the Sparkplug machines are left out[/]")
-        url = None
+    url = demo_broker(mqtt)
+    if url is None:
+        console.print("[yellow]no MQTT broker answers: the Sparkplug machines are left out[/]")
     protocols = ProtocolPlant(VirtualPlant(sample_plant(), seed), url, host)
 
     async def main() -> None:

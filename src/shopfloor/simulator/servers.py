@@ -34,6 +34,18 @@ EXECUTION = {
 MTCONNECT_STATE_MAP = {v: k for k, v in EXECUTION.items()}
 
 
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+
+def demo_broker(explicit: str | None = None) -> str | None:
+    """The broker for the virtual plant's Sparkplug machines (argument, $SHOPFLOOR_MQTT, or the local one),
+    or None when it does not answer."""
+    import os
+
+    url = explicit or os.environ.get("SHOPFLOOR_MQTT", DEFAULT_BROKER)
+    return url if broker_reachable(url) else None
+
+
 def broker_reachable(url: str, timeout: float = 1.0) -> bool:
     host, port = broker_address(url)
     try:
