@@ -122,10 +122,25 @@ def _signed(value: int, width: int) -> int:
     return value - (1 << width) if value >= 1 << (width - 1) else value
 
 
+_PLAIN = {
+    DT["Float"]: "float_value",
+    DT["Double"]: "double_value",
+    DT["Boolean"]: "boolean_value",
+    DT["String"]: "string_value",
+    DT["UInt8"]: "int_value",
+    DT["UInt16"]: "int_value",
+    DT["UInt32"]: "int_value",
+    DT["UInt64"]: "long_value",
+}
+
+
 def metric_value(metric: Any, datatype: int) -> Any:
     """The Python value of a decoded metric (None for a null metric)."""
     if metric.is_null:
         return None
+    field = _PLAIN.get(datatype)
+    if field is not None and metric.WhichOneof("value") == field:
+        return getattr(metric, field)  # the common case, without the conversions below
     kind = metric.WhichOneof("value")
     if kind is None:
         return None

@@ -170,16 +170,20 @@ class SparkplugHost:
             out.ignored += 1
             return
         machine = self._machine(topic.edge_node or "", device)
+        # Per payload, not per value: most metrics share the payload's timestamp, and the identity prefix.
+        times: dict[int, datetime] = {}
+        prefix = f"{key[0]}/{key[1]}/{device}:{node.bdseq}:{payload.seq}:"
+        source, good, aliases = self.source, Quality.GOOD, node.aliases
         for m in payload.metrics:
-            if m.HasField("alias") and not m.name:
-                found = node.aliases.get(int(m.alias))
+            name = m.name
+            if not name and m.HasField("alias"):
+                found = aliases.get(m.alias)
                 if found is None or found[0] != device:
                     out.quarantined.append((str(topic), f"unknown alias {m.alias}"))
                     out.rebirths.append(key)
                     continue
                 name, datatype = found[1], found[2]
             else:
-                name = m.name
                 datatype = int(m.datatype) if m.HasField("datatype") else node.types.get((device, name), -1)
                 if datatype == -1:
                     out.quarantined.append((str(topic), f"metric {name!r} was not in the birth certificate"))
@@ -194,16 +198,8 @@ class SparkplugHost:
                 continue
             if not isinstance(value, (int, float, str, bool, type(None))):
                 continue  # arrays, datasets, templates are not machine signals
-            ts_ms = m.timestamp if m.HasField("timestamp") else payload.timestamp
-            ts = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc) if ts_ms else now
-            out.signals.append(
-                Signal(
-                    self.source,
-                    machine,
-                    name,
-                    value,
-                    ts,
-                    Quality.GOOD,
-                    source_id=f"{key[0]}/{key[1]}/{device}:{node.bdseq}:{payload.seq}:{name}",
-                )
-            )
+            ts_ms = m.timestamp or payload.timestamp
+            ts = times.get(ts_ms)
+            if ts is None:
+                ts = times[ts_ms] = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc) if ts_ms else now
+            out.signals.append(Signal(source, machine, name, value, ts, good, prefix + name))
