@@ -1,222 +1,247 @@
-"""The Sparkplug B payload schema (Eclipse Sparkplug 3.0, chapter 6, "Payloads"), built from its field list.
+"""The Sparkplug B payload schema: protobuf message classes built at import time from ``sparkplug_b.proto``.
 
-Written from the specification's message and field definitions: package ``org.eclipse.tahu.protobuf``,
-proto2.  The descriptor is built here in code, so no generated module is needed; ``Payload`` is the message
-class every Sparkplug B message carries.
+The ``.proto`` file beside this module, written from the Eclipse Sparkplug 3.0 specification (chapter 6,
+"Payloads"), is the single source of truth for field names and numbers.  A small parser for the proto2 subset
+that file uses (``syntax``, ``package``, ``option``, ``enum``, nested ``message``, ``optional`` / ``repeated``
+fields, ``oneof``, ``extensions N to max``) turns it into a ``FileDescriptorProto``; protobuf's descriptor pool
+then makes the message classes.  Nothing is generated or committed, and no protoc run is needed.
+
+``Payload`` is the message every Sparkplug B MQTT message carries; ``DATA_TYPES`` maps the DataType enum's
+names to their numbers.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from importlib import resources
+
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 F = descriptor_pb2.FieldDescriptorProto
-PACKAGE = "org.eclipse.tahu.protobuf"
+PROTO_FILE = "sparkplug_b.proto"
+# "max" in an extensions range is the largest field number, 2**29 - 1 (protobuf language guide, "Assigning
+# Field Numbers"); a descriptor's range end is exclusive.
+MAX_FIELD_NUMBER = 536_870_911
 
-# DataType enum, specification section 6.4.16 (values as in the reference README, SPB-02).
-DATA_TYPES = {
-    "Unknown": 0,
-    "Int8": 1,
-    "Int16": 2,
-    "Int32": 3,
-    "Int64": 4,
-    "UInt8": 5,
-    "UInt16": 6,
-    "UInt32": 7,
-    "UInt64": 8,
-    "Float": 9,
-    "Double": 10,
-    "Boolean": 11,
-    "String": 12,
-    "DateTime": 13,
-    "Text": 14,
-    "UUID": 15,
-    "DataSet": 16,
-    "Bytes": 17,
-    "File": 18,
-    "Template": 19,
-    "PropertySet": 20,
-    "PropertySetList": 21,
-    "Int8Array": 22,
-    "Int16Array": 23,
-    "Int32Array": 24,
-    "Int64Array": 25,
-    "UInt8Array": 26,
-    "UInt16Array": 27,
-    "UInt32Array": 28,
-    "UInt64Array": 29,
-    "FloatArray": 30,
-    "DoubleArray": 31,
-    "BooleanArray": 32,
-    "StringArray": 33,
-    "DateTimeArray": 34,
-}
-
-_SCALARS = {
+SCALAR_TYPES = {
+    "double": F.TYPE_DOUBLE,
+    "float": F.TYPE_FLOAT,
+    "int32": F.TYPE_INT32,
+    "int64": F.TYPE_INT64,
     "uint32": F.TYPE_UINT32,
     "uint64": F.TYPE_UINT64,
-    "float": F.TYPE_FLOAT,
-    "double": F.TYPE_DOUBLE,
+    "sint32": F.TYPE_SINT32,
+    "sint64": F.TYPE_SINT64,
+    "fixed32": F.TYPE_FIXED32,
+    "fixed64": F.TYPE_FIXED64,
+    "sfixed32": F.TYPE_SFIXED32,
+    "sfixed64": F.TYPE_SFIXED64,
     "bool": F.TYPE_BOOL,
     "string": F.TYPE_STRING,
     "bytes": F.TYPE_BYTES,
 }
+_LABELS = {"optional": F.LABEL_OPTIONAL, "required": F.LABEL_REQUIRED, "repeated": F.LABEL_REPEATED}
+
+_TOKEN = re.compile(
+    r"""(?P<space>\s+)
+      | (?P<comment>//[^\n]*|/\*.*?\*/)
+      | (?P<string>"[^"\n]*")
+      | (?P<number>-?\d+)
+      | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
+      | (?P<symbol>[{}=;\[\](),<>])""",
+    re.VERBOSE | re.DOTALL,
+)
 
 
-def _message(
-    name: str, fields: list[tuple], oneofs: tuple[str, ...] = (), nested: list | None = None, extensions: bool = False
-) -> descriptor_pb2.DescriptorProto:
-    """``fields``: (name, number, type, label, type_name or None, oneof index or None)."""
-    msg = descriptor_pb2.DescriptorProto(name=name)
-    for oneof in oneofs:
-        msg.oneof_decl.add(name=oneof)
-    for fname, number, ftype, label, type_name, oneof in fields:
-        field = msg.field.add(name=fname, number=number, label=label)
-        if ftype in _SCALARS:
-            field.type = _SCALARS[ftype]
-        else:
-            field.type = F.TYPE_MESSAGE
-            field.type_name = type_name
+class ProtoSyntaxError(ValueError):
+    """The schema text is not in the proto2 subset this parser reads; the message names the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str
+    text: str
+    line: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    out: list[_Token] = []
+    pos, line = 0, 1
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise ProtoSyntaxError(f"line {line}: unexpected character {text[pos]!r}")
+        kind = match.lastgroup or ""
+        if kind not in ("space", "comment"):
+            out.append(_Token(kind, match.group(), line))
+        line += match.group().count("\n")
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    """Recursive descent over the token list; field types are resolved after the whole file is read."""
+
+    def __init__(self, text: str):
+        self.tokens = _tokens(text)
+        self.pos = 0
+        self.package = ""
+        self.known: dict[str, int] = {}  # fully qualified message and enum names -> TYPE_MESSAGE or TYPE_ENUM
+        self.unresolved: list[tuple[descriptor_pb2.FieldDescriptorProto, str, str, int]] = []
+
+    # -- tokens --------------------------------------------------------------------------------------------
+    def _line(self) -> int:
+        return self.tokens[min(self.pos, len(self.tokens) - 1)].line if self.tokens else 1
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.pos].text if self.pos < len(self.tokens) else None
+
+    def _take(self, expected: str | None = None, kind: str | None = None) -> str:
+        if self.pos >= len(self.tokens):
+            raise ProtoSyntaxError(f"line {self._line()}: unexpected end of file (expected {expected or kind})")
+        token = self.tokens[self.pos]
+        if expected is not None and token.text != expected:
+            raise ProtoSyntaxError(f"line {token.line}: expected {expected!r}, found {token.text!r}")
+        if kind is not None and token.kind != kind:
+            raise ProtoSyntaxError(f"line {token.line}: expected a {kind}, found {token.text!r}")
+        self.pos += 1
+        return token.text
+
+    def _number(self) -> int:
+        return int(self._take(kind="number"))
+
+    def _skip_statement(self) -> None:
+        while self._take() != ";":
+            pass
+
+    # -- grammar -------------------------------------------------------------------------------------------
+    def parse(self, name: str) -> descriptor_pb2.FileDescriptorProto:
+        fd = descriptor_pb2.FileDescriptorProto(name=name)
+        while self._peek() is not None:
+            word = self._take(kind="ident")
+            if word == "syntax":
+                self._take("=")
+                syntax = self._take(kind="string").strip('"')
+                if syntax != "proto2":
+                    raise ProtoSyntaxError(f"line {self._line()}: only proto2 is supported, not {syntax!r}")
+                fd.syntax = syntax
+                self._take(";")
+            elif word == "package":
+                self.package = fd.package = self._take(kind="ident")
+                self._take(";")
+            elif word == "option":
+                self._skip_statement()
+            elif word == "enum":
+                self._enum(fd.enum_type.add(), self.package)
+            elif word == "message":
+                self._message(fd.message_type.add(), self.package)
+            else:
+                raise ProtoSyntaxError(f"line {self._line()}: {word!r} is not supported at file level")
+        self._resolve()
+        return fd
+
+    def _qualify(self, scope: str, name: str, kind: int) -> str:
+        full = f"{scope}.{name}" if scope else name
+        if full in self.known:
+            raise ProtoSyntaxError(f"line {self._line()}: {full} is defined twice")
+        self.known[full] = kind
+        return full
+
+    def _enum(self, enum: descriptor_pb2.EnumDescriptorProto, scope: str) -> None:
+        enum.name = self._take(kind="ident")
+        self._qualify(scope, enum.name, F.TYPE_ENUM)
+        self._take("{")
+        while self._peek() != "}":
+            if self._peek() == "option":
+                self._skip_statement()
+                continue
+            name = self._take(kind="ident")
+            self._take("=")
+            enum.value.add(name=name, number=self._number())
+            self._take(";")
+        self._take("}")
+
+    def _message(self, msg: descriptor_pb2.DescriptorProto, scope: str) -> None:
+        msg.name = self._take(kind="ident")
+        full = self._qualify(scope, msg.name, F.TYPE_MESSAGE)
+        self._take("{")
+        while self._peek() != "}":
+            word = self._take(kind="ident")
+            if word == "message":
+                self._message(msg.nested_type.add(), full)
+            elif word == "enum":
+                self._enum(msg.enum_type.add(), full)
+            elif word in _LABELS:
+                self._field(msg, full, _LABELS[word], None)
+            elif word == "oneof":
+                msg.oneof_decl.add(name=self._take(kind="ident"))
+                self._take("{")
+                while self._peek() != "}":
+                    self._field(msg, full, F.LABEL_OPTIONAL, len(msg.oneof_decl) - 1)
+                self._take("}")
+            elif word == "extensions":
+                start = self._number()
+                self._take("to")
+                end = self._take()
+                last = MAX_FIELD_NUMBER if end == "max" else int(end)
+                msg.extension_range.add(start=start, end=last + 1)
+                self._take(";")
+            elif word in ("option", "reserved"):
+                self._skip_statement()
+            else:
+                raise ProtoSyntaxError(f"line {self._line()}: {word!r} is not supported inside message {full}")
+        self._take("}")
+
+    def _field(self, msg: descriptor_pb2.DescriptorProto, scope: str, label: int, oneof: int | None) -> None:
+        line = self._line()
+        type_name = self._take(kind="ident")
+        field = msg.field.add(name=self._take(kind="ident"), label=label)
+        self._take("=")
+        field.number = self._number()
+        if not 1 <= field.number <= MAX_FIELD_NUMBER:
+            raise ProtoSyntaxError(f"line {line}: field number {field.number} of {field.name} is out of range")
+        if self._peek() == "[":
+            while self._take() != "]":
+                pass
+        self._take(";")
         if oneof is not None:
             field.oneof_index = oneof
-    for n in nested or []:
-        msg.nested_type.add().CopyFrom(n)
-    if extensions:
-        msg.extension_range.add(start=6 if name == "Payload" else 9, end=536870912)
-    return msg
+        if type_name in SCALAR_TYPES:
+            field.type = SCALAR_TYPES[type_name]
+        else:
+            self.unresolved.append((field, type_name, scope, line))
+
+    def _resolve(self) -> None:
+        """Find each named type from the innermost scope outwards, as protoc does for relative names."""
+        for field, type_name, scope, line in self.unresolved:
+            parts = scope.split(".")
+            for depth in range(len(parts), -1, -1):
+                candidate = ".".join([*parts[:depth], type_name])
+                if candidate in self.known:
+                    field.type_name = f".{candidate}"
+                    field.type = self.known[candidate]
+                    break
+            else:
+                raise ProtoSyntaxError(f"line {line}: unknown type {type_name!r} for field {field.name}")
 
 
-def _build() -> descriptor_pb2.FileDescriptorProto:
-    OPT, REP = F.LABEL_OPTIONAL, F.LABEL_REPEATED
-    P = f".{PACKAGE}.Payload"
-    parameter = _message(
-        "Parameter",
-        [
-            ("name", 1, "string", OPT, None, None),
-            ("type", 2, "uint32", OPT, None, None),
-            ("int_value", 3, "uint32", OPT, None, 0),
-            ("long_value", 4, "uint64", OPT, None, 0),
-            ("float_value", 5, "float", OPT, None, 0),
-            ("double_value", 6, "double", OPT, None, 0),
-            ("boolean_value", 7, "bool", OPT, None, 0),
-            ("string_value", 8, "string", OPT, None, 0),
-        ],
-        oneofs=("value",),
-    )
-    template = _message(
-        "Template",
-        [
-            ("version", 1, "string", OPT, None, None),
-            ("metrics", 2, "msg", REP, f"{P}.Metric", None),
-            ("parameters", 3, "msg", REP, f"{P}.Template.Parameter", None),
-            ("template_ref", 4, "string", OPT, None, None),
-            ("is_definition", 5, "bool", OPT, None, None),
-        ],
-        nested=[parameter],
-    )
-    dataset_value = _message(
-        "DataSetValue",
-        [
-            ("int_value", 1, "uint32", OPT, None, 0),
-            ("long_value", 2, "uint64", OPT, None, 0),
-            ("float_value", 3, "float", OPT, None, 0),
-            ("double_value", 4, "double", OPT, None, 0),
-            ("boolean_value", 5, "bool", OPT, None, 0),
-            ("string_value", 6, "string", OPT, None, 0),
-        ],
-        oneofs=("value",),
-    )
-    row = _message("Row", [("elements", 1, "msg", REP, f"{P}.DataSet.DataSetValue", None)])
-    dataset = _message(
-        "DataSet",
-        [
-            ("num_of_columns", 1, "uint64", OPT, None, None),
-            ("columns", 2, "string", REP, None, None),
-            ("types", 3, "uint32", REP, None, None),
-            ("rows", 4, "msg", REP, f"{P}.DataSet.Row", None),
-        ],
-        nested=[dataset_value, row],
-    )
-    property_value = _message(
-        "PropertyValue",
-        [
-            ("type", 1, "uint32", OPT, None, None),
-            ("is_null", 2, "bool", OPT, None, None),
-            ("int_value", 3, "uint32", OPT, None, 0),
-            ("long_value", 4, "uint64", OPT, None, 0),
-            ("float_value", 5, "float", OPT, None, 0),
-            ("double_value", 6, "double", OPT, None, 0),
-            ("boolean_value", 7, "bool", OPT, None, 0),
-            ("string_value", 8, "string", OPT, None, 0),
-            ("propertyset_value", 9, "msg", OPT, f"{P}.PropertySet", 0),
-            ("propertysets_value", 10, "msg", OPT, f"{P}.PropertySetList", 0),
-        ],
-        oneofs=("value",),
-    )
-    property_set = _message(
-        "PropertySet",
-        [
-            ("keys", 1, "string", REP, None, None),
-            ("values", 2, "msg", REP, f"{P}.PropertyValue", None),
-        ],
-    )
-    property_set_list = _message("PropertySetList", [("propertyset", 1, "msg", REP, f"{P}.PropertySet", None)])
-    meta = _message(
-        "MetaData",
-        [
-            ("is_multi_part", 1, "bool", OPT, None, None),
-            ("content_type", 2, "string", OPT, None, None),
-            ("size", 3, "uint64", OPT, None, None),
-            ("seq", 4, "uint64", OPT, None, None),
-            ("file_name", 5, "string", OPT, None, None),
-            ("file_type", 6, "string", OPT, None, None),
-            ("md5", 7, "string", OPT, None, None),
-            ("description", 8, "string", OPT, None, None),
-        ],
-    )
-    metric = _message(
-        "Metric",
-        [
-            ("name", 1, "string", OPT, None, None),
-            ("alias", 2, "uint64", OPT, None, None),
-            ("timestamp", 3, "uint64", OPT, None, None),
-            ("datatype", 4, "uint32", OPT, None, None),
-            ("is_historical", 5, "bool", OPT, None, None),
-            ("is_transient", 6, "bool", OPT, None, None),
-            ("is_null", 7, "bool", OPT, None, None),
-            ("metadata", 8, "msg", OPT, f"{P}.MetaData", None),
-            ("properties", 9, "msg", OPT, f"{P}.PropertySet", None),
-            ("int_value", 10, "uint32", OPT, None, 0),
-            ("long_value", 11, "uint64", OPT, None, 0),
-            ("float_value", 12, "float", OPT, None, 0),
-            ("double_value", 13, "double", OPT, None, 0),
-            ("boolean_value", 14, "bool", OPT, None, 0),
-            ("string_value", 15, "string", OPT, None, 0),
-            ("bytes_value", 16, "bytes", OPT, None, 0),
-            ("dataset_value", 17, "msg", OPT, f"{P}.DataSet", 0),
-            ("template_value", 18, "msg", OPT, f"{P}.Template", 0),
-        ],
-        oneofs=("value",),
-    )
-    payload = _message(
-        "Payload",
-        [
-            ("timestamp", 1, "uint64", OPT, None, None),
-            ("metrics", 2, "msg", REP, f"{P}.Metric", None),
-            ("seq", 3, "uint64", OPT, None, None),
-            ("uuid", 4, "string", OPT, None, None),
-            ("body", 5, "bytes", OPT, None, None),
-        ],
-        nested=[template, dataset, property_value, property_set, property_set_list, meta, metric],
-        extensions=True,
-    )
-    fd = descriptor_pb2.FileDescriptorProto(name="shopfloor/sparkplug_b.proto", package=PACKAGE, syntax="proto2")
-    enum = fd.enum_type.add(name="DataType")
-    for name, number in DATA_TYPES.items():
-        enum.value.add(name=name, number=number)
-    fd.message_type.add().CopyFrom(payload)
-    return fd
+def parse_proto(text: str, name: str = PROTO_FILE) -> descriptor_pb2.FileDescriptorProto:
+    """The FileDescriptorProto of ``text`` (a proto2 schema in the subset described in the module docstring)."""
+    return _Parser(text).parse(name)
 
 
+def _load() -> descriptor_pb2.FileDescriptorProto:
+    text = resources.files(__package__).joinpath(PROTO_FILE).read_text(encoding="utf-8")
+    # A name of our own in the pool keeps this schema apart from any other copy of the Sparkplug schema
+    # another library might register in protobuf's default pool.
+    return parse_proto(text, f"shopfloor/{PROTO_FILE}")
+
+
+FILE_DESCRIPTOR = _load()
 _pool = descriptor_pool.DescriptorPool()
-_pool.Add(_build())
+_pool.Add(FILE_DESCRIPTOR)
+PACKAGE = FILE_DESCRIPTOR.package
+
 Payload = message_factory.GetMessageClass(_pool.FindMessageTypeByName(f"{PACKAGE}.Payload"))
+DATA_TYPES: dict[str, int] = {v.name: v.number for v in _pool.FindEnumTypeByName(f"{PACKAGE}.DataType").values}
