@@ -1,205 +1,574 @@
-"""The Sparkplug host application's view of each edge node (Eclipse Sparkplug 3.0, chapter 5).
+"""The Sparkplug host application's session with each edge node (Eclipse Sparkplug 3.0, chapter 5), without I/O.
 
-Per edge node: the bdSeq of its current NBIRTH, the sequence number expected next (one counter for node and
-device messages, wrapping 255 -> 0), the aliases of its metrics, and which devices are born.  A message out
-of sequence is held for the reorder timeout; if the missing one does not arrive, a rebirth is requested
-(NCMD ``Node Control/Rebirth`` = true).  DATA before BIRTH, an unknown metric, or a malformed payload also
-request a rebirth.  An NDEATH whose bdSeq matches the current birth (and a DDEATH) marks the metrics STALE;
-an NDEATH from an older session is ignored.  Pure: no I/O; the connector publishes what ``rebirths`` lists.
+``SparkplugHost.receive(topic, payload)`` returns what one MQTT message means: Signals, rebirth requests,
+quarantined input.  The connector publishes the rebirth requests (NCMD ``Node Control/Rebirth`` = true) and
+commits the Signals; this module never touches the network, so every rule below is tested without a broker.
+
+Per edge node (group id, edge node id):
+
+* NBIRTH starts a session: its ``bdSeq`` metric, its ``seq`` (the specification says 0; any 0..255 is
+  accepted), the datatype and alias of every node metric.  DBIRTH does the same for one device.  Aliases are
+  unique per edge node (``tck-id-payloads-alias-uniqueness``); DATA carries aliases or names.
+* ``seq`` is one counter for node and device messages (NBIRTH, DBIRTH, NDATA, DDATA, DDEATH) that wraps
+  from 255 to 0 (``tck-id-payloads-sequence-num-incrementing``).  A message ahead of the expected one is held
+  and a reorder timer starts (``tck-id-operational-behavior-host-reordering-start``); when the missing ones
+  arrive the held messages are applied in order (``...-reordering-success``); when the Reorder Timeout passes
+  first, the held messages are discarded (counted), the session waits for a new birth, and a rebirth is
+  requested (``...-reordering-rebirth``).  A redelivered copy of a message already applied (same seq and
+  payload timestamp, as after an MQTT reconnection) is ignored.
+* DATA, DBIRTH or DDEATH before the NBIRTH, DATA of a device without DBIRTH, a metric that was not in the
+  birth certificate, or a payload that is not a Sparkplug protobuf: a rebirth is requested (chapter 5,
+  "Rebirth requests"; the last is configurable).  Requests for the same node are spaced by
+  ``rebirth_interval_s`` so one broken edge node does not flood the broker.
+* NDEATH whose bdSeq equals the current NBIRTH's marks the node's and all its devices' metrics STALE at the
+  host's time (``tck-id-operational-behavior-edge-node-termination-host-action-ndeath-node-tags-stale`` and
+  ``...-ndeath-devices-tags-stale``); an NDEATH with another bdSeq is the late will of an older session and is
+  ignored.  DDEATH marks the device's metrics STALE at the DDEATH's timestamp (``...-ddeath-devices-tags-stale``).
+* Input that breaks the specification is quarantined: kept with its topic, its reason and its bytes
+  (``quarantine`` list and ``on_quarantine`` callback), never silently dropped.
+
+Signals: machine = the device id, or ``machine_for[group/edge/device | edge/device | device]``; an edge node's
+own metrics only when ``node_machine_for[group/edge | edge]`` names a machine.  tag = the metric name (a
+template instance's members become ``metric/member``).  ts = the metric's timestamp, else the payload's, else
+the time of reception.  quality from the metric's ``Quality`` property; a null value without one is BAD.
+source_id = ``group/edge/device:bdSeq:seq:timestamp_ms:tag``, the same for a redelivered copy and different
+for every real message (seq alone repeats every 256 messages).  Control metrics (``bdSeq``, ``Node Control/*``)
+are not machine signals.  Transient metrics (not to be stored, section "Metric"), DataSets, arrays, bytes and
+template definitions are valid but are not machine signals: they are listed in ``HostResult.skipped``.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from shopfloor.connectors.base import Quality, Signal
-from shopfloor.connectors.sparkplug.codec import SparkplugError, Topic, decode_payload, metric_value
+from shopfloor.connectors.sparkplug.codec import (
+    BASIC_TYPES,
+    DATA_TYPE_NAMES,
+    DT,
+    Table,
+    TemplateValue,
+    datetime_from_ms,
+    decode_payload,
+    metric_value,
+    quality_of,
+)
+from shopfloor.connectors.sparkplug.errors import PayloadError
+from shopfloor.connectors.sparkplug.topics import Topic, TopicError, parse_topic
 
 REBIRTH_METRIC = "Node Control/Rebirth"
+BDSEQ_METRIC = "bdSeq"
+SEQ_MODULUS = 256  # seq and bdSeq run 0..255 and wrap to 0
+_METRIC_TYPES = frozenset(DATA_TYPE_NAMES) - {DT["Unknown"], DT["PropertySet"], DT["PropertySetList"]}
+_SCALARS = frozenset([int, float, str, bool])
+_NOT_SET = object()
 
 
-@dataclass
-class NodeState:
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Input that could not be used, kept whole with the reason."""
+
+    topic: str
+    reason: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class HostResult:
+    """What one message (or one timer check) means for the host application."""
+
+    signals: list[Signal] = field(default_factory=list)
+    rebirths: list[tuple[str, str]] = field(default_factory=list)  # (group id, edge node id) to send NCMD to
+    quarantined: list[Quarantined] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (metric, why): valid, but not a machine signal
+    ignored: int = 0  # messages not applied: duplicates, data before birth, older deaths, commands, STATE
+    discarded: int = 0  # held out-of-order messages dropped when the reorder timeout asked for a rebirth
+
+    def extend(self, other: HostResult) -> None:
+        self.signals.extend(other.signals)
+        self.rebirths.extend(other.rebirths)
+        self.quarantined.extend(other.quarantined)
+        self.skipped.extend(other.skipped)
+        self.ignored += other.ignored
+        self.discarded += other.discarded
+
+
+@dataclass(slots=True)
+class _Held:
+    topic: Topic
+    payload: Any
+    data: bytes
+    received: datetime
+
+
+@dataclass(slots=True)
+class NodeSession:
+    """The host's knowledge of one edge node and its devices."""
+
+    group: str
+    edge: str
     bdseq: int | None = None
     born: bool = False
     last_seq: int | None = None
+    types: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (device, metric) -> datatype
     aliases: dict[int, tuple[str | None, str, int]] = field(default_factory=dict)  # alias -> (device, name, type)
-    types: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (device, name) -> datatype
-    devices: set[str] = field(default_factory=set)
-    pending: dict[int, tuple[Topic, Any]] = field(default_factory=dict)
+    tags: dict[str | None, list[str]] = field(default_factory=dict)  # device -> tags its birth announced
+    devices: set[str] = field(default_factory=set)  # devices born in this session
+    pending: dict[int, _Held] = field(default_factory=dict)  # held out-of-order messages by seq
     pending_since: datetime | None = None
+    applied: dict[int, int | None] = field(default_factory=dict)  # seq -> payload timestamp last applied
+    rebirth_requested_at: datetime | None = None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group, self.edge)
 
-@dataclass
-class HostResult:
-    signals: list[Signal] = field(default_factory=list)
-    rebirths: list[tuple[str, str]] = field(default_factory=list)  # (group, edge node)
-    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (topic, reason)
-    ignored: int = 0
+    def forget_devices(self) -> None:
+        for device in [d for d in self.tags if d is not None]:
+            self._drop_device(device)
+
+    def _drop_device(self, device: str) -> None:
+        self.tags.pop(device, None)
+        self.devices.discard(device)
+        for key in [k for k in self.types if k[0] == device]:
+            del self.types[key]
+        for alias in [a for a, found in self.aliases.items() if found[0] == device]:
+            del self.aliases[alias]
 
 
 class SparkplugHost:
-    def __init__(self, source: str, machine_for: dict[str, str] | None = None, reorder_timeout_s: float = 2.0):
-        """``machine_for`` maps a device id (or ``edge/device``) to a machine code; by default they are equal."""
-        self.source = source
-        self.machine_for = machine_for or {}
-        self.reorder_timeout_s = reorder_timeout_s
-        self.nodes: dict[tuple[str, str], NodeState] = {}
+    """The host application side of every edge node seen; pure, driven by ``receive`` and ``check_timeouts``."""
 
-    def _machine(self, edge: str, device: str | None) -> str | None:
-        if device is None:
-            return None
-        return self.machine_for.get(f"{edge}/{device}") or self.machine_for.get(device) or device
+    def __init__(
+        self,
+        source: str,
+        machine_for: dict[str, str] | None = None,
+        reorder_timeout_s: float = 2.0,
+        *,
+        node_machine_for: dict[str, str] | None = None,
+        rebirth_interval_s: float = 5.0,
+        rebirth_on_malformed: bool = True,
+        check_sequence: bool = True,
+        emit_births: bool = True,
+        on_quarantine: Callable[[Quarantined], None] | None = None,
+        keep_quarantined: int = 100,
+    ):
+        """``check_sequence`` and ``emit_births`` are off for a worker of a shared subscription, which sees only
+        part of each edge node's DATA but every birth (the births are emitted by none, to avoid copies)."""
+        if reorder_timeout_s <= 0:
+            raise ValueError(f"reorder_timeout_s must be positive, not {reorder_timeout_s}")
+        self.source = source
+        self.machine_for = dict(machine_for or {})
+        self.node_machine_for = dict(node_machine_for or {})
+        self.reorder_timeout_s = reorder_timeout_s
+        self.rebirth_interval_s = rebirth_interval_s
+        self.rebirth_on_malformed = rebirth_on_malformed
+        self.check_sequence = check_sequence
+        self.emit_births = emit_births
+        self.on_quarantine = on_quarantine
+        self.nodes: dict[tuple[str, str], NodeSession] = {}
+        self.quarantine: deque[Quarantined] = deque(maxlen=keep_quarantined)
+        self.quarantined_total = 0
+        self._machines: dict[tuple[str, str, str | None], str | None] = {}
+
+    # -- entry points --------------------------------------------------------------------------------------
+    def receive(self, topic: str, data: bytes, now: datetime | None = None) -> HostResult:
+        """One MQTT message on a ``spBv1.0/...`` topic."""
+        now = now or datetime.now(timezone.utc)
+        try:
+            parsed = parse_topic(topic)
+        except TopicError as exc:
+            out = HostResult()
+            self._quarantine(out, topic, str(exc), data, now)
+            return out
+        return self.handle(parsed, data, now)
 
     def handle(self, topic: Topic, data: bytes, now: datetime | None = None) -> HostResult:
+        """One MQTT message on a parsed Sparkplug topic."""
         now = now or datetime.now(timezone.utc)
         out = HostResult()
-        if topic.message_type in ("STATE", "NCMD", "DCMD"):
-            out.ignored += 1
+        mtype = topic.message_type
+        if mtype in ("STATE", "NCMD", "DCMD"):
+            out.ignored += 1  # commands and host states are for edge nodes and other hosts
             return out
-        key = (topic.group or "", topic.edge_node or "")
-        node = self.nodes.setdefault(key, NodeState())
+        node = self.nodes.get(topic.node)
+        if node is None:
+            node = self.nodes[topic.node] = NodeSession(*topic.node)
         try:
             payload = decode_payload(data)
-        except SparkplugError as exc:
-            out.quarantined.append((str(topic), str(exc)))
-            out.rebirths.append(key)
+        except PayloadError as exc:
+            self._quarantine(out, str(topic), str(exc), data, now)
+            if self.rebirth_on_malformed:
+                self._request_rebirth(node, now, out)
             return out
-        if topic.message_type == "NDEATH":
-            self._ndeath(key, node, payload, now, out)
-            return out
-        if topic.message_type == "NBIRTH":
-            self._nbirth(key, node, payload, now, out)
-            return out
-        if not node.born:
-            out.ignored += 1
-            out.rebirths.append(key)
-            return out
-        if not payload.HasField("seq"):
-            out.quarantined.append((str(topic), f"{topic.message_type} without a sequence number"))
-            return out
-        seq = int(payload.seq)
-        expected = (node.last_seq + 1) % 256 if node.last_seq is not None else seq
-        if seq == expected:
-            self._apply(key, node, topic, payload, now, out)
-            while (node.last_seq + 1) % 256 in node.pending:  # type: ignore[operator]
-                t, p = node.pending.pop((node.last_seq + 1) % 256)  # type: ignore[operator]
-                self._apply(key, node, t, p, now, out)
-            if not node.pending:
-                node.pending_since = None
-        elif (seq - expected) % 256 < 128:
-            # Ahead of the expected one: hold it until the gap fills or the reorder timeout passes.
-            node.pending[seq] = (topic, payload)
-            node.pending_since = node.pending_since or now
+        if mtype == "NDEATH":
+            self._ndeath(node, topic, payload, data, now, out)
+        elif mtype == "NBIRTH":
+            self._nbirth(node, topic, payload, data, now, out)
+        elif not node.born:
+            out.ignored += 1  # a session is defined by its NBIRTH: nothing can be applied before one
+            self._request_rebirth(node, now, out)
+        elif not payload.HasField("seq") or payload.seq >= SEQ_MODULUS:
+            why = "without a sequence number" if not payload.HasField("seq") else f"with seq {payload.seq} > 255"
+            self._quarantine(out, str(topic), f"{mtype} {why}", data, now)
         else:
-            out.ignored += 1  # behind: a duplicate of something already applied
-        self._check_timeout(key, node, now, out)
+            self._sequenced(node, topic, payload, data, now, out)
+            self._check_timeout(node, now, out)
         return out
 
     def check_timeouts(self, now: datetime | None = None) -> HostResult:
+        """Rebirth requests for edge nodes whose missing messages did not arrive within the reorder timeout."""
         now = now or datetime.now(timezone.utc)
         out = HostResult()
-        for key, node in self.nodes.items():
-            self._check_timeout(key, node, now, out)
+        for node in self.nodes.values():
+            self._check_timeout(node, now, out)
         return out
 
-    def _check_timeout(self, key, node: NodeState, now: datetime, out: HostResult) -> None:
-        if node.pending_since and (now - node.pending_since).total_seconds() >= self.reorder_timeout_s:
-            node.pending.clear()
-            node.pending_since = None
-            node.born = False  # nothing more is applied until the new birth
-            out.rebirths.append(key)
+    def connection_lost(self, now: datetime | None = None, forget: bool = False) -> HostResult:
+        """The host lost its MQTT connection: every metric of every live session is STALE from ``now``.
 
-    def _nbirth(self, key, node: NodeState, payload, now: datetime, out: HostResult) -> None:
-        bdseq = None
-        for m in payload.metrics:
-            if m.name == "bdSeq":
-                bdseq = int(m.long_value if m.WhichOneof("value") == "long_value" else m.int_value)
-        if bdseq is None:
-            out.quarantined.append((f"{key[0]}/{key[1]}", "NBIRTH without a bdSeq metric"))
-            return
-        node.bdseq = bdseq
-        node.born = True
-        node.last_seq = int(payload.seq) if payload.HasField("seq") else 0
-        node.aliases.clear()
-        node.types.clear()
-        node.devices.clear()
+        With ``forget`` (a clean MQTT session, where nothing missed is redelivered) the sessions end and each
+        edge node must be born again; otherwise they go on with the messages the broker kept.
+        """
+        now = now or datetime.now(timezone.utc)
+        out = HostResult()
+        for node in self.nodes.values():
+            if node.born:
+                self._stale(node, None, now, "lost", out)
+                for device in sorted(node.devices):
+                    self._stale(node, device, now, "lost", out)
+            if forget:
+                out.discarded += len(node.pending)
+                self._end_session(node)
+        return out
+
+    def rebirth_all(self, now: datetime | None = None) -> HostResult:
+        """Rebirth requests for every edge node seen (after a reconnection, to refresh every value)."""
+        now = now or datetime.now(timezone.utc)
+        out = HostResult()
+        for node in self.nodes.values():
+            node.rebirth_requested_at = None
+            self._request_rebirth(node, now, out)
+        return out
+
+    # -- sessions ------------------------------------------------------------------------------------------
+    def _end_session(self, node: NodeSession) -> None:
+        node.born = False
         node.pending.clear()
         node.pending_since = None
-        self._register(node, None, payload, out, key)
+        node.devices.clear()
 
-    def _register(self, node: NodeState, device: str | None, payload, out: HostResult, key) -> None:
-        for m in payload.metrics:
-            if not m.name:
-                out.quarantined.append((f"{key[0]}/{key[1]}", "a BIRTH metric without a name"))
-                continue
-            node.types[(device, m.name)] = int(m.datatype)
-            if m.HasField("alias"):
-                node.aliases[int(m.alias)] = (device, m.name, int(m.datatype))
-
-    def _ndeath(self, key, node: NodeState, payload, now: datetime, out: HostResult) -> None:
-        bdseq = next((int(m.long_value or m.int_value) for m in payload.metrics if m.name == "bdSeq"), None)
-        if node.bdseq is None or bdseq != node.bdseq:
-            out.ignored += 1  # the death of an older session: the current birth stands
+    def _request_rebirth(self, node: NodeSession, now: datetime, out: HostResult) -> None:
+        last = node.rebirth_requested_at
+        if last is not None and (now - last).total_seconds() < self.rebirth_interval_s:
             return
-        self._stale(key, node, None, now, out)
-        node.born = False
+        node.rebirth_requested_at = now
+        out.rebirths.append(node.key)
 
-    def _stale(self, key, node: NodeState, device: str | None, now: datetime, out: HostResult) -> None:
-        for (dev, name), _ in node.types.items():
-            if dev is None or (device is not None and dev != device):
-                continue
-            machine = self._machine(key[1], dev)
-            if machine:
-                out.signals.append(Signal(self.source, machine, name, None, now, Quality.STALE))
+    def _quarantine(self, out: HostResult, topic: str, reason: str, data: bytes, now: datetime) -> None:
+        item = Quarantined(topic, reason, bytes(data), now)
+        out.quarantined.append(item)
+        self.quarantine.append(item)
+        self.quarantined_total += 1
+        if self.on_quarantine is not None:
+            self.on_quarantine(item)
 
-    def _apply(self, key, node: NodeState, topic: Topic, payload, now: datetime, out: HostResult) -> None:
+    def _nbirth(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out: HostResult):
+        problem = None
+        try:
+            bdseq = _bdseq_of(payload)
+        except PayloadError as exc:
+            bdseq, problem = None, str(exc)
+        if bdseq is None:
+            problem = problem or f"NBIRTH without a {BDSEQ_METRIC} metric"
+        elif not payload.HasField("seq") or payload.seq >= SEQ_MODULUS:
+            problem = "NBIRTH without a sequence number" if not payload.HasField("seq") else "NBIRTH seq > 255"
+        if problem is not None:
+            # No rebirth request: the edge node would send the same certificate again.
+            out.discarded += len(node.pending)
+            self._end_session(node)
+            self._quarantine(out, str(topic), problem, data, now)
+            return
+        out.discarded += len(node.pending)
+        self._end_session(node)
+        node.bdseq = bdseq
+        node.born = True
         node.last_seq = int(payload.seq)
+        node.types.clear()
+        node.aliases.clear()
+        node.tags.clear()
+        node.applied = {node.last_seq: payload.timestamp if payload.HasField("timestamp") else None}
+        node.rebirth_requested_at = None
+        self._birth_metrics(node, topic, payload, data, now, out)
+
+    def _ndeath(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out: HostResult):
+        try:
+            bdseq = _bdseq_of(payload)
+        except PayloadError as exc:
+            self._quarantine(out, str(topic), str(exc), data, now)
+            return
+        if bdseq is None:
+            self._quarantine(out, str(topic), f"NDEATH without a {BDSEQ_METRIC} metric", data, now)
+            return
+        if not node.born or bdseq != node.bdseq:
+            out.ignored += 1  # the will of an older session: the current birth stands
+            return
+        # STALE at the host's own time (the NDEATH, often the broker's will, has no trustworthy timestamp).
+        self._stale(node, None, now, "NDEATH", out)
+        for device in sorted(node.devices):
+            self._stale(node, device, now, "NDEATH", out)
+        out.discarded += len(node.pending)
+        self._end_session(node)
+
+    def _sequenced(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out: HostResult):
+        seq = int(payload.seq)
+        if not self.check_sequence:
+            self._apply(node, topic, payload, data, now, out)
+            return
+        expected = (node.last_seq + 1) % SEQ_MODULUS if node.last_seq is not None else seq
+        if seq == expected:
+            self._apply(node, topic, payload, data, now, out)
+            while node.born and node.last_seq is not None:
+                held = node.pending.pop((node.last_seq + 1) % SEQ_MODULUS, None)
+                if held is None:
+                    break
+                self._apply(node, held.topic, held.payload, held.data, held.received, out)
+            if not node.pending:
+                node.pending_since = None
+            return
+        stamp = payload.timestamp if payload.HasField("timestamp") else None
+        if node.applied.get(seq, _NOT_SET) == stamp or seq in node.pending:
+            out.ignored += 1  # a redelivered copy of a message already applied or held
+            return
+        node.pending[seq] = _Held(topic, payload, data, now)
+        if node.pending_since is None:
+            node.pending_since = now
+        if len(node.pending) >= SEQ_MODULUS // 2:
+            # Half the sequence space is waiting on one gap: no reorder can fill it any more.
+            node.pending_since = datetime.min.replace(tzinfo=timezone.utc)
+
+    def _check_timeout(self, node: NodeSession, now: datetime, out: HostResult) -> None:
+        if node.pending_since is None:
+            return
+        if (now - node.pending_since).total_seconds() < self.reorder_timeout_s:
+            return
+        out.discarded += len(node.pending)
+        node.pending.clear()
+        node.pending_since = None
+        node.born = False  # nothing more is applied until the new NBIRTH
+        node.rebirth_requested_at = None  # this request must go out, whatever was asked before
+        self._request_rebirth(node, now, out)
+
+    def _apply(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out: HostResult):
+        seq = int(payload.seq)
+        node.last_seq = seq
+        node.applied[seq] = payload.timestamp if payload.HasField("timestamp") else None
         mtype, device = topic.message_type, topic.device
         if mtype == "DBIRTH":
+            node._drop_device(device)  # type: ignore[arg-type]
             node.devices.add(device)  # type: ignore[arg-type]
-            self._register(node, device, payload, out, key)
+            self._birth_metrics(node, topic, payload, data, now, out)
         elif mtype == "DDEATH":
-            self._stale(key, node, device, now, out)
-            node.devices.discard(device)  # type: ignore[arg-type]
-            return
+            if device in node.devices:
+                ts = _payload_time(payload) or now
+                self._stale(node, device, ts, "DDEATH", out)
+                node.devices.discard(device)  # type: ignore[arg-type]
+            else:
+                out.ignored += 1
         elif mtype == "DDATA" and device not in node.devices:
-            out.rebirths.append(key)
             out.ignored += 1
-            return
-        machine = self._machine(topic.edge_node or "", device)
-        # Per payload, not per value: most metrics share the payload's timestamp, and the identity prefix.
-        times: dict[int, datetime] = {}
-        prefix = f"{key[0]}/{key[1]}/{device}:{node.bdseq}:{payload.seq}:"
-        source, good, aliases = self.source, Quality.GOOD, node.aliases
+            self._request_rebirth(node, now, out)
+        else:
+            self._data_metrics(node, topic, payload, data, now, out)
+
+    # -- metrics -------------------------------------------------------------------------------------------
+    def _machine(self, node: NodeSession, device: str | None) -> str | None:
+        key = (node.group, node.edge, device)
+        try:
+            return self._machines[key]
+        except KeyError:
+            pass
+        if device is None:
+            found = self.node_machine_for.get(f"{node.group}/{node.edge}") or self.node_machine_for.get(node.edge)
+        else:
+            found = (
+                self.machine_for.get(f"{node.group}/{node.edge}/{device}")
+                or self.machine_for.get(f"{node.edge}/{device}")
+                or self.machine_for.get(device)
+                or device
+            )
+        self._machines[key] = found
+        return found
+
+    def _birth_metrics(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out):
+        device = topic.device
+        machine = self._machine(node, device) if self.emit_births else None
+        problems: list[str] = []
+        tags = node.tags.setdefault(device, [])
+        signals = _SignalMaker(self.source, machine, node, topic, payload, now)
         for m in payload.metrics:
             name = m.name
-            if not name and m.HasField("alias"):
+            if not name:
+                problems.append(f"a {topic.message_type} metric without a name (alias {m.alias})")
+                continue
+            if not m.HasField("datatype") or m.datatype not in _METRIC_TYPES:
+                what = "no datatype" if not m.HasField("datatype") else f"datatype {m.datatype}"
+                problems.append(f"birth metric {name!r} has {what}")
+                continue
+            datatype = m.datatype
+            node.types[(device, name)] = datatype
+            if m.HasField("alias"):
+                taken = node.aliases.get(m.alias)
+                if taken is not None and taken[:2] != (device, name):
+                    problems.append(
+                        f"alias {m.alias} of {name!r} already names {taken[1]!r} of {taken[0] or 'the node'}"
+                    )
+                else:
+                    node.aliases[m.alias] = (device, name, datatype)
+            if name == BDSEQ_METRIC or name.startswith("Node Control/"):
+                continue
+            if m.is_transient:
+                out.skipped.append((name, "transient: not to be stored"))
+                continue
+            try:
+                value = metric_value(m, datatype, name)
+            except PayloadError as exc:
+                problems.append(str(exc))
+                if datatype in BASIC_TYPES:
+                    tags.append(name)  # its DATA may still be good, and go STALE with the rest
+                continue
+            for tag, scalar in _flatten(name, value, out):
+                tags.append(tag)
+                if machine is not None:
+                    signals.add(m, tag, scalar, out)
+        if problems:
+            self._quarantine(out, str(topic), "; ".join(problems), data, now)
+
+    def _data_metrics(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out):
+        device = topic.device
+        machine = self._machine(node, device)
+        problems: list[str] = []
+        unknown = False
+        types, aliases = node.types, node.aliases
+        signals = _SignalMaker(self.source, machine, node, topic, payload, now)
+        for m in payload.metrics:
+            name = m.name
+            if name:
+                datatype = types.get((device, name))
+                if datatype is None:
+                    problems.append(f"metric {name!r} was not in the birth certificate")
+                    unknown = True
+                    continue
+            elif m.HasField("alias"):
                 found = aliases.get(m.alias)
                 if found is None or found[0] != device:
-                    out.quarantined.append((str(topic), f"unknown alias {m.alias}"))
-                    out.rebirths.append(key)
+                    problems.append(f"alias {m.alias} was not in the birth certificate of {device or 'the node'}")
+                    unknown = True
                     continue
                 name, datatype = found[1], found[2]
             else:
-                datatype = int(m.datatype) if m.HasField("datatype") else node.types.get((device, name), -1)
-                if datatype == -1:
-                    out.quarantined.append((str(topic), f"metric {name!r} was not in the birth certificate"))
-                    out.rebirths.append(key)
-                    continue
-            if machine is None or name == "bdSeq" or name.startswith("Node Control/"):
+                problems.append("a metric with neither name nor alias")
+                continue
+            if machine is None or name == BDSEQ_METRIC or name.startswith("Node Control/"):
+                continue
+            if m.is_transient:
+                out.skipped.append((name, "transient: not to be stored"))
                 continue
             try:
-                value = metric_value(m, datatype)
-            except SparkplugError as exc:
-                out.quarantined.append((str(topic), f"{name}: {exc}"))
+                value = metric_value(m, datatype, name)
+            except PayloadError as exc:
+                problems.append(str(exc))
                 continue
-            if not isinstance(value, (int, float, str, bool, type(None))):
-                continue  # arrays, datasets, templates are not machine signals
-            ts_ms = m.timestamp or payload.timestamp
-            ts = times.get(ts_ms)
-            if ts is None:
-                ts = times[ts_ms] = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc) if ts_ms else now
-            out.signals.append(Signal(source, machine, name, value, ts, good, prefix + name))
+            if value.__class__ in _SCALARS:
+                signals.add(m, name, value, out)
+            else:
+                for tag, scalar in _flatten(name, value, out):
+                    signals.add(m, tag, scalar, out)
+        if problems:
+            self._quarantine(out, str(topic), "; ".join(problems), data, now)
+        if unknown:
+            self._request_rebirth(node, now, out)
+
+    def _stale(self, node: NodeSession, device: str | None, ts: datetime, why: str, out: HostResult) -> None:
+        machine = self._machine(node, device)
+        if machine is None:
+            return
+        ms = int(ts.timestamp() * 1000)
+        prefix = f"{node.group}/{node.edge}/{device or ''}:{node.bdseq}:{why}:{ms}:"
+        for tag in node.tags.get(device, ()):
+            out.signals.append(Signal(self.source, machine, tag, None, ts, Quality.STALE, prefix + tag))
+
+
+class _SignalMaker:
+    """Signals of one payload: shares the identity prefix and converts each distinct timestamp once."""
+
+    __slots__ = ("source", "machine", "prefix", "payload_ms", "received", "times")
+
+    def __init__(self, source: str, machine: str | None, node: NodeSession, topic: Topic, payload: Any, now):
+        self.source = source
+        self.machine = machine
+        seq = payload.seq if payload.HasField("seq") else ""
+        self.prefix = f"{node.group}/{node.edge}/{topic.device or ''}:{node.bdseq}:{seq}:"
+        self.payload_ms = payload.timestamp
+        self.received = now
+        self.times: dict[int, datetime] = {}
+
+    def add(self, metric: Any, tag: str, value: Any, out: HostResult) -> None:
+        ms = metric.timestamp or self.payload_ms
+        ts = self.times.get(ms)
+        if ts is None:
+            try:
+                ts = self.times[ms] = datetime_from_ms(ms, tag) if ms else self.received
+            except PayloadError:
+                ts = self.times[ms] = self.received  # an impossible timestamp: the reception time stands in
+        quality = quality_of(metric, tag)
+        if value is None and quality is Quality.GOOD:
+            quality = Quality.BAD
+        out.signals.append(Signal(self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}"))
+
+
+def _flatten(name: str, value: Any, out: HostResult) -> Iterator[tuple[str, Any]]:
+    """Machine signals in one decoded value: itself, a template instance's members, or none (listed skipped)."""
+    if value is None or value.__class__ in _SCALARS:
+        yield name, value
+    elif isinstance(value, datetime):
+        yield name, value.isoformat()
+    elif isinstance(value, TemplateValue):
+        if value.is_definition:
+            out.skipped.append((name, "a template definition describes a type, it carries no values"))
+            return
+        for member in value.members:
+            yield from _flatten(f"{name}/{member.name}", member.value, out)
+    elif isinstance(value, Table):
+        out.skipped.append((name, "a DataSet is not a machine signal"))
+    elif isinstance(value, list):
+        out.skipped.append((name, "an array is not a machine signal"))
+    else:
+        out.skipped.append((name, f"a {type(value).__name__} value is not a machine signal"))
+
+
+def _payload_time(payload: Any) -> datetime | None:
+    if not payload.timestamp:
+        return None
+    try:
+        return datetime_from_ms(payload.timestamp, "payload timestamp")
+    except PayloadError:
+        return None
+
+
+def _bdseq_of(payload: Any) -> int | None:
+    """The value of the ``bdSeq`` metric (Int64 in births and wills, UInt64 in some examples), if present."""
+    for m in payload.metrics:
+        if m.name == BDSEQ_METRIC:
+            kind = m.WhichOneof("value")
+            if kind == "long_value":
+                return int(m.long_value)
+            if kind == "int_value":
+                return int(m.int_value)
+            raise PayloadError(f"{BDSEQ_METRIC} must be an integer, not {kind or 'no value'}")
+    return None
