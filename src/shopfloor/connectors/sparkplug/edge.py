@@ -1,33 +1,214 @@
-"""A Sparkplug B edge node (used by the virtual plant): births, data and death as the specification says.
+"""A Sparkplug B edge node with its devices (used by the virtual plant): births, data, deaths and commands.
 
-On connect it publishes NBIRTH (with ``bdSeq`` equal to the one in its Will, and ``Node Control/Rebirth`` =
-false) and a DBIRTH per device, with an alias for every metric; DDATA then carries aliases only.  ``seq``
-counts every message of the node from the NBIRTH on, wrapping 255 -> 0; ``bdSeq`` grows with every new MQTT
-connection.  An NCMD ``Node Control/Rebirth`` = true makes it publish all births again, and so does a host
-application's STATE message saying it came online (the specification's primary-host handling: the edge node births
-again when the host appears, so a host that starts after the edge node still learns every metric).  Data messages use
-QoS 0 and births QoS 0, the Will (NDEATH) QoS 1, as section 5 requires.
+``EdgeSession`` builds the messages and keeps the counters, without I/O (Eclipse Sparkplug 3.0, chapters 5-6):
+
+* NBIRTH carries ``bdSeq`` (Int64), ``Node Control/Rebirth`` = false (never aliased), and the node's metrics;
+  each DBIRTH the device's metrics.  Every birth metric has a name, an alias unique across the edge node, a
+  datatype and a timestamp; NDATA and DDATA carry the alias, the timestamp and the value only.
+* ``seq`` is 0 in the NBIRTH and +1 on every following DBIRTH, NDATA, DDATA and DDEATH of the node and its
+  devices, wrapping 255 -> 0.  ``bdSeq`` is +1 (mod 256) on every new MQTT connection; the NDEATH in the
+  connection's Will carries it, and the NBIRTH of that connection repeats it.  A rebirth keeps it.
+
+``EdgeNode`` connects that session to a broker with paho-mqtt (MQTT v5, clean start): the NDEATH is its Will
+(QoS 1, not retained), births, data and device deaths go out at QoS 0 as the specification says.  ``qos=1``
+raises all of them to QoS 1, for a plant that wants the broker to queue them for an absent host: all of them,
+because a broker may deliver a QoS 0 message ahead of QoS 1 messages it still holds, and a birth must never
+overtake the data sent before it.  NCMD ``Node Control/Rebirth`` = true makes it publish NBIRTH and every DBIRTH again
+(the same bdSeq) before any more data, and other NCMD/DCMD metrics go to ``on_command``.  With
+``primary_host`` it births only while that host application's STATE says online (section "Edge Node Session
+Establishment"); without one it births on connecting, and again when any host application announces itself
+online, so a host that starts after the edge node still learns every metric.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from shopfloor.connectors.sparkplug.codec import DT, Topic, datatype_for, decode_payload, set_metric_value
-from shopfloor.connectors.sparkplug.host import REBIRTH_METRIC
+from shopfloor.connectors.sparkplug.codec import (
+    DATA_TYPE_NAMES,
+    DT,
+    datatype_for,
+    decode_payload,
+    metric_value,
+    set_metric_value,
+)
+from shopfloor.connectors.sparkplug.errors import SparkplugError
+from shopfloor.connectors.sparkplug.host import BDSEQ_METRIC, REBIRTH_METRIC, SEQ_MODULUS
 from shopfloor.connectors.sparkplug.schema import Payload
+from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topic, parse_topic, state_topic
+
+log = logging.getLogger(__name__)
+Message = tuple[str, bytes]
+Command = Callable[[str | None, str, Any], None]  # (device or None for the node, metric name, value)
 
 
-def _ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class EdgeError(SparkplugError):
+    """A request the edge node cannot turn into a valid Sparkplug message; the message says why."""
+
+
+class EdgeSession:
+    """The messages of one edge node and its devices, with their seq and bdSeq; no I/O."""
+
+    def __init__(
+        self,
+        group: str,
+        edge: str,
+        devices: dict[str, dict[str, Any]],
+        node_metrics: dict[str, Any] | None = None,
+        datatypes: dict[str | None, dict[str, int | str]] | None = None,
+        bdseq: int = 0,
+    ):
+        """``devices``: device id -> {metric: initial value}.  A metric's datatype follows its initial value
+        (bool Boolean, int Int64, float Double, str String) unless ``datatypes[device][metric]`` names one."""
+        self.group = check_id(group, "group id")
+        self.edge = check_id(edge, "edge node id")
+        if not 0 <= bdseq < SEQ_MODULUS:
+            raise EdgeError(f"bdSeq must be 0..255, not {bdseq}")
+        self.values: dict[str | None, dict[str, Any]] = {None: dict(node_metrics or {})}
+        for device, metrics in devices.items():
+            self.values[check_id(device, "device id")] = dict(metrics)
+        self.types: dict[tuple[str | None, str], int] = {}
+        self.aliases: dict[tuple[str | None, str], int] = {}
+        self.names: dict[int, tuple[str | None, str]] = {}
+        for device, metrics in self.values.items():
+            for name, value in metrics.items():
+                if name == BDSEQ_METRIC or name.startswith("Node Control/"):
+                    raise EdgeError(f"{name!r} is a control metric of the edge node, not a value to publish")
+                given = (datatypes or {}).get(device, {}).get(name)
+                datatype = DT[given] if isinstance(given, str) else given
+                if datatype is None:
+                    datatype = datatype_for(value)
+                elif datatype not in DATA_TYPE_NAMES:
+                    raise EdgeError(f"metric {name!r}: unknown datatype {given!r}")
+                self.types[(device, name)] = datatype
+                alias = len(self.aliases) + 1
+                self.aliases[(device, name)] = alias
+                self.names[alias] = (device, name)
+        self.bdseq = bdseq
+        self.seq = 0
+
+    @property
+    def devices(self) -> list[str]:
+        return [d for d in self.values if d is not None]
+
+    def topic(self, message_type: str, device: str | None = None) -> str:
+        return node_topic(self.group, message_type, self.edge, device)
+
+    def new_connection(self) -> None:
+        """A new MQTT CONNECT: the next bdSeq, for its Will and its NBIRTH."""
+        self.bdseq = (self.bdseq + 1) % SEQ_MODULUS
+
+    def lose(self, count: int = 1) -> None:
+        """Advance seq as if ``count`` messages had been lost on the way (fault injection)."""
+        self.seq = (self.seq + count) % SEQ_MODULUS
+
+    def _next_seq(self) -> int:
+        seq = self.seq
+        self.seq = (seq + 1) % SEQ_MODULUS
+        return seq
+
+    def death(self, ts_ms: int | None = None) -> Message:
+        """The NDEATH (the Will of the connection): bdSeq only, no seq (section "NDEATH")."""
+        payload = Payload(timestamp=ts_ms or now_ms())
+        set_metric_value(payload.metrics.add(name=BDSEQ_METRIC), DT["Int64"], self.bdseq)
+        return self.topic("NDEATH"), payload.SerializeToString()
+
+    def births(self, ts_ms: int | None = None) -> list[Message]:
+        """NBIRTH (seq 0) and a DBIRTH for every device, in that order."""
+        ts = ts_ms or now_ms()
+        self.seq = 0
+        payload = Payload(timestamp=ts, seq=self._next_seq())
+        for name, datatype, value in ((BDSEQ_METRIC, DT["Int64"], self.bdseq), (REBIRTH_METRIC, DT["Boolean"], False)):
+            set_metric_value(payload.metrics.add(name=name, timestamp=ts), datatype, value)
+        self._birth_metrics(payload, None, ts)
+        return [(self.topic("NBIRTH"), payload.SerializeToString())] + [self.device_birth(d, ts) for d in self.devices]
+
+    def device_birth(self, device: str, ts_ms: int | None = None) -> Message:
+        self._device(device)
+        ts = ts_ms or now_ms()
+        payload = Payload(timestamp=ts, seq=self._next_seq())
+        self._birth_metrics(payload, device, ts)
+        return self.topic("DBIRTH", device), payload.SerializeToString()
+
+    def _birth_metrics(self, payload: Any, device: str | None, ts: int) -> None:
+        for name, value in self.values[device].items():
+            metric = payload.metrics.add(name=name, alias=self.aliases[(device, name)], timestamp=ts)
+            set_metric_value(metric, self.types[(device, name)], value)
+
+    def data(self, device: str | None, values: dict[str, Any], ts_ms: int | None = None) -> tuple[str, bytes, int]:
+        """DDATA (NDATA for ``device`` None) with the given metrics by alias; returns topic, payload and seq."""
+        if device is not None:
+            self._device(device)
+        if not values:
+            raise EdgeError(f"no metric values to publish for {device or 'the edge node'}")
+        ts = ts_ms or now_ms()
+        payload = Payload(timestamp=ts)
+        for name, value in values.items():
+            key = (device, name)
+            if key not in self.types:
+                raise EdgeError(f"metric {name!r} is not in the birth certificate of {device or 'the edge node'}")
+            metric = payload.metrics.add(alias=self.aliases[key], timestamp=ts)
+            set_metric_value(metric, self.types[key], value)
+            metric.ClearField("datatype")  # the datatype belongs to births (tck-id-payloads-metric-datatype-not-req)
+        for name, value in values.items():
+            self.values[device][name] = value
+        payload.seq = self._next_seq()
+        topic = self.topic("DDATA" if device is not None else "NDATA", device)
+        return topic, payload.SerializeToString(), int(payload.seq)
+
+    def update(self, device: str | None, values: dict[str, Any]) -> None:
+        """Change current values without publishing them (the next birth carries them)."""
+        if device is not None:
+            self._device(device)
+        for name in values:
+            if (device, name) not in self.types:
+                raise EdgeError(f"metric {name!r} is not in the birth certificate of {device or 'the edge node'}")
+        self.values[device].update(values)
+
+    def device_death(self, device: str, ts_ms: int | None = None) -> Message:
+        """DDEATH: a timestamp and the next seq, no metrics (section "DDEATH")."""
+        self._device(device)
+        payload = Payload(timestamp=ts_ms or now_ms(), seq=self._next_seq())
+        return self.topic("DDEATH", device), payload.SerializeToString()
+
+    def commands(self, device: str | None, data: bytes) -> list[tuple[str, Any]]:
+        """The (metric name, value) pairs of an NCMD or DCMD payload; aliases resolved to names."""
+        payload = decode_payload(data)
+        out = []
+        for m in payload.metrics:
+            name = m.name
+            if not name:
+                found = self.names.get(m.alias) if m.HasField("alias") else None
+                if found is None or found[0] != device:
+                    raise EdgeError(f"command for unknown alias {m.alias} of {device or 'the edge node'}")
+                name = found[1]
+            datatype = m.datatype if m.HasField("datatype") else self.types.get((device, name), DT["Unknown"])
+            if name == REBIRTH_METRIC and not m.HasField("datatype"):
+                datatype = DT["Boolean"]
+            if datatype == DT["Unknown"]:
+                raise EdgeError(f"command metric {name!r} has no datatype and is not a metric of this edge node")
+            out.append((name, metric_value(m, datatype, name)))
+        return out
+
+    def _device(self, device: str) -> None:
+        if device is None or device not in self.values:
+            raise EdgeError(f"{device!r} is not a device of edge node {self.group}/{self.edge}")
+
+
 class EdgeNode:
+    """An ``EdgeSession`` on an MQTT v5 connection (paho-mqtt's network thread)."""
+
     def __init__(
         self,
         host: str,
@@ -36,121 +217,185 @@ class EdgeNode:
         edge: str,
         devices: dict[str, dict[str, Any]],
         client_id: str | None = None,
+        *,
+        node_metrics: dict[str, Any] | None = None,
+        datatypes: dict[str | None, dict[str, int | str]] | None = None,
+        qos: int = 0,
+        primary_host: str | None = None,
+        on_command: Command | None = None,
+        keepalive_s: int = 10,
+        bdseq: int = 0,
     ):
-        """``devices``: device id -> {metric name: initial value}; the datatype follows the value's type."""
-        self.host, self.port = host, port
-        self.group, self.edge = group, edge
-        self.devices = {d: dict(metrics) for d, metrics in devices.items()}
-        self.bdseq = 0
-        self.seq = 0
-        self.rebirths = 0
-        self._lock = threading.Lock()
-        self._aliases: dict[tuple[str, str], int] = {}
-        self._types: dict[tuple[str, str], int] = {}
-        alias = 1
-        for device, metrics in self.devices.items():
-            for name, value in metrics.items():
-                self._aliases[(device, name)] = alias
-                self._types[(device, name)] = datatype_for(value)
-                alias += 1
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"edge-{group}-{edge}", protocol=mqtt.MQTTv5
-        )
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
+        if qos not in (0, 1):
+            raise EdgeError(f"data QoS must be 0 or 1, not {qos}")
+        self.session = EdgeSession(group, edge, devices, node_metrics, datatypes, bdseq)
+        self.host, self.port, self.keepalive_s = host, port, keepalive_s
+        self.qos = qos
+        self.primary_host = check_id(primary_host, "primary host id") if primary_host is not None else None
+        self.on_command = on_command
+        self.rebirths = 0  # births published on request (NCMD Node Control/Rebirth)
+        self.births_published = 0
+        self.errors: list[str] = []
+        self.born = False
         self.connected = threading.Event()
+        self._lock = threading.RLock()
+        self._connects = 0
+        self._host_online_ts: int | None = None
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"edge-{group}-{edge}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.on_pre_connect = self._on_pre_connect
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
 
-    def _topic(self, mtype: str, device: str | None = None) -> str:
-        return str(Topic(self.group, mtype, self.edge, device))
+    # Convenience views of the session, for the virtual plant and tests.
+    @property
+    def group(self) -> str:
+        return self.session.group
 
-    def _death(self) -> bytes:
-        p = Payload()
-        p.timestamp = _ms()
-        m = p.metrics.add()
-        m.name = "bdSeq"
-        set_metric_value(m, DT["Int64"], self.bdseq)
-        return p.SerializeToString()
+    @property
+    def edge(self) -> str:
+        return self.session.edge
 
-    def start(self) -> None:
-        self.client.will_set(self._topic("NDEATH"), self._death(), qos=1, retain=False)
-        self.client.connect(self.host, self.port, keepalive=10)
+    @property
+    def seq(self) -> int:
+        return self.session.seq
+
+    @property
+    def bdseq(self) -> int:
+        return self.session.bdseq
+
+    @property
+    def devices(self) -> dict[str, dict[str, Any]]:
+        return {d: v for d, v in self.session.values.items() if d is not None}
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Connect and wait until the births are out (or, with a primary host, until connected)."""
+        self.client.connect(self.host, self.port, keepalive=self.keepalive_s, clean_start=True)
         self.client.loop_start()
-        if not self.connected.wait(10):
-            raise ConnectionError(f"edge node could not connect to {self.host}:{self.port}")
+        if not self.connected.wait(timeout_s):
+            self.client.loop_stop()
+            raise ConnectionError(f"edge node {self.group}/{self.edge} could not connect to {self.host}:{self.port}")
 
     def stop(self, clean: bool = True) -> None:
-        """Disconnect; with ``clean`` the NDEATH is published first (a broken link lets the broker send it)."""
-        if clean:
-            self.client.publish(self._topic("NDEATH"), self._death(), qos=1).wait_for_publish(5)
+        """Disconnect; with ``clean`` the NDEATH is published first (on a broken link the broker sends the Will)."""
+        if clean and self.connected.is_set():
+            with self._lock:
+                topic, payload = self.session.death()
+                info = self.client.publish(topic, payload, qos=1)
+            info.wait_for_publish(5)
         self.client.disconnect()
         self.client.loop_stop()
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        client.subscribe([(self._topic("NCMD"), 1), ("spBv1.0/STATE/+", 1)])
-        self.births()
-        self.connected.set()
-
-    def _on_message(self, client, userdata, msg) -> None:
-        if msg.topic.startswith("spBv1.0/STATE/"):
-            try:
-                online = json.loads(msg.payload).get("online") is True
-            except (ValueError, AttributeError):
-                online = False
-            if online and not msg.retain:
-                self.births()
-            return
-        try:
-            payload = decode_payload(msg.payload)
-        except ValueError:
-            return
-        if any(m.name == REBIRTH_METRIC and m.boolean_value for m in payload.metrics):
-            self.rebirths += 1
-            self.births()
-
-    def _next_seq(self) -> int:
-        seq = self.seq
-        self.seq = (self.seq + 1) % 256
-        return seq
-
+    # -- publishing ----------------------------------------------------------------------------------------
     def births(self) -> None:
+        """NBIRTH and every DBIRTH; DATA waits for them (the lock) so none goes out between."""
         with self._lock:
-            self.seq = 0
-            p = Payload()
-            p.timestamp = _ms()
-            p.seq = self._next_seq()
-            for name, dtype, value in (("bdSeq", DT["Int64"], self.bdseq), (REBIRTH_METRIC, DT["Boolean"], False)):
-                m = p.metrics.add()
-                m.name = name
-                m.timestamp = p.timestamp
-                set_metric_value(m, dtype, value)
-            self.client.publish(self._topic("NBIRTH"), p.SerializeToString(), qos=0)
-            for device, metrics in self.devices.items():
-                d = Payload()
-                d.timestamp = _ms()
-                d.seq = self._next_seq()
-                for name, value in metrics.items():
-                    m = d.metrics.add()
-                    m.name = name
-                    m.alias = self._aliases[(device, name)]
-                    m.timestamp = d.timestamp
-                    set_metric_value(m, self._types[(device, name)], value)
-                self.client.publish(self._topic("DBIRTH", device), d.SerializeToString(), qos=0)
+            for topic, payload in self.session.births():
+                self.client.publish(topic, payload, qos=self.qos)
+            self.born = True
+            self.births_published += 1
 
-    def data(self, device: str, values: dict[str, Any], ts_ms: int | None = None, seq: int | None = None) -> int:
-        """Publish DDATA for changed metrics; returns the seq used (``seq`` forces one, for tests)."""
+    def data(self, device: str, values: dict[str, Any], ts_ms: int | None = None) -> int | None:
+        """Publish DDATA for ``values``; returns its seq, or None when not born (the next birth carries them)."""
+        return self._data(device, values, ts_ms)
+
+    def node_data(self, values: dict[str, Any], ts_ms: int | None = None) -> int | None:
+        """Publish NDATA for the edge node's own metrics; returns its seq, or None when not born."""
+        return self._data(None, values, ts_ms)
+
+    def _data(self, device: str | None, values: dict[str, Any], ts_ms: int | None) -> int | None:
         with self._lock:
-            p = Payload()
-            p.timestamp = ts_ms or _ms()
-            p.seq = self._next_seq() if seq is None else seq
-            for name, value in values.items():
-                self.devices[device][name] = value
-                m = p.metrics.add()
-                m.alias = self._aliases[(device, name)]
-                m.timestamp = p.timestamp
-                set_metric_value(m, self._types[(device, name)], value)
-                m.ClearField("datatype")  # datatype belongs in births only (section 6.4.4)
-            self.client.publish(self._topic("DDATA", device), p.SerializeToString(), qos=0)
-            return int(p.seq)
+            if not self.born:
+                self.session.update(device, values)
+                return None
+            topic, payload, seq = self.session.data(device, values, ts_ms)
+            self.client.publish(topic, payload, qos=self.qos)
+            return seq
+
+    def device_death(self, device: str) -> None:
+        with self._lock:
+            topic, payload = self.session.device_death(device)
+            self.client.publish(topic, payload, qos=self.qos)
+
+    def device_birth(self, device: str) -> None:
+        with self._lock:
+            topic, payload = self.session.device_birth(device)
+            self.client.publish(topic, payload, qos=self.qos)
+
+    def lose(self, count: int = 1) -> None:
+        """Skip ``count`` sequence numbers, as if that many messages were lost (fault injection)."""
+        with self._lock:
+            self.session.lose(count)
 
     def raw(self, topic: str, data: bytes, qos: int = 0) -> None:
+        """Publish arbitrary bytes (fault injection: a malformed payload)."""
         self.client.publish(topic, data, qos=qos)
+
+    # -- paho callbacks (network thread) -------------------------------------------------------------------
+    def _on_pre_connect(self, client, userdata) -> None:
+        with self._lock:
+            if self._connects:
+                self.session.new_connection()
+            self._connects += 1
+            topic, payload = self.session.death()
+            client.will_set(topic, payload, qos=1, retain=False)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            self.errors.append(f"broker refused the connection: {reason_code}")
+            return
+        states = state_topic(self.primary_host) if self.primary_host else f"{NAMESPACE}/STATE/+"
+        client.subscribe(
+            [(self.session.topic("NCMD"), 1), (f"{NAMESPACE}/{self.group}/DCMD/{self.edge}/+", 1), (states, 1)]
+        )
+        if self.primary_host is None:
+            self.births()
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        with self._lock:
+            self.born = False
+        self.connected.clear()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            topic = parse_topic(msg.topic)
+            if topic.message_type == "STATE":
+                self._host_state(topic.host_id or "", msg.payload, bool(msg.retain))
+                return
+            device = topic.device if topic.message_type == "DCMD" else None
+            with self._lock:
+                commands = self.session.commands(device, msg.payload)
+            for name, value in commands:
+                if device is None and name == REBIRTH_METRIC:
+                    if value is True:
+                        self.rebirths += 1
+                        self.births()
+                elif self.on_command is not None:
+                    self.on_command(device, name, value)
+        except (SparkplugError, ValueError) as exc:
+            self.errors.append(f"{msg.topic}: {exc}")
+            log.warning("edge node %s/%s: %s: %s", self.group, self.edge, msg.topic, exc)
+
+    def _host_state(self, host_id: str, data: bytes, retained: bool) -> None:
+        try:
+            doc = json.loads(data)
+            online, ts = doc["online"], doc.get("timestamp")
+        except (ValueError, TypeError, KeyError):
+            raise EdgeError(f"STATE of {host_id!r} is not {{'online': bool, 'timestamp': ms}} JSON") from None
+        if self.primary_host is None:
+            if online is True and not retained:
+                self.births()  # a host application appeared: let it learn every metric
+            return
+        if online is True and (not self.born or ts != self._host_online_ts):
+            self._host_online_ts = ts
+            self.births()
+        elif online is False and ts == self._host_online_ts:
+            with self._lock:
+                self.born = False  # the primary host is gone: no DATA until it is back and the births went out
