@@ -1,146 +1,321 @@
-"""MQTT v5 against the real Mosquitto broker: a Sparkplug edge node's births and data, a sequence gap answered
-by a rebirth, a malformed payload quarantined, JSON topics acknowledged after commit, and a dropped link."""
+"""The MQTT connector against the real Mosquitto broker (SHOPFLOOR_TEST_MQTT): a Sparkplug edge node's births and
+data, the host's STATE, a sequence gap answered by a rebirth, a malformed payload quarantined while the stream
+goes on, acknowledgement only after commit with a persistent session, a dropped connection without loss of
+QoS 1 data, and workers sharing one subscription.
+
+Sources: Eclipse Sparkplug 3.0 chapter 5 (host STATE birth and death with the same timestamp,
+tck-id-host-topic-phid-birth-payload-timestamp; rebirth on a sequence gap, tck-id-operational-behavior-host-
+reordering-rebirth), reference README section 6 (SPB-01, SPB-04); MQTT 5.0 sections 3.1.2.4 (Clean Start),
+3.1.2.11.2 (Session Expiry Interval), 4.4 (message delivery retry) and 4.8.2 (shared subscriptions).
+"""
 
 import asyncio
 import json
-import uuid
+import socket
+import threading
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
 
+from shopfloor.connectors.base import Quality
 from shopfloor.connectors.mqtt import MqttConnector, broker_address
 from shopfloor.connectors.sparkplug.edge import EdgeNode
-from tests.conftest import require_service
 from tests.connectors.waiting import run, until
 
 pytestmark = pytest.mark.mqtt
 
 
-@pytest.fixture
-def broker():
-    url = require_service("SHOPFLOOR_TEST_MQTT", "MQTT broker")
-    return url
+class Probe:
+    """A plain MQTT client that records what arrives on one topic filter (retained messages included)."""
+
+    def __init__(self, url: str, topic: str):
+        host, port = broker_address(url)
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, bool(m.retain)))
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.client.subscribe(topic, qos=1)
+        assert self.subscribed.wait(5)
+
+    def wait(self, predicate, timeout_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return predicate()
+
+    def states(self) -> list[dict]:
+        return [json.loads(p) for t, p, _ in self.messages if "/STATE/" in t]
+
+    def publish(self, topic: str, payload, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
 
 
-def test_sparkplug_births_data_gap_rebirth_and_malformed_payload(broker):
-    group = f"test-{uuid.uuid4().hex[:8]}"
-    host, port = broker_address(broker)
+def connector(url, unique, **kwargs):
+    kwargs.setdefault("groups", [unique])
+    kwargs.setdefault("host_id", f"h-{unique}")
+    kwargs.setdefault("client_id", f"c-{unique}")
+    kwargs.setdefault("reorder_timeout_s", 0.5)
+    return MqttConnector("mqtt", url, **kwargs)
+
+
+def edge_node(url, unique, **kwargs):
+    host, port = broker_address(url)
+    devices = {"WLD-01": {"State": 0, "TotalCount": 0, "laser_power": 0.0}}
+    return EdgeNode(host, port, unique, "edge1", devices, client_id=f"e-{unique}", **kwargs)
+
+
+async def started(conn, emit):
+    task = asyncio.create_task(conn.run(emit))
+    await until(lambda: conn.status.connected or task.done())
+    assert not task.done(), task.exception()
+    return task
+
+
+async def stopped(task):
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def test_births_and_data_arrive_and_the_host_state_is_born_and_dies_with_one_timestamp(mqtt_url, unique):
+    probe = Probe(mqtt_url, f"spBv1.0/STATE/h-{unique}")
+    conn = connector(mqtt_url, unique)
+    edge = edge_node(mqtt_url, unique)
+    seen = []
+
+    async def emit(signals):
+        seen.extend(signals)
 
     async def scenario():
-        quarantined = []
+        task = await started(conn, emit)
+        await until(lambda: any(s.get("online") for s in probe.states()))
+        await asyncio.to_thread(edge.start)
+        try:
+            await until(lambda: any(s.tag == "laser_power" for s in seen))
+            edge.data("WLD-01", {"State": 1, "TotalCount": 5, "laser_power": 2000.5})
+            await until(lambda: any(s.tag == "TotalCount" and s.value == 5 for s in seen))
+        finally:
+            await asyncio.to_thread(edge.stop)
+            await stopped(task)
+        await until(lambda: len(probe.states()) >= 2)
 
-        async def keep(source, reason, payload):
-            quarantined.append(reason)
+    try:
+        run(scenario())
+    finally:
+        probe.close()
+    births = [(s.tag, s.value) for s in seen if s.source_id and ":0:1:" in s.source_id]  # the DBIRTH, seq 1
+    assert sorted(births) == [("State", 0), ("TotalCount", 0), ("laser_power", 0.0)]
+    data = [(s.machine, s.tag, s.value, s.quality) for s in seen if s.value not in (0, 0.0, None)]
+    assert data == [("WLD-01", "State", 1, Quality.GOOD), ("WLD-01", "TotalCount", 5, Quality.GOOD),
+                    ("WLD-01", "laser_power", 2000.5, Quality.GOOD)]  # fmt: skip
+    online, offline = probe.states()[0], probe.states()[-1]
+    assert online["online"] is True and offline["online"] is False
+    assert online["timestamp"] == offline["timestamp"]
+    assert conn.status.messages_total >= 3 and conn.status.last_value_at is not None
 
-        conn = MqttConnector(
-            "mqtt",
-            broker,
-            groups=[group],
-            host_id=f"h-{group}",
-            quarantine=keep,
-            client_id=f"c-{group}",
-            reorder_timeout_s=0.5,
-        )
-        seen = []
 
-        async def emit(signals):
-            seen.extend(signals)
+def test_a_sequence_gap_is_answered_by_a_rebirth_and_a_malformed_payload_is_quarantined(mqtt_url, unique):
+    conn_kept = []
 
-        task = asyncio.create_task(conn.run(emit))
-        await until(lambda: conn.status.connected)
-        await asyncio.sleep(0.3)  # subscription in place
-        edge = EdgeNode(host, port, group, "edge1", {"WLD-01": {"State": 0, "TotalCount": 0, "laser_power": 0.0}})
+    async def keep(source, reason, payload):
+        conn_kept.append((source, reason, payload))
+
+    conn = connector(mqtt_url, unique, quarantine=keep)
+    edge = edge_node(mqtt_url, unique)
+    seen = []
+
+    async def emit(signals):
+        seen.extend(signals)
+
+    def counts():
+        return [s.value for s in seen if s.tag == "TotalCount" and s.value]
+
+    async def scenario():
+        task = await started(conn, emit)
         await asyncio.to_thread(edge.start)
         try:
             await until(lambda: any(s.tag == "State" for s in seen))
-            edge.data("WLD-01", {"State": 1, "TotalCount": 5})
-            await until(lambda: any(s.tag == "TotalCount" and s.value == 5 for s in seen))
-            # A lost message: the host waits for the reorder timeout, then asks for a rebirth.
-            edge.seq = (edge.seq + 1) % 256
+            edge.data("WLD-01", {"TotalCount": 5})
+            await until(lambda: 5 in counts())
+            edge.lose()  # one DDATA lost on the way: the host waits for the reorder timeout, then asks again
             edge.data("WLD-01", {"TotalCount": 9})
             await until(lambda: edge.rebirths >= 1, timeout=10)
-            edge.data("WLD-01", {"TotalCount": 11, "laser_power": 2000.5})
-            await until(lambda: any(s.tag == "laser_power" and s.value == 2000.5 for s in seen))
-            edge.raw(f"spBv1.0/{group}/DDATA/edge1/WLD-01", b"\x08\xff\xff garbage")
-            await until(lambda: quarantined)
+            await until(lambda: 9 in counts())  # the value comes with the rebirth's DBIRTH
+            edge.data("WLD-01", {"TotalCount": 11})
+            await until(lambda: 11 in counts())
+            edge.raw(f"spBv1.0/{unique}/DDATA/edge1/WLD-01", b"\x08\xff\xff garbage")
+            await until(lambda: conn_kept)
+            edge.data("WLD-01", {"TotalCount": 12})
+            await until(lambda: 12 in counts())
         finally:
             await asyncio.to_thread(edge.stop)
-            task.cancel()
-        return conn, seen, quarantined
+            await stopped(task)
 
-    conn, seen, quarantined = run(scenario())
-    counts = [s.value for s in seen if s.tag == "TotalCount"]
-    # 9 was sent after a lost message: it reaches the host only as part of the rebirth's DBIRTH, in order.
-    assert counts.index(5) < counts.index(9) < counts.index(11)
+    run(scenario())
+    assert counts().index(5) < counts().index(9) < counts().index(11) < counts().index(12)
     assert conn.rebirth_requests >= 1
-    assert "not a Sparkplug B protobuf" in quarantined[0]
+    (source, reason, payload) = conn_kept[0]
+    assert source == "mqtt" and payload == b"\x08\xff\xff garbage"
+    assert reason.startswith(f"spBv1.0/{unique}/DDATA/edge1/WLD-01: payload is not a Sparkplug B protobuf")
+    assert conn.status.quarantined_total == 1 and list(conn.quarantined)[0].payload == payload
 
 
-def test_json_topics_are_acknowledged_after_commit_and_kept_while_the_host_is_away(broker):
-    prefix = f"plant-{uuid.uuid4().hex[:8]}"
-    host, port = broker_address(broker)
-    client_id = f"c-{prefix}"
-    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    publisher.connect(host, port)
-    publisher.loop_start()
+def test_json_values_are_acknowledged_only_after_commit_and_queued_while_the_host_is_away(mqtt_url, unique):
+    publisher = Probe(mqtt_url, f"{unique}/nothing")
+    topic = f"{unique}/CNC-01/telemetry"
 
     def publish(i):
-        body = json.dumps({"ts": 1772400000000 + i, "values": {"TotalCount": i}})
-        publisher.publish(f"{prefix}/CNC-01/telemetry", body, qos=1).wait_for_publish(5)
+        publisher.publish(topic, json.dumps({"ts": 1772400000000 + i, "values": {"TotalCount": i}}))
 
-    async def session(received, fail_first=False, stop_after=None):
-        conn = MqttConnector(
-            "mqtt", broker, json_topics=[{"topic": f"{prefix}/+/telemetry", "machine_level": 1}], client_id=client_id
-        )
-        failed = {"done": not fail_first}
+    async def session(received, failures=0, wait_for=None, stay_s=0.0):
+        conn = connector(mqtt_url, unique, groups=[], json_topics=[{"topic": f"{unique}/+/telemetry"}])
+        left = {"failures": failures}
 
         async def emit(signals):
-            if not failed["done"]:
-                failed["done"] = True
-                raise RuntimeError("store unavailable")  # not acknowledged: the broker must send it again
-            received.extend(signals)
+            if left["failures"]:
+                left["failures"] -= 1
+                raise RuntimeError("store unavailable")  # not committed: must not be acknowledged
+            received.extend(s.value for s in signals)
 
-        task = asyncio.create_task(conn.run(emit))
-        await until(lambda: conn.status.connected)
-        if fail_first:
-            await until(lambda: task.done())  # the failed commit ends the session: nothing was acknowledged
-        if stop_after is not None:
-            await until(lambda: len(received) >= stop_after)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        task = await started(conn, emit)
+        if wait_for is not None:
+            await until(lambda: len(received) >= wait_for)
+        await asyncio.sleep(stay_s)
+        await stopped(task)
         return conn
 
     async def scenario():
-        first: list = []
-        await session(first)  # creates the persistent session and its subscription
+        await session([])  # creates the persistent session and its subscription
         for i in range(1, 6):
-            publish(i)  # the host is away: the broker keeps them for the session
-        second: list = []
-        await session(second, stop_after=5)
+            publish(i)  # the host is away: the broker keeps them for its session
+        away = []
+        await session(away, wait_for=5)
         publish(6)
-        await session([], fail_first=True)
-        third: list = []
-        await session(third, stop_after=1)  # the broker sends the unacknowledged message again
-        return second, third
+        retried = []
+        conn = await session(retried, failures=2, wait_for=1)  # the commit fails twice, then succeeds
+        after_ack = []
+        await session(after_ack, stay_s=1.0)  # 6 was acknowledged after its commit: it does not come back
+        publish(7)
+        await session([], failures=1000, stay_s=1.0)  # never committed, never acknowledged
+        redelivered = []
+        await session(redelivered, wait_for=1)
+        return away, retried, conn, after_ack, redelivered
 
     try:
-        second, third = run(scenario())
+        away, retried, conn, after_ack, redelivered = run(scenario())
     finally:
-        publisher.loop_stop()
-        publisher.disconnect()
-    assert [s.value for s in second][:5] == [1, 2, 3, 4, 5]
-    assert all(s.machine == "CNC-01" and s.tag == "TotalCount" for s in second)
-    assert [s.value for s in third] == [6]
+        publisher.close()
+    assert away == [1, 2, 3, 4, 5]
+    assert retried == [6] and conn.status.errors_total >= 2 and "store unavailable" in conn.status.last_error
+    assert after_ack == []
+    assert redelivered == [7]
 
 
-def test_malformed_json_is_quarantined_not_dropped(broker):
-    conn = MqttConnector("mqtt", broker, json_topics=[{"topic": "x/+/t", "machine_level": 1}])
-    for payload, message in (
-        (b"{not json", "not JSON"),
-        (b'{"values": 3}', '"values"'),
-        (b'{"ts": "yesterday", "values": {"a": 1}}', "neither epoch"),
-        (b'{"values": {"a": [1, 2]}}', "must be a number"),
-    ):
-        with pytest.raises(ValueError, match=message):
-            conn._json_signals("x/M1/t", payload)
-    assert conn._json_signals("x/M1/t", b'{"ts": 1772400000000, "values": {"a": 1}}')[0].machine == "M1"
+def test_a_dropped_connection_comes_back_and_no_qos1_value_is_lost(mqtt_url, unique):
+    conn = connector(mqtt_url, unique, reorder_timeout_s=2.0)
+    edge = edge_node(mqtt_url, unique, qos=1)
+    seen = []
+    states = []
+
+    async def emit(signals):
+        seen.extend(signals)
+
+    async def watch():
+        while True:
+            if not states or states[-1] != conn.status.connected:
+                states.append(conn.status.connected)
+            await asyncio.sleep(0.01)
+
+    async def scenario():
+        task = await started(conn, emit)
+        watcher = asyncio.create_task(watch())
+        await asyncio.to_thread(edge.start)
+        try:
+            await until(lambda: any(s.tag == "TotalCount" for s in seen))
+            for n in range(1, 121):
+                edge.data("WLD-01", {"TotalCount": n})
+                if n == 40:
+                    conn.client.socket().shutdown(socket.SHUT_RDWR)  # the link breaks under the client
+                await asyncio.sleep(0.01)
+            await until(lambda: {s.value for s in seen if s.tag == "TotalCount"} >= set(range(1, 121)), timeout=20)
+        finally:
+            await asyncio.to_thread(edge.stop)
+            watcher.cancel()
+            await stopped(task)
+
+    run(scenario())
+    assert states[:3] == [True, False, True]  # connected, dropped, connected again
+    assert {s.value for s in seen if s.tag == "TotalCount"} >= set(range(1, 121))
+    # The broker kept the session: nothing was lost, so nothing went STALE and no rebirth was needed.
+    assert not any(s.quality == Quality.STALE for s in seen) and conn.rebirth_requests == 0
+    assert conn.status.errors_total >= 1 and "disconnected" in conn.status.last_error
+
+
+def test_an_offline_state_of_its_own_id_is_answered_with_the_birth(mqtt_url, unique):
+    state_topic = f"spBv1.0/STATE/h-{unique}"
+    probe = Probe(mqtt_url, state_topic)
+    conn = connector(mqtt_url, unique)
+
+    async def emit(signals):
+        pass
+
+    async def scenario():
+        task = await started(conn, emit)
+        await until(lambda: any(s["online"] for s in probe.states()))
+        before = len(probe.states())
+        # An older connection's will arriving late overwrites the retained STATE with offline.
+        probe.publish(state_topic, json.dumps({"online": False, "timestamp": 1}), retain=True)
+        await until(lambda: len(probe.states()) >= before + 2 and probe.states()[-1]["online"] is True)
+        await stopped(task)
+
+    try:
+        run(scenario())
+    finally:
+        probe.close()
+    retained = Probe(mqtt_url, state_topic)  # what a newcomer sees: the death of the clean stop
+    try:
+        assert retained.wait(lambda: retained.messages)
+        assert json.loads(retained.messages[0][1])["online"] is False and retained.messages[0][2]
+    finally:
+        retained.close()
+
+
+def test_workers_of_a_shared_subscription_split_the_data_and_all_know_the_aliases(mqtt_url, unique):
+    share = f"s{unique}"
+    workers = [
+        connector(mqtt_url, unique, share=share, client_id=f"c{i}-{unique}", host_id=f"h{i}-{unique}") for i in (1, 2)
+    ]
+    edge = edge_node(mqtt_url, unique)
+    seen = {0: [], 1: []}
+
+    def emitter(i):
+        async def emit(signals):
+            seen[i].extend(s.value for s in signals if s.tag == "TotalCount")
+
+        return emit
+
+    async def scenario():
+        tasks = [await started(w, emitter(i)) for i, w in enumerate(workers)]
+        await asyncio.to_thread(edge.start)
+        try:
+            await asyncio.sleep(0.3)  # both have the births
+            for n in range(1, 41):
+                edge.data("WLD-01", {"TotalCount": n})
+            await until(lambda: len(seen[0]) + len(seen[1]) >= 40)
+            await asyncio.sleep(0.2)
+        finally:
+            await asyncio.to_thread(edge.stop)
+            for task in tasks:
+                await stopped(task)
+
+    run(scenario())
+    assert sorted(seen[0] + seen[1]) == list(range(1, 41))  # each value once, births not emitted
+    assert seen[0] and seen[1]
+    assert all(w.sparkplug.quarantined_total == 0 for w in workers)
