@@ -72,7 +72,7 @@ def run(quick: bool = False) -> list[dict]:
             plant = load_plant(conn)
 
         async def pipeline() -> float:
-            writer = IngestWriter(engine, plant, Path(tmp) / "buffer", max_rows=50_000, max_delay_s=0.1)
+            writer = IngestWriter(engine, plant, Path(tmp) / "buffer", max_rows=50_000)
             await writer.start()
             conn = MqttConnector(
                 "bench", url, groups=[group], host_id=f"h-{group}", client_id=f"c-{group}", max_batch=20_000

@@ -234,7 +234,7 @@ class MqttConnector:
         client_id: str | None = None,
         quarantine: Quarantine | None = None,
         reorder_timeout_s: float = 2.0,
-        batch_delay_s: float = 0.05,
+        batch_delay_s: float = 0.0,
         max_batch: int = 5000,
         *,
         node_machine_for: dict[str, str] | None = None,

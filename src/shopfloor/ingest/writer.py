@@ -2,7 +2,8 @@
 
 Connectors call ``await writer.submit(signals)``; it returns once the signals are committed to the store, or,
 while the store is away, once they are fsynced to the disk buffer.  Only then may a connector acknowledge its
-source.  One writer task per store batches submissions (up to ``max_rows`` signals or ``max_delay_s``) into one
+source.  One writer task per store batches submissions (everything queued while the last transaction ran, up
+to ``max_rows`` signals, optionally lingering ``max_delay_s`` for more) into one
 transaction, which also saves the mapper's state (counter baselines, compression filters), so a restart
 continues exactly where the last commit left off.  While the disk buffer holds anything, new signals are
 appended behind it, and a drain loop replays the buffer into the store in order.
@@ -107,7 +108,7 @@ class IngestWriter:
         plant: Plant,
         buffer_dir: Path | None = None,
         max_rows: int = 20_000,
-        max_delay_s: float = 0.2,
+        max_delay_s: float = 0.0,
         retry_s: float = 1.0,
     ):
         self.engine = engine
@@ -189,6 +190,11 @@ class IngestWriter:
                 first = None
             batch: list[tuple[list[Signal], asyncio.Future[None]]] = [] if first is None else [first]
             rows = len(first[0]) if first else 0
+            # Group commit: everything submitted while the last transaction ran goes into the next one.
+            while first is not None and rows < self.max_rows and not self._queue.empty():
+                item = self._queue.get_nowait()
+                batch.append(item)
+                rows += len(item[0])
             deadline = time.monotonic() + self.max_delay_s
             while first is not None and rows < self.max_rows:
                 timeout = deadline - time.monotonic()
