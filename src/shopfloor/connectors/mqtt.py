@@ -373,9 +373,12 @@ class MqttConnector:
         refused = [f"{topic} ({rc})" for (topic, _), rc in zip(self.subscriptions(), reason_codes) if rc.is_failure]
         # The host's birth goes out once its subscriptions are in place (tck-id-message-flow-phid-sparkplug-...).
         client.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
+        # The status shows the link at once, even while the event loop is retrying a commit.
+        self.status.connected = True
         self._post("ready", refused)
 
     def _on_disconnect(self, client: mqtt.Client, userdata, flags, reason_code, properties=None) -> None:
+        self.status.connected = False
         self._post("down", str(reason_code))
 
     def _on_connect_fail(self, client: mqtt.Client, userdata) -> None:
@@ -524,8 +527,7 @@ class MqttConnector:
             if data:
                 self.status.record_error(f"broker refused subscriptions: {', '.join(data)}")
         elif kind == "down":
-            if self.status.connected:
-                log.warning("%s: lost the broker connection (%s); reconnecting", self.name, data)
+            log.warning("%s: lost the broker connection (%s); reconnecting", self.name, data)
             self.status.connected = False
             self.status.record_error(f"disconnected: {data}")
             self._down_at = now
