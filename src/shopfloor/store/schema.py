@@ -360,3 +360,123 @@ alarms = Table(
     Column("ack_comment", Text, nullable=True),
     UniqueConstraint("machine_id", "name", "rule", "ts", name="uq_alarms_machine_id"),
 )
+
+# -- master data: items, BOMs, routings, partners, locations --------------------------------------------------
+# Natural keys (codes) are what people type and print; the tables that refer to them use the code.
+ITEM_KINDS = ("raw", "component", "wip", "finished", "consumable")
+
+items = Table(
+    "items",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+)
+
+bom_lines = Table(
+    "bom_lines",
+    metadata,
+    Column("parent", String(64), ForeignKey("items.code"), primary_key=True),
+    Column("component", String(64), ForeignKey("items.code"), primary_key=True),
+    Column("quantity", Float, nullable=False),  # of the component per one unit of the parent
+    Column("scrap_pct", Float, nullable=False),  # allowance: gross = net x (1 + scrap_pct / 100)
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("item", String(64), ForeignKey("items.code"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("work_centre", String(64), nullable=False),  # a machine or line code of the plant
+    Column("ideal_cycle_s", Float, nullable=False),
+    Column("setup_s", Float, nullable=False),
+)
+
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("contact", String(200), nullable=True),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("contact", String(200), nullable=True),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # store, line, wip, shipping, quarantine
+)
+
+# -- lots: quantities are integer thousandths of the item's unit, so splits and merges conserve exactly -------
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("item", String(64), ForeignKey("items.code"), nullable=False),
+    Column("qty_milli", BigInteger, nullable=False),  # on hand
+    Column("status", String(16), nullable=False),
+    Column("location", String(64), ForeignKey("locations.code"), nullable=True),
+    Column("supplier", String(64), ForeignKey("suppliers.code"), nullable=True),
+    Column("supplier_lot", String(64), nullable=True),
+    Column("certificate", JSON, nullable=True),
+    Column("work_order", String(64), nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_lots_item_status", "item", "status"),
+    Index("ix_lots_supplier_lot", "supplier", "supplier_lot"),
+)
+
+# Every change of a lot is a movement: the signed quantity and the balance after it, who, where and why.
+lot_movements = Table(
+    "lot_movements",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("lot_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lots.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("qty_milli", BigInteger, nullable=False),
+    Column("balance_milli", BigInteger, nullable=False),
+    Column("location", String(64), nullable=True),
+    Column("work_order", String(64), nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("ref", String(200), nullable=True),  # customer, shipment, other lot, defect code
+    Column("note", Text, nullable=True),
+    Column("key", String(128), nullable=True, unique=True),  # idempotency key of the request
+    Index("ix_lot_movements_lot_id", "lot_id", "id"),
+    Index("ix_lot_movements_work_order", "work_order", "kind"),
+)
+
+# Genealogy: the parent (input) lot went into the child (output) lot.  Both directions are indexed with the
+# other end included, so a recursive trace reads only the index.
+lot_links = Table(
+    "lot_links",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("parent_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lots.id"), nullable=False),
+    Column("child_id", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lots.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # consume, split, merge
+    Column("qty_milli", BigInteger, nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("work_order", String(64), nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Index("ix_lot_links_child_parent", "child_id", "parent_id"),
+    Index("ix_lot_links_parent_child", "parent_id", "child_id"),
+)
