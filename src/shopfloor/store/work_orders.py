@@ -13,7 +13,7 @@ from shopfloor.model.events import CountEvent, MachineEvent
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status, check_transition
 from shopfloor.store.plant import StoreError
-from shopfloor.store.schema import machine_events, work_order_events, work_orders
+from shopfloor.store.schema import items, machine_events, work_order_events, work_orders
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,11 @@ def create(
     problems = []
     if quantity <= 0:
         problems.append("quantity must be at least 1")
-    if product not in {p.code for p in plant.products}:
-        problems.append(f"unknown product {product!r}")
+    if (
+        product not in {p.code for p in plant.products}
+        and not conn.execute(select(items.c.code).where(items.c.code == product)).first()
+    ):
+        problems.append(f"unknown product {product!r}: neither a product of the plant nor an item of the master data")
     if machine is not None and machine not in {m.code for m in plant.machines}:
         problems.append(f"unknown machine {machine!r}")
     if conn.execute(select(work_orders.c.id).where(work_orders.c.code == code)).first():
