@@ -91,7 +91,6 @@ def trace(conn: Connection, code: str, direction: str, with_context: bool = True
     root = lot_store.get(conn, code)
     ids = reached_ids(conn, root.id, direction)
     found = lot_store.by_id(conn, ids)
-    depth = _depths(conn, root.id, direction, set(ids))
     ll = lot_links.c
     link_rows = []
     end = ll.child_id if direction == BACKWARD else ll.parent_id
@@ -111,6 +110,7 @@ def trace(conn: Connection, code: str, direction: str, with_context: bool = True
         for r in link_rows
         if int(r.parent_id) in found and int(r.child_id) in found
     ]
+    depth = _depths(root.id, direction, link_rows)
     supplier_names = dict(conn.execute(select(suppliers.c.code, suppliers.c.name)).all())
     nodes: list[dict[str, Any]] = []
     for lot_id in sorted(found, key=lambda i: (depth.get(i, 0), found[i].code)):
@@ -125,19 +125,20 @@ def trace(conn: Connection, code: str, direction: str, with_context: bool = True
     return Trace(root.code, direction, nodes, edges, orders)
 
 
-def _depths(conn: Connection, root_id: int, direction: str, ids: set[int]) -> dict[int, int]:
+def _depths(root_id: int, direction: str, link_rows: list[Any]) -> dict[int, int]:
     """Levels from the root (shortest path), by a breadth-first walk over the links among the lots found."""
-    ll = lot_links.c
-    near, far = (ll.child_id, ll.parent_id) if direction == BACKWARD else (ll.parent_id, ll.child_id)
+    step: dict[int, list[int]] = {}
+    for r in link_rows:
+        a, b = (int(r.child_id), int(r.parent_id)) if direction == BACKWARD else (int(r.parent_id), int(r.child_id))
+        step.setdefault(a, []).append(b)
     depth = {root_id: 0}
     frontier = [root_id]
     while frontier:
         nxt: list[int] = []
-        for chunk in _chunks(frontier):
-            for a, b in conn.execute(select(near, far).where(near.in_(chunk))):
-                b = int(b)
-                if b in ids and b not in depth:
-                    depth[b] = depth[int(a)] + 1
+        for a in frontier:
+            for b in step.get(a, ()):
+                if b not in depth:
+                    depth[b] = depth[a] + 1
                     nxt.append(b)
         frontier = nxt
     return depth
