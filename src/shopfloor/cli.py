@@ -375,6 +375,16 @@ def _register_spc() -> None:
 _register_spc()
 
 
+def _register_lots() -> None:
+    from shopfloor.lots_cli import recall_command, trace_command
+
+    app.command("trace")(trace_command)
+    app.command("recall")(recall_command)
+
+
+_register_lots()
+
+
 @app.command("backup")
 def backup_cmd(
     file: Annotated[Path, typer.Argument(help="Backup file to write (gzip JSON lines).")],

@@ -10,57 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from shopfloor.actions.demo import sample_plant
 from shopfloor.model.lots import LotError, LotStatus, from_milli, to_milli
-from shopfloor.model.work_orders import Status
 from shopfloor.store import lots, trace
 from shopfloor.store import work_orders as wo
-from shopfloor.store.plant import save_plant
-from shopfloor.store.schema import bom_lines, customers, items, locations, lot_links, lot_movements, suppliers
-
-ITEMS = [
-    ("COIL", "Steel coil", "raw", "kg"),
-    ("WIRE", "용접 와이어", "raw", "kg"),
-    ("SHELL", "Drum shell", "wip", "pcs"),
-    ("DRUM", "Dây hàn drum", "wip", "pcs"),
-    ("DRUM-A", "Dryer drum A", "finished", "pcs"),
-]
+from shopfloor.store.schema import items, lot_links, lot_movements
+from tests.lots_data import add_master_data, five_levels, start_order
 
 
 @pytest.fixture
 def store(engine):
     with engine.begin() as conn:
-        plant = sample_plant()
-        save_plant(conn, plant, "test")
-        conn.execute(insert(items), [dict(zip(("code", "name", "kind", "unit"), i)) for i in ITEMS])
-        conn.execute(
-            insert(bom_lines),
-            [
-                {"parent": "SHELL", "component": "COIL", "quantity": 2.5, "scrap_pct": 2.0},
-                {"parent": "DRUM", "component": "SHELL", "quantity": 1, "scrap_pct": 0.0},
-                {"parent": "DRUM", "component": "WIRE", "quantity": 0.2, "scrap_pct": 5.0},
-                {"parent": "DRUM-A", "component": "DRUM", "quantity": 1, "scrap_pct": 0.0},
-            ],
-        )
-        conn.execute(insert(suppliers), [{"code": "POSCO", "name": "포스코"}, {"code": "HYOSUNG", "name": "Hyosung"}])
-        conn.execute(insert(customers), [{"code": "LGE", "name": "LG Electronics"}])
-        conn.execute(
-            insert(locations),
-            [
-                {"code": "WH", "name": "Raw store", "kind": "store"},
-                {"code": "LINE-1", "name": "Weld line side", "kind": "line"},
-                {"code": "QA", "name": "Quarantine", "kind": "quarantine"},
-            ],
-        )
+        plant = add_master_data(conn)
     return engine, plant
-
-
-def _order(conn, plant, code, product, machine="WLD-01", start=True):
-    wo.create(conn, plant, code, product, 100, "planner", machine=machine)
-    wo.transition(conn, code, Status.RELEASED, "planner")
-    if start:
-        wo.transition(conn, code, Status.IN_PROGRESS, "op")
-    return code
 
 
 def test_quantities_are_exact_thousandths():
@@ -126,7 +87,7 @@ def test_no_negative_stock_and_final_statuses(store):
     engine, plant = store
     with engine.begin() as conn:
         lot = lots.receive(conn, "COIL", 10, "clerk", code="C1", location="WH")
-        order = _order(conn, plant, "WO-1", "SHELL")
+        order = start_order(conn, plant, "WO-1", "SHELL")
         with pytest.raises(LotError, match="has 10 kg: cannot take 10.5"):
             lots.issue(conn, "C1", "10.5", order, "op")
         lots.issue(conn, "C1", 4, order, "op")
@@ -148,7 +109,7 @@ def test_hold_blocks_use_until_released_with_a_reason(store):
     engine, plant = store
     with engine.begin() as conn:
         lots.receive(conn, "COIL", 10, "clerk", code="C1", location="WH")
-        order = _order(conn, plant, "WO-1", "SHELL")
+        order = start_order(conn, plant, "WO-1", "SHELL")
         with pytest.raises(LotError, match="needs a reason"):
             lots.hold(conn, "C1", " ", "qa")
         held = lots.hold(conn, "C1", "tensile test failed", "qa")
@@ -173,7 +134,7 @@ def test_issue_needs_a_running_or_released_order_and_an_item_of_its_bom(store):
     with engine.begin() as conn:
         lots.receive(conn, "WIRE", 10, "clerk", code="W1")
         lots.receive(conn, "COIL", 10, "clerk", code="C1")
-        _order(conn, plant, "WO-P", "SHELL", start=False)
+        start_order(conn, plant, "WO-P", "SHELL", start=False)
         wo.create(conn, plant, "WO-PLANNED", "SHELL", 5, "planner")
         with pytest.raises(LotError, match="WO-PLANNED is planned"):
             lots.issue(conn, "C1", 1, "WO-PLANNED", "op")
@@ -231,7 +192,7 @@ def test_a_repeated_request_key_changes_nothing(store):
     with engine.begin() as conn:
         first = lots.receive(conn, "COIL", 10, "clerk", key="tap-1")
         again = lots.receive(conn, "COIL", 10, "clerk", key="tap-1")
-        order = _order(conn, plant, "WO-1", "SHELL")
+        order = start_order(conn, plant, "WO-1", "SHELL")
         lots.issue(conn, first.code, 3, order, "op", key="tap-2")
         lots.issue(conn, first.code, 3, order, "op", key="tap-2")  # double tap on the terminal
         s1 = lots.split(conn, first.code, [1, 1], "op", key="tap-3")
@@ -281,34 +242,10 @@ def test_inventory_by_location_separates_held_stock(store):
     assert by_item == [{"item": "COIL", "unit": "kg", "lots": 3, "on_hand": "12.5", "on_hold": "4"}]
 
 
-def _five_levels(conn, plant):
-    """coil (2 lots) -> split -> merge -> shell (WO-1) -> drum (WO-2, with wire) -> finished (WO-3) -> split -> ship."""
-    lots.receive(conn, "COIL", 100, "clerk", code="COIL-A", supplier="POSCO", supplier_lot="P-1")
-    lots.receive(conn, "COIL", 100, "clerk", code="COIL-B", supplier="POSCO", supplier_lot="P-2")
-    lots.receive(conn, "COIL", 100, "clerk", code="COIL-X", supplier="POSCO", supplier_lot="P-3")  # unrelated
-    lots.receive(conn, "WIRE", 20, "clerk", code="WIRE-1", supplier="HYOSUNG", supplier_lot="H-9")
-    lots.split(conn, "COIL-A", [40], "op")  # COIL-A-1
-    lots.merge(conn, ["COIL-A-1", "COIL-B"], "op", code="COIL-M")  # level: merge
-    _order(conn, plant, "WO-1", "SHELL", machine="WLD-01")
-    lots.issue(conn, "COIL-M", 140, "WO-1", "op-1")
-    lots.produce(conn, "WO-1", 50, "op-1", code="SHELL-1")
-    wo.transition(conn, "WO-1", Status.COMPLETED, "op-1")
-    _order(conn, plant, "WO-2", "DRUM", machine="WLD-02")
-    lots.issue(conn, "SHELL-1", 50, "WO-2", "op-2")
-    lots.issue(conn, "WIRE-1", 10, "WO-2", "op-2")
-    lots.produce(conn, "WO-2", 50, "op-2", code="DRUM-1")
-    wo.transition(conn, "WO-2", Status.COMPLETED, "op-2")
-    _order(conn, plant, "WO-3", "DRUM-A", machine="CNC-01")
-    lots.issue(conn, "DRUM-1", 50, "WO-3", "op-3")
-    lots.produce(conn, "WO-3", 50, "op-3", code="FG-1")
-    lots.split(conn, "FG-1", [20, 30], "ship")  # FG-1-1, FG-1-2
-    lots.ship(conn, "FG-1-1", 20, "LGE", "ship", shipment="DN-77")
-
-
 def test_backward_trace_reaches_every_supplier_lot_through_six_levels(store):
     engine, plant = store
     with engine.begin() as conn:
-        _five_levels(conn, plant)
+        five_levels(conn, plant)
         t = trace.trace(conn, "FG-1-1", trace.BACKWARD)
     found = {n["code"]: n for n in t.lots()}
     assert set(found) == {
@@ -327,7 +264,7 @@ def test_backward_trace_reaches_every_supplier_lot_through_six_levels(store):
 def test_forward_trace_finds_every_lot_and_shipment_made_from_a_raw_lot(store):
     engine, plant = store
     with engine.begin() as conn:
-        _five_levels(conn, plant)
+        five_levels(conn, plant)
         t = trace.trace(conn, "COIL-B", trace.FORWARD)
         unrelated = trace.trace(conn, "COIL-X", trace.FORWARD)
     assert {n["code"] for n in t.lots()} == {"COIL-B", "COIL-M", "SHELL-1", "DRUM-1", "FG-1", "FG-1-1", "FG-1-2"}
@@ -342,13 +279,13 @@ def test_produce_links_every_input_issued_to_the_order(store):
     with engine.begin() as conn:
         lots.receive(conn, "COIL", 10, "c", code="A")
         lots.receive(conn, "COIL", 10, "c", code="B")
-        _order(conn, plant, "WO-1", "SHELL")
+        start_order(conn, plant, "WO-1", "SHELL")
         lots.issue(conn, "A", 4, "WO-1", "op")
         lots.issue(conn, "A", 2, "WO-1", "op")
         lots.issue(conn, "B", 10, "WO-1", "op")
         out = lots.produce(conn, "WO-1", 6, "op")
         with pytest.raises(LotError, match="WO-2 is released"):
-            _order(conn, plant, "WO-2", "SHELL", start=False)
+            start_order(conn, plant, "WO-2", "SHELL", start=False)
             lots.produce(conn, "WO-2", 1, "op")
         links = conn.execute(select(lot_links.c.parent_id, lot_links.c.qty_milli, lot_links.c.machine)).all()
     assert out.code.startswith("W") and out.work_order == "WO-1" and out.machine == "WLD-01"

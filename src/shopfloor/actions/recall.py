@@ -1,0 +1,185 @@
+"""Recall report for a suspect lot: where it came from, every lot made from it and where that lot is now,
+every shipment to a customer, and the orders, machines and people along the way.  As a dict (API, JSON), as
+an Excel workbook (one sheet per section) and as a PDF (the same sections, through Chromium).
+
+- Origin: the backward trace of the suspect lot (the suppliers' lots it was made from).
+- Affected: the forward trace (the suspect lot and every lot made from it), with status, quantity on hand and
+  location; lots with stock (active or on hold) are those still to be held or recovered.
+- Shipments: every shipment of an affected lot (customer, delivery note, quantity, date): customers to notify.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import Connection
+
+from shopfloor.model.lots import LotStatus
+from shopfloor.store import lots as lot_store
+from shopfloor.store import trace as trace_store
+
+IN_STOCK = (LotStatus.ACTIVE.value, LotStatus.HOLD.value)
+
+
+def recall_report(conn: Connection, code: str) -> dict[str, Any]:
+    backward = trace_store.trace(conn, code, trace_store.BACKWARD)
+    forward = trace_store.trace(conn, code, trace_store.FORWARD)
+    suspect = lot_store.get(conn, code).to_dict()
+    origin = [n for n in backward.lots() if n["code"] != code]
+    affected = forward.lots()
+    shipments = forward.shipments()
+    in_stock = [n for n in affected if n["status"] in IN_STOCK]
+    orders = {o["code"]: o for o in backward.orders + forward.orders}
+    customers = sorted({s["customer"] for s in shipments})
+    return {
+        "suspect": suspect,
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "summary": {
+            "origin_lots": len(origin),
+            "supplier_lots": sorted({f"{n['supplier']}/{n['supplier_lot']}" for n in origin if n.get("supplier")}),
+            "affected_lots": len(affected),
+            "in_stock_lots": len(in_stock),
+            "on_hold_lots": sum(1 for n in affected if n["status"] == LotStatus.HOLD.value),
+            "shipments": len(shipments),
+            "customers": customers,
+        },
+        "origin": origin,
+        "affected": affected,
+        "shipments": shipments,
+        "orders": sorted(orders.values(), key=lambda o: o["code"]),
+        "edges": backward.edges + forward.edges,
+    }
+
+
+def hold_affected(conn: Connection, report: dict[str, Any], reason: str, actor: str) -> list[str]:
+    """Put every affected lot that is still active on hold; returns their codes."""
+    held = []
+    for node in report["affected"]:
+        if node["status"] == LotStatus.ACTIVE.value:
+            lot_store.hold(conn, node["code"], reason, actor)
+            held.append(node["code"])
+    return held
+
+
+# -- Excel --------------------------------------------------------------------------------------------------
+LOT_COLUMNS = (
+    "code",
+    "item",
+    "item_name",
+    "depth",
+    "status",
+    "qty",
+    "unit",
+    "location",
+    "supplier",
+    "supplier_lot",
+    "work_order",
+    "machine",
+    "created_at",
+)
+SHIPMENT_COLUMNS = ("customer", "customer_name", "shipment", "lot", "qty", "unit", "ts", "actor")
+ORDER_COLUMNS = ("code", "product", "machine", "status", "started", "ended", "people")
+
+
+def _sheet(wb: Workbook, title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    ws = wb.create_sheet(title)
+    ws.append(list(columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    for row in rows:
+        ws.append([", ".join(v) if isinstance(v := row.get(c), list) else v for c in columns])
+    for i, col in enumerate(columns, start=1):
+        width = max([len(col)] + [len(str(r.get(col) or "")) for r in rows[:500]]) + 2
+        ws.column_dimensions[ws.cell(1, i).column_letter].width = min(width, 40)
+
+
+def recall_xlsx(report: dict[str, Any]) -> bytes:
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "summary"
+    s = report["suspect"]
+    for key, value in [
+        ("suspect lot", s["code"]),
+        ("item", f"{s['item']} {s['item_name']}"),
+        ("status", s["status"]),
+        ("supplier / lot", f"{s.get('supplier') or ''} {s.get('supplier_lot') or ''}".strip()),
+        ("generated at", report["generated_at"]),
+        *[(k.replace("_", " "), ", ".join(v) if isinstance(v, list) else v) for k, v in report["summary"].items()],
+    ]:
+        summary.append([key, value])
+        summary.cell(summary.max_row, 1).font = Font(bold=True)
+    summary.column_dimensions["A"].width = 20
+    summary.column_dimensions["B"].width = 60
+    _sheet(wb, "affected", LOT_COLUMNS, report["affected"])
+    _sheet(wb, "shipments", SHIPMENT_COLUMNS, report["shipments"])
+    _sheet(wb, "origin", LOT_COLUMNS, report["origin"])
+    _sheet(wb, "orders", ORDER_COLUMNS, report["orders"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# -- PDF ----------------------------------------------------------------------------------------------------
+def _table(columns: tuple[str, ...], rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    if not rows:
+        return f"<p class='none'>{escape(labels.get('none', 'none'))}</p>"
+    head = "".join(f"<th>{escape(labels.get(c, c.replace('_', ' ')))}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{escape(', '.join(v) if isinstance(v := r.get(c), list) else '' if v is None else str(v))}</td>"
+            for c in columns
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def recall_html(report: dict[str, Any], labels: dict[str, str] | None = None) -> str:
+    """The report as a printable page; ``labels`` translates headings and column names."""
+    from shopfloor.reports.pdf import FONT_FAMILY
+
+    t = labels or {}
+    s = report["suspect"]
+    summary = report["summary"]
+    facts = [
+        (t.get("suspect", "Suspect lot"), f"{s['code']} — {s['item']} {s['item_name']} ({s['status']})"),
+        (t.get("supplier_lot", "Supplier lot"), f"{s.get('supplier') or '-'} {s.get('supplier_lot') or ''}"),
+        (t.get("affected_lots", "Affected lots"), summary["affected_lots"]),
+        (t.get("in_stock_lots", "Lots in stock"), summary["in_stock_lots"]),
+        (t.get("shipments", "Shipments"), summary["shipments"]),
+        (t.get("customers", "Customers"), ", ".join(summary["customers"]) or "-"),
+        (t.get("supplier_lots", "Supplier lots of origin"), ", ".join(summary["supplier_lots"]) or "-"),
+        (t.get("generated_at", "Generated at"), report["generated_at"][:19].replace("T", " ") + " UTC"),
+    ]
+    facts_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts)
+    lot_cols = ("code", "item", "depth", "status", "qty", "unit", "location", "supplier_lot", "work_order", "machine")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><style>
+@page {{ size: A4 landscape; margin: 12mm; }}
+body {{ font-family: {FONT_FAMILY}; font-size: 9pt; color: #000; }}
+h1 {{ font-size: 15pt; margin: 0 0 4mm; }} h2 {{ font-size: 11pt; margin: 5mm 0 2mm; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 0.3pt solid #888; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }}
+thead th {{ background: #eee; }} table.facts {{ width: auto; }} table.facts th {{ background: #f4f4f4; }}
+tr {{ break-inside: avoid; }} .none {{ color: #555; }}
+</style></head><body>
+<h1>{escape(t.get("title", "Recall report"))}: {escape(s["code"])}</h1>
+<table class="facts">{facts_html}</table>
+<h2>{escape(t.get("affected", "Affected lots"))}</h2>{_table(lot_cols, report["affected"], t)}
+<h2>{escape(t.get("shipments_heading", "Shipments"))}</h2>{_table(SHIPMENT_COLUMNS[:-1], report["shipments"], t)}
+<h2>{escape(t.get("origin", "Origin"))}</h2>{_table(lot_cols, report["origin"], t)}
+<h2>{escape(t.get("orders", "Work orders"))}</h2>{_table(ORDER_COLUMNS, report["orders"], t)}
+</body></html>"""
+
+
+def recall_pdf(report: dict[str, Any], labels: dict[str, str] | None = None) -> bytes:
+    from shopfloor.reports.pdf import html_to_pdf
+
+    return html_to_pdf(recall_html(report, labels), landscape=True)

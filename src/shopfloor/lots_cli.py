@@ -1,0 +1,110 @@
+"""``shopfloor trace`` and ``shopfloor recall``: genealogy of a lot from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shopfloor.model.lots import LotError
+from shopfloor.store.db import open_store
+
+console = Console()
+err = Console(stderr=True)
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Store URL or SQLite file; default $SHOPFLOOR_DB or ./shopfloor.db.")
+]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def trace_command(
+    lot: Annotated[str, typer.Argument(help="Lot code, e.g. F260302-0001.")],
+    backward: Annotated[bool, typer.Option("--backward", help="What went into the lot, down to suppliers.")] = False,
+    forward: Annotated[bool, typer.Option("--forward", help="Every lot and shipment made from the lot.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the graph as JSON: nodes, edges, orders.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Trace a lot's genealogy backward or forward through every level, splits and merges included."""
+    from shopfloor.store import trace as trace_store
+
+    if backward == forward:
+        _fail("give exactly one of --backward and --forward")
+    direction = trace_store.BACKWARD if backward else trace_store.FORWARD
+    engine = open_store(db)
+    try:
+        with engine.connect() as conn:
+            result = trace_store.trace(conn, lot, direction)
+    except LotError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    found, shipped = len(result.lots()), len(result.shipments())
+    table = Table(title=f"{direction} trace of {lot}: {found} lot(s), {shipped} shipment(s)")
+    for col in ("level", "lot", "item", "qty", "status", "location", "supplier lot", "work order", "machine"):
+        table.add_column(col)
+    for n in result.lots():
+        table.add_row(
+            str(n["depth"]),
+            n["code"],
+            f"{n['item']} {n['item_name']}",
+            f"{n['qty']} {n['unit']}",
+            n["status"],
+            n["location"] or "",
+            " ".join(x for x in (n["supplier"], n["supplier_lot"]) if x),
+            n["work_order"] or "",
+            n["machine"] or "",
+        )
+    console.print(table)
+    for s in result.shipments():
+        note = s["shipment"] or "-"
+        console.print(f"shipped: {s['lot']} {s['qty']} {s['unit']} to {s['customer']} ({note}) {s['ts']}")
+
+
+def recall_command(
+    lot: Annotated[str, typer.Argument(help="The suspect lot.")],
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF to this file.")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")] = None,
+    hold: Annotated[
+        str | None, typer.Option("--hold", help="Put every affected lot still active on hold, with this reason.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers."""
+    from shopfloor.actions.recall import hold_affected, recall_pdf, recall_report, recall_xlsx
+    from shopfloor.store.audit import current_actor
+
+    engine = open_store(db)
+    try:
+        with engine.begin() as conn:
+            report = recall_report(conn, lot)
+            if hold:
+                held = hold_affected(conn, report, hold, current_actor())
+                report = recall_report(conn, lot)
+                err.print(f"put {len(held)} lot(s) on hold: {', '.join(held) or '-'}")
+    except LotError as exc:
+        _fail(str(exc))
+    if xlsx:
+        xlsx.write_bytes(recall_xlsx(report))
+        err.print(f"Excel report written to {xlsx}")
+    if pdf:
+        pdf.write_bytes(recall_pdf(report))
+        err.print(f"PDF report written to {pdf}")
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    elif not (pdf or xlsx):
+        s = report["summary"]
+        console.print(
+            f"{lot}: {s['affected_lots']} affected lot(s), {s['in_stock_lots']} in stock ({s['on_hold_lots']} on "
+            f"hold), {s['shipments']} shipment(s) to {', '.join(s['customers']) or 'no customer'}; "
+            f"origin: {', '.join(s['supplier_lots']) or '-'}"
+        )
