@@ -20,11 +20,12 @@ ITEMS = [
 ]
 
 
-def add_master_data(conn):
-    """The sample plant and a small master data set: items with a three-level BOM, suppliers, a customer,
-    locations.  Returns the plant."""
+def add_master_data(conn, with_plant: bool = True):
+    """The sample plant (unless saved already) and a small master data set: items with a three-level BOM,
+    suppliers, a customer, locations.  Returns the plant."""
     plant = sample_plant()
-    save_plant(conn, plant, "test")
+    if with_plant:
+        save_plant(conn, plant, "test")
     conn.execute(insert(items), [dict(zip(("code", "name", "kind", "unit"), i)) for i in ITEMS])
     conn.execute(
         insert(bom_lines),

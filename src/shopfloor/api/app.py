@@ -16,7 +16,19 @@ from shopfloor import __version__
 from shopfloor.api import errors, metrics
 from shopfloor.api.deps import Principal, current_principal, require
 from shopfloor.api.errors import Problem
-from shopfloor.api.routers import admin, alarms, auth, connectors, events, kpi, plant, pop, quality, work_orders
+from shopfloor.api.routers import (
+    admin,
+    alarms,
+    auth,
+    connectors,
+    events,
+    kpi,
+    lots,
+    plant,
+    pop,
+    quality,
+    work_orders,
+)
 from shopfloor.store.db import open_store
 from shopfloor.web import views
 
@@ -147,6 +159,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         plant.router,
         events.router,
         work_orders.router,
+        lots.router,
         kpi.router,
         quality.router,
         alarms.router,

@@ -23,6 +23,14 @@ class LotError(ValueError):
     """A lot action that cannot be done; the message says why."""
 
 
+class LotNotFound(LotError):
+    """The lot (or work order) named does not exist."""
+
+
+class LotConflict(LotError):
+    """The lot's status or stock does not allow the action now."""
+
+
 class LotStatus(enum.StrEnum):
     ACTIVE = "active"
     HOLD = "hold"
@@ -62,7 +70,7 @@ def check_action(code: str, status: LotStatus, action: Action) -> None:
         return
     can = sorted(a.value for a in ALLOWED[status])
     tail = f"it can: {', '.join(can)}" if can else "it is final"
-    raise LotError(f"lot {code} is {status.value}: cannot {action.value} ({tail})")
+    raise LotConflict(f"lot {code} is {status.value}: cannot {action.value} ({tail})")
 
 
 def to_milli(value: Any, what: str = "quantity", allow_zero: bool = False) -> int:

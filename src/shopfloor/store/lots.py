@@ -22,7 +22,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from shopfloor.model.lots import (
     Action,
+    LotConflict,
     LotError,
+    LotNotFound,
     LotStatus,
     check_action,
     qty_text,
@@ -112,7 +114,7 @@ def get(conn: Connection, code: str, lock: bool = False) -> Lot:
         query = query.with_for_update(of=lots)
     row = conn.execute(query).first()
     if row is None:
-        raise LotError(f"no lot {code!r}")
+        raise LotNotFound(f"no lot {code!r}")
     return _lot(row)
 
 
@@ -210,7 +212,7 @@ def _replayed(conn: Connection, key: str | None, action: Action) -> list[Lot] | 
     if not rows:
         return None
     if rows[0].kind != action.value:
-        raise LotError(f"request key {key!r} was already used for a {rows[0].kind}, not a {action.value}")
+        raise LotConflict(f"request key {key!r} was already used for a {rows[0].kind}, not a {action.value}")
     found = by_id(conn, [r.lot_id for r in rows])
     return [found[int(r.lot_id)] for r in rows]
 
@@ -229,7 +231,7 @@ def _move(
 ) -> Lot:
     balance = lot.qty_milli + delta
     if balance < 0:
-        raise LotError(f"lot {lot.code} has {lot.qty} {lot.unit}: cannot take {qty_text(-delta)}")
+        raise LotConflict(f"lot {lot.code} has {lot.qty} {lot.unit}: cannot take {qty_text(-delta)}")
     new_status = status or status_after(balance, action, lot.status)
     new_location = location if location is not None else lot.location
     conn.execute(
@@ -289,7 +291,7 @@ def _create(
     if len(code) > 64:
         raise LotError(f"lot code {code[:20]}... is longer than 64 characters")
     if conn.execute(select(lots.c.id).where(lots.c.code == code)).first():
-        raise LotError(f"lot {code} exists already")
+        raise LotConflict(f"lot {code} exists already")
     location = fields.pop("location", None)
     supplier = fields.pop("supplier", None)
     supplier_lot = fields.pop("supplier_lot", None)
@@ -382,7 +384,7 @@ def receive(
 def _order(conn: Connection, code: str) -> Any:
     row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
     if row is None:
-        raise LotError(f"no work order {code!r}")
+        raise LotNotFound(f"no work order {code!r}")
     return row
 
 
@@ -406,7 +408,9 @@ def issue(
     check_action(code, lot.status, Action.ISSUE)
     order = _order(conn, work_order)
     if order.status not in (WoStatus.RELEASED.value, WoStatus.IN_PROGRESS.value):
-        raise LotError(f"work order {work_order} is {order.status}: material is issued to released or running orders")
+        raise LotConflict(
+            f"work order {work_order} is {order.status}: material is issued to released or running orders"
+        )
     bom = {r.component for r in conn.execute(select(bom_lines.c.component).where(bom_lines.c.parent == order.product))}
     if bom and lot.item not in bom:
         raise LotError(f"item {lot.item} is not in the BOM of {order.product} (components: {', '.join(sorted(bom))})")
@@ -448,7 +452,9 @@ def produce(
         return done[0]
     order = _order(conn, work_order)
     if order.status not in (WoStatus.IN_PROGRESS.value, WoStatus.COMPLETED.value):
-        raise LotError(f"work order {work_order} is {order.status}: output is reported for running or completed orders")
+        raise LotConflict(
+            f"work order {work_order} is {order.status}: output is reported for running or completed orders"
+        )
     row = _item(conn, item or order.product)
     _check_exists(conn, locations, location, "location")
     ts = _now(at)
@@ -493,7 +499,7 @@ def split(
         raise LotError("a split needs at least one quantity")
     millis = [to_milli(q, f"quantity {i + 1}") for i, q in enumerate(quantities)]
     if sum(millis) > parent.qty_milli:
-        raise LotError(f"lot {code} has {parent.qty} {parent.unit}: cannot split off {qty_text(sum(millis))}")
+        raise LotConflict(f"lot {code} has {parent.qty} {parent.unit}: cannot split off {qty_text(sum(millis))}")
     if codes is not None and len(codes) != len(millis):
         raise LotError(f"{len(millis)} quantities but {len(codes)} lot codes")
     _check_exists(conn, locations, location, "location")

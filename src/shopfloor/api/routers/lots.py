@@ -1,0 +1,461 @@
+"""Lots: receive, issue to a work order, report output, split, merge, hold and release, move, ship, scrap,
+count; inventory; genealogy trace; labels and the recall report.
+
+Every change takes an optional ``Idempotency-Key`` header: the same request sent again with the same key
+(a double tap, a retry after a lost answer) returns the first result and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from shopfloor.api.deps import Principal, get_engine, require
+from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.model.lots import LotConflict, LotError, LotNotFound
+from shopfloor.store import audit
+from shopfloor.store import lots as store
+from shopfloor.store import trace as trace_store
+from shopfloor.store.db import writing
+
+router = APIRouter(prefix="/api/v1", tags=["lots"])
+
+Qty = Decimal | str
+CODE = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+KeyHeader = Header(
+    None,
+    alias="Idempotency-Key",
+    max_length=100,
+    description="Repeat a request with the same key and it is done once",
+)
+
+
+def _problem(exc: LotError) -> Problem:
+    if isinstance(exc, LotNotFound):
+        return Problem(404, "Not found", str(exc))
+    if isinstance(exc, LotConflict):
+        return Problem(409, "Conflict", str(exc))
+    return Problem(422, "Invalid request", str(exc))
+
+
+def _disposition(kind: str, filename: str) -> dict[str, str]:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return {"Content-Disposition": f'{kind}; filename="{safe}"'}
+
+
+def _change(engine: Engine, principal: Principal, action: str, target: str, fn: Callable[[Any], Any], detail: dict):
+    with writing(engine) as conn:
+        try:
+            result = fn(conn)
+        except LotError as exc:
+            raise _problem(exc) from None
+        audit.record(conn, principal.actor, f"lot.{action}", target, detail)
+        if isinstance(result, list):
+            return [lot.to_dict() for lot in result]
+        return result.to_dict()
+
+
+class ReceiveIn(BaseModel):
+    item: str = Field(min_length=1, max_length=64)
+    qty: Qty = Field(description="Quantity in the item's unit, up to three decimals")
+    code: str | None = Field(None, max_length=64, pattern=CODE, description="Lot code; numbered when omitted")
+    location: str | None = Field(None, max_length=64)
+    supplier: str | None = Field(None, max_length=64)
+    supplier_lot: str | None = Field(None, max_length=64)
+    certificate: dict[str, str] | None = Field(None, description="Certificate fields, e.g. heat number, test values")
+
+
+class IssueIn(BaseModel):
+    work_order: str = Field(min_length=1, max_length=64)
+    qty: Qty | None = Field(None, description="Omitted: all that is left")
+    machine: str | None = Field(None, max_length=64)
+
+
+class OutputIn(BaseModel):
+    qty: Qty
+    code: str | None = Field(None, max_length=64, pattern=CODE)
+    item: str | None = Field(None, max_length=64, description="Default: the order's product")
+    location: str | None = Field(None, max_length=64)
+    machine: str | None = Field(None, max_length=64)
+
+
+class SplitIn(BaseModel):
+    quantities: list[Qty] = Field(min_length=1, max_length=100)
+    codes: list[str] | None = Field(None, max_length=100)
+    location: str | None = Field(None, max_length=64)
+
+
+class MergeIn(BaseModel):
+    lots: list[str] = Field(min_length=2, max_length=100)
+    code: str | None = Field(None, max_length=64, pattern=CODE)
+    location: str | None = Field(None, max_length=64)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class MoveIn(BaseModel):
+    location: str = Field(min_length=1, max_length=64)
+
+
+class ShipIn(BaseModel):
+    customer: str = Field(min_length=1, max_length=64)
+    qty: Qty | None = Field(None, description="Omitted: all that is left")
+    shipment: str | None = Field(None, max_length=64, description="Delivery note number")
+
+
+class ScrapIn(BaseModel):
+    qty: Qty | None = None
+    defect: str | None = Field(None, max_length=64)
+
+
+class CountIn(BaseModel):
+    counted: Qty
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/lots", responses=problem_responses(401, 422), summary="Lots, newest first, with filters")
+def list_lots(
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+    item: str | None = None,
+    status: Literal["active", "hold", "consumed", "shipped", "scrapped"] | None = None,
+    location: str | None = None,
+    q: str | None = Query(None, max_length=64, description="Part of the lot or supplier lot number"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [lot.to_dict() for lot in store.search(conn, item, status, location, q, limit)]
+
+
+@router.post("/lots", status_code=201, responses=problem_responses(401, 403, 409, 422), summary="Receive a lot")
+def receive(
+    body: ReceiveIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "receive",
+        f"item:{body.item}",
+        lambda conn: store.receive(
+            conn, body.item, body.qty, principal.actor, key=key, **body.model_dump(exclude={"item", "qty"})
+        ),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.get("/lots/{code}", responses=problem_responses(401, 404), summary="A lot and its movements")
+def get_lot(code: str, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> dict:
+    with engine.connect() as conn:
+        try:
+            return {**store.get(conn, code).to_dict(), "movements": store.movements(conn, code)}
+        except LotError as exc:
+            raise _problem(exc) from None
+
+
+@router.post(
+    "/lots/{code}/issue", responses=problem_responses(401, 403, 404, 409, 422), summary="Issue to a work order"
+)
+def issue(
+    code: str,
+    body: IssueIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "issue",
+        f"lot:{code}",
+        lambda conn: store.issue(conn, code, body.qty, body.work_order, principal.actor, machine=body.machine, key=key),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/work-orders/{code}/output",
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Report an output lot of a work order; it is linked to every lot issued to the order",
+)
+def output(
+    code: str,
+    body: OutputIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "produce",
+        f"work_order:{code}",
+        lambda conn: store.produce(conn, code, body.qty, principal.actor, key=key, **body.model_dump(exclude={"qty"})),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/lots/{code}/split",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Split quantities off a lot into new lots; returns the lot and the new lots",
+)
+def split(
+    code: str,
+    body: SplitIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> list[dict[str, Any]]:
+    return _change(
+        engine,
+        principal,
+        "split",
+        f"lot:{code}",
+        lambda conn: store.split(
+            conn, code, body.quantities, principal.actor, codes=body.codes, location=body.location, key=key
+        ),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/lots/merge",
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Merge lots of one item into a new lot",
+)
+def merge(
+    body: MergeIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "merge",
+        "lots:" + ",".join(body.lots),
+        lambda conn: store.merge(conn, body.lots, principal.actor, code=body.code, location=body.location, key=key),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post("/lots/{code}/hold", responses=problem_responses(401, 403, 404, 409, 422), summary="Put a lot on hold")
+def hold(
+    code: str,
+    body: ReasonIn,
+    principal: Principal = Depends(require("hold_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "hold",
+        f"lot:{code}",
+        lambda conn: store.hold(conn, code, body.reason, principal.actor, key=key),
+        body.model_dump(),
+    )
+
+
+@router.post("/lots/{code}/release", responses=problem_responses(401, 403, 404, 409, 422), summary="Release a hold")
+def release(
+    code: str,
+    body: ReasonIn,
+    principal: Principal = Depends(require("hold_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "release",
+        f"lot:{code}",
+        lambda conn: store.release(conn, code, body.reason, principal.actor, key=key),
+        body.model_dump(),
+    )
+
+
+@router.post("/lots/{code}/move", responses=problem_responses(401, 403, 404, 409, 422), summary="Move a lot")
+def move(
+    code: str,
+    body: MoveIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "move",
+        f"lot:{code}",
+        lambda conn: store.move(conn, code, body.location, principal.actor, key=key),
+        body.model_dump(),
+    )
+
+
+@router.post("/lots/{code}/ship", responses=problem_responses(401, 403, 404, 409, 422), summary="Ship to a customer")
+def ship(
+    code: str,
+    body: ShipIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "ship",
+        f"lot:{code}",
+        lambda conn: store.ship(conn, code, body.qty, body.customer, principal.actor, shipment=body.shipment, key=key),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post("/lots/{code}/scrap", responses=problem_responses(401, 403, 404, 409, 422), summary="Scrap from a lot")
+def scrap(
+    code: str,
+    body: ScrapIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "scrap",
+        f"lot:{code}",
+        lambda conn: store.scrap(conn, code, body.qty, principal.actor, defect=body.defect, key=key),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/lots/{code}/count",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record a physical count; the difference is kept with the reason",
+)
+def count(
+    code: str,
+    body: CountIn,
+    principal: Principal = Depends(require("handle_lots")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    return _change(
+        engine,
+        principal,
+        "count",
+        f"lot:{code}",
+        lambda conn: store.adjust(conn, code, body.counted, body.reason, principal.actor, key=key),
+        body.model_dump(mode="json"),
+    )
+
+
+@router.get("/inventory", responses=problem_responses(401), summary="Stock on hand and on hold")
+def inventory(
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+    by: Literal["location", "item"] = "location",
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return store.inventory(conn, by)
+
+
+@router.get(
+    "/lots/{code}/trace",
+    responses=problem_responses(401, 404),
+    summary="Genealogy: nodes (lots, shipments), edges and the work orders on the path",
+)
+def trace(
+    code: str,
+    direction: Literal["backward", "forward"] = "backward",
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    with engine.connect() as conn:
+        try:
+            return trace_store.trace(conn, code, direction).to_dict()
+        except LotError as exc:
+            raise _problem(exc) from None
+
+
+@router.get(
+    "/lots/{code}/label.pdf",
+    responses={**problem_responses(401, 404), 200: {"content": {"application/pdf": {}}}},
+    response_class=Response,
+    summary="The lot's label (100 x 60 mm) with a Code 128 or QR barcode",
+)
+def label(
+    code: str,
+    barcode: Literal["code128", "qr"] = "code128",
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.reports.labels import lot_label_pdf
+
+    with engine.connect() as conn:
+        try:
+            lot = store.get(conn, code).to_dict()
+        except LotError as exc:
+            raise _problem(exc) from None
+    if barcode == "code128" and not code.isascii():
+        barcode = "qr"
+    pdf = lot_label_pdf(lot, barcode=barcode)
+    return Response(pdf, media_type="application/pdf", headers=_disposition("inline", f"{code}.pdf"))
+
+
+@router.get(
+    "/lots/{code}/recall",
+    responses={
+        **problem_responses(401, 404),
+        200: {
+            "content": {
+                "application/json": {},
+                "application/pdf": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        },
+    },
+    summary="Recall report of a suspect lot: origin, affected lots and where they are, shipments (json, pdf, xlsx)",
+)
+def recall(
+    code: str,
+    format: Literal["json", "pdf", "xlsx"] = "json",
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> Any:
+    from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
+
+    with engine.connect() as conn:
+        try:
+            report = recall_report(conn, code)
+        except LotError as exc:
+            raise _problem(exc) from None
+    if format == "json":
+        return report
+    if format == "xlsx":
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(
+            recall_xlsx(report),
+            media_type=media,
+            headers=_disposition("attachment", f"recall-{code}.xlsx"),
+        )
+    return Response(
+        recall_pdf(report),
+        media_type="application/pdf",
+        headers=_disposition("inline", f"recall-{code}.pdf"),
+    )
