@@ -152,7 +152,7 @@ def test_vendor_assets_are_served_locally(anonymous):
 
 def test_every_message_of_every_page_has_korean_and_vietnamese():
     sources = [p.read_text(encoding="utf-8") for p in (WEB / "templates").glob("*.html")]
-    sources.append((WEB / "views.py").read_text(encoding="utf-8"))
+    sources += [p.read_text(encoding="utf-8") for p in WEB.glob("*views.py")]
     sources.append((WEB / "i18n.py").read_text(encoding="utf-8"))
     messages = set()
     for text in sources:
@@ -171,6 +171,9 @@ def test_every_message_of_every_page_has_korean_and_vietnamese():
         "quality",
         "manager",
         "admin",
+        # lot statuses, lot actions and movement kinds shown through _(value)
+        *("active", "hold", "consumed", "shipped", "scrapped"),
+        *("receive", "produce", "issue", "split", "merge", "release", "move", "ship", "scrap", "count", "adjust"),
     }
     for lang in LANGUAGES:
         if lang == "en":
