@@ -92,14 +92,14 @@ def float32(value: float) -> float:
     """The shortest decimal that rounds to the same IEEE 754 binary32 value as ``value``."""
     if not math.isfinite(value):
         return value
-    for digits in (6, 7, 8):
+    for digits in (6, 7, 8, 9):
         short = float(f"{value:.{digits}g}")
         try:
             if _F32.unpack(_F32.pack(short))[0] == value:
                 return short
         except OverflowError:  # rounding up past the largest binary32 value
             continue
-    return value  # nine significant digits always identify a binary32 value: it is its own shortest form
+    return value  # not a binary32 value (a double given directly): kept as it is
 
 
 def _integer(raw: int, container_bits: int, datatype: int, where: str) -> int:
