@@ -96,6 +96,57 @@ def import_events_cmd(
     )
 
 
+@import_app.command("master")
+def import_master_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Excel workbook (.xlsx), a zip of CSV files, or one CSV file named after its sheet (items.csv).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Import master data (items, BOM, routings, suppliers, customers, locations, reason codes).  A file with any
+    problem is refused whole, each problem named by sheet, row and column; sheets a CSV upload leaves out keep
+    their stored rows."""
+    from shopfloor.actions.master_data import import_master
+    from shopfloor.model.master import MasterDataError
+    from shopfloor.store.audit import current_actor
+    from shopfloor.store.db import writing
+
+    engine = open_store(db)
+    try:
+        with writing(engine) as conn:
+            summary = import_master(conn, file.read_bytes(), file.name, current_actor())
+    except (MasterDataError, StoreError) as exc:
+        _fail(str(exc))
+    counts = ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int))
+    console.print(f"master data imported from {file.name} ({summary['format']}): {counts}")
+
+
+export_app = typer.Typer(help="Write data to files.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("master")
+def export_master_cmd(
+    file: Annotated[Path, typer.Argument(help="File to write: .xlsx (one sheet per table) or .zip (CSV files).")],
+    db: DbOption = None,
+) -> None:
+    """Export all master data as an Excel workbook or a zip of CSV files (UTF-8), ready to edit and import."""
+    from shopfloor.actions.master_data import export_csv_zip, export_xlsx
+    from shopfloor.store.master import load_master
+
+    if file.suffix.lower() not in (".xlsx", ".zip"):
+        _fail(f"{file.name}: the file name must end in .xlsx or .zip")
+    with open_store(db).connect() as conn:
+        data = load_master(conn)
+    file.write_bytes(export_xlsx(data) if file.suffix.lower() == ".xlsx" else export_csv_zip(data))
+    console.print(f"master data written to {file}")
+
+
 def parse_instant(text: str, plant: Plant, option: str) -> datetime:
     """An ISO 8601 date-time with offset, ``now``, or a date (local midnight in the plant's time zone)."""
     if text == "now":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select
 
@@ -211,3 +211,63 @@ def lot_action(
     except LotError as exc:
         return _lot_page(request, principal, engine, code, str(exc), 409)
     return RedirectResponse(f"/lots/{code}", status_code=303)
+
+
+# -- master data --------------------------------------------------------------------------------------------
+def _master_page(request: Request, principal: Principal, engine: Engine, code: int = 200, **extra) -> HTMLResponse:
+    from shopfloor.api.routers.master import as_dict
+    from shopfloor.store.master import load_master
+
+    with engine.connect() as conn:
+        data = as_dict(load_master(conn))
+    ctx = _context(request, principal, _plant(engine), can_import=_may(principal, "manage_master_data"), **extra)
+    _ = ctx["_"]
+    sheets = [
+        (_("Items"), "items", ("code", "name", "kind", "unit", "description")),
+        (_("Bills of materials"), "bom_lines", ("parent", "component", "quantity", "scrap_pct")),
+        (_("Routings"), "operations", ("item", "seq", "code", "name", "work_centre", "ideal_cycle_s", "setup_s")),
+        (_("Suppliers"), "suppliers", ("code", "name", "country", "contact")),
+        (_("Customers"), "customers", ("code", "name", "country", "contact")),
+        (_("Locations"), "locations", ("code", "name", "kind")),
+    ]
+    ctx["tables"] = [(title, data[key], cols) for title, key, cols in sheets]
+    return _page(request, "master.html", ctx, code)
+
+
+@router.get("/master")
+def master_page(
+    request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    return _master_page(request, principal, engine)
+
+
+@router.post("/master/import")
+def master_import_form(
+    request: Request,
+    file: UploadFile = File(...),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> HTMLResponse:
+    from shopfloor.actions.master_data import import_master
+    from shopfloor.api.routers.master import MAX_UPLOAD
+    from shopfloor.model.master import MasterDataError
+    from shopfloor.store.plant import StoreError
+
+    _require_csrf(principal, csrf_token)
+    if not _may(principal, "manage_master_data"):
+        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not manage master data")
+    content = file.file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        return _master_page(request, principal, engine, 413, error=f"at most {MAX_UPLOAD // 2**20} MiB")
+    name = file.filename or "upload.xlsx"
+    try:
+        with writing(engine) as conn:
+            summary = import_master(conn, content, name, principal.actor)
+            audit.record(conn, principal.actor, "master.import", f"file:{name}", summary)
+    except MasterDataError as exc:
+        return _master_page(request, principal, engine, 422, error=str(exc).splitlines()[0], problems=exc.problems)
+    except StoreError as exc:
+        return _master_page(request, principal, engine, 422, error=str(exc))
+    counts = ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int))
+    return _master_page(request, principal, engine, imported=f"{name}: {counts}")
