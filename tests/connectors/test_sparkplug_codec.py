@@ -210,10 +210,18 @@ def test_numeric_arrays_round_trip(name, data):
     assert decode_array(DT[name], encode_array(DT[name], values)) == values
 
 
-@given(st.lists(st.booleans(), max_size=40), st.lists(st.text(st.characters(blacklist_characters="\x00")), max_size=5))
+@given(
+    st.lists(st.booleans(), max_size=40),
+    st.lists(st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))), max_size=5),
+)
 def test_boolean_and_string_arrays_round_trip(bools, strings):
     assert decode_array(DT["BooleanArray"], encode_array(DT["BooleanArray"], bools)) == bools
     assert decode_array(DT["StringArray"], encode_array(DT["StringArray"], strings)) == strings
+
+
+def test_a_string_that_is_not_unicode_text_is_refused():
+    with pytest.raises(PayloadError, match="cannot be encoded as UTF-8"):
+        encode_array(DT["StringArray"], ["ok", "\ud800"])
 
 
 def test_date_time_is_milliseconds_since_1970_in_utc():

@@ -222,7 +222,10 @@ def encode_array(datatype: int, values: list[Any] | tuple[Any, ...]) -> bytes:
         for v in values:
             if not isinstance(v, str) or "\x00" in v:
                 raise PayloadError(f"{name}: {v!r} is not a string without NUL characters")
-            out += v.encode("utf-8") + b"\x00"
+            try:
+                out += v.encode("utf-8") + b"\x00"
+            except UnicodeEncodeError:
+                raise PayloadError(f"{name}: {v!r} cannot be encoded as UTF-8 (a lone surrogate)") from None
         return bytes(out)
     code = ARRAY_FORMATS.get(datatype)
     if code is None:
