@@ -289,6 +289,7 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
 
     from shopfloor import runtime
     from shopfloor.actions.demo import create_demo_accounts, load_history, sample_plant
+    from shopfloor.actions.demo_materials import has_lots, load_materials
     from shopfloor.simulator.plant import VirtualPlant
     from shopfloor.simulator.servers import ProtocolPlant, connected_plant, demo_broker
     from shopfloor.store.events import event_span
@@ -302,11 +303,13 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
     async def main() -> None:
         await protocols.start()
         live = connected_plant(plant, protocols)
+        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
         with engine.begin() as conn:
             save_plant(conn, live, "demo")
             live = load_plant(conn, live.site.code)
             spans = [event_span(conn, mid) for mid in machine_ids(conn).values()]
-        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+            if not has_lots(conn):  # the first start: master data and a day of material flow up to now
+                load_materials(conn, live, now - timedelta(hours=7))
         start = now - timedelta(days=days)
         last = max((sp[1] for sp in spans if sp), default=None)
         if last is not None:

@@ -9,10 +9,11 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine
 
+from shopfloor.actions.demo_materials import has_lots, load_materials
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.simulator.history import simulate_history
-from shopfloor.store import audit, rollups
+from shopfloor.store import audit, rollups, work_orders
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
 
@@ -66,10 +67,11 @@ def create_demo_accounts(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 def load_history(engine: Engine, plant: Plant, window: Interval, seed: int) -> int:
-    """Simulated events of every machine over ``window`` (rows already stored are skipped)."""
+    """Simulated events of every machine over ``window`` (rows already stored are skipped); counts made while a
+    work order was in progress on their machine are attributed to it."""
     events = simulate_history(plant, window, seed)
     with engine.begin() as conn:
-        result = append_events(conn, events)
+        result = append_events(conn, work_orders.attribute(conn, events))
         rollups.invalidate(conn, result.earliest)
         rollups.refresh(conn, plant)
     return result.inserted
@@ -84,7 +86,9 @@ def load_demo(engine: Engine, seed: int = 7, day: date | None = None) -> dict[st
     with engine.begin() as conn:
         save_plant(conn, plant, actor)
         plant = load_plant(conn, plant.site.code)
-        result = append_events(conn, events)
+        if not has_lots(conn):
+            load_materials(conn, plant, window.start + timedelta(hours=6))
+        result = append_events(conn, work_orders.attribute(conn, events))
         rollups.invalidate(conn, result.earliest)
         rollups.refresh(conn, plant)
         audit.record(
