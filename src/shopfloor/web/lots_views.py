@@ -5,6 +5,7 @@ with the same permissions; a refused action shows its reason on the page."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -150,6 +151,7 @@ def _lot_page(
         can=[a for a, perm in ACTIONS.items() if _may(principal, perm) and a in _possible(lot)],
         **choices,
     )
+    ctx["when"] = lambda iso: ctx["t"].datetime(datetime.fromisoformat(iso))
     return _page(request, "lot.html", ctx, status)
 
 
@@ -264,7 +266,6 @@ def master_import_form(
     try:
         with writing(engine) as conn:
             summary = import_master(conn, content, name, principal.actor)
-            audit.record(conn, principal.actor, "master.import", f"file:{name}", summary)
     except MasterDataError as exc:
         return _master_page(request, principal, engine, 422, error=str(exc).splitlines()[0], problems=exc.problems)
     except StoreError as exc:
