@@ -141,3 +141,59 @@ def test_an_unknown_order_on_the_terminal_is_refused(app):
         headers=headers,
     )
     assert r.status_code == 422 and "no work order 'GHOST'" in r.json()["detail"]
+
+
+def test_assignment_before_start_and_operations_from_the_routing(app, as_role):
+    from datetime import datetime, timezone
+
+    from shopfloor.model.events import CountEvent, CountKind
+    from shopfloor.store.events import append_events
+    from tests.lots_data import add_master_data
+
+    engine = app.state.engine
+    with engine.begin() as conn:
+        add_master_data(conn, with_plant=False)
+        from sqlalchemy import insert
+
+        from shopfloor.store.schema import operations
+
+        conn.execute(
+            insert(operations),
+            [
+                {"item": "SHELL", "seq": 10, "code": "ROLL", "name": "Roll", "work_centre": "WLD-01",
+                 "ideal_cycle_s": 40, "setup_s": 600},
+                {"item": "SHELL", "seq": 20, "code": "WELD", "name": "Weld", "work_centre": "WELD",
+                 "ideal_cycle_s": 30, "setup_s": 0},
+            ],
+        )  # fmt: skip
+    sup, op = as_role("supervisor"), as_role("operator")
+    made = sup.post(
+        "/api/v1/work-orders", json={"code": "WO-9", "product": "SHELL", "quantity": 10, "operator": "nobody"}
+    )
+    assert made.status_code == 422 and "unknown user 'nobody'" in made.json()["detail"]
+    sup.post("/api/v1/work-orders", json={"code": "WO-9", "product": "SHELL", "quantity": 10, "operator": "operator"})
+    assert op.post("/api/v1/work-orders/WO-9/assign", json={"machine": "WLD-01"}).status_code == 403
+    moved = sup.post(
+        "/api/v1/work-orders/WO-9/assign", json={"machine": "WLD-01", "priority": 5, "clear": ["operator"]}
+    )
+    assert moved.status_code == 200 and moved.json()["machine"] == "WLD-01" and moved.json()["operator"] is None
+    assert sup.post("/api/v1/work-orders/WO-9/assign", json={}).status_code == 422
+    sup.post("/api/v1/work-orders/WO-9/transition", json={"to": "released"})
+    sup.post("/api/v1/work-orders/WO-9/transition", json={"to": "in_progress"})
+    late = sup.post("/api/v1/work-orders/WO-9/assign", json={"machine": "WLD-02"})
+    assert late.status_code == 409 and "only planned or released" in late.json()["detail"]
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        append_events(
+            conn,
+            [
+                CountEvent(now, "WLD-01", CountKind.GOOD, 4, work_order="WO-9"),
+                CountEvent(now, "WLD-02", CountKind.GOOD, 3, work_order="WO-9"),
+                CountEvent(now, "WLD-02", CountKind.SCRAP, 1, work_order="WO-9"),
+            ],
+        )
+    detail = op.get("/api/v1/work-orders/WO-9").json()
+    ops = {o["seq"]: o for o in detail["operations"]}
+    assert ops[10]["planned_s"] == 600 + 10 * 40 and (ops[10]["good"], ops[10]["scrap"]) == (4, 0)
+    assert (ops[20]["good"], ops[20]["scrap"]) == (4 + 3, 1)  # the WELD line: WLD-01 and WLD-02
+    assert [h["to"] for h in detail["history"]] == ["planned", "planned", "released", "in_progress"]

@@ -313,6 +313,7 @@ work_orders = Table(
     Column("product", String(64), nullable=False),
     Column("quantity", BigInteger, nullable=False),
     Column("machine", String(64), nullable=True),
+    Column("operator", String(200), nullable=True),  # the user assigned to it
     Column("priority", Integer, nullable=False),
     Column("due", UTCDateTime, nullable=True),
     Column("status", String(16), nullable=False),

@@ -25,6 +25,7 @@ class WorkOrder:
     priority: int
     due: datetime | None
     status: Status
+    operator: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class WorkOrder:
             "product": self.product,
             "quantity": self.quantity,
             "machine": self.machine,
+            "operator": self.operator,
             "priority": self.priority,
             "due": self.due.isoformat() if self.due else None,
             "status": self.status.value,
@@ -40,7 +42,14 @@ class WorkOrder:
 
 def _wo(row) -> WorkOrder:
     return WorkOrder(
-        row.code, row.product, int(row.quantity), row.machine, int(row.priority), row.due, Status(row.status)
+        row.code,
+        row.product,
+        int(row.quantity),
+        row.machine,
+        int(row.priority),
+        row.due,
+        Status(row.status),
+        row.operator,
     )
 
 
@@ -54,6 +63,7 @@ def create(
     machine: str | None = None,
     priority: int = 0,
     due: datetime | None = None,
+    operator: str | None = None,
 ) -> WorkOrder:
     problems = []
     if quantity <= 0:
@@ -78,6 +88,7 @@ def create(
             machine=machine,
             priority=priority,
             due=due,
+            operator=operator,
             status=Status.PLANNED.value,
             created_at=now,
         )
@@ -208,4 +219,94 @@ def attribute(conn: Connection, events: list[MachineEvent]) -> list[MachineEvent
             if code is not None:
                 ev = replace(ev, work_order=code)
         out.append(ev)
+    return out
+
+
+ASSIGNABLE = (Status.PLANNED, Status.RELEASED)
+
+
+def assign(
+    conn: Connection,
+    plant: Plant,
+    code: str,
+    actor: str,
+    *,
+    machine: str | None = None,
+    operator: str | None = None,
+    priority: int | None = None,
+    due: datetime | None = None,
+    clear: tuple[str, ...] = (),
+) -> WorkOrder:
+    """Change the machine, operator, priority or due date of an order that has not started; ``clear`` names the
+    fields to empty (``machine``, ``operator``, ``due``).  Recorded as an event with the changes."""
+    row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
+    if row is None:
+        raise StoreError(f"no work order {code!r}")
+    if Status(row.status) not in ASSIGNABLE:
+        raise StoreError(f"work order {code} is {row.status}: only planned or released orders are reassigned")
+    if machine is not None and machine not in {m.code for m in plant.machines}:
+        raise StoreError(f"unknown machine {machine!r}")
+    values: dict[str, Any] = {
+        k: v
+        for k, v in (("machine", machine), ("operator", operator), ("priority", priority), ("due", due))
+        if v is not None
+    }
+    values |= {k: None for k in clear if k in ("machine", "operator", "due")}
+    if not values:
+        raise StoreError("nothing to change: give a machine, operator, priority or due date")
+    conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
+    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+    conn.execute(
+        insert(work_order_events).values(
+            work_order_id=row.id,
+            ts=datetime.now(timezone.utc),
+            from_status=row.status,
+            to_status=row.status,
+            actor=actor,
+            reason="assigned " + ", ".join(f"{k}={v}" for k, v in shown.items()),
+        )
+    )
+    return get(conn, code)
+
+
+def operations_of(conn: Connection, order: WorkOrder, plant: Plant) -> list[dict[str, Any]]:
+    """The order's operations from its product's routing: where, planned quantity and time (setup + quantity x
+    ideal cycle time), and the good and scrap counts made for this order on the operation's work centre (a
+    machine, or every machine of a line)."""
+    from shopfloor.store.schema import operations
+
+    rows = conn.execute(select(operations).where(operations.c.item == order.product).order_by(operations.c.seq)).all()
+    if not rows:
+        return []
+    me = machine_events.c
+    counted = conn.execute(
+        select(me.machine_id, me.kind, func.coalesce(func.sum(me.quantity), 0))
+        .where(me.work_order == order.code, me.kind.in_(["good", "scrap"]))
+        .group_by(me.machine_id, me.kind)
+    ).all()
+    from shopfloor.store.plant import machine_ids
+
+    code_of = {mid: code for code, mid in machine_ids(conn).items()}
+    done: dict[tuple[str, str], int] = {}
+    for mid, kind, qty in counted:
+        done[(code_of.get(mid, ""), kind)] = int(qty)
+    line_machines = {ln.code: [m.code for m in ln.machines] for ln in plant.lines}
+    out = []
+    for r in rows:
+        where = line_machines.get(r.work_centre, [r.work_centre])
+        good = sum(done.get((m, "good"), 0) for m in where)
+        scrap = sum(done.get((m, "scrap"), 0) for m in where)
+        out.append(
+            {
+                "seq": r.seq,
+                "operation": r.code,
+                "name": r.name,
+                "work_centre": r.work_centre,
+                "planned_qty": order.quantity,
+                "planned_s": r.setup_s + order.quantity * r.ideal_cycle_s,
+                "good": good,
+                "scrap": scrap,
+                "status": "done" if good >= order.quantity else "started" if good or scrap else "waiting",
+            }
+        )
     return out

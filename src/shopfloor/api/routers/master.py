@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.model.master import MasterDataError, explode, summarise
-from shopfloor.store import audit
 from shopfloor.store.db import writing
 from shopfloor.store.master import item as find_item
 from shopfloor.store.master import load_master
@@ -83,7 +82,6 @@ def import_master_file(
     try:
         with writing(engine) as conn:
             summary = import_master(conn, content, name, principal.actor)
-            audit.record(conn, principal.actor, "master.import", f"file:{name}", summary)
     except MasterDataError as exc:
         raise Problem(
             422,

@@ -29,6 +29,15 @@ class WorkOrderIn(BaseModel):
     machine: str | None = Field(None, max_length=64)
     priority: int = Field(0, ge=-1000, le=1000, description="Higher first in the dispatch list")
     due: AwareDatetime | None = None
+    operator: str | None = Field(None, max_length=200, description="Username of the operator assigned")
+
+
+class AssignIn(BaseModel):
+    machine: str | None = Field(None, max_length=64)
+    operator: str | None = Field(None, max_length=200)
+    priority: int | None = Field(None, ge=-1000, le=1000)
+    due: AwareDatetime | None = None
+    clear: list[Literal["machine", "operator", "due"]] = Field(default_factory=list, description="Fields to empty")
 
 
 class TransitionIn(BaseModel):
@@ -74,11 +83,90 @@ def create_order(
                 body.machine,
                 body.priority,
                 body.due,
+                _known_operator(conn, body.operator),
             )
         except StoreError as exc:
             raise Problem(422, "Invalid request", str(exc)) from None
         audit.record(conn, principal.actor, "work_order.create", f"work_order:{wo.code}", wo.to_dict())
         return _with_progress(conn, wo)
+
+
+def _known_operator(conn, username: str | None) -> str | None:
+    from shopfloor.store import accounts
+
+    if username is not None and username not in {u.username for u in accounts.list_users(conn)}:
+        raise StoreError(f"unknown user {username!r}")
+    return username
+
+
+@router.get(
+    "/work-orders/{code}",
+    responses=problem_responses(401, 404),
+    summary="A work order with its progress, its operations from the routing and its status history",
+)
+def get_order(code: str, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> dict:
+    from sqlalchemy import select
+
+    from shopfloor.store.schema import work_order_events, work_orders
+
+    plant = plant_or_404(engine)
+    with engine.connect() as conn:
+        try:
+            wo = store.get(conn, code)
+        except StoreError as exc:
+            raise Problem(404, "Not found", str(exc)) from None
+        ev = work_order_events.c
+        history = conn.execute(
+            select(ev.ts, ev.from_status, ev.to_status, ev.actor, ev.reason)
+            .join(work_orders, work_orders.c.id == ev.work_order_id)
+            .where(work_orders.c.code == code)
+            .order_by(ev.ts, ev.id)
+        ).all()
+        return {
+            **_with_progress(conn, wo),
+            "operations": store.operations_of(conn, wo, plant),
+            "history": [
+                {"ts": h.ts.isoformat(), "from": h.from_status, "to": h.to_status, "actor": h.actor, "reason": h.reason}
+                for h in history
+            ],
+        }
+
+
+@router.post(
+    "/work-orders/{code}/assign",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Assign a machine or operator, or change priority or due date, before the order starts",
+)
+def assign(
+    code: str,
+    body: AssignIn,
+    principal: Principal = Depends(require("plan_production")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    plant = plant_or_404(engine)
+    with writing(engine) as conn:
+        try:
+            wo = store.assign(
+                conn,
+                plant,
+                code,
+                principal.actor,
+                machine=body.machine,
+                operator=_known_operator(conn, body.operator),
+                priority=body.priority,
+                due=body.due,
+                clear=tuple(body.clear),
+            )
+        except StoreError as exc:
+            status = 404 if "no work order" in str(exc) else 409 if " is " in str(exc) else 422
+            raise Problem(
+                status, {404: "Not found", 409: "Conflict", 422: "Invalid request"}[status], str(exc)
+            ) from None
+        audit.record(conn, principal.actor, "work_order.assign", f"work_order:{code}", body.model_dump(mode="json"))
+        result = _with_progress(conn, wo)
+    for machine in {wo.machine} - {None}:
+        broker.publish([machine])
+    return result
 
 
 @router.post(
