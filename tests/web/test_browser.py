@@ -4,6 +4,7 @@ language switches to Vietnamese and Korean, no request leaves the machine; scree
 Screenshots go to artefacts/screenshots/ (override with SHOPFLOOR_ARTEFACTS)."""
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -135,3 +136,40 @@ def test_entries_wait_in_the_browser_while_offline_and_are_sent_once(sqlite_only
     expect(page.locator("#queue li")).to_have_count(0)
     page.reload()
     expect(page.locator(".gq")).to_have_text("7")
+
+
+def test_operator_scans_a_lot_into_the_running_order_and_reports_an_output_lot(sqlite_only, app, live_server, browser):
+    from tests.lots_data import add_master_data, start_order
+
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        from shopfloor.store import lots
+
+        lots.receive(conn, "COIL", 50, "clerk", code="COIL-77", supplier="POSCO", supplier_lot="P-77")
+        lots.receive(conn, "COIL", 5, "clerk", code="COIL-HELD")
+        lots.hold(conn, "COIL-HELD", "tensile test failed", "qa")
+        start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+    base = live_server
+    page = browser.new_context(viewport=TABLET).new_page()
+    page.goto(f"{base}/login?next=/terminal?machine=WLD-01")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_selector("#material")
+    page.fill("#lot-code", "COIL-HELD")
+    page.press("#lot-code", "Enter")
+    expect(page.locator("#lot-status")).to_contain_text("is hold: cannot issue")
+    page.fill("#lot-code", "COIL-77")
+    page.fill("#lot-qty", "20")
+    page.press("#lot-code", "Enter")
+    expect(page.locator("#lot-status.ok")).to_contain_text("COIL-77")
+    page.fill("#lot-qty", "8")
+    page.click("[data-lot=output]")
+    expect(page.locator("#lot-status.ok a")).to_have_attribute("href", re.compile(r"/api/v1/lots/.+/label\.pdf"))
+    page.screenshot(path=str(artefacts() / "terminal-material.png"), full_page=True)
+    with app.state.engine.connect() as conn:
+        from shopfloor.store import lots, trace
+
+        assert lots.get(conn, "COIL-77").qty == "30"
+        made = [n for n in trace.trace(conn, "COIL-77", trace.FORWARD).lots() if n["code"] != "COIL-77"]
+    assert [(n["item"], n["qty"], n["work_order"]) for n in made] == [("SHELL", "8", "WO-77")]
