@@ -15,9 +15,7 @@ from rich.table import Table
 
 from shopfloor.analytics import spc
 from shopfloor.analytics.capability import capability
-from shopfloor.analytics.run_rules import evaluate
-
-CHARTS = ("xbar-r", "xbar-s", "imr", "p", "np", "c", "u", "ewma", "cusum")
+from shopfloor.analytics.study import CHARTS, control_study
 
 
 class InputError(ValueError):
@@ -84,44 +82,29 @@ def run_spc(
     header, rows = _read(path)
     values = _numbers(rows, column, header)
     sizes = _numbers(rows, size_column, header) if size_column else None
-    charts: list[spc.Chart]
-    sigma_within = None
-    if chart in ("xbar-r", "xbar-s"):
-        groups = _subgroups(values, rows, header, subgroup_size, subgroup_column)
-        charts = list((spc.xbar_r if chart == "xbar-r" else spc.xbar_s)(groups, baseline=phase1))
-        sigma_within = charts[0].extra["sigma"]
-    elif chart == "imr":
-        charts = list(spc.imr(values, baseline=phase1))
-        sigma_within = charts[0].extra["sigma"]
-    elif chart in ("p", "u"):
-        if sizes is None:
-            raise InputError(f"a {chart} chart needs --size-column (units inspected per subgroup)")
-        charts = [(spc.p_chart if chart == "p" else spc.u_chart)(values, sizes, baseline=phase1)]
-    elif chart == "np":
-        if not subgroup_size:
-            raise InputError("an np chart needs --subgroup-size (the constant sample size)")
-        charts = [spc.np_chart(values, subgroup_size, baseline=phase1)]
-    elif chart == "c":
-        charts = [spc.c_chart(values, baseline=phase1)]
-    elif chart == "ewma":
-        charts = [spc.ewma(values, lam=lam, target=target, baseline=phase1)]
-    else:
-        base = values[:phase1] if phase1 else values
-        mu = target if target is not None else sum(base) / len(base)
-        sigma = spc.imr(base)[0].extra["sigma"]
-        charts = [spc.cusum(values, target=mu, sigma=sigma, k=k, h=h)]
-    result: dict[str, Any] = {"chart": chart, "column": column, "charts": []}
-    for c in charts:
-        doc = c.to_dict()
-        doc["violations"] = (
-            [v.to_dict() for v in evaluate(c, rules)]
-            if c.kind != "cusum"
-            else [{"rule": "cusum", "index": i, "points": [i]} for i in c.extra["signals"]]
-        )
-        result["charts"].append(doc)
-    if usl is not None or lsl is not None:
-        result["capability"] = capability(values, usl=usl, lsl=lsl, sigma_within=sigma_within).to_dict()
-    return result
+    groups = _subgroups(values, rows, header, subgroup_size, subgroup_column) if chart in ("xbar-r", "xbar-s") else None
+    if chart in ("p", "u") and sizes is None:
+        raise InputError(f"a {chart} chart needs --size-column (units inspected per subgroup)")
+    if chart == "np" and not subgroup_size:
+        raise InputError("an np chart needs --subgroup-size (the constant sample size)")
+    result = control_study(
+        chart,
+        values=values,
+        groups=groups,
+        sizes=sizes,
+        subgroup_size=subgroup_size,
+        usl=usl,
+        lsl=lsl,
+        phase1=phase1,
+        rules=rules,
+        lam=lam,
+        target=target,
+        k=k,
+        h=h,
+    )
+    if chart not in ("xbar-r", "xbar-s", "imr", "ewma", "cusum") and (usl is not None or lsl is not None):
+        result["capability"] = capability(values, usl=usl, lsl=lsl).to_dict()
+    return {"chart": chart, "column": column, **{k_: v for k_, v in result.items() if k_ != "chart"}}
 
 
 def spc_command(
