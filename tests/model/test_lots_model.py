@@ -7,11 +7,12 @@ import pytest
 from shopfloor.model.lots import ALLOWED, Action, LotConflict, LotStatus, check_action, status_after
 
 EXPECTED = {
-    LotStatus.ACTIVE: {"issue", "split", "merge", "hold", "move", "ship", "scrap", "adjust"},
-    LotStatus.HOLD: {"release", "move", "scrap", "adjust"},
+    LotStatus.ACTIVE: {"issue", "split", "merge", "hold", "move", "ship", "scrap", "adjust", "return"},
+    LotStatus.HOLD: {"release", "move", "scrap", "adjust", "return"},
     LotStatus.CONSUMED: set(),
     LotStatus.SHIPPED: set(),
     LotStatus.SCRAPPED: set(),
+    LotStatus.RETURNED: set(),
 }
 ACTIONS = [a for a in Action if a not in (Action.RECEIVE, Action.PRODUCE)]  # these make a new lot
 
@@ -34,7 +35,8 @@ def test_the_table_is_the_one_documented():
 
 @pytest.mark.parametrize(
     "action, status",
-    [(Action.SHIP, LotStatus.SHIPPED), (Action.SCRAP, LotStatus.SCRAPPED), (Action.ISSUE, LotStatus.CONSUMED),
+    [(Action.SHIP, LotStatus.SHIPPED), (Action.SCRAP, LotStatus.SCRAPPED), (Action.RETURN, LotStatus.RETURNED),
+     (Action.ISSUE, LotStatus.CONSUMED),
      (Action.SPLIT, LotStatus.CONSUMED), (Action.MERGE, LotStatus.CONSUMED), (Action.ADJUST, LotStatus.CONSUMED)],
 )  # fmt: skip
 def test_a_lot_emptied_becomes_final_and_one_with_stock_keeps_its_status(action, status):

@@ -172,8 +172,9 @@ def test_every_message_of_every_page_has_korean_and_vietnamese():
         "manager",
         "admin",
         # lot statuses, lot actions and movement kinds shown through _(value)
-        *("active", "hold", "consumed", "shipped", "scrapped"),
+        *("active", "hold", "consumed", "shipped", "scrapped", "returned"),
         *("receive", "produce", "issue", "split", "merge", "release", "move", "ship", "scrap", "count", "adjust"),
+        "return",
     }
     for lang in LANGUAGES:
         if lang == "en":

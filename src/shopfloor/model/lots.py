@@ -8,7 +8,8 @@ Statuses:
 - ``active``: stock on hand that can be issued, split, merged, moved, shipped, scrapped or counted;
 - ``hold``: blocked (quality, recall); it can be released, moved (e.g. to quarantine), scrapped or counted;
 - ``consumed``: nothing left after issues, splits or a merge; ``shipped``: everything shipped;
-  ``scrapped``: everything scrapped.  These three are final: the lot keeps its history and its genealogy.
+  ``scrapped``: everything scrapped; ``returned``: everything sent back to the supplier.  These are final: the
+  lot keeps its history and its genealogy.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class LotStatus(enum.StrEnum):
     CONSUMED = "consumed"
     SHIPPED = "shipped"
     SCRAPPED = "scrapped"
+    RETURNED = "returned"
 
 
 class Action(enum.StrEnum):
@@ -51,16 +53,28 @@ class Action(enum.StrEnum):
     SHIP = "ship"
     SCRAP = "scrap"
     ADJUST = "adjust"
+    RETURN = "return"
 
 
 ALLOWED: dict[LotStatus, frozenset[Action]] = {
     LotStatus.ACTIVE: frozenset(
-        {Action.ISSUE, Action.SPLIT, Action.MERGE, Action.HOLD, Action.MOVE, Action.SHIP, Action.SCRAP, Action.ADJUST}
+        {
+            Action.ISSUE,
+            Action.SPLIT,
+            Action.MERGE,
+            Action.HOLD,
+            Action.MOVE,
+            Action.SHIP,
+            Action.SCRAP,
+            Action.ADJUST,
+            Action.RETURN,
+        }
     ),
-    LotStatus.HOLD: frozenset({Action.RELEASE, Action.MOVE, Action.SCRAP, Action.ADJUST}),
+    LotStatus.HOLD: frozenset({Action.RELEASE, Action.MOVE, Action.SCRAP, Action.ADJUST, Action.RETURN}),
     LotStatus.CONSUMED: frozenset(),
     LotStatus.SHIPPED: frozenset(),
     LotStatus.SCRAPPED: frozenset(),
+    LotStatus.RETURNED: frozenset(),
 }
 
 
@@ -113,4 +127,5 @@ def status_after(on_hand_milli: int, emptied_by: Action, current: LotStatus) -> 
     return {
         Action.SHIP: LotStatus.SHIPPED,
         Action.SCRAP: LotStatus.SCRAPPED,
+        Action.RETURN: LotStatus.RETURNED,
     }.get(emptied_by, LotStatus.CONSUMED)

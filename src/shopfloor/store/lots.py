@@ -662,6 +662,28 @@ def scrap(
     return _move(conn, lot, Action.SCRAP, -milli, actor, _now(at), key, ref=defect)
 
 
+def return_to_supplier(
+    conn: Connection,
+    code: str,
+    qty: Any,
+    actor: str,
+    *,
+    note: str | None = None,
+    key: str | None = None,
+    at: datetime | None = None,
+) -> Lot:
+    """Material goes back to the lot's supplier (a rejected delivery); the reference names the supplier."""
+    done = _replayed(conn, key, Action.RETURN)
+    if done:
+        return done[0]
+    lot = get(conn, code, lock=True)
+    check_action(code, lot.status, Action.RETURN)
+    if lot.supplier is None:
+        raise LotError(f"lot {code} has no supplier to return it to")
+    milli = lot.qty_milli if qty is None else to_milli(qty)
+    return _move(conn, lot, Action.RETURN, -milli, actor, _now(at), key, ref=lot.supplier, note=note)
+
+
 def adjust(
     conn: Connection, code: str, counted: Any, reason: str, actor: str, *, key: str | None = None, at=None
 ) -> Lot:

@@ -481,3 +481,78 @@ lot_links = Table(
     Index("ix_lot_links_child_parent", "child_id", "parent_id"),
     Index("ix_lot_links_parent_child", "parent_id", "child_id"),
 )
+
+# -- inspections and nonconformances --------------------------------------------------------------------------
+# A characteristic of a product (at an operation) to inspect: a variable with nominal and specification limits,
+# or an attribute (nonconforming units or defects counted); its chart, sample size and frequency.  A variable
+# may instead come from a machine's process value (``machine`` + ``process_value``).
+inspection_characteristics = Table(
+    "inspection_characteristics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("product", String(64), nullable=False),
+    Column("operation_seq", Integer, nullable=True),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # variable, attribute
+    Column("chart", String(16), nullable=False),  # xbar-r, xbar-s, imr, ewma, cusum, p, np, c, u
+    Column("unit", String(16), nullable=True),
+    Column("nominal", Float, nullable=True),
+    Column("lsl", Float, nullable=True),
+    Column("usl", Float, nullable=True),
+    Column("sample_size", Integer, nullable=False),
+    Column("every_parts", Integer, nullable=True),
+    Column("every_minutes", Integer, nullable=True),
+    Column("rules", String(16), nullable=False),  # nelson, we
+    Column("phase1", Integer, nullable=True),  # subgroups that set the limits; then frozen
+    Column("machine", String(64), nullable=True),
+    Column("process_value", String(64), nullable=True),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("product", "code", name="uq_inspection_characteristics_product"),
+)
+
+inspection_samples = Table(
+    "inspection_samples",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("characteristic_id", Integer, ForeignKey("inspection_characteristics.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("measurements", JSON, nullable=True),  # variables: the subgroup's values
+    Column("inspected", Integer, nullable=True),  # attributes: units inspected
+    Column("nonconforming", Integer, nullable=True),  # attributes: nonconforming units or defects counted
+    Column("defect", String(64), nullable=True),
+    Column("lot", String(64), nullable=True),
+    Column("work_order", String(64), nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("inspector", String(200), nullable=False),
+    Column("source", String(16), nullable=False),  # terminal, api, csv
+    Column("key", String(128), nullable=True, unique=True),
+    Index("ix_inspection_samples_characteristic_id", "characteristic_id", "ts"),
+    Index("ix_inspection_samples_lot", "lot"),
+    Index("ix_inspection_samples_work_order", "work_order"),
+)
+
+# A nonconformance: what was found, on which lot / order / machine, and what was decided.
+ncrs = Table(
+    "ncrs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("lot", String(64), nullable=True),
+    Column("work_order", String(64), nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("characteristic_id", Integer, ForeignKey("inspection_characteristics.id"), nullable=True),
+    Column("defect", String(64), nullable=True),
+    Column("qty_milli", BigInteger, nullable=True),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open, closed
+    Column("disposition", String(24), nullable=True),  # scrap, rework, use_as_is, return_to_supplier
+    Column("disposed_at", UTCDateTime, nullable=True),
+    Column("disposed_by", String(200), nullable=True),
+    Column("disposition_note", Text, nullable=True),
+    Column("key", String(128), nullable=True, unique=True),
+    Index("ix_ncrs_lot", "lot"),
+    Index("ix_ncrs_status", "status"),
+)

@@ -70,7 +70,7 @@ def _list_page(
         filters=filters,
         error=error,
         can_receive=_may(principal, "handle_lots"),
-        statuses=("active", "hold", "consumed", "shipped", "scrapped"),
+        statuses=("active", "hold", "consumed", "shipped", "scrapped", "returned"),
         new_key=_new_key,
         **choices,
     )

@@ -127,7 +127,7 @@ def list_lots(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
     item: str | None = None,
-    status: Literal["active", "hold", "consumed", "shipped", "scrapped"] | None = None,
+    status: Literal["active", "hold", "consumed", "shipped", "scrapped", "returned"] | None = None,
     location: str | None = None,
     q: str | None = Query(None, max_length=64, description="Part of the lot or supplier lot number"),
     limit: int = Query(200, ge=1, le=1000),
