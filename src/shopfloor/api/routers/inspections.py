@@ -1,0 +1,271 @@
+"""Inspection plans (characteristics), samples and their control charts, and nonconformance reports."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import Engine
+
+from shopfloor.api.deps import Principal, get_engine, require
+from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.model.lots import LotError
+from shopfloor.store import audit
+from shopfloor.store import inspections as insp
+from shopfloor.store import ncr as ncr_store
+from shopfloor.store.db import writing
+
+router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
+KeyHeader = Header(None, alias="Idempotency-Key", max_length=100, description="The same key is done once")
+
+
+class CharacteristicIn(BaseModel):
+    product: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["variable", "attribute"]
+    chart: Literal["xbar-r", "xbar-s", "imr", "ewma", "cusum", "p", "np", "c", "u"]
+    unit: str | None = Field(None, max_length=16)
+    nominal: float | None = None
+    lsl: float | None = None
+    usl: float | None = None
+    sample_size: int = Field(ge=1, le=10_000)
+    every_parts: int | None = Field(None, ge=1, description="Inspect every N parts")
+    every_minutes: int | None = Field(None, ge=1, description="Inspect every N minutes")
+    rules: Literal["nelson", "we"] = "nelson"
+    phase1: int | None = Field(None, ge=2, description="Subgroups that set the limits, which are then frozen")
+    operation_seq: int | None = Field(None, ge=1)
+    machine: str | None = Field(None, max_length=64, description="With process_value: charted from the machine")
+    process_value: str | None = Field(None, max_length=64)
+    active: bool = True
+
+
+class SampleIn(BaseModel):
+    measurements: list[float | str] | None = Field(None, max_length=25, description="Variables: the subgroup")
+    inspected: int | None = Field(None, ge=1, description="Attributes: units inspected")
+    nonconforming: int | None = Field(None, ge=0, description="Attributes: nonconforming units or defects")
+    defect: str | None = Field(None, max_length=64)
+    lot: str | None = Field(None, max_length=64)
+    work_order: str | None = Field(None, max_length=64)
+    machine: str | None = Field(None, max_length=64)
+    ts: AwareDatetime | None = Field(None, description="When it was measured; default now")
+    source: Literal["terminal", "api"] = "api"
+
+
+class NcrIn(BaseModel):
+    description: str = Field(min_length=1, max_length=4000)
+    lot: str | None = Field(None, max_length=64)
+    qty: Decimal | None = Field(None, gt=0, description="Nonconforming quantity of the lot")
+    work_order: str | None = Field(None, max_length=64)
+    machine: str | None = Field(None, max_length=64)
+    characteristic_id: int | None = None
+    defect: str | None = Field(None, max_length=64)
+
+
+class DispositionIn(BaseModel):
+    disposition: Literal["scrap", "rework", "use_as_is", "return_to_supplier"]
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def _char_or_404(conn, cid: int) -> insp.Characteristic:
+    try:
+        return insp.get(conn, cid)
+    except insp.InspectionError as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+
+
+@router.get("/characteristics", responses=problem_responses(401), summary="Inspection characteristics")
+def list_characteristics(
+    product: str | None = None,
+    machine: str | None = Query(None, description="Those inspected at this machine"),
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [c.to_dict() for c in insp.characteristics(conn, product, machine)]
+
+
+@router.post(
+    "/characteristics",
+    status_code=201,
+    responses=problem_responses(401, 403, 422),
+    summary="Create a characteristic, or change the one with the same product and code",
+)
+def save_characteristic(
+    body: CharacteristicIn,
+    principal: Principal = Depends(require("manage_quality")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    plant = plant_or_404(engine)
+    with writing(engine) as conn:
+        try:
+            char = insp.save_characteristic(conn, plant, body.model_dump())
+        except insp.InspectionError as exc:
+            raise Problem(422, "Invalid characteristic", str(exc)) from None
+        audit.record(conn, principal.actor, "quality.characteristic", f"characteristic:{char.id}", char.to_dict())
+        return char.to_dict()
+
+
+@router.get(
+    "/characteristics/{cid}",
+    responses=problem_responses(401, 404),
+    summary="A characteristic's control chart: limits per point, violations, capability, frozen or not",
+)
+def characteristic_chart(
+    cid: int,
+    limit: int = Query(100, ge=2, le=2000, description="Latest subgroups shown"),
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return insp.chart(conn, _char_or_404(conn, cid), limit)
+
+
+@router.get(
+    "/characteristics/{cid}/chart.pdf",
+    response_class=Response,
+    responses={**problem_responses(401, 404), 200: {"content": {"application/pdf": {}}}},
+    summary="The characteristic's control chart, violations and capability as PDF",
+)
+def characteristic_pdf(
+    cid: int,
+    limit: int = Query(100, ge=2, le=2000),
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.actions.quality_report import characteristic_pdf as render
+
+    with engine.connect() as conn:
+        doc = insp.chart(conn, _char_or_404(conn, cid), limit)
+    return Response(render(doc), media_type="application/pdf")
+
+
+@router.get("/characteristics/{cid}/samples", responses=problem_responses(401, 404), summary="Latest samples")
+def list_samples(
+    cid: int,
+    limit: int = Query(200, ge=1, le=2000),
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return insp.samples(conn, _char_or_404(conn, cid), limit)
+
+
+@router.post(
+    "/characteristics/{cid}/samples",
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Record a sample; the answer lists the rule violations its point completes",
+)
+def record_sample(
+    cid: int,
+    body: SampleIn,
+    principal: Principal = Depends(require("record_inspections")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    with writing(engine) as conn:
+        char = _char_or_404(conn, cid)
+        try:
+            return insp.record(
+                conn,
+                char,
+                principal.actor,
+                measurements_=body.measurements,
+                inspected=body.inspected,
+                nonconforming=body.nonconforming,
+                defect=body.defect,
+                lot=body.lot,
+                work_order=body.work_order,
+                machine=body.machine,
+                ts=body.ts,
+                source=body.source,
+                key=key,
+            )
+        except insp.InspectionError as exc:
+            raise Problem(422, "Invalid sample", str(exc)) from None
+
+
+@router.post(
+    "/samples/import",
+    responses=problem_responses(401, 403, 413, 422),
+    summary="Samples from a CSV file; refused whole, with the line of each problem",
+    description="Columns: product, characteristic, ts, values (or value1..valueN) or inspected and nonconforming, "
+    "and optionally defect, lot, work_order, machine, key. A 422 answer lists the problems in `problems`.",
+)
+def import_samples(
+    file: UploadFile = File(...),
+    principal: Principal = Depends(require("record_inspections")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    from shopfloor.actions.inspection_import import SampleImportError
+    from shopfloor.actions.inspection_import import import_samples as run
+
+    content = file.file.read(20 * 2**20 + 1)
+    if len(content) > 20 * 2**20:
+        raise Problem(413, "Payload too large", "a samples file may hold at most 20 MiB")
+    try:
+        with writing(engine) as conn:
+            summary = run(conn, content, principal.actor)
+            audit.record(conn, principal.actor, "quality.samples_import", f"file:{file.filename}", summary)
+    except SampleImportError as exc:
+        raise Problem(422, "Invalid samples", str(exc).splitlines()[0], problems=exc.problems) from None
+    return summary
+
+
+@router.get("/ncrs", responses=problem_responses(401), summary="Nonconformance reports, newest first")
+def list_ncrs(
+    status: Literal["open", "closed"] | None = None,
+    lot: str | None = None,
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return ncr_store.listing(conn, status, lot)
+
+
+@router.post(
+    "/ncrs",
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Open an NCR; its lot, if in use, goes on hold",
+)
+def open_ncr(
+    body: NcrIn,
+    principal: Principal = Depends(require("report_nonconformance")),
+    engine: Engine = Depends(get_engine),
+    key: str | None = KeyHeader,
+) -> dict[str, Any]:
+    with writing(engine) as conn:
+        try:
+            fields = body.model_dump(exclude={"description"})
+            doc = ncr_store.open_ncr(conn, body.description, principal.actor, key=key, **fields)
+        except (ncr_store.NcrError, LotError) as exc:
+            raise Problem(404 if "no lot" in str(exc) else 422, "Invalid NCR", str(exc)) from None
+        audit.record(conn, principal.actor, "quality.ncr_open", f"ncr:{doc['code']}", body.model_dump(mode="json"))
+        return doc
+
+
+@router.post(
+    "/ncrs/{code}/disposition",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Decide an NCR: scrap, rework, use as is or return to supplier; acts on its lot and closes it",
+)
+def dispose(
+    code: str,
+    body: DispositionIn,
+    principal: Principal = Depends(require("manage_quality")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    with writing(engine) as conn:
+        try:
+            doc = ncr_store.dispose(conn, code, body.disposition, body.note, principal.actor)
+        except (ncr_store.NcrError, LotError) as exc:
+            status = 404 if "no NCR" in str(exc) else 409
+            raise Problem(status, "Not found" if status == 404 else "Conflict", str(exc)) from None
+        audit.record(conn, principal.actor, "quality.ncr_disposition", f"ncr:{code}", body.model_dump())
+        return doc
