@@ -98,3 +98,18 @@ def test_a_problem_found_while_storing_keeps_nothing_of_the_file(qapp, as_role):
     ]
     cid = qa.get("/api/v1/quality/characteristics").json()[0]["id"]
     assert qa.get(f"/api/v1/quality/characteristics/{cid}/samples").json() == []
+
+
+def test_the_chart_as_pdf_shows_the_characteristic_and_its_violation(qapp, as_role):
+    import io
+
+    from pypdf import PdfReader
+
+    qa = as_role("quality")
+    cid = qa.post("/api/v1/quality/characteristics", json=BEAD).json()["id"]
+    for g in [[2.0, 2.01, 1.99], [2.02, 2.0, 1.98], [1.99, 2.0, 2.01], [2.0, 2.02, 1.99], [2.3, 2.31, 2.29]]:
+        qa.post(f"/api/v1/quality/characteristics/{cid}/samples", json={"measurements": g})
+    r = qa.get(f"/api/v1/quality/characteristics/{cid}/chart.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert "BEAD-W" in text and "nelson1" in text and "cpk" in text
