@@ -175,6 +175,8 @@ def test_every_message_of_every_page_has_korean_and_vietnamese():
         *("active", "hold", "consumed", "shipped", "scrapped", "returned"),
         *("receive", "produce", "issue", "split", "merge", "release", "move", "ship", "scrap", "count", "adjust"),
         "return",
+        # chart limits, NCR statuses and dispositions
+        *("frozen", "provisional", "all", "none", "open", "closed", "rework", "use_as_is", "return_to_supplier"),
     }
     for lang in LANGUAGES:
         if lang == "en":

@@ -32,7 +32,7 @@ from shopfloor.api.routers import (
     work_orders,
 )
 from shopfloor.store.db import open_store
-from shopfloor.web import lots_views, views
+from shopfloor.web import lots_views, quality_views, views
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 # Browser libraries installed from the npm registry by ./run (web-assets/package-lock.json).
@@ -171,6 +171,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         connectors.router,
         admin.router,
         lots_views.router,
+        quality_views.router,
         views.router,
     ):
         app.include_router(router)

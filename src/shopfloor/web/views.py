@@ -398,8 +398,14 @@ def terminal(
 
 
 @router.get("/quality")
-def quality_page(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
-    """Open process alarms (acknowledged here with a comment) and the individuals chart of each watched value."""
+def quality_page(
+    request: Request,
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+    error: str | None = None,
+):
+    """Open process alarms (acknowledged here with a comment), the individuals chart of each watched value, the
+    inspection characteristics with their state, and nonconformance reports."""
     from sqlalchemy import select
 
     from shopfloor.analytics import spc
@@ -444,6 +450,9 @@ def quality_page(request: Request, principal: Principal = Depends(page_user), en
                 "violations": sorted({v.index for v in evaluate(chart, rules)}),
             }
             charts.append({"machine": machine, "name": name, "json": json.dumps(doc)})
+        from shopfloor.web.quality_views import quality_extras
+
+        extras = quality_extras(conn, principal)
     ctx = _context(
         request,
         principal,
@@ -451,6 +460,8 @@ def quality_page(request: Request, principal: Principal = Depends(page_user), en
         open_alarms=open_alarms,
         charts=charts,
         can_ack=principal.user.role in PERMISSIONS["acknowledge_alarms"],
+        error=error,
+        **extras,
     )
     return _page(request, "quality.html", ctx)
 

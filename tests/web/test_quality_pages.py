@@ -1,0 +1,72 @@
+"""Quality pages: characteristics with their charts and sample entry, nonconformances opened and decided."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.lots_data import add_master_data
+from tests.web.test_pages import csrf_of, page_login
+
+
+@pytest.fixture
+def qapp(app):
+    from shopfloor.store import inspections as insp
+    from shopfloor.store import lots
+
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        char = insp.save_characteristic(
+            conn,
+            plant,
+            {"product": "DRUM-A", "code": "BEAD-W", "name": "Bead width", "kind": "variable", "chart": "xbar-r",
+             "lsl": 1.7, "usl": 2.3, "sample_size": 3},
+        )  # fmt: skip
+        for g in ([2.0, 2.01, 1.99], [2.02, 2.0, 1.98], [1.99, 2.0, 2.01]):
+            insp.record(conn, char, "qa", measurements_=g)
+        lots.receive(conn, "COIL", 40, "clerk", code="C1")
+    app.state.char_id = char.id
+    return app
+
+
+def test_a_characteristic_page_shows_its_charts_and_records_a_sample(qapp):
+    client = page_login(qapp, "operator")
+    cid = qapp.state.char_id
+    page = client.get(f"/quality/characteristics/{cid}")
+    assert page.status_code == 200 and page.text.count('class="chart control"') == 2
+    assert "Cpk" in page.text
+    key = re.search(r'name="key" value="([0-9a-f]+)"', page.text).group(1)
+    form = {"values": "2,0 2.01 1.98", "lot": "C1", "key": key, "csrf_token": csrf_of(page.text)}
+    assert client.post(f"/quality/characteristics/{cid}/samples", data=form, follow_redirects=False).status_code == 303
+    client.post(f"/quality/characteristics/{cid}/samples", data=form)  # sent twice: one sample
+    bad = client.post(f"/quality/characteristics/{cid}/samples", data=form | {"key": "k2", "values": "2.0"})
+    assert bad.status_code == 422 and "takes 3 value(s)" in bad.text
+    with qapp.state.engine.connect() as conn:
+        from shopfloor.store import inspections as insp
+
+        assert insp.sample_count(conn, insp.get(conn, cid)) == 4
+
+
+def test_an_ncr_is_opened_on_the_quality_page_and_decided_by_quality(qapp):
+    operator = page_login(qapp, "operator")
+    page = operator.get("/quality")
+    assert "BEAD-W" in page.text
+    opened = operator.post(
+        "/quality/ncrs",
+        data={"description": "dented edge", "lot": "C1", "qty": "4", "csrf_token": csrf_of(page.text)},
+    )
+    assert opened.status_code == 200 and "dented edge" in opened.text and 'action="/quality/ncrs/' not in opened.text
+    quality = page_login(qapp, "quality")
+    page = quality.get("/quality")
+    code = re.search(r'action="/quality/ncrs/(NCR-[0-9-]+)/disposition"', page.text).group(1)
+    decided = quality.post(
+        f"/quality/ncrs/{code}/disposition",
+        data={"disposition": "scrap", "note": "dent cut out", "csrf_token": csrf_of(page.text)},
+    )
+    assert decided.status_code == 200 and "dent cut out" in decided.text
+    lot = quality.get("/lots/C1")
+    assert "36 kg" in lot.text
+    token = csrf_of(operator.get("/quality").text)
+    refused = operator.post("/quality/ncrs", data={"description": "x", "lot": "NOPE", "csrf_token": token})
+    assert refused.status_code == 422 and "no lot &#39;NOPE&#39;" in refused.text
