@@ -14,6 +14,10 @@ chapters 6, 7 and 9, and the NIST/SEMATECH e-Handbook of Statistical Methods, se
 * CUSUM:    tabular, C+_i = max(0, x_i - (mu0 + K) + C+_(i-1)), C-_i = max(0, (mu0 - K) - x_i + C-_(i-1)),
             K = k sigma, H = h sigma; a signal when either exceeds H.
 
+The factors are the published table values (3 decimals; ``spc_constants``), as the handbook and textbook
+examples use them; software that computes with unrounded constants (SAS/QC, R's qcc) differs in about the fourth
+significant digit of a limit, never in a verdict on the examples tested.
+
 Lower limits of count and range charts are never below zero.  Phase I: limits are estimated from the
 ``baseline`` points (all by default) less the ``exclude``d ones; excluded points are still plotted and
 tested.  Phase II: pass the frozen ``centre`` and ``sigma`` (or limits) from a phase I study.
