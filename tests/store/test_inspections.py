@@ -190,3 +190,22 @@ def test_an_ncr_holds_its_lot_and_the_disposition_acts_on_it(store):
         ncr_store.dispose(conn, c["code"], "use_as_is", "stains wiped, accepted by QA lead", "qa-lead")
         assert lots.get(conn, "C3").status is LotStatus.HOLD  # the audit hold stays
         assert [n["code"] for n in ncr_store.listing(conn, status="open")] == []
+
+
+def test_the_trace_carries_the_inspections_and_ncrs_on_its_path(store):
+    from shopfloor.store import trace
+    from tests.lots_data import five_levels
+
+    engine, plant = store
+    with engine.begin() as conn:
+        five_levels(conn, plant)
+        char = _bead(conn, plant, sample_size=2, phase1=None)
+        insp.record(conn, char, "qa", measurements_=[2.0, 2.4], work_order="WO-3")  # 2.4 is above the USL
+        insp.record(conn, char, "qa", measurements_=[2.0, 2.1], lot="FG-1-2")
+        ncr = ncr_store.open_ncr(conn, "porosity", "qa", lot="SHELL-1")
+        t = trace.trace(conn, "COIL-B", trace.FORWARD)
+    assert [(s["work_order"], s["lot"], s["in_spec"]) for s in t.inspections] == [
+        ("WO-3", None, False),
+        (None, "FG-1-2", True),
+    ]
+    assert [n["code"] for n in t.ncrs] == [ncr["code"]]

@@ -114,7 +114,9 @@ def test_hold_blocks_use_until_released_with_a_reason(store):
             lots.hold(conn, "C1", " ", "qa")
         held = lots.hold(conn, "C1", "tensile test failed", "qa")
         assert held.status is LotStatus.HOLD
-        with pytest.raises(LotError, match="lot C1 is hold: cannot issue \\(it can: adjust, move, release, scrap\\)"):
+        with pytest.raises(
+            LotError, match="lot C1 is hold: cannot issue \\(it can: adjust, move, release, return, scrap\\)"
+        ):
             lots.issue(conn, "C1", 1, order, "op")
         with pytest.raises(LotError, match="cannot hold"):
             lots.hold(conn, "C1", "again", "qa")

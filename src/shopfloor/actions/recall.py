@@ -53,6 +53,10 @@ def recall_report(conn: Connection, code: str) -> dict[str, Any]:
         "shipments": shipments,
         "orders": sorted(orders.values(), key=lambda o: o["code"]),
         "edges": backward.edges + forward.edges,
+        "inspections": sorted(
+            {s["id"]: s for s in backward.inspections + forward.inspections}.values(), key=lambda s: s["ts"]
+        ),
+        "ncrs": sorted({n["code"]: n for n in backward.ncrs + forward.ncrs}.values(), key=lambda n: n["code"]),
     }
 
 
@@ -84,6 +88,17 @@ LOT_COLUMNS = (
 )
 SHIPMENT_COLUMNS = ("customer", "customer_name", "shipment", "lot", "qty", "unit", "ts", "actor")
 ORDER_COLUMNS = ("code", "product", "machine", "status", "started", "ended", "people")
+INSPECTION_COLUMNS = (
+    "ts",
+    "characteristic",
+    "lot",
+    "work_order",
+    "measurements",
+    "nonconforming",
+    "in_spec",
+    "inspector",
+)
+NCR_COLUMNS = ("code", "opened_at", "lot", "qty", "defect", "description", "status", "disposition")
 
 
 def _sheet(wb: Workbook, title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
@@ -97,6 +112,11 @@ def _sheet(wb: Workbook, title: str, columns: tuple[str, ...], rows: list[dict[s
     for i, col in enumerate(columns, start=1):
         width = max([len(col)] + [len(str(r.get(col) or "")) for r in rows[:500]]) + 2
         ws.column_dimensions[ws.cell(1, i).column_letter].width = min(width, 40)
+
+
+def _flat(sample: dict[str, Any]) -> dict[str, Any]:
+    values = sample.get("measurements")
+    return sample | {"measurements": " ".join(f"{v:g}" for v in values) if values else None}
 
 
 def recall_xlsx(report: dict[str, Any]) -> bytes:
@@ -120,6 +140,8 @@ def recall_xlsx(report: dict[str, Any]) -> bytes:
     _sheet(wb, "shipments", SHIPMENT_COLUMNS, report["shipments"])
     _sheet(wb, "origin", LOT_COLUMNS, report["origin"])
     _sheet(wb, "orders", ORDER_COLUMNS, report["orders"])
+    _sheet(wb, "inspections", INSPECTION_COLUMNS, [_flat(s) for s in report["inspections"]])
+    _sheet(wb, "ncrs", NCR_COLUMNS, report["ncrs"])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -176,6 +198,10 @@ tr {{ break-inside: avoid; }} .none {{ color: #555; }}
 <h2>{escape(t.get("shipments_heading", "Shipments"))}</h2>{_table(SHIPMENT_COLUMNS[:-1], report["shipments"], t)}
 <h2>{escape(t.get("origin", "Origin"))}</h2>{_table(lot_cols, report["origin"], t)}
 <h2>{escape(t.get("orders", "Work orders"))}</h2>{_table(ORDER_COLUMNS, report["orders"], t)}
+<h2>{escape(t.get("ncrs", "Nonconformances"))}</h2>{_table(NCR_COLUMNS, report["ncrs"], t)}
+<h2>{escape(t.get("inspections", "Inspections"))}</h2>{
+        _table(INSPECTION_COLUMNS, [_flat(s) for s in report["inspections"]], t)
+    }
 </body></html>"""
 
 

@@ -10,7 +10,7 @@ orders on the path, who worked on them and the process values measured on their 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,6 +56,8 @@ class Trace:
     nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
     orders: list[dict[str, Any]]
+    inspections: list[dict[str, Any]] = field(default_factory=list)
+    ncrs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,8 @@ class Trace:
             "nodes": self.nodes,
             "edges": self.edges,
             "orders": self.orders,
+            "inspections": self.inspections,
+            "ncrs": self.ncrs,
         }
 
     def lots(self) -> list[dict[str, Any]]:
@@ -121,8 +125,18 @@ def trace(conn: Connection, code: str, direction: str, with_context: bool = True
         nodes.append(node)
     if direction == FORWARD:
         _add_shipments(conn, found, nodes, edges)
-    orders = _orders(conn, {e["work_order"] for e in edges} | {lot.work_order for lot in found.values()}, with_context)
-    return Trace(root.code, direction, nodes, edges, orders)
+    order_codes = {e["work_order"] for e in edges} | {lot.work_order for lot in found.values()}
+    orders = _orders(conn, order_codes, with_context)
+    inspections: list[dict[str, Any]] = []
+    ncr_list: list[dict[str, Any]] = []
+    if with_context:
+        from shopfloor.store import inspections as insp
+        from shopfloor.store import ncr as ncr_store
+
+        lot_codes = [lot.code for lot in found.values()]
+        inspections = insp.samples_of(conn, lots_=lot_codes, orders=sorted(c for c in order_codes if c))
+        ncr_list = ncr_store.of_lots(conn, lot_codes)
+    return Trace(root.code, direction, nodes, edges, orders, inspections, ncr_list)
 
 
 def _depths(root_id: int, direction: str, link_rows: list[Any]) -> dict[int, int]:
