@@ -149,6 +149,16 @@ def test_operator_scans_a_lot_into_the_running_order_and_reports_an_output_lot(s
         lots.receive(conn, "COIL", 5, "clerk", code="COIL-HELD")
         lots.hold(conn, "COIL-HELD", "tensile test failed", "qa")
         start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+        from shopfloor.store import inspections as insp
+
+        char = insp.save_characteristic(
+            conn,
+            plant,
+            {"product": "SHELL", "code": "SEAM", "name": "Seam height", "kind": "variable", "chart": "imr",
+             "sample_size": 1, "lsl": 1.0, "usl": 3.0, "every_parts": 20},
+        )  # fmt: skip
+        for v in (2.0, 2.02, 1.98, 2.01, 1.99, 2.0):
+            insp.record(conn, char, "qa", measurements_=[v], machine="WLD-01")
     base = live_server
     page = browser.new_context(viewport=TABLET).new_page()
     page.goto(f"{base}/login?next=/terminal?machine=WLD-01")
@@ -166,6 +176,13 @@ def test_operator_scans_a_lot_into_the_running_order_and_reports_an_output_lot(s
     page.fill("#lot-qty", "8")
     page.click("[data-lot=output]")
     expect(page.locator("#lot-status.ok a")).to_have_attribute("href", re.compile(r"/api/v1/lots/.+/label\.pdf"))
+    seam = page.locator(".inspect-row").first
+    seam.locator("input[name=values]").fill("2.01")
+    seam.locator("button").click()
+    expect(seam.locator(".status.ok")).to_be_visible()
+    seam.locator("input[name=values]").fill("2.9")
+    seam.locator("button").click()
+    expect(seam.locator(".status.bad")).to_contain_text("nelson1")
     page.screenshot(path=str(artefacts() / "terminal-material.png"), full_page=True)
     with app.state.engine.connect() as conn:
         from shopfloor.store import lots, trace

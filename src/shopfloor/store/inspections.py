@@ -459,3 +459,28 @@ def _new_violations(conn: Connection, char: Characteristic, sample_id: int) -> l
 def sample_count(conn: Connection, char: Characteristic) -> int:
     s = inspection_samples.c
     return int(conn.execute(select(func.count()).where(s.characteristic_id == char.id)).scalar_one())
+
+
+def due(conn: Connection, char: Characteristic, machine: str, now: datetime) -> dict[str, Any]:
+    """Whether a sample of ``char`` is due at ``machine``: parts made there since its last sample there (good and
+    scrap counts) against ``every_parts``, minutes since against ``every_minutes``; due at once when never taken."""
+    from shopfloor.store.schema import machine_events
+
+    s = inspection_samples.c
+    last = conn.execute(select(func.max(s.ts)).where(s.characteristic_id == char.id, s.machine == machine)).scalar()
+    if last is None:
+        return {"last": None, "parts_since": None, "minutes_since": None, "due": True}
+    me = machine_events.c
+    mid = conn.execute(select(machines.c.id).where(machines.c.code == machine)).scalar()
+    parts = int(
+        conn.execute(
+            select(func.coalesce(func.sum(me.quantity), 0)).where(
+                me.machine_id == mid, me.kind.in_(["good", "scrap"]), me.ts > last
+            )
+        ).scalar_one()
+    )
+    minutes = int((now - last).total_seconds() // 60)
+    is_due = bool(
+        (char.every_parts and parts >= char.every_parts) or (char.every_minutes and minutes >= char.every_minutes)
+    )
+    return {"last": last.isoformat(), "parts_since": parts, "minutes_since": minutes, "due": is_due}

@@ -357,6 +357,21 @@ def machine_page(
     return _page(request, "machine.html", ctx)
 
 
+def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Characteristics to inspect at the machine for the product it makes, each with whether a sample is due."""
+    from shopfloor.store import inspections as insp
+
+    product = tile.get("product")
+    if not product:
+        return []
+    out = []
+    for char in insp.characteristics(conn, product=product, machine=machine):
+        if char.from_process:
+            continue
+        out.append({"char": char, **insp.due(conn, char, machine, now)})
+    return out
+
+
 @router.get("/terminal")
 def terminal(
     request: Request,
@@ -368,12 +383,13 @@ def terminal(
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")
     chosen = next((m for m in plant.machines if m.code == machine), None)
-    tile, ask, minutes, dispatch = None, False, 0, []
+    tile, ask, minutes, dispatch, inspections = None, False, 0, [], []
     if chosen is not None:
         now = datetime.now(timezone.utc)
         with engine.connect() as conn:
             tile = machine_tiles(conn, plant, now, [chosen.code])[0]
             dispatch = work_orders.dispatch_list(conn, chosen.code)
+            inspections = _terminal_inspections(conn, chosen.code, tile, now)
         stopped_for = tile["in_state_s"] or 0
         ask = (
             tile["state"] in ("idle", "down")
@@ -391,6 +407,7 @@ def terminal(
         ask_reason=ask,
         stop_minutes=minutes,
         dispatch=dispatch,
+        inspections=inspections,
         defect_codes=plant.defect_codes or ("DEFECT",),
         downtime_reasons=plant.downtime_reasons or ("OTHER",),
     )
