@@ -12,13 +12,16 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 from sqlalchemy import Connection, select
 
 from shopfloor.model.master import BomLine, Item, Location, MasterData, Operation, Partner
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
+from shopfloor.store import inspections as insp
 from shopfloor.store import lots
+from shopfloor.store import ncr as ncr_store
 from shopfloor.store import work_orders as wo
 from shopfloor.store.master import save_master
 from shopfloor.store.schema import lots as lot_table
@@ -106,9 +109,52 @@ def load_materials(conn: Connection, plant: Plant, day_start: datetime) -> dict[
     lots.merge(conn, [f"DC-{d}-1", f"DC-{d}-2"], "clerk", code=f"DC-{d}-M", location="LINE-CNC", at=at(0.2))
     lots.issue(conn, f"DC-{d}-M", 120, df, "op-3", at=at(0.4))
     lots.produce(conn, df, 40, "op-3", location="FG", at=at(5))
-    lots.hold(conn, f"TC-{d}-1", "porosity found at OP10 - supplier complaint MK-17", "quality", at=at(6.5))
+    ncr_store.open_ncr(
+        conn,
+        "porosity found at OP10 on 3 castings - supplier complaint MK-17",
+        "quality",
+        lot=f"TC-{d}-1",
+        qty=3,
+        work_order=tm,
+        machine="CNC-01",
+        defect="POROSITY",
+        at=at(6.5),
+    )
 
     # The mould shop: one long order.
     mould = _order(conn, plant, f"WO-{d}-MC", "MOULD-CORE", 4, "NC-01", at(0), "op-1")
     lots.issue(conn, f"TS-{d}-1", 37, mould, "op-1", at=at(0.5))
+    _inspections(conn, plant, at, {"WLD-02": drum, "CNC-01": tm, "CNC-03": df})
     return {"orders": [shell, drum, tm, df, mould], "shipped": fg.code}
+
+
+CHARACTERISTICS = [
+    {"product": "DRUM-A", "code": "BEAD-W", "name": "Weld bead width", "kind": "variable", "chart": "xbar-r",
+     "unit": "mm", "nominal": 2.0, "lsl": 1.7, "usl": 2.3, "sample_size": 5, "every_parts": 50, "phase1": 20},
+    {"product": "DRUM-A", "code": "LASER-P", "name": "Laser power", "kind": "variable", "chart": "imr",
+     "unit": "W", "sample_size": 1, "machine": "WLD-01", "process_value": "laser_power"},
+    {"product": "TM-CASE", "code": "BORE-D", "name": "Bearing bore diameter", "kind": "variable", "chart": "xbar-s",
+     "unit": "mm", "nominal": 62.0, "lsl": 61.97, "usl": 62.03, "sample_size": 4, "every_parts": 10,
+     "operation_seq": 10, "phase1": 15},
+    {"product": "DF-CASE", "code": "VISUAL", "name": "Visual check (burrs, porosity)", "kind": "attribute",
+     "chart": "p", "sample_size": 50, "every_minutes": 60},
+]  # fmt: skip
+
+
+def _inspections(conn: Connection, plant: Plant, at, orders: dict[str, str]) -> None:
+    """Characteristics of the demo's products and a day of samples: the bead width drifts up late in the day."""
+    rng = np.random.default_rng(11)
+    chars = {c["code"]: insp.save_characteristic(conn, plant, c) for c in CHARACTERISTICS}
+    for i in range(30):
+        shift = 0.09 if i >= 26 else 0.0
+        bead = (rng.normal(2.0 + shift, 0.04, 5)).round(3).tolist()
+        insp.record(conn, chars["BEAD-W"], "kim", measurements_=bead, machine="WLD-02", work_order=orders["WLD-02"],
+                    ts=at(0.2 + i * 0.2), source="terminal")  # fmt: skip
+    for i in range(20):
+        bore = rng.normal(62.002, 0.006, 4).round(4).tolist()
+        insp.record(conn, chars["BORE-D"], "smith", measurements_=bore, machine="CNC-01", work_order=orders["CNC-01"],
+                    ts=at(0.6 + i * 0.3), source="terminal")  # fmt: skip
+    for i in range(12):
+        bad = int(rng.binomial(50, 0.04)) if i != 9 else 9
+        insp.record(conn, chars["VISUAL"], "nguyen", inspected=50, nonconforming=bad, machine="CNC-03",
+                    work_order=orders["CNC-03"], defect="BURR", ts=at(0.5 + i * 0.5), source="terminal")  # fmt: skip

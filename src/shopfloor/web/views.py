@@ -480,6 +480,7 @@ def quality_page(
         error=error,
         **extras,
     )
+    ctx["when"] = lambda iso: ctx["t"].datetime(datetime.fromisoformat(iso))
     return _page(request, "quality.html", ctx)
 
 
