@@ -159,6 +159,17 @@ def test_qcc_piston_rings_xbar_r_and_s_statistics():
     assert s.values[phase2].mean() == pytest.approx(0.009761757, abs=5e-10)
 
 
+def test_qcc_piston_rings_xbar_s_limits_within_the_rounding_of_the_table_constants():
+    # qcc quick tour, "S chart" of the 25 phase I samples: S-bar 0.009240037, UCL 0.01930242, LCL 0, and the
+    # standard deviation S-bar / c4 = 0.009829977.  qcc computes with the unrounded c4 and B4; these charts use the
+    # published table values (c4 = 0.9400, B4 = 2.089), which moves the results by less than 2e-5 relative.
+    xbar, s = spc.xbar_s(QCC_PISTONRINGS, baseline=25)
+    assert s.centre[0] == pytest.approx(0.009240037, abs=5e-10)
+    assert s.ucl[0] == pytest.approx(0.01930242, rel=2e-5) and s.lcl[0] == 0
+    assert xbar.extra["sigma"] == pytest.approx(0.009829977, rel=2e-5)
+    assert xbar.centre[0] == pytest.approx(74.00118, abs=5e-6)
+
+
 def test_qcc_piston_rings_process_capability():
     # qcc quick tour, "Process capability analysis": sigma = R-bar / d2 = 0.009785039 from the phase I X-bar chart,
     # centre 74.00118.  Specs 73.95-74.05: Cp 1.703, Cp_l 1.743, Cp_u 1.663, Cp_k 1.663, expected beyond both limits 0;
