@@ -12,7 +12,6 @@ import io
 import math
 import unicodedata
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ from pypdf import PdfReader
 from shopfloor.analytics.capability import capability
 from shopfloor.analytics.run_rules import evaluate
 from shopfloor.analytics.spc import imr, p_chart, xbar_r
-from shopfloor.reports.pdf import chromium_path
 from shopfloor.reports.svg_chart import (
     MAX_X_LABELS,
     VIOLATION_COLOUR,
@@ -40,9 +38,6 @@ NS = {"s": "http://www.w3.org/2000/svg"}
 FLOW = [49.6, 47.6, 49.9, 51.3, 47.8, 51.2, 52.6, 52.4, 53.6, 52.1]
 P_DEFECTIVES = [12, 15, 8, 10, 4, 7, 16, 9, 14, 10, 5, 6, 17, 12, 22]
 P_SIZES = [100, 120, 90, 110, 80, 100, 150, 95, 130, 100, 85, 90, 160, 110, 120]
-needs_chromium = pytest.mark.skipif(
-    not Path(chromium_path()).is_file(), reason=f"Chromium not found at {chromium_path()} (set SHOPFLOOR_CHROMIUM)"
-)
 
 
 def parse(svg: str) -> ET.Element:
@@ -346,7 +341,6 @@ def test_report_html_escapes_text_and_keeps_the_svg():
     assert "No rule violations" in html
 
 
-@needs_chromium
 def test_report_pdf_is_a4_landscape_with_korean_and_vietnamese_text():
     data = chart_report_pdf(report_sections(), title="SPC report", subtitle="Line 3")
     assert data.startswith(b"%PDF-")

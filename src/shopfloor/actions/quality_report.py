@@ -1,5 +1,5 @@
 """A characteristic's control chart as a printable report: each chart with its limits and rule violations, and
-the capability histogram against the specification limits (SVG drawn here, PDF through Chromium)."""
+the capability histogram against the specification limits (SVG drawn here, PDF through WeasyPrint)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Recall report for a suspect lot: where it came from, every lot made from it and where that lot is now,
 every shipment to a customer, and the orders, machines and people along the way.  As a dict (API, JSON), as
-an Excel workbook (one sheet per section) and as a PDF (the same sections, through Chromium).
+an Excel workbook (one sheet per section) and as a PDF (the same sections, through WeasyPrint).
 
 - Origin: the backward trace of the suspect lot (the suppliers' lots it was made from).
 - Affected: the forward trace (the suspect lot and every lot made from it), with status, quantity on hand and

@@ -1,7 +1,7 @@
 """Control charts and capability histograms as inline SVG, and a printable chart report (HTML and PDF).
 
 The SVG is built as plain text (no plotting library) so that the same markup is shown in the browser and printed
-by Chromium.  A control chart takes the dictionary of :meth:`shopfloor.analytics.spc.Chart.to_dict`: the plotted
+by WeasyPrint.  A control chart takes the dictionary of :meth:`shopfloor.analytics.spc.Chart.to_dict`: the plotted
 ``values``, the ``centre``, ``ucl`` and ``lcl`` (a number when constant, else one value per point, drawn as a
 stepped line) and the phase I ``baseline`` indices.  Rule violations are dictionaries with ``rule``, ``index`` and
 ``points`` (:meth:`shopfloor.analytics.run_rules.Violation.to_dict`); every point of a violation is drawn red with
@@ -710,5 +710,5 @@ def chart_report_html(sections: list[dict[str, Any]], *, title: str, subtitle: s
 
 
 def chart_report_pdf(sections: list[dict[str, Any]], *, title: str, subtitle: str = "", lang: str = "en") -> bytes:
-    """The report of :func:`chart_report_html` as PDF bytes (A4 landscape, headless Chromium)."""
+    """The report of :func:`chart_report_html` as PDF bytes (A4 landscape, WeasyPrint)."""
     return html_to_pdf(chart_report_html(sections, title=title, subtitle=subtitle, lang=lang), landscape=True)
