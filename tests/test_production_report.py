@@ -1,0 +1,123 @@
+"""The production report of one day, every figure checked against values computed by hand from known events.
+
+Plant: site in UTC, one line L with machines M1 and M2 (product P, ideal cycle 60 s on both), one Day shift
+06:00-14:00 with no break.  On 2026-03-02:
+
+M1: running 06:00-10:00 (4 h), down 10:00-11:00 (1 h, reason JAM), running 11:00-14:00 (3 h); counts: good 400,
+    scrap 20 (code BURR), rework 0.
+M2: running 06:00-08:00 (2 h), idle 08:00-14:00 (6 h, reason NO_MATERIAL); counts: good 100, scrap 10 (code CRACK).
+
+By hand (PBT = planned busy time, 8 h = 28,800 s per machine):
+  M1: APT 7 h = 25,200 s; A = 7/8 = 0.875; PQ 420, ideal time 420 x 60 = 25,200 s, E = 25,200/25,200 = 1.0;
+      Q = 400/420 = 0.952381; OEE = 0.875 x 1.0 x 0.952381 = 0.833333.
+  M2: APT 2 h = 7,200 s; A = 0.25; PQ 110, ideal 6,600 s, E = 6,600/7,200 = 0.916667; Q = 100/110 = 0.909091;
+      OEE = 0.25 x 0.916667 x 0.909091 = 0.208333.
+  Line: PBT 57,600 s, APT 32,400 s, A = 0.5625; ideal 31,800 s, E = 31,800/32,400 = 0.981481; Q = 500/530 =
+      0.943396; OEE = 0.5625 x 0.981481 x 0.943396 = 0.520833; scrap 30, scrap ratio 30/530 = 0.056604;
+      PPM = 30/530 x 1e6 = 56,603.77.
+  Capacity at ideal rate: 2 x 28,800 / 60 = 960.  Downtime Pareto: NO_MATERIAL 360 min, JAM 60 min.
+  Plan: order WO-1 (300 of P on M1, due 2026-03-02 12:00) completed at 13:00 (late); WO-2 (200 on M2, due
+  2026-03-02 09:00) still in progress: planned 500, one order finished.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from shopfloor.actions.production_report import ReportError, production_report, report_window, report_xlsx
+from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
+from shopfloor.model.plant import Plant
+from shopfloor.model.work_orders import Status
+from shopfloor.store import work_orders as wo
+from shopfloor.store.db import open_store
+from shopfloor.store.events import append_events
+from shopfloor.store.plant import load_plant, save_plant
+
+PLANT = {
+    "site": {"code": "S", "name": "Test plant", "timezone": "UTC"},
+    "areas": [{"code": "A", "lines": [{"code": "L", "machines": [{"code": "M1"}, {"code": "M2"}]}]}],
+    "products": [{"code": "P", "ideal_cycle_s": 60}],
+    "calendar": {"shifts": [{"name": "Day", "start": "06:00", "end": "14:00"}]},
+}
+
+
+def at(h: int, m: int = 0) -> datetime:
+    return datetime(2026, 3, 2, h, m, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def report_store(tmp_path):
+    engine = open_store(str(tmp_path / "r.db"))
+    with engine.begin() as conn:
+        save_plant(conn, Plant.from_dict(PLANT), "t")
+        plant = load_plant(conn)
+        S = MachineState
+        append_events(
+            conn,
+            [
+                StateChange(at(6), "M1", S.RUNNING),
+                StateChange(at(10), "M1", S.DOWN, reason="JAM"),
+                StateChange(at(11), "M1", S.RUNNING),
+                CountEvent(at(9), "M1", CountKind.GOOD, 400, product="P"),
+                CountEvent(at(12), "M1", CountKind.SCRAP, 20, product="P", reason="BURR"),
+                StateChange(at(6), "M2", S.RUNNING),
+                StateChange(at(8), "M2", S.IDLE, reason="NO_MATERIAL"),
+                CountEvent(at(7), "M2", CountKind.GOOD, 100, product="P"),
+                CountEvent(at(7, 30), "M2", CountKind.SCRAP, 10, product="P", reason="CRACK"),
+                StateChange(at(14), "M1", S.IDLE),
+                StateChange(at(14), "M2", S.IDLE),
+            ],
+        )
+        wo.create(conn, plant, "WO-1", "P", 300, "p", machine="M1", due=at(12))
+        wo.create(conn, plant, "WO-2", "P", 200, "p", machine="M2", due=at(9))
+        for code in ("WO-1", "WO-2"):
+            wo.transition(conn, code, Status.RELEASED, "p", at=at(5))
+            wo.transition(conn, code, Status.IN_PROGRESS, "p", at=at(6))
+        wo.transition(conn, "WO-1", Status.COMPLETED, "p", at=at(13))
+    yield engine, plant
+    engine.dispose()
+
+
+def test_every_figure_of_the_day_report(report_store):
+    engine, plant = report_store
+    with engine.connect() as conn:
+        doc = production_report(conn, plant, report_window(plant, date(2026, 3, 2)), now=at(23))
+    k = doc["kpi"]
+    assert k["pbt_s"] == 57_600 and k["apt_s"] == 32_400
+    assert k["availability"] == pytest.approx(0.5625)
+    assert k["effectiveness"] == pytest.approx(31_800 / 32_400, abs=1e-6)
+    assert k["quality_ratio"] == pytest.approx(500 / 530, abs=1e-6)
+    assert k["oee"] == pytest.approx(0.5625 * 31_800 / 32_400 * 500 / 530, abs=1e-6)
+    assert k["ppm"] == pytest.approx(30 / 530 * 1e6, abs=0.01)
+    machines = {m["machine"]: m for m in doc["machines"]}
+    assert machines["M1"]["oee"] == pytest.approx(0.875 * 1.0 * 400 / 420, abs=1e-6)
+    assert machines["M2"]["oee"] == pytest.approx(0.25 * 6_600 / 7_200 * 100 / 110, abs=1e-6)
+    assert machines["M2"]["product"] == "P"
+    assert doc["plan"] == {"orders_due": 2, "planned_qty": 500, "capacity_qty": 960, "output_qty": 500}
+    assert doc["scrap"] == {"qty": 30, "ratio": pytest.approx(30 / 530, abs=1e-6)}
+    assert [(d["category"], d["value"]) for d in doc["downtime"]] == [("NO_MATERIAL", 21_600), ("JAM", 3_600)]
+    assert [(d["key"], d["scrap"]) for d in doc["defects"]] == [("BURR", 20), ("CRACK", 10)]
+    assert [(o["code"], o["on_time"]) for o in doc["orders_finished"]] == [("WO-1", False)]
+    assert [s["bucket"] for s in doc["shifts"]] == ["2026-03-02/Day"]
+
+
+def test_the_shift_window_and_an_unknown_shift(report_store):
+    _, plant = report_store
+    assert report_window(plant, date(2026, 3, 2), "Day").start == at(6)
+    with pytest.raises(ReportError, match="no 'Night' shift on 2026-03-02 \\(shifts: Day\\)"):
+        report_window(plant, date(2026, 3, 2), "Night")
+
+
+def test_the_workbook_holds_every_section(report_store):
+    import io
+
+    from openpyxl import load_workbook
+
+    engine, plant = report_store
+    with engine.connect() as conn:
+        doc = production_report(conn, plant, report_window(plant, date(2026, 3, 2)), now=at(23))
+    wb = load_workbook(io.BytesIO(report_xlsx(doc)))
+    assert wb.sheetnames == ["summary", "machines", "shifts", "downtime", "defects", "orders"]
+    assert wb["summary"]["B3"].value == 500
