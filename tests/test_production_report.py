@@ -121,3 +121,40 @@ def test_the_workbook_holds_every_section(report_store):
     wb = load_workbook(io.BytesIO(report_xlsx(doc)))
     assert wb.sheetnames == ["summary", "machines", "shifts", "downtime", "defects", "orders"]
     assert wb["summary"]["B3"].value == 500
+
+
+def test_report_over_the_api_page_and_command_line(report_store, tmp_path):
+    import io
+
+    from fastapi.testclient import TestClient
+    from pypdf import PdfReader
+    from typer.testing import CliRunner
+
+    from shopfloor.api.app import Settings, create_app
+    from shopfloor.cli import app as cli
+    from shopfloor.reports.pdf import missing_glyphs
+    from shopfloor.store import accounts
+
+    engine, _ = report_store
+    with engine.begin() as conn:
+        accounts.create_user(conn, "boss", "manager", password="boss-password-1")
+    client = TestClient(create_app(Settings(), engine=engine))
+    assert client.get("/api/v1/reports/production", params={"day": "2026-03-02"}).status_code == 401
+    client.post("/login", data={"username": "boss", "password": "boss-password-1", "next": "/reports"})
+    doc = client.get("/api/v1/reports/production", params={"day": "2026-03-02", "line": "L"}).json()
+    assert doc["plan"]["output_qty"] == 500
+    pdf = client.get("/api/v1/reports/production", params={"day": "2026-03-02", "format": "pdf", "lang": "ko"})
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "생산 일보" in text and "주요 비가동 사유" in text and "NO_MATERIAL" in text
+    assert missing_glyphs(pdf.content) == []
+    vi = client.get("/api/v1/reports/production", params={"day": "2026-03-02", "format": "pdf", "lang": "vi"})
+    assert "Báo cáo sản xuất" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(vi.content)).pages)
+    assert missing_glyphs(vi.content) == []
+    bad = client.get("/api/v1/reports/production", params={"day": "2026-03-02", "shift": "Night"})
+    assert bad.status_code == 422 and "no 'Night' shift" in bad.json()["detail"]
+    page = client.get("/reports", params={"day": "2026-03-02"})
+    assert page.status_code == 200 and "NO_MATERIAL" in page.text and "WO-1" in page.text
+    db = str(engine.url).removeprefix("sqlite:///")
+    result = CliRunner().invoke(cli, ["report", "production", "--day", "2026-03-02", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert '"output_qty": 500' in result.stdout

@@ -439,6 +439,15 @@ def _register_lots() -> None:
 _register_lots()
 
 
+def _register_reports() -> None:
+    from shopfloor.report_cli import report_app
+
+    app.add_typer(report_app, name="report")
+
+
+_register_reports()
+
+
 @app.command("backup")
 def backup_cmd(
     file: Annotated[Path, typer.Argument(help="Backup file to write (gzip JSON lines).")],

@@ -29,10 +29,11 @@ from shopfloor.api.routers import (
     plant,
     pop,
     quality,
+    reports,
     work_orders,
 )
 from shopfloor.store.db import open_store
-from shopfloor.web import lots_views, quality_views, views
+from shopfloor.web import lots_views, quality_views, reports_views, views
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 # Browser libraries installed from the npm registry by ./run (web-assets/package-lock.json).
@@ -166,12 +167,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         kpi.router,
         quality.router,
         inspections.router,
+        reports.router,
         alarms.router,
         pop.router,
         connectors.router,
         admin.router,
         lots_views.router,
         quality_views.router,
+        reports_views.router,
         views.router,
     ):
         app.include_router(router)

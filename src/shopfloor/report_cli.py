@@ -1,0 +1,90 @@
+"""``shopfloor report production`` and ``shopfloor report improvement``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shopfloor.store.db import open_store
+
+report_app = typer.Typer(help="Production and improvement reports (page, PDF, Excel, JSON).", no_args_is_help=True)
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Store URL or SQLite file; default $SHOPFLOOR_DB or ./shopfloor.db.")
+]
+LangOption = Annotated[str, typer.Option("--lang", help="Language of the PDF and workbook: en, ko or vi.")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _plant_and_t(engine, lang: str):
+    from shopfloor.store.plant import StoreError, current_plant
+    from shopfloor.web.i18n import LANGUAGES, Translator
+
+    if lang not in LANGUAGES:
+        _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+    with engine.connect() as conn:
+        try:
+            plant = current_plant(conn)
+        except StoreError as exc:
+            _fail(str(exc))
+    t = Translator(lang, plant.site.tz)
+    return plant, t.gettext, lambda iso: t.datetime(datetime.fromisoformat(iso))
+
+
+@report_app.command("production")
+def production_cmd(
+    day: Annotated[str, typer.Option("--day", help="Local day of the site, YYYY-MM-DD.")],
+    shift: Annotated[str | None, typer.Option("--shift", help="One shift by name; the whole day by default.")] = None,
+    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    lang: LangOption = "en",
+    db: DbOption = None,
+) -> None:
+    """Shift or daily production report: output against plan, OEE with A/E/Q, downtime and defects, orders."""
+    from shopfloor.actions.production_report import (
+        ReportError,
+        production_report,
+        report_pdf,
+        report_window,
+        report_xlsx,
+    )
+    from shopfloor.store.plant import StoreError
+
+    engine = open_store(db)
+    plant, gettext, when = _plant_and_t(engine, lang)
+    try:
+        window = report_window(plant, date.fromisoformat(day), shift)
+        with engine.connect() as conn:
+            doc = production_report(conn, plant, window, line=line, no_reason=gettext("(no reason)"))
+    except (ReportError, StoreError, ValueError) as exc:
+        _fail(str(exc))
+    if pdf:
+        pdf.write_bytes(report_pdf(doc, gettext, when))
+        err.print(f"PDF written to {pdf}")
+    if xlsx:
+        xlsx.write_bytes(report_xlsx(doc, gettext))
+        err.print(f"Excel written to {xlsx}")
+    if as_json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    elif not (pdf or xlsx):
+        k = doc["kpi"]
+        oee = "–" if k["oee"] is None else f"{k['oee'] * 100:.1f} %"
+        plan = doc["plan"]
+        console.print(
+            f"{doc['scope']['line'] or doc['site_name']} {day}{' ' + shift if shift else ''}: output "
+            f"{plan['output_qty']} (planned {plan['planned_qty']}, capacity {plan['capacity_qty']}),"
+            f" OEE {oee}, scrap {doc['scrap']['qty']}, {len(doc['orders_finished'])} order(s) finished"
+        )
