@@ -88,3 +88,84 @@ def production_cmd(
             f"{plan['output_qty']} (planned {plan['planned_qty']}, capacity {plan['capacity_qty']}),"
             f" OEE {oee}, scrap {doc['scrap']['qty']}, {len(doc['orders_finished'])} order(s) finished"
         )
+
+
+@report_app.command("improvement")
+def improvement_cmd(
+    baseline: Annotated[str, typer.Option("--baseline", help="Baseline period FROM..TO (local days, included).")],
+    after: Annotated[str, typer.Option("--after", help="Comparison period FROM..TO.")],
+    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="A KPI's target, e.g. ppm=1500 (repeatable).")
+    ] = None,
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence level of the tests.")] = 0.95,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    lang: LangOption = "en",
+    db: DbOption = None,
+) -> None:
+    """Before/after improvement report: output per hour, PPM, first pass yield, scrap ratio, on-time completion
+    and operating rate in both periods, the change, and whether it is statistically meaningful."""
+    from rich.progress import Progress
+
+    from shopfloor.actions.improvement_report import (
+        ImprovementError,
+        fmt,
+        improvement_pdf,
+        improvement_report,
+        improvement_xlsx,
+        period,
+    )
+    from shopfloor.store.plant import StoreError
+
+    engine = open_store(db)
+    plant, gettext, when = _plant_and_t(engine, lang)
+    targets: dict[str, float] = {}
+    for item in target or []:
+        name, _, value = item.partition("=")
+        try:
+            targets[name.strip()] = float(value)
+        except ValueError:
+            _fail(f"--target {item!r}: expected KPI=NUMBER, e.g. ppm=1500")
+    try:
+        with Progress(console=err, transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("computing the report", total=None)
+            with engine.connect() as conn:
+                doc = improvement_report(
+                    conn,
+                    plant,
+                    period(plant, baseline),
+                    period(plant, after),
+                    line=line,
+                    targets=targets,
+                    confidence=confidence,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+    except (ImprovementError, StoreError, ValueError) as exc:
+        _fail(str(exc))
+    if pdf:
+        pdf.write_bytes(improvement_pdf(doc, gettext))
+        err.print(f"PDF written to {pdf}")
+    if xlsx:
+        xlsx.write_bytes(improvement_xlsx(doc, gettext))
+        err.print(f"Excel written to {xlsx}")
+    if as_json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+    elif not (pdf or xlsx):
+        from rich.table import Table
+
+        table = Table(title=f"{doc['scope']['line'] or doc['site_name']}: {baseline} -> {after}")
+        for col in ("KPI", "baseline", "after", "change", "meaningful", "improved"):
+            table.add_column(col)
+        for r in doc["kpis"]:
+            change = "–" if r["change_pct"] is None else f"{r['change_pct']:+.1f} %"
+            table.add_row(
+                r["label"],
+                fmt(r["kpi"], r["before"]),
+                fmt(r["kpi"], r["after"]),
+                change,
+                str(r["significant"]),
+                str(r["improved"]),
+            )
+        console.print(table)

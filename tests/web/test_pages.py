@@ -178,6 +178,9 @@ def test_every_message_of_every_page_has_korean_and_vietnamese():
         *("active", "hold", "consumed", "shipped", "scrapped", "returned"),
         *("receive", "produce", "issue", "split", "merge", "release", "move", "ship", "scrap", "count", "adjust"),
         "return",
+        # KPI names of the improvement report
+        *("Output per hour", "Defect rate (PPM)", "First pass yield", "Scrap ratio", "On-time completion"),
+        "Operating rate",
         # chart limits, NCR statuses and dispositions
         *("frozen", "provisional", "all", "none", "open", "closed", "rework", "use_as_is", "return_to_supplier"),
     }

@@ -1,0 +1,177 @@
+"""The before/after improvement report from known events, every figure checked against values computed by hand.
+
+One machine M1 (product P, ideal cycle 60 s), one Day shift 06:00-14:00 (8 h planned busy time), site in UTC.
+
+Baseline, Mon 2 - Wed 4 March 2026: good 400, 420, 380; scrap 20, 18, 22; down 13:00-14:00 each day (APT 7 h).
+After, Mon 9 - Wed 11 March 2026: good 440, 450, 460; scrap 8, 10, 6; down 13:30-14:00 on the first two days.
+Orders with a due date completed: baseline 2 (one on time), after 2 (both on time).
+
+By hand:
+- output per hour = GQ / 8 h: baseline days 50, 52.5, 47.5 (period 1200 / 24 h = 50); after 55, 56.25, 57.5
+  (1350 / 24 h = 56.25); change +12.5 %.  Welch: s_b^2 = 6.25, s_a^2 = 1.5625, SE = sqrt(6.25/3 + 1.5625/3) =
+  1.613743; df = 2.604167^2 / (2.083333^2/2 + 0.520833^2/2) = 2.941176; difference 6.25.
+- PPM = (SQ + RQ) / PQ: baseline 60 / 1260 = 47,619.05; after 24 / 1374 = 17,467.25; pooled p = 84 / 2634;
+  z = (0.0174672 - 0.0476190) / sqrt(p (1 - p) (1/1260 + 1/1374)) = -4.3994.
+- first pass yield 1200 / 1260 = 0.952381 -> 1350 / 1374 = 0.982533; scrap ratio 0.047619 -> 0.017467.
+- on-time completion 1/2 -> 2/2.
+- operating rate (APT / PBT): baseline 0.875 every day; after 0.9375, 0.9375, 1.0 (period 23 / 24 = 0.958333);
+  Welch with s_b = 0: SE = sqrt(0.001302/3) = 0.020833, df = 2, t = 4.0 < t(0.975, 2) = 4.303: not meaningful.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import pytest
+
+from shopfloor.actions.improvement_report import ImprovementError, improvement_report, improvement_xlsx, period
+from shopfloor.analytics.improvement import t_quantile
+from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
+from shopfloor.model.plant import Plant
+from shopfloor.model.work_orders import Status
+from shopfloor.store import work_orders as wo
+from shopfloor.store.db import open_store
+from shopfloor.store.events import append_events
+from shopfloor.store.plant import load_plant, save_plant
+
+PLANT = {
+    "site": {"code": "S", "name": "Test plant", "timezone": "UTC"},
+    "areas": [{"code": "A", "lines": [{"code": "L", "machines": [{"code": "M1"}]}]}],
+    "products": [{"code": "P", "ideal_cycle_s": 60}],
+    "calendar": {"shifts": [{"name": "Day", "start": "06:00", "end": "14:00", "days": ["mon", "tue", "wed"]}]},
+}
+DAYS = {  # day of March: (good, scrap, down from)
+    2: (400, 20, (13, 0)),
+    3: (420, 18, (13, 0)),
+    4: (380, 22, (13, 0)),
+    9: (440, 8, (13, 30)),
+    10: (450, 10, (13, 30)),
+    11: (460, 6, None),
+}
+
+
+def at(day: int, h: int, m: int = 0) -> datetime:
+    return datetime(2026, 3, day, h, m, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path):
+    engine = open_store(str(tmp_path / "i.db"))
+    S = MachineState
+    with engine.begin() as conn:
+        save_plant(conn, Plant.from_dict(PLANT), "t")
+        plant = load_plant(conn)
+        events = []
+        for day, (good, scrap, down) in DAYS.items():
+            events += [
+                StateChange(at(day, 6), "M1", S.RUNNING),
+                CountEvent(at(day, 10), "M1", CountKind.GOOD, good, product="P"),
+                CountEvent(at(day, 10, 5), "M1", CountKind.SCRAP, scrap, product="P", reason="BURR"),
+                StateChange(at(day, 14), "M1", S.IDLE),
+            ]
+            if down:
+                events.append(StateChange(at(day, *down), "M1", S.DOWN, reason="JAM"))
+        append_events(conn, events)
+        for code, day, due_h, done_h in (("B1", 2, 12, 11), ("B2", 3, 9, 12), ("A1", 9, 12, 10), ("A2", 10, 13, 12)):
+            wo.create(conn, plant, code, "P", 100, "p", machine="M1", due=at(day, due_h))
+            wo.transition(conn, code, Status.RELEASED, "p", at=at(day, 5))
+            wo.transition(conn, code, Status.IN_PROGRESS, "p", at=at(day, 6))
+            wo.transition(conn, code, Status.COMPLETED, "p", at=at(day, done_h))
+    yield engine, plant
+    engine.dispose()
+
+
+def test_every_figure_of_the_improvement_report(store):
+    engine, plant = store
+    with engine.connect() as conn:
+        doc = improvement_report(
+            conn,
+            plant,
+            period(plant, "2026-03-02..2026-03-04"),
+            period(plant, "2026-03-09..2026-03-11"),
+            targets={"ppm": 20_000, "output_per_hour": 60},
+            now=at(20, 0),
+        )
+    k = {r["kpi"]: r for r in doc["kpis"]}
+    assert doc["baseline"]["days"] == 3 and doc["after"]["days"] == 3
+
+    out = k["output_per_hour"]
+    assert (out["before"], out["after"]) == (pytest.approx(50.0), pytest.approx(56.25))
+    assert out["change_pct"] == pytest.approx(12.5)
+    assert [d["value"] for d in out["daily_before"]] == pytest.approx([50, 52.5, 47.5])
+    test = out["test"]
+    assert test["std_error"] == pytest.approx(1.613743, abs=1e-6) and test["df"] == pytest.approx(2.941176, abs=1e-6)
+    half = t_quantile(0.975, 2.941176) * 1.613743
+    assert (test["ci_low"], test["ci_high"]) == (
+        pytest.approx(6.25 - half, abs=1e-4),
+        pytest.approx(6.25 + half, abs=1e-4),
+    )
+    assert out["significant"] is True and out["improved"] is True and out["target_met"] is False
+
+    ppm = k["ppm"]
+    assert (ppm["before"], ppm["after"]) == (pytest.approx(47_619.05, abs=0.01), pytest.approx(17_467.25, abs=0.01))
+    assert ppm["test"]["z_statistic"] == pytest.approx(-4.3994, abs=1e-3)
+    assert ppm["improved"] is True and ppm["target_met"] is True
+    assert k["first_pass_yield"]["before"] == pytest.approx(1200 / 1260) and k["first_pass_yield"]["improved"]
+    assert k["scrap_ratio"]["after"] == pytest.approx(24 / 1374)
+    on_time = k["on_time_delivery"]
+    assert (on_time["before"], on_time["after"]) == (0.5, 1.0) and on_time["significant"] is False
+
+    rate = k["operating_rate"]
+    assert (rate["before"], rate["after"]) == (pytest.approx(0.875), pytest.approx(23 / 24))
+    assert rate["test"]["std_error"] == pytest.approx(math.sqrt(0.001302083 / 3), abs=1e-6)
+    assert rate["test"]["df"] == pytest.approx(2.0) and rate["significant"] is False and rate["improved"] is False
+
+
+def test_periods_and_targets_are_checked(store):
+    engine, plant = store
+    with pytest.raises(ImprovementError, match="expected FROM..TO"):
+        period(plant, "2026-03-02")
+    with pytest.raises(ImprovementError, match="ends before it starts"):
+        period(plant, "2026-03-09..2026-03-02")
+    with engine.connect() as conn:
+        with pytest.raises(ImprovementError, match="overlap"):
+            improvement_report(
+                conn, plant, period(plant, "2026-03-02..2026-03-10"), period(plant, "2026-03-09..2026-03-11")
+            )
+        with pytest.raises(ImprovementError, match="unknown KPI in targets: speed"):
+            improvement_report(
+                conn, plant, period(plant, "2026-03-02..2026-03-04"), period(plant, "2026-03-09..2026-03-11"),
+                targets={"speed": 1},
+            )  # fmt: skip
+
+
+def test_the_report_as_excel_pdf_and_on_the_command_line(store):
+    import io
+    import json
+
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+    from typer.testing import CliRunner
+
+    from shopfloor.actions.improvement_report import improvement_pdf
+    from shopfloor.cli import app
+    from shopfloor.reports.pdf import missing_glyphs
+    from shopfloor.web.i18n import Translator
+
+    engine, plant = store
+    with engine.connect() as conn:
+        doc = improvement_report(
+            conn, plant, period(plant, "2026-03-02..2026-03-04"), period(plant, "2026-03-09..2026-03-11")
+        )
+    wb = load_workbook(io.BytesIO(improvement_xlsx(doc)))
+    assert wb.sheetnames == ["kpis", "daily"] and wb["kpis"].max_row == 7 and wb["daily"].max_row == 1 + 6 * 6
+    ko = Translator("ko", plant.site.tz)
+    pdf = improvement_pdf(doc, ko.gettext)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "개선 성과 보고서" in text and missing_glyphs(pdf) == []
+    db = str(engine.url).removeprefix("sqlite:///")
+    result = CliRunner().invoke(
+        app,
+        ["report", "improvement", "--baseline", "2026-03-02..2026-03-04", "--after", "2026-03-09..2026-03-11",
+         "--target", "ppm=20000", "--json", "--db", db],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    printed = {r["kpi"]: r for r in json.loads(result.stdout)["kpis"]}
+    assert printed["ppm"]["target_met"] is True and printed["output_per_hour"]["after"] == pytest.approx(56.25)
