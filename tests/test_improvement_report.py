@@ -175,3 +175,48 @@ def test_the_report_as_excel_pdf_and_on_the_command_line(store):
     assert result.exit_code == 0, result.output
     printed = {r["kpi"]: r for r in json.loads(result.stdout)["kpis"]}
     assert printed["ppm"]["target_met"] is True and printed["output_per_hour"]["after"] == pytest.approx(56.25)
+
+
+def test_the_page_runs_the_report_in_the_background_and_shows_its_progress(store):
+    import re
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from shopfloor.api.app import Settings, create_app
+    from shopfloor.store import accounts
+
+    engine, _ = store
+    with engine.begin() as conn:
+        accounts.create_user(conn, "boss", "manager", password="boss-password-1")
+        accounts.create_user(conn, "other", "manager", password="other-password-1")
+    app = create_app(Settings(), engine=engine)
+    client = TestClient(app)
+    client.post("/login", data={"username": "boss", "password": "boss-password-1", "next": "/"})
+    form = client.get("/reports/improvement")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    bad = client.post("/reports/improvement", data={"baseline": "x", "after": "y", "csrf_token": token})
+    assert bad.status_code == 422 and "expected FROM..TO" in bad.text
+    started = client.post(
+        "/reports/improvement",
+        data={"baseline": "2026-03-02..2026-03-04", "after": "2026-03-09..2026-03-11", "csrf_token": token},
+        follow_redirects=False,
+    )
+    job_url = started.headers["location"]
+    for _ in range(100):
+        poll = client.get(job_url + "/progress")
+        if "HX-Redirect" in poll.headers:
+            break
+        assert "%" in poll.text
+        time.sleep(0.05)
+    page = client.get(job_url)
+    assert "+12.5 %" in page.text and "<svg" in page.text
+    assert client.get(job_url + "/file.pdf").content.startswith(b"%PDF")
+    other = TestClient(app)
+    other.post("/login", data={"username": "other", "password": "other-password-1", "next": "/"})
+    assert other.get(job_url).status_code == 404  # a run is seen only by who started it
+    api = client.get(
+        "/api/v1/reports/improvement",
+        params={"baseline": "2026-03-02..2026-03-04", "after": "2026-03-09..2026-03-11", "target": "ppm=20000"},
+    ).json()
+    assert {r["kpi"]: r for r in api["kpis"]}["ppm"]["target_met"] is True

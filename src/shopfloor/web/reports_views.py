@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.actions.demo import last_working_day
 from shopfloor.api.deps import Principal, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.store.plant import StoreError
-from shopfloor.web.views import _context, _page, _plant, page_user
+from shopfloor.web.jobs import jobs
+from shopfloor.web.views import _context, _page, _plant, _require_csrf, page_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,3 +61,109 @@ def reports_page(
         api="/api/v1/reports/production?" + urlencode(query),
     )
     return _page(request, "reports.html", ctx, status)
+
+
+# -- the improvement report: computed in the background, the page shows its progress ------------------------
+@router.get("/reports/improvement")
+def improvement_form(
+    request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    plant = _plant(engine)
+    if plant is None:
+        raise Problem(404, "Not found", "no plant in this store yet")
+    ctx = _context(request, principal, plant, lines=plant.lines, job=None)
+    return _page(request, "improvement.html", ctx)
+
+
+@router.post("/reports/improvement")
+def improvement_start(
+    request: Request,
+    baseline: str = Form(...),
+    after: str = Form(...),
+    line: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.actions.improvement_report import ImprovementError, improvement_report, period
+
+    _require_csrf(principal, csrf_token)
+    plant = _plant(engine)
+    if plant is None:
+        raise Problem(404, "Not found", "no plant in this store yet")
+    try:
+        b, a = period(plant, baseline.strip()), period(plant, after.strip())
+    except ImprovementError as exc:
+        ctx = _context(request, principal, plant, lines=plant.lines, job=None, error=str(exc))
+        return _page(request, "improvement.html", ctx, 422)
+
+    def work(progress):
+        with engine.connect() as conn:
+            return improvement_report(conn, plant, b, a, line=line or None, progress=progress)
+
+    job = jobs.start(principal.user.id, "improvement", {"baseline": baseline, "after": after, "line": line}, work)
+    return RedirectResponse(f"/reports/jobs/{job.id}", status_code=303)
+
+
+def _job_or_404(job_id: str, principal: Principal):
+    job = jobs.get(job_id, principal.user.id)
+    if job is None:
+        raise Problem(404, "Not found", "no such report run (it may have expired)")
+    return job
+
+
+def _job_context(request: Request, principal: Principal, engine: Engine, job) -> dict:
+    from shopfloor.actions.improvement_report import daily_svg, fmt
+
+    plant = _plant(engine)
+    ctx = _context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt)
+    if job.finished and job.result is not None:
+        from markupsafe import Markup
+
+        ctx["charts"] = [(r, Markup(daily_svg(r))) for r in job.result["kpis"]]
+    return ctx
+
+
+@router.get("/reports/jobs/{job_id}")
+def job_page(
+    job_id: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    job = _job_or_404(job_id, principal)
+    return _page(request, "improvement.html", _job_context(request, principal, engine, job))
+
+
+@router.get("/reports/jobs/{job_id}/progress")
+def job_progress(
+    job_id: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> Response:
+    """The progress fragment the page polls; when the run has ended it tells htmx to load the whole page."""
+    job = _job_or_404(job_id, principal)
+    if job.finished:
+        return Response(status_code=200, headers={"HX-Redirect": f"/reports/jobs/{job.id}"})
+    ctx = _job_context(request, principal, engine, job)
+    return _page(request, "_progress.html", ctx)
+
+
+@router.get("/reports/jobs/{job_id}/file.{fmt_}")
+def job_file(
+    job_id: str,
+    fmt_: str,
+    request: Request,
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.actions.improvement_report import improvement_pdf, improvement_xlsx
+
+    job = _job_or_404(job_id, principal)
+    if not job.finished or job.result is None:
+        raise Problem(409, "Conflict", "the report is not ready")
+    t = _context(request, principal, _plant(engine))["t"]
+    if fmt_ == "pdf":
+        return Response(improvement_pdf(job.result, t.gettext), media_type="application/pdf")
+    if fmt_ == "xlsx":
+        return Response(
+            improvement_xlsx(job.result, t.gettext),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": 'attachment; filename="improvement.xlsx"'},
+        )
+    raise Problem(404, "Not found", f"no {fmt_!r} version")

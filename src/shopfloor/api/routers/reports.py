@@ -71,3 +71,59 @@ def production(
         return Response(report_xlsx(doc, gettext), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})  # fmt: skip
     return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+
+
+@router.get(
+    "/improvement",
+    response_class=Response,
+    responses={
+        **problem_responses(401, 404, 422),
+        200: {"content": {"application/json": {}, "application/pdf": {}, XLSX: {}}},
+    },  # fmt: skip
+    summary="Before/after improvement report with the meaningfulness of each change",
+    description="KPIs: output_per_hour, ppm, first_pass_yield, scrap_ratio, on_time_delivery, operating_rate. "
+    "Periods are FROM..TO in local days of the site, both included.",
+)
+def improvement(
+    baseline: str = Query(..., description="FROM..TO, e.g. 2026-01-01..2026-03-31"),
+    after: str = Query(..., description="FROM..TO"),
+    line: str | None = None,
+    target: list[str] = Query([], description="KPI=NUMBER, repeatable, e.g. ppm=1500"),
+    confidence: float = Query(0.95, gt=0.5, lt=1.0),
+    format: Literal["json", "pdf", "xlsx"] = "json",
+    lang: str = Query("en"),
+    _: Principal = Depends(require("view")),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    import json
+
+    from shopfloor.actions.improvement_report import (
+        ImprovementError,
+        improvement_pdf,
+        improvement_report,
+        improvement_xlsx,
+        period,
+    )
+
+    plant = plant_or_404(engine)
+    gettext, _when = translator(lang, plant)
+    targets: dict[str, float] = {}
+    for item in target:
+        name, _sep, value = item.partition("=")
+        try:
+            targets[name.strip()] = float(value)
+        except ValueError:
+            raise Problem(422, "Invalid request", f"target {item!r}: expected KPI=NUMBER") from None
+    try:
+        with engine.connect() as conn:
+            doc = improvement_report(
+                conn, plant, period(plant, baseline), period(plant, after), line, targets, confidence=confidence
+            )
+    except (ImprovementError, StoreError) as exc:
+        raise Problem(422, "Invalid request", str(exc)) from None
+    if format == "pdf":
+        return Response(improvement_pdf(doc, gettext), media_type="application/pdf")
+    if format == "xlsx":
+        return Response(improvement_xlsx(doc, gettext), media_type=XLSX,
+                        headers={"Content-Disposition": 'attachment; filename="improvement.xlsx"'})  # fmt: skip
+    return Response(json.dumps(doc, ensure_ascii=False, default=str), media_type="application/json")
