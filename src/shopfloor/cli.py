@@ -603,15 +603,26 @@ def serve_cmd(
     secure_cookies: Annotated[bool, typer.Option(help="Mark cookies Secure (behind HTTPS).")] = False,
     db: DbOption = None,
 ) -> None:
-    """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store."""
+    """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
+    scheduled reports when they are due."""
+    import asyncio
+
     import uvicorn
 
+    from shopfloor.actions.scheduled_reports import scheduler
     from shopfloor.api.app import Settings, create_app
 
     engine = open_store(db)
-    uvicorn.run(
-        create_app(Settings(secure_cookies=secure_cookies), engine=engine), host=host, port=port, log_level="info"
-    )
+    app_ = create_app(Settings(secure_cookies=secure_cookies), engine=engine)
+
+    async def main() -> None:
+        reports = asyncio.create_task(scheduler(engine))
+        try:
+            await uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="info")).serve()
+        finally:
+            reports.cancel()
+
+    asyncio.run(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

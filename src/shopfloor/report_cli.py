@@ -169,3 +169,81 @@ def improvement_cmd(
                 str(r["improved"]),
             )
         console.print(table)
+
+
+schedule_app = typer.Typer(help="Reports sent after each shift or day, to a folder or by e-mail.", no_args_is_help=True)
+report_app.add_typer(schedule_app, name="schedule")
+
+
+@schedule_app.command("add")
+def schedule_add(
+    name: Annotated[str, typer.Argument(help="A name for the schedule.")],
+    period: Annotated[str, typer.Option("--period", help="shift or day.")] = "day",
+    folder: Annotated[Path | None, typer.Option("--folder", help="Write the files into this folder.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Send to these addresses (comma separated).")] = None,
+    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
+    formats: Annotated[str, typer.Option("--formats", help="pdf, xlsx or pdf+xlsx.")] = "pdf",
+    lang: LangOption = "en",
+    db: DbOption = None,
+) -> None:
+    """Add a scheduled production report (e-mail uses SHOPFLOOR_SMTP_URL and SHOPFLOOR_SMTP_FROM)."""
+    from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule
+    from shopfloor.store.db import writing
+
+    if (folder is None) == (email is None):
+        _fail("give exactly one of --folder and --email")
+    engine = open_store(db)
+    plant, _, _ = _plant_and_t(engine, lang)
+    try:
+        with writing(engine) as conn:
+            doc = add_schedule(
+                conn,
+                plant,
+                name=name,
+                period=period,
+                line=line,
+                lang=lang,
+                formats=formats,
+                delivery="folder" if folder else "email",
+                target=str(folder.resolve()) if folder else email,
+            )
+    except ScheduleError as exc:
+        _fail(str(exc))
+    console.print(f"schedule {doc['name']}: {doc['period']} report to {doc['target']}")
+
+
+@schedule_app.command("list")
+def schedule_list(db: DbOption = None) -> None:
+    """Schedules with their last delivery, failed attempts and last error."""
+    from rich.table import Table
+
+    from shopfloor.actions.scheduled_reports import listing
+
+    with open_store(db).connect() as conn:
+        rows = listing(conn)
+    table = Table(title="scheduled reports")
+    for col in ("name", "period", "to", "last period", "last success", "attempts", "last error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["period"],
+            r["target"],
+            r["last_period"] or "",
+            r["last_success_at"] or "",
+            str(r["attempts"]),
+            r["last_error"] or "",
+        )
+    console.print(table)
+
+
+@schedule_app.command("run")
+def schedule_run(db: DbOption = None) -> None:
+    """Make and deliver the reports that are due now (``shopfloor serve`` does this every minute)."""
+    from shopfloor.actions.scheduled_reports import run_due
+
+    results = run_due(open_store(db))
+    for r in results:
+        console.print(f"{r['schedule']} {r['period']}: {'sent' if r['ok'] else 'failed: ' + r['error']}")
+    if any(not r["ok"] for r in results):
+        raise typer.Exit(1)

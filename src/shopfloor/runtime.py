@@ -55,6 +55,9 @@ async def run(
     tasks = [asyncio.create_task(source(emit)) for source in sources]
     for task in tasks:
         task.add_done_callback(_report_failure)
+    from shopfloor.actions.scheduled_reports import scheduler
+
+    tasks.append(asyncio.create_task(scheduler(engine)))
     serve = asyncio.create_task(server.serve())
     while not server.started and not serve.done():
         await asyncio.sleep(0.05)

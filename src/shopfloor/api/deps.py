@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_inspections": frozenset({"operator", "supervisor", "quality", "admin"}),
     "report_nonconformance": frozenset({"operator", "supervisor", "quality", "admin"}),
     "manage_quality": frozenset({"quality", "admin"}),
+    "manage_reports": frozenset({"manager", "admin"}),
     "manage_plant": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"manager", "admin"}),

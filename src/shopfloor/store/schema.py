@@ -556,3 +556,23 @@ ncrs = Table(
     Index("ix_ncrs_lot", "lot"),
     Index("ix_ncrs_status", "status"),
 )
+
+# -- scheduled reports: what to send after each shift or day, where, and how the last attempts went -----------
+report_schedules = Table(
+    "report_schedules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("period", String(8), nullable=False),  # shift, day
+    Column("line", String(64), nullable=True),
+    Column("lang", String(8), nullable=False),
+    Column("formats", String(16), nullable=False),  # pdf, xlsx, pdf+xlsx
+    Column("delivery", String(8), nullable=False),  # folder, email
+    Column("target", Text, nullable=False),  # a folder, or e-mail addresses separated by commas
+    Column("active", Boolean, nullable=False),
+    Column("last_period", String(64), nullable=True),  # the last period delivered, e.g. 2026-03-02/Day
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),  # failed attempts at the current period
+    Column("last_error", Text, nullable=True),
+)

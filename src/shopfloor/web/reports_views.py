@@ -167,3 +167,59 @@ def job_file(
             headers={"Content-Disposition": 'attachment; filename="improvement.xlsx"'},
         )
     raise Problem(404, "Not found", f"no {fmt_!r} version")
+
+
+# -- scheduled reports: status and new schedules (managers and admins) --------------------------------------
+def _schedules_page(request: Request, principal: Principal, engine: Engine, error: str | None = None, code: int = 200):
+    from shopfloor.actions.scheduled_reports import listing
+    from shopfloor.api.deps import PERMISSIONS
+
+    if principal.user.role not in PERMISSIONS["manage_reports"]:
+        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not manage reports")
+    plant = _plant(engine)
+    with engine.connect() as conn:
+        rows = listing(conn)
+    ctx = _context(request, principal, plant, schedules=rows, lines=plant.lines if plant else [], error=error)
+    return _page(request, "schedules.html", ctx, code)
+
+
+@router.get("/admin/reports")
+def schedules_page(
+    request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    return _schedules_page(request, principal, engine)
+
+
+@router.post("/admin/reports")
+def schedules_add(
+    request: Request,
+    name: str = Form(...),
+    period: str = Form("day"),
+    delivery: str = Form("folder"),
+    target: str = Form(...),
+    line: str = Form(""),
+    formats: str = Form("pdf"),
+    lang: str = Form("en"),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule
+    from shopfloor.api.deps import PERMISSIONS
+    from shopfloor.store import audit
+    from shopfloor.store.db import writing
+
+    _require_csrf(principal, csrf_token)
+    if principal.user.role not in PERMISSIONS["manage_reports"]:
+        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not manage reports")
+    plant = _plant(engine)
+    if plant is None:
+        raise Problem(404, "Not found", "no plant in this store yet")
+    try:
+        with writing(engine) as conn:
+            doc = add_schedule(conn, plant, name=name, period=period, delivery=delivery, target=target,
+                               line=line or None, formats=formats, lang=lang)  # fmt: skip
+            audit.record(conn, principal.actor, "report.schedule", f"schedule:{doc['name']}", doc)
+    except ScheduleError as exc:
+        return _schedules_page(request, principal, engine, str(exc), 422)
+    return RedirectResponse("/admin/reports", status_code=303)

@@ -1,0 +1,277 @@
+"""Scheduled reports: the production report of each finished shift or day, written to a folder or sent by e-mail.
+
+A schedule delivers every period once, in order: after a shift (or a local day) has ended, its report is made and
+delivered; the schedule then remembers that period.  A failed delivery is retried with growing pauses (1, 2, 4 ...
+up to 60 minutes) and the error and the number of attempts are kept, so the admin page shows them; the periods
+after it wait, so nothing is skipped.  Periods that ended before the schedule was created are not sent.
+
+E-mail: SMTP settings from the environment: ``SHOPFLOOR_SMTP_URL`` (``smtp://user:password@host:587`` with
+STARTTLS when the server offers it, ``smtps://...:465`` for TLS from the start, ``smtp://host:25`` without
+login) and ``SHOPFLOOR_SMTP_FROM`` (the sender address).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
+from shopfloor.store.plant import current_plant
+from shopfloor.store.schema import report_schedules
+
+log = logging.getLogger(__name__)
+PERIODS = ("shift", "day")
+FORMATS = ("pdf", "xlsx", "pdf+xlsx")
+DELIVERIES = ("folder", "email")
+MAX_PAUSE_MIN = 60
+MAX_BACKLOG = 31  # periods caught up in one run at most (a store that was off for a month)
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # 2026-03-02 or 2026-03-02/Day
+    window: Interval
+
+
+def add_schedule(conn: Connection, plant: Plant, **spec: Any) -> dict[str, Any]:
+    name = (spec.get("name") or "").strip()
+    problems = []
+    if not name:
+        problems.append("name is required")
+    elif conn.execute(select(report_schedules.c.id).where(report_schedules.c.name == name)).first():
+        problems.append(f"a schedule {name!r} exists already")
+    if spec.get("period") not in PERIODS:
+        problems.append(f"period must be shift or day, not {spec.get('period')!r}")
+    if spec.get("formats", "pdf") not in FORMATS:
+        problems.append(f"formats must be one of {', '.join(FORMATS)}")
+    if spec.get("delivery") not in DELIVERIES:
+        problems.append(f"delivery must be folder or email, not {spec.get('delivery')!r}")
+    target = (spec.get("target") or "").strip()
+    if not target:
+        problems.append("target is required: a folder, or e-mail addresses")
+    elif spec.get("delivery") == "email" and not all("@" in a for a in _addresses(target)):
+        problems.append(f"target {target!r}: e-mail addresses separated by commas")
+    elif spec.get("delivery") == "folder" and not Path(target).is_absolute():
+        problems.append(f"target {target!r}: an absolute folder path")
+    line = spec.get("line") or None
+    if line is not None and line not in {ln.code for ln in plant.lines}:
+        problems.append(f"unknown line {line!r}")
+    from shopfloor.web.i18n import LANGUAGES
+
+    lang = spec.get("lang") or "en"
+    if lang not in LANGUAGES:
+        problems.append(f"lang must be one of {', '.join(LANGUAGES)}")
+    if problems:
+        raise ScheduleError("; ".join(problems))
+    now = spec.get("now") or datetime.now(timezone.utc)
+    last = _finished(plant, spec["period"], now)
+    conn.execute(
+        insert(report_schedules).values(
+            name=name,
+            period=spec["period"],
+            line=line,
+            lang=lang,
+            formats=spec.get("formats", "pdf"),
+            delivery=spec["delivery"],
+            target=target,
+            active=True,
+            last_period=last[-1].key if last else None,  # what ended before the schedule existed is not sent
+            attempts=0,
+        )
+    )
+    return get(conn, name)
+
+
+def _addresses(target: str) -> list[str]:
+    return [a.strip() for a in target.split(",") if a.strip()]
+
+
+def get(conn: Connection, name: str) -> dict[str, Any]:
+    row = conn.execute(select(report_schedules).where(report_schedules.c.name == name)).first()
+    if row is None:
+        raise ScheduleError(f"no schedule {name!r}")
+    return _doc(row)
+
+
+def listing(conn: Connection) -> list[dict[str, Any]]:
+    return [_doc(r) for r in conn.execute(select(report_schedules).order_by(report_schedules.c.name))]
+
+
+def _doc(row: Any) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "period": row.period,
+        "line": row.line,
+        "lang": row.lang,
+        "formats": row.formats,
+        "delivery": row.delivery,
+        "target": row.target,
+        "active": row.active,
+        "last_period": row.last_period,
+        "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
+        "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+    }
+
+
+def _finished(plant: Plant, period: str, now: datetime, backlog: int = MAX_BACKLOG) -> list[Period]:
+    """The periods that ended in the last ``backlog`` days before ``now``, oldest first."""
+    tz = plant.site.tz
+    out: list[Period] = []
+    if period == "day":
+        today = now.astimezone(tz).date()
+        from shopfloor.actions.production_report import report_window
+
+        for back in range(backlog, 0, -1):
+            day = today - timedelta(days=back)
+            out.append(Period(day.isoformat(), report_window(plant, day)))
+        return out
+    window = Interval(now - timedelta(days=backlog), now)
+    for occ in plant.calendar.occurrences(tz, window):
+        if occ.span.end <= now and occ.span.start >= window.start:
+            out.append(Period(occ.key, occ.span))
+    return out
+
+
+def _due(schedule: dict[str, Any], plant: Plant, now: datetime) -> list[Period]:
+    periods = _finished(plant, schedule["period"], now)
+    keys = [p.key for p in periods]
+    last = schedule["last_period"]
+    # In time order, after the last period delivered (shift names do not sort in time order).
+    pending = periods[keys.index(last) + 1 :] if last in keys else periods
+    if not pending:
+        return []
+    if schedule["attempts"] and schedule["last_attempt_at"]:
+        pause = min(2 ** (schedule["attempts"] - 1), MAX_PAUSE_MIN)
+        if now < datetime.fromisoformat(schedule["last_attempt_at"]) + timedelta(minutes=pause):
+            return []
+    return pending
+
+
+def render(conn: Connection, plant: Plant, schedule: dict[str, Any], period: Period) -> list[tuple[str, bytes]]:
+    """The files of one period's report: (file name, content)."""
+    from shopfloor.actions.production_report import production_report, report_pdf, report_xlsx
+    from shopfloor.web.i18n import Translator
+
+    t = Translator(schedule["lang"], plant.site.tz)
+    doc = production_report(conn, plant, period.window, line=schedule["line"], no_reason=t.gettext("(no reason)"))
+    stem = f"production-{schedule['line'] or plant.site.code}-{period.key.replace('/', '-')}"
+    files = []
+    if "pdf" in schedule["formats"]:
+        files.append((f"{stem}.pdf", report_pdf(doc, t.gettext, lambda iso: t.datetime(datetime.fromisoformat(iso)))))
+    if "xlsx" in schedule["formats"]:
+        files.append((f"{stem}.xlsx", report_xlsx(doc, t.gettext)))
+    return files
+
+
+def deliver(schedule: dict[str, Any], subject: str, files: list[tuple[str, bytes]]) -> None:
+    if schedule["delivery"] == "folder":
+        folder = Path(schedule["target"])
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, content in files:
+            tmp = folder / f".{name}.part"
+            tmp.write_bytes(content)
+            os.replace(tmp, folder / name)  # a reader never sees half a file
+        return
+    send_mail(_addresses(schedule["target"]), subject, files)
+
+
+def send_mail(to: list[str], subject: str, files: list[tuple[str, bytes]]) -> None:
+    url = os.environ.get("SHOPFLOOR_SMTP_URL")
+    sender = os.environ.get("SHOPFLOOR_SMTP_FROM")
+    if not url or not sender:
+        raise ScheduleError("e-mail needs SHOPFLOOR_SMTP_URL and SHOPFLOOR_SMTP_FROM")
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ScheduleError(f"SHOPFLOOR_SMTP_URL {url!r}: expected smtp:// or smtps://")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, ", ".join(to), subject
+    msg.set_content(f"{subject}\n\nshopfloor")
+    for name, content in files:
+        maintype, subtype = ("application", "pdf") if name.endswith(".pdf") else (
+            "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )  # fmt: skip
+        msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
+    host, port = parts.hostname or "localhost", parts.port or (465 if parts.scheme == "smtps" else 25)
+    if parts.scheme == "smtps":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=30)
+    with smtp:
+        if parts.scheme == "smtp":
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        smtp.send_message(msg)
+
+
+def run_due(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Make and deliver every report that is due; returns what happened per schedule and period."""
+    now = now or datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        schedules = [s for s in listing(conn) if s["active"]]
+        if not schedules:
+            return []
+        plant = current_plant(conn)
+    results = []
+    for schedule in schedules:
+        for period in _due(schedule, plant, now):
+            try:
+                with engine.connect() as conn:
+                    files = render(conn, plant, schedule, period)
+                scope = schedule["line"] or plant.site.name
+                deliver(schedule, f"Production report {scope} {period.key}", files)
+            except Exception as exc:  # noqa: BLE001 - kept on the schedule and retried
+                message = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning("scheduled report %s for %s failed: %s", schedule["name"], period.key, message)
+                with engine.begin() as conn:
+                    conn.execute(
+                        update(report_schedules)
+                        .where(report_schedules.c.name == schedule["name"])
+                        .values(attempts=report_schedules.c.attempts + 1, last_attempt_at=now, last_error=message)
+                    )
+                results.append({"schedule": schedule["name"], "period": period.key, "ok": False, "error": message})
+                break  # later periods wait for this one
+            with engine.begin() as conn:
+                conn.execute(
+                    update(report_schedules)
+                    .where(report_schedules.c.name == schedule["name"])
+                    .values(
+                        last_period=period.key, last_success_at=now, last_attempt_at=now, attempts=0, last_error=None
+                    )  # fmt: skip
+                )
+            results.append(
+                {"schedule": schedule["name"], "period": period.key, "ok": True, "files": [n for n, _ in files]}
+            )
+    return results
+
+
+async def scheduler(engine: Engine, every_s: float = 60.0) -> None:
+    """Run the due reports every minute (inside ``shopfloor serve`` and the demo)."""
+    import asyncio
+
+    while True:
+        try:
+            await asyncio.to_thread(run_due, engine)
+        except Exception:  # noqa: BLE001 - a store without plant yet, or a store away: try again later
+            log.exception("scheduled reports could not run")
+        await asyncio.sleep(every_s)
