@@ -448,6 +448,15 @@ def _register_reports() -> None:
 _register_reports()
 
 
+def _register_hub() -> None:
+    from shopfloor.hub.cli import hub_app
+
+    app.add_typer(hub_app, name="hub")
+
+
+_register_hub()
+
+
 @app.command("backup")
 def backup_cmd(
     file: Annotated[Path, typer.Argument(help="Backup file to write (gzip JSON lines).")],
@@ -545,8 +554,11 @@ app.add_typer(user_app, name="user")
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
-    role: Annotated[str, typer.Option(help="operator, supervisor, quality, manager or admin.")] = "operator",
+    role: Annotated[
+        str, typer.Option(help="operator, supervisor, quality, manager or admin; at a hub office, sponsor or factory.")
+    ] = "operator",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Hub: the organisation the user belongs to.")] = None,
     badge: Annotated[str | None, typer.Option(help="Badge number (operators sign in with badge and PIN).")] = None,
     language: Annotated[str | None, typer.Option(help="ko, en or vi.")] = None,
     pin: Annotated[bool, typer.Option("--pin", help="Ask for a PIN instead of a password (operators).")] = False,
@@ -569,6 +581,7 @@ def user_add(
                 display_name=name,
                 badge=badge,
                 language=language,
+                organisation=org,
             )
         except accounts.AccountError as exc:
             _fail(str(exc))
@@ -601,6 +614,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     secure_cookies: Annotated[bool, typer.Option(help="Mark cookies Secure (behind HTTPS).")] = False,
+    hub: Annotated[bool, typer.Option("--hub", help="Serve the hub too: programs, sponsors, shared outcomes.")] = False,
     db: DbOption = None,
 ) -> None:
     """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
@@ -613,7 +627,7 @@ def serve_cmd(
     from shopfloor.api.app import Settings, create_app
 
     engine = open_store(db)
-    app_ = create_app(Settings(secure_cookies=secure_cookies), engine=engine)
+    app_ = create_app(Settings(secure_cookies=secure_cookies, hub=hub), engine=engine)
 
     async def main() -> None:
         reports = asyncio.create_task(scheduler(engine))

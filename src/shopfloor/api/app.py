@@ -85,6 +85,7 @@ CSP = (
 class Settings:
     db_url: str | None = None
     secure_cookies: bool = False
+    hub: bool = False  # serve the hub's API and pages as well
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -178,6 +179,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         views.router,
     ):
         app.include_router(router)
+    if settings.hub:
+        from shopfloor.hub import api as hub_api
+        from shopfloor.hub import views as hub_views
+
+        app.include_router(hub_api.router)
+        app.include_router(hub_views.router)
     return app
 
 

@@ -34,6 +34,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report_nonconformance": frozenset({"operator", "supervisor", "quality", "admin"}),
     "manage_quality": frozenset({"quality", "admin"}),
     "manage_reports": frozenset({"manager", "admin"}),
+    # hub mode: the program office runs the hub; sponsors and factories see what concerns them
+    "hub_view": frozenset({"office", "sponsor", "factory"}),
+    "hub_manage": frozenset({"office"}),
+    "hub_share": frozenset({"factory"}),
     "manage_plant": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"manager", "admin"}),

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
-from shopfloor.store.schema import ROLES, api_tokens, login_attempts, sessions, users
+from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, login_attempts, organisations, sessions, users
 
 LANGUAGES = ("ko", "en", "vi")
 SESSION_LIFETIME = timedelta(hours=12)
@@ -55,10 +55,13 @@ class User:
     language: str | None
     active: bool
     badge: str | None = None
+    organisation_id: int | None = None  # hub mode: the organisation the user belongs to
 
 
 def _user(row) -> User:
-    return User(row.id, row.username, row.display_name, row.role, row.language, row.active, row.badge)
+    return User(
+        row.id, row.username, row.display_name, row.role, row.language, row.active, row.badge, row.organisation_id
+    )
 
 
 def sha256(token: str) -> str:
@@ -74,9 +77,24 @@ def create_user(
     display_name: str | None = None,
     badge: str | None = None,
     language: str | None = None,
+    organisation: str | None = None,
 ) -> User:
-    if role not in ROLES:
-        raise AccountError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    """A user; with ``organisation`` (a hub organisation's code), a hub user whose role is that organisation's
+    kind (office, sponsor or factory)."""
+    organisation_id = None
+    if organisation is not None:
+        org = conn.execute(
+            select(organisations.c.id, organisations.c.kind).where(organisations.c.code == organisation)
+        ).first()
+        if org is None:
+            raise AccountError(f"no organisation {organisation!r}")
+        if role != org.kind:
+            raise AccountError(f"a user of {organisation} ({org.kind}) has the role {org.kind}, not {role!r}")
+        organisation_id = org.id
+    elif role in HUB_ROLES:
+        raise AccountError(f"a {role} user belongs to an organisation: give it")
+    elif role not in ROLES:
+        raise AccountError(f"role {role!r} must be one of {', '.join(ROLES + HUB_ROLES)}")
     if language is not None and language not in LANGUAGES:
         raise AccountError(f"language {language!r} must be one of {', '.join(LANGUAGES)}")
     if not username or len(username) > 64:
@@ -104,6 +122,7 @@ def create_user(
             language=language,
             active=True,
             created_at=datetime.now(timezone.utc),
+            organisation_id=organisation_id,
         )
     ).inserted_primary_key[0]
     return get_user(conn, uid)

@@ -253,6 +253,18 @@ quarantine = Table(
 )
 
 ROLES = ("operator", "supervisor", "quality", "manager", "admin")
+# In hub mode, users belong to an organisation: the program office, a sponsor (parent company) or a factory.
+HUB_ROLES = ("office", "sponsor", "factory")
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # office, sponsor, factory
+    Column("public_key", LargeBinary, nullable=True),  # a factory's Ed25519 key: its reports are signed with it
+)
 
 users = Table(
     "users",
@@ -269,6 +281,7 @@ users = Table(
     Column("language", String(8), nullable=True),
     Column("active", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("organisation_id", Integer, ForeignKey("organisations.id"), nullable=True),  # hub mode only
 )
 
 # Server-side sessions: the cookie carries a random token, the store only its SHA-256.
@@ -575,4 +588,104 @@ report_schedules = Table(
     Column("last_attempt_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False),  # failed attempts at the current period
     Column("last_error", Text, nullable=True),
+)
+
+
+# -- hub: programs, funding rules, projects, the ledger, consents and signed outcome reports ------------------
+programs = Table(
+    "programs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+)
+
+# For one program year and project level: the state's share at most, the sponsor's at least, the state's cap.
+funding_rules = Table(
+    "funding_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("program_id", Integer, ForeignKey("programs.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("level", String(32), nullable=False),
+    Column("state_max_pct", Float, nullable=False),
+    Column("sponsor_min_pct", Float, nullable=False),
+    Column("state_cap", BigInteger, nullable=False),
+    UniqueConstraint("program_id", "year", "level", name="uq_funding_rules_program_id"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("program_id", Integer, ForeignKey("programs.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("level", String(32), nullable=False),
+    Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("sponsor_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("budget", BigInteger, nullable=False),  # in won (or the program's currency unit)
+    Column("state_amount", BigInteger, nullable=False),
+    Column("sponsor_amount", BigInteger, nullable=False),
+    Column("factory_amount", BigInteger, nullable=False),
+    Column("baseline", JSON, nullable=False),  # KPI -> value before the build
+    Column("target", JSON, nullable=False),  # KPI -> value the build aims at
+    Column("description", Text, nullable=True),
+    Index("ix_projects_sponsor_id", "sponsor_id"),
+    Index("ix_projects_factory_id", "factory_id"),
+)
+
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("due", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("funder", String(16), nullable=False),  # state, sponsor, factory
+    Column("kind", String(16), nullable=False),  # contribution, payment
+    Column("amount", BigInteger, nullable=False),
+    Column("note", Text, nullable=True),
+    Index("ix_ledger_project_id", "project_id"),
+)
+
+# What a factory agreed to share with a sponsor: which KPIs, monthly; withdrawn consent hides what was shared.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("sponsor_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("kpis", JSON, nullable=False),
+    Column("granularity", String(8), nullable=False),  # month
+    Column("granted_at", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Index("ix_consents_factory_id", "factory_id", "sponsor_id"),
+)
+
+outcome_reports = Table(
+    "outcome_reports",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("sponsor_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("consent_id", Integer, ForeignKey("consents.id"), nullable=False),
+    Column("period", String(7), nullable=False),  # YYYY-MM
+    Column("kpis", JSON, nullable=False),
+    Column("payload", Text, nullable=False),  # the canonical JSON that was signed
+    Column("signature", LargeBinary, nullable=False),
+    Column("nonce", String(64), nullable=False, unique=True),
+    Column("signed_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_outcome_reports_sponsor_period", "sponsor_id", "period"),
+    Index("ix_outcome_reports_factory_period", "factory_id", "period"),
 )

@@ -1,0 +1,81 @@
+"""The factory side of sharing: a month's KPIs computed from the factory's own store, signed with its key and
+sent to the hub over HTTPS with its token.  Only the chosen KPIs, as monthly figures, ever leave the factory."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection
+
+from shopfloor.hub.signing import sign
+from shopfloor.hub.store import SHAREABLE
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
+
+
+class ShareError(ValueError):
+    pass
+
+
+def month_window(plant: Plant, month: str) -> Interval:
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise ShareError(f"month {month!r} must be YYYY-MM") from None
+    nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    tz = plant.site.tz
+    return Interval(
+        datetime.combine(first, time(0), tzinfo=tz).astimezone(timezone.utc),
+        datetime.combine(nxt, time(0), tzinfo=tz).astimezone(timezone.utc),
+    )
+
+
+def monthly_kpis(conn: Connection, plant: Plant, month: str, kpis: list[str], line: str | None = None) -> dict:
+    """The month's figures of the plant (or a line), computed as every report computes them."""
+    from shopfloor.actions.improvement_report import _orders, _value
+    from shopfloor.store import kpi as kpi_store
+
+    unknown = sorted(set(kpis) - set(SHAREABLE))
+    if unknown or not kpis:
+        raise ShareError(f"choose KPIs among {', '.join(SHAREABLE)}")
+    window = month_window(plant, month)
+    machines = kpi_store.scope_machines(plant, line=line, site=line is None)
+    elements = kpi_store.elements(conn, plant, machines, window)
+    on_time, due, _ = _orders(conn, machines, window)
+    out: dict[str, Any] = {}
+    for name in kpis:
+        value = _value(name, elements, on_time, due)
+        out[name] = None if value is None else round(float(value), 6)
+    return out
+
+
+def signed_report(key_pem: bytes, factory: str, sponsor: str, month: str, kpis: dict[str, Any]) -> dict[str, Any]:
+    payload = {
+        "factory": factory,
+        "sponsor": sponsor,
+        "period": month,
+        "kpis": kpis,
+        "signed_at": datetime.now(timezone.utc).isoformat(),
+        "nonce": uuid.uuid4().hex,
+    }
+    return sign(key_pem, payload)
+
+
+def push(hub_url: str, token: str, envelope: dict[str, Any], timeout: float = 30.0, verify: bool | str = True) -> dict:
+    """Send a signed report; raises ShareError with the hub's reason when it refuses it."""
+    url = hub_url.rstrip("/") + "/api/v1/hub/reports"
+    try:
+        response = httpx.post(url, json=envelope, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
+                              verify=verify)  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise ShareError(f"the hub at {hub_url} cannot be reached: {exc}") from None
+    if response.status_code != 201:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text[:300]
+        raise ShareError(f"the hub refused the report ({response.status_code}): {detail}")
+    return response.json()

@@ -1,0 +1,68 @@
+"""The hub's page: what the signed-in organisation may see (the office: every project, its funding and outcomes;
+a sponsor: its partners' shared figures and improvement; a factory: its projects, consents and what the hub last
+received), and a factory's consent withdrawn with one form."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine, select
+
+from shopfloor.api.deps import PERMISSIONS, Principal, get_engine
+from shopfloor.api.errors import Problem
+from shopfloor.hub import store
+from shopfloor.hub.api import viewer
+from shopfloor.store import audit
+from shopfloor.store.db import writing
+from shopfloor.store.schema import organisations, programs
+from shopfloor.web.views import _context, _page, _require_csrf, page_user
+
+router = APIRouter(include_in_schema=False)
+
+
+def _hub_user(principal: Principal) -> store.Viewer:
+    if principal.user.role not in PERMISSIONS["hub_view"]:
+        raise Problem(403, "Forbidden", "the hub is for the program office, sponsors and member factories")
+    return viewer(principal)
+
+
+@router.get("/hub")
+def hub_page(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
+    v = _hub_user(principal)
+    with engine.connect() as conn:
+        org = conn.execute(select(organisations).where(organisations.c.id == v.org_id)).first()
+        program_codes = [r[0] for r in conn.execute(select(programs.c.code).order_by(programs.c.code))]
+        ctx = _context(
+            request,
+            principal,
+            None,
+            viewer=v,
+            org=org,
+            projects=store.project_list(conn, v),
+            improvements=store.improvements(conn, v),
+            outcomes=store.outcomes(conn, v)[-200:],
+            consents=store.consents_of(conn, v),
+            totals=[store.totals(conn, v, code) for code in program_codes] if v.kind != "factory" else [],
+        )
+    return _page(request, "hub.html", ctx)
+
+
+@router.post("/hub/consents/{cid}/withdraw")
+def withdraw_form(
+    cid: int,
+    request: Request,
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    _require_csrf(principal, csrf_token)
+    v = _hub_user(principal)
+    try:
+        with writing(engine) as conn:
+            doc = store.withdraw_consent(conn, v, cid)
+            audit.record(conn, principal.actor, "hub.withdraw", f"consent:{cid}", doc)
+    except store.NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    except store.HubError as exc:
+        raise Problem(409, "Conflict", str(exc)) from None
+    return RedirectResponse("/hub", status_code=303)
