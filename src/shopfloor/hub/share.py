@@ -3,6 +3,7 @@ sent to the hub over HTTPS with its token.  Only the chosen KPIs, as monthly fig
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -65,8 +66,11 @@ def signed_report(key_pem: bytes, factory: str, sponsor: str, month: str, kpis: 
 
 
 def push(hub_url: str, token: str, envelope: dict[str, Any], timeout: float = 30.0, verify: bool | str = True) -> dict:
-    """Send a signed report; raises ShareError with the hub's reason when it refuses it."""
+    """Send a signed report; raises ShareError with the hub's reason when it refuses it.  ``verify``: check the
+    hub's certificate against the system's authorities (True), or those of a CA file (its path)."""
     url = hub_url.rstrip("/") + "/api/v1/hub/reports"
+    if isinstance(verify, str):
+        verify = ssl.create_default_context(cafile=verify)
     try:
         response = httpx.post(url, json=envelope, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
                               verify=verify)  # fmt: skip
