@@ -248,3 +248,25 @@ def test_public_key_must_be_base64(hub):
         == 201
     )
     assert copy.deepcopy(good) == good
+
+
+def test_a_month_sent_again_replaces_it_and_the_latest_month_counts(hub):
+    _, client, keys = hub
+    f1, spa = client("f1"), client("spa")
+    f1.post("/api/v1/hub/consents", json={"sponsor": "SP-A", "kpis": ["ppm"]})
+    for month, ppm in (("2026-09", 3_000), ("2026-10", 2_000), ("2026-09", 2_900)):  # September corrected last
+        assert (
+            f1.post("/api/v1/hub/reports", json=_report(keys, "FAC-1", "SP-A", month, {"ppm": ppm})).status_code == 201
+        )
+    seen = {o["period"]: o["kpis"]["ppm"] for o in spa.get("/api/v1/hub/outcomes").json()}
+    assert seen == {"2026-09": 2_900, "2026-10": 2_000}
+    (improvement,) = spa.get("/api/v1/hub/improvements").json()
+    assert improvement["latest"]["period"] == "2026-10" and improvement["improvement_pct"]["ppm"] == pytest.approx(80.0)
+    pdf = spa.get("/api/v1/hub/best-practices.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(BytesIO(pdf.content)).pages)
+    assert "P-1" in text and "+80.0 %" in text and "P-2" not in text

@@ -448,44 +448,75 @@ def receive_report(conn: Connection, viewer: Viewer, envelope: Any, now: datetim
     return {"factory": org.code, "sponsor": payload["sponsor"], "period": period, "received_at": now.isoformat()}
 
 
-def outcomes(conn: Connection, viewer: Viewer, sponsor: str | None = None) -> list[dict[str, Any]]:
-    """The latest figures per factory, sponsor and month that the viewer may see: a sponsor its partners' shared
-    figures, a factory its own, the office all; a withdrawn consent hides what was shared under it."""
+def _visible_latest(viewer: Viewer, per_period: bool):
+    """Ids of the reports the viewer may see: per factory, sponsor and month the newest one received (a month
+    sent again replaces it); without ``per_period``, only the latest month per factory and sponsor.  Reports
+    under a withdrawn consent are left out."""
     r, c = outcome_reports.c, consents.c
-    f, s = organisations.alias("f"), organisations.alias("s")
-    latest = (
-        select(func.max(r.id).label("id"))
-        .join(consents, c.id == r.consent_id)
-        .where(c.withdrawn_at.is_(None))
-        .group_by(r.factory_id, r.sponsor_id, r.period)
+
+    def scoped(query):
+        query = query.join(consents, c.id == r.consent_id).where(c.withdrawn_at.is_(None))
+        if viewer.kind == "sponsor":
+            return query.where(r.sponsor_id == viewer.org_id)
+        if viewer.kind == "factory":
+            return query.where(r.factory_id == viewer.org_id)
+        return query
+
+    if per_period:
+        return scoped(select(func.max(r.id))).group_by(r.factory_id, r.sponsor_id, r.period)
+    newest = (
+        scoped(select(r.factory_id, r.sponsor_id, func.max(r.period).label("period")))
+        .group_by(r.factory_id, r.sponsor_id)
+        .subquery()
     )
-    if viewer.kind == "sponsor":
-        latest = latest.where(r.sponsor_id == viewer.org_id)
-    elif viewer.kind == "factory":
-        latest = latest.where(r.factory_id == viewer.org_id)
+    return scoped(
+        select(func.max(r.id)).join(
+            newest,
+            and_(newest.c.factory_id == r.factory_id, newest.c.sponsor_id == r.sponsor_id, newest.c.period == r.period),
+        )
+    ).group_by(r.factory_id, r.sponsor_id)
+
+
+def _outcome_rows(conn: Connection, ids, sponsor: str | None = None) -> list[dict[str, Any]]:
+    r = outcome_reports.c
+    f, s = organisations.alias("f"), organisations.alias("s")
     query = (
         select(r.period, r.kpis, r.received_at, r.signed_at, f.c.code.label("factory"), s.c.code.label("sponsor"))
         .join(f, f.c.id == r.factory_id)
         .join(s, s.c.id == r.sponsor_id)
-        .where(r.id.in_(latest))
+        .where(r.id.in_(ids))
         .order_by(f.c.code, r.period)
     )
     if sponsor:
         query = query.where(s.c.code == sponsor)
     return [
-        {"factory": row.factory, "sponsor": row.sponsor, "period": row.period, "kpis": row.kpis,
-         "signed_at": row.signed_at.isoformat(), "received_at": row.received_at.isoformat()}
+        {
+            "factory": row.factory,
+            "sponsor": row.sponsor,
+            "period": row.period,
+            "kpis": row.kpis,
+            "signed_at": row.signed_at.isoformat(),
+            "received_at": row.received_at.isoformat(),
+        }
         for row in conn.execute(query)
-    ]  # fmt: skip
+    ]
+
+
+def outcomes(conn: Connection, viewer: Viewer, sponsor: str | None = None) -> list[dict[str, Any]]:
+    """The latest figures per factory, sponsor and month that the viewer may see: a sponsor its partners' shared
+    figures, a factory its own, the office all; a withdrawn consent hides what was shared under it."""
+    return _outcome_rows(conn, _visible_latest(viewer, per_period=True), sponsor)
+
+
+def latest_outcomes(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
+    """The newest shared month per factory and sponsor that the viewer may see."""
+    return _outcome_rows(conn, _visible_latest(viewer, per_period=False))
 
 
 def improvements(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
     """Per project in scope: its baseline, its latest shared figures, and the change since the baseline (in % of
     the baseline; positive is better, whichever way the KPI improves)."""
-    shown = outcomes(conn, viewer)
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for o in shown:
-        latest[(o["factory"], o["sponsor"])] = o  # ordered by period: the last one stays
+    latest = {(o["factory"], o["sponsor"]): o for o in latest_outcomes(conn, viewer)}
     out = []
     for p in project_list(conn, viewer):
         last = latest.get((p["factory"], p["sponsor"]))
