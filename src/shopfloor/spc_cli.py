@@ -27,10 +27,13 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise InputError(f"{path}: empty file, expected a header line")
-    return [f.strip() for f in reader.fieldnames], list(reader)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if not reader.fieldnames:
+            raise InputError(f"{path}: empty file, expected a header line")
+        return [f.strip() for f in reader.fieldnames], list(reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num}: not readable as CSV ({exc})") from None
 
 
 def _numbers(rows: list[dict[str, str]], column: str, header: list[str]) -> list[float]:

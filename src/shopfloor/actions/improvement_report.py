@@ -59,6 +59,8 @@ def period(plant: Plant, text: str) -> Interval:
         raise ImprovementError(f"period {text!r}: expected FROM..TO as dates, e.g. 2026-01-01..2026-03-31") from None
     if last < first:
         raise ImprovementError(f"period {text!r} ends before it starts")
+    if (last - first).days > 3_660:
+        raise ImprovementError(f"period {text!r} is longer than ten years")
     tz = plant.site.tz
     return Interval(
         datetime.combine(first, time(0), tzinfo=tz).astimezone(timezone.utc),

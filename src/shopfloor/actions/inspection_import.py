@@ -46,10 +46,13 @@ def _rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
         dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip() for h in reader.fieldnames or []]
-    reader.fieldnames = header
-    return header, list(reader)
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        reader.fieldnames = header
+        return header, list(reader)
+    except csv.Error as exc:
+        raise SampleImportError([f"line {reader.line_num}: not readable as CSV ({exc})"]) from None
 
 
 def import_samples(conn: Connection, content: bytes, inspector: str) -> dict[str, int]:

@@ -185,6 +185,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         app.include_router(hub_api.router)
         app.include_router(hub_views.router)
+    errors.problem_openapi(app)
     return app
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -30,7 +32,15 @@ def problem_response(
     if detail is not None:
         body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return _SafeJSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+class _SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: a problem that quotes the request (a lone surrogate in a key, say) can always
+    be encoded, so a refusal never turns into a server error."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 _TITLES = {
@@ -59,6 +69,15 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         return problem_response(request, exc.status_code, title, detail, getattr(exc, "headers", None))
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError):
+        # A number beyond what the store's columns hold (an identifier of 2**70, say): the request is refused.
+        return problem_response(request, 422, "Invalid request", "a number in the request is out of range")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        return problem_response(request, 422, "Invalid request", "a value in the request is out of range")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         errors = [
@@ -81,3 +100,25 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         },
     }
     return {c: {"description": _TITLES.get(c, "Error"), "content": {PROBLEM: {"schema": schema}}} for c in codes}
+
+
+def problem_openapi(app: FastAPI) -> None:
+    """Document every 422 answer as what it is, a problem (``application/problem+json``): FastAPI lists its own
+    validation error shape for any operation with parameters, but this application answers every refusal,
+    validation included, as a problem."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        problem = problem_responses(422)[422]
+        for path in doc.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if "422" in responses and PROBLEM not in responses["422"].get("content", {}):
+                    responses["422"] = problem
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

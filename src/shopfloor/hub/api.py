@@ -70,9 +70,9 @@ class ProgramIn(BaseModel):
 class RuleIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
     level: str = Field(min_length=1, max_length=32)
-    state_max_pct: float
-    sponsor_min_pct: float
-    state_cap: int
+    state_max_pct: float = Field(ge=0, le=100)
+    sponsor_min_pct: float = Field(ge=0, le=100)
+    state_cap: int = Field(ge=0, le=10**15)
 
 
 class ProjectIn(BaseModel):
@@ -82,10 +82,10 @@ class ProjectIn(BaseModel):
     level: str
     factory: str
     sponsor: str
-    budget: int
-    state: int = Field(description="The state's share of the budget")
-    sponsor_share: int
-    factory_share: int
+    budget: int = Field(ge=1, le=10**15)
+    state: int = Field(ge=0, le=10**15, description="The state's share of the budget")
+    sponsor_share: int = Field(ge=0, le=10**15)
+    factory_share: int = Field(ge=0, le=10**15)
     baseline: dict[str, float] = Field(default_factory=dict, description="KPI values before the build")
     target: dict[str, float] = Field(default_factory=dict)
     description: str | None = Field(None, max_length=4000)
@@ -94,7 +94,7 @@ class ProjectIn(BaseModel):
 class LedgerIn(BaseModel):
     funder: Literal["state", "sponsor", "factory"]
     kind: Literal["contribution", "payment"]
-    amount: int = Field(gt=0)
+    amount: int = Field(gt=0, le=10**15)
     note: str | None = Field(None, max_length=500)
     ts: AwareDatetime | None = None
 

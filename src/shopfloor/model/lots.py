@@ -19,6 +19,8 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+MAX_MILLI = 10**15  # a trillion units: far above any lot, far below a 64-bit column
+
 
 class LotError(ValueError):
     """A lot action that cannot be done; the message says why."""
@@ -105,6 +107,8 @@ def to_milli(value: Any, what: str = "quantity", allow_zero: bool = False) -> in
     if milli != milli.to_integral_value():
         raise LotError(f"{what} {value} has more than three decimals")
     out = int(milli)
+    if out > MAX_MILLI:
+        raise LotError(f"{what} {value} is more than a lot can hold ({MAX_MILLI // 1000:,})")
     if out < 0 or (out == 0 and not allow_zero):
         raise LotError(f"{what} must be {'zero or more' if allow_zero else 'more than zero'}, not {value}")
     return out

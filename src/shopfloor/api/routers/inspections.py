@@ -34,11 +34,13 @@ class CharacteristicIn(BaseModel):
     lsl: float | None = None
     usl: float | None = None
     sample_size: int = Field(ge=1, le=10_000)
-    every_parts: int | None = Field(None, ge=1, description="Inspect every N parts")
-    every_minutes: int | None = Field(None, ge=1, description="Inspect every N minutes")
+    every_parts: int | None = Field(None, ge=1, le=10_000_000, description="Inspect every N parts")
+    every_minutes: int | None = Field(None, ge=1, le=525_600, description="Inspect every N minutes")
     rules: Literal["nelson", "we"] = "nelson"
-    phase1: int | None = Field(None, ge=2, description="Subgroups that set the limits, which are then frozen")
-    operation_seq: int | None = Field(None, ge=1)
+    phase1: int | None = Field(
+        None, ge=2, le=10_000, description="Subgroups that set the limits, which are then frozen"
+    )
+    operation_seq: int | None = Field(None, ge=1, le=2_147_483_647)
     machine: str | None = Field(None, max_length=64, description="With process_value: charted from the machine")
     process_value: str | None = Field(None, max_length=64)
     active: bool = True
@@ -46,8 +48,10 @@ class CharacteristicIn(BaseModel):
 
 class SampleIn(BaseModel):
     measurements: list[float | str] | None = Field(None, max_length=25, description="Variables: the subgroup")
-    inspected: int | None = Field(None, ge=1, description="Attributes: units inspected")
-    nonconforming: int | None = Field(None, ge=0, description="Attributes: nonconforming units or defects")
+    inspected: int | None = Field(None, ge=1, le=1_000_000_000, description="Attributes: units inspected")
+    nonconforming: int | None = Field(
+        None, ge=0, le=1_000_000_000, description="Attributes: nonconforming units or defects"
+    )
     defect: str | None = Field(None, max_length=64)
     lot: str | None = Field(None, max_length=64)
     work_order: str | None = Field(None, max_length=64)
@@ -59,10 +63,10 @@ class SampleIn(BaseModel):
 class NcrIn(BaseModel):
     description: str = Field(min_length=1, max_length=4000)
     lot: str | None = Field(None, max_length=64)
-    qty: Decimal | None = Field(None, gt=0, description="Nonconforming quantity of the lot")
+    qty: Decimal | None = Field(None, gt=0, le=10**12, description="Nonconforming quantity of the lot")
     work_order: str | None = Field(None, max_length=64)
     machine: str | None = Field(None, max_length=64)
-    characteristic_id: int | None = None
+    characteristic_id: int | None = Field(None, ge=1, le=2_147_483_647)
     defect: str | None = Field(None, max_length=64)
 
 

@@ -16,6 +16,8 @@ from shopfloor.api.routers.plant import plant_or_404
 from shopfloor.model.intervals import Interval
 from shopfloor.store.plant import StoreError
 
+MAX_DAYS = 3_660
+
 router = APIRouter(prefix="/api/v1", tags=["kpi"])
 
 
@@ -46,6 +48,10 @@ def get_kpi(
         raise Problem(422, "Invalid request", "'to' must be after 'from'")
     if by == "hour" and (t1 - t0).days > 62:
         raise Problem(422, "Invalid request", "hourly buckets are limited to 62 days; use by=day")
+    if by == "shift" and (t1 - t0).days > 400:
+        raise Problem(422, "Invalid request", "shift buckets are limited to 400 days; use by=day")
+    if (t1 - t0).days > MAX_DAYS:
+        raise Problem(422, "Invalid request", f"a window is limited to {MAX_DAYS} days (ten years)")
     with engine.connect() as conn:
         try:
             return kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)

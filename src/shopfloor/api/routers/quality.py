@@ -49,6 +49,8 @@ def defects(
     )
     if t1 <= t0:
         raise Problem(422, "Invalid request", "'to' must be after 'from'")
+    if (t1 - t0).days > 3_660:
+        raise Problem(422, "Invalid request", "a window is limited to 3660 days (ten years)")
     try:
         codes = kpi_store.scope_machines(plant, machine, line, site=not (machine or line))
     except StoreError as exc:
