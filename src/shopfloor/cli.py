@@ -401,11 +401,10 @@ def ingest_cmd(
 ) -> None:
     """Collect machine data: run the connectors of the plant file into the store (no web server)."""
     import asyncio
-    import logging
 
-    from shopfloor import runtime
+    from shopfloor import logs, runtime
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     engine = open_store(db)
     with engine.connect() as conn:
         try:
@@ -623,7 +622,10 @@ def serve_cmd(
 
     import uvicorn
 
+    from shopfloor import logs
     from shopfloor.actions.scheduled_reports import scheduler
+
+    logs.configure()
     from shopfloor.api.app import Settings, create_app
 
     engine = open_store(db)
@@ -632,7 +634,8 @@ def serve_cmd(
     async def main() -> None:
         reports = asyncio.create_task(scheduler(engine))
         try:
-            await uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_level="info")).serve()
+            config = uvicorn.Config(app_, host=host, port=port, log_level="info", log_config=None)
+            await uvicorn.Server(config).serve()
         finally:
             reports.cancel()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
@@ -55,6 +55,7 @@ def vendor_root() -> Path:
 # tests/api/test_route_auth.py fails on any route missing from both.
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/terminal/login"),
@@ -126,6 +127,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         with app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Ready to serve: the store answers, its schema is the current one and a plant is imported",
+        responses={503: {"description": "Not ready; the reason is given"}},
+    )
+    def readyz() -> Response:
+        from shopfloor.store.db import schema_current
+        from shopfloor.store.plant import StoreError, current_plant
+
+        try:
+            with app.state.engine.connect() as conn:
+                if not schema_current(conn):
+                    return JSONResponse(
+                        {"status": "not ready", "reason": "the schema is not migrated"}, status_code=503
+                    )
+                try:
+                    current_plant(conn)
+                except StoreError:
+                    return JSONResponse({"status": "not ready", "reason": "no plant imported"}, status_code=503)
+        except Exception as exc:  # noqa: BLE001 - any store failure means not ready
+            return JSONResponse({"status": "not ready", "reason": f"store: {type(exc).__name__}"}, status_code=503)
+        return JSONResponse({"status": "ready", "version": __version__})
 
     @app.get(
         "/metrics",

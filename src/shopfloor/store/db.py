@@ -58,6 +58,17 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def schema_current(conn) -> bool:
+    """Whether the store's schema is at the newest migration this version knows."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    return MigrationContext.configure(conn).get_current_revision() == head
+
+
 def open_store(url: str | None = None) -> Engine:
     """Open the store and migrate it to the current schema."""
     engine = open_engine(url)
