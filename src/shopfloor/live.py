@@ -1,15 +1,25 @@
-"""Live updates inside one process: writers publish which machines changed, open boards subscribe.
+"""Live updates: writers publish which machines changed, open boards subscribe.
 
 ``publish`` may be called from any thread (the ingest writer commits in its own thread); subscribers are
 asyncio queues on the web server's loop.  Only "machine X changed" travels: each board renders what it
 shows from the store, so a slow board never holds stale data and a lost message is healed by the next.
+
+With PostgreSQL as the store, several processes (web workers, ingest workers) share their changes through
+``LISTEN``/``NOTIFY`` on the channel ``shopfloor_machines``: every publication is also sent as a notification
+(its payload: the sending process's id and the machine codes), and each web process listens and hands what
+others sent to its own boards (``use_postgres``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
+import uuid
 from collections.abc import Iterable
+
+log = logging.getLogger(__name__)
 
 
 class Broker:
@@ -21,12 +31,25 @@ class Broker:
         self._subscribers: set[asyncio.Queue[tuple[int, str]]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._pg: PgFanOut | None = None
+
+    def use_postgres(self, url: str | None) -> None:
+        """Share publications with the other processes on this PostgreSQL store (idempotent); None: this
+        process alone (an SQLite store)."""
+        with self._lock:
+            if url is None:
+                self._pg = None
+            elif self._pg is None or self._pg.url != url.replace("postgresql+psycopg://", "postgresql://", 1):
+                self._pg = PgFanOut(url, self)
 
     def subscribe(self) -> asyncio.Queue[tuple[int, str]]:
         queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=1000)
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._subscribers.add(queue)
+            pg = self._pg
+        if pg is not None:
+            pg.listen()  # the first board of this process starts listening to the others
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[tuple[int, str]]) -> None:
@@ -41,6 +64,13 @@ class Broker:
         codes = sorted(set(machines))
         if not codes:
             return
+        pg = self._pg
+        if pg is not None:
+            pg.notify(codes)
+        self.publish_local(codes)
+
+    def publish_local(self, codes: list[str]) -> None:
+        """Hand a change to this process's boards only."""
         with self._lock:
             self.version += 1
             version = self.version
@@ -63,6 +93,64 @@ class Broker:
                 if q.full():
                     continue  # a board that cannot keep up gets this machine's next change
                 q.put_nowait((version, code))
+
+
+class PgFanOut:
+    """NOTIFY on publication, LISTEN in a background thread that reconnects after a failure."""
+
+    CHANNEL = "shopfloor_machines"
+
+    def __init__(self, url: str, broker: Broker):
+        self.url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self.broker = broker
+        self.origin = uuid.uuid4().hex[:12]
+        self._send_lock = threading.Lock()
+        self._send_conn = None
+        self._listener: threading.Thread | None = None
+        self.received = 0
+
+    def _connect(self):
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+
+    def notify(self, codes: list[str]) -> None:
+        payload = f"{self.origin}|{','.join(codes)}"[:7900]  # NOTIFY payloads stay under 8000 bytes
+        with self._send_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._send_conn is None or self._send_conn.closed:
+                        self._send_conn = self._connect()
+                    self._send_conn.execute("SELECT pg_notify(%s, %s)", (self.CHANNEL, payload))
+                    return
+                except Exception as exc:  # noqa: BLE001 - boards of other processes miss one change at worst
+                    self._send_conn = None
+                    if attempt == 2:
+                        log.warning("live updates could not be sent to the other processes: %s", exc)
+
+    def listen(self) -> None:
+        with self._send_lock:
+            if self._listener is not None and self._listener.is_alive():
+                return
+            self._listener = threading.Thread(target=self._listen, name="shopfloor-listen", daemon=True)
+            self._listener.start()
+
+    def _listen(self) -> None:
+        pause = 1.0
+        while True:
+            try:
+                with self._connect() as conn:
+                    conn.execute(f"LISTEN {self.CHANNEL}")
+                    pause = 1.0
+                    for note in conn.notifies():
+                        origin, _, codes = note.payload.partition("|")
+                        if origin != self.origin and codes:
+                            self.received += 1
+                            self.broker.publish_local(codes.split(","))
+            except Exception as exc:  # noqa: BLE001 - the store restarting: listen again after a pause
+                log.warning("listening for live updates failed (%s); again in %.0f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
 
 
 broker = Broker()

@@ -79,6 +79,12 @@ def _report_failure(task: asyncio.Task) -> None:
         log.error("a data source stopped: %r", task.exception(), exc_info=task.exception())
 
 
+def share_live_updates(engine: Engine) -> None:
+    """With PostgreSQL, live board updates cross processes (LISTEN/NOTIFY); with SQLite one process serves."""
+    is_pg = engine.dialect.name == "postgresql"
+    broker.use_postgres(engine.url.render_as_string(hide_password=False) if is_pg else None)
+
+
 async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path) -> None:
     """Only the ingest: the connectors of the plant file and the writer, no web server (``shopfloor ingest``)."""
     from shopfloor.ingest.service import build_connectors, publish_status
@@ -86,7 +92,13 @@ async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path) -> None:
     writer = IngestWriter(engine, plant, buffer_dir)
     await writer.start()
     built = build_connectors(plant, writer.quarantine)
-    tasks = [asyncio.create_task(c.run(writer.submit)) for c in built]
+    share_live_updates(engine)
+
+    async def emit(signals: list[Signal]) -> None:
+        await writer.submit(signals)
+        broker.publish(s.machine for s in signals)  # boards of the web processes, through PostgreSQL
+
+    tasks = [asyncio.create_task(c.run(emit)) for c in built]
     tasks.append(asyncio.create_task(publish_status(engine, built, writer)))
     for task in tasks:
         task.add_done_callback(_report_failure)

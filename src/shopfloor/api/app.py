@@ -104,6 +104,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or open_store(settings.db_url)
+    from shopfloor.runtime import share_live_updates
+
+    share_live_updates(app.state.engine)
     errors.install(app)
 
     latency = metrics.LatencyHistogram()

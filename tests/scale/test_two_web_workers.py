@@ -1,0 +1,96 @@
+"""Running past one process: two web workers on one PostgreSQL store, each its own process.  A terminal entry
+stored through worker A reaches a board open on worker B (LISTEN/NOTIFY), and the count is stored once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from shopfloor.actions.demo import sample_plant
+from shopfloor.store import accounts
+from shopfloor.store.plant import save_plant
+from shopfloor.store.schema import machine_events
+from tests.conftest import _truncate_pg
+
+pytestmark = pytest.mark.pg
+PASSWORD = "worker-password-1"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "SHOPFLOOR_ARGON2_PROFILE": "cheapest"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopfloor.cli", "serve", "--db", url, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"worker on {port} did not start: {proc.stderr.read().decode()[-2000:]}")
+
+
+def test_a_board_on_one_worker_sees_an_entry_made_through_another(pg_engine, pg_url):
+    _truncate_pg(pg_engine)
+    with pg_engine.begin() as conn:
+        save_plant(conn, sample_plant(), "test")
+        accounts.create_user(conn, "sup", "supervisor", password=PASSWORD)
+    ports = (_port(), _port())
+    workers = [_worker(pg_url, p) for p in ports]
+    try:
+        seen: list[str] = []
+        connected = threading.Event()
+
+        def watch() -> None:
+            with httpx.Client(base_url=f"http://127.0.0.1:{ports[1]}", timeout=20) as board:
+                board.post("/login", data={"username": "sup", "password": PASSWORD})
+                with board.stream("GET", "/board/stream") as stream:
+                    for line in stream.iter_lines():
+                        connected.set()
+                        seen.append(line)
+                        if line.startswith("data:") and "tile-NC-01" in line:
+                            return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        assert connected.wait(15)
+        time.sleep(0.5)  # the board's worker is listening once its first board subscribed
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=20) as terminal:
+            r = terminal.post("/api/v1/auth/login", json={"username": "sup", "password": PASSWORD})
+            terminal.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+            entry = {"key": uuid.uuid4().hex, "ts": datetime.now(timezone.utc).isoformat(), "machine": "NC-01",
+                     "action": "good", "quantity": 3}  # fmt: skip
+            for _ in range(2):  # sent twice: stored once
+                assert terminal.post("/api/v1/pop/entries", json=entry).status_code in (200, 201)
+        watcher.join(timeout=15)
+        assert any("event: tile-NC-01" in line for line in seen), seen[-5:]
+        with pg_engine.connect() as conn:
+            stored = conn.execute(
+                select(func.sum(machine_events.c.quantity)).where(machine_events.c.kind == "good")
+            ).scalar()
+        assert stored == 3
+    finally:
+        for w in workers:
+            w.terminate()
+            w.wait(10)
