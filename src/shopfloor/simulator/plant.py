@@ -50,9 +50,10 @@ class VirtualPlant:
         self._last: dict[str, dict[str, float | int]] = {}
         self._last_full: float = 0.0
 
-    def step(self, now: datetime) -> list[Signal]:
-        """Advance every machine to ``now``; the signals of the tags that changed (all of them once a minute)."""
-        full = now.timestamp() - self._last_full >= FULL_REPORT_S
+    def step(self, now: datetime, every_tag: bool = False) -> list[Signal]:
+        """Advance every machine to ``now``; the signals of the tags that changed (all of them once a minute, or
+        every time with ``every_tag``)."""
+        full = every_tag or now.timestamp() - self._last_full >= FULL_REPORT_S
         if full:
             self._last_full = now.timestamp()
         out: list[Signal] = []
