@@ -47,7 +47,7 @@ def require_service(env: str, what: str) -> str:
 def pg_url():
     base = require_service("SHOPFLOOR_TEST_PG", "PostgreSQL")
     name = f"shopfloor_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(resolve_url(base), isolation_level="AUTOCOMMIT")
+    admin = create_engine(resolve_url(base), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = resolve_url(base).rsplit("/", 1)[0] + f"/{name}"

@@ -66,7 +66,9 @@ def test_out_of_range_and_out_of_order_readings_are_refused():
     t = CounterTracker(16)
     assert t.update(70000, T0).anomaly
     t.update(5, T0 + timedelta(seconds=10))
-    assert t.update(6, T0).kind == "out_of_order"
+    assert t.update(4, T0).kind == "out_of_order"  # an older reading delivered again
+    clock_back = t.update(6, T0)  # the value went up: the machine's clock went back
+    assert (clock_back.kind, clock_back.increment) == ("clock_back", 1) and clock_back.at > T0 + timedelta(seconds=10)
 
 
 @settings(max_examples=300, deadline=None)

@@ -51,7 +51,9 @@ class DiskBuffer:
         segments = self._segments()
         self._current = segments[-1] if segments else max(self._committed.segment, 1)
         path = self._path(self._current)
-        self._file = open(path, "ab")  # noqa: SIM115 - kept open for appends
+        # Unbuffered: a write that fails (a full disk) leaves nothing behind in a Python buffer to be flushed
+        # later, half-written, by close().
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open for appends
         self._size = self._file.tell()
         self._pending = sum(1 for _ in self._scan(self._committed))
 
@@ -132,11 +134,21 @@ class DiskBuffer:
                 f"disk buffer limit of {self.max_bytes} bytes reached; new data refused until the store is back",
             )
         if self._size > 0 and self._size + len(payload) > self.segment_bytes:
-            self._rotate()
+            try:
+                self._rotate()
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise BufferFullError(exc.errno, f"disk full while buffering in {self.directory}: new data "
+                                          "refused, buffered data intact") from exc  # fmt: skip
+                raise
         start = self._size
         try:
-            self._file.write(payload)
-            self._file.flush()
+            view, done = memoryview(payload), 0
+            while done < len(payload):
+                n = self._file.write(view[done:])
+                if not n:
+                    raise OSError(errno.ENOSPC, "no space left on the device")
+                done += n
             os.fsync(self._file.fileno())
         except OSError as exc:
             # Undo the partial write so the segment ends on a whole record.
@@ -156,9 +168,10 @@ class DiskBuffer:
         return Position(self._current, self._size)
 
     def _rotate(self) -> None:
+        # The next segment is opened before the current one is closed: on a full disk nothing changes.
+        nxt = open(self._path(self._current + 1), "ab", buffering=0)  # noqa: SIM115
         self._file.close()
-        self._current += 1
-        self._file = open(self._path(self._current), "ab")  # noqa: SIM115
+        self._file, self._current = nxt, self._current + 1
         self._size = 0
         _fsync_dir(self.directory)
 

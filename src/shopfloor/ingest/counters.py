@@ -14,7 +14,12 @@ be reset to 0 (shift start, power cycle, program change).  Each reading is class
                  value) are counted when that many are plausible in the elapsed time; otherwise none are and
                  the reading is flagged;
 * ``jump``       an increase larger than the machine could have made in the elapsed time: not counted,
-                 flagged for review (a forced register write, a swapped word order), baseline moved on.
+                 flagged for review (a forced register write, a swapped word order), baseline moved on;
+* ``out_of_order`` a reading stamped before the previous one with a value not above it: an older reading
+                 delivered again (a reconnect, a replay): nothing is counted;
+* ``clock_back`` a reading stamped before the previous one whose value went up: the machine's clock was set
+                 back.  The increase is counted, stamped a microsecond after the previous reading so the timeline
+                 stays in order, and flagged; the tracker keeps that time until the machine's clock passes it.
 
 "Plausible" uses ``max_rate_per_s`` (e.g. 1.5 / ideal cycle time); with no rate, increments are trusted and
 resets count nothing (a reset of unknown age could hide any number of units: never invent them).
@@ -23,7 +28,7 @@ resets count nothing (a reset of unknown age could hide any number of units: nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,7 @@ class CounterResult:
     increment: int
     kind: str
     reason: str | None = None
+    at: datetime | None = None  # when to stamp the increment, if not at the reading's own time
 
     @property
     def anomaly(self) -> bool:
@@ -61,7 +67,19 @@ class CounterTracker:
             return CounterResult(0, "invalid", f"reading {value} is outside a {self.bits}-bit counter")
         last, last_ts = self.last, self.last_ts
         if last_ts is not None and ts < last_ts:
-            return CounterResult(0, "out_of_order", f"reading at {ts.isoformat()} is older than the last one")
+            if last is None or value <= last:
+                return CounterResult(0, "out_of_order", f"reading at {ts.isoformat()} is older than the last one")
+            # Stamped a microsecond after the previous reading: the timeline stays in order and two such
+            # increments never look like the same event.
+            at = last_ts + timedelta(microseconds=1)
+            self.last, self.last_ts = value, at
+            return CounterResult(
+                value - last,
+                "clock_back",
+                f"reading stamped {ts.isoformat()}, before the previous one at {last_ts.isoformat()}: the machine's "
+                f"clock went back; the {value - last} unit(s) are counted just after {last_ts.isoformat()}",
+                at=at,
+            )
         self.last, self.last_ts = value, ts
         if last is None:
             return CounterResult(0, "baseline")

@@ -7,6 +7,7 @@ mapping (``model.tags``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -171,6 +172,8 @@ class SignalMapper:
         increment = result.increment
         if increment <= 0:
             return
+        if result.at is not None:
+            sig = dataclasses.replace(sig, ts=result.at)
         m = sig.machine
         product = self.product_of(m)
         if rule.role == "scrap_count":
