@@ -140,7 +140,7 @@ class PgFanOut:
         while True:
             try:
                 with self._connect() as conn:
-                    conn.execute(f"LISTEN {self.CHANNEL}")
+                    conn.execute("LISTEN shopfloor_machines")  # the channel name, never from input
                     pause = 1.0
                     for note in conn.notifies():
                         origin, _, codes = note.payload.partition("|")
