@@ -397,9 +397,14 @@ def ingest_cmd(
     buffer: Annotated[
         Path | None, typer.Option(help="Disk buffer folder (default: next to an SQLite store, else ./ingest-buffer).")
     ] = None,
+    connector: Annotated[
+        list[str] | None,
+        typer.Option("--connector", help="Run only this connector of the plant file (repeatable): one worker each."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Collect machine data: run the connectors of the plant file into the store (no web server)."""
+    """Collect machine data: run the connectors of the plant file into the store (no web server).  Several
+    workers on one store each run their own connectors (``--connector``) with their own buffer."""
     import asyncio
 
     from shopfloor import logs, runtime
@@ -414,7 +419,9 @@ def ingest_cmd(
     url = resolve_url(db)
     folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
     try:
-        asyncio.run(runtime.run_ingest(engine, plant, folder))
+        asyncio.run(runtime.run_ingest(engine, plant, folder, set(connector) if connector else None))
+    except ValueError as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         pass
 

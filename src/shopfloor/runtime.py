@@ -85,13 +85,19 @@ def share_live_updates(engine: Engine) -> None:
     broker.use_postgres(engine.url.render_as_string(hide_password=False) if is_pg else None)
 
 
-async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path) -> None:
-    """Only the ingest: the connectors of the plant file and the writer, no web server (``shopfloor ingest``)."""
+async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[str] | None = None) -> None:
+    """Only the ingest: the connectors of the plant file (or those in ``only``) and the writer, no web server
+    (``shopfloor ingest``).  A worker running some connectors keeps its mapping state under its own key."""
     from shopfloor.ingest.service import build_connectors, publish_status
+    from shopfloor.ingest.writer import MAPPER_STATE_KEY
 
-    writer = IngestWriter(engine, plant, buffer_dir)
+    key = MAPPER_STATE_KEY if only is None else f"{MAPPER_STATE_KEY}:{','.join(sorted(only))}"
+    built = build_connectors(plant, None, only)
+    writer = IngestWriter(engine, plant, buffer_dir, state_key=key)
     await writer.start()
-    built = build_connectors(plant, writer.quarantine)
+    for c in built:
+        if hasattr(c, "quarantine"):
+            c.quarantine = writer.quarantine
     share_live_updates(engine)
 
     async def emit(signals: list[Signal]) -> None:

@@ -20,10 +20,20 @@ from shopfloor.store.schema import ingest_state
 STATUS_KEY = "connectors/status"
 
 
-def build_connectors(plant: Plant, quarantine: Quarantine | None = None) -> list[Connector]:
-    """One connector per ``connectors`` entry of the plant file, with the machines that name it."""
+def build_connectors(
+    plant: Plant, quarantine: Quarantine | None = None, only: set[str] | None = None
+) -> list[Connector]:
+    """One connector per ``connectors`` entry of the plant file (those named in ``only``, when given), with the
+    machines that name it."""
+    known = {spec.name for spec in plant.connectors}
+    if only is not None and only - known:
+        raise ValueError(
+            f"no connector {', '.join(sorted(only - known))} in the plant file (known: {', '.join(sorted(known))})"
+        )
     out: list[Connector] = []
     for spec in plant.connectors:
+        if only is not None and spec.name not in only:
+            continue
         machines = {
             m.code: {k: v for k, v in (m.connector or {}).items() if k != "name"} for m in plant.machines_of(spec.name)
         }

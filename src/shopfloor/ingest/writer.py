@@ -75,9 +75,9 @@ def _upsert_state(conn: Connection, key: str, state: dict[str, Any]) -> None:
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"state": state, "updated_at": now}))
 
 
-def load_mapper_state(engine: Engine) -> dict[str, Any] | None:
+def load_mapper_state(engine: Engine, key: str = MAPPER_STATE_KEY) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        return conn.execute(select(ingest_state.c.state).where(ingest_state.c.key == MAPPER_STATE_KEY)).scalar()
+        return conn.execute(select(ingest_state.c.state).where(ingest_state.c.key == key)).scalar()
 
 
 def insert_measurements(conn: Connection, rows: list[Measurement], ids: dict[str, int]) -> int:
@@ -110,13 +110,17 @@ class IngestWriter:
         max_rows: int = 20_000,
         max_delay_s: float = 0.0,
         retry_s: float = 1.0,
+        state_key: str = MAPPER_STATE_KEY,
     ):
+        """``state_key`` names where this writer keeps its mapping state (counter baselines, compression
+        filters): ingest workers that run different connectors on one store each keep their own."""
         self.engine = engine
         self.plant = plant
         self.max_rows = max_rows
         self.max_delay_s = max_delay_s
         self.retry_s = retry_s
-        self.mapper = SignalMapper(plant, load_mapper_state(engine))
+        self.state_key = state_key
+        self.mapper = SignalMapper(plant, load_mapper_state(engine, state_key))
         self._watched = spc_monitor.watched(plant)
         self.buffer = DiskBuffer(buffer_dir) if buffer_dir is not None else None
         if self.buffer is not None:
@@ -281,7 +285,7 @@ class IngestWriter:
                             payload=signal_to_json(sig),
                         )
                     )
-                _upsert_state(conn, MAPPER_STATE_KEY, self.mapper.state())
+                _upsert_state(conn, self.state_key, self.mapper.state())
                 if result.earliest:
                     rollups.invalidate(conn, result.earliest)
                     rollups.refresh(conn, self.plant, sorted(result.earliest))

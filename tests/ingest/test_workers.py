@@ -1,0 +1,52 @@
+"""Several ingest workers on one store: each runs its own connectors and keeps its own mapping state, so a
+restart of one never takes the other's counter baselines."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shopfloor.actions.demo import sample_plant
+from shopfloor.ingest.service import build_connectors
+from shopfloor.ingest.writer import IngestWriter, load_mapper_state
+from shopfloor.model.plant import Plant
+from tests.ingest.test_pipeline import _good, sig
+from tests.ingest.test_pipeline import store as store  # noqa: F401,PLC0414 - the fixture
+
+
+def test_a_worker_builds_only_its_connectors():
+    doc = sample_plant().to_dict()
+    doc["connectors"] = [
+        {"name": "weld-broker", "type": "mqtt", "url": "mqtt://127.0.0.1:1883", "groups": ["WELD"]},
+        {"name": "cnc-broker", "type": "mqtt", "url": "mqtt://127.0.0.1:1883", "groups": ["CNC"]},
+    ]
+    plant = Plant.from_dict(doc)
+    names = {c.name for c in build_connectors(plant)}
+    assert len(names) > 1
+    one = sorted(names)[0]
+    assert [c.name for c in build_connectors(plant, only={one})] == [one]
+    with pytest.raises(ValueError, match="no connector NOPE"):
+        build_connectors(plant, only={"NOPE"})
+
+
+def test_workers_keep_their_own_state_and_restart_without_recounting(store, tmp_path):  # noqa: F811
+    engine, plant = store
+
+    async def scenario():
+        a = IngestWriter(engine, plant, tmp_path / "a", state_key="mapper:a")
+        b = IngestWriter(engine, plant, tmp_path / "b", state_key="mapper:b")
+        await a.start()
+        await b.start()
+        await a.submit([sig("Total", 100, 0), sig("Total", 110, 10)])
+        await b.submit([sig("Power", 5.0, 5)])  # b saves its state after a: it must not carry a's baseline
+        await a.stop()
+        await b.stop()
+        again = IngestWriter(engine, plant, tmp_path / "a", state_key="mapper:a")
+        await again.start()
+        await again.submit([sig("Total", 115, 15)])
+        await again.stop()
+
+    asyncio.run(scenario())
+    assert _good(engine) == 15
+    assert load_mapper_state(engine, "mapper:a") != load_mapper_state(engine, "mapper:b")
