@@ -50,3 +50,36 @@ def test_workers_keep_their_own_state_and_restart_without_recounting(store, tmp_
     asyncio.run(scenario())
     assert _good(engine) == 15
     assert load_mapper_state(engine, "mapper:a") != load_mapper_state(engine, "mapper:b")
+
+
+def test_two_workers_that_split_one_machine_s_readings_count_each_part_once(store, tmp_path):  # noqa: F811
+    """Sent: the total counter 100 -> 200 in steps of 5 and the scrap counter 0 -> 10, the readings dealt to two
+    workers alternately (as a shared subscription does), each worker committing its own batches.  Stored: 100
+    parts, 10 of them scrap: 90 good."""
+    engine, plant = store
+    readings = [("Total", 100 + 5 * i, i * 10) for i in range(21)] + [("Scrap", 0, 0)]
+    readings += [("Scrap", n, 100 + n) for n in range(1, 11)]
+    readings.sort(key=lambda r: r[2])
+
+    async def scenario():
+        a = IngestWriter(engine, plant, tmp_path / "a", state_key="mapper:a")
+        b = IngestWriter(engine, plant, tmp_path / "b", state_key="mapper:b")
+        await a.start()
+        await b.start()
+        for i, (tag, value, at) in enumerate(readings):
+            await (a if i % 2 == 0 else b).submit([sig(tag, value, at)])
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(scenario())
+    from sqlalchemy import func, select
+
+    from shopfloor.store.schema import machine_events
+
+    with engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                select(machine_events.c.kind, func.sum(machine_events.c.quantity)).group_by(machine_events.c.kind)
+            ).all()
+        )
+    assert (int(kinds["good"]), int(kinds["scrap"])) == (90, 10)

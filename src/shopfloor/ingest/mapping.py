@@ -95,6 +95,39 @@ class SignalMapper:
         self._alarm = dict(state.get("alarm", {}))
         self._pending_scrap = dict(state.get("pending_scrap", {}))
 
+    def machine_state(self, machine: str) -> dict[str, Any]:
+        """The part of the state that belongs to one machine (its counters, compression filters, product, state,
+        alarm and scrap already reported), to be kept per machine where several workers share the machines."""
+        prefix = f"{machine}/"
+        filters = {k: f.state() for k, f in self._filters.items() if f is not None and k.startswith(prefix)}
+        for k, v in self._filter_state.items():
+            if k.startswith(prefix) and k not in self._filters:
+                filters[k] = v
+        return {
+            "counters": {k: c.to_dict() for k, c in self._counters.items() if k.startswith(prefix)},
+            "filters": filters,
+            "product": self._product.get(machine),
+            "last_state": self._last_state[machine].value if machine in self._last_state else None,
+            "alarm": self._alarm.get(machine),
+            "pending_scrap": self._pending_scrap.get(machine, 0),
+        }
+
+    def load_machine_state(self, machine: str, state: dict[str, Any]) -> None:
+        """Take one machine's state as another worker left it (replacing what this mapper held for it)."""
+        prefix = f"{machine}/"
+        for table in (self._counters, self._filters, self._filter_state):
+            for k in [k for k in table if k.startswith(prefix)]:
+                del table[k]
+        self._counters.update({k: CounterTracker.from_dict(v) for k, v in state.get("counters", {}).items()})
+        self._filter_state.update(state.get("filters", {}))
+        for table, key in ((self._product, "product"), (self._alarm, "alarm")):
+            table[machine] = state.get(key)
+        if state.get("last_state"):
+            self._last_state[machine] = MachineState(state["last_state"])
+        else:
+            self._last_state.pop(machine, None)
+        self._pending_scrap[machine] = int(state.get("pending_scrap") or 0)
+
     # -- mapping ------------------------------------------------------------------------------------------
     def map(self, signals: list[Signal]) -> Mapped:
         out = Mapped()

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -33,7 +33,7 @@ from shopfloor.store import rollups, spc_monitor, work_orders
 from shopfloor.store.db import writing
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import machine_ids
-from shopfloor.store.schema import ingest_state, measurements, quarantine, to_micros
+from shopfloor.store.schema import ingest_state, machine_ingest_state, measurements, quarantine, to_micros
 
 log = logging.getLogger(__name__)
 MAPPER_STATE_KEY = "mapper"
@@ -262,14 +262,49 @@ class IngestWriter:
             log.warning("store available again; disk buffer replayed")
         self.stats.store_available = True
 
+    def _load_machine_states(self, conn: Connection, codes: list[str]) -> None:
+        if not codes:
+            return
+        ms = machine_ingest_state.c
+        by_id = {self._ids[c]: c for c in codes}
+        rows = conn.execute(
+            select(ms.machine_id, ms.state)
+            .where(ms.machine_id.in_(list(by_id)))
+            .order_by(ms.machine_id)
+            .with_for_update()
+        ).all()
+        for machine_id, state in rows:
+            self.mapper.load_machine_state(by_id[machine_id], state)
+
+    def _save_machine_states(self, conn: Connection, codes: list[str]) -> None:
+        if not codes:
+            return
+        ms = machine_ingest_state.c
+        existing = {
+            r[0] for r in conn.execute(select(ms.machine_id).where(ms.machine_id.in_([self._ids[c] for c in codes])))
+        }
+        for code in codes:
+            mid, state = self._ids[code], self.mapper.machine_state(code)
+            if mid in existing:
+                conn.execute(update(machine_ingest_state).where(ms.machine_id == mid).values(state=state))
+            else:
+                conn.execute(insert(machine_ingest_state).values(machine_id=mid, state=state))
+
     def _commit(self, signals: list[Signal]) -> Mapped:
-        """Map and store ``signals`` in one transaction; the mapper moves on only if it commits."""
+        """Map and store ``signals`` in one transaction; the mapper moves on only if it commits.
+
+        The state of each machine in the batch (counter baselines, filters, current state) is read from the
+        store under a row lock and written back in the same transaction: several workers that receive one
+        machine's messages (a shared MQTT subscription) take turns on it and count each part once."""
         before = self.mapper.state()
-        mapped = self.mapper.map(signals)
         try:
             with writing(self.engine) as conn:
                 if not self._ids:
                     self._ids = machine_ids(conn)
+                codes = sorted({s.machine for s in signals if s.machine in self._ids})
+                self._load_machine_states(conn, codes)
+                mapped = self.mapper.map(signals)
+                self._save_machine_states(conn, codes)
                 result = append_events(conn, work_orders.attribute(conn, mapped.events))
                 stored = insert_measurements(conn, mapped.measurements, self._ids)
                 raised = []

@@ -689,3 +689,12 @@ outcome_reports = Table(
     Index("ix_outcome_reports_sponsor_period", "sponsor_id", "period"),
     Index("ix_outcome_reports_factory_period", "factory_id", "period"),
 )
+
+# Per machine, the ingest mapping's state (counter baselines, compression filters, current state, product): shared
+# by every ingest worker through a row lock, so workers that split one machine's messages count each part once.
+machine_ingest_state = Table(
+    "machine_ingest_state",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("state", JSON, nullable=False),
+)
