@@ -137,7 +137,7 @@ class PgFanOut:
 
     def _listen(self) -> None:
         pause = 1.0
-        while True:
+        while self.broker._pg is self:  # a process that switched stores stops listening to the old one
             try:
                 with self._connect() as conn:
                     conn.execute("LISTEN shopfloor_machines")  # the channel name, never from input
@@ -148,6 +148,8 @@ class PgFanOut:
                             self.received += 1
                             self.broker.publish_local(codes.split(","))
             except Exception as exc:  # noqa: BLE001 - the store restarting: listen again after a pause
+                if self.broker._pg is not self:
+                    return
                 log.warning("listening for live updates failed (%s); again in %.0f s", exc, pause)
                 time.sleep(pause)
                 pause = min(pause * 2, 30.0)
