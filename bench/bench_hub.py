@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import insert, text
 
+from bench.timing import best_of
 from shopfloor.hub import store
 from shopfloor.hub.funding import Rule
 from shopfloor.store.db import open_store
@@ -33,15 +33,6 @@ WHERE r.id IN (
     GROUP BY r2.factory_id, r2.sponsor_id
 )
 """
-
-
-def _best(fn, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -104,7 +95,7 @@ def run(quick: bool = False) -> list[dict]:
             shown, direct = dashboard(), one_sql()
             if len(shown) != factories or len(direct) != factories:
                 raise AssertionError("the dashboard and the single statement disagree on the projects")
-            dash_s, sql_s = _best(dashboard), _best(one_sql)
+            dash_s, sql_s = best_of(dashboard, 5), best_of(one_sql, 5)
         engine.dispose()
     return [
         {

@@ -6,11 +6,11 @@ against the time of the same KPI queries alone (the periods' elements and the da
 from __future__ import annotations
 
 import tempfile
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.bench_kpi_rollups import plant_with
+from bench.timing import best_of
 from shopfloor.actions.improvement_report import improvement_pdf, improvement_report
 from shopfloor.actions.production_report import production_report, report_pdf, report_window
 from shopfloor.model.intervals import Interval
@@ -19,15 +19,6 @@ from shopfloor.store import kpi, rollups
 from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events, count_events
 from shopfloor.store.plant import save_plant
-
-
-def _best(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -69,8 +60,8 @@ def run(quick: bool = False) -> list[dict]:
             def day_report() -> bytes:
                 return report_pdf(production_report(conn, plant, report_window(plant, day)))
 
-            q_s, r_s = _best(queries_alone), _best(improvement, repeat=1)
-            dq_s, dr_s = _best(day_queries), _best(day_report)
+            q_s, r_s = best_of(queries_alone), best_of(improvement, repeat=1)
+            dq_s, dr_s = best_of(day_queries), best_of(day_report)
         engine.dispose()
     label = f"{machines} machines x {days} days, {total_events} events"
     return [

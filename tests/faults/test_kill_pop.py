@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -23,24 +19,7 @@ from shopfloor.store import accounts
 from shopfloor.store.db import open_store
 from shopfloor.store.plant import save_plant
 from shopfloor.store.schema import machine_events
-
-
-def _serve(db: str, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shopfloor.cli", "serve", "--db", db, "--port", str(port)],
-        env={**os.environ, "SHOPFLOOR_ARGON2_PROFILE": "cheapest"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+from tests.serving import free_port, serve
 
 
 def test_entries_survive_a_sigkill_of_the_server(tmp_path):
@@ -50,16 +29,14 @@ def test_entries_survive_a_sigkill_of_the_server(tmp_path):
         save_plant(conn, sample_plant(), "t")
         user = accounts.create_user(conn, "op", "operator", password="operator-password-1")
         token = accounts.create_api_token(conn, user, "terminal")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     entries = [
         {"key": uuid.uuid4().hex, "ts": datetime.now(timezone.utc).isoformat(), "machine": "NC-02", "action": "good",
          "quantity": 1 + i % 5}
         for i in range(240)
     ]  # fmt: skip
     acknowledged: set[str] = set()
-    server = _serve(db, port)
+    server = serve(db, port)
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=5) as terminal:
@@ -73,7 +50,7 @@ def test_entries_survive_a_sigkill_of_the_server(tmp_path):
                 except httpx.HTTPError:
                     pass  # no answer: the terminal keeps the entry and sends it again later
             assert 70 <= len(acknowledged) <= 81
-            server = _serve(db, port)
+            server = serve(db, port)
             for entry in entries:  # the queue resends what was not acknowledged, and a few that were
                 if entry["key"] not in acknowledged or entry is entries[0]:
                     assert terminal.post("/api/v1/pop/entries", json=entry).status_code in (200, 201)

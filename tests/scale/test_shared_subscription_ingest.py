@@ -1,8 +1,9 @@
 """Two ingest workers on one PostgreSQL store share one MQTT v5 subscription ($share/...) through the real
 Mosquitto broker: a PLC counter's readings (JSON, QoS 1) are dealt to both, and each part is counted once.
 
-Sent: the total counter of M1 from 1000 to 1300 in 300 readings; stored: 300 good parts, and both workers took a
-share of the messages."""
+Sent: the total counter of M1 at 1000 (its baseline), then up to 1300 in 300 readings; stored: 300 good parts,
+and both workers took a share of the messages.  (A reading older than the first one a worker stored cannot move
+the baseline back: that is why the baseline goes first.)"""
 
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def test_two_workers_on_one_shared_subscription_count_each_part_once(pg_engine, 
             for n in range(301):
                 ts = (t0 + timedelta(seconds=n)).isoformat()
                 publisher.publish(topic, json.dumps({"ts": ts, "values": {"Total": 1000 + n}}))
+                if n == 0:  # the first reading is the counter's baseline: stored before the stream starts
+                    await until(lambda: received[0] + received[1] >= 1)
+                    await asyncio.sleep(0.2)
             await until(lambda: received[0] + received[1] >= 301, timeout=30)
         finally:
             publisher.close()

@@ -3,10 +3,6 @@ stored through worker A reaches a board open on worker B (LISTEN/NOTIFY), and th
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,34 +17,10 @@ from shopfloor.store import accounts
 from shopfloor.store.plant import save_plant
 from shopfloor.store.schema import machine_events
 from tests.conftest import _truncate_pg
+from tests.serving import free_port, serve
 
 pytestmark = pytest.mark.pg
 PASSWORD = "worker-password-1"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "SHOPFLOOR_ARGON2_PROFILE": "cheapest"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shopfloor.cli", "serve", "--db", url, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"worker on {port} did not start: {proc.stderr.read().decode()[-2000:]}")
 
 
 def test_a_board_on_one_worker_sees_an_entry_made_through_another(pg_engine, pg_url):
@@ -56,8 +28,8 @@ def test_a_board_on_one_worker_sees_an_entry_made_through_another(pg_engine, pg_
     with pg_engine.begin() as conn:
         save_plant(conn, sample_plant(), "test")
         accounts.create_user(conn, "sup", "supervisor", password=PASSWORD)
-    ports = (_port(), _port())
-    workers = [_worker(pg_url, p) for p in ports]
+    ports = (free_port(), free_port())
+    workers = [serve(pg_url, p) for p in ports]
     try:
         seen: list[str] = []
         connected = threading.Event()
