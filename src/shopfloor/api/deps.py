@@ -104,13 +104,26 @@ async def current_principal(request: Request, principal: Principal | None = Depe
     return principal
 
 
+def allowed(principal: Principal, permission: str) -> bool:
+    """Whether the principal's role holds ``permission`` (a key of :data:`PERMISSIONS`)."""
+    return principal.user.role in PERMISSIONS[permission]
+
+
+def ensure(principal: Principal, permission: str, doing: str | None = None) -> None:
+    """Raise 403 unless the principal's role holds ``permission``.
+
+    The message reads "role 'x' may not <doing>"; ``doing`` defaults to the permission's own words.
+    """
+    if not allowed(principal, permission):
+        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not {doing or permission.replace('_', ' ')}")
+
+
 def require(permission: str):
     """A dependency that lets the request through only for roles holding ``permission``."""
-    roles = PERMISSIONS[permission]
+    PERMISSIONS[permission]  # an unknown permission fails when the route is declared, not when it is called
 
     async def check(principal: Principal = Depends(current_principal)) -> Principal:
-        if principal.user.role not in roles:
-            raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not {permission.replace('_', ' ')}")
+        ensure(principal, permission)
         return principal
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route audit test

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine, select
 
-from shopfloor.api.deps import PERMISSIONS, Principal, get_engine
+from shopfloor.api.deps import Principal, allowed, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.hub import store
 from shopfloor.hub.api import viewer
@@ -21,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _hub_user(principal: Principal) -> store.Viewer:
-    if principal.user.role not in PERMISSIONS["hub_view"]:
+    if not allowed(principal, "hub_view"):
         raise Problem(403, "Forbidden", "the hub is for the program office, sponsors and member factories")
     return viewer(principal)
 

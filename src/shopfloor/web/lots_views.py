@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select
 
-from shopfloor.api.deps import PERMISSIONS, Principal, get_engine
+from shopfloor.api.deps import Principal, allowed, ensure, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.model.lots import LotError, LotNotFound
 from shopfloor.store import audit
@@ -32,10 +32,6 @@ ACTIONS = {
     "scrap": "handle_lots",
     "count": "handle_lots",
 }
-
-
-def _may(principal: Principal, permission: str) -> bool:
-    return principal.user.role in PERMISSIONS[permission]
 
 
 def _new_key() -> str:
@@ -69,7 +65,7 @@ def _list_page(
         stock=stock,
         filters=filters,
         error=error,
-        can_receive=_may(principal, "handle_lots"),
+        can_receive=allowed(principal, "handle_lots"),
         statuses=("active", "hold", "consumed", "shipped", "scrapped", "returned"),
         new_key=_new_key,
         **choices,
@@ -105,8 +101,7 @@ def receive_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     _require_csrf(principal, csrf_token)
-    if not _may(principal, "handle_lots"):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not handle lots")
+    ensure(principal, "handle_lots")
     try:
         with writing(engine) as conn:
             lot = store.receive(
@@ -148,7 +143,7 @@ def _lot_page(
         forward=forward,
         error=error,
         new_key=_new_key,
-        can=[a for a, perm in ACTIONS.items() if _may(principal, perm) and a in _possible(lot)],
+        can=[a for a, perm in ACTIONS.items() if allowed(principal, perm) and a in _possible(lot)],
         **choices,
     )
     ctx["when"] = lambda iso: ctx["t"].datetime(datetime.fromisoformat(iso))
@@ -190,8 +185,7 @@ def lot_action(
     _require_csrf(principal, csrf_token)
     if action not in ACTIONS:
         raise Problem(422, "Invalid request", f"unknown action {action!r}")
-    if not _may(principal, ACTIONS[action]):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not {action} lots")
+    ensure(principal, ACTIONS[action], f"{action} lots")
     actor, k = principal.actor, key or None
     qty_or_all = qty.strip() or None
     calls = {
@@ -222,7 +216,7 @@ def _master_page(request: Request, principal: Principal, engine: Engine, code: i
 
     with engine.connect() as conn:
         data = as_dict(load_master(conn))
-    ctx = _context(request, principal, _plant(engine), can_import=_may(principal, "manage_master_data"), **extra)
+    ctx = _context(request, principal, _plant(engine), can_import=allowed(principal, "manage_master_data"), **extra)
     _ = ctx["_"]
     sheets = [
         (_("Items"), "items", ("code", "name", "kind", "unit", "description")),
@@ -257,8 +251,7 @@ def master_import_form(
     from shopfloor.store.plant import StoreError
 
     _require_csrf(principal, csrf_token)
-    if not _may(principal, "manage_master_data"):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not manage master data")
+    ensure(principal, "manage_master_data")
     content = file.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         return _master_page(request, principal, engine, 413, error=f"at most {MAX_UPLOAD // 2**20} MiB")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
-from shopfloor.api.deps import PERMISSIONS, Principal, get_engine
+from shopfloor.api.deps import Principal, allowed, ensure, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.model.lots import LotError
 from shopfloor.store import audit
@@ -20,10 +20,6 @@ from shopfloor.web.lots_views import _new_key
 from shopfloor.web.views import _context, _page, _plant, _require_csrf, page_user
 
 router = APIRouter(include_in_schema=False)
-
-
-def _may(principal: Principal, permission: str) -> bool:
-    return principal.user.role in PERMISSIONS[permission]
 
 
 def quality_extras(conn, principal: Principal) -> dict[str, Any]:
@@ -45,8 +41,8 @@ def quality_extras(conn, principal: Principal) -> dict[str, Any]:
     return {
         "characteristics": rows,
         "ncrs": ncr_store.listing(conn, limit=50),
-        "can_report": _may(principal, "report_nonconformance"),
-        "can_dispose": _may(principal, "manage_quality"),
+        "can_report": allowed(principal, "report_nonconformance"),
+        "can_dispose": allowed(principal, "manage_quality"),
         "dispositions": ncr_store.DISPOSITIONS,
         "new_key": _new_key,
     }
@@ -66,7 +62,7 @@ def _char_page(
     from datetime import datetime
 
     ctx["labels"] = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
-    ctx["can_record"] = _may(principal, "record_inspections")
+    ctx["can_record"] = allowed(principal, "record_inspections")
     return _page(request, "characteristic.html", ctx, code)
 
 
@@ -91,8 +87,7 @@ def sample_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     _require_csrf(principal, csrf_token)
-    if not _may(principal, "record_inspections"):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not record inspections")
+    ensure(principal, "record_inspections")
 
     def whole(text: str, what: str) -> int | None:
         text = text.strip()
@@ -136,8 +131,7 @@ def ncr_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     _require_csrf(principal, csrf_token)
-    if not _may(principal, "report_nonconformance"):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not report nonconformances")
+    ensure(principal, "report_nonconformance", "report nonconformances")
     try:
         with writing(engine) as conn:
             doc = ncr_store.open_ncr(
@@ -166,8 +160,7 @@ def disposition_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     _require_csrf(principal, csrf_token)
-    if not _may(principal, "manage_quality"):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not decide nonconformances")
+    ensure(principal, "manage_quality", "decide nonconformances")
     try:
         with writing(engine) as conn:
             doc = ncr_store.dispose(conn, code, disposition, note, principal.actor)

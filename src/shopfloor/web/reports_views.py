@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.actions.demo import last_working_day
-from shopfloor.api.deps import Principal, get_engine
+from shopfloor.api.deps import Principal, ensure, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.store.plant import StoreError
 from shopfloor.web.jobs import jobs
@@ -172,10 +172,8 @@ def job_file(
 # -- scheduled reports: status and new schedules (managers and admins) --------------------------------------
 def _schedules_page(request: Request, principal: Principal, engine: Engine, error: str | None = None, code: int = 200):
     from shopfloor.actions.scheduled_reports import listing
-    from shopfloor.api.deps import PERMISSIONS
 
-    if principal.user.role not in PERMISSIONS["manage_reports"]:
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not manage reports")
+    ensure(principal, "manage_reports")
     plant = _plant(engine)
     with engine.connect() as conn:
         rows = listing(conn)
@@ -205,13 +203,11 @@ def schedules_add(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule
-    from shopfloor.api.deps import PERMISSIONS
     from shopfloor.store import audit
     from shopfloor.store.db import writing
 
     _require_csrf(principal, csrf_token)
-    if principal.user.role not in PERMISSIONS["manage_reports"]:
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not manage reports")
+    ensure(principal, "manage_reports")
     plant = _plant(engine)
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")

@@ -22,7 +22,16 @@ from sqlalchemy import Engine
 from shopfloor.actions.board import current_window, machine_tiles
 from shopfloor.analytics.kpi import KpiElements, kpis
 from shopfloor.analytics.pareto import downtime_by_reason, state_segments
-from shopfloor.api.deps import SESSION_COOKIE, Principal, attempt_sign_in, get_engine, optional_principal, start_session
+from shopfloor.api.deps import (
+    SESSION_COOKIE,
+    Principal,
+    allowed,
+    attempt_sign_in,
+    ensure,
+    get_engine,
+    optional_principal,
+    start_session,
+)
 from shopfloor.api.errors import Problem
 from shopfloor.live import broker
 from shopfloor.model.intervals import Interval
@@ -427,7 +436,6 @@ def quality_page(
 
     from shopfloor.analytics import spc
     from shopfloor.analytics.run_rules import evaluate
-    from shopfloor.api.deps import PERMISSIONS
     from shopfloor.store import spc_monitor
     from shopfloor.store.schema import alarms, machines, measurements, spc_limits
 
@@ -476,7 +484,7 @@ def quality_page(
         plant,
         open_alarms=open_alarms,
         charts=charts,
-        can_ack=principal.user.role in PERMISSIONS["acknowledge_alarms"],
+        can_ack=allowed(principal, "acknowledge_alarms"),
         error=error,
         **extras,
     )
@@ -493,11 +501,9 @@ def quality_ack(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.api.deps import PERMISSIONS
     from shopfloor.api.routers.alarms import AckIn, acknowledge
 
     _require_csrf(principal, csrf_token)
-    if principal.user.role not in PERMISSIONS["acknowledge_alarms"]:
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not acknowledge alarms")
+    ensure(principal, "acknowledge_alarms")
     acknowledge(alarm_id, AckIn(comment=comment), principal, engine)
     return RedirectResponse("/quality", status_code=303)
