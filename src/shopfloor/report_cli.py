@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +39,7 @@ def _plant_and_t(engine, lang: str):
         except StoreError as exc:
             _fail(str(exc))
     t = Translator(lang, plant.site.tz)
-    return plant, t.gettext, lambda iso: t.datetime(datetime.fromisoformat(iso))
+    return plant, t.gettext, t.datetime_iso
 
 
 @report_app.command("production")

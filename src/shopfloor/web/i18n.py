@@ -75,5 +75,9 @@ class Translator:
     def datetime(self, ts: datetime | None) -> str:
         return "–" if ts is None else format_datetime(ts, "short", tzinfo=self.tz, locale=self.locale)
 
+    def datetime_iso(self, text: str) -> str:
+        """:meth:`datetime` for an ISO 8601 timestamp as stored in documents and reports."""
+        return self.datetime(datetime.fromisoformat(text))
+
     def time(self, ts: datetime | None) -> str:
         return "–" if ts is None else format_time(ts, "short", tzinfo=self.tz, locale=self.locale)

@@ -5,7 +5,6 @@ with the same permissions; a refused action shows its reason on the page."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -146,7 +145,7 @@ def _lot_page(
         can=[a for a, perm in ACTIONS.items() if allowed(principal, perm) and a in _possible(lot)],
         **choices,
     )
-    ctx["when"] = lambda iso: ctx["t"].datetime(datetime.fromisoformat(iso))
+    ctx["when"] = ctx["t"].datetime_iso
     return _page(request, "lot.html", ctx, status)
 
 

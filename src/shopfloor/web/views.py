@@ -488,7 +488,7 @@ def quality_page(
         error=error,
         **extras,
     )
-    ctx["when"] = lambda iso: ctx["t"].datetime(datetime.fromisoformat(iso))
+    ctx["when"] = ctx["t"].datetime_iso
     return _page(request, "quality.html", ctx)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -24,7 +24,7 @@ def translator(lang: str, plant):
     if lang not in LANGUAGES:
         raise Problem(422, "Invalid request", f"lang must be one of {', '.join(LANGUAGES)}")
     t = Translator(lang, plant.site.tz)
-    return t.gettext, lambda iso: t.datetime(datetime.fromisoformat(iso))
+    return t.gettext, t.datetime_iso
 
 
 @router.get(
