@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from shopfloor import __version__
 from shopfloor.ingest.csv_events import CsvImportError
+from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant, PlantError
 from shopfloor.store.db import open_store, resolve_url
@@ -153,7 +154,7 @@ def parse_instant(text: str, plant: Plant, option: str) -> datetime:
         return datetime.now(timezone.utc)
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
+            return local_midnight(date.fromisoformat(text), plant.site.tz)
         ts = datetime.fromisoformat(text)
     except ValueError:
         _fail(f"{option} {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time")
@@ -195,8 +196,7 @@ def kpi_cmd(
         if start:
             t0 = parse_instant(start, plant, "--from")
         else:
-            local_today = datetime.now(plant.site.tz).date()
-            t0 = datetime.combine(local_today, time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
+            t0 = local_midnight(datetime.now(plant.site.tz).date(), plant.site.tz)
         if t1 <= t0:
             _fail(f"--to ({t1.isoformat()}) must be after --from ({t0.isoformat()})")
         try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from shopfloor.analytics.kpi import kpis
+from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
@@ -32,8 +33,8 @@ def current_window(plant: Plant, now: datetime) -> tuple[str | None, Interval]:
     for occ in plant.calendar.occurrences(tz, Interval(now - timedelta(seconds=1), now + timedelta(seconds=1))):
         if occ.span.start <= now < occ.span.end:
             return occ.name, Interval(occ.span.start, now)
-    local_midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(timezone.utc)
-    return None, Interval(local_midnight, max(now, local_midnight))
+    midnight = local_midnight(now.astimezone(tz).date(), tz)
+    return None, Interval(midnight, max(now, midnight))
 
 
 def machine_tiles(

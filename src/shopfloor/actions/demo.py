@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy import Engine
 
 from shopfloor.actions.demo_materials import has_lots, load_materials
+from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.simulator.history import simulate_history
@@ -34,10 +35,7 @@ def last_working_day(plant: Plant, today: date) -> date:
 
 
 def _local_day(plant: Plant, day: date) -> Interval:
-    tz = plant.site.tz
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
-    return Interval(start, end)
+    return local_days(day, day + timedelta(days=1), plant.site.tz)
 
 
 DEMO_ACCOUNTS = (

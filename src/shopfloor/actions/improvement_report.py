@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, select
 
 from shopfloor.analytics import improvement as stats
 from shopfloor.analytics.kpi import KpiElements, kpis
+from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
@@ -61,11 +62,7 @@ def period(plant: Plant, text: str) -> Interval:
         raise ImprovementError(f"period {text!r} ends before it starts")
     if (last - first).days > 3_660:
         raise ImprovementError(f"period {text!r} is longer than ten years")
-    tz = plant.site.tz
-    return Interval(
-        datetime.combine(first, time(0), tzinfo=tz).astimezone(timezone.utc),
-        datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc),
-    )
+    return local_days(first, last + timedelta(days=1), plant.site.tz)
 
 
 def _orders(conn: Connection, machines: list[str], window: Interval) -> tuple[int, int, list[dict[str, Any]]]:

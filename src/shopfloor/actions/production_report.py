@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -23,6 +23,7 @@ from shopfloor.actions.kpi_report import kpi_report
 from shopfloor.analytics.defects import defect_rates
 from shopfloor.analytics.kpi import report as kpi_figures
 from shopfloor.analytics.pareto import downtime_by_reason, pareto
+from shopfloor.model.calendar import local_days
 from shopfloor.model.events import CountEvent
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
@@ -40,11 +41,10 @@ class ReportError(ValueError):
 def report_window(plant: Plant, day: date, shift: str | None = None) -> Interval:
     """The local day (midnight to midnight in the site's zone), or one shift occurrence that starts on ``day``."""
     tz = plant.site.tz
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
+    whole_day = local_days(day, day + timedelta(days=1), tz)
     if shift is None:
-        return Interval(start, end)
-    for occ in plant.calendar.occurrences(tz, Interval(start, end)):
+        return whole_day
+    for occ in plant.calendar.occurrences(tz, whole_day):
         if occ.name == shift and occ.day == day:
             return occ.span
     names = sorted({s.name for s in plant.calendar.shifts})

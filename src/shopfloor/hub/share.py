@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from shopfloor.hub.signing import sign
 from shopfloor.hub.store import SHAREABLE
+from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 
@@ -27,11 +28,7 @@ def month_window(plant: Plant, month: str) -> Interval:
     except ValueError:
         raise ShareError(f"month {month!r} must be YYYY-MM") from None
     nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-    tz = plant.site.tz
-    return Interval(
-        datetime.combine(first, time(0), tzinfo=tz).astimezone(timezone.utc),
-        datetime.combine(nxt, time(0), tzinfo=tz).astimezone(timezone.utc),
-    )
+    return local_days(first, nxt, plant.site.tz)
 
 
 def monthly_kpis(conn: Connection, plant: Plant, month: str, kpis: list[str], line: str | None = None) -> dict:

@@ -84,6 +84,16 @@ def _to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
 
 
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) at which the local date ``day`` begins in ``tz``."""
+    return _to_utc(datetime.combine(day, time(0)), tz)
+
+
+def local_days(first: date, stop: date, tz: ZoneInfo) -> Interval:
+    """The local dates ``first`` up to but not including ``stop``, midnight to midnight in ``tz``, in UTC."""
+    return Interval(local_midnight(first, tz), local_midnight(stop, tz))
+
+
 @dataclass(frozen=True)
 class Calendar:
     shifts: tuple[Shift, ...]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +13,7 @@ from shopfloor.actions.kpi_report import kpi_report
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
 from shopfloor.store.plant import StoreError
 
@@ -42,8 +43,7 @@ def get_kpi(
     if start:
         t0 = start.astimezone(timezone.utc)
     else:
-        today = datetime.now(plant.site.tz).date()
-        t0 = datetime.combine(today, time(0), tzinfo=plant.site.tz).astimezone(timezone.utc)
+        t0 = local_midnight(datetime.now(plant.site.tz).date(), plant.site.tz)
     if t1 <= t0:
         raise Problem(422, "Invalid request", "'to' must be after 'from'")
     if by == "hour" and (t1 - t0).days > 62:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +14,7 @@ from shopfloor.analytics.defects import defect_rates
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
 from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.model.calendar import local_midnight
 from shopfloor.model.events import CountEvent, CountKind
 from shopfloor.model.intervals import Interval
 from shopfloor.store import kpi as kpi_store
@@ -40,13 +41,7 @@ def defects(
     plant = plant_or_404(engine)
     now = datetime.now(timezone.utc)
     t1 = end.astimezone(timezone.utc) if end else now
-    t0 = (
-        start.astimezone(timezone.utc)
-        if start
-        else datetime.combine(datetime.now(plant.site.tz).date(), time(0), tzinfo=plant.site.tz).astimezone(
-            timezone.utc
-        )
-    )
+    t0 = start.astimezone(timezone.utc) if start else local_midnight(datetime.now(plant.site.tz).date(), plant.site.tz)
     if t1 <= t0:
         raise Problem(422, "Invalid request", "'to' must be after 'from'")
     if (t1 - t0).days > 3_660:
