@@ -101,8 +101,9 @@ def bucketed(
     if unknown:
         raise StoreError(f"unknown machine {unknown[0]!r}")
     spans = buckets(plant.calendar, plant.site.tz, window, by)
-    common = _common_coverage(conn, [ids[m] for m in machines])
-    hourly = _hourly_sums(conn, [ids[m] for m in machines], common) if common is not None and len(spans) > 4 else None
+    wanted = [ids[m] for m in machines]
+    common = _common_coverage(conn, wanted)
+    hourly = rollups.summed_by_hour(conn, wanted, common) if common is not None and len(spans) > 4 else None
     out = []
     for label, iv in spans:
         whole = hour_floor(iv.start) == iv.start and hour_floor(iv.end) == iv.end
@@ -131,23 +132,3 @@ def _common_coverage(conn: Connection, ids: list[int]) -> Interval | None:
     if start is None or end is None or end <= start:
         return None
     return Interval(start, end)
-
-
-def _hourly_sums(conn: Connection, ids: list[int], window: Interval) -> dict[datetime, KpiElements]:
-    """The machines' rollups summed per hour over ``window``."""
-    from sqlalchemy import func, select
-
-    from shopfloor.store.schema import hourly_rollups
-
-    hr = hourly_rollups.c
-    rows = conn.execute(
-        select(hr.hour, *[func.sum(hr[name]) for name in rollups.ROLLUP_FIELDS])
-        .where(hr.machine_id.in_(ids), hr.hour >= window.start, hr.hour < window.end)
-        .group_by(hr.hour)
-    ).all()
-    return {
-        r[0]: KpiElements(
-            **{name: (float(v) if name.endswith("_s") else int(v)) for name, v in zip(rollups.ROLLUP_FIELDS, r[1:])}
-        )
-        for r in rows
-    }

@@ -90,6 +90,11 @@ def coverage(conn: Connection, machine_id: int) -> Interval | None:
     return Interval(row["valid_from"], row["valid_until"])
 
 
+def _elements(sums) -> KpiElements:
+    """KpiElements from SQL sums in ``ROLLUP_FIELDS`` order (time fields as float seconds, counts as int)."""
+    return KpiElements(**{name: (float(v) if name.endswith("_s") else int(v)) for name, v in zip(ROLLUP_FIELDS, sums)})
+
+
 def summed(conn: Connection, machine_ids_: list[int], window: Interval) -> KpiElements:
     """Sum of rollup rows of the given machines over whole hours of ``window``."""
     hr = hourly_rollups.c
@@ -98,7 +103,18 @@ def summed(conn: Connection, machine_ids_: list[int], window: Interval) -> KpiEl
             hr.machine_id.in_(machine_ids_), hr.hour >= window.start, hr.hour < window.end
         )
     ).first()
-    return KpiElements(**{name: (float(v) if name.endswith("_s") else int(v)) for name, v in zip(ROLLUP_FIELDS, row)})
+    return _elements(row)
+
+
+def summed_by_hour(conn: Connection, machine_ids_: list[int], window: Interval) -> dict[datetime, KpiElements]:
+    """:func:`summed` hour by hour: the machines' rollups summed per hour over ``window`` (hours with rows only)."""
+    hr = hourly_rollups.c
+    rows = conn.execute(
+        select(hr.hour, *[func.sum(hr[name]) for name in ROLLUP_FIELDS])
+        .where(hr.machine_id.in_(machine_ids_), hr.hour >= window.start, hr.hour < window.end)
+        .group_by(hr.hour)
+    ).all()
+    return {r[0]: _elements(r[1:]) for r in rows}
 
 
 def rows_in(conn: Connection, machine_id: int, window: Interval) -> dict[datetime, KpiElements]:
