@@ -35,12 +35,15 @@ host, port = broker_address(url)
 edge = EdgeNode(host, port, group, "edge", {f"D{d:03d}": {f"v{m}": 0.0 for m in range(metrics)}
                                              for d in range(devices)})
 edge.start()
+# The DDATA messages are encoded before the clock starts: what is measured is broker -> store.
+base = int(time.time() * 1000)
+with edge._lock:
+    messages = [edge.session.data(f"D{d:03d}", {f"v{m}": float(r * 1000 + m) for m in range(metrics)}, ts_ms=base + r)
+                for r in range(1, rounds + 1) for d in range(devices)]
 print("born", flush=True)
 sys.stdin.readline()
-base = int(time.time() * 1000)
-for r in range(1, rounds + 1):
-    for d in range(devices):
-        edge.data(f"D{d:03d}", {f"v{m}": float(r * 1000 + m) for m in range(metrics)}, ts_ms=base + r)
+for topic, payload, _ in messages:
+    edge.client.publish(topic, payload, qos=0)
 sys.stdin.readline()
 edge.stop()
 """
