@@ -9,8 +9,9 @@ acknowledged and never skipped.  The Sparkplug 3.0 specification asks a host app
 JSON topics and QoS 1 Sparkplug data need the broker's queue for acknowledgement after commit, so the session
 is persistent unless ``session_expiry_s`` is 0 (then clean, as the specification says).
 
-Threads.  paho runs its network loop in its own thread; its callbacks only post ``(kind, generation, data)``
-to an asyncio queue with ``call_soon_threadsafe``.  Everything else (the Sparkplug session, emit, quarantine,
+Threads.  paho runs its network loop in its own thread; its callbacks only append ``(kind, generation, data)``
+to an inbox (a deque) and wake the event loop with ``call_soon_threadsafe`` when it was not already woken, so a
+burst of messages costs one wake-up, not one per message.  Everything else (the Sparkplug session, emit, quarantine,
 acknowledgements, rebirth requests) happens on the event loop.  ``generation`` counts connections: a message
 is acknowledged only on the connection that delivered it; after a reconnection the broker resends it itself.
 
@@ -284,7 +285,9 @@ class MqttConnector:
         self.state_topic = state_topic(self.host_id)
         self.client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: asyncio.Queue[tuple[str, int, Any]] | None = None
+        self._inbox: deque[tuple[str, int, Any]] = deque()
+        self._arrived: asyncio.Event | None = None
+        self._wake_pending = False  # set by paho's thread, cleared by the event loop before it drains the inbox
         self._generation = 0  # written by paho's thread only
         self._subscribe_mid: int | None = None
         self._state_ts = 0
@@ -347,13 +350,30 @@ class MqttConnector:
 
     # -- paho's thread: post, never block ------------------------------------------------------------------
     def _post(self, kind: str, data: Any = None) -> None:
-        loop, inbox = self._loop, self._inbox
-        if loop is None or inbox is None or loop.is_closed():
+        loop, arrived = self._loop, self._arrived
+        if loop is None or arrived is None or loop.is_closed():
             return
+        self._inbox.append((kind, self._generation, data))
+        if self._wake_pending:
+            return  # the event loop has not drained the inbox yet: it will find this item too
+        self._wake_pending = True
         try:
-            loop.call_soon_threadsafe(inbox.put_nowait, (kind, self._generation, data))
+            loop.call_soon_threadsafe(arrived.set)
         except RuntimeError:
             pass  # the event loop is closing: what was not acknowledged, the broker sends again
+
+    def _take(self) -> list[tuple[str, int, Any]]:
+        """Up to ``max_batch`` items from the inbox, in arrival order (event loop)."""
+        assert self._arrived is not None
+        # Cleared before draining: an item appended after this point either is drained now or wakes us again.
+        self._arrived.clear()
+        self._wake_pending = False
+        inbox, items = self._inbox, []
+        while inbox and len(items) < self.max_batch:
+            items.append(inbox.popleft())
+        if inbox:
+            self._arrived.set()  # more than one batch waiting
+        return items
 
     def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
         self._state_ts = int(time.time() * 1000)
@@ -408,7 +428,9 @@ class MqttConnector:
     async def run(self, emit: Emit) -> None:
         """Connect, hand Signals to ``emit``, reconnect with back-off, until cancelled."""
         self._loop = asyncio.get_running_loop()
-        self._inbox = asyncio.Queue()
+        self._inbox.clear()
+        self._arrived = asyncio.Event()
+        self._wake_pending = False
         client = self.client = self._make_client()
         props = Properties(PacketTypes.CONNECT)
         if self.session_expiry_s:
@@ -426,18 +448,14 @@ class MqttConnector:
             while True:
                 try:
                     # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
-                    # arrives together with an item (CPython issue #86296), and the connector would never stop.
+                    # arrives together with a result (CPython issue #86296), and the connector would never stop.
                     async with asyncio.timeout(tick):
-                        first = await self._inbox.get()
+                        await self._arrived.wait()
                 except TimeoutError:
-                    first = None
-                items = []
-                if first is not None:
-                    items.append(first)
-                    if first[0] == "msg" and self.batch_delay_s > 0:
-                        await asyncio.sleep(self.batch_delay_s)  # let a burst gather into one commit
-                    while len(items) < self.max_batch and not self._inbox.empty():
-                        items.append(self._inbox.get_nowait())
+                    pass
+                if self._inbox and self.batch_delay_s > 0:
+                    await asyncio.sleep(self.batch_delay_s)  # let a burst gather into one commit
+                items = self._take()
                 await self._process(items, emit)
         finally:
             self.status.connected = False
