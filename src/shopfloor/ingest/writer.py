@@ -80,24 +80,43 @@ def load_mapper_state(engine: Engine, key: str = MAPPER_STATE_KEY) -> dict[str, 
         return conn.execute(select(ingest_state.c.state).where(ingest_state.c.key == key)).scalar()
 
 
+# One statement for a whole batch: SQLite reads the rows from one JSON text (json_each), so the insert runs as a
+# single step of the SQLite engine, which the sqlite3 module runs without holding the GIL; an executemany
+# takes the GIL back for every row.  Python writes every float in its shortest round-trip form and SQLite reads
+# it back to the same double (tests/ingest/test_pipeline.py checks it bit for bit).
+_SQLITE_BATCH_INSERT = (
+    "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, quality) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(?)"
+)
+
+
 def insert_measurements(conn: Connection, rows: list[Measurement], ids: dict[str, int]) -> int:
-    """Insert measurements, skipping any already stored (same machine, name and instant)."""
+    """Insert measurements, skipping any already stored (same machine, name and instant).
+
+    Every value must be finite (the mapper quarantines NaN and infinities)."""
     if not rows:
         return 0
     if conn.dialect.name == "sqlite":
-        # The hot path of ingest: one prepared statement, rows converted once, no per-row SQL compilation.
-        raw = [(ids[m.machine], m.name, to_micros(m.ts), m.value, m.quality) for m in rows]
-        cursor = conn.exec_driver_sql(
-            "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, quality) VALUES (?, ?, ?, ?, ?)", raw
-        )
-        return cursor.rowcount
+        # The hot path of ingest: rows converted once (each distinct instant once), one statement.
+        micros: dict[datetime, int] = {}
+        raw = []
+        append = raw.append
+        for ts, machine, name, value, quality in rows:
+            us = micros.get(ts)
+            if us is None:
+                us = micros[ts] = to_micros(ts)
+            append((ids[machine], name, us, value, quality))
+        text = json.dumps(raw, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return conn.exec_driver_sql(_SQLITE_BATCH_INSERT, (text,)).rowcount
     values = [
         {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality} for m in rows
     ]
-    stmt = postgresql.insert(measurements).on_conflict_do_nothing()
+    # An executemany reports no row count (-1): the rows actually inserted are counted from RETURNING.
+    stmt = postgresql.insert(measurements).on_conflict_do_nothing().returning(measurements.c.machine_id)
     total = 0
     for i in range(0, len(values), 10_000):
-        total += conn.execute(stmt, values[i : i + 10_000]).rowcount or 0
+        total += len(conn.execute(stmt, values[i : i + 10_000]).all())
     return total
 
 
@@ -120,7 +139,9 @@ class IngestWriter:
         self.max_delay_s = max_delay_s
         self.retry_s = retry_s
         self.state_key = state_key
-        self.mapper = SignalMapper(plant, load_mapper_state(engine, state_key))
+        saved = load_mapper_state(engine, state_key)
+        self.mapper = SignalMapper(plant, saved)
+        self._saved_state = saved  # the mapper state as last committed: unchanged, it is not written again
         self._watched = spc_monitor.watched(plant)
         self.buffer = DiskBuffer(buffer_dir) if buffer_dir is not None else None
         if self.buffer is not None:
@@ -262,9 +283,10 @@ class IngestWriter:
             log.warning("store available again; disk buffer replayed")
         self.stats.store_available = True
 
-    def _load_machine_states(self, conn: Connection, codes: list[str]) -> None:
+    def _load_machine_states(self, conn: Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
+        """Each machine's state as the store holds it (locked for this transaction), loaded into the mapper."""
         if not codes:
-            return
+            return {}
         ms = machine_ingest_state.c
         by_id = {self._ids[c]: c for c in codes}
         rows = conn.execute(
@@ -273,22 +295,21 @@ class IngestWriter:
             .order_by(ms.machine_id)
             .with_for_update()
         ).all()
+        loaded = {}
         for machine_id, state in rows:
             self.mapper.load_machine_state(by_id[machine_id], state)
+            loaded[by_id[machine_id]] = state
+        return loaded
 
-    def _save_machine_states(self, conn: Connection, codes: list[str]) -> None:
-        if not codes:
-            return
+    def _save_machine_states(self, conn: Connection, codes: list[str], loaded: dict[str, dict[str, Any]]) -> None:
+        """Write back the states that changed (a machine that only sent plain process values keeps its row)."""
         ms = machine_ingest_state.c
-        existing = {
-            r[0] for r in conn.execute(select(ms.machine_id).where(ms.machine_id.in_([self._ids[c] for c in codes])))
-        }
         for code in codes:
-            mid, state = self._ids[code], self.mapper.machine_state(code)
-            if mid in existing:
-                conn.execute(update(machine_ingest_state).where(ms.machine_id == mid).values(state=state))
-            else:
-                conn.execute(insert(machine_ingest_state).values(machine_id=mid, state=state))
+            state = self.mapper.machine_state(code)
+            if code not in loaded:
+                conn.execute(insert(machine_ingest_state).values(machine_id=self._ids[code], state=state))
+            elif state != loaded[code]:
+                conn.execute(update(machine_ingest_state).where(ms.machine_id == self._ids[code]).values(state=state))
 
     def _commit(self, signals: list[Signal]) -> Mapped:
         """Map and store ``signals`` in one transaction; the mapper moves on only if it commits.
@@ -302,9 +323,9 @@ class IngestWriter:
                 if not self._ids:
                     self._ids = machine_ids(conn)
                 codes = sorted({s.machine for s in signals if s.machine in self._ids})
-                self._load_machine_states(conn, codes)
+                loaded = self._load_machine_states(conn, codes)
                 mapped = self.mapper.map(signals)
-                self._save_machine_states(conn, codes)
+                self._save_machine_states(conn, codes, loaded)
                 result = append_events(conn, work_orders.attribute(conn, mapped.events))
                 stored = insert_measurements(conn, mapped.measurements, self._ids)
                 raised = []
@@ -320,13 +341,16 @@ class IngestWriter:
                             payload=signal_to_json(sig),
                         )
                     )
-                _upsert_state(conn, self.state_key, self.mapper.state())
+                after = self.mapper.state()
+                if after != self._saved_state:
+                    _upsert_state(conn, self.state_key, after)
                 if result.earliest:
                     rollups.invalidate(conn, result.earliest)
                     rollups.refresh(conn, self.plant, sorted(result.earliest))
         except BaseException:
             self.mapper.load_state(before)
             raise
+        self._saved_state = after
         s = self.stats
         s.committed_signals += len(signals)
         s.committed_events += result.inserted
