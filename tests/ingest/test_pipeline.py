@@ -182,3 +182,83 @@ def test_signals_are_buffered_while_the_store_is_away_and_replayed_in_order(stor
     w = asyncio.run(scenario())
     assert w.stats.replayed_signals == 5
     assert _good(engine) == 60
+
+
+def _with_plain_process_value(doc):
+    """PLANT with an uncompressed process value (Speed -> weld_speed), the writer's hot path."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    doc["areas"][0]["lines"][0]["machines"][0]["tags"]["process"].append({"signal": "Speed", "name": "weld_speed"})
+    return doc
+
+
+def test_a_process_value_that_is_not_finite_is_quarantined_and_the_rest_is_stored(engine, tmp_path):
+    """NaN or an infinity (a PLC's "no reading") is no measurement: a store keeps NaN as NULL, which the
+    measurements table refuses, and a commit that fails forever would hold back every later value."""
+    plant = Plant.from_dict(_with_plain_process_value(PLANT))
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+        plant = load_plant(conn)
+    nan, inf = float("nan"), float("inf")
+
+    async def scenario():
+        w = IngestWriter(engine, plant, tmp_path / "buf")
+        await w.start()
+        await w.submit(
+            [
+                sig("Speed", 12.5, 0),
+                sig("Speed", nan, 1),
+                sig("Speed", -inf, 2),
+                sig("Speed", "inf", 3),
+                sig("Power", inf, 4),
+                sig("Speed", 13.0, 5),
+            ]
+        )
+        await w.stop()
+        return w
+
+    w = asyncio.run(scenario())
+    with engine.connect() as conn:
+        stored = conn.execute(select(measurements.c.name, measurements.c.value).order_by(measurements.c.ts)).all()
+        reasons = sorted(conn.execute(select(quarantine.c.reason)).scalars())
+    assert [tuple(r) for r in stored] == [("weld_speed", 12.5), ("weld_speed", 13.0)]
+    assert reasons == [
+        "M1/Power: process value inf is not a finite number",
+        "M1/Speed: process value 'inf' is not a finite number",
+        "M1/Speed: process value -inf is not a finite number",
+        "M1/Speed: process value nan is not a finite number",
+    ]
+    assert w.stats.store_available and w.buffered == 0
+
+
+def test_stored_process_values_are_the_doubles_that_were_read(engine):
+    """Bit for bit, whatever the magnitude: random IEEE 754 bit patterns, decimals and float32 values.  Only the
+    sign of a zero is not kept (SQLite stores a whole-number REAL as an integer): -0.0 comes back as 0.0."""
+    import random
+    import struct
+
+    from shopfloor.connectors.sparkplug.codec import float32
+    from shopfloor.ingest.mapping import Measurement
+    from shopfloor.ingest.writer import insert_measurements
+    from shopfloor.store.plant import machine_ids
+
+    plant = Plant.from_dict(PLANT)
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+    rng = random.Random(22400)
+    values: list[float] = []
+    while len(values) < 3000:
+        v = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        if v - v == 0.0:
+            values.append(v)
+    values += [round(rng.uniform(-1e4, 1e4), rng.randint(0, 6)) for _ in range(3000)]
+    values += [float32(rng.uniform(0, 5000)) for _ in range(3000)]
+    values += [0.0, -0.0, 5e-324, 1.7976931348623157e308, -2.2250738585072014e-308, 0.1, 1 / 3]
+    rows = [Measurement(T0 + timedelta(microseconds=i), "M1", "laser_power", v) for i, v in enumerate(values)]
+    with engine.begin() as conn:
+        assert insert_measurements(conn, rows, machine_ids(conn)) == len(rows)
+        assert insert_measurements(conn, rows[:10], machine_ids(conn)) == 0  # stored already: skipped
+    with engine.connect() as conn:
+        stored = conn.execute(select(measurements.c.value).order_by(measurements.c.ts)).scalars().all()
+    assert [struct.pack("<d", v + 0.0) for v in stored] == [struct.pack("<d", v + 0.0) for v in values]

@@ -7,10 +7,11 @@ mapping (``model.tags``).
 
 from __future__ import annotations
 
-import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from shopfloor.connectors.base import Quality, Signal
 from shopfloor.ingest.compression import Deadband, Point, SwingingDoor, make_filter
@@ -20,13 +21,18 @@ from shopfloor.model.plant import Plant
 from shopfloor.model.tags import COUNT_ROLES, CounterRule, ProcessRule, as_number, parse_tags, value_key
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
+class Measurement(NamedTuple):
+    """One stored process value (a named tuple: immutable and cheap to build on the ingest hot path)."""
+
     ts: datetime
     machine: str
     name: str
     value: float
     quality: str = "good"
+
+
+# Builds a Measurement from one tuple of its fields without the keyword-handling constructor (hot path).
+_measurement = partial(tuple.__new__, Measurement)
 
 
 @dataclass
@@ -56,6 +62,12 @@ class SignalMapper:
                 self._route(code, t.product_signal, "product", None)
             for p in t.process:
                 self._route(code, p.signal, "process", p)
+        # Signals whose only use is an uncompressed process value: (machine, signal) -> stored name.
+        self._plain = {
+            key: routes[0][1].name
+            for key, routes in self._by_signal.items()
+            if len(routes) == 1 and routes[0][0] == "process" and routes[0][1].compression == "none"
+        }
         self._counters: dict[str, CounterTracker] = {}
         self._filters: dict[str, Deadband | SwingingDoor | None] = {}
         self._product: dict[str, str | None] = {}
@@ -131,22 +143,22 @@ class SignalMapper:
     # -- mapping ------------------------------------------------------------------------------------------
     def map(self, signals: list[Signal]) -> Mapped:
         out = Mapped()
-        by_signal, measurements, good = self._by_signal, out.measurements, Quality.GOOD
+        by_signal, plain, append, good = self._by_signal, self._plain, out.measurements.append, Quality.GOOD
         for sig in signals:
-            routes = by_signal.get((sig.machine, sig.tag))
+            _, machine, tag, value, ts, quality, _ = sig
+            # The hot path of ingest: a good float of a process value stored as it is.
+            name = plain.get((machine, tag))
+            # (value - value == 0.0 holds for every finite float, and for neither infinity nor NaN.)
+            if name is not None and quality is good and value.__class__ is float and value - value == 0.0:
+                append(_measurement((ts, machine, name, value, "good")))
+                continue
+            routes = by_signal.get((machine, tag))
             if not routes:
                 out.ignored += 1
                 continue
             for role, rule in routes:
-                value = sig.value
-                # The hot path of ingest: a good numeric process value stored as it is.
-                if (
-                    role == "process"
-                    and rule.compression == "none"
-                    and sig.quality is good
-                    and type(value) in (float, int)
-                ):
-                    measurements.append(Measurement(sig.ts, sig.machine, rule.name, float(value), "good"))
+                if role == "process" and rule.compression == "none" and quality is good and type(value) is int:
+                    append(_measurement((ts, machine, rule.name, float(value), "good")))
                     continue
                 self._apply(sig, role, rule, out)
         return out
@@ -206,7 +218,7 @@ class SignalMapper:
         if increment <= 0:
             return
         if result.at is not None:
-            sig = dataclasses.replace(sig, ts=result.at)
+            sig = sig._replace(ts=result.at)
         m = sig.machine
         product = self.product_of(m)
         if rule.role == "scrap_count":
@@ -228,6 +240,10 @@ class SignalMapper:
         number = as_number(sig.value)
         if number is None:
             out.anomalies.append((sig, f"process value {sig.value!r} is not a number"))
+            return
+        if not math.isfinite(number):
+            # NaN or an infinity is no measurement (and a store keeps NaN as NULL): kept in quarantine instead.
+            out.anomalies.append((sig, f"process value {sig.value!r} is not a finite number"))
             return
         key = f"{sig.machine}/{rule.name}"
         if key not in self._filters:
