@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 class Quality(enum.StrEnum):
@@ -29,14 +29,16 @@ class Quality(enum.StrEnum):
 SignalValue = float | int | str | bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(NamedTuple):
     """One value of one tag of one machine, as read from a source.
 
     ``ts`` is timezone-aware UTC: the source's own timestamp where the protocol has one, else the time of
     reception.  ``source_id`` identifies this reading uniquely within ``source`` (e.g. a Sparkplug
     ``bdSeq/seq/metric``, an MTConnect sequence number, an OPC UA source timestamp) so that a redelivered
     reading is recognised; None when the protocol gives no such identity.
+
+    A named tuple: immutable like a frozen dataclass, and cheaper to build, which counts at hundreds of
+    thousands of values a second.  ``signal._replace(ts=...)`` makes a changed copy.
     """
 
     source: str

@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from shopfloor.connectors.base import Quality, Signal
@@ -65,6 +66,16 @@ BDSEQ_METRIC = "bdSeq"
 SEQ_MODULUS = 256  # seq and bdSeq run 0..255 and wrap to 0
 _METRIC_TYPES = frozenset(DATA_TYPE_NAMES) - {DT["Unknown"], DT["PropertySet"], DT["PropertySetList"]}
 _SCALARS = frozenset([int, float, str, bool])
+_GOOD = Quality.GOOD
+_signal = partial(tuple.__new__, Signal)  # a Signal from one tuple of all its fields (hot path)
+# Datatypes whose value is the protobuf field as it is (codec.metric_value returns it unchanged).
+_DIRECT_FIELD = {
+    DT["Double"]: "double_value",
+    DT["Boolean"]: "boolean_value",
+    DT["String"]: "string_value",
+    DT["Text"]: "string_value",
+    DT["UUID"]: "string_value",
+}
 _NOT_SET = object()
 
 
@@ -456,6 +467,7 @@ class SparkplugHost:
         unknown = False
         types, aliases = node.types, node.aliases
         signals = _SignalMaker(self.source, machine, node, topic, payload, now)
+        direct = _DIRECT_FIELD
         for m in payload.metrics:
             name = m.name
             if name:
@@ -464,20 +476,27 @@ class SparkplugHost:
                     problems.append(f"metric {name!r} was not in the birth certificate")
                     unknown = True
                     continue
-            elif m.HasField("alias"):
-                found = aliases.get(m.alias)
-                if found is None or found[0] != device:
-                    problems.append(f"alias {m.alias} was not in the birth certificate of {device or 'the node'}")
+            else:
+                # m.alias reads 0 when the field is absent: an alias 0 is believed only when it is really set.
+                alias = m.alias
+                found = aliases.get(alias)
+                if found is None or (alias == 0 and not m.HasField("alias")) or found[0] != device:
+                    if not m.HasField("alias"):
+                        problems.append("a metric with neither name nor alias")
+                        continue
+                    problems.append(f"alias {alias} was not in the birth certificate of {device or 'the node'}")
                     unknown = True
                     continue
                 name, datatype = found[1], found[2]
-            else:
-                problems.append("a metric with neither name nor alias")
-                continue
             if machine is None or name == BDSEQ_METRIC or name.startswith("Node Control/"):
                 continue
             if m.is_transient:
                 out.skipped.append((name, "transient: not to be stored"))
+                continue
+            # The hot path: a Double, Boolean or String in its own field is its value as it is.
+            field_name = direct.get(datatype)
+            if field_name is not None and not m.is_null and m.HasField(field_name):
+                signals.add(m, name, getattr(m, field_name), out)
                 continue
             try:
                 value = metric_value(m, datatype, name)
@@ -526,10 +545,10 @@ class _SignalMaker:
                 ts = self.times[ms] = datetime_from_ms(ms, tag) if ms else self.received
             except PayloadError:
                 ts = self.times[ms] = self.received  # an impossible timestamp: the reception time stands in
-        quality = quality_of(metric, tag)
-        if value is None and quality is Quality.GOOD:
+        quality = quality_of(metric, tag) if metric.HasField("properties") else _GOOD
+        if value is None and quality is _GOOD:
             quality = Quality.BAD
-        out.signals.append(Signal(self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}"))
+        out.signals.append(_signal((self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}")))
 
 
 def _flatten(name: str, value: Any, out: HostResult) -> Iterator[tuple[str, Any]]:
