@@ -216,6 +216,16 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
     return out
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Inbox items decoded, waiting for their commit: what they mean, and the messages to acknowledge after it."""
+
+    result: HostResult = field(default_factory=HostResult)
+    acks: list[tuple[int, mqtt.MQTTMessage]] = field(default_factory=list)
+    messages: int = 0
+    republish_state: bool = False
+
+
 def _state(online: bool, ts_ms: int) -> str:
     return json.dumps({"online": online, "timestamp": ts_ms})
 
@@ -444,6 +454,7 @@ class MqttConnector:
         )
         client.loop_start()
         tick = min(0.25, self.sparkplug.reorder_timeout_s / 4)
+        committing: asyncio.Task[None] | None = None
         try:
             while True:
                 try:
@@ -455,9 +466,17 @@ class MqttConnector:
                     pass
                 if self._inbox and self.batch_delay_s > 0:
                     await asyncio.sleep(self.batch_delay_s)  # let a burst gather into one commit
-                items = self._take()
-                await self._process(items, emit)
+                # Decoding this batch overlaps the commit of the one before; commits (and acknowledgements)
+                # still happen one at a time, in the order the messages arrived.
+                batch = self._decode(self._take())
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._settle(batch, emit))
         finally:
+            if committing is not None and not committing.done():
+                # Not acknowledged: the broker delivers these messages again.
+                committing.cancel()
+                await asyncio.gather(committing, return_exceptions=True)
             self.status.connected = False
             await self._stop(client)
 
@@ -478,32 +497,36 @@ class MqttConnector:
         except RuntimeError:  # no executor any more (the event loop is shutting down)
             stop()
 
-    async def _process(self, items: list[tuple[str, int, Any]], emit: Emit) -> None:
+    def _decode(self, items: list[tuple[str, int, Any]]) -> _Batch:
+        """What a batch of inbox items means (Sparkplug session, JSON topics, connection events); no I/O."""
         now = datetime.now(timezone.utc)
-        result = HostResult()
-        acks: list[tuple[int, mqtt.MQTTMessage]] = []
-        messages = 0
-        republish_state = False
+        batch = _Batch()
+        result = batch.result
         for kind, generation, data in items:
             if kind == "msg":
-                messages += 1
+                batch.messages += 1
                 msg: mqtt.MQTTMessage = data
                 if msg.qos > 0:
-                    acks.append((generation, msg))
-                republish_state |= self._receive(msg, now, result)
+                    batch.acks.append((generation, msg))
+                batch.republish_state |= self._receive(msg, now, result)
             else:
                 self._event(kind, data, now, result)
-        if republish_state and self.client is not None:
-            self.client.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
         result.extend(self.sparkplug.check_timeouts(now))
-        if messages:
-            self.status.record_messages(messages)
+        return batch
+
+    async def _settle(self, batch: _Batch, emit: Emit) -> None:
+        """Commit a decoded batch, then acknowledge its messages and send the requests it asked for."""
+        result = batch.result
+        if batch.republish_state and self.client is not None:
+            self.client.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
+        if batch.messages:
+            self.status.record_messages(batch.messages)
         await self._commit(emit, result.signals, result.quarantined)
         if result.signals:
             self.status.last_value_at = max(s.ts for s in result.signals)
         client = self.client
         if client is not None:
-            for generation, msg in acks:
+            for generation, msg in batch.acks:
                 if generation == self._generation:
                     client.ack(msg.mid, msg.qos)
         self._request_rebirths(result.rebirths)
