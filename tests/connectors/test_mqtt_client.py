@@ -1,0 +1,293 @@
+"""The asyncio MQTT v5 client: the wire format against the OASIS MQTT Version 5.0 standard's own examples and
+rules, then against the real Mosquitto broker (SHOPFLOOR_TEST_MQTT).
+
+Sources: MQTT 5.0 section 1.5.5 (Variable Byte Integer: the table of sizes), figure 3-6 / section 3.1.2.11
+(the example CONNECT variable header), 3.3 (PUBLISH, 3.3.2.3.4 Topic Alias, 3.3.1.2 QoS), 4.7 (topic
+filters: the non-normative examples of 4.7.1.2, 4.7.1.3 and 4.7.2), 3.2.2.2 (Session Present), 3.2.2.2 /
+4.4 (redelivery of unacknowledged QoS 1 messages in a kept session), 3.1.2.5 (the Will on a broken link),
+3.2.2.2 (CONNACK reason codes 0x86 / 0x87).
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+
+import paho.mqtt.client as paho
+import pytest
+
+from shopfloor.connectors.mqtt import broker_address
+from shopfloor.connectors.mqtt_client import (
+    MAX_REMAINING_LENGTH,
+    MqttProtocolError,
+    MqttRefused,
+    PacketReader,
+    Will,
+    connect,
+    connect_packet,
+    decode_varint,
+    encode_varint,
+    parse_publish,
+    puback_packets,
+    publish_packet,
+    subscribe_packet,
+    topic_matches,
+)
+from shopfloor.simulator.modbus_server import free_port
+from tests.connectors.waiting import run, until
+
+
+# -- wire format --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value, encoded",
+    [  # MQTT 5.0 section 1.5.5, "Size of Variable Byte Integer": the smallest and largest of each size
+        (0, b"\x00"),
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (16_383, b"\xff\x7f"),
+        (16_384, b"\x80\x80\x01"),
+        (2_097_151, b"\xff\xff\x7f"),
+        (2_097_152, b"\x80\x80\x80\x01"),
+        (268_435_455, b"\xff\xff\xff\x7f"),
+    ],
+)
+def test_variable_byte_integers_are_the_standard_s_sizes(value, encoded):
+    assert encode_varint(value) == encoded
+    assert decode_varint(encoded + b"rest") == (value, len(encoded))
+
+
+def test_variable_byte_integers_out_of_range_cut_short_or_too_long():
+    with pytest.raises(ValueError, match="does not fit"):
+        encode_varint(MAX_REMAINING_LENGTH + 1)
+    assert decode_varint(b"\x80\x80") is None  # more bytes to come
+    with pytest.raises(MqttProtocolError, match="longer than four bytes"):
+        decode_varint(b"\x80\x80\x80\x80\x01")
+
+
+def test_connect_variable_header_is_the_standard_s_example():
+    """Figure 3-6: user name and password, Will QoS 1, Will flag, Clean Start; keep alive 10; properties of
+    length 5 holding Session Expiry Interval 10."""
+    packet = connect_packet(
+        "c", 10, clean_start=True, session_expiry_s=10, will=Will("w", b"x", qos=1), username="u", password="p"
+    )
+    assert packet[0] == 0x10
+    length, start = decode_varint(packet, 1)
+    assert length == len(packet) - start
+    variable_header = packet[start : start + 16]
+    assert variable_header == b"\x00\x04MQTT\x05\xce\x00\x0a\x05\x11\x00\x00\x00\x0a"
+    # Payload: client id, will properties (none), will topic, will payload, user name, password.
+    assert packet[start + 16 :] == b"\x00\x01c" + b"\x00" + b"\x00\x01w" + b"\x00\x01x" + b"\x00\x01u" + b"\x00\x01p"
+
+
+def test_a_publish_round_trips_through_the_reader_whole_or_byte_by_byte():
+    packets = publish_packet("a/b", b"\x00payload", qos=1, retain=True, packet_id=7) + publish_packet("c", b"")
+    packets += puback_packets([1, 2])
+    whole = PacketReader().feed(packets)
+    reader, pieces = PacketReader(), []
+    for i in range(len(packets)):
+        pieces += reader.feed(packets[i : i + 1])
+    assert pieces == whole
+    assert [(kind, flags) for kind, flags, _ in whole] == [(3, 0b0011), (3, 0), (4, 0), (4, 0)]
+    first = parse_publish(whole[0][1], whole[0][2])
+    assert (first.topic, first.payload, first.qos, first.retain, first.mid) == ("a/b", b"\x00payload", 1, True, 7)
+    second = parse_publish(whole[1][1], whole[1][2])
+    assert (second.topic, second.payload, second.qos, second.mid) == ("c", b"", 0, 0)
+
+
+def test_publish_properties_are_skipped_and_what_this_client_never_allowed_is_a_protocol_error():
+    def publish(flags, topic, props, payload=b"v", packet_id=b""):
+        return parse_publish(flags, len(topic).to_bytes(2, "big") + topic + packet_id + props + payload)
+
+    # Payload Format Indicator 1 and a User Property ("k", "v"): read past, the payload is intact.
+    props = b"\x09\x01\x01\x26\x00\x01k\x00\x01v"
+    assert publish(0, b"t", props).payload == b"v"
+    with pytest.raises(MqttProtocolError, match="topic alias"):
+        publish(0, b"t", b"\x03\x23\x00\x01")  # Topic Alias 1: this client's Topic Alias Maximum is 0
+    with pytest.raises(MqttProtocolError, match="QoS 2"):
+        publish(0b0100, b"t", b"\x00", packet_id=b"\x00\x01")
+    with pytest.raises(MqttProtocolError, match="not a topic name"):
+        publish(0, b"a/+", b"\x00")
+    with pytest.raises(MqttProtocolError, match="property identifier 0x7F"):
+        publish(0, b"t", b"\x02\x7f\x00")
+
+
+def test_subscribe_packet_carries_each_filter_with_its_qos():
+    packet = subscribe_packet(5, [("a/#", 1), ("b", 0)])
+    assert packet[0] == 0x82  # SUBSCRIBE with its reserved flags 0010 (3.8.1)
+    assert packet[2:] == b"\x00\x05\x00" + b"\x00\x03a/#\x01" + b"\x00\x01b\x00"
+
+
+@pytest.mark.parametrize(
+    "topic_filter, topic, matches",
+    [  # MQTT 5.0 sections 4.7.1.2, 4.7.1.3 and 4.7.2
+        ("sport/tennis/player1/#", "sport/tennis/player1", True),
+        ("sport/tennis/player1/#", "sport/tennis/player1/ranking", True),
+        ("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", True),
+        ("sport/#", "sport", True),
+        ("sport/tennis/+", "sport/tennis/player1", True),
+        ("sport/tennis/+", "sport/tennis/player1/ranking", False),
+        ("sport/+", "sport", False),
+        ("sport/+", "sport/", True),
+        ("+/+", "/finance", True),
+        ("/+", "/finance", True),
+        ("+", "/finance", False),
+        ("#", "$SYS/broker/clients", False),
+        ("+/monitor/Clients", "$SYS/monitor/Clients", False),
+        ("$SYS/#", "$SYS/monitor/Clients", True),
+        ("$SYS/monitor/+", "$SYS/monitor/Clients", True),
+        ("$share/workers/plant/+/telemetry", "plant/CNC-01/telemetry", True),
+    ],
+)
+def test_topic_filters_match_as_the_standard_says(topic_filter, topic, matches):
+    assert topic_matches(topic_filter, topic) is matches
+
+
+# -- against the broker -------------------------------------------------------------------------------------
+class Publisher:
+    """A paho client that publishes and listens, for the other end of each conversation."""
+
+    def __init__(self, url, listen=None):
+        host, port = broker_address(url)
+        self.heard, self.ready = [], threading.Event()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        self.client.on_message = lambda c, u, m: self.heard.append((m.topic, m.payload))
+        self.client.on_subscribe = lambda *args: self.ready.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        if listen:
+            self.client.subscribe(listen, qos=1)
+            assert self.ready.wait(5)
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+async def _link(url, client_id, received, clean_start=True, will=None, **kwargs):
+    host, port = broker_address(url)
+    packet = connect_packet(client_id, 10, clean_start=clean_start, session_expiry_s=60, will=will)
+    return await connect(host, port, packet, received.append, 10, **kwargs)
+
+
+@pytest.mark.mqtt
+def test_messages_arrive_in_order_and_an_unacknowledged_one_comes_back_in_the_kept_session(mqtt_url):
+    topic, client_id = f"c/{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    publisher = Publisher(mqtt_url)
+    got = {}
+
+    async def scenario():
+        first = []
+        link = await _link(mqtt_url, client_id, first, clean_start=True)
+        assert link.session_present is False
+        assert await link.subscribe([(topic, 1)]) == [1]
+        # 30 messages, 15 at QoS 1: within the broker's window of unacknowledged QoS 1 messages (20 by default).
+        for i in range(1, 31):
+            await asyncio.to_thread(publisher.publish, topic, str(i).encode(), 1 if i % 2 else 0)
+        await until(lambda: len(first) == 30)
+        link.ack([m.mid for m in first if m.qos and m.payload != b"29"])  # all but message 29
+        await asyncio.sleep(0.2)
+        link.disconnect()
+        again = []
+        link = await _link(mqtt_url, client_id, again, clean_start=False)
+        got["present"] = link.session_present
+        await until(lambda: again)
+        await asyncio.sleep(0.3)
+        link.ack([m.mid for m in again])
+        done = link.publish(topic, b"own", qos=1)
+        got["puback"] = await asyncio.wait_for(done, 5)
+        link.disconnect()
+        got["first"], got["again"] = first, again
+
+    try:
+        run(scenario())
+    finally:
+        publisher.close()
+    assert [m.payload for m in got["first"]] == [str(i).encode() for i in range(1, 31)]
+    assert [m.qos for m in got["first"][:2]] == [1, 0] and got["first"][0].mid != 0
+    assert got["present"] is True
+    assert [(m.payload, m.dup) for m in got["again"] if m.payload != b"own"] == [(b"29", True)]
+    assert got["puback"] == [0x10] or got["puback"] == [0]  # 0x10: nobody else subscribed
+
+
+@pytest.mark.mqtt
+def test_the_will_goes_out_when_the_link_breaks_and_not_after_a_normal_disconnect(mqtt_url):
+    will_topic = f"w/{uuid.uuid4().hex[:8]}"
+    listener = Publisher(mqtt_url, listen=will_topic)
+
+    async def scenario():
+        link = await _link(mqtt_url, f"w-{uuid.uuid4().hex[:8]}", [], will=Will(will_topic, b"gone", qos=1))
+        link.disconnect()
+        await asyncio.sleep(0.5)
+        quiet = list(listener.heard)
+        link = await _link(mqtt_url, f"w-{uuid.uuid4().hex[:8]}", [], will=Will(will_topic, b"broken", qos=1))
+        link.transport.abort()  # no DISCONNECT: the broker sees a broken link
+        await until(lambda: listener.heard)
+        return quiet, link
+
+    try:
+        quiet, link = run(scenario())
+    finally:
+        listener.close()
+    assert quiet == []
+    assert listener.heard == [(will_topic, b"broken")]
+    assert link.closed.done()
+
+
+def test_a_refused_connection_names_the_reason(tmp_path):
+    """A broker of its own on a free loopback port that admits no anonymous client."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(mosquitto):
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\n")
+    broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def scenario():
+        for _ in range(100):
+            try:
+                return await _link(f"mqtt://127.0.0.1:{port}", "anonymous", [])
+            except OSError as exc:
+                if isinstance(exc, MqttRefused):
+                    raise
+                await asyncio.sleep(0.1)  # not listening yet
+
+    try:
+        with pytest.raises(MqttRefused, match=r"(Not authorized \(0x87\)|Bad User Name or Password \(0x86\))"):
+            run(scenario())
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
+@pytest.mark.mqtt
+def test_reading_stops_while_too_much_is_held_and_goes_on_when_it_is_taken(mqtt_url):
+    topic = f"f/{uuid.uuid4().hex[:8]}"
+    publisher = Publisher(mqtt_url)
+    held = []
+
+    async def scenario():
+        link = await _link(mqtt_url, f"f-{uuid.uuid4().hex[:8]}", held, high_water=5, held=held.__len__)
+        await link.subscribe([(topic, 0)])
+        payload = json.dumps({"pad": "x" * 2000}).encode()
+        for _ in range(200):
+            await asyncio.to_thread(publisher.publish, topic, payload, 0)
+        await asyncio.sleep(0.5)
+        while_paused = len(held)
+        held.clear()
+        link.resume()
+        await until(lambda: len(held) + while_paused >= 200 or len(held) > 5)
+        link.disconnect()
+        return while_paused
+
+    try:
+        while_paused = run(scenario())
+    finally:
+        publisher.close()
+    assert 5 < while_paused < 200  # it stopped reading soon after passing the mark
