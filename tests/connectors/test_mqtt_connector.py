@@ -243,7 +243,7 @@ def test_a_dropped_connection_comes_back_and_no_qos1_value_is_lost(mqtt_url, uni
             for n in range(1, 121):
                 edge.data("WLD-01", {"TotalCount": n})
                 if n == 40:
-                    conn.client.socket().shutdown(socket.SHUT_RDWR)  # the link breaks under the client
+                    conn.link.transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)  # the link breaks under it
                 await asyncio.sleep(0.01)
             await until(lambda: {s.value for s in seen if s.tag == "TotalCount"} >= set(range(1, 121)), timeout=20)
             before_death.extend(seen)  # the edge node's death at the end rightly makes everything STALE

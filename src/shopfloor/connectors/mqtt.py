@@ -1,19 +1,22 @@
-"""MQTT v5 connector: Sparkplug B edge nodes and plain JSON topics, as a Sparkplug host application (paho-mqtt).
+"""MQTT v5 connector: Sparkplug B edge nodes and plain JSON topics, as a Sparkplug host application.
 
 Delivery.  The connector keeps a persistent MQTT session (Clean Start = false, a Session Expiry Interval), so
 the broker queues QoS 1 messages while it is away and resends what it did not acknowledge, and it acknowledges
-each QoS 1 message (paho's ``manual_ack``) only after ``emit`` returned, i.e. after the Signals are committed,
+each QoS 1 message only after ``emit`` returned, i.e. after the Signals are committed,
 and after quarantined input was handed to ``quarantine``.  A commit that fails is retried with back-off, never
 acknowledged and never skipped.  The Sparkplug 3.0 specification asks a host application for a clean session
 (``tck-id-message-flow-phid-sparkplug-clean-session-50``), because Sparkplug state comes back with a rebirth;
 JSON topics and QoS 1 Sparkplug data need the broker's queue for acknowledgement after commit, so the session
 is persistent unless ``session_expiry_s`` is 0 (then clean, as the specification says).
 
-Threads.  paho runs its network loop in its own thread; its callbacks only append ``(kind, generation, data)``
-to an inbox (a deque) and wake the event loop with ``call_soon_threadsafe`` when it was not already woken, so a
-burst of messages costs one wake-up, not one per message.  Everything else (the Sparkplug session, emit, quarantine,
-acknowledgements, rebirth requests) happens on the event loop.  ``generation`` counts connections: a message
-is acknowledged only on the connection that delivered it; after a reconnection the broker resends it itself.
+One event loop.  The MQTT connection (``mqtt_client``, an MQTT v5 client on asyncio) reads on the event loop
+itself: each socket read yields every whole packet in it, appended as ``(kind, generation, data)`` to an inbox;
+connection events (up, ready, down, refused) go to the same inbox, in order.  The connector takes up to
+``max_batch`` items at a time, decodes them (Sparkplug session, JSON topics), and commits them while it
+decodes the next batch; commits, acknowledgements and rebirth requests go one batch at a time, in arrival
+order.  ``generation`` counts connections: a message is acknowledged only on the connection that delivered
+it; after a reconnection the broker resends it itself.  While more than four batches wait in the inbox, the
+connection stops reading, so a slow store holds messages back at the broker rather than in memory.
 
 Sparkplug.  Subscribes to ``spBv1.0/<group>/#`` for each of ``groups`` (``+`` for every group) and to its own
 ``spBv1.0/STATE/<host_id>``; ``SparkplugHost`` turns messages into Signals, and the rebirth requests it asks for
@@ -50,11 +53,18 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal
+from shopfloor.connectors.mqtt_client import (
+    Message,
+    MqttLink,
+    MqttProtocolError,
+    MqttRefused,
+    Will,
+    connect,
+    connect_packet,
+    reason_text,
+    topic_matches,
+)
 from shopfloor.connectors.sparkplug.codec import DT, set_metric_value
 from shopfloor.connectors.sparkplug.host import REBIRTH_METRIC, HostResult, Quarantined, SparkplugHost
 from shopfloor.connectors.sparkplug.schema import Payload
@@ -63,6 +73,7 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
+_DECODE_SLICE = 100  # inbox items decoded between two turns of the event loop
 OPTIONS = (
     "url",
     "groups",
@@ -221,7 +232,7 @@ class _Batch:
     """Inbox items decoded, waiting for their commit: what they mean, and the messages to acknowledge after it."""
 
     result: HostResult = field(default_factory=HostResult)
-    acks: list[tuple[int, mqtt.MQTTMessage]] = field(default_factory=list)
+    acks: list[tuple[int, Message]] = field(default_factory=list)
     messages: int = 0
     republish_state: bool = False
 
@@ -293,13 +304,12 @@ class MqttConnector:
         self.rebirth_requests = 0
         self.quarantined: deque[Quarantined] = deque(maxlen=keep_quarantined)
         self.state_topic = state_topic(self.host_id)
-        self.client: mqtt.Client | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.link: MqttLink | None = None
         self._inbox: deque[tuple[str, int, Any]] = deque()
         self._arrived: asyncio.Event | None = None
-        self._wake_pending = False  # set by paho's thread, cleared by the event loop before it drains the inbox
-        self._generation = 0  # written by paho's thread only
-        self._subscribe_mid: int | None = None
+        # Received but not yet decoded: above this many the link stops reading (TCP holds the rest back).
+        self._high_water = 4 * max_batch
+        self._generation = 0  # counts connections
         self._state_ts = 0
         self._connections = 0
         self._down_at: datetime | None = None
@@ -358,101 +368,85 @@ class MqttConnector:
             subs.append((f"$share/{self.share}/{spec.topic}" if self.share else spec.topic, 1))
         return subs
 
-    # -- paho's thread: post, never block ------------------------------------------------------------------
+    # -- the link: connect, subscribe, reconnect -----------------------------------------------------------
     def _post(self, kind: str, data: Any = None) -> None:
-        loop, arrived = self._loop, self._arrived
-        if loop is None or arrived is None or loop.is_closed():
-            return
         self._inbox.append((kind, self._generation, data))
-        if self._wake_pending:
-            return  # the event loop has not drained the inbox yet: it will find this item too
-        self._wake_pending = True
-        try:
-            loop.call_soon_threadsafe(arrived.set)
-        except RuntimeError:
-            pass  # the event loop is closing: what was not acknowledged, the broker sends again
+        if self._arrived is not None:
+            self._arrived.set()
+
+    def _on_message(self, msg: Message) -> None:
+        self._inbox.append(("msg", self._generation, msg))
+        self._arrived.set()  # type: ignore[union-attr]
 
     def _take(self) -> list[tuple[str, int, Any]]:
-        """Up to ``max_batch`` items from the inbox, in arrival order (event loop)."""
+        """Up to ``max_batch`` items from the inbox, in arrival order."""
         assert self._arrived is not None
-        # Cleared before draining: an item appended after this point either is drained now or wakes us again.
         self._arrived.clear()
-        self._wake_pending = False
         inbox, items = self._inbox, []
         while inbox and len(items) < self.max_batch:
             items.append(inbox.popleft())
         if inbox:
             self._arrived.set()  # more than one batch waiting
+        if self.link is not None and len(inbox) < self._high_water // 2:
+            self.link.resume()
         return items
 
-    def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
-        self._state_ts = int(time.time() * 1000)
-        client.will_set(self.state_topic, _state(False, self._state_ts), qos=1, retain=True)
-
-    def _on_connect(self, client: mqtt.Client, userdata, flags, reason_code, properties=None) -> None:
-        if reason_code.is_failure:
-            self._post("refused", str(reason_code))
-            return
-        self._generation += 1
-        self._subscribe_mid = client.subscribe(self.subscriptions())[1]
-        self._post("up", bool(getattr(flags, "session_present", False)))
-
-    def _on_subscribe(self, client: mqtt.Client, userdata, mid, reason_codes, properties=None) -> None:
-        if mid != self._subscribe_mid:
-            return
-        refused = [f"{topic} ({rc})" for (topic, _), rc in zip(self.subscriptions(), reason_codes) if rc.is_failure]
-        # The host's birth goes out once its subscriptions are in place (tck-id-message-flow-phid-sparkplug-...).
-        client.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
-        # The status shows the link at once, even while the event loop is retrying a commit.
-        self.status.connected = True
-        self._post("ready", refused)
-
-    def _on_disconnect(self, client: mqtt.Client, userdata, flags, reason_code, properties=None) -> None:
-        self.status.connected = False
-        self._post("down", str(reason_code))
-
-    def _on_connect_fail(self, client: mqtt.Client, userdata) -> None:
-        self._post("refused", f"cannot reach {self.broker.host}:{self.broker.port}")
-
-    def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
-        self._post("msg", msg)
-
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
-        )
-        if self.broker.username is not None:
-            client.username_pw_set(self.broker.username, self.broker.password)
-        if self.broker.tls:
-            client.tls_set()
-        client.on_pre_connect = self._on_pre_connect
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=self.reconnect_min_s, max_delay=self.reconnect_max_s)
-        return client
+    async def _keep_connected(self) -> None:
+        """Connect, subscribe and publish the host's birth; after a drop or a refusal, again with back-off."""
+        delay = self.reconnect_min_s
+        while True:
+            self._state_ts = int(time.time() * 1000)
+            packet = connect_packet(
+                self.client_id,
+                self.keepalive_s,
+                clean_start=self.session_expiry_s == 0,
+                session_expiry_s=self.session_expiry_s,
+                will=Will(self.state_topic, _state(False, self._state_ts).encode(), qos=1, retain=True),
+                username=self.broker.username,
+                password=self.broker.password,
+            )
+            self._generation += 1  # before the CONNACK: a session's messages may follow it at once
+            try:
+                link = await connect(
+                    self.broker.host,
+                    self.broker.port,
+                    packet,
+                    self._on_message,
+                    self.keepalive_s,
+                    tls=self.broker.tls,
+                    high_water=self._high_water,
+                    held=self._inbox.__len__,
+                    on_connack=lambda ack: self._post("up", ack.session_present),
+                )
+            except MqttRefused as exc:
+                self._post("refused", str(exc))
+            except (OSError, TimeoutError, MqttProtocolError):
+                self._post("refused", f"cannot reach {self.broker.host}:{self.broker.port}")
+            else:
+                self.link = link
+                try:
+                    codes = await link.subscribe(self.subscriptions())
+                except (ConnectionError, TimeoutError, MqttProtocolError) as exc:
+                    link.close(f"subscribing failed: {exc}")
+                else:
+                    refused = [f"{t} ({reason_text(c)})" for (t, _), c in zip(self.subscriptions(), codes) if c >= 0x80]
+                    # The host's birth goes out once its subscriptions are in place (tck-id-message-flow-phid-...).
+                    link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
+                    self.status.connected = True
+                    self._post("ready", refused)
+                    delay = self.reconnect_min_s
+                reason = await asyncio.shield(link.closed)
+                self.status.connected = False
+                self._post("down", reason)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.reconnect_max_s)
 
     # -- the event loop ------------------------------------------------------------------------------------
     async def run(self, emit: Emit) -> None:
         """Connect, hand Signals to ``emit``, reconnect with back-off, until cancelled."""
-        self._loop = asyncio.get_running_loop()
         self._inbox.clear()
         self._arrived = asyncio.Event()
-        self._wake_pending = False
-        client = self.client = self._make_client()
-        props = Properties(PacketTypes.CONNECT)
-        if self.session_expiry_s:
-            props.SessionExpiryInterval = self.session_expiry_s
-        client.connect_async(
-            self.broker.host,
-            self.broker.port,
-            keepalive=self.keepalive_s,
-            clean_start=self.session_expiry_s == 0,
-            properties=props,
-        )
-        client.loop_start()
+        keeper = asyncio.create_task(self._keep_connected(), name=f"mqtt-link-{self.name}")
         tick = min(0.25, self.sparkplug.reorder_timeout_s / 4)
         committing: asyncio.Task[None] | None = None
         try:
@@ -464,74 +458,83 @@ class MqttConnector:
                         await self._arrived.wait()
                 except TimeoutError:
                     pass
+                if keeper.done():
+                    keeper.result()  # a bug in the link keeper: raise it rather than wait forever
                 if self._inbox and self.batch_delay_s > 0:
                     await asyncio.sleep(self.batch_delay_s)  # let a burst gather into one commit
                 # Decoding this batch overlaps the commit of the one before; commits (and acknowledgements)
                 # still happen one at a time, in the order the messages arrived.
-                batch = self._decode(self._take())
+                batch = await self._decode(self._take())
                 if committing is not None:
                     await committing
                 committing = asyncio.create_task(self._settle(batch, emit))
+                # Two turns of the event loop: the commit reaches the writer, which hands it to its thread.
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
         finally:
             if committing is not None and not committing.done():
                 # Not acknowledged: the broker delivers these messages again.
                 committing.cancel()
                 await asyncio.gather(committing, return_exceptions=True)
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
             self.status.connected = False
-            await self._stop(client)
+            await self._stop()
 
-    async def _stop(self, client: mqtt.Client) -> None:
-        def stop() -> None:
-            if client.is_connected():
-                # The host's death before a clean DISCONNECT (the broker sends the Will only on a broken link).
-                info = client.publish(self.state_topic, _state(False, self._state_ts), qos=1, retain=True)
-                try:
-                    info.wait_for_publish(2)
-                except (RuntimeError, ValueError):
-                    pass
-            client.disconnect()
-            client.loop_stop()
-
+    async def _stop(self) -> None:
+        link, self.link = self.link, None
+        if link is None or not link.is_open:
+            return
+        # The host's death before a clean DISCONNECT (the broker sends the Will only on a broken link).
         try:
-            await asyncio.to_thread(stop)
-        except RuntimeError:  # no executor any more (the event loop is shutting down)
-            stop()
+            done = link.publish(self.state_topic, _state(False, self._state_ts), qos=1, retain=True)
+            if done is not None:
+                async with asyncio.timeout(2):
+                    await done
+        except (ConnectionError, TimeoutError):
+            pass
+        link.disconnect()
 
-    def _decode(self, items: list[tuple[str, int, Any]]) -> _Batch:
-        """What a batch of inbox items means (Sparkplug session, JSON topics, connection events); no I/O."""
+    async def _decode(self, items: list[tuple[str, int, Any]]) -> _Batch:
+        """What a batch of inbox items means (Sparkplug session, JSON topics, connection events); no I/O.
+
+        Every ``_DECODE_SLICE`` items it lets the event loop run: the commit of the previous batch gets under
+        way (it runs in the writer's thread, mostly in SQLite, beside this decoding), and the connection is
+        read and kept alive."""
         now = datetime.now(timezone.utc)
         batch = _Batch()
         result = batch.result
-        for kind, generation, data in items:
+        for n, (kind, generation, data) in enumerate(items, 1):
             if kind == "msg":
                 batch.messages += 1
-                msg: mqtt.MQTTMessage = data
+                msg: Message = data
                 if msg.qos > 0:
                     batch.acks.append((generation, msg))
                 batch.republish_state |= self._receive(msg, now, result)
             else:
                 self._event(kind, data, now, result)
+            if n % _DECODE_SLICE == 0:
+                await asyncio.sleep(0)
         result.extend(self.sparkplug.check_timeouts(now))
         return batch
 
     async def _settle(self, batch: _Batch, emit: Emit) -> None:
         """Commit a decoded batch, then acknowledge its messages and send the requests it asked for."""
         result = batch.result
-        if batch.republish_state and self.client is not None:
-            self.client.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
+        if batch.republish_state and self.link is not None and self.link.is_open:
+            self.link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
         if batch.messages:
             self.status.record_messages(batch.messages)
         await self._commit(emit, result.signals, result.quarantined)
         if result.signals:
             self.status.last_value_at = max(s.ts for s in result.signals)
-        client = self.client
-        if client is not None:
-            for generation, msg in batch.acks:
-                if generation == self._generation:
-                    client.ack(msg.mid, msg.qos)
+        link = self.link
+        if link is not None and link.is_open:
+            # Only on the connection that delivered them; after a reconnection the broker sends them again.
+            link.ack([msg.mid for generation, msg in batch.acks if generation == self._generation])
         self._request_rebirths(result.rebirths)
 
-    def _receive(self, msg: mqtt.MQTTMessage, now: datetime, result: HostResult) -> bool:
+    def _receive(self, msg: Message, now: datetime, result: HostResult) -> bool:
         """Add what one message means to ``result``; True when the host must publish its birth again."""
         topic = msg.topic
         if topic == self.state_topic:
@@ -545,7 +548,7 @@ class MqttConnector:
             else:
                 result.extend(self.sparkplug.receive(topic, msg.payload, now))
             return False
-        spec = next((t for t in self.json_topics if mqtt.topic_matches_sub(t.topic, topic)), None)
+        spec = next((t for t in self.json_topics if topic_matches(t.topic, topic)), None)
         try:
             if spec is None:
                 raise JsonPayloadError("no json_topics entry matches this topic")
@@ -605,11 +608,11 @@ class MqttConnector:
                 delay = min(delay * 2, self.commit_retry_max_s)
 
     def _request_rebirths(self, nodes: list[tuple[str, str]]) -> None:
-        client = self.client
-        if client is None or not nodes:
+        link = self.link
+        if link is None or not link.is_open or not nodes:
             return
         for group, edge in dict.fromkeys(nodes):
             payload = Payload(timestamp=int(time.time() * 1000))
             set_metric_value(payload.metrics.add(name=REBIRTH_METRIC), DT["Boolean"], True)
-            client.publish(node_topic(group, "NCMD", edge), payload.SerializeToString(), qos=0)
+            link.publish(node_topic(group, "NCMD", edge), payload.SerializeToString(), qos=0)
             self.rebirth_requests += 1
