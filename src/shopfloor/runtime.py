@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from shopfloor.api.app import Settings, create_app
 from shopfloor.connectors.base import Signal
-from shopfloor.ingest.writer import IngestWriter
+from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
 
@@ -40,6 +40,7 @@ async def run(
 
     writer = IngestWriter(engine, plant, buffer_dir)
     await writer.start()
+    tune_gc_for_ingest()
     built = build_connectors(plant, writer.quarantine) if connectors else []
     sources = [*sources, *(c.run for c in built)]
     if built:
@@ -95,6 +96,7 @@ async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[s
     built = build_connectors(plant, None, only)
     writer = IngestWriter(engine, plant, buffer_dir, state_key=key)
     await writer.start()
+    tune_gc_for_ingest()
     for c in built:
         if hasattr(c, "quarantine"):
             c.quarantine = writer.quarantine

@@ -467,7 +467,8 @@ class SparkplugHost:
         unknown = False
         types, aliases = node.types, node.aliases
         signals = _SignalMaker(self.source, machine, node, topic, payload, now)
-        direct = _DIRECT_FIELD
+        direct, times, append, good = _DIRECT_FIELD, signals.times, out.signals.append, _GOOD
+        source, prefix, payload_ms = self.source, signals.prefix, signals.payload_ms
         for m in payload.metrics:
             name = m.name
             if name:
@@ -496,7 +497,11 @@ class SparkplugHost:
             # The hot path: a Double, Boolean or String in its own field is its value as it is.
             field_name = direct.get(datatype)
             if field_name is not None and not m.is_null and m.HasField(field_name):
-                signals.add(m, name, getattr(m, field_name), out)
+                # _SignalMaker.add, inlined for the values that make up nearly all of a plant's traffic.
+                ms = m.timestamp or payload_ms
+                ts = times.get(ms) or signals.time_of(ms, name)
+                quality = quality_of(m, name) if m.HasField("properties") else good
+                append(_signal((source, machine, name, getattr(m, field_name), ts, quality, f"{prefix}{ms}:{name}")))
                 continue
             try:
                 value = metric_value(m, datatype, name)
@@ -537,14 +542,19 @@ class _SignalMaker:
         self.received = now
         self.times: dict[int, datetime] = {}
 
-    def add(self, metric: Any, tag: str, value: Any, out: HostResult) -> None:
-        ms = metric.timestamp or self.payload_ms
+    def time_of(self, ms: int, tag: str) -> datetime:
+        """The instant of ``ms`` (0: the time of reception), converted once per payload."""
         ts = self.times.get(ms)
         if ts is None:
             try:
                 ts = self.times[ms] = datetime_from_ms(ms, tag) if ms else self.received
             except PayloadError:
                 ts = self.times[ms] = self.received  # an impossible timestamp: the reception time stands in
+        return ts
+
+    def add(self, metric: Any, tag: str, value: Any, out: HostResult) -> None:
+        ms = metric.timestamp or self.payload_ms
+        ts = self.time_of(ms, tag)
         quality = quality_of(metric, tag) if metric.HasField("properties") else _GOOD
         if value is None and quality is _GOOD:
             quality = Quality.BAD
