@@ -396,3 +396,94 @@ def test_any_reordering_within_the_timeout_delivers_every_value_once_in_the_orde
         for tag, value in (("Inputs/A", i % 3 == 0), ("Inputs/B", i % 2 == 0))
     ]
     assert received == expected
+
+
+# -- DATA decoded a column at a time ---------------------------------------------------------------------------
+_KINDS = {  # datatype -> values of it
+    "Double": st.floats(allow_nan=False, allow_infinity=False),
+    "Boolean": st.booleans(),
+    "String": st.text(max_size=8),
+    "Int64": st.integers(-(2**63), 2**63 - 1),
+    "Float": st.floats(width=32, allow_nan=False, allow_infinity=False),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_column_decoding_gives_exactly_what_metric_by_metric_decoding_gives(data):
+    """Random births and DATA payloads (aliases or names, every datatype kind, own or payload timestamps, null,
+    transient, a Quality property, an alias of another device, a value in the wrong field): the column path
+    either declines or produces the same Signals, skips, quarantines and rebirth requests."""
+    direct = ["Double", "Boolean", "String"]
+    kinds = data.draw(st.lists(st.sampled_from(direct * 3 + ["Int64", "Float"]), min_size=1, max_size=6))
+    other = data.draw(st.booleans())  # a second device, whose alias may turn up in the first one's DATA
+
+    def births():
+        out = [(NBIRTH, nbirth())]
+        for device, offset in [(D, 100)] + ([("Other", 200)] if other else []):
+            p = Payload(timestamp=MS0, seq=len(out))
+            for i, kind in enumerate(kinds):
+                m = p.metrics.add(name=f"m{i}", alias=offset + i, timestamp=MS0)
+                set_metric_value(m, DT[kind], data.draw(_KINDS[kind]))
+            out.append((f"spBv1.0/{G}/DBIRTH/{E}/{device}", p.SerializeToString()))
+        return out
+
+    born = births()
+    payload = Payload(timestamp=data.draw(st.sampled_from([MS0 + 5, 0])), seq=len(born))
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(kinds) - 1))
+        kind = kinds[i]
+        by = data.draw(
+            st.sampled_from(["alias", "alias", "alias", "name", "other alias"] if other else ["alias", "name"])
+        )
+        m = payload.metrics.add()
+        if by == "name":
+            m.name = f"m{i}"
+        else:
+            m.alias = (200 if by == "other alias" else 100) + i
+        stamp = data.draw(st.sampled_from([None, MS0 + 7, MS0 + 9]))
+        if stamp is not None:
+            m.timestamp = stamp
+        twist = data.draw(st.sampled_from([""] * 8 + ["null", "transient", "bad quality", "wrong field"]))
+        if twist == "null":
+            set_metric_value(m, DT[kind], None)
+        elif twist == "wrong field":
+            m.datatype = DT[kind]
+            m.string_value = "x" if kind != "String" else m.string_value
+            if kind == "String":
+                m.double_value = 1.5
+        else:
+            set_metric_value(m, DT[kind], data.draw(_KINDS[kind]))
+        if twist == "transient":
+            m.is_transient = True
+        if twist == "bad quality":
+            set_quality(m, Quality.BAD)
+
+    results = []
+    for columns in (True, False):
+        host = SparkplugHost("t")
+        host.columns = columns
+        for topic, body in born:
+            host.receive(topic, body, T0)
+        results.append(host.receive(DDATA, payload.SerializeToString(), T0))
+    fast, slow = results
+    assert fast.signals == slow.signals
+    assert [type(s) for s in fast.signals] == [type(s) for s in slow.signals]
+    assert fast.skipped == slow.skipped and fast.rebirths == slow.rebirths
+    assert [q.reason for q in fast.quarantined] == [q.reason for q in slow.quarantined]
+
+
+def test_a_plain_ddata_payload_is_decoded_a_column_at_a_time():
+    """The case the column path exists for (aliases, Booleans, the payload's timestamp) does take it."""
+    host = SparkplugHost("t")
+    for topic, body in ((NBIRTH, nbirth()), (DBIRTH, dbirth())):
+        host.receive(topic, body, T0)
+    taken = []
+    plain = host._plain_data
+    host._plain_data = lambda *args: taken.append(plain(*args)) or taken[-1]
+    p = Payload(timestamp=MS0 + 1, seq=2)
+    for name in PIBRELLA[:3]:
+        set_metric_value(p.metrics.add(alias=ALIAS[name]), DT["Boolean"], True)
+    out = host.receive(DDATA, p.SerializeToString(), T0)
+    assert taken == [True]
+    assert [(s.tag, s.value, s.quality) for s in out.signals] == [(n, True, Quality.GOOD) for n in PIBRELLA[:3]]
