@@ -11,10 +11,13 @@ filters: the non-normative examples of 4.7.1.2, 4.7.1.3 and 4.7.2), 3.2.2.2 (Ses
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -239,31 +242,95 @@ def test_the_will_goes_out_when_the_link_breaks_and_not_after_a_normal_disconnec
     assert link.closed.done()
 
 
-def test_a_refused_connection_names_the_reason(tmp_path):
-    """A broker of its own on a free loopback port that admits no anonymous client."""
+def test_credentials_are_sent_and_a_refusal_names_its_reason(tmp_path):
+    """A broker of its own on a free loopback port that admits only user "plant" with its password."""
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not os.path.exists(mosquitto):
+    passwd = shutil.which("mosquitto_passwd")
+    if not os.path.exists(mosquitto) or passwd is None:
         pytest.skip("mosquitto is not installed")
     port = free_port()
+    # Started as root, mosquitto reads the password file as its own user: a directory everyone may enter.
+    shared = Path(tempfile.mkdtemp(prefix="mqtt-auth-"))
+    shared.chmod(0o755)
+    subprocess.run([passwd, "-b", "-c", str(shared / "passwd"), "plant", "s3cret:é"], check=True)
+    (shared / "passwd").chmod(0o644)
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\n")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {shared / 'passwd'}\n")
     broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    async def scenario():
+    async def attempt(username=None, password=None):
+        packet = connect_packet(f"p-{uuid.uuid4().hex[:6]}", 10, True, username=username, password=password)
         for _ in range(100):
             try:
-                return await _link(f"mqtt://127.0.0.1:{port}", "anonymous", [])
-            except OSError as exc:
-                if isinstance(exc, MqttRefused):
-                    raise
+                return await connect("127.0.0.1", port, packet, lambda m: None, 10)
+            except MqttRefused:
+                raise
+            except OSError:
                 await asyncio.sleep(0.1)  # not listening yet
+        raise AssertionError("the broker did not start")
+
+    async def scenario():
+        link = await attempt("plant", "s3cret:é")
+        link.disconnect()
+        refusals = []
+        for username, password in ((None, None), ("plant", "wrong")):
+            with pytest.raises(MqttRefused) as refused:
+                await attempt(username, password)
+            refusals.append(str(refused.value))
+        return refusals
 
     try:
-        with pytest.raises(MqttRefused, match=r"(Not authorized \(0x87\)|Bad User Name or Password \(0x86\))"):
-            run(scenario())
+        anonymous, wrong = run(scenario())
     finally:
         broker.terminate()
         broker.wait(10)
+        shutil.rmtree(shared, ignore_errors=True)
+    assert re.fullmatch(r"(Not authorized \(0x87\)|Bad User Name or Password \(0x86\))", anonymous)
+    assert re.fullmatch(r"(Not authorized \(0x87\)|Bad User Name or Password \(0x86\))", wrong)
+
+
+@pytest.mark.mqtt
+def test_an_idle_link_is_kept_alive_and_ends_when_its_session_is_taken_over(mqtt_url):
+    """Keep alive 1 s and 3 s of silence: PINGREQ / PINGRESP keep it open.  A second connection with the same
+    Client Identifier takes the session over (3.1.4-3): the first link ends and says so."""
+    client_id = f"k-{uuid.uuid4().hex[:8]}"
+    host, port = broker_address(mqtt_url)
+
+    async def scenario():
+        first = await connect(host, port, connect_packet(client_id, 1, True), lambda m: None, 1)
+        await asyncio.sleep(3)
+        alive = first.is_open
+        second = await connect(host, port, connect_packet(client_id, 10, True), lambda m: None, 10)
+        reason = await asyncio.wait_for(asyncio.shield(first.closed), 5)
+        second.disconnect()
+        return alive, reason, first.is_open
+
+    alive, reason, still_open = run(scenario())
+    assert alive and not still_open
+    assert reason  # Mosquitto 2.0 closes the socket; a broker that sends DISCONNECT 0x8E is named as such
+
+
+def test_a_disconnect_from_the_server_is_named_with_its_reason_string():
+    """A server of the test's own: CONNACK, then DISCONNECT 0x8B "Server shutting down" with a Reason String."""
+
+    async def scenario():
+        async def serve(reader, writer):
+            await reader.read(1024)  # the CONNECT
+            writer.write(b"\x20\x03\x00\x00\x00")  # CONNACK: no session, Success, no properties
+            reason = b"maintenance"
+            props = b"\x1f" + len(reason).to_bytes(2, "big") + reason
+            body = b"\x8b" + encode_varint(len(props)) + props
+            writer.write(b"\xe0" + encode_varint(len(body)) + body)
+            await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        link = await connect("127.0.0.1", port, connect_packet("x", 10, True), lambda m: None, 10)
+        reason = await asyncio.wait_for(asyncio.shield(link.closed), 5)
+        server.close()
+        return reason
+
+    assert run(scenario()) == "the server disconnected: Server shutting down (0x8B): maintenance"
 
 
 @pytest.mark.mqtt
