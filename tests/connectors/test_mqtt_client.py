@@ -358,3 +358,26 @@ def test_reading_stops_while_too_much_is_held_and_goes_on_when_it_is_taken(mqtt_
     finally:
         publisher.close()
     assert 5 < while_paused < 200  # it stopped reading soon after passing the mark
+
+
+def test_a_packet_shorter_than_its_fields_closes_the_link_with_the_reason():
+    """A server of the test's own sends a CONNACK, then a PUBLISH whose topic length runs past its end."""
+
+    async def scenario():
+        async def serve(reader, writer):
+            await reader.read(1024)
+            writer.write(b"\x20\x03\x00\x00\x00" + b"\x30\x01\x00")  # PUBLISH of one byte: half a topic length
+            await writer.drain()
+            await asyncio.sleep(1)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        got = []
+        link = await connect("127.0.0.1", port, connect_packet("x", 10, True), got.append, 10)
+        reason = await asyncio.wait_for(asyncio.shield(link.closed), 5)
+        server.close()
+        return reason, got
+
+    reason, got = run(scenario())
+    assert reason == "protocol error from the server: a PUBLISH too short for its topic"
+    assert got == []

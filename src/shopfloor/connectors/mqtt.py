@@ -430,11 +430,15 @@ class MqttConnector:
                     link.close(f"subscribing failed: {exc}")
                 else:
                     refused = [f"{t} ({reason_text(c)})" for (t, _), c in zip(self.subscriptions(), codes) if c >= 0x80]
-                    # The host's birth goes out once its subscriptions are in place (tck-id-message-flow-phid-...).
-                    link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
-                    self.status.connected = True
-                    self._post("ready", refused)
-                    delay = self.reconnect_min_s
+                    try:
+                        # The host's birth goes out once its subscriptions are in place (tck-id-message-flow-...).
+                        link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
+                    except ConnectionError:
+                        pass  # the link broke meanwhile: ``closed`` below says why
+                    else:
+                        self.status.connected = True
+                        self._post("ready", refused)
+                        delay = self.reconnect_min_s
                 reason = await asyncio.shield(link.closed)
                 self.status.connected = False
                 self._post("down", reason)

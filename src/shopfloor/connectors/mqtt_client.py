@@ -498,7 +498,10 @@ class MqttLink(asyncio.Protocol):
                 else:
                     self._control(kind, flags, body)
         except MqttProtocolError as exc:
-            self.close(f"protocol error from the server: {exc}", 0x81 if "Malformed" in str(exc) else 0x82)
+            self.close(f"protocol error from the server: {exc}", 0x82)
+            return
+        except (struct.error, IndexError) as exc:  # a packet shorter than its own fields say
+            self.close(f"malformed packet from the server: {exc}", 0x81)
             return
         if self.high_water is not None and self.held is not None and self.held() > self.high_water:
             self.pause()
