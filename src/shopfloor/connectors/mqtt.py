@@ -73,7 +73,8 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
-_DECODE_SLICE = 100  # inbox items decoded between two turns of the event loop
+# Decoded between two turns of the event loop: this many inbox items, or this many values, whichever first.
+_DECODE_SLICE_ITEMS, _DECODE_SLICE_VALUES = 100, 2000
 OPTIONS = (
     "url",
     "groups",
@@ -502,12 +503,14 @@ class MqttConnector:
     async def _decode(self, items: list[tuple[str, int, Any]]) -> _Batch:
         """What a batch of inbox items means (Sparkplug session, JSON topics, connection events); no I/O.
 
-        Every ``_DECODE_SLICE`` items it lets the event loop run: the commit of the previous batch gets under
-        way (it runs in the writer's thread, mostly in SQLite, beside this decoding), and the connection is
-        read and kept alive."""
+        After every ``_DECODE_SLICE_ITEMS`` items or ``_DECODE_SLICE_VALUES`` values it lets the others run:
+        ``time.sleep(0)`` hands the GIL to the writer's thread, which is committing the previous batch and would
+        otherwise wait out the interpreter's switch interval (5 ms) each time it comes back from SQLite; the
+        event loop turn then lets that commit get under way and the connection be read and kept alive."""
         now = datetime.now(timezone.utc)
         batch = _Batch()
         result = batch.result
+        signals, mark = result.signals, 0
         for n, (kind, generation, data) in enumerate(items, 1):
             if kind == "msg":
                 batch.messages += 1
@@ -517,7 +520,9 @@ class MqttConnector:
                 batch.republish_state |= self._receive(msg, now, result)
             else:
                 self._event(kind, data, now, result)
-            if n % _DECODE_SLICE == 0:
+            if n % _DECODE_SLICE_ITEMS == 0 or len(signals) - mark >= _DECODE_SLICE_VALUES:
+                mark = len(signals)
+                time.sleep(0)
                 await asyncio.sleep(0)
         result.extend(self.sparkplug.check_timeouts(now))
         return batch
