@@ -73,8 +73,9 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
+MAX_BATCH_BYTES = 512 * 1024  # payload bytes taken from the inbox into one batch
 # Decoded between two turns of the event loop: this many inbox items, or this many values, whichever first.
-_DECODE_SLICE_ITEMS, _DECODE_SLICE_VALUES = 100, 2000
+_DECODE_SLICE_ITEMS, _DECODE_SLICE_VALUES = 100, 500
 OPTIONS = (
     "url",
     "groups",
@@ -380,12 +381,18 @@ class MqttConnector:
         self._arrived.set()  # type: ignore[union-attr]
 
     def _take(self) -> list[tuple[str, int, Any]]:
-        """Up to ``max_batch`` items from the inbox, in arrival order."""
+        """Up to ``max_batch`` items, or ``MAX_BATCH_BYTES`` of payload, from the inbox, in arrival order.
+
+        A batch of moderate size is committed while the next one is decoded; one batch of everything that
+        arrived (a burst of large messages) would be decoded and then committed with nothing beside it."""
         assert self._arrived is not None
         self._arrived.clear()
-        inbox, items = self._inbox, []
-        while inbox and len(items) < self.max_batch:
-            items.append(inbox.popleft())
+        inbox, items, size = self._inbox, [], 0
+        while inbox and len(items) < self.max_batch and size < MAX_BATCH_BYTES:
+            item = inbox.popleft()
+            items.append(item)
+            if item[0] == "msg":
+                size += len(item[2].payload)
         if inbox:
             self._arrived.set()  # more than one batch waiting
         if self.link is not None and len(inbox) < self._high_water // 2:
