@@ -12,11 +12,12 @@ is persistent unless ``session_expiry_s`` is 0 (then clean, as the specification
 One event loop.  The MQTT connection (``mqtt_client``, an MQTT v5 client on asyncio) reads on the event loop
 itself: each socket read yields every whole packet in it, appended as ``(kind, generation, data)`` to an inbox;
 connection events (up, ready, down, refused) go to the same inbox, in order.  The connector takes up to
-``max_batch`` items at a time, decodes them (Sparkplug session, JSON topics), and commits them while it
-decodes the next batch; commits, acknowledgements and rebirth requests go one batch at a time, in arrival
-order.  ``generation`` counts connections: a message is acknowledged only on the connection that delivered
-it; after a reconnection the broker resends it itself.  While more than four batches wait in the inbox, the
-connection stops reading, so a slow store holds messages back at the broker rather than in memory.
+``max_batch`` items (or ``MAX_BATCH_BYTES`` of payload) at a time, decodes them (Sparkplug session, JSON topics),
+and commits them while it decodes the next batch; commits, acknowledgements (one write per batch) and rebirth
+requests go one batch at a time, in arrival order.  ``generation`` counts connections: a message is
+acknowledged only on the connection that delivered it; after a reconnection the broker resends it itself.
+While more than ``4 * max_batch`` items wait in the inbox, the connection stops reading, so a slow store holds
+messages back at the broker rather than in memory.
 
 Sparkplug.  Subscribes to ``spBv1.0/<group>/#`` for each of ``groups`` (``+`` for every group) and to its own
 ``spBv1.0/STATE/<host_id>``; ``SparkplugHost`` turns messages into Signals, and the rebirth requests it asks for
