@@ -40,7 +40,7 @@ from shopfloor.connectors.sparkplug.codec import (
     set_metric_value,
 )
 from shopfloor.connectors.sparkplug.errors import SparkplugError
-from shopfloor.connectors.sparkplug.host import BDSEQ_METRIC, REBIRTH_METRIC, SEQ_MODULUS
+from shopfloor.connectors.sparkplug.host import BDSEQ_METRIC, REBIRTH_METRIC, SEQ_MODULUS, is_control_metric
 from shopfloor.connectors.sparkplug.schema import Payload
 from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topic, parse_topic, state_topic
 
@@ -83,7 +83,7 @@ class EdgeSession:
         self.names: dict[int, tuple[str | None, str]] = {}
         for device, metrics in self.values.items():
             for name, value in metrics.items():
-                if name == BDSEQ_METRIC or name.startswith("Node Control/"):
+                if is_control_metric(name):
                     raise EdgeError(f"{name!r} is a control metric of the edge node, not a value to publish")
                 given = (datatypes or {}).get(device, {}).get(name)
                 datatype = DT[given] if isinstance(given, str) else given

@@ -463,11 +463,11 @@ class SparkplugHost:
                     )
                 else:
                     node.aliases[m.alias] = (device, name, datatype)
-                    if datatype in _DIRECT_FIELD and name != BDSEQ_METRIC and not name.startswith("Node Control/"):
+                    if datatype in _DIRECT_FIELD and not is_control_metric(name):
                         node.plain[m.alias] = (device, name, _DIRECT_FIELD[datatype])
                     else:
                         node.plain.pop(m.alias, None)
-            if name == BDSEQ_METRIC or name.startswith("Node Control/"):
+            if is_control_metric(name):
                 continue
             if m.is_transient:
                 out.skipped.append((name, "transient: not to be stored"))
@@ -538,8 +538,6 @@ class SparkplugHost:
         unknown = False
         types, aliases = node.types, node.aliases
         signals = _SignalMaker(self.source, machine, node, topic, payload, now)
-        direct, times, append, good = _DIRECT_FIELD, signals.times, out.signals.append, _GOOD
-        source, prefix, payload_ms = self.source, signals.prefix, signals.payload_ms
         for m in payload.metrics:
             name = m.name
             if name:
@@ -560,19 +558,15 @@ class SparkplugHost:
                     unknown = True
                     continue
                 name, datatype = found[1], found[2]
-            if machine is None or name == BDSEQ_METRIC or name.startswith("Node Control/"):
+            if machine is None or is_control_metric(name):
                 continue
             if m.is_transient:
                 out.skipped.append((name, "transient: not to be stored"))
                 continue
-            # The hot path: a Double, Boolean or String in its own field is its value as it is.
-            field_name = direct.get(datatype)
+            # A Double, Boolean or String in its own field is its value as it is.
+            field_name = _DIRECT_FIELD.get(datatype)
             if field_name is not None and not m.is_null and m.HasField(field_name):
-                # _SignalMaker.add, inlined for the values that make up nearly all of a plant's traffic.
-                ms = m.timestamp or payload_ms
-                ts = times.get(ms) or signals.time_of(ms, name)
-                quality = quality_of(m, name) if m.HasField("properties") else good
-                append(_signal((source, machine, name, getattr(m, field_name), ts, quality, f"{prefix}{ms}:{name}")))
+                signals.add(m, name, getattr(m, field_name), out)
                 continue
             try:
                 value = metric_value(m, datatype, name)
@@ -630,6 +624,11 @@ class _SignalMaker:
         if value is None and quality is _GOOD:
             quality = Quality.BAD
         out.signals.append(_signal((self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}")))
+
+
+def is_control_metric(name: str) -> bool:
+    """``bdSeq`` and ``Node Control/*``: metrics of the session itself, not machine signals."""
+    return name == BDSEQ_METRIC or name.startswith("Node Control/")
 
 
 def _flatten(name: str, value: Any, out: HostResult) -> Iterator[tuple[str, Any]]:
