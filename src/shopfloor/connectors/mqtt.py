@@ -378,8 +378,7 @@ class MqttConnector:
             self._arrived.set()
 
     def _on_message(self, msg: Message) -> None:
-        self._inbox.append(("msg", self._generation, msg))
-        self._arrived.set()  # type: ignore[union-attr]
+        self._post("msg", msg)
 
     def _take(self) -> list[tuple[str, int, Any]]:
         """Up to ``max_batch`` items, or ``MAX_BATCH_BYTES`` of payload, from the inbox, in arrival order.
@@ -433,12 +432,13 @@ class MqttConnector:
                 self._post("refused", f"cannot reach {self.broker.host}:{self.broker.port}")
             else:
                 self.link = link
+                subscriptions = self.subscriptions()
                 try:
-                    codes = await link.subscribe(self.subscriptions())
+                    codes = await link.subscribe(subscriptions)
                 except (ConnectionError, TimeoutError, MqttProtocolError) as exc:
                     link.close(f"subscribing failed: {exc}")
                 else:
-                    refused = [f"{t} ({reason_text(c)})" for (t, _), c in zip(self.subscriptions(), codes) if c >= 0x80]
+                    refused = [f"{t} ({reason_text(c)})" for (t, _), c in zip(subscriptions, codes) if c >= 0x80]
                     try:
                         # The host's birth goes out once its subscriptions are in place (tck-id-message-flow-...).
                         link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
