@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -88,11 +89,15 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged_and_counts_nothing_twi
 
     host, port = broker_address(url)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    online = threading.Event()
+    # The ingest's birth (its retained STATE, online) goes out once its persistent session has subscribed.
+    pub.on_message = lambda _c, _u, msg: json.loads(msg.payload).get("online") and online.set()
     pub.connect(host, port)
+    pub.subscribe(f"spBv1.0/STATE/h-{prefix}", qos=1)
     pub.loop_start()
     proc = start()
     try:
-        time.sleep(3)  # the ingest's persistent session subscribes
+        assert online.wait(60), "shopfloor ingest did not subscribe within 60 s"
         for i in range(1, N + 1):
             body = json.dumps({"ts": 1772400000000 + i * 10, "values": {"TotalCount": i}})
             pub.publish(f"{prefix}/M1/counter", body, qos=1).wait_for_publish(5)
