@@ -15,7 +15,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from shopfloor.api.app import Settings, create_app
-from shopfloor.connectors.base import Signal
+from shopfloor.connectors.base import Signal, SignalBlock
 from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
@@ -46,7 +46,7 @@ async def run(
     if built:
         sources.append(lambda emit: publish_status(engine, built, writer))
 
-    async def emit(signals: list[Signal]) -> None:
+    async def emit(signals: list[Signal | SignalBlock]) -> None:
         await writer.submit(signals)
         broker.publish(s.machine for s in signals)
 
@@ -102,7 +102,7 @@ async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[s
             c.quarantine = writer.quarantine
     share_live_updates(engine)
 
-    async def emit(signals: list[Signal]) -> None:
+    async def emit(signals: list[Signal | SignalBlock]) -> None:
         await writer.submit(signals)
         broker.publish(s.machine for s in signals)  # boards of the web processes, through PostgreSQL
 

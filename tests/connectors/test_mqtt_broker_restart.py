@@ -11,6 +11,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
+from shopfloor.connectors.base import expand_signals
 from shopfloor.connectors.mqtt import MqttConnector
 from shopfloor.simulator.modbus_server import free_port
 
@@ -63,7 +64,7 @@ def test_the_connector_comes_back_after_a_broker_restart(tmp_path):
         )
 
         async def emit(signals):
-            received.extend(s.value for s in signals)
+            received.extend(s.value for s in expand_signals(signals))
 
         task = asyncio.create_task(conn.run(emit))
         for _ in range(100):

@@ -18,7 +18,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from shopfloor.connectors.base import Quality
+from shopfloor.connectors.base import Quality, SignalBlock, expand_signals
 from shopfloor.connectors.mqtt import MqttConnector, broker_address
 from shopfloor.connectors.sparkplug.edge import EdgeNode
 from tests.connectors.waiting import run, until
@@ -88,10 +88,11 @@ def test_births_and_data_arrive_and_the_host_state_is_born_and_dies_with_one_tim
     probe = Probe(mqtt_url, f"spBv1.0/STATE/h-{unique}")
     conn = connector(mqtt_url, unique)
     edge = edge_node(mqtt_url, unique)
-    seen = []
+    seen, blocks = [], []
 
     async def emit(signals):
-        seen.extend(signals)
+        blocks.extend(s for s in signals if isinstance(s, SignalBlock))
+        seen.extend(expand_signals(signals))
 
     async def scenario():
         task = await started(conn, emit)
@@ -101,6 +102,8 @@ def test_births_and_data_arrive_and_the_host_state_is_born_and_dies_with_one_tim
             await until(lambda: any(s.tag == "laser_power" for s in seen))
             edge.data("WLD-01", {"State": 1, "TotalCount": 5, "laser_power": 2000.5})
             await until(lambda: any(s.tag == "TotalCount" and s.value == 5 for s in seen))
+            edge.data("WLD-01", {"laser_power": 2001.5})  # a plain payload: handed on as one SignalBlock
+            await until(lambda: any(s.value == 2001.5 for s in seen))
         finally:
             await asyncio.to_thread(edge.stop)
             await stopped(task)
@@ -114,7 +117,9 @@ def test_births_and_data_arrive_and_the_host_state_is_born_and_dies_with_one_tim
     assert sorted(births) == [("State", 0), ("TotalCount", 0), ("laser_power", 0.0)]
     data = [(s.machine, s.tag, s.value, s.quality) for s in seen if s.value not in (0, 0.0, None)]
     assert data == [("WLD-01", "State", 1, Quality.GOOD), ("WLD-01", "TotalCount", 5, Quality.GOOD),
-                    ("WLD-01", "laser_power", 2000.5, Quality.GOOD)]  # fmt: skip
+                    ("WLD-01", "laser_power", 2000.5, Quality.GOOD),
+                    ("WLD-01", "laser_power", 2001.5, Quality.GOOD)]  # fmt: skip
+    assert [(b.machine, b.tags, b.values) for b in blocks] == [("WLD-01", ["laser_power"], [2001.5])]
     online, offline = probe.states()[0], probe.states()[-1]
     assert online["online"] is True and offline["online"] is False
     assert online["timestamp"] == offline["timestamp"]
@@ -132,7 +137,7 @@ def test_a_sequence_gap_is_answered_by_a_rebirth_and_a_malformed_payload_is_quar
     seen = []
 
     async def emit(signals):
-        seen.extend(signals)
+        seen.extend(expand_signals(signals))
 
     def counts():
         return [s.value for s in seen if s.tag == "TotalCount" and s.value]
@@ -182,7 +187,7 @@ def test_json_values_are_acknowledged_only_after_commit_and_queued_while_the_hos
             if left["failures"]:
                 left["failures"] -= 1
                 raise RuntimeError("store unavailable")  # not committed: must not be acknowledged
-            received.extend(s.value for s in signals)
+            received.extend(s.value for s in expand_signals(signals))
 
         task = await started(conn, emit)
         if wait_for is not None:
@@ -226,7 +231,7 @@ def test_a_dropped_connection_comes_back_and_no_qos1_value_is_lost(mqtt_url, uni
     states = []
 
     async def emit(signals):
-        seen.extend(signals)
+        seen.extend(expand_signals(signals))
 
     async def watch():
         while True:
@@ -300,7 +305,7 @@ def test_workers_of_a_shared_subscription_split_the_data_and_all_know_the_aliase
 
     def emitter(i):
         async def emit(signals):
-            seen[i].extend(s.value for s in signals if s.tag == "TotalCount")
+            seen[i].extend(s.value for s in expand_signals(signals) if s.tag == "TotalCount")
 
         return emit
 

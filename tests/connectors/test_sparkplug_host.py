@@ -9,10 +9,12 @@ not arrive -> send rebirth"; STALE on NDEATH/DDEATH), SPB-05 (the sample Raspber
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopfloor.connectors.base import Quality
+from shopfloor.connectors.base import Quality, SignalBlock, expand_signals
+from shopfloor.connectors.sparkplug import host as host_module
 from shopfloor.connectors.sparkplug.codec import DT, set_metric_value, set_quality
 from shopfloor.connectors.sparkplug.host import REBIRTH_METRIC, SparkplugHost
 from shopfloor.connectors.sparkplug.schema import Payload
@@ -444,7 +446,11 @@ def test_column_decoding_gives_exactly_what_metric_by_metric_decoding_gives(data
         stamp = data.draw(st.sampled_from([None, MS0 + 7, MS0 + 9]))
         if stamp is not None:
             m.timestamp = stamp
-        twist = data.draw(st.sampled_from([""] * 8 + ["null", "transient", "bad quality", "wrong field"]))
+        twist = data.draw(
+            st.sampled_from(
+                [""] * 8 + ["null", "transient", "bad quality", "wrong field", "empty name", "datatype", "historical"]
+            )
+        )
         if twist == "null":
             set_metric_value(m, DT[kind], None)
         elif twist == "wrong field":
@@ -456,34 +462,66 @@ def test_column_decoding_gives_exactly_what_metric_by_metric_decoding_gives(data
             set_metric_value(m, DT[kind], data.draw(_KINDS[kind]))
         if twist == "transient":
             m.is_transient = True
+        if twist == "empty name" and by != "name":
+            m.name = ""  # present, but empty: no name
+        if twist == "datatype":
+            m.datatype = DT[kind]
+        if twist == "historical":
+            m.is_historical = True
         if twist == "bad quality":
             set_quality(m, Quality.BAD)
 
+    if data.draw(st.booleans()):
+        payload.uuid, payload.body = "u", b"\x00\x01"  # read by no DATA path
+
     results = []
-    for columns in (True, False):
+    # (columns, the C reader, SignalBlocks): C and blocks, C, protobuf columns, metric by metric.
+    for columns, fast_reader, blocks in ((True, True, True), (True, True, False), (True, False, False), (False,) * 3):
         host = SparkplugHost("t")
-        host.columns = columns
+        host.columns, host.blocks = columns, blocks
         for topic, body in born:
             host.receive(topic, body, T0)
-        results.append(host.receive(DDATA, payload.SerializeToString(), T0))
-    fast, slow = results
-    assert fast.signals == slow.signals
-    assert [type(s) for s in fast.signals] == [type(s) for s in slow.signals]
-    assert fast.skipped == slow.skipped and fast.rebirths == slow.rebirths
-    assert [q.reason for q in fast.quarantined] == [q.reason for q in slow.quarantined]
+        saved = host_module._plain_columns
+        host_module._plain_columns = saved if fast_reader else None
+        try:
+            results.append(host.receive(DDATA, payload.SerializeToString(), T0))
+        finally:
+            host_module._plain_columns = saved
+    slow = results[-1]
+    for fast in results[:-1]:
+        signals = expand_signals(fast.signals)
+        assert signals == slow.signals
+        assert [type(s) for s in signals] == [type(s) for s in slow.signals]
+        assert fast.skipped == slow.skipped and fast.rebirths == slow.rebirths
+        assert [q.reason for q in fast.quarantined] == [q.reason for q in slow.quarantined]
 
 
-def test_a_plain_ddata_payload_is_decoded_a_column_at_a_time():
-    """The case the column path exists for (aliases, Booleans, the payload's timestamp) does take it."""
+@pytest.mark.parametrize("reader", ["C", "protobuf"])
+def test_a_plain_ddata_payload_is_decoded_a_column_at_a_time(reader, monkeypatch):
+    """The case the column paths exist for (aliases, Booleans, the payload's timestamp) does take them: the C
+    reader of plain payloads, or protobuf's decoding a column at a time where that reader is not built."""
+    if reader == "protobuf":
+        monkeypatch.setattr(host_module, "_plain_columns", None)
+    else:
+        assert host_module._plain_columns is not None, "the C reader (_plain.c) was not built at install"
     host = SparkplugHost("t")
     for topic, body in ((NBIRTH, nbirth()), (DBIRTH, dbirth())):
         host.receive(topic, body, T0)
     taken = []
-    plain = host._plain_data
-    host._plain_data = lambda *args: taken.append(plain(*args)) or taken[-1]
+    route = "_plain_from_reader" if reader == "C" else "_plain_data"
+    plain = getattr(host, route)
+    monkeypatch.setattr(host, route, lambda *args: taken.append(plain(*args)) or taken[-1])
     p = Payload(timestamp=MS0 + 1, seq=2)
     for name in PIBRELLA[:3]:
         set_metric_value(p.metrics.add(alias=ALIAS[name]), DT["Boolean"], True)
     out = host.receive(DDATA, p.SerializeToString(), T0)
     assert taken == [True]
     assert [(s.tag, s.value, s.quality) for s in out.signals] == [(n, True, Quality.GOOD) for n in PIBRELLA[:3]]
+
+    # As one block: the same Signals, made only when asked for.
+    host.blocks = True
+    p.seq = 3
+    (block,) = host.receive(DDATA, p.SerializeToString(), T0).signals
+    assert isinstance(block, SignalBlock) and block.machine == D and len(block) == 3
+    assert block.signals() == [s._replace(source_id=s.source_id.replace(":2:", ":3:")) for s in out.signals]
+    assert block.ts == datetime.fromtimestamp((MS0 + 1) / 1000, timezone.utc)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from shopfloor.connectors.base import Quality, Signal
+from shopfloor.connectors.base import Quality, Signal, SignalBlock, expand_signals
 from shopfloor.ingest.mapping import SignalMapper
 from shopfloor.ingest.writer import IngestWriter
 from shopfloor.model.events import CountEvent, MachineState, StateChange
@@ -262,3 +262,120 @@ def test_stored_process_values_are_the_doubles_that_were_read(engine):
     with engine.connect() as conn:
         stored = conn.execute(select(measurements.c.value).order_by(measurements.c.ts)).scalars().all()
     assert [struct.pack("<d", v + 0.0) for v in stored] == [struct.pack("<d", v + 0.0) for v in values]
+
+
+def block(tags_values, seconds, machine="M1"):
+    """A SignalBlock of ``tags_values`` at one instant, as the Sparkplug host makes of a plain DATA payload."""
+    ms = int((T0 + timedelta(seconds=seconds)).timestamp() * 1000)
+    tags = [t for t, _ in tags_values]
+    return SignalBlock(
+        "test",
+        machine,
+        tags,
+        [v for _, v in tags_values],
+        [ms] * len(tags),
+        {ms: T0 + timedelta(seconds=seconds)},
+        {ms: f"blk:{seconds}:"},
+    )
+
+
+def _stored(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(measurements.c.name, measurements.c.ts, measurements.c.value, measurements.c.quality).order_by(
+                measurements.c.ts, measurements.c.name
+            )
+        ).all()
+        events = conn.execute(
+            select(machine_events.c.kind, machine_events.c.ts, machine_events.c.quantity).order_by(
+                machine_events.c.ts, machine_events.c.kind
+            )
+        ).all()
+        reasons = sorted(conn.execute(select(quarantine.c.reason)).scalars())
+    return [tuple(r) for r in rows], [tuple(e) for e in events], reasons
+
+
+@pytest.mark.parametrize("as_blocks", [False, True])
+def test_signal_blocks_are_stored_exactly_as_their_signals_would_be(engine, tmp_path, as_blocks):
+    """A block of plain process values is stored a column at a time; a block with anything else in it (a state,
+    a counter, a compressed value, NaN, a string, an unknown tag) is mapped Signal by Signal.  Either way the
+    store ends up as it would from the same Signals one by one."""
+    plant = Plant.from_dict(_with_plain_process_value(PLANT))
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+        plant = load_plant(conn)
+    batches = [
+        [block([("Speed", 10.0)], 0), block([("State", 1), ("Total", 100), ("Speed", 10.5)], 1)],
+        [block([("Speed", 11.0)], 2), sig("Total", 103, 3), block([("Speed", float("nan")), ("Power", 5.0)], 4)],
+        [block([("Speed", 12.0), ("Unknown", 1.0)], 5), block([("Speed", "fast")], 6), block([("Speed", 13.0)], 7)],
+        [block([("Speed", 13.0)], 7)],  # delivered again: stored once
+    ]
+    if not as_blocks:
+        batches = [expand_signals(b) for b in batches]
+
+    async def scenario():
+        w = IngestWriter(engine, plant, tmp_path / "buf")
+        await w.start()
+        for batch in batches:
+            await w.submit(batch)
+        await w.stop()
+        return w
+
+    w = asyncio.run(scenario())
+    rows, events, reasons = _stored(engine)
+    speed = [(r[0], r[2]) for r in rows if r[0] == "weld_speed"]
+    assert speed == [("weld_speed", v) for v in (10.0, 10.5, 11.0, 12.0, 13.0)]
+    assert [(e[0], e[2]) for e in events] == [("state", None), ("good", 3)]
+    assert reasons == [
+        "M1/Speed: process value 'fast' is not a number",
+        "M1/Speed: process value nan is not a finite number",
+    ]
+    assert w.stats.committed_signals == 13 and w.stats.committed_measurements == len(rows)
+
+
+def test_blocks_received_while_the_store_is_away_are_buffered_as_signals_and_replayed(store, tmp_path, monkeypatch):
+    engine, plant = store
+    plant = Plant.from_dict(_with_plain_process_value(PLANT))
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+        plant = load_plant(conn)
+    real_begin = engine.begin
+    outage = {"on": True}
+
+    def begin():
+        if outage["on"]:
+            raise OperationalError("INSERT", {}, Exception("store unreachable"))
+        return real_begin()
+
+    async def scenario():
+        w = IngestWriter(engine, plant, tmp_path / "buf", retry_s=0.05)
+        await w.start()
+        monkeypatch.setattr(engine, "begin", begin)
+        await w.submit([block([("Speed", 1.0), ("Total", 5)], 0), block([("Speed", 2.0)], 1)])
+        assert w.buffered == 3 and w.stats.buffered_signals == 3
+        outage["on"] = False
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if w.buffered == 0:
+                break
+        await w.stop()
+        return w
+
+    w = asyncio.run(scenario())
+    assert w.stats.replayed_signals == 3
+    rows, _, _ = _stored(engine)
+    assert [(r[0], r[2]) for r in rows] == [("weld_speed", 1.0), ("weld_speed", 2.0)]
+
+
+def test_a_block_of_plain_values_is_mapped_to_columns_and_others_value_by_value():
+    from shopfloor.ingest.mapping import MeasurementColumns
+
+    mapper = SignalMapper(Plant.from_dict(_with_plain_process_value(PLANT)))
+    plain = block([("Speed", 1.0), ("Speed", 2.5)], 0)
+    mixed = block([("Speed", 3.0), ("State", 1)], 1)
+    out = mapper.map([plain, mixed])
+    assert out.columns == [MeasurementColumns("M1", ["weld_speed"] * 2, plain.stamps, plain.times, [1.0, 2.5])]
+    assert out.columns[0].rows() == mapper.map(plain.signals()).measurements
+    assert [(m.name, m.value) for m in out.measurements] == [("weld_speed", 3.0)]
+    assert [type(e).__name__ for e in out.events] == ["StateChange"]
+    assert mapper.map([block([("Speed", 1.0)], 0, machine="M9")]).ignored == 1  # no such machine

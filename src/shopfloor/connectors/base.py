@@ -5,15 +5,22 @@ It never writes to the store itself: it hands batches to ``emit`` and waits for 
 ``emit`` returns only after the batch is durably committed (or buffered on disk).  A connector that
 must acknowledge its source (MQTT QoS 1, an MTConnect cursor) does so only after ``emit`` returned, which
 is how at-least-once delivery with acknowledgement after commit is kept end to end.
+
+A batch holds Signals and, from a connector that receives many values of one machine in one message (a
+Sparkplug DATA payload), ``SignalBlock``s: the same Signals as columns.  ``expand_signals`` makes a plain list
+of Signals of a batch, for a consumer that looks at each one.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from itertools import repeat
+from operator import add
 from typing import NamedTuple, Protocol, runtime_checkable
 
 
@@ -50,7 +57,74 @@ class Signal(NamedTuple):
     source_id: str | None = None
 
 
-Emit = Callable[[list[Signal]], Awaitable[None]]
+_signal = partial(tuple.__new__, Signal)  # a Signal from one tuple of all its fields (hot path)
+
+
+class SignalBlock:
+    """GOOD Signals of one machine from one message, as columns: ``tags[i]`` had ``values[i]`` at the instant
+    ``times[stamps[i]]``, with the source id ``idents[stamps[i]] + tags[i]``.  ``stamps`` are keys (a Sparkplug
+    metric's timestamp in ms), ``times`` and ``idents`` hold one entry per distinct key.
+
+    The writer stores the process values of a block without making a Signal of each (the ingest hot path);
+    ``signals()`` gives the Signals themselves, equal to those the connector would otherwise have made."""
+
+    __slots__ = ("source", "machine", "tags", "values", "stamps", "times", "idents")
+
+    def __init__(
+        self,
+        source: str,
+        machine: str,
+        tags: list[str],
+        values: list[SignalValue],
+        stamps: list[int],
+        times: dict[int, datetime],
+        idents: dict[int, str],
+    ):
+        self.source, self.machine, self.tags, self.values = source, machine, tags, values
+        self.stamps, self.times, self.idents = stamps, times, idents
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def __repr__(self) -> str:
+        return f"SignalBlock({self.source!r}, {self.machine!r}, {len(self.tags)} values)"
+
+    @property
+    def ts(self) -> datetime:
+        """The latest instant in the block."""
+        return max(self.times.values())
+
+    def signals(self) -> list[Signal]:
+        stamps, tags = self.stamps, self.tags
+        columns = zip(
+            repeat(self.source),
+            repeat(self.machine),
+            tags,
+            self.values,
+            map(self.times.__getitem__, stamps),
+            repeat(Quality.GOOD),
+            map(add, map(self.idents.__getitem__, stamps), tags),
+        )
+        return list(map(_signal, columns))
+
+
+def expand_signals(batch: Iterable[Signal | SignalBlock]) -> list[Signal]:
+    """The Signals of a batch, each block expanded in place."""
+    out: list[Signal] = []
+    for item in batch:
+        if item.__class__ is SignalBlock:
+            out.extend(item.signals())  # type: ignore[union-attr]
+        else:
+            out.append(item)  # type: ignore[arg-type]
+    return out
+
+
+def signal_count(batch: Iterable[Signal | SignalBlock]) -> int:
+    """How many Signals a batch holds, a block counting for each of its values."""
+    return sum(len(item) if item.__class__ is SignalBlock else 1 for item in batch)  # type: ignore[arg-type]
+
+
+Emit = Callable[[list[Signal | SignalBlock]], Awaitable[None]]
 
 
 @dataclass(slots=True)

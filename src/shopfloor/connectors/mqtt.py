@@ -54,7 +54,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal
+from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal, SignalBlock
 from shopfloor.connectors.mqtt_client import (
     Message,
     MqttLink,
@@ -303,6 +303,7 @@ class MqttConnector:
             check_sequence=share is None,
             emit_births=share is None,
         )
+        self.sparkplug.blocks = True  # a plain DATA payload is handed on as one SignalBlock
         self.status = ConnectorStatus(name=name, protocol="mqtt", endpoint=f"{self.broker.host}:{self.broker.port}")
         self.rebirth_requests = 0
         self.quarantined: deque[Quarantined] = deque(maxlen=keep_quarantined)
@@ -598,7 +599,7 @@ class MqttConnector:
         elif kind == "refused":
             self.status.record_error(f"broker refused the connection: {data}")
 
-    async def _commit(self, emit: Emit, signals: list[Signal], quarantined: list[Quarantined]) -> None:
+    async def _commit(self, emit: Emit, signals: list[Signal | SignalBlock], quarantined: list[Quarantined]) -> None:
         """Hand over Signals and quarantined input; retried with back-off until it succeeds (or is cancelled)."""
         self.quarantined.extend(quarantined)
         self.status.quarantined_total += len(quarantined)

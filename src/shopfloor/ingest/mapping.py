@@ -11,9 +11,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from itertools import repeat
+from math import isfinite
+from operator import is_
 from typing import Any, NamedTuple
 
-from shopfloor.connectors.base import Quality, Signal
+from shopfloor.connectors.base import Quality, Signal, SignalBlock
 from shopfloor.ingest.compression import Deadband, Point, SwingingDoor, make_filter
 from shopfloor.ingest.counters import CounterTracker
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
@@ -35,10 +38,25 @@ class Measurement(NamedTuple):
 _measurement = partial(tuple.__new__, Measurement)
 
 
+class MeasurementColumns(NamedTuple):
+    """The process values of one SignalBlock stored as they are (every tag an uncompressed process value,
+    every value a finite float, all GOOD): ``names[i]`` is ``values[i]`` at ``times[stamps[i]]``."""
+
+    machine: str
+    names: list[str]
+    stamps: list[int]
+    times: dict[int, datetime]
+    values: list[float]
+
+    def rows(self) -> list[Measurement]:
+        return [Measurement(self.times[k], self.machine, n, v) for k, n, v in zip(self.stamps, self.names, self.values)]
+
+
 @dataclass
 class Mapped:
     events: list[MachineEvent] = field(default_factory=list)
     measurements: list[Measurement] = field(default_factory=list)
+    columns: list[MeasurementColumns] = field(default_factory=list)  # more measurements, a block at a time
     anomalies: list[tuple[Signal, str]] = field(default_factory=list)
     ignored: int = 0
 
@@ -68,6 +86,10 @@ class SignalMapper:
             for key, routes in self._by_signal.items()
             if len(routes) == 1 and routes[0][0] == "process" and routes[0][1].compression == "none"
         }
+        # The same per machine: machine -> {signal: stored name}, for a SignalBlock's tags.
+        self._plain_by_machine: dict[str, dict[str, str]] = {}
+        for (machine, signal), name in self._plain.items():
+            self._plain_by_machine.setdefault(machine, {})[signal] = name
         self._counters: dict[str, CounterTracker] = {}
         self._filters: dict[str, Deadband | SwingingDoor | None] = {}
         self._product: dict[str, str | None] = {}
@@ -141,10 +163,14 @@ class SignalMapper:
         self._pending_scrap[machine] = int(state.get("pending_scrap") or 0)
 
     # -- mapping ------------------------------------------------------------------------------------------
-    def map(self, signals: list[Signal]) -> Mapped:
+    def map(self, signals: list[Signal | SignalBlock]) -> Mapped:
         out = Mapped()
         by_signal, plain, append, good = self._by_signal, self._plain, out.measurements.append, Quality.GOOD
         for sig in signals:
+            if sig.__class__ is SignalBlock:
+                if not self._columns(sig, out):  # type: ignore[arg-type]
+                    self._merge(self.map(sig.signals()), out)  # type: ignore[union-attr]
+                continue
             _, machine, tag, value, ts, quality, _ = sig
             # The hot path of ingest: a good float of a process value stored as it is.
             name = plain.get((machine, tag))
@@ -162,6 +188,27 @@ class SignalMapper:
                     continue
                 self._apply(sig, role, rule, out)
         return out
+
+    def _columns(self, block: SignalBlock, out: Mapped) -> bool:
+        """A block whose every tag is an uncompressed process value and every value a finite float goes to
+        ``out.columns`` whole; False, with nothing done, for any other (mapped Signal by Signal instead)."""
+        names = self._plain_by_machine.get(block.machine)
+        if names is None:
+            return False
+        stored = list(map(names.get, block.tags))
+        values = block.values
+        if None in stored or not all(map(is_, map(type, values), repeat(float))) or not all(map(isfinite, values)):
+            return False
+        out.columns.append(MeasurementColumns(block.machine, stored, block.stamps, block.times, values))  # type: ignore[arg-type]
+        return True
+
+    @staticmethod
+    def _merge(part: Mapped, out: Mapped) -> None:
+        out.events.extend(part.events)
+        out.measurements.extend(part.measurements)
+        out.columns.extend(part.columns)
+        out.anomalies.extend(part.anomalies)
+        out.ignored += part.ignored
 
     def _apply(self, sig: Signal, role: str, rule: Any, out: Mapped) -> None:
         m = sig.machine

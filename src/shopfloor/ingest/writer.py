@@ -7,6 +7,9 @@ to ``max_rows`` signals, optionally lingering ``max_delay_s`` for more) into one
 transaction, which also saves the mapper's state (counter baselines, compression filters), so a restart
 continues exactly where the last commit left off.  While the disk buffer holds anything, new signals are
 appended behind it, and a drain loop replays the buffer into the store in order.
+
+A ``SignalBlock`` of plain process values (a Sparkplug DATA payload) is stored a column at a time, without a
+Signal or a Measurement for each value; the disk buffer keeps its Signals.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +31,9 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shopfloor.connectors.base import Quality, Signal
+from shopfloor.connectors.base import Quality, Signal, SignalBlock, expand_signals, signal_count
 from shopfloor.ingest.buffer import DiskBuffer
-from shopfloor.ingest.mapping import Mapped, Measurement, SignalMapper
+from shopfloor.ingest.mapping import Mapped, Measurement, MeasurementColumns, SignalMapper
 from shopfloor.model.plant import Plant
 from shopfloor.store import rollups, spc_monitor, work_orders
 from shopfloor.store.db import writing
@@ -108,11 +112,15 @@ _ROWS_PER_INSERT = 5000
 _INSERT = "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, quality) VALUES "
 
 
-def insert_measurements(conn: Connection, rows: list[Measurement], ids: dict[str, int]) -> int:
-    """Insert measurements, skipping any already stored (same machine, name and instant).
+def insert_measurements(
+    conn: Connection, rows: list[Measurement], ids: dict[str, int], columns: list[MeasurementColumns] = ()
+) -> int:
+    """Insert measurements (``rows``, and ``columns`` a block at a time), skipping any already stored (same
+    machine, name and instant).
 
     Every value must be finite (the mapper quarantines NaN and infinities)."""
-    if not rows:
+    count = len(rows) + sum(len(c.names) for c in columns)
+    if not count:
         return 0
     if conn.dialect.name == "sqlite":
         # The hot path of ingest: each distinct instant converted once, then many rows per statement.
@@ -124,9 +132,17 @@ def insert_measurements(conn: Connection, rows: list[Measurement], ids: dict[str
             if us is None:
                 us = micros[ts] = to_micros(ts)
             extend((ids[machine], name, us, value, quality))
-        return _sqlite_insert_rows(conn, flat, len(rows))
+        for machine, names, stamps, times, values in columns:
+            us_of = {k: to_micros(t) for k, t in times.items()}
+            extend(
+                chain.from_iterable(
+                    zip(repeat(ids[machine]), names, map(us_of.__getitem__, stamps), values, repeat("good"))
+                )
+            )
+        return _sqlite_insert_rows(conn, flat, count)
     values = [
-        {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality} for m in rows
+        {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality}
+        for m in chain(rows, *(c.rows() for c in columns))
     ]
     # An executemany reports no row count (-1): the rows actually inserted are counted from RETURNING.
     stmt = postgresql.insert(measurements).on_conflict_do_nothing().returning(measurements.c.machine_id)
@@ -181,7 +197,7 @@ class IngestWriter:
             for note in self.buffer.recovery_notes:
                 log.warning("disk buffer recovery: %s", note)
         self.stats = WriterStats()
-        self._queue: asyncio.Queue[tuple[list[Signal], asyncio.Future[None]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[list[Signal | SignalBlock], asyncio.Future[None]]] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopfloor-writer")
         self._task: asyncio.Task[None] | None = None
         self._ids = self._machine_ids_or_empty()
@@ -211,7 +227,7 @@ class IngestWriter:
         if self.buffer is not None:
             self.buffer.close()
 
-    async def submit(self, signals: list[Signal]) -> None:
+    async def submit(self, signals: list[Signal | SignalBlock]) -> None:
         """Return once ``signals`` are committed or durably buffered; raise if neither was possible."""
         if not signals:
             return
@@ -246,13 +262,13 @@ class IngestWriter:
                 first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
             except TimeoutError:
                 first = None
-            batch: list[tuple[list[Signal], asyncio.Future[None]]] = [] if first is None else [first]
-            rows = len(first[0]) if first else 0
+            batch: list[tuple[list[Signal | SignalBlock], asyncio.Future[None]]] = [] if first is None else [first]
+            rows = signal_count(first[0]) if first else 0
             # Group commit: everything submitted while the last transaction ran goes into the next one.
             while first is not None and rows < self.max_rows and not self._queue.empty():
                 item = self._queue.get_nowait()
                 batch.append(item)
-                rows += len(item[0])
+                rows += signal_count(item[0])
             deadline = time.monotonic() + self.max_delay_s
             while first is not None and rows < self.max_rows:
                 timeout = deadline - time.monotonic()
@@ -263,7 +279,7 @@ class IngestWriter:
                 except TimeoutError:
                     break
                 batch.append(item)
-                rows += len(item[0])
+                rows += signal_count(item[0])
             if self.buffered and time.monotonic() - last_drain >= self.retry_s:
                 last_drain = time.monotonic()
                 await loop.run_in_executor(self._executor, self._drain)
@@ -282,7 +298,7 @@ class IngestWriter:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _write_or_buffer(self, signals: list[Signal]) -> None:
+    def _write_or_buffer(self, signals: list[Signal | SignalBlock]) -> None:
         if not self.buffered:
             try:
                 self._commit(signals)
@@ -291,8 +307,8 @@ class IngestWriter:
                 self._store_lost(exc)
         if self.buffer is None:
             raise RuntimeError("the store is unavailable and no disk buffer is configured: data refused")
-        self.buffer.append([signal_to_json(s) for s in signals])
-        self.stats.buffered_signals += len(signals)
+        self.buffer.append([signal_to_json(s) for s in expand_signals(signals)])
+        self.stats.buffered_signals += signal_count(signals)
 
     def _store_lost(self, exc: Exception) -> None:
         if self.stats.store_available:
@@ -344,7 +360,7 @@ class IngestWriter:
             elif state != loaded[code]:
                 conn.execute(update(machine_ingest_state).where(ms.machine_id == self._ids[code]).values(state=state))
 
-    def _commit(self, signals: list[Signal]) -> Mapped:
+    def _commit(self, signals: list[Signal | SignalBlock]) -> Mapped:
         """Map and store ``signals`` in one transaction; the mapper moves on only if it commits.
 
         The state of each machine in the batch (counter baselines, filters, current state) is read from the
@@ -360,10 +376,11 @@ class IngestWriter:
                 mapped = self.mapper.map(signals)
                 self._save_machine_states(conn, codes, loaded)
                 result = append_events(conn, work_orders.attribute(conn, mapped.events))
-                stored = insert_measurements(conn, mapped.measurements, self._ids)
+                stored = insert_measurements(conn, mapped.measurements, self._ids, mapped.columns)
                 raised = []
-                if self._watched and mapped.measurements:
+                if self._watched and (mapped.measurements or mapped.columns):
                     touched = {(m.machine, m.name) for m in mapped.measurements}
+                    touched.update((c.machine, n) for c in mapped.columns for n in set(c.names))
                     raised = spc_monitor.check(conn, self.plant, touched, self._watched)
                 for sig, reason in mapped.anomalies:
                     conn.execute(
@@ -385,7 +402,7 @@ class IngestWriter:
             raise
         self._saved_state = after
         s = self.stats
-        s.committed_signals += len(signals)
+        s.committed_signals += signal_count(signals)
         s.committed_events += result.inserted
         s.duplicate_events += result.duplicates
         s.committed_measurements += stored

@@ -35,6 +35,11 @@ source_id = ``group/edge/device:bdSeq:seq:timestamp_ms:tag``, the same for a red
 for every real message (seq alone repeats every 256 messages).  Control metrics (``bdSeq``, ``Node Control/*``)
 are not machine signals.  Transient metrics (not to be stored, section "Metric"), DataSets, arrays, bytes and
 template definitions are valid but are not machine signals: they are listed in ``HostResult.skipped``.
+
+Plain DATA (every metric a Double, Boolean or String by alias, no properties: what a busy edge node sends) is
+read a column at a time: by ``_plain.plain_columns`` in C where it was built, else by protobuf; with ``blocks``
+on (the MQTT connector) the payload's Signals are handed on as one ``SignalBlock``.  Either way they are the
+Signals the metric-by-metric path makes.
 """
 
 from __future__ import annotations
@@ -45,10 +50,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from itertools import repeat
-from operator import add, attrgetter, itemgetter, methodcaller, ne
+from operator import attrgetter, is_not, itemgetter, methodcaller, ne
 from typing import Any
 
-from shopfloor.connectors.base import Quality, Signal
+from shopfloor.connectors.base import Quality, Signal, SignalBlock
 from shopfloor.connectors.sparkplug.codec import (
     BASIC_TYPES,
     DATA_TYPE_NAMES,
@@ -64,6 +69,11 @@ from shopfloor.connectors.sparkplug.errors import PayloadError
 from shopfloor.connectors.sparkplug.schema import Payload
 from shopfloor.connectors.sparkplug.topics import Topic, TopicError, parse_topic
 
+try:
+    from shopfloor.connectors.sparkplug._plain import plain_columns as _plain_columns
+except ImportError:  # not built (no C compiler at install): every payload is decoded by protobuf
+    _plain_columns = None
+
 REBIRTH_METRIC = "Node Control/Rebirth"
 BDSEQ_METRIC = "bdSeq"
 SEQ_MODULUS = 256  # seq and bdSeq run 0..255 and wrap to 0
@@ -77,7 +87,8 @@ _NAME, _ALIAS, _TIMESTAMP = attrgetter("name"), attrgetter("alias"), attrgetter(
 _TRANSIENT, _NULL = attrgetter("is_transient"), attrgetter("is_null")
 _HAS_PROPERTIES = methodcaller("HasField", "properties")
 _HAS_FIELD = Payload.Metric.HasField
-_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
+_FIRST, _SECOND, _THIRD, _FOURTH = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+_DATA = frozenset(["NDATA", "DDATA"])
 # Datatypes whose value is the protobuf field as it is (codec.metric_value returns it unchanged).
 _DIRECT_FIELD = {
     DT["Double"]: "double_value",
@@ -86,6 +97,7 @@ _DIRECT_FIELD = {
     DT["Text"]: "string_value",
     DT["UUID"]: "string_value",
 }
+_FIELD_TYPE = {"double_value": float, "boolean_value": bool, "string_value": str}
 _NOT_SET = object()
 
 
@@ -103,7 +115,7 @@ class Quarantined:
 class HostResult:
     """What one message (or one timer check) means for the host application."""
 
-    signals: list[Signal] = field(default_factory=list)
+    signals: list[Signal | SignalBlock] = field(default_factory=list)  # blocks where SparkplugHost.blocks is on
     rebirths: list[tuple[str, str]] = field(default_factory=list)  # (group id, edge node id) to send NCMD to
     quarantined: list[Quarantined] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (metric, why): valid, but not a machine signal
@@ -139,8 +151,9 @@ class NodeSession:
     types: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (device, metric) -> datatype
     aliases: dict[int, tuple[str | None, str, int]] = field(default_factory=dict)  # alias -> (device, name, type)
     # The aliases whose DATA values are plain (a Double, Boolean or String metric that is not a control metric):
-    # alias -> (device, name, protobuf value field), for decoding a payload a column at a time.
-    plain: dict[int, tuple[str | None, str, str]] = field(default_factory=dict)
+    # alias -> (device, name, protobuf value field, Python type of its value), for decoding a payload a column
+    # at a time.
+    plain: dict[int, tuple[str | None, str, str, type]] = field(default_factory=dict)
     tags: dict[str | None, list[str]] = field(default_factory=dict)  # device -> tags its birth announced
     devices: set[str] = field(default_factory=set)  # devices born in this session
     pending: dict[int, _Held] = field(default_factory=dict)  # held out-of-order messages by seq
@@ -202,6 +215,7 @@ class SparkplugHost:
         self._machines: dict[tuple[str, str, str | None], str | None] = {}
         self._topics: dict[str, Topic] = {}  # valid topics already parsed
         self.columns = True  # plain DATA payloads decoded a column at a time (off: metric by metric, for tests)
+        self.blocks = False  # plain DATA payloads given as one SignalBlock each rather than as Signals
 
     # -- entry points --------------------------------------------------------------------------------------
     def receive(self, topic: str, data: bytes, now: datetime | None = None) -> HostResult:
@@ -232,7 +246,10 @@ class SparkplugHost:
         if node is None:
             node = self.nodes[topic.node] = NodeSession(*topic.node)
         try:
-            payload = decode_payload(data)
+            # A plain DATA payload (every metric a known kind of value by alias) is read a column at a time
+            # in C; any other payload, or any doubt, goes through protobuf.
+            columns = _plain_columns(data) if mtype in _DATA and self.columns and _plain_columns else None
+            payload = decode_payload(data) if columns is None else _PlainPayload(*columns)
         except PayloadError as exc:
             self._quarantine(out, str(topic), str(exc), data, now)
             if self.rebirth_on_malformed:
@@ -464,7 +481,8 @@ class SparkplugHost:
                 else:
                     node.aliases[m.alias] = (device, name, datatype)
                     if datatype in _DIRECT_FIELD and not is_control_metric(name):
-                        node.plain[m.alias] = (device, name, _DIRECT_FIELD[datatype])
+                        value_field = _DIRECT_FIELD[datatype]
+                        node.plain[m.alias] = (device, name, value_field, _FIELD_TYPE[value_field])
                     else:
                         node.plain.pop(m.alias, None)
             if is_control_metric(name):
@@ -506,30 +524,55 @@ class SparkplugHost:
         fields = list(map(_THIRD, plans))
         if not all(map(_HAS_FIELD, metrics, fields)):
             return False
-        names = list(map(_SECOND, plans))
         values = map(getattr, metrics, fields)
+        stamps = list(map(_TIMESTAMP, metrics))
+        self._plain_signals(machine, node, topic, payload, now, list(map(_SECOND, plans)), values, stamps, out)
+        return True
+
+    def _plain_from_reader(self, node: NodeSession, topic: Topic, payload: _PlainPayload, now: datetime, out) -> bool:
+        """``_plain_data`` for a payload read by ``_plain.plain_columns``, which has already checked every
+        metric's form (alias, no name, not null or transient, no properties): what is left is that each alias
+        is this device's and names a metric of the value's type.  False, with nothing done, otherwise."""
+        aliases = payload.aliases
+        device = topic.device
+        machine = self._machine(node, device)
+        if not aliases or machine is None:
+            return False
+        plans = list(map(node.plain.get, aliases))
+        if None in plans or any(map(ne, map(_FIRST, plans), repeat(device))):
+            return False
+        values = payload.values
+        if any(map(is_not, map(type, values), map(_FOURTH, plans))):
+            return False
+        self._plain_signals(machine, node, topic, payload, now, list(map(_SECOND, plans)), values, payload.stamps, out)
+        return True
+
+    def _plain_signals(self, machine, node, topic, payload, now, names, values, stamps: list[int], out) -> None:
+        """The Signals of a plain payload's columns: tags, values and metric timestamps (0: none); one
+        SignalBlock of them where ``blocks`` is on."""
         signals = _SignalMaker(self.source, machine, node, topic, payload, now)
         payload_ms = signals.payload_ms
-        stamps = list(map(_TIMESTAMP, metrics))
         if 0 in stamps:
             stamps = [ms or payload_ms for ms in stamps]
         times, idents = {}, {}
         for ms in set(stamps):
             times[ms] = signals.time_of(ms, names[stamps.index(ms)])
             idents[ms] = f"{signals.prefix}{ms}:"
-        columns = zip(
-            repeat(self.source),
-            repeat(machine),
-            names,
-            values,
-            map(times.__getitem__, stamps),
-            repeat(_GOOD),
-            map(add, map(idents.__getitem__, stamps), names),
-        )
-        out.signals.extend(map(_signal, columns))
-        return True
+        block = SignalBlock(self.source, machine, names, list(values), stamps, times, idents)
+        if self.blocks:
+            out.signals.append(block)
+        else:
+            out.signals.extend(block.signals())
 
     def _data_metrics(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out):
+        if payload.__class__ is _PlainPayload:
+            if self._plain_from_reader(node, topic, payload, now, out):
+                return
+            try:
+                payload = decode_payload(data)  # plain in form, but not as this session knows its aliases
+            except PayloadError as exc:
+                self._quarantine(out, str(topic), str(exc), data, now)
+                return
         if self.columns and self._plain_data(node, topic, payload, now, out):
             return
         device = topic.device
@@ -591,6 +634,22 @@ class SparkplugHost:
         prefix = f"{node.group}/{node.edge}/{device or ''}:{node.bdseq}:{why}:{ms}:"
         for tag in node.tags.get(device, ()):
             out.signals.append(Signal(self.source, machine, tag, None, ts, Quality.STALE, prefix + tag))
+
+
+class _PlainPayload:
+    """A plain DATA payload as ``_plain.plain_columns`` read it: what the session needs of a Payload (``seq``,
+    ``timestamp``, ``HasField``), and the metrics as columns (alias, timestamp or 0, value)."""
+
+    __slots__ = ("timestamp", "seq", "aliases", "stamps", "values", "_present")
+
+    def __init__(self, timestamp: int | None, seq: int | None, aliases: list[int], stamps: list[int], values):
+        self.timestamp = timestamp or 0
+        self.seq = seq or 0
+        self._present = {"timestamp": timestamp is not None, "seq": seq is not None}
+        self.aliases, self.stamps, self.values = aliases, stamps, values
+
+    def HasField(self, name: str) -> bool:  # noqa: N802 - the protobuf message method it stands in for
+        return self._present.get(name, False)
 
 
 class _SignalMaker:
