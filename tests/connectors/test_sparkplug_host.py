@@ -525,3 +525,48 @@ def test_a_plain_ddata_payload_is_decoded_a_column_at_a_time(reader, monkeypatch
     assert isinstance(block, SignalBlock) and block.machine == D and len(block) == 3
     assert block.signals() == [s._replace(source_id=s.source_id.replace(":2:", ":3:")) for s in out.signals]
     assert block.ts == datetime.fromtimestamp((MS0 + 1) / 1000, timezone.utc)
+
+
+def test_a_device_born_again_with_other_aliases_is_read_with_the_new_ones():
+    """The plain path remembers each device's last alias list; a new DBIRTH (or NBIRTH) that gives an alias
+    another metric or another type is followed at once, exactly as metric by metric."""
+
+    def dbirth_with(seq, metrics):
+        p = Payload(timestamp=MS0, seq=seq)
+        for alias, (name, kind) in metrics.items():
+            set_metric_value(p.metrics.add(name=name, alias=alias, timestamp=MS0), DT[kind], _ZERO[kind])
+        return p.SerializeToString()
+
+    def ddata(seq, values):
+        p = Payload(timestamp=MS0 + seq, seq=seq)
+        for alias, (kind, value) in values.items():
+            set_metric_value(p.metrics.add(alias=alias), DT[kind], value)
+        return p.SerializeToString()
+
+    messages = [
+        (NBIRTH, nbirth()),
+        (DBIRTH, dbirth_with(1, {100: ("a", "Double"), 101: ("b", "Double")})),
+        (DDATA, ddata(2, {100: ("Double", 1.0), 101: ("Double", 2.0)})),
+        (DBIRTH, dbirth_with(3, {100: ("b", "Double"), 101: ("a", "Double")})),  # the names swap
+        (DDATA, ddata(4, {100: ("Double", 3.0), 101: ("Double", 4.0)})),
+        (DBIRTH, dbirth_with(5, {100: ("a", "Boolean"), 101: ("b", "Double")})),  # a type changes
+        (DDATA, ddata(6, {100: ("Double", 5.0), 101: ("Double", 6.0)})),
+        (DDATA, ddata(7, {100: ("Boolean", True), 101: ("Double", 7.0)})),
+        (NBIRTH, nbirth(seq=0, bdseq=1)),  # a new session: no device, no alias
+        (DDATA, ddata(1, {100: ("Boolean", True), 101: ("Double", 8.0)})),
+    ]
+    results = []
+    for columns, blocks in ((True, True), (False, False)):
+        host = SparkplugHost("t")
+        host.columns, host.blocks = columns, blocks
+        results.append([host.receive(t, body, T0) for t, body in messages])
+    for fast, slow in zip(*results):
+        assert expand_signals(fast.signals) == slow.signals
+        assert [q.reason for q in fast.quarantined] == [q.reason for q in slow.quarantined]
+        assert fast.rebirths == slow.rebirths
+    data = [[(s.tag, s.value) for s in expand_signals(r.signals)] for r in results[0]]
+    assert data[2] == [("a", 1.0), ("b", 2.0)] and data[4] == [("b", 3.0), ("a", 4.0)]
+    assert data[6] == [("b", 6.0)] and data[7] == [("a", True), ("b", 7.0)] and data[9] == []
+
+
+_ZERO = {"Double": 0.0, "Boolean": False}

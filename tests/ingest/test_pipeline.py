@@ -275,7 +275,22 @@ def block(tags_values, seconds, machine="M1"):
         [v for _, v in tags_values],
         [ms] * len(tags),
         {ms: T0 + timedelta(seconds=seconds)},
-        {ms: f"blk:{seconds}:"},
+        "blk:",
+    )
+
+
+def two_instants(tags_values_seconds, machine="M1"):
+    """A block whose metrics carry timestamps of their own."""
+    instants = {s: T0 + timedelta(seconds=s) for _, _, s in tags_values_seconds}
+    ms = {s: int(t.timestamp() * 1000) for s, t in instants.items()}
+    return SignalBlock(
+        "test",
+        machine,
+        [t for t, _, _ in tags_values_seconds],
+        [v for _, v, _ in tags_values_seconds],
+        [ms[s] for _, _, s in tags_values_seconds],
+        {ms[s]: t for s, t in instants.items()},
+        "blk:",
     )
 
 
@@ -309,6 +324,7 @@ def test_signal_blocks_are_stored_exactly_as_their_signals_would_be(engine, tmp_
         [block([("Speed", 11.0)], 2), sig("Total", 103, 3), block([("Speed", float("nan")), ("Power", 5.0)], 4)],
         [block([("Speed", 12.0), ("Unknown", 1.0)], 5), block([("Speed", "fast")], 6), block([("Speed", 13.0)], 7)],
         [block([("Speed", 13.0)], 7)],  # delivered again: stored once
+        [two_instants([("Speed", 14.0, 8), ("Speed", 15.0, 9), ("Speed", 16.0, 8.5)])],
     ]
     if not as_blocks:
         batches = [expand_signals(b) for b in batches]
@@ -324,13 +340,13 @@ def test_signal_blocks_are_stored_exactly_as_their_signals_would_be(engine, tmp_
     w = asyncio.run(scenario())
     rows, events, reasons = _stored(engine)
     speed = [(r[0], r[2]) for r in rows if r[0] == "weld_speed"]
-    assert speed == [("weld_speed", v) for v in (10.0, 10.5, 11.0, 12.0, 13.0)]
+    assert speed == [("weld_speed", v) for v in (10.0, 10.5, 11.0, 12.0, 13.0, 14.0, 16.0, 15.0)]
     assert [(e[0], e[2]) for e in events] == [("state", None), ("good", 3)]
     assert reasons == [
         "M1/Speed: process value 'fast' is not a number",
         "M1/Speed: process value nan is not a finite number",
     ]
-    assert w.stats.committed_signals == 13 and w.stats.committed_measurements == len(rows)
+    assert w.stats.committed_signals == 16 and w.stats.committed_measurements == len(rows)
 
 
 def test_blocks_received_while_the_store_is_away_are_buffered_as_signals_and_replayed(store, tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -62,26 +62,27 @@ _signal = partial(tuple.__new__, Signal)  # a Signal from one tuple of all its f
 
 class SignalBlock:
     """GOOD Signals of one machine from one message, as columns: ``tags[i]`` had ``values[i]`` at the instant
-    ``times[stamps[i]]``, with the source id ``idents[stamps[i]] + tags[i]``.  ``stamps`` are keys (a Sparkplug
-    metric's timestamp in ms), ``times`` and ``idents`` hold one entry per distinct key.
+    ``times[stamps[i]]``, with the source id ``f"{prefix}{stamps[i]}:{tags[i]}"``.  ``stamps`` are keys (a
+    Sparkplug metric's timestamp in ms), ``times`` holds one entry per distinct key.  ``tags`` may be shared
+    by many blocks (the same metrics in every message of a device): it is never changed.
 
     The writer stores the process values of a block without making a Signal of each (the ingest hot path);
     ``signals()`` gives the Signals themselves, equal to those the connector would otherwise have made."""
 
-    __slots__ = ("source", "machine", "tags", "values", "stamps", "times", "idents")
+    __slots__ = ("source", "machine", "tags", "values", "stamps", "times", "prefix")
 
     def __init__(
         self,
         source: str,
         machine: str,
-        tags: list[str],
+        tags: Sequence[str],
         values: list[SignalValue],
         stamps: list[int],
         times: dict[int, datetime],
-        idents: dict[int, str],
+        prefix: str,
     ):
         self.source, self.machine, self.tags, self.values = source, machine, tags, values
-        self.stamps, self.times, self.idents = stamps, times, idents
+        self.stamps, self.times, self.prefix = stamps, times, prefix
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -96,6 +97,7 @@ class SignalBlock:
 
     def signals(self) -> list[Signal]:
         stamps, tags = self.stamps, self.tags
+        idents = {ms: f"{self.prefix}{ms}:" for ms in self.times}
         columns = zip(
             repeat(self.source),
             repeat(self.machine),
@@ -103,7 +105,7 @@ class SignalBlock:
             self.values,
             map(self.times.__getitem__, stamps),
             repeat(Quality.GOOD),
-            map(add, map(self.idents.__getitem__, stamps), tags),
+            map(add, map(idents.__getitem__, stamps), tags),
         )
         return list(map(_signal, columns))
 

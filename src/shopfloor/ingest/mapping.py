@@ -8,6 +8,7 @@ mapping (``model.tags``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -90,6 +91,9 @@ class SignalMapper:
         self._plain_by_machine: dict[str, dict[str, str]] = {}
         for (machine, signal), name in self._plain.items():
             self._plain_by_machine.setdefault(machine, {})[signal] = name
+        # The stored names of each machine's last block tags (None: not every tag plain); blocks of one device
+        # share their tags, so this is looked up once per device rather than once per value.
+        self._stored: dict[str, tuple[Sequence[str], list[str] | None]] = {}
         self._counters: dict[str, CounterTracker] = {}
         self._filters: dict[str, Deadband | SwingingDoor | None] = {}
         self._product: dict[str, str | None] = {}
@@ -192,12 +196,22 @@ class SignalMapper:
     def _columns(self, block: SignalBlock, out: Mapped) -> bool:
         """A block whose every tag is an uncompressed process value and every value a finite float goes to
         ``out.columns`` whole; False, with nothing done, for any other (mapped Signal by Signal instead)."""
-        names = self._plain_by_machine.get(block.machine)
-        if names is None:
+        tags = block.tags
+        known = self._stored.get(block.machine)
+        if known is not None and (known[0] is tags or known[0] == tags):
+            stored = known[1]
+        else:
+            names = self._plain_by_machine.get(block.machine)
+            stored = list(map(names.get, tags)) if names is not None else None
+            if stored is not None and None in stored:
+                stored = None
+            if len(self._stored) >= 10_000:
+                self._stored.clear()
+            self._stored[block.machine] = (tags, stored)
+        if stored is None:
             return False
-        stored = list(map(names.get, block.tags))
         values = block.values
-        if None in stored or not all(map(is_, map(type, values), repeat(float))) or not all(map(isfinite, values)):
+        if not all(map(is_, map(type, values), repeat(float))) or not all(map(isfinite, values)):
             return False
         out.columns.append(MeasurementColumns(block.machine, stored, block.stamps, block.times, values))  # type: ignore[arg-type]
         return True

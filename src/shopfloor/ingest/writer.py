@@ -133,12 +133,15 @@ def insert_measurements(
                 us = micros[ts] = to_micros(ts)
             extend((ids[machine], name, us, value, quality))
         for machine, names, stamps, times, values in columns:
-            us_of = {k: to_micros(t) for k, t in times.items()}
-            extend(
-                chain.from_iterable(
-                    zip(repeat(ids[machine]), names, map(us_of.__getitem__, stamps), values, repeat("good"))
-                )
-            )
+            if len(times) == 1:  # one instant for the whole block, as one scan of a PLC gives
+                (ts,) = times.values()
+                us = micros.get(ts)
+                if us is None:
+                    us = micros[ts] = to_micros(ts)
+                instants = repeat(us)
+            else:
+                instants = map({k: to_micros(t) for k, t in times.items()}.__getitem__, stamps)
+            extend(chain.from_iterable(zip(repeat(ids[machine]), names, instants, values, repeat("good"))))
         return _sqlite_insert_rows(conn, flat, count)
     values = [
         {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality}

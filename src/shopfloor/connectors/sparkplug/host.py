@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from itertools import repeat
-from operator import attrgetter, is_not, itemgetter, methodcaller, ne
+from operator import attrgetter, itemgetter, methodcaller, ne
 from typing import Any
 
 from shopfloor.connectors.base import Quality, Signal, SignalBlock
@@ -78,6 +78,7 @@ REBIRTH_METRIC = "Node Control/Rebirth"
 BDSEQ_METRIC = "bdSeq"
 SEQ_MODULUS = 256  # seq and bdSeq run 0..255 and wrap to 0
 _TOPIC_CACHE = 10_000
+_TIME_CACHE = 10_000  # Sparkplug timestamps (ms) already converted: devices of one scan share theirs
 _METRIC_TYPES = frozenset(DATA_TYPE_NAMES) - {DT["Unknown"], DT["PropertySet"], DT["PropertySetList"]}
 _SCALARS = frozenset([int, float, str, bool])
 _GOOD = Quality.GOOD
@@ -154,6 +155,9 @@ class NodeSession:
     # alias -> (device, name, protobuf value field, Python type of its value), for decoding a payload a column
     # at a time.
     plain: dict[int, tuple[str | None, str, str, type]] = field(default_factory=dict)
+    # The last alias list of each device's plain DATA, as checked against ``plain``: device -> (aliases, machine,
+    # tags, value types).  An edge node sends the same metrics in every DATA of a device; emptied with ``plain``.
+    read_plans: dict[str | None, tuple[list[int], str, tuple[str, ...], list[type]]] = field(default_factory=dict)
     tags: dict[str | None, list[str]] = field(default_factory=dict)  # device -> tags its birth announced
     devices: set[str] = field(default_factory=set)  # devices born in this session
     pending: dict[int, _Held] = field(default_factory=dict)  # held out-of-order messages by seq
@@ -177,6 +181,7 @@ class NodeSession:
         for alias in [a for a, found in self.aliases.items() if found[0] == device]:
             del self.aliases[alias]
             self.plain.pop(alias, None)
+        self.read_plans.clear()
 
 
 class SparkplugHost:
@@ -214,6 +219,7 @@ class SparkplugHost:
         self.quarantined_total = 0
         self._machines: dict[tuple[str, str, str | None], str | None] = {}
         self._topics: dict[str, Topic] = {}  # valid topics already parsed
+        self._times: dict[int, datetime] = {}  # ms -> instant, for plain DATA
         self.columns = True  # plain DATA payloads decoded a column at a time (off: metric by metric, for tests)
         self.blocks = False  # plain DATA payloads given as one SignalBlock each rather than as Signals
 
@@ -351,6 +357,7 @@ class SparkplugHost:
         node.types.clear()
         node.aliases.clear()
         node.plain.clear()
+        node.read_plans.clear()
         node.tags.clear()
         node.applied = {node.last_seq: payload.timestamp if payload.HasField("timestamp") else None}
         node.rebirth_requested_at = None
@@ -461,6 +468,7 @@ class SparkplugHost:
         problems: list[str] = []
         tags = node.tags.setdefault(device, [])
         signals = _SignalMaker(self.source, machine, node, topic, payload, now)
+        node.read_plans.clear()  # the aliases may change meaning
         for m in payload.metrics:
             name = m.name
             if not name:
@@ -535,30 +543,44 @@ class SparkplugHost:
         is this device's and names a metric of the value's type.  False, with nothing done, otherwise."""
         aliases = payload.aliases
         device = topic.device
-        machine = self._machine(node, device)
-        if not aliases or machine is None:
-            return False
-        plans = list(map(node.plain.get, aliases))
-        if None in plans or any(map(ne, map(_FIRST, plans), repeat(device))):
-            return False
+        known = node.read_plans.get(device)
+        if known is not None and known[0] == aliases:
+            _, machine, names, types = known
+        else:
+            machine = self._machine(node, device)  # type: ignore[assignment]
+            if not aliases or machine is None:
+                return False
+            plans = list(map(node.plain.get, aliases))
+            if None in plans or any(map(ne, map(_FIRST, plans), repeat(device))):
+                return False
+            names, types = tuple(map(_SECOND, plans)), list(map(_FOURTH, plans))
+            node.read_plans[device] = (aliases, machine, names, types)
         values = payload.values
-        if any(map(is_not, map(type, values), map(_FOURTH, plans))):
+        if list(map(type, values)) != types:
             return False
-        self._plain_signals(machine, node, topic, payload, now, list(map(_SECOND, plans)), values, payload.stamps, out)
+        self._plain_signals(machine, node, topic, payload, now, names, values, payload.stamps, out)
         return True
 
     def _plain_signals(self, machine, node, topic, payload, now, names, values, stamps: list[int], out) -> None:
         """The Signals of a plain payload's columns: tags, values and metric timestamps (0: none); one
         SignalBlock of them where ``blocks`` is on."""
-        signals = _SignalMaker(self.source, machine, node, topic, payload, now)
-        payload_ms = signals.payload_ms
+        payload_ms = payload.timestamp
         if 0 in stamps:
             stamps = [ms or payload_ms for ms in stamps]
-        times, idents = {}, {}
+        times = {}
         for ms in set(stamps):
-            times[ms] = signals.time_of(ms, names[stamps.index(ms)])
-            idents[ms] = f"{signals.prefix}{ms}:"
-        block = SignalBlock(self.source, machine, names, list(values), stamps, times, idents)
+            ts = self._times.get(ms)
+            if ts is None:
+                ts = times[ms] = _time_of(ms, names[stamps.index(ms)], now)
+                if ts is not now:  # a real conversion, not the reception time standing in
+                    if len(self._times) >= _TIME_CACHE:
+                        self._times.clear()
+                    self._times[ms] = ts
+            else:
+                times[ms] = ts
+        seq = payload.seq if payload.HasField("seq") else ""
+        prefix = f"{node.group}/{node.edge}/{topic.device or ''}:{node.bdseq}:{seq}:"
+        block = SignalBlock(self.source, machine, names, list(values), stamps, times, prefix)
         if self.blocks:
             out.signals.append(block)
         else:
@@ -670,10 +692,7 @@ class _SignalMaker:
         """The instant of ``ms`` (0: the time of reception), converted once per payload."""
         ts = self.times.get(ms)
         if ts is None:
-            try:
-                ts = self.times[ms] = datetime_from_ms(ms, tag) if ms else self.received
-            except PayloadError:
-                ts = self.times[ms] = self.received  # an impossible timestamp: the reception time stands in
+            ts = self.times[ms] = _time_of(ms, tag, self.received)
         return ts
 
     def add(self, metric: Any, tag: str, value: Any, out: HostResult) -> None:
@@ -683,6 +702,16 @@ class _SignalMaker:
         if value is None and quality is _GOOD:
             quality = Quality.BAD
         out.signals.append(_signal((self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}")))
+
+
+def _time_of(ms: int, tag: str, received: datetime) -> datetime:
+    """The instant of a Sparkplug timestamp; 0 (none) or an impossible one: the time of reception."""
+    if not ms:
+        return received
+    try:
+        return datetime_from_ms(ms, tag)
+    except PayloadError:
+        return received
 
 
 def is_control_metric(name: str) -> bool:
