@@ -193,6 +193,14 @@ class SignalMapper:
                 self._apply(sig, role, rule, out)
         return out
 
+    def take_columns(
+        self, signals: list[Signal | SignalBlock]
+    ) -> tuple[list[Signal | SignalBlock], list[MeasurementColumns]]:
+        """The blocks of plain process values as columns (they need no state of the mapper), and the rest."""
+        taken = Mapped()
+        rest = [s for s in signals if s.__class__ is not SignalBlock or not self._columns(s, taken)]  # type: ignore[arg-type]
+        return rest, taken.columns
+
     def _columns(self, block: SignalBlock, out: Mapped) -> bool:
         """A block whose every tag is an uncompressed process value and every value a finite float goes to
         ``out.columns`` whole; False, with nothing done, for any other (mapped Signal by Signal instead)."""
