@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -113,35 +113,25 @@ _INSERT = "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, qual
 
 
 def insert_measurements(
-    conn: Connection, rows: list[Measurement], ids: dict[str, int], columns: list[MeasurementColumns] = ()
+    conn: Connection,
+    rows: list[Measurement],
+    ids: dict[str, int],
+    columns: list[MeasurementColumns] = (),  # type: ignore[assignment]
+    flat: list[Any] | None = None,
 ) -> int:
     """Insert measurements (``rows``, and ``columns`` a block at a time), skipping any already stored (same
-    machine, name and instant).
+    machine, name and instant).  ``flat``: on SQLite, the statement parameters of ``columns`` if already made
+    (``sqlite_parameters``).
 
     Every value must be finite (the mapper quarantines NaN and infinities)."""
     count = len(rows) + sum(len(c.names) for c in columns)
     if not count:
         return 0
     if conn.dialect.name == "sqlite":
-        # The hot path of ingest: each distinct instant converted once, then many rows per statement.
-        micros: dict[datetime, int] = {}
-        flat: list[Any] = []
-        extend = flat.extend
-        for ts, machine, name, value, quality in rows:
-            us = micros.get(ts)
-            if us is None:
-                us = micros[ts] = to_micros(ts)
-            extend((ids[machine], name, us, value, quality))
-        for machine, names, stamps, times, values in columns:
-            if len(times) == 1:  # one instant for the whole block, as one scan of a PLC gives
-                (ts,) = times.values()
-                us = micros.get(ts)
-                if us is None:
-                    us = micros[ts] = to_micros(ts)
-                instants = repeat(us)
-            else:
-                instants = map({k: to_micros(t) for k, t in times.items()}.__getitem__, stamps)
-            extend(chain.from_iterable(zip(repeat(ids[machine]), names, instants, values, repeat("good"))))
+        if flat is None:
+            flat = sqlite_parameters(rows, columns, ids)
+        elif rows:
+            flat = flat + sqlite_parameters(rows, (), ids)  # type: ignore[arg-type]
         return _sqlite_insert_rows(conn, flat, count)
     values = [
         {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality}
@@ -153,6 +143,30 @@ def insert_measurements(
     for i in range(0, len(values), 10_000):
         total += len(conn.execute(stmt, values[i : i + 10_000]).all())
     return total
+
+
+def sqlite_parameters(rows: list[Measurement], columns: list[MeasurementColumns], ids: dict[str, int]) -> list[Any]:
+    """The parameters of SQLite INSERTs of measurements, five per row (machine id, name, microseconds, value,
+    quality): the hot path of ingest, each distinct instant converted once."""
+    micros: dict[datetime, int] = {}
+    flat: list[Any] = []
+    extend = flat.extend
+    for ts, machine, name, value, quality in rows:
+        us = micros.get(ts)
+        if us is None:
+            us = micros[ts] = to_micros(ts)
+        extend((ids[machine], name, us, value, quality))
+    for machine, names, stamps, times, values in columns:
+        if len(times) == 1:  # one instant for the whole block, as one scan of a PLC gives
+            (ts,) = times.values()
+            us = micros.get(ts)
+            if us is None:
+                us = micros[ts] = to_micros(ts)
+            instants = repeat(us)
+        else:
+            instants = map({k: to_micros(t) for k, t in times.items()}.__getitem__, stamps)
+        extend(chain.from_iterable(zip(repeat(ids[machine]), names, instants, values, repeat("good"))))
+    return flat
 
 
 def _sqlite_insert_rows(conn: Connection, flat: list[Any], count: int) -> int:
@@ -181,6 +195,12 @@ def _sqlite_variable_limit(conn: Connection) -> int:
     raw = conn.connection.driver_connection
     getlimit = getattr(raw, "getlimit", None)
     return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
+
+
+class _Prepared(NamedTuple):
+    rest: list[Signal | SignalBlock]  # what the mapper maps in the transaction
+    columns: list[MeasurementColumns]  # blocks of plain values, stored as they are
+    flat: list[Any] | None  # on SQLite, the INSERT parameters of ``columns``
 
 
 class IngestWriter:
@@ -215,6 +235,7 @@ class IngestWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopfloor-writer")
         self._task: asyncio.Task[None] | None = None
         self._ids = self._machine_ids_or_empty()
+        self._sqlite = engine.dialect.name == "sqlite"
 
     def _machine_ids_or_empty(self) -> dict[str, int]:
         try:
@@ -299,8 +320,11 @@ class IngestWriter:
                 await loop.run_in_executor(self._executor, self._drain)
             if batch:
                 signals = [s for item, _ in batch for s in item]
+                # Blocks of plain values are turned into statement parameters here, on the event loop, while
+                # the writer's thread is still inserting the batch before.
+                prepared = self._prepare(signals)
                 try:
-                    await loop.run_in_executor(self._executor, self._write_or_buffer, signals)
+                    await loop.run_in_executor(self._executor, self._write_or_buffer, signals, prepared)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting submitter
                     for _, fut in batch:
                         if not fut.done():
@@ -312,10 +336,22 @@ class IngestWriter:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _write_or_buffer(self, signals: list[Signal | SignalBlock]) -> None:
+    def _prepare(self, signals: list[Signal | SignalBlock]) -> _Prepared | None:
+        """What of a batch needs no transaction: its blocks of plain values as columns (the mapper's
+        ``take_columns``, which reads no state) and, on SQLite, their statement parameters."""
+        if not self._ids or self.buffered:
+            return None
+        try:
+            rest, columns = self.mapper.take_columns(signals)
+            flat = sqlite_parameters([], columns, self._ids) if columns and self._sqlite else None
+        except Exception:  # noqa: BLE001 - whatever it is, the transaction meets it again and reports it
+            return None
+        return _Prepared(rest, columns, flat)
+
+    def _write_or_buffer(self, signals: list[Signal | SignalBlock], prepared: _Prepared | None = None) -> None:
         if not self.buffered:
             try:
-                self._commit(signals)
+                self._commit(signals, prepared)
                 return
             except (OperationalError, DBAPIError) as exc:
                 self._store_lost(exc)
@@ -374,7 +410,7 @@ class IngestWriter:
             elif state != loaded[code]:
                 conn.execute(update(machine_ingest_state).where(ms.machine_id == self._ids[code]).values(state=state))
 
-    def _commit(self, signals: list[Signal | SignalBlock]) -> Mapped:
+    def _commit(self, signals: list[Signal | SignalBlock], prepared: _Prepared | None = None) -> Mapped:
         """Map and store ``signals`` in one transaction; the mapper moves on only if it commits.
 
         The state of each machine in the batch (counter baselines, filters, current state) is read from the
@@ -386,14 +422,18 @@ class IngestWriter:
             with writing(self.engine) as conn:
                 if not self._ids:
                     self._ids = machine_ids(conn)
-                rest, columns = self.mapper.take_columns(signals)
+                if prepared is None:
+                    prepared = _Prepared(*self.mapper.take_columns(signals), None)
+                rest, columns, flat = prepared
                 codes = sorted({s.machine for s in rest if s.machine in self._ids})
                 loaded = self._load_machine_states(conn, codes)
                 mapped = self.mapper.map(rest)
+                if mapped.columns:  # blocks that had to be mapped Signal by Signal still gave some columns
+                    flat = None
                 mapped.columns[:0] = columns
                 self._save_machine_states(conn, codes, loaded)
                 result = append_events(conn, work_orders.attribute(conn, mapped.events))
-                stored = insert_measurements(conn, mapped.measurements, self._ids, mapped.columns)
+                stored = insert_measurements(conn, mapped.measurements, self._ids, mapped.columns, flat)
                 raised = []
                 if self._watched and (mapped.measurements or mapped.columns):
                     touched = {(m.machine, m.name) for m in mapped.measurements}
