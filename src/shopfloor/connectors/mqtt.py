@@ -74,7 +74,9 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
-MAX_BATCH_BYTES = 512 * 1024  # payload bytes taken from the inbox into one batch
+# Payload bytes taken from the inbox into one batch: about 50,000 plain values, one transaction (paired runs of
+# bench_ingest: 1 MiB 5-15% faster than 512 KiB, the fsync of each commit counting less).
+MAX_BATCH_BYTES = 1024 * 1024
 # Decoded between two turns of the event loop: this many inbox items, or this many values, whichever first.
 _DECODE_SLICE_ITEMS, _DECODE_SLICE_VALUES = 100, 500
 OPTIONS = (
