@@ -119,7 +119,7 @@ def test_births_and_data_arrive_and_the_host_state_is_born_and_dies_with_one_tim
     assert data == [("WLD-01", "State", 1, Quality.GOOD), ("WLD-01", "TotalCount", 5, Quality.GOOD),
                     ("WLD-01", "laser_power", 2000.5, Quality.GOOD),
                     ("WLD-01", "laser_power", 2001.5, Quality.GOOD)]  # fmt: skip
-    assert [(b.machine, b.tags, b.values) for b in blocks] == [("WLD-01", ["laser_power"], [2001.5])]
+    assert [(b.machine, list(b.tags), b.values) for b in blocks] == [("WLD-01", ["laser_power"], [2001.5])]
     online, offline = probe.states()[0], probe.states()[-1]
     assert online["online"] is True and offline["online"] is False
     assert online["timestamp"] == offline["timestamp"]
