@@ -144,8 +144,8 @@ def test_writer_commits_and_a_new_writer_continues_without_recounting(store, tmp
     assert _count(engine, measurements) >= 1
 
 
-def test_signals_are_buffered_while_the_store_is_away_and_replayed_in_order(store, tmp_path, monkeypatch):
-    engine, plant = store
+def _outage(engine):
+    """A switch, and a stand-in for ``engine.begin`` that fails like an unreachable store while it is on."""
     real_begin = engine.begin
     outage = {"on": False}
 
@@ -153,6 +153,13 @@ def test_signals_are_buffered_while_the_store_is_away_and_replayed_in_order(stor
         if outage["on"]:
             raise OperationalError("INSERT", {}, Exception("store unreachable"))
         return real_begin()
+
+    return outage, begin
+
+
+def test_signals_are_buffered_while_the_store_is_away_and_replayed_in_order(store, tmp_path, monkeypatch):
+    engine, plant = store
+    outage, begin = _outage(engine)
 
     async def scenario():
         w = IngestWriter(engine, plant, tmp_path / "buf", max_delay_s=0.01, retry_s=0.05)
@@ -355,13 +362,8 @@ def test_blocks_received_while_the_store_is_away_are_buffered_as_signals_and_rep
     with engine.begin() as conn:
         save_plant(conn, plant, "test")
         plant = load_plant(conn)
-    real_begin = engine.begin
-    outage = {"on": True}
-
-    def begin():
-        if outage["on"]:
-            raise OperationalError("INSERT", {}, Exception("store unreachable"))
-        return real_begin()
+    outage, begin = _outage(engine)
+    outage["on"] = True
 
     async def scenario():
         w = IngestWriter(engine, plant, tmp_path / "buf", retry_s=0.05)
