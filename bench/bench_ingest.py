@@ -85,7 +85,7 @@ def _pipeline(url: str, tmp: Path, devices: int, metrics: int, rounds: int) -> f
         writer = IngestWriter(engine, plant, tmp / f"{group}-buffer")  # the connector's and writer's defaults
         await writer.start()
         conn = MqttConnector("bench", url, groups=[group], host_id=f"h-{group}", client_id=f"c-{group}")
-        task = asyncio.create_task(conn.run(writer.submit))
+        task = asyncio.create_task(conn.run(writer.emit_for_connector()))
         while not conn.status.connected:
             await asyncio.sleep(0.05)
         # The edge node publishes from its own process, as a real gateway would.

@@ -15,7 +15,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from shopfloor.api.app import Settings, create_app
-from shopfloor.connectors.base import Signal, SignalBlock
+from shopfloor.connectors.base import Signal
 from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
@@ -46,9 +46,8 @@ async def run(
     if built:
         sources.append(lambda emit: publish_status(engine, built, writer))
 
-    async def emit(signals: list[Signal | SignalBlock]) -> None:
-        await writer.submit(signals)
-        broker.publish(s.machine for s in signals)
+    # The boards hear of each committed batch's machines.
+    emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
 
     app = create_app(settings or Settings(), engine=engine)
     app.state.writer = writer
@@ -102,9 +101,8 @@ async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[s
             c.quarantine = writer.quarantine
     share_live_updates(engine)
 
-    async def emit(signals: list[Signal | SignalBlock]) -> None:
-        await writer.submit(signals)
-        broker.publish(s.machine for s in signals)  # boards of the web processes, through PostgreSQL
+    # The boards of the web processes hear of each committed batch's machines, through PostgreSQL.
+    emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
 
     tasks = [asyncio.create_task(c.run(emit)) for c in built]
     tasks.append(asyncio.create_task(publish_status(engine, built, writer)))

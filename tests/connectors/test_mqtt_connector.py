@@ -328,3 +328,84 @@ def test_workers_of_a_shared_subscription_split_the_data_and_all_know_the_aliase
     assert sorted(counted[0] + counted[1]) == list(range(1, 41))  # each value once, births not emitted
     assert counted[0] and counted[1]
     assert all(w.sparkplug.quarantined_total == 0 for w in workers)
+
+
+def test_batches_handed_to_the_writer_ahead_are_committed_in_order_through_failed_commits(mqtt_url, unique, tmp_path):
+    """The connector hands each batch to the writer as soon as it is decoded, behind the one being committed.
+    When a commit fails (no disk buffer: it fails), a batch handed over behind it must not be committed before
+    it, though the store answers again.  Every reading of a part counter arrives
+    once, in order."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
+
+    from shopfloor.ingest.writer import IngestWriter
+    from shopfloor.model.plant import Plant
+    from shopfloor.store.db import open_store
+    from shopfloor.store.plant import load_plant, save_plant
+    from shopfloor.store.schema import machine_events, quarantine
+
+    engine = open_store(str(tmp_path / "store.db"))
+    plant = Plant.from_dict(
+        {
+            "site": {"code": "S", "timezone": "UTC"},
+            "areas": [{"code": "A", "lines": [{"code": "L", "machines": [
+                {"code": "CNC-01", "tags": {"total_count": {"signal": "TotalCount", "bits": 32},
+                                            "product": {"default": "P"}}}]}]}],
+            "products": [{"code": "P", "ideal_cycle_s": 0.001}],
+        }
+    )  # fmt: skip
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+        plant = load_plant(conn)
+    real_begin, outage = engine.begin, {"fail_next": 0, "failed": 0}
+
+    def begin():
+        # The next transaction fails, slowly (a store that times out): meanwhile the next batches are handed
+        # over behind it, and the store answers again before the writer comes to them.
+        if outage["fail_next"]:
+            outage["fail_next"] -= 1
+            outage["failed"] += 1
+            time.sleep(0.3)
+            raise OperationalError("INSERT", {}, Exception("store unreachable"))
+        return real_begin()
+
+    engine.begin = begin
+    publisher = Probe(mqtt_url, f"{unique}/nothing")
+    topic = f"{unique}/CNC-01/telemetry"
+    n = 120
+    committed = []
+
+    async def scenario():
+        writer = IngestWriter(engine, plant, None)  # no disk buffer: a commit that fails, fails
+        commit = writer._commit
+
+        def commit_and_note(signals, prepared=None):
+            mapped = commit(signals, prepared)
+            committed.extend(s.value for s in expand_signals(signals))
+            return mapped
+
+        writer._commit = commit_and_note
+        await writer.start()
+        conn = connector(mqtt_url, unique, groups=[], json_topics=[{"topic": f"{unique}/+/telemetry"}], max_batch=4)
+        conn.commit_retry_max_s = 0.2
+        task = await started(conn, writer.emit_for_connector())
+        for i in range(1, n + 1):
+            body = json.dumps({"ts": 1772400000000 + i * 10, "values": {"TotalCount": i}})
+            await asyncio.to_thread(publisher.publish, topic, body)
+            if i in (n // 3, 2 * n // 3):
+                outage["fail_next"] = 1
+        await until(lambda: writer.stats.committed_signals >= n, timeout=30)
+        await stopped(task)
+        await writer.stop()
+        return conn
+
+    try:
+        conn = run(scenario())
+    finally:
+        publisher.close()
+    with engine.connect() as c:
+        good = c.execute(select(func.sum(machine_events.c.quantity)).where(machine_events.c.kind == "good")).scalar()
+        kept = c.execute(select(func.count()).select_from(quarantine)).scalar()
+    assert outage["failed"] == 2 and conn.status.errors_total >= 2
+    assert committed == list(range(1, n + 1))  # each reading once, in the order it was sent
+    assert (good, kept) == (n - 1, 0)

@@ -2,6 +2,7 @@
 store is away and replays in order."""
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from shopfloor.connectors.base import Quality, Signal, SignalBlock, expand_signals
 from shopfloor.ingest.mapping import SignalMapper
-from shopfloor.ingest.writer import IngestWriter
+from shopfloor.ingest.writer import IngestWriter, NotCommitted
 from shopfloor.model.events import CountEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.store.plant import load_plant, save_plant
@@ -397,3 +398,57 @@ def test_a_block_of_plain_values_is_mapped_to_columns_and_others_value_by_value(
     assert [(m.name, m.value) for m in out.measurements] == [("weld_speed", 3.0)]
     assert [type(e).__name__ for e in out.events] == ["StateChange"]
     assert mapper.map([block([("Speed", 1.0)], 0, machine="M9")]).ignored == 1  # no such machine
+
+
+def test_a_batch_handed_over_behind_one_that_fails_is_not_committed_before_it(store, tmp_path, monkeypatch):
+    """``hand_over`` lets a connector queue its next batch while the last one commits.  If that commit fails,
+    the batch queued behind it fails too, though the store answers again: committed first, it would be
+    stored out of order.  Handed over again in order, both are committed, in order."""
+    engine, plant = store
+    real_begin, calls = engine.begin, []
+
+    def begin():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)  # a store that times out, once
+            raise OperationalError("INSERT", {}, Exception("store unreachable"))
+        return real_begin()
+
+    monkeypatch.setattr(engine, "begin", begin)
+    first, second = [sig("State", 1, 0), sig("Total", 100, 0)], [sig("Total", 110, 10)]
+
+    async def scenario():
+        w = IngestWriter(engine, plant, None)  # no disk buffer: a commit that fails, fails
+        await w.start()
+        a = w.hand_over(first)
+        await asyncio.sleep(0.1)  # the writer is in a's transaction
+        b = w.hand_over(second, after=a)
+        outcomes = await asyncio.gather(a, b, return_exceptions=True)
+        a2 = w.hand_over(first)
+        b2 = w.hand_over(second, after=a2)
+        await asyncio.gather(a2, b2)
+        await w.stop()
+        return outcomes
+
+    failed_a, failed_b = asyncio.run(scenario())
+    assert isinstance(failed_a, RuntimeError) and "no disk buffer" in str(failed_a)
+    assert isinstance(failed_b, NotCommitted)
+    assert _good(engine) == 10
+
+
+def test_the_connector_emit_tells_of_each_batch_once_committed(store, tmp_path):
+    engine, plant = store
+    told = []
+
+    async def scenario():
+        w = IngestWriter(engine, plant, tmp_path / "buf")
+        await w.start()
+        emit = w.emit_for_connector(told.append)
+        await emit([sig("Total", 100, 0)])
+        await emit.hand_over([sig("Total", 105, 5)])
+        await emit.hand_over([])
+        await w.stop()
+
+    asyncio.run(scenario())
+    assert [[s.value for s in batch] for batch in told] == [[100], [105]]
+    assert _good(engine) == 5

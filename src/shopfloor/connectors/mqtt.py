@@ -14,7 +14,9 @@ itself: each socket read yields every whole packet in it, appended as ``(kind, g
 connection events (up, ready, down, refused) go to the same inbox, in order.  The connector takes up to
 ``max_batch`` items (or ``MAX_BATCH_BYTES`` of payload) at a time, decodes them (Sparkplug session, JSON topics),
 and commits them while it decodes the next batch; commits, acknowledgements (one write per batch) and rebirth
-requests go one batch at a time, in arrival order.  ``generation`` counts connections: a message is
+requests go one batch at a time, in arrival order.  Given the writer's emit (``hand_over``), each batch is
+handed over as soon as it is decoded, behind the one committing, so the writer never waits for it; a batch
+handed over behind one whose commit fails is not committed either, and both are emitted again in order.  ``generation`` counts connections: a message is
 acknowledged only on the connection that delivered it; after a reconnection the broker resends it itself.
 While more than ``4 * max_batch`` items wait in the inbox, the connection stops reading, so a slow store holds
 messages back at the broker rather than in memory.
@@ -240,6 +242,12 @@ class _Batch:
     acks: list[tuple[int, Message]] = field(default_factory=list)
     messages: int = 0
     republish_state: bool = False
+    handed: asyncio.Future[None] | None = None  # its Signals as handed over to the writer, before its turn
+
+
+def _failed(fut: asyncio.Future[None] | None) -> bool:
+    """Whether a handed-over batch is done and was not committed."""
+    return fut is not None and fut.done() and (fut.cancelled() or fut.exception() is not None)
 
 
 def _state(online: bool, ts_ms: int) -> str:
@@ -465,6 +473,10 @@ class MqttConnector:
         keeper = asyncio.create_task(self._keep_connected(), name=f"mqtt-link-{self.name}")
         tick = min(0.25, self.sparkplug.reorder_timeout_s / 4)
         committing: asyncio.Task[None] | None = None
+        # An emit that takes batches ahead of their turn (the writer's): each batch is handed over as soon as it
+        # is decoded, so the writer finds it waiting when the commit before ends.
+        hand_over = getattr(emit, "hand_over", None)
+        previous: _Batch | None = None
         try:
             while True:
                 try:
@@ -481,8 +493,19 @@ class MqttConnector:
                 # Decoding this batch overlaps the commit of the one before; commits (and acknowledgements)
                 # still happen one at a time, in the order the messages arrived.
                 batch = await self._decode(self._take())
+                if hand_over is not None and batch.result.signals:
+                    # Handed over only behind a batch that is committed already, or that is itself waiting in
+                    # the writer and has not failed: the writer commits them in order, and not this one if that
+                    # one fails (this batch's settling then emits it again, in its turn).
+                    if committing is None or committing.done():
+                        batch.handed = hand_over(batch.result.signals, None)
+                    elif previous is not None and previous.handed is not None and not _failed(previous.handed):
+                        batch.handed = hand_over(batch.result.signals, previous.handed)
+                previous = batch
                 if committing is not None:
                     await committing
+                if hand_over is not None and batch.result.signals and batch.handed is None:
+                    batch.handed = hand_over(batch.result.signals, None)  # everything before it is committed
                 committing = asyncio.create_task(self._settle(batch, emit))
                 # Two turns of the event loop: the commit reaches the writer, which hands it to its thread.
                 await asyncio.sleep(0)
@@ -545,7 +568,7 @@ class MqttConnector:
             self.link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
         if batch.messages:
             self.status.record_messages(batch.messages)
-        await self._commit(emit, result.signals, result.quarantined)
+        await self._commit(emit, result.signals, result.quarantined, batch.handed)
         if result.signals:
             self.status.last_value_at = max(s.ts for s in result.signals)
         link = self.link
@@ -601,8 +624,22 @@ class MqttConnector:
         elif kind == "refused":
             self.status.record_error(f"broker refused the connection: {data}")
 
-    async def _commit(self, emit: Emit, signals: list[Signal | SignalBlock], quarantined: list[Quarantined]) -> None:
-        """Hand over Signals and quarantined input; retried with back-off until it succeeds (or is cancelled)."""
+    async def _commit(
+        self,
+        emit: Emit,
+        signals: list[Signal | SignalBlock],
+        quarantined: list[Quarantined],
+        handed: asyncio.Future[None] | None = None,
+    ) -> None:
+        """Hand over Signals and quarantined input; retried with back-off until it succeeds (or is cancelled).
+        ``handed``: the Signals were handed over ahead already; only if that failed are they emitted again."""
+        if handed is not None:
+            await asyncio.wait([handed])
+            if not _failed(handed):
+                signals = []
+            else:
+                why = "cancelled" if handed.cancelled() else repr(handed.exception())
+                self.status.record_error(f"commit failed, trying again: {why}")
         self.quarantined.extend(quarantined)
         self.status.quarantined_total += len(quarantined)
         if quarantined:

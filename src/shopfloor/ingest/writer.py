@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -197,10 +198,56 @@ def _sqlite_variable_limit(conn: Connection) -> int:
     return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
 
 
+class NotCommitted(RuntimeError):
+    """A batch left uncommitted because the batch handed over before it failed: hand both over again."""
+
+
+class _Item(NamedTuple):
+    signals: list[Signal | SignalBlock]
+    prepared: _Prepared | None
+    fut: asyncio.Future[None]
+    after: asyncio.Future[None] | None
+
+
 class _Prepared(NamedTuple):
     rest: list[Signal | SignalBlock]  # what the mapper maps in the transaction
     columns: list[MeasurementColumns]  # blocks of plain values, stored as they are
     flat: list[Any] | None  # on SQLite, the INSERT parameters of ``columns``
+
+
+def _merge_prepared(parts: list[_Prepared | None]) -> _Prepared | None:
+    """The preparations of the batches of one transaction as one (None unless every batch has one)."""
+    if not parts or any(p is None for p in parts):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    rest = [s for p in parts for s in p.rest]  # type: ignore[union-attr]
+    columns = [c for p in parts for c in p.columns]  # type: ignore[union-attr]
+    flats = [p.flat for p in parts if p.columns]  # type: ignore[union-attr]
+    flat = None if any(f is None for f in flats) else [v for f in flats for v in f]  # type: ignore[union-attr]
+    return _Prepared(rest, columns, flat)
+
+
+class WriterEmit:
+    """A connector's ``emit`` into the writer (``IngestWriter.emit_for_connector``): awaiting it submits a
+    batch; ``hand_over`` queues one without waiting (see ``IngestWriter.hand_over``)."""
+
+    def __init__(self, writer: IngestWriter, on_commit: Callable[[list[Signal | SignalBlock]], None] | None):
+        self.writer, self.on_commit = writer, on_commit
+
+    async def __call__(self, signals: list[Signal | SignalBlock]) -> None:
+        await self.writer.submit(signals)
+        if self.on_commit is not None and signals:
+            self.on_commit(signals)
+
+    def hand_over(
+        self, signals: list[Signal | SignalBlock], after: asyncio.Future[None] | None = None
+    ) -> asyncio.Future[None]:
+        fut = self.writer.hand_over(signals, after)
+        if self.on_commit is not None and signals:
+            on_commit = self.on_commit
+            fut.add_done_callback(lambda f: None if f.cancelled() or f.exception() else on_commit(signals))
+        return fut
 
 
 class IngestWriter:
@@ -231,7 +278,7 @@ class IngestWriter:
             for note in self.buffer.recovery_notes:
                 log.warning("disk buffer recovery: %s", note)
         self.stats = WriterStats()
-        self._queue: asyncio.Queue[tuple[list[Signal | SignalBlock], asyncio.Future[None]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopfloor-writer")
         self._task: asyncio.Task[None] | None = None
         self._ids = self._machine_ids_or_empty()
@@ -264,11 +311,30 @@ class IngestWriter:
 
     async def submit(self, signals: list[Signal | SignalBlock]) -> None:
         """Return once ``signals`` are committed or durably buffered; raise if neither was possible."""
-        if not signals:
-            return
+        if signals:
+            await self.hand_over(signals)
+
+    def hand_over(
+        self, signals: list[Signal | SignalBlock], after: asyncio.Future[None] | None = None
+    ) -> asyncio.Future[None]:
+        """Queue ``signals`` and return at once the future of their commit (or durable buffering).
+
+        A connector may hand over its next batch before the last one is committed, so that the writer finds it
+        waiting (and its blocks already turned into parameters) when that commit ends: batches are committed
+        in the order they were handed over, and one handed over ``after`` a batch whose commit then failed is
+        not committed either (its future fails too), so retrying them in order keeps the order."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((list(signals), fut))
-        await fut
+        if not signals:
+            fut.set_result(None)
+            return fut
+        signals = list(signals)
+        self._queue.put_nowait(_Item(signals, self._prepare(signals), fut, after))
+        return fut
+
+    def emit_for_connector(self, on_commit: Callable[[list[Signal | SignalBlock]], None] | None = None) -> WriterEmit:
+        """The ``emit`` to give one connector: ``submit``, and ``hand_over`` for a connector that overlaps
+        decoding with commits; ``on_commit`` is told of each batch once it is committed."""
+        return WriterEmit(self, on_commit)
 
     async def quarantine(self, source: str, reason: str, payload: bytes) -> None:
         """Keep input that could not be used, with the reason, so nothing received is silently lost."""
@@ -297,13 +363,11 @@ class IngestWriter:
                 first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
             except TimeoutError:
                 first = None
-            batch: list[tuple[list[Signal | SignalBlock], asyncio.Future[None]]] = [] if first is None else [first]
-            rows = signal_count(first[0]) if first else 0
+            batch: list[_Item] = []
+            rows = self._accept(first, batch) if first is not None else 0
             # Group commit: everything submitted while the last transaction ran goes into the next one.
             while first is not None and rows < self.max_rows and not self._queue.empty():
-                item = self._queue.get_nowait()
-                batch.append(item)
-                rows += signal_count(item[0])
+                rows += self._accept(self._queue.get_nowait(), batch)
             deadline = time.monotonic() + self.max_delay_s
             while first is not None and rows < self.max_rows:
                 timeout = deadline - time.monotonic()
@@ -313,28 +377,37 @@ class IngestWriter:
                     item = await asyncio.wait_for(self._queue.get(), timeout=timeout)
                 except TimeoutError:
                     break
-                batch.append(item)
-                rows += signal_count(item[0])
+                rows += self._accept(item, batch)
             if self.buffered and time.monotonic() - last_drain >= self.retry_s:
                 last_drain = time.monotonic()
                 await loop.run_in_executor(self._executor, self._drain)
             if batch:
-                signals = [s for item, _ in batch for s in item]
-                # Blocks of plain values are turned into statement parameters here, on the event loop, while
-                # the writer's thread is still inserting the batch before.
-                prepared = self._prepare(signals)
+                signals = [s for item in batch for s in item.signals]
+                prepared = _merge_prepared([item.prepared for item in batch])
                 try:
                     await loop.run_in_executor(self._executor, self._write_or_buffer, signals, prepared)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting submitter
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                    for item in batch:
+                        if not item.fut.done():
+                            item.fut.set_exception(exc)
                 else:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_result(None)
+                    for item in batch:
+                        if not item.fut.done():
+                            item.fut.set_result(None)
                 for _ in batch:
                     self._queue.task_done()
+
+    def _accept(self, item: _Item, batch: list[_Item]) -> int:
+        """Add ``item`` to the batch, or fail it at once if it was handed over after a batch that failed; the
+        number of signals it adds."""
+        after = item.after
+        if after is not None and after.done() and (after.cancelled() or after.exception() is not None):
+            if not item.fut.done():
+                item.fut.set_exception(NotCommitted("not committed: a batch handed over before it was not"))
+            self._queue.task_done()
+            return 0
+        batch.append(item)
+        return signal_count(item.signals)
 
     def _prepare(self, signals: list[Signal | SignalBlock]) -> _Prepared | None:
         """What of a batch needs no transaction: its blocks of plain values as columns (the mapper's
