@@ -12,11 +12,12 @@ is persistent unless ``session_expiry_s`` is 0 (then clean, as the specification
 One event loop.  The MQTT connection (``mqtt_client``, an MQTT v5 client on asyncio) reads on the event loop
 itself: each socket read yields every whole packet in it, appended as ``(kind, generation, data)`` to an inbox;
 connection events (up, ready, down, refused) go to the same inbox, in order.  The connector takes up to
-``max_batch`` items (or ``MAX_BATCH_BYTES`` of payload) at a time, decodes them (Sparkplug session, JSON topics),
-and commits them while it decodes the next batch; commits, acknowledgements (one write per batch) and rebirth
-requests go one batch at a time, in arrival order.  Given the writer's emit (``hand_over``), each batch is
-handed over as soon as it is decoded, behind the one committing, so the writer never waits for it; a batch
-handed over behind one whose commit fails is not committed either, and both are emitted again in order.  ``generation`` counts connections: a message is
+``max_batch`` items (or ``MAX_BATCH_BYTES`` of payload; ``FIRST_BATCH_BYTES`` when nothing is committing) at a
+time, decodes them (Sparkplug session, JSON topics), and commits them while it decodes the next batch; commits,
+acknowledgements (one write per batch) and rebirth requests go one batch at a time, in arrival order.  Given the
+writer's emit (``hand_over``), each batch is handed over as soon as it is decoded, behind the one committing, so
+the writer never waits for it; a batch handed over behind one whose commit fails is not committed either, and
+both are emitted again in order.  ``generation`` counts connections: a message is
 acknowledged only on the connection that delivered it; after a reconnection the broker resends it itself.
 While more than ``4 * max_batch`` items wait in the inbox, the connection stops reading, so a slow store holds
 messages back at the broker rather than in memory.
@@ -79,6 +80,7 @@ SESSION_EXPIRY_S = 3600
 # Payload bytes taken from the inbox into one batch: about 50,000 plain values, one transaction (paired runs of
 # bench_ingest: 1 MiB 5-15% faster than 512 KiB, the fsync of each commit counting less).
 MAX_BATCH_BYTES = 1024 * 1024
+FIRST_BATCH_BYTES = 64 * 1024  # at most, when nothing is being committed: the first values are stored sooner
 # Decoded between two turns of the event loop: this many inbox items, or this many values, whichever first.
 _DECODE_SLICE_ITEMS, _DECODE_SLICE_VALUES = 100, 500
 OPTIONS = (
@@ -391,15 +393,15 @@ class MqttConnector:
     def _on_message(self, msg: Message) -> None:
         self._post("msg", msg)
 
-    def _take(self) -> list[tuple[str, int, Any]]:
-        """Up to ``max_batch`` items, or ``MAX_BATCH_BYTES`` of payload, from the inbox, in arrival order.
+    def _take(self, max_bytes: int = MAX_BATCH_BYTES) -> list[tuple[str, int, Any]]:
+        """Up to ``max_batch`` items, or ``max_bytes`` of payload, from the inbox, in arrival order.
 
         A batch of moderate size is committed while the next one is decoded; one batch of everything that
         arrived (a burst of large messages) would be decoded and then committed with nothing beside it."""
         assert self._arrived is not None
         self._arrived.clear()
         inbox, items, size = self._inbox, [], 0
-        while inbox and len(items) < self.max_batch and size < MAX_BATCH_BYTES:
+        while inbox and len(items) < self.max_batch and size < max_bytes:
             item = inbox.popleft()
             items.append(item)
             if item[0] == "msg":
@@ -492,7 +494,9 @@ class MqttConnector:
                     await asyncio.sleep(self.batch_delay_s)  # let a burst gather into one commit
                 # Decoding this batch overlaps the commit of the one before; commits (and acknowledgements)
                 # still happen one at a time, in the order the messages arrived.
-                batch = await self._decode(self._take())
+                # With nothing committing, a small batch, to be stored at once; behind a commit, a full one.
+                idle = committing is None or committing.done()
+                batch = await self._decode(self._take(FIRST_BATCH_BYTES if idle else MAX_BATCH_BYTES))
                 if hand_over is not None and batch.result.signals:
                     # Handed over only behind a batch that is committed already, or that is itself waiting in
                     # the writer and has not failed: the writer commits them in order, and not this one if that
