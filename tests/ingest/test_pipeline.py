@@ -274,17 +274,7 @@ def test_stored_process_values_are_the_doubles_that_were_read(engine):
 
 def block(tags_values, seconds, machine="M1"):
     """A SignalBlock of ``tags_values`` at one instant, as the Sparkplug host makes of a plain DATA payload."""
-    ms = int((T0 + timedelta(seconds=seconds)).timestamp() * 1000)
-    tags = [t for t, _ in tags_values]
-    return SignalBlock(
-        "test",
-        machine,
-        tags,
-        [v for _, v in tags_values],
-        [ms] * len(tags),
-        {ms: T0 + timedelta(seconds=seconds)},
-        "blk:",
-    )
+    return two_instants([(t, v, seconds) for t, v in tags_values], machine)
 
 
 def two_instants(tags_values_seconds, machine="M1"):

@@ -57,7 +57,7 @@ class Signal(NamedTuple):
     source_id: str | None = None
 
 
-_signal = partial(tuple.__new__, Signal)  # a Signal from one tuple of all its fields (hot path)
+make_signal = partial(tuple.__new__, Signal)  # a Signal from one tuple of all its fields (hot path)
 
 
 class SignalBlock:
@@ -107,7 +107,7 @@ class SignalBlock:
             repeat(Quality.GOOD),
             map(add, map(idents.__getitem__, stamps), tags),
         )
-        return list(map(_signal, columns))
+        return list(map(make_signal, columns))
 
 
 def expand_signals(batch: Iterable[Signal | SignalBlock]) -> list[Signal]:

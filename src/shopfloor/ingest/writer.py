@@ -111,6 +111,7 @@ def load_mapper_state(engine: Engine, key: str = MAPPER_STATE_KEY) -> dict[str, 
 # executemany 410,000-470,000.
 _ROWS_PER_INSERT = 5000
 _INSERT = "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, quality) VALUES "
+_SQL_FOR_ROWS: dict[int, str] = {}  # rows -> the INSERT of that many rows
 
 
 def insert_measurements(
@@ -189,9 +190,6 @@ def _sqlite_insert_rows(conn: Connection, flat: list[Any], count: int) -> int:
     return inserted
 
 
-_SQL_FOR_ROWS: dict[int, str] = {}
-
-
 def _sqlite_variable_limit(conn: Connection) -> int:
     raw = conn.connection.driver_connection
     getlimit = getattr(raw, "getlimit", None)
@@ -224,7 +222,7 @@ def _merge_prepared(parts: list[_Prepared | None]) -> _Prepared | None:
     rest = [s for p in parts for s in p.rest]  # type: ignore[union-attr]
     columns = [c for p in parts for c in p.columns]  # type: ignore[union-attr]
     flats = [p.flat for p in parts if p.columns]  # type: ignore[union-attr]
-    flat = None if any(f is None for f in flats) else [v for f in flats for v in f]  # type: ignore[union-attr]
+    flat = None if any(f is None for f in flats) else list(chain.from_iterable(flats))  # type: ignore[arg-type]
     return _Prepared(rest, columns, flat)
 
 
@@ -501,7 +499,7 @@ class IngestWriter:
                 codes = sorted({s.machine for s in rest if s.machine in self._ids})
                 loaded = self._load_machine_states(conn, codes)
                 mapped = self.mapper.map(rest)
-                if mapped.columns:  # blocks that had to be mapped Signal by Signal still gave some columns
+                if mapped.columns:  # columns the mapper took itself: no parameters were made for them
                     flat = None
                 mapped.columns[:0] = columns
                 self._save_machine_states(conn, codes, loaded)

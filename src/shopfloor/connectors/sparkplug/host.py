@@ -48,12 +48,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import partial
 from itertools import repeat
 from operator import attrgetter, itemgetter, methodcaller, ne
 from typing import Any
 
-from shopfloor.connectors.base import Quality, Signal, SignalBlock
+from shopfloor.connectors.base import Quality, Signal, SignalBlock, make_signal
 from shopfloor.connectors.sparkplug.codec import (
     BASIC_TYPES,
     DATA_TYPE_NAMES,
@@ -82,7 +81,6 @@ _TIME_CACHE = 10_000  # Sparkplug timestamps (ms) already converted: devices of 
 _METRIC_TYPES = frozenset(DATA_TYPE_NAMES) - {DT["Unknown"], DT["PropertySet"], DT["PropertySetList"]}
 _SCALARS = frozenset([int, float, str, bool])
 _GOOD = Quality.GOOD
-_signal = partial(tuple.__new__, Signal)  # a Signal from one tuple of all its fields (hot path)
 # Column readers for _plain_data.
 _NAME, _ALIAS, _TIMESTAMP = attrgetter("name"), attrgetter("alias"), attrgetter("timestamp")
 _TRANSIENT, _NULL = attrgetter("is_transient"), attrgetter("is_null")
@@ -357,7 +355,6 @@ class SparkplugHost:
         node.types.clear()
         node.aliases.clear()
         node.plain.clear()
-        node.read_plans.clear()
         node.tags.clear()
         node.applied = {node.last_seq: payload.timestamp if payload.HasField("timestamp") else None}
         node.rebirth_requested_at = None
@@ -578,9 +575,7 @@ class SparkplugHost:
                     self._times[ms] = ts
             else:
                 times[ms] = ts
-        seq = payload.seq if payload.HasField("seq") else ""
-        prefix = f"{node.group}/{node.edge}/{topic.device or ''}:{node.bdseq}:{seq}:"
-        block = SignalBlock(self.source, machine, names, list(values), stamps, times, prefix)
+        block = SignalBlock(self.source, machine, names, list(values), stamps, times, _prefix(node, topic, payload))
         if self.blocks:
             out.signals.append(block)
         else:
@@ -682,8 +677,7 @@ class _SignalMaker:
     def __init__(self, source: str, machine: str | None, node: NodeSession, topic: Topic, payload: Any, now):
         self.source = source
         self.machine = machine
-        seq = payload.seq if payload.HasField("seq") else ""
-        self.prefix = f"{node.group}/{node.edge}/{topic.device or ''}:{node.bdseq}:{seq}:"
+        self.prefix = _prefix(node, topic, payload)
         self.payload_ms = payload.timestamp
         self.received = now
         self.times: dict[int, datetime] = {}
@@ -701,7 +695,15 @@ class _SignalMaker:
         quality = quality_of(metric, tag) if metric.HasField("properties") else _GOOD
         if value is None and quality is _GOOD:
             quality = Quality.BAD
-        out.signals.append(_signal((self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}")))
+        out.signals.append(
+            make_signal((self.source, self.machine, tag, value, ts, quality, f"{self.prefix}{ms}:{tag}"))
+        )
+
+
+def _prefix(node: NodeSession, topic: Topic, payload: Any) -> str:
+    """What every source id of one payload's Signals starts with: ``group/edge/device:bdSeq:seq:``."""
+    seq = payload.seq if payload.HasField("seq") else ""
+    return f"{node.group}/{node.edge}/{topic.device or ''}:{node.bdseq}:{seq}:"
 
 
 def _time_of(ms: int, tag: str, received: datetime) -> datetime:
