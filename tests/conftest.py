@@ -28,8 +28,8 @@ from shopfloor.store.plant import save_plant  # noqa: E402
 from shopfloor.store.schema import metadata  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-# Public worked examples and specification samples live beside the repository (../shared/reference).
-REFERENCE = Path(os.environ.get("SHOPFLOOR_REFERENCE", REPO.parent / "shared" / "reference"))
+# Published worked examples and specification samples the tests read, each with its source in SOURCES.md.
+DATA = REPO / "tests" / "data"
 
 
 def require_service(env: str, what: str) -> str:

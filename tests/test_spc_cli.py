@@ -5,10 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from shopfloor.cli import app
-from tests.conftest import REFERENCE
+from tests.conftest import DATA
 
 runner = CliRunner()
-DATA = REFERENCE / "data"
 
 
 def test_c_chart_of_the_nist_wafers_as_json():

@@ -12,9 +12,7 @@ from shopfloor.analytics import spc
 from shopfloor.analytics.capability import capability
 from shopfloor.analytics.run_rules import evaluate
 from shopfloor.analytics.spc_constants import constants
-from tests.conftest import REFERENCE
-
-DATA = REFERENCE / "data"
+from tests.conftest import DATA
 
 
 def _column(name, column):

@@ -14,10 +14,10 @@ from shopfloor.connectors.mtconnect import (
     parse_xml,
 )
 from shopfloor.simulator.mtconnect_agent import AgentItem, MTConnectAgent
-from tests.conftest import REFERENCE
+from tests.conftest import DATA
 from tests.connectors.waiting import run, until
 
-SAMPLES = REFERENCE / "data" / "mtconnect"
+SAMPLES = DATA / "mtconnect"
 
 
 def test_reference_current_document_parses():
