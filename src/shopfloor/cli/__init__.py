@@ -427,7 +427,7 @@ def ingest_cmd(
 
 
 def _register_spc() -> None:
-    from shopfloor.spc_cli import spc_command
+    from shopfloor.cli.spc import spc_command
 
     app.command("spc")(spc_command)
 
@@ -436,7 +436,7 @@ _register_spc()
 
 
 def _register_lots() -> None:
-    from shopfloor.lots_cli import recall_command, trace_command
+    from shopfloor.cli.lots import recall_command, trace_command
 
     app.command("trace")(trace_command)
     app.command("recall")(recall_command)
@@ -446,7 +446,7 @@ _register_lots()
 
 
 def _register_reports() -> None:
-    from shopfloor.report_cli import report_app
+    from shopfloor.cli.reports import report_app
 
     app.add_typer(report_app, name="report")
 
@@ -455,7 +455,7 @@ _register_reports()
 
 
 def _register_hub() -> None:
-    from shopfloor.hub.cli import hub_app
+    from shopfloor.cli.hub import hub_app
 
     app.add_typer(hub_app, name="hub")
 
@@ -497,7 +497,7 @@ def bench_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows to this file.")] = None,
 ) -> None:
     """Run the benchmarks of bench/ and print each figure next to its baseline measured in the same run."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     if not (root / "bench" / "__main__.py").is_file():
         _fail("the benchmarks live in the source tree (bench/): run this from a clone of the repository")
     sys.path.insert(0, str(root))
@@ -647,7 +647,3 @@ def serve_cmd(
             reports.cancel()
 
     asyncio.run(main())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -1,0 +1,5 @@
+"""``python -m shopfloor.cli``: the ``shopfloor`` command."""
+
+from shopfloor.cli import app
+
+app()
