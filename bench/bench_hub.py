@@ -14,8 +14,8 @@ import numpy as np
 from sqlalchemy import insert, text
 
 from bench.timing import best_of
-from shopfloor.hub import store
-from shopfloor.hub.funding import Rule
+from shopfloor.model.funding import Rule
+from shopfloor.store import hub as store
 from shopfloor.store.db import open_store
 from shopfloor.store.schema import consents, organisations, outcome_reports, projects
 

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from shopfloor.actions.hub_share import signed_report
 from shopfloor.api.app import PUBLIC_ROUTES, Settings, create_app
-from shopfloor.hub import store
-from shopfloor.hub.funding import Rule, check_shares
-from shopfloor.hub.share import signed_report
-from shopfloor.hub.signing import canonical, generate_key
+from shopfloor.model.funding import Rule, check_shares
+from shopfloor.model.signing import canonical, generate_key
 from shopfloor.store import accounts
+from shopfloor.store import hub as store
 from tests.api.test_route_auth import _dependency_calls, _routes
 
 PASSWORD = "hub-password-123"
@@ -79,7 +79,7 @@ def hub(engine):
 
 def _report(keys, who, sponsor, month, kpis, **overrides):
     """A report of ``who`` signed with its key; ``overrides`` change the payload before signing."""
-    from shopfloor.hub.signing import sign
+    from shopfloor.model.signing import sign
 
     env = signed_report(keys[who], who, sponsor, month, kpis)
     env["payload"].update(overrides)
@@ -127,7 +127,7 @@ def test_reports_are_verified_and_a_sponsor_sees_its_partner_only(hub):
     assert again.status_code == 409 and "replay is refused" in again.json()["detail"]
     stale = signed_report(keys["FAC-1"], "FAC-1", "SP-A", "2026-08", {"ppm": 1})
     stale["payload"]["signed_at"] = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
-    from shopfloor.hub.signing import sign
+    from shopfloor.model.signing import sign
 
     stale = sign(keys["FAC-1"], stale["payload"])
     r = f1.post("/api/v1/hub/reports", json=stale)

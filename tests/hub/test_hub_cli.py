@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from shopfloor.cli import app
-from shopfloor.hub.signing import verify
+from shopfloor.model.signing import verify
 from shopfloor.store.db import open_store
 from tests.hub.test_hub_loopback import _factory_store
 

@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from shopfloor.actions.hub_share import ShareError, monthly_kpis, push, signed_report
 from shopfloor.api.app import Settings, create_app
-from shopfloor.hub import store
-from shopfloor.hub.funding import Rule
-from shopfloor.hub.share import ShareError, monthly_kpis, push, signed_report
-from shopfloor.hub.signing import generate_key
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
+from shopfloor.model.funding import Rule
 from shopfloor.model.plant import Plant
+from shopfloor.model.signing import generate_key
 from shopfloor.store import accounts
+from shopfloor.store import hub as store
 from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant

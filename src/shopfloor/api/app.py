@@ -208,8 +208,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     ):
         app.include_router(router)
     if settings.hub:
-        from shopfloor.hub import api as hub_api
-        from shopfloor.hub import views as hub_views
+        from shopfloor.api.routers import hub as hub_api
+        from shopfloor.web import hub as hub_views
 
         app.include_router(hub_api.router)
         app.include_router(hub_views.router)

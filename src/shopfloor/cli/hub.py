@@ -30,7 +30,7 @@ def _fail(message: str) -> None:
 @hub_app.command("keygen")
 def keygen(key: Annotated[Path, typer.Argument(help="Where to write the factory's private key (PEM).")]) -> None:
     """Make the factory's Ed25519 key pair; prints the public key to register at the hub."""
-    from shopfloor.hub.signing import generate_key
+    from shopfloor.model.signing import generate_key
 
     if key.exists():
         _fail(f"{key} exists already: a factory keeps one key (remove it first to replace it)")
@@ -54,7 +54,7 @@ def push_cmd(
     db: DbOption = None,
 ) -> None:
     """Compute a month's KPIs from this factory's store, sign them and send them to the hub."""
-    from shopfloor.hub.share import ShareError, monthly_kpis, push, signed_report
+    from shopfloor.actions.hub_share import ShareError, monthly_kpis, push, signed_report
     from shopfloor.store.plant import StoreError, current_plant
 
     try:
@@ -80,8 +80,8 @@ def add_org(
     db: DbOption = None,
 ) -> None:
     """Register an organisation at the hub (add its users with ``shopfloor user add NAME --org CODE``)."""
-    from shopfloor.hub.store import HubError, add_organisation
     from shopfloor.store.db import writing
+    from shopfloor.store.hub import HubError, add_organisation
 
     try:
         key = base64.b64decode(public_key, validate=True) if public_key else None

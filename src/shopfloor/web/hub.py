@@ -10,9 +10,9 @@ from sqlalchemy import Engine, select
 
 from shopfloor.api.deps import Principal, allowed, get_engine
 from shopfloor.api.errors import Problem
-from shopfloor.hub import store
-from shopfloor.hub.api import viewer
+from shopfloor.api.routers.hub import viewer
 from shopfloor.store import audit
+from shopfloor.store import hub as store
 from shopfloor.store.db import writing
 from shopfloor.store.schema import organisations, programs
 from shopfloor.web.views import _context, _page, _require_csrf, page_user

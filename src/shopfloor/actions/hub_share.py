@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection
 
-from shopfloor.hub.signing import sign
-from shopfloor.hub.store import SHAREABLE
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.model.signing import sign
+from shopfloor.store.hub import SHAREABLE
 
 
 class ShareError(ValueError):

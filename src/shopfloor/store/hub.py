@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from shopfloor.hub.funding import Rule, check_rule, check_shares
-from shopfloor.hub.signing import SignatureError, verify
+from shopfloor.model.funding import Rule, check_rule, check_shares
+from shopfloor.model.signing import SignatureError, verify
 from shopfloor.store.schema import (
     consents,
     funding_rules,

@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.hub import store
-from shopfloor.hub.funding import Rule
+from shopfloor.model.funding import Rule
 from shopfloor.store import audit
+from shopfloor.store import hub as store
 from shopfloor.store.db import writing
 
 router = APIRouter(prefix="/api/v1/hub", tags=["hub"])
@@ -333,7 +333,7 @@ def list_improvements(principal: Principal = Depends(require("hub_view")), engin
 def best_practices_pdf(
     kpi: str = "ppm", principal: Principal = Depends(require("hub_view")), engine: Engine = Depends(get_engine)
 ) -> Response:
-    from shopfloor.hub.report import best_practices_pdf as render
+    from shopfloor.reports.best_practices import best_practices_pdf as render
 
     if kpi not in store.SHAREABLE:
         raise Problem(422, "Refused", f"kpi must be one of {', '.join(store.SHAREABLE)}")

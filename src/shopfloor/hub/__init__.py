@@ -1,1 +1,0 @@
-"""The hub: program office, sponsors and member factories sharing verified outcomes (``shopfloor serve --hub``)."""
