@@ -181,7 +181,7 @@ def run(quick: bool = False) -> list[dict]:
         db = Path(tmp) / "bench.db"
         _prepare_store(db, terminals)
         env = {"SHOPFLOOR_DB": str(db)}
-        app_proc, app_base = _start("shopfloor.api.app:app_from_env", env)
+        app_proc, app_base = _start("shopfloor.app:app_from_env", env)
         bare_proc, bare_base = _start("bench.bench_web:bare_app", {})
         try:
             sessions, csrfs = [], []

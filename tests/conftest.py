@@ -21,7 +21,8 @@ os.environ.setdefault("SHOPFLOOR_ARGON2_PROFILE", "cheapest")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from shopfloor.actions.demo import sample_plant  # noqa: E402
-from shopfloor.api.app import Settings, create_app  # noqa: E402
+from shopfloor.app import create_app
+from shopfloor.settings import Settings  # noqa: E402
 from shopfloor.store import accounts  # noqa: E402
 from shopfloor.store.db import open_engine, open_store, resolve_url  # noqa: E402
 from shopfloor.store.plant import save_plant  # noqa: E402

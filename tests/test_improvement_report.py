@@ -183,7 +183,8 @@ def test_the_page_runs_the_report_in_the_background_and_shows_its_progress(store
 
     from fastapi.testclient import TestClient
 
-    from shopfloor.api.app import Settings, create_app
+    from shopfloor.app import create_app
+    from shopfloor.settings import Settings
     from shopfloor.store import accounts
 
     engine, _ = store

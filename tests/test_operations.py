@@ -8,7 +8,8 @@ import logging
 from fastapi.testclient import TestClient
 
 from shopfloor import logs
-from shopfloor.api.app import Settings, create_app
+from shopfloor.app import create_app
+from shopfloor.settings import Settings
 from shopfloor.store.db import open_engine, open_store
 
 

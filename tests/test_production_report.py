@@ -130,9 +130,10 @@ def test_report_over_the_api_page_and_command_line(report_store, tmp_path):
     from pypdf import PdfReader
     from typer.testing import CliRunner
 
-    from shopfloor.api.app import Settings, create_app
+    from shopfloor.app import create_app
     from shopfloor.cli import app as cli
     from shopfloor.reports.pdf import missing_glyphs
+    from shopfloor.settings import Settings
     from shopfloor.store import accounts
 
     engine, _ = report_store

@@ -111,7 +111,8 @@ def test_the_admin_page_adds_schedules_and_shows_failures(report_store, tmp_path
 
     from fastapi.testclient import TestClient
 
-    from shopfloor.api.app import Settings, create_app
+    from shopfloor.app import create_app
+    from shopfloor.settings import Settings
     from shopfloor.store import accounts
 
     engine, _ = report_store

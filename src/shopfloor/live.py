@@ -42,6 +42,12 @@ class Broker:
             elif self._pg is None or self._pg.url != url.replace("postgresql+psycopg://", "postgresql://", 1):
                 self._pg = PgFanOut(url, self)
 
+    def share_through(self, engine) -> None:
+        """Share publications with the other processes on ``engine``'s store when it is PostgreSQL
+        (LISTEN/NOTIFY); on SQLite one process serves, and publications stay in it."""
+        is_pg = engine.dialect.name == "postgresql"
+        self.use_postgres(engine.url.render_as_string(hide_password=False) if is_pg else None)
+
     def subscribe(self) -> asyncio.Queue[tuple[int, str]]:
         queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=1000)
         with self._lock:

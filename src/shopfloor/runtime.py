@@ -14,30 +14,31 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy import Engine
 
-from shopfloor.api.app import Settings, create_app
+from shopfloor.actions.scheduled_reports import scheduler
+from shopfloor.app import create_app
 from shopfloor.connectors.base import Signal
-from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
+from shopfloor.ingest.service import build_connectors, publish_status
+from shopfloor.ingest.writer import MAPPER_STATE_KEY, IngestWriter, tune_gc_for_ingest
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
+from shopfloor.settings import Settings
 
 log = logging.getLogger(__name__)
 Source = Callable[[Callable[[list[Signal]], Awaitable[None]]], Awaitable[None]]
 
 
 async def run(
+    settings: Settings,
     engine: Engine,
     plant: Plant,
     sources: list[Source],
     host: str,
     port: int,
     buffer_dir: Path,
-    settings: Settings | None = None,
     on_ready: Callable[[], None] | None = None,
     connectors: bool = True,
 ) -> None:
     """Serve the application and run ``sources`` plus, with ``connectors``, those the plant file describes."""
-    from shopfloor.ingest.service import build_connectors, publish_status
-
     writer = IngestWriter(engine, plant, buffer_dir)
     await writer.start()
     tune_gc_for_ingest()
@@ -49,14 +50,12 @@ async def run(
     # The boards hear of each committed batch's machines.
     emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
 
-    app = create_app(settings or Settings(), engine=engine)
+    app = create_app(settings, engine=engine)
     app.state.writer = writer
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     tasks = [asyncio.create_task(source(emit)) for source in sources]
     for task in tasks:
         task.add_done_callback(_report_failure)
-    from shopfloor.actions.scheduled_reports import scheduler
-
     tasks.append(asyncio.create_task(scheduler(engine)))
     serve = asyncio.create_task(server.serve())
     while not server.started and not serve.done():
@@ -79,18 +78,9 @@ def _report_failure(task: asyncio.Task) -> None:
         log.error("a data source stopped: %r", task.exception(), exc_info=task.exception())
 
 
-def share_live_updates(engine: Engine) -> None:
-    """With PostgreSQL, live board updates cross processes (LISTEN/NOTIFY); with SQLite one process serves."""
-    is_pg = engine.dialect.name == "postgresql"
-    broker.use_postgres(engine.url.render_as_string(hide_password=False) if is_pg else None)
-
-
 async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[str] | None = None) -> None:
     """Only the ingest: the connectors of the plant file (or those in ``only``) and the writer, no web server
     (``shopfloor ingest``).  A worker running some connectors keeps its mapping state under its own key."""
-    from shopfloor.ingest.service import build_connectors, publish_status
-    from shopfloor.ingest.writer import MAPPER_STATE_KEY
-
     key = MAPPER_STATE_KEY if only is None else f"{MAPPER_STATE_KEY}:{','.join(sorted(only))}"
     built = build_connectors(plant, None, only)
     writer = IngestWriter(engine, plant, buffer_dir, state_key=key)
@@ -99,7 +89,7 @@ async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[s
     for c in built:
         if hasattr(c, "quarantine"):
             c.quarantine = writer.quarantine
-    share_live_updates(engine)
+    broker.share_through(engine)
 
     # The boards of the web processes hear of each committed batch's machines, through PostgreSQL.
     emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))

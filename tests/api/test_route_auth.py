@@ -4,9 +4,9 @@ each role against each protected route."""
 import pytest
 from fastapi.routing import APIRoute
 
-from shopfloor.api.app import PUBLIC_ROUTES
 from shopfloor.api.deps import PERMISSIONS, current_principal
-from shopfloor.web.views import page_user
+from shopfloor.app import PUBLIC_ROUTES
+from shopfloor.web.pages import page_user
 from tests.conftest import ROLES
 
 

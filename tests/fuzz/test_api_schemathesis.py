@@ -14,7 +14,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from shopfloor.actions.demo import sample_plant
-from shopfloor.api.app import Settings, create_app
+from shopfloor.app import create_app
+from shopfloor.settings import Settings
 from shopfloor.store import accounts
 from shopfloor.store.db import open_store
 from shopfloor.store.plant import save_plant

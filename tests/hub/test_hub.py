@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shopfloor.actions.hub_share import signed_report
-from shopfloor.api.app import PUBLIC_ROUTES, Settings, create_app
+from shopfloor.app import PUBLIC_ROUTES, create_app
 from shopfloor.model.funding import Rule, check_shares
 from shopfloor.model.signing import canonical, generate_key
+from shopfloor.settings import Settings
 from shopfloor.store import accounts
 from shopfloor.store import hub as store
 from tests.api.test_route_auth import _dependency_calls, _routes
@@ -192,7 +193,7 @@ def test_no_organisation_reads_or_changes_another_s_records(hub):
 
 def test_every_hub_route_checks_who_is_asking(hub):
     from shopfloor.api.deps import current_principal
-    from shopfloor.web.views import page_user
+    from shopfloor.web.pages import page_user
 
     app, _, _ = hub
     anonymous = TestClient(app)

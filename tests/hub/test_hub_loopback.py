@@ -20,11 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from shopfloor.actions.hub_share import ShareError, monthly_kpis, push, signed_report
-from shopfloor.api.app import Settings, create_app
+from shopfloor.app import create_app
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.funding import Rule
 from shopfloor.model.plant import Plant
 from shopfloor.model.signing import generate_key
+from shopfloor.settings import Settings
 from shopfloor.store import accounts
 from shopfloor.store import hub as store
 from shopfloor.store.db import open_store
@@ -105,7 +106,7 @@ def https_hub(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Settings(hub=True, secure_cookies=True), engine=engine)
+    app = create_app(Settings(hub=True, secure=True), engine=engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                                            ssl_certfile=str(cert), ssl_keyfile=str(key)))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from shopfloor.api.app import Settings, create_app
+from shopfloor.app import create_app
 from shopfloor.connectors.base import Signal
 from shopfloor.ingest.writer import IngestWriter
 from shopfloor.model.plant import Plant
 from shopfloor.model.tags import MappingError, parse_tags
+from shopfloor.settings import Settings
 from shopfloor.store import accounts
 from shopfloor.store.plant import load_plant, save_plant
 

@@ -163,7 +163,7 @@ def start_session(request: Request, response: Response, engine: Engine, user: Us
         session.token,
         httponly=True,
         samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
+        secure=request.app.state.settings.secure,
         max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
         path="/",
     )

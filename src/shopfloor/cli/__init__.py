@@ -290,6 +290,7 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
     from shopfloor import runtime
     from shopfloor.actions.demo import create_demo_accounts, load_history, sample_plant
     from shopfloor.actions.demo_materials import has_lots, load_materials
+    from shopfloor.settings import Settings
     from shopfloor.simulator.plant import VirtualPlant
     from shopfloor.simulator.servers import ProtocolPlant, connected_plant, demo_broker
     from shopfloor.store.events import event_span
@@ -341,7 +342,14 @@ def _serve_demo(engine, db: str, host: str, port: int, days: int, seed: int) -> 
 
         try:
             await runtime.run(
-                engine, live, [lambda emit: protocols.copy_values()], host, port, Path(db + ".buffer"), on_ready=ready
+                Settings(),
+                engine,
+                live,
+                [lambda emit: protocols.copy_values()],
+                host,
+                port,
+                Path(db + ".buffer"),
+                on_ready=ready,
             )
         finally:
             await protocols.stop()
@@ -633,10 +641,11 @@ def serve_cmd(
     from shopfloor.actions.scheduled_reports import scheduler
 
     logs.configure()
-    from shopfloor.api.app import Settings, create_app
+    from shopfloor.app import create_app
+    from shopfloor.settings import Settings
 
     engine = open_store(db)
-    app_ = create_app(Settings(secure_cookies=secure_cookies, hub=hub), engine=engine)
+    app_ = create_app(Settings().with_options(secure=secure_cookies or None, hub=hub or None), engine=engine)
 
     async def main() -> None:
         reports = asyncio.create_task(scheduler(engine))

@@ -1,11 +1,10 @@
 """Opening the store: SQLite by default (WAL, fully synchronous), PostgreSQL by URL; schema migrations.
 
-The URL comes from ``--db`` or the ``SHOPFLOOR_DB`` environment variable; a plain file path means SQLite.
+The URL comes from the settings (``--db`` or ``SHOPFLOOR_DB``); a plain file path means SQLite.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +19,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The store URL: the argument, else SHOPFLOOR_DB, else ./shopfloor.db.  ``postgresql://`` uses psycopg 3."""
-    url = url or os.environ.get("SHOPFLOOR_DB") or DEFAULT_DB
+    """The store URL of ``url`` (default ./shopfloor.db); a plain path is an SQLite file, ``postgresql://`` uses
+    psycopg 3."""
+    url = url or DEFAULT_DB
     if "://" not in url:
         url = f"sqlite:///{url}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):

@@ -15,7 +15,7 @@ from shopfloor.store import audit
 from shopfloor.store import hub as store
 from shopfloor.store.db import writing
 from shopfloor.store.schema import organisations, programs
-from shopfloor.web.views import _context, _page, _require_csrf, page_user
+from shopfloor.web.pages import page_context, page_user, render, require_csrf
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +32,7 @@ def hub_page(request: Request, principal: Principal = Depends(page_user), engine
     with engine.connect() as conn:
         org = conn.execute(select(organisations).where(organisations.c.id == v.org_id)).first()
         program_codes = [r[0] for r in conn.execute(select(programs.c.code).order_by(programs.c.code))]
-        ctx = _context(
+        ctx = page_context(
             request,
             principal,
             None,
@@ -44,7 +44,7 @@ def hub_page(request: Request, principal: Principal = Depends(page_user), engine
             consents=store.consents_of(conn, v),
             totals=[store.totals(conn, v, code) for code in program_codes] if v.kind != "factory" else [],
         )
-    return _page(request, "hub.html", ctx)
+    return render(request, "hub.html", ctx)
 
 
 @router.post("/hub/consents/{cid}/withdraw")
@@ -55,7 +55,7 @@ def withdraw_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     v = _hub_user(principal)
     try:
         with writing(engine) as conn:

@@ -1,25 +1,107 @@
-"""Quality pages: a characteristic's control charts with sample entry, and nonconformance reports (open, decide).
-Forms post here (session + CSRF token) and use the same store functions and permissions as the API."""
+"""Quality pages: the quality overview (process alarms acknowledged with a comment, the charts of watched process
+values, characteristics and NCRs), a characteristic's control charts with sample entry, and nonconformance reports
+(open, decide).  Forms post here (session + CSRF token) with the same permissions as the API."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from shopfloor.analytics import spc
+from shopfloor.analytics.run_rules import evaluate
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.model.lots import LotError
-from shopfloor.store import audit
+from shopfloor.store import audit, spc_monitor
 from shopfloor.store import inspections as insp
 from shopfloor.store import ncr as ncr_store
 from shopfloor.store.db import writing
-from shopfloor.web.lots_views import _new_key
-from shopfloor.web.views import _context, _page, _plant, _require_csrf, page_user
+from shopfloor.store.schema import alarms, machines, measurements, spc_limits
+from shopfloor.web.pages import new_form_key, page_context, page_user, plant_or_none, render, require_csrf
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/quality")
+def quality_page(
+    request: Request,
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+    error: str | None = None,
+):
+    """Open process alarms (acknowledged here with a comment), the individuals chart of each watched value, the
+    inspection characteristics with their state, and nonconformance reports."""
+    plant = plant_or_none(engine)
+    if plant is None:
+        raise Problem(404, "Not found", "no plant in this store yet")
+    a, m, ms, lim = alarms.c, machines.c, measurements.c, spc_limits.c
+    charts = []
+    with engine.connect() as conn:
+        open_alarms = conn.execute(
+            select(alarms, m.code.label("machine"))
+            .join(machines, m.id == a.machine_id)
+            .where(a.ack_at.is_(None))
+            .order_by(a.id.desc())
+            .limit(200)
+        ).all()
+        config = spc_monitor.watched(plant)
+        ids = {row.code: row.id for row in conn.execute(select(m.code, m.id))}
+        for (machine, name), (_, rules) in sorted(config.items()):
+            limits = conn.execute(select(spc_limits).where(lim.machine_id == ids[machine], lim.name == name)).first()
+            rows = conn.execute(
+                select(ms.ts, ms.value)
+                .where(ms.machine_id == ids[machine], ms.name == name)
+                .order_by(ms.ts.desc())
+                .limit(100)
+            ).all()[::-1]
+            if limits is None or len(rows) < 2:
+                continue
+            chart, _ = spc.imr([r.value for r in rows], centre=limits.centre, sigma=limits.sigma)
+            t = page_context(request, principal, plant)["t"]
+            doc = {
+                "ts": [t.time(r.ts) for r in rows],
+                "values": [r.value for r in rows],
+                "centre": limits.centre,
+                "ucl": float(chart.ucl[0]),
+                "lcl": float(chart.lcl[0]),
+                "violations": sorted({v.index for v in evaluate(chart, rules)}),
+            }
+            charts.append({"machine": machine, "name": name, "json": json.dumps(doc)})
+        extras = quality_extras(conn, principal)
+    ctx = page_context(
+        request,
+        principal,
+        plant,
+        open_alarms=open_alarms,
+        charts=charts,
+        can_ack=allowed(principal, "acknowledge_alarms"),
+        error=error,
+        **extras,
+    )
+    ctx["when"] = ctx["t"].datetime_iso
+    return render(request, "quality.html", ctx)
+
+
+@router.post("/quality/alarms/{alarm_id}/ack")
+def quality_ack(
+    alarm_id: int,
+    request: Request,
+    comment: str = Form(..., min_length=1, max_length=2000),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    from shopfloor.api.routers.alarms import AckIn, acknowledge
+
+    require_csrf(principal, csrf_token)
+    ensure(principal, "acknowledge_alarms")
+    acknowledge(alarm_id, AckIn(comment=comment), principal, engine)
+    return RedirectResponse("/quality", status_code=303)
 
 
 def quality_extras(conn, principal: Principal) -> dict[str, Any]:
@@ -44,7 +126,7 @@ def quality_extras(conn, principal: Principal) -> dict[str, Any]:
         "can_report": allowed(principal, "report_nonconformance"),
         "can_dispose": allowed(principal, "manage_quality"),
         "dispositions": ncr_store.DISPOSITIONS,
-        "new_key": _new_key,
+        "new_key": new_form_key,
     }
 
 
@@ -57,13 +139,11 @@ def _char_page(
         except insp.InspectionError:
             raise Problem(404, "Not found", f"no characteristic {cid}") from None
         doc = insp.chart(conn, char, limit=100)
-    ctx = _context(request, principal, _plant(engine), char=char, doc=doc, error=error, new_key=_new_key)
+    ctx = page_context(request, principal, plant_or_none(engine), char=char, doc=doc, error=error, new_key=new_form_key)
     t = ctx["t"]
-    from datetime import datetime
-
     ctx["labels"] = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
     ctx["can_record"] = allowed(principal, "record_inspections")
-    return _page(request, "characteristic.html", ctx, code)
+    return render(request, "characteristic.html", ctx, code)
 
 
 @router.get("/quality/characteristics/{cid}")
@@ -86,7 +166,7 @@ def sample_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     ensure(principal, "record_inspections")
 
     def whole(text: str, what: str) -> int | None:
@@ -130,7 +210,7 @@ def ncr_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     ensure(principal, "report_nonconformance", "report nonconformances")
     try:
         with writing(engine) as conn:
@@ -159,7 +239,7 @@ def disposition_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     ensure(principal, "manage_quality", "decide nonconformances")
     try:
         with writing(engine) as conn:
@@ -171,8 +251,6 @@ def disposition_form(
 
 
 def _quality_error(request: Request, principal: Principal, engine: Engine, message: str) -> HTMLResponse:
-    from shopfloor.web.views import quality_page
-
     response = quality_page(request, principal, engine, error=message)
     response.status_code = 422
     return response

@@ -1,25 +1,24 @@
 """Pages for lots: the list with inventory and receiving, and a lot's page with its actions, movements and
-genealogy both ways.  Forms post here (session + CSRF token) and call the same store functions as the API,
-with the same permissions; a refused action shows its reason on the page."""
+genealogy both ways.  Forms post here (session + CSRF token) with the same permissions as the API; a refused
+action shows its reason on the page."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select
 
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
 from shopfloor.api.errors import Problem
-from shopfloor.model.lots import LotError, LotNotFound
+from shopfloor.model.lots import ALLOWED, Action, LotError, LotNotFound
 from shopfloor.store import audit
 from shopfloor.store import lots as store
 from shopfloor.store import trace as trace_store
 from shopfloor.store.db import writing
 from shopfloor.store.schema import customers, items, locations, suppliers
-from shopfloor.web.views import _context, _page, _plant, _require_csrf, page_user
+from shopfloor.web.pages import new_form_key, page_context, page_user, plant_or_none, render, require_csrf
 
 router = APIRouter(include_in_schema=False)
 ACTIONS = {
@@ -31,11 +30,6 @@ ACTIONS = {
     "scrap": "handle_lots",
     "count": "handle_lots",
 }
-
-
-def _new_key() -> str:
-    """A request key for one form: posting the same form twice does the action once."""
-    return uuid.uuid4().hex
 
 
 def _choices(conn) -> dict[str, Any]:
@@ -56,20 +50,20 @@ def _list_page(
         )
         stock = store.inventory(conn)
         choices = _choices(conn)
-    ctx = _context(
+    ctx = page_context(
         request,
         principal,
-        _plant(engine),
+        plant_or_none(engine),
         lots=found,
         stock=stock,
         filters=filters,
         error=error,
         can_receive=allowed(principal, "handle_lots"),
         statuses=("active", "hold", "consumed", "shipped", "scrapped", "returned"),
-        new_key=_new_key,
+        new_key=new_form_key,
         **choices,
     )
-    return _page(request, "lots.html", ctx, code)
+    return render(request, "lots.html", ctx, code)
 
 
 @router.get("/lots")
@@ -99,7 +93,7 @@ def receive_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     ensure(principal, "handle_lots")
     try:
         with writing(engine) as conn:
@@ -132,26 +126,24 @@ def _lot_page(
         backward = trace_store.trace(conn, code, trace_store.BACKWARD, with_context=False)
         forward = trace_store.trace(conn, code, trace_store.FORWARD, with_context=False)
         choices = _choices(conn)
-    ctx = _context(
+    ctx = page_context(
         request,
         principal,
-        _plant(engine),
+        plant_or_none(engine),
         lot=lot,
         moves=moves,
         backward=backward,
         forward=forward,
         error=error,
-        new_key=_new_key,
+        new_key=new_form_key,
         can=[a for a, perm in ACTIONS.items() if allowed(principal, perm) and a in _possible(lot)],
         **choices,
     )
     ctx["when"] = ctx["t"].datetime_iso
-    return _page(request, "lot.html", ctx, status)
+    return render(request, "lot.html", ctx, status)
 
 
 def _possible(lot: store.Lot) -> set[str]:
-    from shopfloor.model.lots import ALLOWED, Action
-
     allowed = {a.value for a in ALLOWED[lot.status]}
     out = {a for a in ACTIONS if a in allowed}
     if Action.ADJUST.value in allowed:
@@ -181,7 +173,7 @@ def lot_action(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     if action not in ACTIONS:
         raise Problem(422, "Invalid request", f"unknown action {action!r}")
     ensure(principal, ACTIONS[action], f"{action} lots")
@@ -206,61 +198,3 @@ def lot_action(
     except LotError as exc:
         return _lot_page(request, principal, engine, code, str(exc), 409)
     return RedirectResponse(f"/lots/{code}", status_code=303)
-
-
-# -- master data --------------------------------------------------------------------------------------------
-def _master_page(request: Request, principal: Principal, engine: Engine, code: int = 200, **extra) -> HTMLResponse:
-    from shopfloor.api.routers.master import as_dict
-    from shopfloor.store.master import load_master
-
-    with engine.connect() as conn:
-        data = as_dict(load_master(conn))
-    ctx = _context(request, principal, _plant(engine), can_import=allowed(principal, "manage_master_data"), **extra)
-    _ = ctx["_"]
-    sheets = [
-        (_("Items"), "items", ("code", "name", "kind", "unit", "description")),
-        (_("Bills of materials"), "bom_lines", ("parent", "component", "quantity", "scrap_pct")),
-        (_("Routings"), "operations", ("item", "seq", "code", "name", "work_centre", "ideal_cycle_s", "setup_s")),
-        (_("Suppliers"), "suppliers", ("code", "name", "country", "contact")),
-        (_("Customers"), "customers", ("code", "name", "country", "contact")),
-        (_("Locations"), "locations", ("code", "name", "kind")),
-    ]
-    ctx["tables"] = [(title, data[key], cols) for title, key, cols in sheets]
-    return _page(request, "master.html", ctx, code)
-
-
-@router.get("/master")
-def master_page(
-    request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
-) -> HTMLResponse:
-    return _master_page(request, principal, engine)
-
-
-@router.post("/master/import")
-def master_import_form(
-    request: Request,
-    file: UploadFile = File(...),
-    csrf_token: str = Form(""),
-    principal: Principal = Depends(page_user),
-    engine: Engine = Depends(get_engine),
-) -> HTMLResponse:
-    from shopfloor.actions.master_data import import_master
-    from shopfloor.api.routers.master import MAX_UPLOAD
-    from shopfloor.model.master import MasterDataError
-    from shopfloor.store.plant import StoreError
-
-    _require_csrf(principal, csrf_token)
-    ensure(principal, "manage_master_data")
-    content = file.file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        return _master_page(request, principal, engine, 413, error=f"at most {MAX_UPLOAD // 2**20} MiB")
-    name = file.filename or "upload.xlsx"
-    try:
-        with writing(engine) as conn:
-            summary = import_master(conn, content, name, principal.actor)
-    except MasterDataError as exc:
-        return _master_page(request, principal, engine, 422, error=str(exc).splitlines()[0], problems=exc.problems)
-    except StoreError as exc:
-        return _master_page(request, principal, engine, 422, error=str(exc))
-    counts = ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int))
-    return _master_page(request, principal, engine, imported=f"{name}: {counts}")

@@ -14,7 +14,7 @@ from shopfloor.api.deps import Principal, ensure, get_engine
 from shopfloor.api.errors import Problem
 from shopfloor.store.plant import StoreError
 from shopfloor.web.jobs import jobs
-from shopfloor.web.views import _context, _page, _plant, _require_csrf, page_user
+from shopfloor.web.pages import page_context, page_user, plant_or_none, render, require_csrf
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,10 +30,10 @@ def reports_page(
 ) -> HTMLResponse:
     from shopfloor.actions.production_report import ReportError, production_report, report_window
 
-    plant = _plant(engine)
+    plant = plant_or_none(engine)
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")
-    ctx = _context(request, principal, plant)
+    ctx = page_context(request, principal, plant)
     t = ctx["t"]
     try:
         chosen = date.fromisoformat(day) if day else last_working_day(plant, datetime.now(plant.site.tz).date())
@@ -60,7 +60,7 @@ def reports_page(
         lines=plant.lines,
         api="/api/v1/reports/production?" + urlencode(query),
     )
-    return _page(request, "reports.html", ctx, status)
+    return render(request, "reports.html", ctx, status)
 
 
 # -- the improvement report: computed in the background, the page shows its progress ------------------------
@@ -68,11 +68,11 @@ def reports_page(
 def improvement_form(
     request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
 ) -> HTMLResponse:
-    plant = _plant(engine)
+    plant = plant_or_none(engine)
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")
-    ctx = _context(request, principal, plant, lines=plant.lines, job=None)
-    return _page(request, "improvement.html", ctx)
+    ctx = page_context(request, principal, plant, lines=plant.lines, job=None)
+    return render(request, "improvement.html", ctx)
 
 
 @router.post("/reports/improvement")
@@ -87,15 +87,15 @@ def improvement_start(
 ) -> Response:
     from shopfloor.actions.improvement_report import ImprovementError, improvement_report, period
 
-    _require_csrf(principal, csrf_token)
-    plant = _plant(engine)
+    require_csrf(principal, csrf_token)
+    plant = plant_or_none(engine)
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")
     try:
         b, a = period(plant, baseline.strip()), period(plant, after.strip())
     except ImprovementError as exc:
-        ctx = _context(request, principal, plant, lines=plant.lines, job=None, error=str(exc))
-        return _page(request, "improvement.html", ctx, 422)
+        ctx = page_context(request, principal, plant, lines=plant.lines, job=None, error=str(exc))
+        return render(request, "improvement.html", ctx, 422)
 
     def work(progress):
         with engine.connect() as conn:
@@ -115,8 +115,8 @@ def _job_or_404(job_id: str, principal: Principal):
 def _job_context(request: Request, principal: Principal, engine: Engine, job) -> dict:
     from shopfloor.actions.improvement_report import daily_svg, fmt
 
-    plant = _plant(engine)
-    ctx = _context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt)
+    plant = plant_or_none(engine)
+    ctx = page_context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt)
     if job.finished and job.result is not None:
         from markupsafe import Markup
 
@@ -129,7 +129,7 @@ def job_page(
     job_id: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
 ) -> HTMLResponse:
     job = _job_or_404(job_id, principal)
-    return _page(request, "improvement.html", _job_context(request, principal, engine, job))
+    return render(request, "improvement.html", _job_context(request, principal, engine, job))
 
 
 @router.get("/reports/jobs/{job_id}/progress")
@@ -141,7 +141,7 @@ def job_progress(
     if job.finished:
         return Response(status_code=200, headers={"HX-Redirect": f"/reports/jobs/{job.id}"})
     ctx = _job_context(request, principal, engine, job)
-    return _page(request, "_progress.html", ctx)
+    return render(request, "_progress.html", ctx)
 
 
 @router.get("/reports/jobs/{job_id}/file.{fmt_}")
@@ -157,7 +157,7 @@ def job_file(
     job = _job_or_404(job_id, principal)
     if not job.finished or job.result is None:
         raise Problem(409, "Conflict", "the report is not ready")
-    t = _context(request, principal, _plant(engine))["t"]
+    t = page_context(request, principal, plant_or_none(engine))["t"]
     if fmt_ == "pdf":
         return Response(improvement_pdf(job.result, t.gettext), media_type="application/pdf")
     if fmt_ == "xlsx":
@@ -174,11 +174,11 @@ def _schedules_page(request: Request, principal: Principal, engine: Engine, erro
     from shopfloor.actions.scheduled_reports import listing
 
     ensure(principal, "manage_reports")
-    plant = _plant(engine)
+    plant = plant_or_none(engine)
     with engine.connect() as conn:
         rows = listing(conn)
-    ctx = _context(request, principal, plant, schedules=rows, lines=plant.lines if plant else [], error=error)
-    return _page(request, "schedules.html", ctx, code)
+    ctx = page_context(request, principal, plant, schedules=rows, lines=plant.lines if plant else [], error=error)
+    return render(request, "schedules.html", ctx, code)
 
 
 @router.get("/admin/reports")
@@ -206,9 +206,9 @@ def schedules_add(
     from shopfloor.store import audit
     from shopfloor.store.db import writing
 
-    _require_csrf(principal, csrf_token)
+    require_csrf(principal, csrf_token)
     ensure(principal, "manage_reports")
-    plant = _plant(engine)
+    plant = plant_or_none(engine)
     if plant is None:
         raise Problem(404, "Not found", "no plant in this store yet")
     try:

@@ -1,0 +1,158 @@
+"""The composition root: the web application assembled from its parts (the REST API's routers, the pages, the hub
+when asked for), with the security headers, the request latency histogram and the error answers.
+
+Nothing else imports both ``api`` and ``web``: the API knows nothing of the pages, and the pages share only the
+API's authentication dependencies (``api.deps``) and error answers (``api.errors``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from shopfloor import __version__
+from shopfloor.api import errors, metrics
+from shopfloor.api.routers import (
+    admin,
+    alarms,
+    auth,
+    connectors,
+    events,
+    hub,
+    inspections,
+    kpi,
+    lots,
+    master,
+    operations,
+    plant,
+    pop,
+    quality,
+    reports,
+    work_orders,
+)
+from shopfloor.live import broker
+from shopfloor.settings import Settings
+from shopfloor.store.db import open_store
+from shopfloor.web import assets, board, terminal
+from shopfloor.web import auth as sign_in_pages
+from shopfloor.web import hub as hub_pages
+from shopfloor.web import lots as lot_pages
+from shopfloor.web import master as master_pages
+from shopfloor.web import quality as quality_pages
+from shopfloor.web import reports as report_pages
+from shopfloor.web.pages import LoginRequired
+
+# Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
+# tests/api/test_route_auth.py fails on any route missing from both.
+PUBLIC_ROUTES = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/terminal/login"),
+    ("POST", "/terminal/login"),
+    ("POST", "/lang"),  # a language choice; for a signed-in user it needs the CSRF token
+    ("GET", "/static/vendor/{name}"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/pin"),
+    ("GET", "/api/openapi.json"),
+    ("HEAD", "/api/openapi.json"),
+}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+}
+# Pages load scripts, styles and data only from this server: nothing leaves the plant's network.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'"
+)
+
+API_ROUTERS = (
+    operations.router,
+    auth.router,
+    plant.router,
+    events.router,
+    work_orders.router,
+    lots.router,
+    master.router,
+    kpi.router,
+    quality.router,
+    inspections.router,
+    reports.router,
+    alarms.router,
+    pop.router,
+    connectors.router,
+    admin.router,
+)
+PAGE_ROUTERS = (
+    assets.router,
+    lot_pages.router,
+    master_pages.router,
+    quality_pages.router,
+    report_pages.router,
+    sign_in_pages.router,
+    board.router,
+    terminal.router,
+)
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The application on ``engine`` (by default the store ``settings.db`` names, migrated)."""
+    app = FastAPI(
+        title="shopfloor",
+        version=__version__,
+        description="MES, machine data, SPC and ISO 22400 KPIs for small factories. Errors are "
+        "application/problem+json. Sign in with /api/v1/auth/login (session cookie + X-CSRF-Token for changes) "
+        "or send an API token as 'Authorization: Bearer ...'.",
+        openapi_url="/api/openapi.json",
+        # The interactive docs page would load its scripts from a CDN; the OpenAPI document is served instead.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or open_store(settings.db)
+    broker.share_through(app.state.engine)
+    errors.install(app)
+
+    latency = metrics.LatencyHistogram()
+    app.state.latency = latency
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        latency.observe(request.method, getattr(route, "path", "(unmatched)"), time.perf_counter() - started)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        if settings.secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired):
+        target = "/terminal/login" if exc.terminal else f"/login?next={exc.next_path}"
+        return RedirectResponse(target, status_code=303)
+
+    hub_routers = (hub.router, hub_pages.router) if settings.hub else ()
+    for router in (*API_ROUTERS, *PAGE_ROUTERS, *hub_routers):
+        app.include_router(router)
+    # After the routes: the mount would otherwise answer for /static/vendor/... too.
+    app.mount("/static", StaticFiles(directory=assets.STATIC), name="static")
+    errors.problem_openapi(app)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The application for ``uvicorn --factory shopfloor.app:app_from_env``: every setting from SHOPFLOOR_*."""
+    return create_app(Settings())

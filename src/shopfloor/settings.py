@@ -1,0 +1,63 @@
+"""Every setting of a shopfloor process, in one object read from the ``SHOPFLOOR_*`` environment variables.
+
+The command line reads them once (``Settings()``), lets its options override them, and hands the object down:
+to the application (``create_app(settings)``), the ingest, the scheduled reports.  No other module reads the
+environment.  The README's settings table lists the same variables; ``tests/test_settings.py`` keeps the two
+equal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB = "shopfloor.db"
+DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
+
+
+class Settings(BaseSettings):
+    """A process's settings; each field is read from ``SHOPFLOOR_<FIELD>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOOR_", frozen=True, extra="forbid")
+
+    db: str = Field(
+        DEFAULT_DB,
+        description="The store: an SQLite file path, or postgresql://user@host/dbname (the --db option wins)",
+    )
+    secure: bool = Field(False, description="Served behind HTTPS: session cookies are marked Secure and HSTS is sent")
+    hub: bool = Field(False, description="Serve the hub (programs, sponsors, shared outcomes) as well")
+    assets: Path | None = Field(
+        None, description="Folder of the browser libraries (default: web-assets/node_modules of the checkout)"
+    )
+    mqtt: str = Field(DEFAULT_MQTT, description="The broker of the simulated Sparkplug machines (demo, simulate)")
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="Mail server of scheduled reports: smtp://user:password@host:587 (STARTTLS when offered), "
+        "smtps://host:465, or smtp://host:25 without login",
+    )
+    smtp_from: str | None = Field(None, description="Sender address of scheduled reports")
+    hub_token: SecretStr | None = Field(None, description="A factory's token at the hub (shopfloor hub push)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Lowest level of log lines written"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
+
+    def with_options(self, **options: object) -> Settings:
+        """These settings with the command-line options that were given (None: not given) taking precedence."""
+        given = {k: v for k, v in options.items() if v is not None}
+        return self.model_copy(update=given) if given else self
+
+
+def environment_variables() -> dict[str, str]:
+    """``SHOPFLOOR_<FIELD>`` and its description, for every setting (the README's table)."""
+    return {f"SHOPFLOOR_{name.upper()}": field.description or "" for name, field in Settings.model_fields.items()}

@@ -1,0 +1,173 @@
+"""The live board (every machine as a tile, updated over server-sent events) and a machine's page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy import Engine
+
+from shopfloor.actions.board import current_window, machine_tiles
+from shopfloor.analytics.kpi import KpiElements, kpis
+from shopfloor.analytics.pareto import downtime_by_reason, state_segments
+from shopfloor.api.deps import Principal, get_engine
+from shopfloor.api.errors import Problem
+from shopfloor.live import broker
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
+from shopfloor.store import kpi as kpi_store
+from shopfloor.store.events import history
+from shopfloor.web.pages import page_context, page_user, plant_or_none, render, templates
+
+router = APIRouter(include_in_schema=False)
+HEARTBEAT_S = 15.0
+
+
+def _board_context(engine: Engine, plant: Plant, now: datetime) -> dict[str, Any]:
+    with engine.connect() as conn:
+        tiles = machine_tiles(conn, plant, now)
+    lines = []
+    for line in plant.lines:
+        line_tiles = [tile for tile in tiles if tile["line"] == line.code]
+        lines.append({"code": line.code, "name": line.name, "tiles": line_tiles})
+    _, window = current_window(plant, now)
+    with engine.connect() as conn:
+        per_line = {
+            ln["code"]: kpi_store.elements(conn, plant, [t["code"] for t in ln["tiles"]], window, now) for ln in lines
+        }
+    for ln in lines:
+        ln["oee"] = kpis(per_line[ln["code"]])["oee"]
+    site = KpiElements.sum(per_line.values())
+    return {"lines": lines, "site": {**kpis(site), "gq": site.gq, "sq": site.sq}, "now": now}
+
+
+@router.get("/board")
+def board(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
+    plant = plant_or_none(engine)
+    if plant is None:
+        raise Problem(404, "Not found", "no plant in this store yet")
+    now = datetime.now(timezone.utc)
+    return render(request, "board.html", page_context(request, principal, plant, **_board_context(engine, plant, now)))
+
+
+def _sse(event: str, html: str) -> str:
+    data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {event}\n{data}\n\n"
+
+
+@router.get("/board/stream")
+async def board_stream(
+    request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> StreamingResponse:
+    """Server-sent events: a new tile each time a machine's data changes (no polling)."""
+    plant = plant_or_none(engine)
+    ctx = page_context(request, principal, plant)
+    queue = broker.subscribe()
+
+    async def events():
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    version, code = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": heartbeat\n\n"
+                    continue
+                changed = {code: version}
+                while not queue.empty():
+                    v, c = queue.get_nowait()
+                    changed[c] = max(v, changed.get(c, 0))
+                for changed_code, changed_version in sorted(changed.items()):
+                    tile = await _shared_tile(engine, plant, changed_code, changed_version)
+                    html = templates.get_template("_tile.html").render({**ctx, "m": tile})
+                    yield _sse(f"tile-{tile['code']}", html)
+        finally:
+            broker.unsubscribe(queue)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+def _tiles(engine: Engine, plant: Plant, now: datetime, codes: list[str]) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return machine_tiles(conn, plant, now, codes)
+
+
+_tile_futures: dict[tuple[str, int], asyncio.Future] = {}
+
+
+async def _shared_tile(engine: Engine, plant: Plant, code: str, version: int) -> dict[str, Any]:
+    """A machine's tile after change ``version``, read from the store once for all open boards."""
+    key = (code, version)
+    fut = _tile_futures.get(key)
+    if fut is None:
+        fut = asyncio.get_running_loop().create_future()
+        _tile_futures[key] = fut
+        try:
+            tiles = await asyncio.to_thread(_tiles, engine, plant, datetime.now(timezone.utc), [code])
+            fut.set_result(tiles[0])
+        except Exception as exc:  # noqa: BLE001 - every board waiting for this tile gets the error
+            fut.set_exception(exc)
+        finally:
+            # Boards ask for a version right after it is published; older ones are not asked for again.
+            for old in [k for k in _tile_futures if k[1] < version - 1000]:
+                _tile_futures.pop(old, None)
+    return await asyncio.shield(fut)
+
+
+@router.get("/machines/{code}")
+def machine_page(
+    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    plant = plant_or_none(engine)
+    try:
+        machine = plant.machine(code) if plant else None
+    except KeyError:
+        machine = None
+    if machine is None:
+        raise Problem(404, "Not found", f"no machine {code!r}")
+    ctx = page_context(request, principal, plant)
+    t = ctx["t"]
+    now = datetime.now(timezone.utc)
+    _, window = current_window(plant, now)
+    day = Interval(window.start - timedelta(hours=16), now) if window.seconds < 8 * 3600 else window
+    with engine.connect() as conn:
+        states, _counts = history(conn, code, day)
+        hourly = kpi_store.bucketed(conn, plant, [code], day, "hour", now)
+    planned = lambda iv: plant.calendar.planned(plant.site.tz, iv)  # noqa: E731
+    segments = [
+        {"start": span.start.isoformat(), "end": span.end.isoformat(), "state": ev.state.value, "reason": ev.reason}
+        for span, ev in state_segments(states, day)
+    ]
+    pareto = [
+        {"reason": r.category, "seconds": r.value, "count": r.count, "cumulative_pct": round(r.cumulative_pct, 1)}
+        for r in downtime_by_reason(states, day, planned, t.gettext("(no reason)"))
+    ]
+    # The target is the ideal output of the product the machine is making now (its order, else its last count).
+    with engine.connect() as conn:
+        product = machine_tiles(conn, plant, now, [code])[0]["product"]
+    cycle = plant.ideal_cycle(product, code)
+    target = int(3600 / cycle) if cycle else 0
+    ctx.update(
+        machine=machine,
+        now=now,
+        window_start=day.start,
+        pareto=pareto,
+        target_per_hour=target,
+        timeline_json=json.dumps(segments),
+        pareto_json=json.dumps(pareto),
+        hourly_json=json.dumps([{"hour": label[11:16], "gq": el.gq} for label, _, el in hourly]),
+        state_labels_json=json.dumps(
+            {s: t.gettext(s) for s in ("running", "idle", "setup", "down", "planned_stop", "no_order")},
+            ensure_ascii=False,
+        ),
+        chart_labels_json=json.dumps(
+            {"good": t.gettext("Good"), "target": t.gettext("target"), "minutes": t.gettext("min")}, ensure_ascii=False
+        ),
+    )
+    return render(request, "machine.html", ctx)
