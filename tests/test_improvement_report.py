@@ -152,8 +152,8 @@ def test_the_report_as_excel_pdf_and_on_the_command_line(store):
 
     from shopfloor.actions.improvement_report import improvement_pdf
     from shopfloor.cli import app
+    from shopfloor.i18n import Translator
     from shopfloor.reports.pdf import missing_glyphs
-    from shopfloor.web.i18n import Translator
 
     engine, plant = store
     with engine.connect() as conn:

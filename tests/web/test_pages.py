@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from shopfloor.i18n import LANGUAGES, catalog
 from shopfloor.live import broker
-from shopfloor.web.i18n import LANGUAGES, catalog
 from tests.conftest import PASSWORD
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "shopfloor" / "web"
@@ -152,9 +152,9 @@ def test_vendor_assets_are_served_locally(anonymous):
 
 def test_every_message_of_every_page_has_korean_and_vietnamese():
     sources = [p.read_text(encoding="utf-8") for p in (WEB / "templates").glob("*.html")]
-    sources += [p.read_text(encoding="utf-8") for p in WEB.glob("*views.py")]
+    sources += [p.read_text(encoding="utf-8") for p in WEB.glob("*.py")]
     reports = [p.read_text(encoding="utf-8") for p in (WEB.parent / "actions").glob("*report*.py")]
-    sources.append((WEB / "i18n.py").read_text(encoding="utf-8"))
+    sources.append((WEB.parent / "i18n.py").read_text(encoding="utf-8"))
     messages = set()
     for text in sources:
         messages |= set(re.findall(r'(?:\b_|gettext)\("([^"]+)"', text))

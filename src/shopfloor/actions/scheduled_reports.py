@@ -71,7 +71,7 @@ def add_schedule(conn: Connection, plant: Plant, **spec: Any) -> dict[str, Any]:
     line = spec.get("line") or None
     if line is not None and line not in {ln.code for ln in plant.lines}:
         problems.append(f"unknown line {line!r}")
-    from shopfloor.web.i18n import LANGUAGES
+    from shopfloor.i18n import LANGUAGES
 
     lang = spec.get("lang") or "en"
     if lang not in LANGUAGES:
@@ -167,7 +167,7 @@ def _due(schedule: dict[str, Any], plant: Plant, now: datetime) -> list[Period]:
 def render(conn: Connection, plant: Plant, schedule: dict[str, Any], period: Period) -> list[tuple[str, bytes]]:
     """The files of one period's report: (file name, content)."""
     from shopfloor.actions.production_report import production_report, report_pdf, report_xlsx
-    from shopfloor.web.i18n import Translator
+    from shopfloor.i18n import Translator
 
     t = Translator(schedule["lang"], plant.site.tz)
     doc = production_report(conn, plant, period.window, line=schedule["line"], no_reason=t.gettext("(no reason)"))

@@ -28,8 +28,8 @@ def _fail(message: str) -> None:
 
 
 def _plant_and_t(engine, lang: str):
+    from shopfloor.i18n import LANGUAGES, Translator
     from shopfloor.store.plant import StoreError, current_plant
-    from shopfloor.web.i18n import LANGUAGES, Translator
 
     if lang not in LANGUAGES:
         _fail(f"--lang must be one of {', '.join(LANGUAGES)}")

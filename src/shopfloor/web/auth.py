@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from shopfloor.api.deps import SESSION_COOKIE, Principal, attempt_sign_in, get_engine, optional_principal, start_session
 from shopfloor.api.errors import Problem
+from shopfloor.i18n import LANGUAGES
 from shopfloor.store import accounts, audit
-from shopfloor.web.i18n import LANGUAGES
 from shopfloor.web.pages import (
     LANG_COOKIE,
     page_context,

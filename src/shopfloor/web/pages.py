@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from shopfloor.api.deps import Principal, optional_principal
 from shopfloor.api.errors import Problem
+from shopfloor.i18n import LANGUAGES, Translator, pick_language
 from shopfloor.model.plant import Plant
 from shopfloor.store.plant import StoreError, current_plant
-from shopfloor.web.i18n import LANGUAGES, Translator, pick_language
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 LANG_COOKIE = "sf_lang"

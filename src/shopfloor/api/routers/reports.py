@@ -19,7 +19,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def translator(lang: str, plant):
-    from shopfloor.web.i18n import LANGUAGES, Translator
+    from shopfloor.i18n import LANGUAGES, Translator
 
     if lang not in LANGUAGES:
         raise Problem(422, "Invalid request", f"lang must be one of {', '.join(LANGUAGES)}")

@@ -18,7 +18,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
 LANGUAGES = {"ko": "한국어", "en": "English", "vi": "Tiếng Việt"}
-CATALOGS = Path(__file__).parent / "translations"
+# The catalogs live beside the templates that use most of their messages.
+CATALOGS = Path(__file__).parent / "web" / "translations"
 
 
 @cache
