@@ -13,24 +13,30 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-# Accounts made by tests use argon2's cheapest profile; set before shopfloor.store.accounts is imported.
-os.environ.setdefault("SHOPFLOOR_ARGON2_PROFILE", "cheapest")
-
-from fastapi.testclient import TestClient  # noqa: E402
-
-from shopfloor.actions.demo import sample_plant  # noqa: E402
+from shopfloor.actions.demo import sample_plant
 from shopfloor.app import create_app
-from shopfloor.settings import Settings  # noqa: E402
-from shopfloor.store import accounts  # noqa: E402
-from shopfloor.store.db import open_engine, open_store, resolve_url  # noqa: E402
-from shopfloor.store.plant import save_plant  # noqa: E402
-from shopfloor.store.schema import metadata  # noqa: E402
+from shopfloor.settings import Settings
+from shopfloor.store import accounts
+from shopfloor.store.db import open_engine, open_store, resolve_url
+from shopfloor.store.plant import save_plant
+from shopfloor.store.schema import metadata
 
 REPO = Path(__file__).resolve().parent.parent
 # Published worked examples and specification samples the tests read, each with its source in SOURCES.md.
 DATA = REPO / "tests" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Accounts made in this process (tests create thousands) are hashed with argon2's cheapest profile.  Servers
+    the tests start as processes hash as a deployed server does."""
+    previous = accounts.use_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    accounts.use_hasher(previous)
 
 
 def require_service(env: str, what: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -21,7 +20,6 @@ def serve(db: str, port: int, timeout_s: float = 30.0) -> subprocess.Popen:
     """``shopfloor serve`` on ``db`` and ``port``, once its /healthz answers."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "shopfloor.cli", "serve", "--db", db, "--port", str(port)],
-        env={**os.environ, "SHOPFLOOR_ARGON2_PROFILE": "cheapest"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

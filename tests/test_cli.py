@@ -1,11 +1,13 @@
 """The command line end to end on an SQLite file: import plant, import events, kpi --json."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
-from shopfloor.cli import app
+from shopfloor.cli import COMMANDS, app, load
 
 runner = CliRunner()
 
@@ -231,3 +233,25 @@ def test_user_add_and_token(tmp_path):
     assert r.exit_code == 2 and "exists already" in r.output
     r = runner.invoke(app, ["user", "token", "lee", "--name", "gateway", "--db", db])
     assert r.exit_code == 0 and r.stdout.strip().startswith("sf_")
+
+
+def test_each_summary_in_the_listing_is_how_its_command_s_help_begins():
+    for name in COMMANDS:
+        command = load(name)
+        assert " ".join((command.help or "").split()).startswith(COMMANDS[name].summary), name
+
+
+def test_version_and_help_load_neither_the_store_nor_the_web_framework():
+    heavy = ("sqlalchemy", "alembic", "fastapi", "uvicorn", "shopfloor.store", "shopfloor.api", "shopfloor.settings")
+    script = (
+        "import sys\n"
+        "from shopfloor.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "except SystemExit as end:\n"
+        "    assert end.code in (0, None), end.code\n"
+        f"print('loaded:', sorted(m for m in sys.modules if m.startswith({heavy!r})), file=sys.stderr)\n"
+    )
+    for args in (["--version"], ["--help"]):
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+        assert done.stderr.strip() == "loaded: []", args

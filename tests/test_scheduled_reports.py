@@ -8,9 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shopfloor.actions import scheduled_reports as sched
+from shopfloor.settings import Settings
 from tests.test_production_report import PLANT, report_store  # noqa: F401 - the store fixture
 
 NOW = datetime(2026, 3, 3, 0, 30, tzinfo=timezone.utc)  # half past midnight after Monday 2 March (site in UTC)
+SETTINGS = Settings(smtp_url=None, smtp_from=None)  # no mail server
 
 
 def test_a_schedule_that_cannot_work_is_refused(report_store, tmp_path):  # noqa: F811
@@ -35,15 +37,15 @@ def test_each_finished_day_is_written_once_and_older_days_are_not_sent(report_st
     with engine.begin() as conn:
         sched.add_schedule(conn, plant, name="daily", period="day", delivery="folder", target=str(out),
                            formats="pdf+xlsx", lang="ko", now=NOW - timedelta(days=1))  # fmt: skip
-    first = sched.run_due(engine, NOW)
+    first = sched.run_due(engine, SETTINGS, NOW)
     assert [(r["period"], r["ok"]) for r in first] == [("2026-03-02", True)]
     assert sorted(p.name for p in out.iterdir()) == ["production-S-2026-03-02.pdf", "production-S-2026-03-02.xlsx"]
-    assert sched.run_due(engine, NOW + timedelta(hours=1)) == []  # nothing new
-    two_days_later = sched.run_due(engine, NOW + timedelta(days=2))
+    assert sched.run_due(engine, SETTINGS, NOW + timedelta(hours=1)) == []  # nothing new
+    two_days_later = sched.run_due(engine, SETTINGS, NOW + timedelta(days=2))
     assert [r["period"] for r in two_days_later] == ["2026-03-03", "2026-03-04"]
 
 
-def test_shifts_by_e_mail_through_a_real_smtp_server(report_store, monkeypatch):  # noqa: F811
+def test_shifts_by_e_mail_through_a_real_smtp_server(report_store):  # noqa: F811
     from aiosmtpd.controller import Controller
 
     received = []
@@ -61,15 +63,14 @@ def test_shifts_by_e_mail_through_a_real_smtp_server(report_store, monkeypatch):
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        monkeypatch.setenv("SHOPFLOOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
-        monkeypatch.setenv("SHOPFLOOR_SMTP_FROM", "shopfloor@plant.example")
+        mail = Settings(smtp_url=f"smtp://127.0.0.1:{port}", smtp_from="shopfloor@plant.example")
         engine, plant = report_store
         with engine.begin() as conn:
             sched.add_schedule(
                 conn, plant, name="shift", period="shift", line="L", delivery="email",
                 target="lead@plant.example, qa@plant.example", now=datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc),
             )  # fmt: skip
-        results = sched.run_due(engine, datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc))
+        results = sched.run_due(engine, mail, datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc))
     finally:
         controller.stop()
     assert [(r["period"], r["ok"]) for r in results] == [("2026-03-02/Day", True)]
@@ -79,20 +80,21 @@ def test_shifts_by_e_mail_through_a_real_smtp_server(report_store, monkeypatch):
     assert "Production report L 2026-03-02/Day" in body and "production-L-2026-03-02-Day.pdf" in body
 
 
-def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_store, tmp_path, monkeypatch):  # noqa: F811
+def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_store, tmp_path):  # noqa: F811
     engine, plant = report_store
-    monkeypatch.delenv("SHOPFLOOR_SMTP_URL", raising=False)
     with engine.begin() as conn:
         sched.add_schedule(conn, plant, name="mail", period="day", delivery="email", target="a@b.example",
                            now=NOW - timedelta(days=1))  # fmt: skip
-    failed = sched.run_due(engine, NOW)
+    failed = sched.run_due(engine, SETTINGS, NOW)
     assert failed[0]["ok"] is False and "SHOPFLOOR_SMTP_URL" in failed[0]["error"]
-    assert sched.run_due(engine, NOW + timedelta(seconds=30)) == []  # a pause of 1 minute after the first failure
-    sched.run_due(engine, NOW + timedelta(minutes=2))
+    assert (
+        sched.run_due(engine, SETTINGS, NOW + timedelta(seconds=30)) == []
+    )  # a pause of 1 minute after the first failure
+    sched.run_due(engine, SETTINGS, NOW + timedelta(minutes=2))
     with engine.connect() as conn:
         status = sched.get(conn, "mail")
     assert status["attempts"] == 2 and status["last_period"] == "2026-03-01" and "SMTP" in status["last_error"]
-    assert sched.run_due(engine, NOW + timedelta(minutes=2, seconds=30)) == []  # now 2 minutes
+    assert sched.run_due(engine, SETTINGS, NOW + timedelta(minutes=2, seconds=30)) == []  # now 2 minutes
     # Delivery fixed (a folder instead): the waiting periods go out in order.
     from sqlalchemy import update
 
@@ -100,7 +102,7 @@ def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_sto
 
     with engine.begin() as conn:
         conn.execute(update(report_schedules).values(delivery="folder", target=str(tmp_path)))
-    done = sched.run_due(engine, NOW + timedelta(days=1, minutes=10))
+    done = sched.run_due(engine, SETTINGS, NOW + timedelta(days=1, minutes=10))
     assert [(r["period"], r["ok"]) for r in done] == [("2026-03-02", True), ("2026-03-03", True)]
     with engine.connect() as conn:
         assert sched.get(conn, "mail")["attempts"] == 0 and sched.get(conn, "mail")["last_error"] is None
@@ -132,6 +134,6 @@ def test_the_admin_page_adds_schedules_and_shows_failures(report_store, tmp_path
     assert boss.post("/admin/reports", data=form, follow_redirects=False).status_code == 303
     again = boss.post("/admin/reports", data=form)
     assert again.status_code == 422 and "exists already" in again.text
-    sched.run_due(engine, datetime.now(timezone.utc) + timedelta(days=1))  # no SMTP settings: it fails
+    sched.run_due(engine, SETTINGS, datetime.now(timezone.utc) + timedelta(days=1))  # no SMTP settings: it fails
     page = boss.get("/admin/reports")
     assert "daily-mail" in page.text and "SHOPFLOOR_SMTP_URL" in page.text

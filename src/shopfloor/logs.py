@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from datetime import datetime, timezone
 
@@ -56,10 +55,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def configure(level: str | None = None, fmt: str | None = None) -> None:
-    """Set up the root logger from the arguments or ``SHOPFLOOR_LOG_LEVEL`` / ``SHOPFLOOR_LOG_FORMAT``."""
-    level = (level or os.environ.get("SHOPFLOOR_LOG_LEVEL") or "INFO").upper()
-    fmt = (fmt or os.environ.get("SHOPFLOOR_LOG_FORMAT") or "text").lower()
+def configure(level: str = "INFO", fmt: str = "text") -> None:
+    """Set up the root logger: ``level`` and ``fmt`` (text or json) come from the settings
+    (``SHOPFLOOR_LOG_LEVEL``, ``SHOPFLOOR_LOG_FORMAT``)."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter())
     if fmt == "json":

@@ -5,9 +5,9 @@ delivered; the schedule then remembers that period.  A failed delivery is retrie
 up to 60 minutes) and the error and the number of attempts are kept, so the admin page shows them; the periods
 after it wait, so nothing is skipped.  Periods that ended before the schedule was created are not sent.
 
-E-mail: SMTP settings from the environment: ``SHOPFLOOR_SMTP_URL`` (``smtp://user:password@host:587`` with
-STARTTLS when the server offers it, ``smtps://...:465`` for TLS from the start, ``smtp://host:25`` without
-login) and ``SHOPFLOOR_SMTP_FROM`` (the sender address).
+E-mail: the settings ``smtp_url`` (``SHOPFLOOR_SMTP_URL``: ``smtp://user:password@host:587`` with STARTTLS when
+the server offers it, ``smtps://...:465`` for TLS from the start, ``smtp://host:25`` without login) and
+``smtp_from`` (``SHOPFLOOR_SMTP_FROM``, the sender address).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.settings import Settings
 from shopfloor.store.plant import current_plant
 from shopfloor.store.schema import report_schedules
 
@@ -180,7 +181,7 @@ def render(conn: Connection, plant: Plant, schedule: dict[str, Any], period: Per
     return files
 
 
-def deliver(schedule: dict[str, Any], subject: str, files: list[tuple[str, bytes]]) -> None:
+def deliver(settings: Settings, schedule: dict[str, Any], subject: str, files: list[tuple[str, bytes]]) -> None:
     if schedule["delivery"] == "folder":
         folder = Path(schedule["target"])
         folder.mkdir(parents=True, exist_ok=True)
@@ -189,17 +190,17 @@ def deliver(schedule: dict[str, Any], subject: str, files: list[tuple[str, bytes
             tmp.write_bytes(content)
             os.replace(tmp, folder / name)  # a reader never sees half a file
         return
-    send_mail(_addresses(schedule["target"]), subject, files)
+    send_mail(settings, _addresses(schedule["target"]), subject, files)
 
 
-def send_mail(to: list[str], subject: str, files: list[tuple[str, bytes]]) -> None:
-    url = os.environ.get("SHOPFLOOR_SMTP_URL")
-    sender = os.environ.get("SHOPFLOOR_SMTP_FROM")
+def send_mail(settings: Settings, to: list[str], subject: str, files: list[tuple[str, bytes]]) -> None:
+    url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    sender = settings.smtp_from
     if not url or not sender:
         raise ScheduleError("e-mail needs SHOPFLOOR_SMTP_URL and SHOPFLOOR_SMTP_FROM")
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps"):
-        raise ScheduleError(f"SHOPFLOOR_SMTP_URL {url!r}: expected smtp:// or smtps://")
+        raise ScheduleError(f"SHOPFLOOR_SMTP_URL {parts.scheme}://...: expected smtp:// or smtps://")
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, ", ".join(to), subject
     msg.set_content(f"{subject}\n\nshopfloor")
@@ -224,7 +225,7 @@ def send_mail(to: list[str], subject: str, files: list[tuple[str, bytes]]) -> No
         smtp.send_message(msg)
 
 
-def run_due(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+def run_due(engine: Engine, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
     """Make and deliver every report that is due; returns what happened per schedule and period."""
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
@@ -239,7 +240,7 @@ def run_due(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]
                 with engine.connect() as conn:
                     files = render(conn, plant, schedule, period)
                 scope = schedule["line"] or plant.site.name
-                deliver(schedule, f"Production report {scope} {period.key}", files)
+                deliver(settings, schedule, f"Production report {scope} {period.key}", files)
             except Exception as exc:  # noqa: BLE001 - kept on the schedule and retried
                 message = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning("scheduled report %s for %s failed: %s", schedule["name"], period.key, message)
@@ -265,13 +266,13 @@ def run_due(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]
     return results
 
 
-async def scheduler(engine: Engine, every_s: float = 60.0) -> None:
+async def scheduler(engine: Engine, settings: Settings, every_s: float = 60.0) -> None:
     """Run the due reports every minute (inside ``shopfloor serve`` and the demo)."""
     import asyncio
 
     while True:
         try:
-            await asyncio.to_thread(run_due, engine)
+            await asyncio.to_thread(run_due, engine, settings)
         except Exception:  # noqa: BLE001 - a store without plant yet, or a store away: try again later
             log.exception("scheduled reports could not run")
         await asyncio.sleep(every_s)

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from shopfloor.actions.recall import hold_affected, recall_pdf, recall_report, recall_xlsx
+from shopfloor.cli.common import DbOption, console, err, fail, store
 from shopfloor.model.lots import LotError
-from shopfloor.store.db import open_store
+from shopfloor.store import trace as trace_store
+from shopfloor.store.audit import current_actor
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Store URL or SQLite file; default $SHOPFLOOR_DB or ./shopfloor.db.")
-]
+cli = typer.Typer()
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
-
-
+@cli.command("trace")
 def trace_command(
     lot: Annotated[str, typer.Argument(help="Lot code, e.g. F260302-0001.")],
     backward: Annotated[bool, typer.Option("--backward", help="What went into the lot, down to suppliers.")] = False,
@@ -34,17 +27,15 @@ def trace_command(
     db: DbOption = None,
 ) -> None:
     """Trace a lot's genealogy backward or forward through every level, splits and merges included."""
-    from shopfloor.store import trace as trace_store
-
     if backward == forward:
-        _fail("give exactly one of --backward and --forward")
+        fail("give exactly one of --backward and --forward")
     direction = trace_store.BACKWARD if backward else trace_store.FORWARD
-    engine = open_store(db)
+    engine = store(db)
     try:
         with engine.connect() as conn:
             result = trace_store.trace(conn, lot, direction)
     except LotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -70,6 +61,7 @@ def trace_command(
         console.print(f"shipped: {s['lot']} {s['qty']} {s['unit']} to {s['customer']} ({note}) {s['ts']}")
 
 
+@cli.command("recall")
 def recall_command(
     lot: Annotated[str, typer.Argument(help="The suspect lot.")],
     pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF to this file.")] = None,
@@ -81,10 +73,7 @@ def recall_command(
     db: DbOption = None,
 ) -> None:
     """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers."""
-    from shopfloor.actions.recall import hold_affected, recall_pdf, recall_report, recall_xlsx
-    from shopfloor.store.audit import current_actor
-
-    engine = open_store(db)
+    engine = store(db)
     try:
         with engine.begin() as conn:
             report = recall_report(conn, lot)
@@ -93,7 +82,7 @@ def recall_command(
                 report = recall_report(conn, lot)
                 err.print(f"put {len(held)} lot(s) on hold: {', '.join(held) or '-'}")
     except LotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if xlsx:
         xlsx.write_bytes(recall_xlsx(report))
         err.print(f"Excel report written to {xlsx}")

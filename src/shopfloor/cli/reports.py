@@ -1,4 +1,4 @@
-"""``shopfloor report production`` and ``shopfloor report improvement``."""
+"""``shopfloor report``: the production and improvement reports, and the schedules that send them."""
 
 from __future__ import annotations
 
@@ -9,40 +9,46 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-from shopfloor.store.db import open_store
+from shopfloor.actions.improvement_report import (
+    ImprovementError,
+    fmt,
+    improvement_pdf,
+    improvement_report,
+    improvement_xlsx,
+    period,
+)
+from shopfloor.actions.production_report import (
+    ReportError,
+    production_report,
+    report_pdf,
+    report_window,
+    report_xlsx,
+)
+from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule, listing, run_due
+from shopfloor.cli.common import DbOption, LangOption, console, err, fail, settings, store
+from shopfloor.i18n import LANGUAGES, Translator
+from shopfloor.store.db import writing
+from shopfloor.store.plant import StoreError, current_plant
 
-report_app = typer.Typer(help="Production and improvement reports (page, PDF, Excel, JSON).", no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Store URL or SQLite file; default $SHOPFLOOR_DB or ./shopfloor.db.")
-]
-LangOption = Annotated[str, typer.Option("--lang", help="Language of the PDF and workbook: en, ko or vi.")]
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
+report_cli = typer.Typer(help="Production and improvement reports (page, PDF, Excel, JSON).", no_args_is_help=True)
 
 
 def _plant_and_t(engine, lang: str):
-    from shopfloor.i18n import LANGUAGES, Translator
-    from shopfloor.store.plant import StoreError, current_plant
-
     if lang not in LANGUAGES:
-        _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+        fail(f"--lang must be one of {', '.join(LANGUAGES)}")
     with engine.connect() as conn:
         try:
             plant = current_plant(conn)
         except StoreError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     t = Translator(lang, plant.site.tz)
     return plant, t.gettext, t.datetime_iso
 
 
-@report_app.command("production")
+@report_cli.command("production")
 def production_cmd(
     day: Annotated[str, typer.Option("--day", help="Local day of the site, YYYY-MM-DD.")],
     shift: Annotated[str | None, typer.Option("--shift", help="One shift by name; the whole day by default.")] = None,
@@ -54,23 +60,14 @@ def production_cmd(
     db: DbOption = None,
 ) -> None:
     """Shift or daily production report: output against plan, OEE with A/E/Q, downtime and defects, orders."""
-    from shopfloor.actions.production_report import (
-        ReportError,
-        production_report,
-        report_pdf,
-        report_window,
-        report_xlsx,
-    )
-    from shopfloor.store.plant import StoreError
-
-    engine = open_store(db)
+    engine = store(db)
     plant, gettext, when = _plant_and_t(engine, lang)
     try:
         window = report_window(plant, date.fromisoformat(day), shift)
         with engine.connect() as conn:
             doc = production_report(conn, plant, window, line=line, no_reason=gettext("(no reason)"))
     except (ReportError, StoreError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if pdf:
         pdf.write_bytes(report_pdf(doc, gettext, when))
         err.print(f"PDF written to {pdf}")
@@ -90,7 +87,7 @@ def production_cmd(
         )
 
 
-@report_app.command("improvement")
+@report_cli.command("improvement")
 def improvement_cmd(
     baseline: Annotated[str, typer.Option("--baseline", help="Baseline period FROM..TO (local days, included).")],
     after: Annotated[str, typer.Option("--after", help="Comparison period FROM..TO.")],
@@ -107,19 +104,7 @@ def improvement_cmd(
 ) -> None:
     """Before/after improvement report: output per hour, PPM, first pass yield, scrap ratio, on-time completion
     and operating rate in both periods, the change, and whether it is statistically meaningful."""
-    from rich.progress import Progress
-
-    from shopfloor.actions.improvement_report import (
-        ImprovementError,
-        fmt,
-        improvement_pdf,
-        improvement_report,
-        improvement_xlsx,
-        period,
-    )
-    from shopfloor.store.plant import StoreError
-
-    engine = open_store(db)
+    engine = store(db)
     plant, gettext, when = _plant_and_t(engine, lang)
     targets: dict[str, float] = {}
     for item in target or []:
@@ -127,7 +112,7 @@ def improvement_cmd(
         try:
             targets[name.strip()] = float(value)
         except ValueError:
-            _fail(f"--target {item!r}: expected KPI=NUMBER, e.g. ppm=1500")
+            fail(f"--target {item!r}: expected KPI=NUMBER, e.g. ppm=1500")
     try:
         with Progress(console=err, transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
             task = bar.add_task("computing the report", total=None)
@@ -143,7 +128,7 @@ def improvement_cmd(
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
     except (ImprovementError, StoreError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if pdf:
         pdf.write_bytes(improvement_pdf(doc, gettext))
         err.print(f"PDF written to {pdf}")
@@ -153,8 +138,6 @@ def improvement_cmd(
     if as_json:
         print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
     elif not (pdf or xlsx):
-        from rich.table import Table
-
         table = Table(title=f"{doc['scope']['line'] or doc['site_name']}: {baseline} -> {after}")
         for col in ("KPI", "baseline", "after", "change", "meaningful", "improved"):
             table.add_column(col)
@@ -171,11 +154,11 @@ def improvement_cmd(
         console.print(table)
 
 
-schedule_app = typer.Typer(help="Reports sent after each shift or day, to a folder or by e-mail.", no_args_is_help=True)
-report_app.add_typer(schedule_app, name="schedule")
+schedule_cli = typer.Typer(help="Reports sent after each shift or day, to a folder or by e-mail.", no_args_is_help=True)
+report_cli.add_typer(schedule_cli, name="schedule")
 
 
-@schedule_app.command("add")
+@schedule_cli.command("add")
 def schedule_add(
     name: Annotated[str, typer.Argument(help="A name for the schedule.")],
     period: Annotated[str, typer.Option("--period", help="shift or day.")] = "day",
@@ -187,12 +170,9 @@ def schedule_add(
     db: DbOption = None,
 ) -> None:
     """Add a scheduled production report (e-mail uses SHOPFLOOR_SMTP_URL and SHOPFLOOR_SMTP_FROM)."""
-    from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule
-    from shopfloor.store.db import writing
-
     if (folder is None) == (email is None):
-        _fail("give exactly one of --folder and --email")
-    engine = open_store(db)
+        fail("give exactly one of --folder and --email")
+    engine = store(db)
     plant, _, _ = _plant_and_t(engine, lang)
     try:
         with writing(engine) as conn:
@@ -208,18 +188,14 @@ def schedule_add(
                 target=str(folder.resolve()) if folder else email,
             )
     except ScheduleError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"schedule {doc['name']}: {doc['period']} report to {doc['target']}")
 
 
-@schedule_app.command("list")
+@schedule_cli.command("list")
 def schedule_list(db: DbOption = None) -> None:
     """Schedules with their last delivery, failed attempts and last error."""
-    from rich.table import Table
-
-    from shopfloor.actions.scheduled_reports import listing
-
-    with open_store(db).connect() as conn:
+    with store(db).connect() as conn:
         rows = listing(conn)
     table = Table(title="scheduled reports")
     for col in ("name", "period", "to", "last period", "last success", "attempts", "last error"):
@@ -237,12 +213,11 @@ def schedule_list(db: DbOption = None) -> None:
     console.print(table)
 
 
-@schedule_app.command("run")
+@schedule_cli.command("run")
 def schedule_run(db: DbOption = None) -> None:
     """Make and deliver the reports that are due now (``shopfloor serve`` does this every minute)."""
-    from shopfloor.actions.scheduled_reports import run_due
-
-    results = run_due(open_store(db))
+    scheduling = settings(db=db)
+    results = run_due(store(db), scheduling)
     for r in results:
         console.print(f"{r['schedule']} {r['period']}: {'sent' if r['ok'] else 'failed: ' + r['error']}")
     if any(not r["ok"] for r in results):

@@ -156,3 +156,7 @@ def spc_command(
     if "capability" in result:
         cap = result["capability"]
         console.print({k: cap[k] for k in ("cp", "cpk", "pp", "ppk", "ppm_total_overall", "normality_p")})
+
+
+cli = typer.Typer()
+cli.command("spc")(spc_command)

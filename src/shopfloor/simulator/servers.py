@@ -38,11 +38,9 @@ DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
 def demo_broker(explicit: str | None = None) -> str | None:
-    """The broker for the virtual plant's Sparkplug machines (argument, $SHOPFLOOR_MQTT, or the local one),
+    """The broker for the virtual plant's Sparkplug machines (the argument, from the settings, or the local one),
     or None when it does not answer."""
-    import os
-
-    url = explicit or os.environ.get("SHOPFLOOR_MQTT", DEFAULT_BROKER)
+    url = explicit or DEFAULT_BROKER
     return url if broker_reachable(url) else None
 
 

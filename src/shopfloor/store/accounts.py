@@ -8,12 +8,11 @@ SHA-256 (they are 256-bit random values, so a fast hash is enough and lookups st
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from argon2 import PasswordHasher, profiles
+from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
@@ -25,17 +24,19 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LIMIT = 5  # failed attempts per key within the window
 
 
-def _make_hasher() -> PasswordHasher:
-    # Tests create many accounts; SHOPFLOOR_ARGON2_PROFILE=cheapest (set only by the test suite) uses argon2's
-    # own test profile.  Anything else uses argon2-cffi's default, RFC 9106's low-memory profile.
-    if os.environ.get("SHOPFLOOR_ARGON2_PROFILE") == "cheapest":
-        return PasswordHasher.from_parameters(profiles.CHEAPEST)
-    return PasswordHasher()
-
-
-_hasher = _make_hasher()
+# argon2-cffi's default parameters: RFC 9106's low-memory profile.  No setting weakens them.
+_hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so that timing does not reveal which names exist.
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash new secrets with ``hasher`` from now on; returns the one it replaces.  Only the test suite calls this,
+    to make the thousands of accounts it creates cheap (``tests/conftest.py``); a server never does."""
+    global _hasher, _DUMMY_HASH
+    previous, _hasher = _hasher, hasher
+    _DUMMY_HASH = hasher.hash("not a real password")
+    return previous
 
 
 class AccountError(ValueError):

@@ -1,0 +1,81 @@
+"""``shopfloor serve`` (the web application, the API and the scheduled reports) and ``shopfloor ingest`` (the
+connectors of the plant file, without a web server)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from shopfloor import logs, runtime
+from shopfloor.actions.scheduled_reports import scheduler
+from shopfloor.app import create_app
+from shopfloor.cli.common import DbOption, fail, settings
+from shopfloor.store.db import open_store, resolve_url
+from shopfloor.store.plant import StoreError, load_plant
+
+cli = typer.Typer()
+
+
+@cli.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    secure_cookies: Annotated[
+        bool | None, typer.Option(help="Mark cookies Secure (behind HTTPS); default $SHOPFLOOR_SECURE.")
+    ] = None,
+    hub: Annotated[
+        bool | None, typer.Option("--hub", help="Serve the hub too: programs, sponsors, shared outcomes.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
+    scheduled reports when they are due."""
+    served = settings(db=db, secure=secure_cookies, hub=hub)
+    logs.configure(served.log_level, served.log_format)
+    engine = open_store(served.db)
+    web_app = create_app(served, engine=engine)
+
+    async def main() -> None:
+        reports = asyncio.create_task(scheduler(engine, served))
+        try:
+            config = uvicorn.Config(web_app, host=host, port=port, log_level="info", log_config=None)
+            await uvicorn.Server(config).serve()
+        finally:
+            reports.cancel()
+
+    asyncio.run(main())
+
+
+@cli.command("ingest")
+def ingest_cmd(
+    buffer: Annotated[
+        Path | None, typer.Option(help="Disk buffer folder (default: next to an SQLite store, else ./ingest-buffer).")
+    ] = None,
+    connector: Annotated[
+        list[str] | None,
+        typer.Option("--connector", help="Run only this connector of the plant file (repeatable): one worker each."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Collect machine data: run the connectors of the plant file into the store (no web server).  Several
+    workers on one store each run their own connectors (``--connector``) with their own buffer."""
+    ingesting = settings(db=db)
+    logs.configure(ingesting.log_level, ingesting.log_format)
+    engine = open_store(ingesting.db)
+    with engine.connect() as conn:
+        try:
+            plant = load_plant(conn)
+        except StoreError as exc:
+            fail(str(exc))
+    url = resolve_url(ingesting.db)
+    folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
+    try:
+        asyncio.run(runtime.run_ingest(engine, plant, folder, set(connector) if connector else None))
+    except ValueError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
