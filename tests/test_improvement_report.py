@@ -25,8 +25,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from shopfloor.actions.improvement_report import ImprovementError, improvement_report, improvement_xlsx, period
+from shopfloor.actions.improvement_report import improvement_report, improvement_xlsx, period
 from shopfloor.analytics.improvement import t_quantile
+from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, TargetKpiUnknown
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
@@ -126,16 +127,16 @@ def test_every_figure_of_the_improvement_report(store):
 
 def test_periods_and_targets_are_checked(store):
     engine, plant = store
-    with pytest.raises(ImprovementError, match="expected FROM..TO"):
+    with pytest.raises(PeriodInvalid):
         period(plant, "2026-03-02")
-    with pytest.raises(ImprovementError, match="ends before it starts"):
+    with pytest.raises(PeriodReversed):
         period(plant, "2026-03-09..2026-03-02")
     with engine.connect() as conn:
-        with pytest.raises(ImprovementError, match="overlap"):
+        with pytest.raises(PeriodsOverlap):
             improvement_report(
                 conn, plant, period(plant, "2026-03-02..2026-03-10"), period(plant, "2026-03-09..2026-03-11")
             )
-        with pytest.raises(ImprovementError, match="unknown KPI in targets: speed"):
+        with pytest.raises(TargetKpiUnknown, match="unknown KPI in targets: speed"):
             improvement_report(
                 conn, plant, period(plant, "2026-03-02..2026-03-04"), period(plant, "2026-03-09..2026-03-11"),
                 targets={"speed": 1},

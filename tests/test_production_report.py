@@ -26,7 +26,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from shopfloor.actions.production_report import ReportError, production_report, report_window, report_xlsx
+from shopfloor.actions.production_report import production_report, report_window, report_xlsx
+from shopfloor.errors import ShiftNotOnDay
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
@@ -106,7 +107,7 @@ def test_every_figure_of_the_day_report(report_store):
 def test_the_shift_window_and_an_unknown_shift(report_store):
     _, plant = report_store
     assert report_window(plant, date(2026, 3, 2), "Day").start == at(6)
-    with pytest.raises(ReportError, match="no 'Night' shift on 2026-03-02 \\(shifts: Day\\)"):
+    with pytest.raises(ShiftNotOnDay, match="no Night shift on 2026-03-02 \\(shifts: Day\\)"):
         report_window(plant, date(2026, 3, 2), "Night")
 
 
@@ -152,7 +153,7 @@ def test_report_over_the_api_page_and_command_line(report_store, tmp_path):
     assert "Báo cáo sản xuất" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(vi.content)).pages)
     assert missing_glyphs(vi.content) == []
     bad = client.get("/api/v1/reports/production", params={"day": "2026-03-02", "shift": "Night"})
-    assert bad.status_code == 422 and "no 'Night' shift" in bad.json()["detail"]
+    assert (bad.status_code, bad.json()["code"]) == (422, "report.shift_not_on_day")
     page = client.get("/reports", params={"day": "2026-03-02"})
     assert page.status_code == 200 and "NO_MATERIAL" in page.text and "WO-1" in page.text
     db = str(engine.url).removeprefix("sqlite:///")

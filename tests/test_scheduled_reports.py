@@ -8,7 +8,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shopfloor.actions import scheduled_reports as sched
+from shopfloor.errors import (
+    LineUnknown,
+    ReportLanguage,
+    ScheduleAddresses,
+    ScheduleDelivery,
+    ScheduleFolder,
+    SchedulePeriod,
+)
 from shopfloor.settings import Settings
+from shopfloor.store import schedules
 from tests.test_production_report import PLANT, report_store  # noqa: F401 - the store fixture
 
 NOW = datetime(2026, 3, 3, 0, 30, tzinfo=timezone.utc)  # half past midnight after Monday 2 March (site in UTC)
@@ -17,26 +26,25 @@ SETTINGS = Settings(smtp_url=None, smtp_from=None)  # no mail server
 
 def test_a_schedule_that_cannot_work_is_refused(report_store, tmp_path):  # noqa: F811
     engine, plant = report_store
-    with engine.begin() as conn:
-        for spec, reason in [
-            ({"period": "week"}, "period must be shift or day"),
-            ({"delivery": "fax"}, "delivery must be folder or email"),
-            ({"target": "relative/dir"}, "an absolute folder path"),
-            ({"delivery": "email", "target": "nobody"}, "e-mail addresses"),
-            ({"line": "NOPE"}, "unknown line 'NOPE'"),
-            ({"lang": "fr"}, "lang must be one of"),
-        ]:
-            base = {"name": "d", "period": "day", "delivery": "folder", "target": str(tmp_path)}
-            with pytest.raises(sched.ScheduleError, match=reason):
-                sched.add_schedule(conn, plant, **(base | spec))
+    for spec, refusal in [
+        ({"period": "week"}, SchedulePeriod(period="week")),
+        ({"delivery": "fax"}, ScheduleDelivery(delivery="fax")),
+        ({"target": "relative/dir"}, ScheduleFolder(target="relative/dir")),
+        ({"delivery": "email", "target": "nobody"}, ScheduleAddresses(target="nobody")),
+        ({"line": "NOPE"}, LineUnknown(line="NOPE", lines=["L"])),
+        ({"lang": "fr"}, ReportLanguage(languages=["ko", "en", "vi"], lang="fr")),
+    ]:
+        base = {"name": "d", "period": "day", "delivery": "folder", "target": str(tmp_path)}
+        with pytest.raises(type(refusal)) as refused:
+            sched.add_schedule(engine, "test", **(base | spec))
+        assert refused.value == refusal
 
 
 def test_each_finished_day_is_written_once_and_older_days_are_not_sent(report_store, tmp_path):  # noqa: F811
     engine, plant = report_store
     out = tmp_path / "reports"
-    with engine.begin() as conn:
-        sched.add_schedule(conn, plant, name="daily", period="day", delivery="folder", target=str(out),
-                           formats="pdf+xlsx", lang="ko", now=NOW - timedelta(days=1))  # fmt: skip
+    sched.add_schedule(engine, "test", name="daily", period="day", delivery="folder", target=str(out),
+                       formats="pdf+xlsx", lang="ko", now=NOW - timedelta(days=1))  # fmt: skip
     first = sched.run_due(engine, SETTINGS, NOW)
     assert [(r["period"], r["ok"]) for r in first] == [("2026-03-02", True)]
     assert sorted(p.name for p in out.iterdir()) == ["production-S-2026-03-02.pdf", "production-S-2026-03-02.xlsx"]
@@ -65,11 +73,10 @@ def test_shifts_by_e_mail_through_a_real_smtp_server(report_store):  # noqa: F81
     try:
         mail = Settings(smtp_url=f"smtp://127.0.0.1:{port}", smtp_from="shopfloor@plant.example")
         engine, plant = report_store
-        with engine.begin() as conn:
-            sched.add_schedule(
-                conn, plant, name="shift", period="shift", line="L", delivery="email",
-                target="lead@plant.example, qa@plant.example", now=datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc),
-            )  # fmt: skip
+        sched.add_schedule(
+            engine, "test", name="shift", period="shift", line="L", delivery="email",
+            target="lead@plant.example, qa@plant.example", now=datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc),
+        )  # fmt: skip
         results = sched.run_due(engine, mail, datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc))
     finally:
         controller.stop()
@@ -82,9 +89,8 @@ def test_shifts_by_e_mail_through_a_real_smtp_server(report_store):  # noqa: F81
 
 def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_store, tmp_path):  # noqa: F811
     engine, plant = report_store
-    with engine.begin() as conn:
-        sched.add_schedule(conn, plant, name="mail", period="day", delivery="email", target="a@b.example",
-                           now=NOW - timedelta(days=1))  # fmt: skip
+    sched.add_schedule(engine, "test", name="mail", period="day", delivery="email", target="a@b.example",
+                       now=NOW - timedelta(days=1))  # fmt: skip
     failed = sched.run_due(engine, SETTINGS, NOW)
     assert failed[0]["ok"] is False and "SHOPFLOOR_SMTP_URL" in failed[0]["error"]
     assert (
@@ -92,7 +98,7 @@ def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_sto
     )  # a pause of 1 minute after the first failure
     sched.run_due(engine, SETTINGS, NOW + timedelta(minutes=2))
     with engine.connect() as conn:
-        status = sched.get(conn, "mail")
+        status = schedules.get(conn, "mail")
     assert status["attempts"] == 2 and status["last_period"] == "2026-03-01" and "SMTP" in status["last_error"]
     assert sched.run_due(engine, SETTINGS, NOW + timedelta(minutes=2, seconds=30)) == []  # now 2 minutes
     # Delivery fixed (a folder instead): the waiting periods go out in order.
@@ -105,7 +111,7 @@ def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_sto
     done = sched.run_due(engine, SETTINGS, NOW + timedelta(days=1, minutes=10))
     assert [(r["period"], r["ok"]) for r in done] == [("2026-03-02", True), ("2026-03-03", True)]
     with engine.connect() as conn:
-        assert sched.get(conn, "mail")["attempts"] == 0 and sched.get(conn, "mail")["last_error"] is None
+        assert schedules.get(conn, "mail")["attempts"] == 0 and schedules.get(conn, "mail")["last_error"] is None
 
 
 def test_the_admin_page_adds_schedules_and_shows_failures(report_store, tmp_path):  # noqa: F811
@@ -114,7 +120,6 @@ def test_the_admin_page_adds_schedules_and_shows_failures(report_store, tmp_path
     from fastapi.testclient import TestClient
 
     from shopfloor.app import create_app
-    from shopfloor.settings import Settings
     from shopfloor.store import accounts
 
     engine, _ = report_store
@@ -133,7 +138,7 @@ def test_the_admin_page_adds_schedules_and_shows_failures(report_store, tmp_path
             "csrf_token": token}  # fmt: skip
     assert boss.post("/admin/reports", data=form, follow_redirects=False).status_code == 303
     again = boss.post("/admin/reports", data=form)
-    assert again.status_code == 422 and "exists already" in again.text
+    assert again.status_code == 409 and "a schedule daily-mail exists already" in again.text
     sched.run_due(engine, SETTINGS, datetime.now(timezone.utc) + timedelta(days=1))  # no SMTP settings: it fails
     page = boss.get("/admin/reports")
     assert "daily-mail" in page.text and "SHOPFLOOR_SMTP_URL" in page.text

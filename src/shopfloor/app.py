@@ -44,7 +44,7 @@ from shopfloor.web import lots as lot_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
 from shopfloor.web import reports as report_pages
-from shopfloor.web.pages import LoginRequired
+from shopfloor.web.pages import LoginRequired, refusal_page
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
 # tests/api/test_route_auth.py fails on any route missing from both.
@@ -121,7 +121,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or open_store(settings.db)
     broker.share_through(app.state.engine)
-    errors.install(app)
+    errors.install(app, page_answer=refusal_page)
 
     latency = metrics.LatencyHistogram()
     app.state.latency = latency

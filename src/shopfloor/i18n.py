@@ -3,6 +3,7 @@ numbers, percentages, durations and dates.
 
 Messages are written in English in the code and templates; ``translations/<lang>.po`` holds the Korean and
 Vietnamese texts.  A site in Asia/Seoul defaults to Korean, any other to English; a user's own choice wins.
+The messages of errors (``shopfloor.errors``) are in the same catalogs, each under its code as ``msgctxt``.
 """
 
 from __future__ import annotations
@@ -17,19 +18,63 @@ from babel.dates import format_datetime, format_time
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
+from shopfloor.errors import DomainError, Problems, Translation
+
 LANGUAGES = {"ko": "한국어", "en": "English", "vi": "Tiếng Việt"}
 # The catalogs live beside the templates that use most of their messages.
 CATALOGS = Path(__file__).parent / "web" / "translations"
 
 
 @cache
+def _read(lang: str):
+    with open(CATALOGS / f"{lang}.po", "rb") as fh:
+        return read_po(fh, locale=lang)
+
+
+@cache
 def catalog(lang: str) -> dict[str, str]:
+    """The messages of pages and documents: English text to ``lang``'s."""
     if lang == "en":
         return {}
-    path = CATALOGS / f"{lang}.po"
-    with open(path, "rb") as fh:
-        cat = read_po(fh, locale=lang)
-    return {m.id: m.string for m in cat if m.id and m.string and not m.fuzzy}
+    return {m.id: m.string for m in _read(lang) if m.id and m.string and not m.fuzzy and m.context is None}
+
+
+@cache
+def error_catalog(lang: str) -> dict[str, tuple[str, str]]:
+    """The error messages: code to (English message, ``lang``'s message)."""
+    if lang == "en":
+        return {}
+    return {m.context: (m.id, m.string) for m in _read(lang) if m.context and m.string and not m.fuzzy}
+
+
+def error_translation(lang: str) -> Translation:
+    """Error templates in ``lang``: none where the catalog has no entry for the code, or has one for an older
+    English message (the English message is shown then rather than a translation of something else)."""
+    errors = error_catalog(lang) if lang in LANGUAGES else {}
+
+    def template(code: str, english: str) -> str | None:
+        entry = errors.get(code)
+        return entry[1] if entry and entry[0] == english else None
+
+    return template
+
+
+def error_message(error: DomainError, lang: str) -> str:
+    """``error``'s message in ``lang``; for several problems, the summary and each of them."""
+    translation = error_translation(lang)
+    own = error.translated(translation)
+    if isinstance(error, Problems) and error.problems:
+        return own + ": " + "; ".join(p.translated(translation) for p in error.problems)
+    return own
+
+
+def accepted_language(header: str | None) -> str | None:
+    """The first language of an ``Accept-Language`` header that shopfloor speaks, or None."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag[:2] in LANGUAGES:
+            return tag[:2]
+    return None
 
 
 def default_language(timezone: str) -> str:
@@ -55,6 +100,10 @@ class Translator:
     def gettext(self, message: str, **values: object) -> str:
         text = self._messages.get(message, message)
         return text.format(**values) if values else text
+
+    def error(self, error: DomainError) -> str:
+        """An error's message in this language; for several problems, the summary and each of them."""
+        return error_message(error, self.lang)
 
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:

@@ -1,13 +1,19 @@
-"""Live updates: writers publish which machines changed, open boards subscribe.
+"""Live updates: writers publish what changed, open pages subscribe.
+
+A live event is a topic and a key: ``("machine", "WLD-01")``, ``("lot", "R260302-0001")``,
+``("work_order", "WO-7")``.  The ingest writer publishes the machines of each committed batch; every action
+(``shopfloor.actions``) publishes the events of its change once its transaction has committed.  Only "this
+changed" travels: each page renders what it shows from the store, so a slow page never holds stale data and a
+lost message is healed by the next.
 
 ``publish`` may be called from any thread (the ingest writer commits in its own thread); subscribers are
-asyncio queues on the web server's loop.  Only "machine X changed" travels: each board renders what it
-shows from the store, so a slow board never holds stale data and a lost message is healed by the next.
+asyncio queues on the web server's loop, one topic each.  ``watch`` adds a plain function that sees every
+publication of this process as it is made (tests use it to check an action's events).
 
-With PostgreSQL as the store, several processes (web workers, ingest workers) share their changes through
+With PostgreSQL as the store, several processes (web workers, ingest workers) share their events through
 ``LISTEN``/``NOTIFY`` on the channel ``shopfloor_machines``: every publication is also sent as a notification
-(its payload: the sending process's id and the machine codes), and each web process listens and hands what
-others sent to its own boards (``use_postgres``).
+(its payload: the sending process's id, the topic and the keys), and each web process listens and hands what
+others sent to its own subscribers (``use_postgres``).
 """
 
 from __future__ import annotations
@@ -17,18 +23,21 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
+MACHINE = "machine"
+Watcher = Callable[[str, list[str]], None]
 
 
 class Broker:
     """Each publication has a version number, so that all boards showing the same change can share one
-    rendering of it (``version`` travels with the machine code)."""
+    rendering of it (``version`` travels with the key)."""
 
     def __init__(self) -> None:
         self.version = 0
-        self._subscribers: set[asyncio.Queue[tuple[int, str]]] = set()
+        self._subscribers: dict[asyncio.Queue[tuple[int, str]], str] = {}
+        self._watchers: list[Watcher] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pg: PgFanOut | None = None
@@ -48,11 +57,12 @@ class Broker:
         is_pg = engine.dialect.name == "postgresql"
         self.use_postgres(engine.url.render_as_string(hide_password=False) if is_pg else None)
 
-    def subscribe(self) -> asyncio.Queue[tuple[int, str]]:
+    def subscribe(self, topic: str = MACHINE) -> asyncio.Queue[tuple[int, str]]:
+        """A queue of (version, key) for each event of ``topic``, on the running loop."""
         queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize=1000)
         with self._lock:
             self._loop = asyncio.get_running_loop()
-            self._subscribers.add(queue)
+            self._subscribers[queue] = topic
             pg = self._pg
         if pg is not None:
             pg.listen()  # the first board of this process starts listening to the others
@@ -60,27 +70,46 @@ class Broker:
 
     def unsubscribe(self, queue: asyncio.Queue[tuple[int, str]]) -> None:
         with self._lock:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)
 
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    def watch(self, watcher: Watcher) -> Callable[[], None]:
+        """Call ``watcher(topic, keys)`` for every publication of this process; returns what stops it."""
+        with self._lock:
+            self._watchers.append(watcher)
+
+        def stop() -> None:
+            with self._lock:
+                if watcher in self._watchers:
+                    self._watchers.remove(watcher)
+
+        return stop
+
     def publish(self, machines: Iterable[str]) -> None:
-        codes = sorted(set(machines))
+        """The machines whose data changed (their tiles on the boards)."""
+        self.publish_event(MACHINE, machines)
+
+    def publish_event(self, topic: str, keys: Iterable[str]) -> None:
+        codes = sorted(set(keys))
         if not codes:
             return
+        for watcher in list(self._watchers):
+            watcher(topic, codes)
         pg = self._pg
         if pg is not None:
-            pg.notify(codes)
-        self.publish_local(codes)
+            pg.notify(topic, codes)
+        self.publish_local(codes, topic)
 
-    def publish_local(self, codes: list[str]) -> None:
-        """Hand a change to this process's boards only."""
+    def publish_local(self, codes: list[str], topic: str = MACHINE) -> None:
+        """Hand an event to this process's subscribers only."""
         with self._lock:
             self.version += 1
             version = self.version
-            loop, queues = self._loop, list(self._subscribers)
+            loop = self._loop
+            queues = [q for q, wanted in self._subscribers.items() if wanted == topic]
         if loop is None or not queues:
             return
         try:
@@ -120,8 +149,8 @@ class PgFanOut:
 
         return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
 
-    def notify(self, codes: list[str]) -> None:
-        payload = f"{self.origin}|{','.join(codes)}"[:7900]  # NOTIFY payloads stay under 8000 bytes
+    def notify(self, topic: str, codes: list[str]) -> None:
+        payload = f"{self.origin}|{topic}|{','.join(codes)}"[:7900]  # NOTIFY payloads stay under 8000 bytes
         with self._send_lock:
             for attempt in (1, 2):
                 try:
@@ -149,10 +178,11 @@ class PgFanOut:
                     conn.execute("LISTEN shopfloor_machines")  # the channel name, never from input
                     pause = 1.0
                     for note in conn.notifies():
-                        origin, _, codes = note.payload.partition("|")
+                        origin, _, rest = note.payload.partition("|")
+                        topic, _, codes = rest.partition("|")
                         if origin != self.origin and codes:
                             self.received += 1
-                            self.broker.publish_local(codes.split(","))
+                            self.broker.publish_local(codes.split(","), topic)
             except Exception as exc:  # noqa: BLE001 - the store restarting: listen again after a pause
                 if self.broker._pg is not self:
                     return

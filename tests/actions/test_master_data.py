@@ -17,15 +17,15 @@ from sqlalchemy import insert
 
 from shopfloor.actions.demo import sample_plant
 from shopfloor.actions.master_data import (
-    MasterDataError,
     export_csv,
     export_csv_zip,
     export_xlsx,
     import_csv,
     import_csv_zip,
-    import_master,
     import_xlsx,
+    replace_master,
 )
+from shopfloor.errors import MasterCodesInUse, MasterDataRefused
 from shopfloor.model.master import (
     COLUMNS,
     ITEM_KINDS,
@@ -37,10 +37,9 @@ from shopfloor.model.master import (
     MasterData,
     Operation,
     Partner,
-    Problem,
 )
 from shopfloor.store.master import load_master, save_master
-from shopfloor.store.plant import StoreError, save_plant
+from shopfloor.store.plant import save_plant
 from shopfloor.store.schema import lots
 
 PLANT = sample_plant()
@@ -88,10 +87,17 @@ def workbook(sheets: dict[str, list[list]] | None = None, drop: tuple[str, ...] 
 ITEM_ROWS = [["code", "name", "kind", "unit", "description"], ["A", "Part A", "raw", "kg", None]]
 
 
-def problems_of(call, *args) -> list[Problem]:
-    with pytest.raises(MasterDataError) as caught:
+def refusal_of(call, *args) -> MasterDataRefused:
+    with pytest.raises(MasterDataRefused) as caught:
         call(*args)
-    return caught.value.problems
+    return caught.value
+
+
+def problems_of(call, *args) -> list[tuple]:
+    """Each problem of the refusal as (sheet, row, column, message)."""
+    with pytest.raises(MasterDataRefused) as caught:
+        call(*args)
+    return [(p.sheet, p.row, p.column, p.message) for p in caught.value.problems]
 
 
 # -- round trips ----------------------------------------------------------------------------------------------
@@ -211,11 +217,13 @@ def test_export_then_import_gives_the_same_data(data):
 def test_a_number_that_is_not_a_number_names_sheet_row_and_column():
     items = ITEM_ROWS + [[f"P{i}", f"Part {i}", "component", "ea"] for i in range(6)]
     rows = [list(COLUMNS["bom"])] + [["A", f"P{i}", 1] for i in range(5)] + [["A", "P5", "abc"]]
-    with pytest.raises(MasterDataError) as caught:
+    with pytest.raises(MasterDataRefused) as caught:
         import_xlsx(workbook({"items": items, "bom": rows}))
     assert len(caught.value.problems) == 1
     assert "bom: row 7, column quantity: 'abc' is not a number" in str(caught.value)
-    assert Problem("bom", 7, "quantity", "'abc' is not a number") in caught.value.problems
+    assert [(p.sheet, p.row, p.column, p.error.code) for p in caught.value.problems] == [
+        ("bom", 7, "quantity", "master.not_number")
+    ]
 
 
 def test_missing_sheet_and_header_problems():
@@ -227,11 +235,11 @@ def test_missing_sheet_and_header_problems():
         drop=("customers",),
     )
     assert problems_of(import_xlsx, content) == [
-        Problem("items", 1, "name", "the column appears twice"),
-        Problem("items", 1, "unit", "the column is missing"),
-        Problem("items", 1, "colour", "unknown column 'colour' (expected columns code, name, kind, unit, description)"),
-        Problem("bom", 1, None, "the header row is missing (expected columns parent, component, quantity, scrap_pct)"),
-        Problem(
+        ("items", 1, "name", "the column appears twice"),
+        ("items", 1, "unit", "the column is missing"),
+        ("items", 1, "colour", "unknown column 'colour' (expected columns code, name, kind, unit, description)"),
+        ("bom", 1, None, "the header row is missing (expected columns parent, component, quantity, scrap_pct)"),
+        (
             "customers",
             None,
             None,
@@ -256,17 +264,17 @@ def test_blank_required_cells_and_bad_numbers_are_all_reported():
         }
     )
     assert problems_of(import_xlsx, content) == [
-        Problem("items", 3, "name", "a value is required"),
-        Problem("items", 4, "code", "a value is required"),
-        Problem("bom", 2, "quantity", "a value is required"),
-        Problem("bom", 3, "scrap_pct", "'five' is not a number"),
-        Problem("bom", 4, "parent", "a value is required"),
-        Problem("routings", 2, "seq", "10.5 is not a whole number"),
-        Problem("routings", 3, "seq", "'x' is not a whole number"),
-        Problem("routings", 3, "ideal_cycle_s", "'1,5' is not a number"),
-        Problem("routings", 4, "seq", "a value is required"),
-        Problem("routings", 4, "ideal_cycle_s", "a value is required"),
-        Problem("routings", 4, "setup_s", "must be at least 0, got -1"),
+        ("items", 3, "name", "a value is required"),
+        ("items", 4, "code", "a value is required"),
+        ("bom", 2, "quantity", "a value is required"),
+        ("bom", 3, "scrap_pct", "'five' is not a number"),
+        ("bom", 4, "parent", "a value is required"),
+        ("routings", 2, "seq", "10.5 is not a whole number"),
+        ("routings", 3, "seq", "'x' is not a whole number"),
+        ("routings", 3, "ideal_cycle_s", "'1,5' is not a number"),
+        ("routings", 4, "seq", "a value is required"),
+        ("routings", 4, "ideal_cycle_s", "a value is required"),
+        ("routings", 4, "setup_s", "must be at least 0, got -1"),
     ]
 
 
@@ -295,7 +303,7 @@ def test_spaces_are_trimmed_numbers_as_text_accepted_and_blank_rows_skipped():
 
 def test_rows_after_a_skipped_row_keep_their_row_number():
     content = workbook({"items": ITEM_ROWS + [[None] * 4, ["A", "Again", "raw", "kg"]]})
-    assert problems_of(import_xlsx, content) == [Problem("items", 4, "code", "item 'A' appears twice (also on row 2)")]
+    assert problems_of(import_xlsx, content) == [("items", 4, "code", "'A' appears twice (also on row 2)")]
 
 
 def test_rows_outside_the_size_a_workbook_declares_are_read():
@@ -313,7 +321,7 @@ def test_rows_outside_the_size_a_workbook_declares_are_read():
 
 def test_a_value_without_a_header_is_a_problem():
     content = workbook({"items": [["code", "name", "kind", "unit", None], ["A", "Part", "raw", "kg", "stray"]]})
-    assert problems_of(import_xlsx, content) == [Problem("items", 2, None, "a value in column E, which has no header")]
+    assert problems_of(import_xlsx, content) == [("items", 2, None, "a value in column E, which has no header")]
 
 
 def test_validation_problems_come_with_parse_problems():
@@ -324,11 +332,11 @@ def test_validation_problems_come_with_parse_problems():
             "locations": [list(COLUMNS["locations"]), ["L1", "Line store", "shelf"]],
         }
     )
-    assert [str(p) for p in problems_of(import_xlsx, content)] == [
+    assert [str(p) for p in refusal_of(import_xlsx, content).problems] == [
         "items: row 3, column kind: 'metal' is not one of raw, component, wip, finished, consumable",
         "bom: row 2, column quantity: 'x' is not a number",
         "bom: row 3, column component: BOM cycle: A -> B -> A",
-        "bom: row 4, column component: component 'B' of 'A' appears twice (also on row 2)",
+        "bom: row 4, column component: 'B' appears twice (also on row 2)",
         "locations: row 2, column kind: 'shelf' is not one of store, line, wip, shipping, quarantine",
     ]
 
@@ -337,7 +345,7 @@ def test_work_centres_are_checked_against_the_given_plant_codes():
     content = workbook({"items": ITEM_ROWS, "routings": [list(COLUMNS["routings"]), ["A", 10, "OP", "Op", "X-9", 1]]})
     assert import_xlsx(content).operations[0].work_centre == "X-9"
     assert problems_of(import_xlsx, content, {"WLD-01"}) == [
-        Problem("routings", 2, "work_centre", "'X-9' is not a machine or line of the plant")
+        ("routings", 2, "work_centre", "'X-9' is not a machine or line of the plant")
     ]
 
 
@@ -353,13 +361,13 @@ def test_work_centres_are_checked_against_the_given_plant_codes():
 )
 def test_a_file_that_is_not_a_workbook_is_refused_clearly(content, message):
     [problem] = problems_of(import_xlsx, content)
-    assert problem.sheet is None and problem.row is None
-    assert problem.message.startswith(message)
+    assert problem[:3] == (None, None, None)
+    assert problem[3].startswith(message)
 
 
 def test_more_than_fifty_problems_are_all_kept_and_the_message_is_cut():
     rows = [list(COLUMNS["items"])] + [[None, "No code", "raw", "kg"] for _ in range(70)]
-    with pytest.raises(MasterDataError) as caught:
+    with pytest.raises(MasterDataRefused) as caught:
         import_xlsx(workbook({"items": rows}))
     assert len(caught.value.problems) == 70
     assert str(caught.value).endswith("... and 20 more")
@@ -384,10 +392,10 @@ def test_csv_problems_name_the_sheet_row_and_column():
         "notes.csv": b"x\n",
         "customers.csv": "code,name\nC1,고객\n".encode("cp949"),
     }
-    assert [str(p) for p in problems_of(import_csv, files)] == [
-        "notes.csv: not a master-data file name (expected items.csv, bom.csv, routings.csv, suppliers.csv,"
+    assert [str(p) for p in refusal_of(import_csv, files).problems] == [
+        "notes.csv: not a sheet of the master data (expected items.csv, bom.csv, routings.csv, suppliers.csv,"
         " customers.csv, locations.csv, defect_codes.csv, downtime_reasons.csv)",
-        "bom: row 3, column component: component 'B' of 'A' appears twice (also on row 2)",
+        "bom: row 3, column component: 'B' appears twice (also on row 2)",
         "bom: row 4, column quantity: inf is not a finite number",
         "bom: row 5, column quantity: 'abc' is not a number",
         "bom: row 5, column scrap_pct: must be at least 0, got -1",
@@ -400,9 +408,9 @@ def test_a_zip_without_csv_files_is_refused():
     with zipfile.ZipFile(out, "w") as zf:
         zf.writestr("readme.txt", "hello")
     [problem] = problems_of(import_csv_zip, out.getvalue())
-    assert problem.message.startswith("the zip holds no CSV files")
+    assert problem[3].startswith("the zip holds no CSV files")
     [problem] = problems_of(import_csv_zip, b"not a zip")
-    assert problem.message == "not a zip archive of CSV files"
+    assert problem == (None, None, None, "not a zip archive of CSV files")
 
 
 def test_csv_files_in_a_folder_of_the_zip_are_read():
@@ -418,13 +426,13 @@ def test_csv_files_in_a_folder_of_the_zip_are_read():
 def test_import_master_saves_a_workbook_and_a_zip(engine):
     with engine.begin() as conn:
         save_plant(conn, PLANT, "test")
-        summary = import_master(conn, export_xlsx(DATA), "master.xlsx", "admin")
+        summary = replace_master(conn, export_xlsx(DATA), "master.xlsx", "admin")
     assert summary["format"] == "xlsx" and summary["items"] == 4 and summary["sheets"] == list(SHEETS)
     with engine.connect() as conn:
         assert load_master(conn) == DATA.sorted()
     smaller = dataclasses.replace(DATA, operations=DATA.operations[:1], customers=())
     with engine.begin() as conn:
-        assert import_master(conn, export_csv_zip(smaller), "master.zip", "admin")["format"] == "zip"
+        assert replace_master(conn, export_csv_zip(smaller), "master.zip", "admin")["format"] == "zip"
     with engine.connect() as conn:
         assert load_master(conn) == smaller.sorted()
 
@@ -435,7 +443,7 @@ def test_one_csv_file_replaces_only_its_sheet(engine):
         save_master(conn, DATA, "test")
     content = "code,name,kind\nWH-2,Kho thành phẩm,shipping\n".encode()
     with engine.begin() as conn:
-        summary = import_master(conn, content, "locations (1).csv", "admin")
+        summary = replace_master(conn, content, "locations (1).csv", "admin")
     assert summary["sheets"] == ["locations"] and summary["format"] == "csv"
     with engine.connect() as conn:
         assert (
@@ -450,8 +458,8 @@ def test_a_csv_file_that_breaks_stored_data_is_refused_with_the_stored_row(engin
         save_master(conn, DATA, "test")
     content = b"code,name,kind,unit\nDRUM-A,Drum,finished,ea\nSHELL,Shell,wip,ea\n"
     with engine.begin() as conn:
-        with pytest.raises(MasterDataError) as caught:
-            import_master(conn, content, "items.csv", "admin")
+        with pytest.raises(MasterDataRefused) as caught:
+            replace_master(conn, content, "items.csv", "admin")
     # the stored bill, in export order: DRUM-A > 00123 (row 2), DRUM-A > SHELL (row 3), SHELL > SHEET (row 4)
     assert [str(p) for p in caught.value.problems] == [
         "bom: row 2, column component: unknown item '00123' (in the stored data, as on this row of an export)",
@@ -469,11 +477,11 @@ def test_nothing_is_saved_when_the_file_has_any_problem(engine):
         DATA, operations=DATA.operations + (Operation("SHELL", 20, "PRESS", "Ép", "PRESS-9", 3.0),)
     )
     with engine.begin() as conn:
-        with pytest.raises(MasterDataError, match="routings: row 5, column work_centre: 'PRESS-9' is not a machine"):
-            import_master(conn, export_xlsx(bad.sorted()), "master.xlsx", "admin")
+        with pytest.raises(MasterDataRefused, match="routings: row 5, column work_centre: 'PRESS-9' is not a machine"):
+            replace_master(conn, export_xlsx(bad.sorted()), "master.xlsx", "admin")
     with engine.begin() as conn:
-        with pytest.raises(MasterDataError, match="'PRESS-9'"):
-            import_master(conn, export_xlsx(bad), "master.xlsx", "admin", plant_codes={"WLD-01", "WELD", "CNC-01"})
+        with pytest.raises(MasterDataRefused, match="'PRESS-9'"):
+            replace_master(conn, export_xlsx(bad), "master.xlsx", "admin", plant_codes={"WLD-01", "WELD", "CNC-01"})
     with engine.connect() as conn:
         assert load_master(conn) == DATA.sorted()
 
@@ -497,8 +505,9 @@ def test_import_refuses_to_delete_an_item_a_lot_uses(engine):
         DATA, items=tuple(i for i in DATA.items if i.code != "SHEET"), bom_lines=DATA.bom_lines[:1]
     )
     with engine.begin() as conn:
-        with pytest.raises(StoreError, match="items SHEET"):
-            import_master(conn, export_xlsx(without), "master.xlsx", "admin")
+        with pytest.raises(MasterCodesInUse) as refused:
+            replace_master(conn, export_xlsx(without), "master.xlsx", "admin")
+    assert refused.value == MasterCodesInUse(codes="items SHEET")
     with engine.connect() as conn:
         assert load_master(conn) == DATA.sorted()
 
@@ -507,13 +516,13 @@ def test_import_refuses_to_delete_an_item_a_lot_uses(engine):
     ("content", "filename", "message"),
     [
         (b"hello", "notes.txt", "notes.txt: not an Excel workbook (.xlsx), a zip of CSV files or a CSV file"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "old.xls", "old.xls: an Excel 97-2003 file (.xls)"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "old.xls", "an Excel 97-2003 file (.xls)"),
         (b"hello", "master.xlsx", "not an Excel workbook (.xlsx)"),
-        (b"code\nA\n", "reasons.csv", "reasons.csv: not a master-data file name"),
+        (b"code\nA\n", "reasons.csv", "reasons.csv: not a sheet of the master data"),
     ],
 )
 def test_import_master_refuses_files_it_cannot_read(engine, content, filename, message):
     with engine.begin() as conn:
-        with pytest.raises(MasterDataError) as caught:
-            import_master(conn, content, filename, "admin")
+        with pytest.raises(MasterDataRefused) as caught:
+            replace_master(conn, content, filename, "admin")
     assert str(caught.value.problems[0]).startswith(message)

@@ -54,9 +54,10 @@ def test_samples_from_a_csv_are_refused_whole_with_their_lines(qapp, as_role):
     bad = good + "DRUM-A,BEAD-W,2026-03-02T09:00:00,2.0 2.01 1.99\nDRUM-A,NOPE,2026-03-02T09:00:00+09:00,1 2 3\n"
     refused = qa.post("/api/v1/quality/samples/import", files={"file": ("s.csv", bad.encode(), "text/csv")})
     assert refused.status_code == 422
-    assert refused.json()["problems"] == [
-        "line 3, column ts: '2026-03-02T09:00:00' is not ISO 8601 with a UTC offset",
-        "line 4: no characteristic 'NOPE' of product 'DRUM-A'",
+    assert refused.json()["code"] == "sample.file_refused"
+    assert [(p["line"], p["code"], p["message"]) for p in refused.json()["problems"]] == [
+        (3, "sample.time_invalid", "line 3: column ts: 2026-03-02T09:00:00 is not ISO 8601 with a UTC offset"),
+        (4, "characteristic.not_found_for_product", "line 4: no characteristic NOPE of DRUM-A"),
     ]
     cid = qa.get("/api/v1/quality/characteristics").json()[0]["id"]
     assert qa.get(f"/api/v1/quality/characteristics/{cid}/samples").json() == []
@@ -93,9 +94,11 @@ def test_a_problem_found_while_storing_keeps_nothing_of_the_file(qapp, as_role):
     rows += "DRUM-A,BEAD-W,2026-03-02T08:00:00+09:00,2.0 2.01 1.99,\n"
     rows += "DRUM-A,BEAD-W,2026-03-02T09:00:00+09:00,2.0 2.01,\n"  # two values of three: found when stored
     refused = qa.post("/api/v1/quality/samples/import", files={"file": ("s.csv", rows.encode(), "text/csv")})
-    assert refused.status_code == 422 and refused.json()["problems"] == [
-        "line 3: BEAD-W takes 3 value(s) per sample, not 2"
-    ]
+    assert refused.status_code == 422
+    assert refused.json()["problems"] == [
+        {"code": "sample.size", "params": {"characteristic": "BEAD-W", "size": 3, "count": 2}, "line": 3,
+         "message": "line 3: BEAD-W takes 3 value(s) per sample, not 2"}
+    ]  # fmt: skip
     cid = qa.get("/api/v1/quality/characteristics").json()[0]["id"]
     assert qa.get(f"/api/v1/quality/characteristics/{cid}/samples").json() == []
 

@@ -26,9 +26,17 @@ def test_receive_is_done_once_per_idempotency_key(lots_app, as_role):
     assert first.json()["code"] == again.json()["code"] and first.json()["qty"] == "12.5"
     assert len(op.get("/api/v1/lots", params={"item": "COIL"}).json()) == 1
     bad = op.post("/api/v1/lots", json=body | {"qty": "1.0005"})
-    assert bad.status_code == 422 and "more than three decimals" in bad.json()["detail"]
+    assert (bad.status_code, bad.json()["code"], bad.json()["params"]) == (
+        422,
+        "quantity.decimals",
+        {"what": "quantity", "value": "1.0005"},
+    )
     unknown = op.post("/api/v1/lots", json=body | {"item": "NOPE"})
-    assert unknown.status_code == 422 and "unknown item 'NOPE'" in unknown.json()["detail"]
+    assert (unknown.status_code, unknown.json()["code"], unknown.json()["params"]) == (
+        422,
+        "lot.item_unknown",
+        {"item": "NOPE"},
+    )
 
 
 def test_holds_are_for_quality_and_block_issues(lots_app, as_role):

@@ -7,17 +7,22 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from shopfloor.model.work_orders import TRANSITIONS, Status, TransitionError, check_transition
+from shopfloor.errors import TransitionNotAllowed, WorkOrderFinal
+from shopfloor.model.work_orders import TRANSITIONS, Status, check_transition
 
 
 @pytest.mark.parametrize("current", list(Status))
 def test_each_transition_is_allowed_or_refused_with_the_allowed_ones(current):
+    allowed = [s.value for s in TRANSITIONS[current]]
     for target in Status:
         if target in TRANSITIONS[current]:
             check_transition("WO-1", current, target)
-        else:
-            with pytest.raises(TransitionError, match=f"is {current.value}: it can go to"):
-                check_transition("WO-1", current, target)
+            continue
+        with pytest.raises((TransitionNotAllowed, WorkOrderFinal)) as refused:
+            check_transition("WO-1", current, target)
+        params = {"work_order": "WO-1", "status": current.value, "target": target.value}
+        expected = TransitionNotAllowed(**params, allowed=allowed) if allowed else WorkOrderFinal(**params)
+        assert refused.value == expected
 
 
 def _create(client, code, machine="CNC-01", priority=0, due=None, quantity=100):
@@ -40,16 +45,28 @@ def test_lifecycle_over_the_api_and_illegal_steps_refused(as_role):
     sup = as_role("supervisor")
     assert _create(sup, "WO-100")["status"] == "planned"
     r = sup.post("/api/v1/work-orders/WO-100/transition", json={"to": "completed"})
-    assert r.status_code == 409 and "can go to released, cancelled" in r.json()["detail"]
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["params"]) == (
+        "work_order.transition_not_allowed",
+        {"work_order": "WO-100", "status": "planned", "allowed": ["released", "cancelled"], "target": "completed"},
+    )
+    assert r.json()["detail"] == "work order WO-100 is planned: it can go to released, cancelled, not completed"
     for step in ("released", "in_progress", "completed", "closed"):
         r = sup.post("/api/v1/work-orders/WO-100/transition", json={"to": step})
         assert r.status_code == 200 and r.json()["status"] == step
-    assert sup.post("/api/v1/work-orders/WO-100/transition", json={"to": "cancelled"}).status_code == 409
-    assert sup.post("/api/v1/work-orders/NOPE/transition", json={"to": "released"}).status_code == 404
+    r = sup.post("/api/v1/work-orders/WO-100/transition", json={"to": "cancelled"})
+    assert (r.status_code, r.json()["code"]) == (409, "work_order.final")
+    r = sup.post("/api/v1/work-orders/NOPE/transition", json={"to": "released"})
+    assert (r.status_code, r.json()["code"], r.json()["params"]) == (
+        404,
+        "work_order.not_found",
+        {"work_order": "NOPE"},
+    )
     r = sup.post("/api/v1/work-orders", json={"code": "WO-100", "product": "TM-CASE", "quantity": 1})
-    assert r.status_code == 422 and "exists already" in r.json()["detail"]
-    r = sup.post("/api/v1/work-orders", json={"code": "WO-X", "product": "NOPE", "quantity": 0})
-    assert r.status_code == 422
+    assert (r.status_code, r.json()["code"]) == (409, "work_order.exists")
+    r = sup.post("/api/v1/work-orders", json={"code": "WO-X", "product": "NOPE", "quantity": 1, "machine": "NO-M"})
+    assert (r.status_code, r.json()["code"]) == (422, "request.problems")
+    assert [p["code"] for p in r.json()["problems"]] == ["plant.product_unknown", "plant.machine_unknown"]
     assert (
         as_role("operator")
         .post("/api/v1/work-orders", json={"code": "WO-Y", "product": "TM-CASE", "quantity": 1})
@@ -68,7 +85,8 @@ def test_one_order_in_progress_per_machine_and_dispatch_order(as_role):
     assert [w["code"] for w in sup.get("/api/v1/machines/CNC-01/dispatch").json()] == ["B", "C", "A"]
     assert sup.post("/api/v1/work-orders/B/transition", json={"to": "in_progress"}).status_code == 200
     r = sup.post("/api/v1/work-orders/C/transition", json={"to": "in_progress"})
-    assert r.status_code == 409 and "B is in progress on CNC-01" in r.json()["detail"]
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["params"]) == ("work_order.machine_busy", {"running": "B", "machine": "CNC-01"})
 
 
 def _terminal(app):
@@ -140,7 +158,7 @@ def test_an_unknown_order_on_the_terminal_is_refused(app):
         },
         headers=headers,
     )
-    assert r.status_code == 422 and "no work order 'GHOST'" in r.json()["detail"]
+    assert (r.status_code, r.json()["code"], r.json()["detail"]) == (404, "work_order.not_found", "no work order GHOST")
 
 
 def test_assignment_before_start_and_operations_from_the_routing(app, as_role):
@@ -170,18 +188,18 @@ def test_assignment_before_start_and_operations_from_the_routing(app, as_role):
     made = sup.post(
         "/api/v1/work-orders", json={"code": "WO-9", "product": "SHELL", "quantity": 10, "operator": "nobody"}
     )
-    assert made.status_code == 422 and "unknown user 'nobody'" in made.json()["detail"]
+    assert (made.status_code, made.json()["code"]) == (422, "work_order.operator_unknown")
     sup.post("/api/v1/work-orders", json={"code": "WO-9", "product": "SHELL", "quantity": 10, "operator": "operator"})
     assert op.post("/api/v1/work-orders/WO-9/assign", json={"machine": "WLD-01"}).status_code == 403
     moved = sup.post(
         "/api/v1/work-orders/WO-9/assign", json={"machine": "WLD-01", "priority": 5, "clear": ["operator"]}
     )
     assert moved.status_code == 200 and moved.json()["machine"] == "WLD-01" and moved.json()["operator"] is None
-    assert sup.post("/api/v1/work-orders/WO-9/assign", json={}).status_code == 422
+    assert sup.post("/api/v1/work-orders/WO-9/assign", json={}).json()["code"] == "work_order.nothing_to_assign"
     sup.post("/api/v1/work-orders/WO-9/transition", json={"to": "released"})
     sup.post("/api/v1/work-orders/WO-9/transition", json={"to": "in_progress"})
     late = sup.post("/api/v1/work-orders/WO-9/assign", json={"machine": "WLD-02"})
-    assert late.status_code == 409 and "only planned or released" in late.json()["detail"]
+    assert (late.status_code, late.json()["code"]) == (409, "work_order.started")
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         append_events(

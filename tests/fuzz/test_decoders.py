@@ -13,13 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopfloor.actions.demo import sample_plant
-from shopfloor.actions.imports import read_plant_file
-from shopfloor.actions.inspection_import import SampleImportError, import_samples
+from shopfloor.actions.inspection_import import import_samples
 from shopfloor.actions.master_data import import_csv, import_xlsx
+from shopfloor.actions.plant import read_plant_file
 from shopfloor.connectors.sparkplug.host import SparkplugHost
+from shopfloor.errors import DomainError, MasterDataRefused, Problems
 from shopfloor.ingest.csv_events import CsvImportError, parse_events_csv
-from shopfloor.model.master import MasterDataError
-from shopfloor.model.plant import PlantError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 PLANT = sample_plant()
@@ -38,8 +37,8 @@ def test_plant_files(tmp_path_factory, data):
     path.write_bytes(data)
     try:
         read_plant_file(path)
-    except PlantError as exc:
-        assert str(exc)
+    except DomainError as exc:  # the file's problems, each named (or the file is not text or YAML)
+        assert str(exc) and (not isinstance(exc, Problems) or exc.problems)
 
 
 CSV_CELL = st.sampled_from(
@@ -73,14 +72,14 @@ def test_machine_event_csv(data):
 def test_master_data_csv(files):
     try:
         import_csv(files)
-    except MasterDataError as exc:
+    except MasterDataRefused as exc:
         assert exc.problems and str(exc)
 
 
 @FUZZ
 @given(st.binary(max_size=600))
 def test_master_data_workbook_bytes(data):
-    with pytest.raises(MasterDataError):
+    with pytest.raises(MasterDataRefused):
         import_xlsx(data)
 
 
@@ -95,7 +94,7 @@ def test_master_data_workbook_with_odd_cells():
     ws.append(["A", "A", "raw", "kg", None])
     out = io.BytesIO()
     wb.save(out)
-    with pytest.raises(MasterDataError) as info:
+    with pytest.raises(MasterDataRefused) as info:
         import_xlsx(out.getvalue())
     assert all(p.sheet for p in info.value.problems)
 
@@ -109,8 +108,8 @@ def test_inspection_sample_csv(tmp_path_factory, data):
     with engine.connect() as conn:
         try:
             import_samples(conn, data, "fuzz")
-        except SampleImportError as exc:
-            assert exc.problems
+        except DomainError as exc:
+            assert str(exc) and (not isinstance(exc, Problems) or exc.problems)
         finally:
             conn.rollback()
     assert open_store  # the store fixture is shared

@@ -27,7 +27,7 @@ def test_funding_rule_checks_name_every_broken_share():
     rule = Rule(2026, "basic", state_max_pct=30, sponsor_min_pct=30, state_cap=50_000_000)
     assert check_shares(100_000_000, 30_000_000, 30_000_000, 40_000_000, rule) == []
     problems = check_shares(200_000_000, 70_000_000, 50_000_000, 70_000_000, rule)
-    assert problems == [
+    assert [str(p) for p in problems] == [
         "the shares add up to 190,000,000, not the budget 200,000,000",
         "the state share 70,000,000 is 35.0 % of the budget; the 2026 basic rule allows at most 30 %",
         "the sponsor share 50,000,000 is 25.0 % of the budget; the 2026 basic rule asks for at least 30 %",
@@ -96,9 +96,11 @@ def test_a_project_that_breaks_the_rule_of_its_year_is_refused(hub):
     body |= {"sponsor": "SP-A", "budget": 100_000_000, "state": 30_000_000, "sponsor_share": 30_000_000}
     body |= {"factory_share": 40_000_000}
     r = po.post("/api/v1/hub/projects", json=body)
-    assert r.status_code == 422
-    assert "the 2027 basic rule allows at most 25 %" in r.json()["detail"]
-    assert "asks for at least 35 %" in r.json()["detail"]
+    assert (r.status_code, r.json()["code"]) == (422, "hub.project_refused")
+    assert [p["message"] for p in r.json()["problems"]] == [
+        "the state share 30,000,000 is 30.0 % of the budget; the 2027 basic rule allows at most 25 %",
+        "the sponsor share 30,000,000 is 30.0 % of the budget; the 2027 basic rule asks for at least 35 %",
+    ]
     assert client("spa").post("/api/v1/hub/projects", json=body).status_code == 403
 
 
@@ -121,26 +123,34 @@ def test_reports_are_verified_and_a_sponsor_sees_its_partner_only(hub):
     tampered = _report(keys, "FAC-1", "SP-A", "2026-10", {"ppm": 900})
     tampered["payload"]["kpis"]["ppm"] = 90  # changed after signing
     r = f1.post("/api/v1/hub/reports", json=tampered)
-    assert r.status_code == 422 and "signature refused" in r.json()["detail"]
+    assert (r.status_code, r.json()["code"]) == (422, "hub.signature_refused")
     replay = _report(keys, "FAC-1", "SP-A", "2026-11", {"ppm": 1_300})
     assert f1.post("/api/v1/hub/reports", json=replay).status_code == 201
     again = f1.post("/api/v1/hub/reports", json=replay)
-    assert again.status_code == 409 and "replay is refused" in again.json()["detail"]
+    assert (again.status_code, again.json()["code"]) == (409, "hub.report_replayed")
     stale = signed_report(keys["FAC-1"], "FAC-1", "SP-A", "2026-08", {"ppm": 1})
     stale["payload"]["signed_at"] = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
     from shopfloor.model.signing import sign
 
     stale = sign(keys["FAC-1"], stale["payload"])
     r = f1.post("/api/v1/hub/reports", json=stale)
-    assert r.status_code == 422 and "more than 15 minutes" in r.json()["detail"]
+    assert (r.status_code, r.json()["code"]) == (422, "hub.report_stale")
     as_other = f1.post("/api/v1/hub/reports", json=_report(keys, "FAC-2", "SP-B", "2026-09", {"ppm": 1}))
-    assert as_other.status_code == 422 and "cannot send a report of 'FAC-2'" in as_other.json()["detail"]
+    assert (as_other.status_code, as_other.json()["code"], as_other.json()["params"]) == (
+        422,
+        "hub.report_other_factory",
+        {"own": "FAC-1", "factory": "FAC-2"},
+    )
     signed_by_other = f1.post(
         "/api/v1/hub/reports", json=_report(keys, "FAC-2", "SP-A", "2026-09", {"ppm": 1}, factory="FAC-1")
     )
-    assert signed_by_other.status_code == 422 and "signature refused" in signed_by_other.json()["detail"]
+    assert (signed_by_other.status_code, signed_by_other.json()["code"]) == (422, "hub.signature_refused")
     beyond = f1.post("/api/v1/hub/reports", json=_report(keys, "FAC-1", "SP-A", "2026-09", {"scrap_ratio": 0.01}))
-    assert beyond.status_code == 422 and "does not cover scrap_ratio" in beyond.json()["detail"]
+    assert (beyond.status_code, beyond.json()["code"], beyond.json()["params"]["kpis"]) == (
+        422,
+        "hub.consent_does_not_cover",
+        ["scrap_ratio"],
+    )
     assert spa.post("/api/v1/hub/reports", json=replay).status_code == 403
 
     seen_a = spa.get("/api/v1/hub/outcomes").json()
@@ -155,7 +165,7 @@ def test_reports_are_verified_and_a_sponsor_sees_its_partner_only(hub):
     assert f1.post(f"/api/v1/hub/consents/{consent_id}/withdraw").status_code == 200
     assert spa.get("/api/v1/hub/outcomes").json() == []  # withdrawn: the sponsor no longer sees it
     refused = f1.post("/api/v1/hub/reports", json=_report(keys, "FAC-1", "SP-A", "2026-12", {"ppm": 1}))
-    assert refused.status_code == 422 and "no consent" in refused.json()["detail"]
+    assert (refused.status_code, refused.json()["code"]) == (422, "hub.no_consent")
 
 
 def test_no_organisation_reads_or_changes_another_s_records(hub):
@@ -221,7 +231,8 @@ def test_program_totals_match_the_ledger(hub):
             == 201
         )
     over = po.post("/api/v1/hub/projects/P-1/ledger", json={"funder": "state", "kind": "contribution", "amount": 1})
-    assert over.status_code == 422 and "more than its share 30,000,000" in over.json()["detail"]
+    assert (over.status_code, over.json()["code"]) == (422, "hub.contribution_too_large")
+    assert over.json()["detail"] == "the state would contribute 30,000,001, more than its share 30,000,000"
     totals = po.get("/api/v1/hub/programs/SF-2026/totals").json()
     assert totals["ledger"]["contribution"] == {"state": 30_000_000, "sponsor": 30_000_000, "factory": 15_000_000}
     assert totals["ledger"]["payment"] == {"state": 25_000_000}

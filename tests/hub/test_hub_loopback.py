@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shopfloor.actions.hub_share import ShareError, monthly_kpis, push, signed_report
+from shopfloor.actions.hub_share import monthly_kpis, push, signed_report
 from shopfloor.app import create_app
+from shopfloor.errors import HubRefusedReport, HubUnreachable
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.funding import Rule
 from shopfloor.model.plant import Plant
@@ -144,13 +145,15 @@ def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(
             )
         envelope = signed_report(keys[factory], factory, sponsor, "2026-03", figures[factory])
         assert push(url, tokens[factory], envelope, verify=cafile)["period"] == "2026-03"
-        with pytest.raises(ShareError, match="409.*replay is refused"):
+        with pytest.raises(HubRefusedReport) as replayed:
             push(url, tokens[factory], envelope, verify=cafile)
+        assert (replayed.value.params["status"], replayed.value.params["refusal"]) == (409, "hub.report_replayed")
     tampered = signed_report(keys["FAC-1"], "FAC-1", "SP-A", "2026-04", {"ppm": 40_000.0})
     tampered["payload"]["kpis"]["ppm"] = 4_000.0
-    with pytest.raises(ShareError, match="422.*signature refused"):
+    with pytest.raises(HubRefusedReport) as refused:
         push(url, tokens["FAC-1"], tampered, verify=cafile)
-    with pytest.raises(ShareError, match="cannot be reached"):
+    assert (refused.value.params["status"], refused.value.params["refusal"]) == (422, "hub.signature_refused")
+    with pytest.raises(HubUnreachable):
         push(url, tokens["FAC-1"], tampered)  # the hub's certificate is not trusted without its CA
 
     with client({}) as sponsor:

@@ -5,8 +5,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from shopfloor.errors import (
+    LanguageUnknown,
+    PasswordTooShort,
+    PinInvalid,
+    PinOnlyForOperators,
+    RoleUnknown,
+    SecretMissing,
+)
 from shopfloor.store import accounts
-from shopfloor.store.accounts import AccountError
 from shopfloor.store.schema import api_tokens, sessions, users
 
 
@@ -29,19 +36,26 @@ def test_passwords_and_pins_are_stored_as_argon2id_hashes(engine):
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, refusal",
     [
-        ({"username": "a", "role": "boss", "password": "x" * 12}, "role 'boss'"),
-        ({"username": "a", "role": "operator"}, "give a password"),
-        ({"username": "a", "role": "admin", "password": "short"}, "at least 10"),
-        ({"username": "a", "role": "operator", "pin": "12ab"}, "4 to 8 digits"),
-        ({"username": "a", "role": "admin", "pin": "1234"}, "only operators"),
-        ({"username": "a", "role": "operator", "pin": "1234", "language": "fr"}, "language 'fr'"),
+        (
+            {"username": "a", "role": "boss", "password": "x" * 12},
+            RoleUnknown(role="boss", roles=accounts.ROLES + accounts.HUB_ROLES),
+        ),
+        ({"username": "a", "role": "operator"}, SecretMissing()),
+        ({"username": "a", "role": "admin", "password": "short"}, PasswordTooShort(min_length=10)),
+        ({"username": "a", "role": "operator", "pin": "12ab"}, PinInvalid()),
+        ({"username": "a", "role": "admin", "pin": "1234"}, PinOnlyForOperators()),
+        (
+            {"username": "a", "role": "operator", "pin": "1234", "language": "fr"},
+            LanguageUnknown(language="fr", languages=accounts.LANGUAGES),
+        ),
     ],
 )
-def test_bad_accounts_are_refused_with_a_reason(engine, kwargs, message):
-    with pytest.raises(AccountError, match=message), engine.begin() as conn:
+def test_bad_accounts_are_refused_with_a_reason(engine, kwargs, refusal):
+    with pytest.raises(type(refusal)) as refused, engine.begin() as conn:
         accounts.create_user(conn, **kwargs)
+    assert refused.value == refusal
 
 
 def test_sessions_store_only_a_hash_and_expire(engine):

@@ -7,10 +7,11 @@ from typer.testing import CliRunner
 
 from shopfloor.actions.demo import sample_plant
 from shopfloor.cli import app
+from shopfloor.errors import StoreNotEmpty
 from shopfloor.model.intervals import Interval
 from shopfloor.simulator.history import simulate_history
 from shopfloor.store import accounts, kpi, rollups
-from shopfloor.store.backup import BackupError, backup, restore
+from shopfloor.store.backup import backup, restore
 from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
@@ -46,7 +47,7 @@ def test_a_store_moves_between_backends_with_every_row(engine, tmp_path):
         assert accounts.check_password(b, "lee", "admin-password-1") is not None
     with engine.begin() as conn:  # ids keep counting after the restored ones
         accounts.create_user(conn, "kim", "operator", pin="1234")
-    with pytest.raises(BackupError, match="not empty"):
+    with pytest.raises(StoreNotEmpty):
         restore(engine, path)
 
 

@@ -2,11 +2,12 @@
 
 import re
 from datetime import datetime, timedelta, timezone
+from html import escape
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from shopfloor.i18n import LANGUAGES, catalog
+from shopfloor.i18n import LANGUAGES, catalog, error_message
 from shopfloor.live import broker
 from tests.conftest import PASSWORD
 
@@ -24,6 +25,11 @@ def page_login(app, username, password=PASSWORD):
 
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def refusal_shown(error, lang: str = "ko") -> str:
+    """How a page shows a refusal: its message in the page's language (Korean for the sample plant in Seoul)."""
+    return f'<p class="error" role="alert">{escape(error_message(error, lang))}</p>'
 
 
 def test_pages_need_a_signed_in_user(anonymous):

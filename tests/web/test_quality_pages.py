@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from shopfloor.errors import LotNotFound, SampleSize
 from tests.lots_data import add_master_data
-from tests.web.test_pages import csrf_of, page_login
+from tests.web.test_pages import csrf_of, page_login, refusal_shown
 
 
 @pytest.fixture
@@ -41,7 +42,8 @@ def test_a_characteristic_page_shows_its_charts_and_records_a_sample(qapp):
     assert client.post(f"/quality/characteristics/{cid}/samples", data=form, follow_redirects=False).status_code == 303
     client.post(f"/quality/characteristics/{cid}/samples", data=form)  # sent twice: one sample
     bad = client.post(f"/quality/characteristics/{cid}/samples", data=form | {"key": "k2", "values": "2.0"})
-    assert bad.status_code == 422 and "takes 3 value(s)" in bad.text
+    refusal = SampleSize(characteristic="BEAD-W", size=3, count=1)
+    assert bad.status_code == 422 and refusal_shown(refusal) in bad.text
     with qapp.state.engine.connect() as conn:
         from shopfloor.store import inspections as insp
 
@@ -69,4 +71,4 @@ def test_an_ncr_is_opened_on_the_quality_page_and_decided_by_quality(qapp):
     assert "36 kg" in lot.text
     token = csrf_of(operator.get("/quality").text)
     refused = operator.post("/quality/ncrs", data={"description": "x", "lot": "NOPE", "csrf_token": token})
-    assert refused.status_code == 422 and "no lot &#39;NOPE&#39;" in refused.text
+    assert refused.status_code == 404 and refusal_shown(LotNotFound(lot="NOPE")) in refused.text

@@ -11,41 +11,38 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection
 
+from shopfloor.actions.improvement_report import completed_orders, kpi_value
+from shopfloor.actions.kpi_report import scope
+from shopfloor.errors import ChooseKpis, HubRefusedReport, HubUnreachable, MonthInvalid, SharedKpiUnknown
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.model.signing import sign
+from shopfloor.store import kpi as kpi_store
 from shopfloor.store.hub import SHAREABLE
-
-
-class ShareError(ValueError):
-    pass
 
 
 def month_window(plant: Plant, month: str) -> Interval:
     try:
         first = date.fromisoformat(f"{month}-01")
     except ValueError:
-        raise ShareError(f"month {month!r} must be YYYY-MM") from None
+        raise MonthInvalid(period=month) from None
     nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
     return local_days(first, nxt, plant.site.tz)
 
 
 def monthly_kpis(conn: Connection, plant: Plant, month: str, kpis: list[str], line: str | None = None) -> dict:
     """The month's figures of the plant (or a line), computed as every report computes them."""
-    from shopfloor.actions.improvement_report import _orders, _value
-    from shopfloor.store import kpi as kpi_store
-
     unknown = sorted(set(kpis) - set(SHAREABLE))
     if unknown or not kpis:
-        raise ShareError(f"choose KPIs among {', '.join(SHAREABLE)}")
+        raise SharedKpiUnknown(kpis=unknown, known=SHAREABLE) if unknown else ChooseKpis(known=SHAREABLE)
     window = month_window(plant, month)
-    machines = kpi_store.scope_machines(plant, line=line, site=line is None)
+    machines = scope(plant, line=line, site=line is None)
     elements = kpi_store.elements(conn, plant, machines, window)
-    on_time, due, _ = _orders(conn, machines, window)
+    on_time, due, _ = completed_orders(conn, machines, window)
     out: dict[str, Any] = {}
     for name in kpis:
-        value = _value(name, elements, on_time, due)
+        value = kpi_value(name, elements, on_time, due)
         out[name] = None if value is None else round(float(value), 6)
     return out
 
@@ -63,8 +60,8 @@ def signed_report(key_pem: bytes, factory: str, sponsor: str, month: str, kpis: 
 
 
 def push(hub_url: str, token: str, envelope: dict[str, Any], timeout: float = 30.0, verify: bool | str = True) -> dict:
-    """Send a signed report; raises ShareError with the hub's reason when it refuses it.  ``verify``: check the
-    hub's certificate against the system's authorities (True), or those of a CA file (its path)."""
+    """Send a signed report; raises ``HubRefusedReport`` with the hub's reason when it refuses it.  ``verify``:
+    check the hub's certificate against the system's authorities (True), or those of a CA file (its path)."""
     url = hub_url.rstrip("/") + "/api/v1/hub/reports"
     if isinstance(verify, str):
         verify = ssl.create_default_context(cafile=verify)
@@ -72,11 +69,12 @@ def push(hub_url: str, token: str, envelope: dict[str, Any], timeout: float = 30
         response = httpx.post(url, json=envelope, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
                               verify=verify)  # fmt: skip
     except httpx.HTTPError as exc:
-        raise ShareError(f"the hub at {hub_url} cannot be reached: {exc}") from None
+        raise HubUnreachable(hub=hub_url, reason=str(exc)) from None
     if response.status_code != 201:
         try:
-            detail = response.json().get("detail")
+            answer = response.json()
+            refusal, detail = answer.get("code", ""), answer.get("detail")
         except ValueError:
-            detail = response.text[:300]
-        raise ShareError(f"the hub refused the report ({response.status_code}): {detail}")
+            refusal, detail = "", response.text[:300]
+        raise HubRefusedReport(status=response.status_code, refusal=refusal, detail=detail)
     return response.json()

@@ -26,11 +26,15 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import Connection, select
 
+from shopfloor.actions.kpi_report import scope
 from shopfloor.analytics import improvement as stats
 from shopfloor.analytics.kpi import KpiElements, kpis
+from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, PeriodTooLong, TargetKpiUnknown
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
+from shopfloor.reports.svg_chart import Scale, format_number, nice_ticks
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.schema import work_order_events, work_orders
 
@@ -45,10 +49,6 @@ KPIS = (
 )
 
 
-class ImprovementError(ValueError):
-    pass
-
-
 def period(plant: Plant, text: str) -> Interval:
     """``FROM..TO`` as local days of the site, both included (``2026-01-01..2026-03-31``)."""
     start_s, sep, end_s = text.partition("..")
@@ -57,15 +57,15 @@ def period(plant: Plant, text: str) -> Interval:
             raise ValueError
         first, last = date.fromisoformat(start_s.strip()), date.fromisoformat(end_s.strip())
     except ValueError:
-        raise ImprovementError(f"period {text!r}: expected FROM..TO as dates, e.g. 2026-01-01..2026-03-31") from None
+        raise PeriodInvalid(period=text) from None
     if last < first:
-        raise ImprovementError(f"period {text!r} ends before it starts")
+        raise PeriodReversed(period=text)
     if (last - first).days > 3_660:
-        raise ImprovementError(f"period {text!r} is longer than ten years")
+        raise PeriodTooLong(period=text)
     return local_days(first, last + timedelta(days=1), plant.site.tz)
 
 
-def _orders(conn: Connection, machines: list[str], window: Interval) -> tuple[int, int, list[dict[str, Any]]]:
+def completed_orders(conn: Connection, machines: list[str], window: Interval) -> tuple[int, int, list[dict[str, Any]]]:
     """Orders completed in the window that had a due date: (on time, all, their rows)."""
     wo, ev = work_orders.c, work_order_events.c
     rows = conn.execute(
@@ -89,9 +89,9 @@ def _period(conn: Connection, plant: Plant, machines: list[str], window: Interva
     for label, iv, el in kpi_store.bucketed(conn, plant, machines, window, "day", now):
         if el.pbt_s <= 0:
             continue
-        on, due, _ = _orders(conn, machines, iv)
+        on, due, _ = completed_orders(conn, machines, iv)
         daily.append({"day": label, "elements": el, "kpi": kpis(el), "on_time": on, "due_orders": due})
-    on_time, due_orders, _ = _orders(conn, machines, window)
+    on_time, due_orders, _ = completed_orders(conn, machines, window)
     return total, daily, on_time, due_orders
 
 
@@ -106,7 +106,7 @@ def _counts(name: str, el: KpiElements, on_time: int, due_orders: int) -> tuple[
     return on_time, due_orders
 
 
-def _value(name: str, el: KpiElements, on_time: int, due_orders: int) -> float | None:
+def kpi_value(name: str, el: KpiElements, on_time: int, due_orders: int) -> float | None:
     if name == "on_time_delivery":
         return on_time / due_orders if due_orders else None
     return kpis(el)[name]
@@ -138,10 +138,10 @@ def improvement_report(
     targets = targets or {}
     unknown = sorted(set(targets) - {k[0] for k in KPIS})
     if unknown:
-        raise ImprovementError(f"unknown KPI in targets: {', '.join(unknown)} (known: {', '.join(k[0] for k in KPIS)})")
+        raise TargetKpiUnknown(kpis=unknown, known=[k[0] for k in KPIS])
     if baseline.intersect(after) is not None:
-        raise ImprovementError("the baseline and comparison periods overlap")
-    machines = kpi_store.scope_machines(plant, line=line, site=line is None)
+        raise PeriodsOverlap()
+    machines = scope(plant, line=line, site=line is None)
     total_steps = 2 + len(KPIS)
     report_progress = progress or (lambda done, total: None)
     report_progress(0, total_steps)
@@ -151,8 +151,8 @@ def improvement_report(
     report_progress(2, total_steps)
     rows = []
     for step, (name, label, higher, kind) in enumerate(KPIS, start=3):
-        before_v = _value(name, b_total, b_on, b_due)
-        after_v = _value(name, a_total, a_on, a_due)
+        before_v = kpi_value(name, b_total, b_on, b_due)
+        after_v = kpi_value(name, a_total, a_on, a_due)
         row: dict[str, Any] = {
             "kpi": name,
             "label": label,
@@ -219,8 +219,6 @@ def fmt(name: str, v: Any) -> str:
 def daily_svg(row: dict[str, Any], width: int = 760, height: int = 190) -> str:
     """Daily values of one KPI across both periods: the baseline in grey, the comparison in blue, each period's
     value as a dashed level."""
-    from shopfloor.reports.svg_chart import Scale, format_number, nice_ticks
-
     pts = [(d["value"], "b") for d in row["daily_before"]] + [(d["value"], "a") for d in row["daily_after"]]
     values = [v for v, _ in pts if v is not None]
     left, right, top, bottom = 56, 10, 12, 22
@@ -255,8 +253,6 @@ def daily_svg(row: dict[str, Any], width: int = 760, height: int = 190) -> str:
 
 
 def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:10]) -> str:
-    from shopfloor.reports.pdf import FONT_FAMILY
-
     e = escape
 
     def verdict(r: dict[str, Any]) -> str:
@@ -311,8 +307,6 @@ def _test_text(r: dict[str, Any]) -> str:
 
 
 def improvement_pdf(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:10]) -> bytes:
-    from shopfloor.reports.pdf import html_to_pdf
-
     return html_to_pdf(improvement_html(doc, t, when))
 
 

@@ -22,6 +22,18 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from shopfloor.errors import (
+    CharacteristicOfProductNotFound,
+    DomainError,
+    SamplesColumnsMissing,
+    SamplesColumnsUnknown,
+    SamplesFileNotCsv,
+    SamplesFileNotText,
+    SamplesFileProblem,
+    SamplesFileRefused,
+    SampleTimeInvalid,
+    SampleWholeNumber,
+)
 from shopfloor.store import inspections as insp
 
 REQUIRED = ("product", "characteristic", "ts")
@@ -29,19 +41,11 @@ KNOWN = {"product", "characteristic", "ts", "values", "inspected", "nonconformin
 KNOWN |= {"machine", "key"}
 
 
-class SampleImportError(ValueError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        shown = "\n".join(f"  - {p}" for p in problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"samples refused ({len(problems)} problem(s)), nothing stored:\n{shown}{more}")
-
-
 def _rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SampleImportError(["the file is not UTF-8 text: save it as CSV UTF-8"]) from None
+        raise SamplesFileNotText() from None
     try:
         dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
     except csv.Error:
@@ -52,44 +56,45 @@ def _rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
         reader.fieldnames = header
         return header, list(reader)
     except csv.Error as exc:
-        raise SampleImportError([f"line {reader.line_num}: not readable as CSV ({exc})"]) from None
+        raise SamplesFileRefused([SamplesFileProblem(reader.line_num, SamplesFileNotCsv(reason=str(exc)))]) from None
 
 
-def import_samples(conn: Connection, content: bytes, inspector: str) -> dict[str, int]:
+def import_samples(conn: Connection, content: bytes, inspector: str) -> dict[str, Any]:
+    """Store the file's samples in the caller's transaction; returns the rows stored and the ids of the
+    characteristics they belong to."""
     header, rows = _rows(content)
-    problems: list[str] = []
+    problems: list[SamplesFileProblem] = []
     missing = [c for c in REQUIRED if c not in header]
     value_cols = sorted((h for h in header if h.startswith("value") and h[5:].isdigit()), key=lambda h: int(h[5:]))
     unknown = [h for h in header if h not in KNOWN and h not in value_cols]
     if missing:
-        problems.append(f"line 1: missing column(s) {', '.join(missing)}")
+        problems.append(SamplesFileProblem(1, SamplesColumnsMissing(columns=missing)))
     if unknown:
-        problems.append(f"line 1: unknown column(s) {', '.join(unknown)}")
+        problems.append(SamplesFileProblem(1, SamplesColumnsUnknown(columns=unknown)))
     if problems:
-        raise SampleImportError(problems)
-    chars: dict[tuple[str, str], insp.Characteristic | None] = {}
+        raise SamplesFileRefused(problems)
+    chars: dict[tuple[str, str], insp.Characteristic | DomainError] = {}
     parsed: list[tuple[int, insp.Characteristic, dict[str, Any]]] = []
     for line, row in enumerate(rows, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(row.values()):
             continue
-        where = f"line {line}"
         ident = (row.get("product", ""), row.get("characteristic", ""))
         if ident not in chars:
             try:
                 chars[ident] = insp.find(conn, *ident)
-            except insp.InspectionError:
-                chars[ident] = None
+            except CharacteristicOfProductNotFound as exc:
+                chars[ident] = exc
         char = chars[ident]
-        if char is None:
-            problems.append(f"{where}: no characteristic {ident[1]!r} of product {ident[0]!r}")
+        if isinstance(char, DomainError):
+            problems.append(SamplesFileProblem(line, char))
             continue
         try:
             ts = datetime.fromisoformat(row["ts"])
             if ts.tzinfo is None:
                 raise ValueError
         except ValueError:
-            problems.append(f"{where}, column ts: {row['ts']!r} is not ISO 8601 with a UTC offset")
+            problems.append(SamplesFileProblem(line, SampleTimeInvalid(value=row["ts"])))
             continue
         kwargs: dict[str, Any] = {"ts": ts}
         if char.kind == "variable":
@@ -102,7 +107,7 @@ def import_samples(conn: Connection, content: bytes, inspector: str) -> dict[str
                 if col == "inspected" and not text:
                     continue  # np and c charts: the characteristic's sample size
                 if not text.isdigit():
-                    problems.append(f"{where}, column {col}: {text!r} is not a whole number")
+                    problems.append(SamplesFileProblem(line, SampleWholeNumber(field=col, value=text)))
                     bad = True
                     break
                 kwargs[col] = int(text)
@@ -114,14 +119,14 @@ def import_samples(conn: Connection, content: bytes, inspector: str) -> dict[str
         kwargs["key"] = row.get("key") or "csv:" + hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()[:40]
         parsed.append((line, char, kwargs))
     if problems:
-        raise SampleImportError(problems)
+        raise SamplesFileRefused(problems)
     # Checked row by row as it is stored; a problem here rolls back the caller's transaction, so still nothing
     # of the file is kept.
     for line, char, kwargs in parsed:
         try:
             insp.record(conn, char, inspector, source="csv", **kwargs)
-        except insp.InspectionError as exc:
-            problems.append(f"line {line}: {exc}")
+        except DomainError as exc:
+            problems.append(SamplesFileProblem(line, exc))
     if problems:
-        raise SampleImportError(problems)
-    return {"rows": len(parsed)}
+        raise SamplesFileRefused(problems)
+    return {"rows": len(parsed), "characteristics": sorted({char.id for _, char, _ in parsed})}

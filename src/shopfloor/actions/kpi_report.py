@@ -9,16 +9,38 @@ from typing import Any
 from sqlalchemy import Connection
 
 from shopfloor.analytics.kpi import report
+from shopfloor.errors import (
+    BucketUnknown,
+    HoursTooLong,
+    LineUnknown,
+    MachineUnknown,
+    ScopeNotChosen,
+    ShiftsTooLong,
+    WindowReversed,
+    WindowTooLong,
+)
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
 
 BUCKETS = ("hour", "shift", "day")
+MAX_DAYS = 3_660
 
 
 def _round(value: Any) -> Any:
     # Rounded once, here, for every consumer: ratios to 6 decimals, seconds to microseconds.
     return round(value, 6) if isinstance(value, float) else value
+
+
+def scope(plant: Plant, machine: str | None = None, line: str | None = None, site: bool = False) -> list[str]:
+    """The machine codes of one machine, one line or the whole site; any other choice is refused."""
+    if sum(1 for x in (machine, line) if x) + (1 if site else 0) != 1:
+        raise ScopeNotChosen()
+    if machine and machine not in {m.code for m in plant.machines}:
+        raise MachineUnknown(machine=machine)
+    if line and line not in {ln.code for ln in plant.lines}:
+        raise LineUnknown(line=line, lines=[ln.code for ln in plant.lines])
+    return kpi_store.scope_machines(plant, machine, line, site)
 
 
 def kpi_report(
@@ -31,10 +53,10 @@ def kpi_report(
     by: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Elements and KPIs for the window (and per bucket with ``by``); raises StoreError for a bad scope."""
+    """Elements and KPIs for the window (and per bucket with ``by``)."""
     if by is not None and by not in BUCKETS:
-        raise ValueError(f"by {by!r}: expected hour, shift or day")
-    machines = kpi_store.scope_machines(plant, machine, line, site)
+        raise BucketUnknown(by=by)
+    machines = scope(plant, machine, line, site)
     total = kpi_store.elements(conn, plant, machines, window, now)
     result: dict[str, Any] = {
         "scope": {"machine": machine, "line": line, "site": plant.site.code if site else None, "machines": machines},
@@ -55,3 +77,15 @@ def kpi_report(
             for label, iv, el in kpi_store.bucketed(conn, plant, machines, window, by, now)
         ]
     return result
+
+
+def check_window(t0: datetime, t1: datetime, by: str | None = None) -> None:
+    """A window that ends after it starts, of at most ten years (hourly buckets: 62 days; shifts: 400)."""
+    if t1 <= t0:
+        raise WindowReversed(start=t0.isoformat(), end=t1.isoformat())
+    if by == "hour" and (t1 - t0).days > 62:
+        raise HoursTooLong(days=62)
+    if by == "shift" and (t1 - t0).days > 400:
+        raise ShiftsTooLong(days=400)
+    if (t1 - t0).days > MAX_DAYS:
+        raise WindowTooLong(days=MAX_DAYS)

@@ -28,7 +28,7 @@ Reading a file:
   commas, semicolons or tabs (told from the header row).  Exported CSV files carry a byte-order mark so that
   Excel shows Korean and Vietnamese text correctly.
 * Every problem is collected, with its sheet, row and column, before anything is decided; with any problem
-  ``MasterDataError`` is raised and nothing is saved.
+  ``MasterDataRefused`` is raised and nothing is saved.
 
 ``import_csv`` and ``import_csv_zip`` accept a subset of the CSV files: a sheet whose file is missing is read as
 empty.  ``import_master`` instead keeps the stored contents of a sheet that the uploaded CSV files leave out, so
@@ -39,6 +39,7 @@ every sheet.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import warnings
@@ -52,8 +53,33 @@ import openpyxl
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from shopfloor.actions.core import change
+from shopfloor.errors import (
+    CannotUnpack,
+    ColumnMissing,
+    ColumnTwice,
+    ColumnUnknown,
+    CsvNotReadable,
+    CsvNotText,
+    DamagedZip,
+    DomainError,
+    FileTwiceInZip,
+    HeaderMissing,
+    MasterDataRefused,
+    NoCsvInZip,
+    NotWorkbook,
+    NotZip,
+    OldExcelFile,
+    SecondFileForSheet,
+    SheetMissing,
+    StoredDataProblem,
+    UnknownCsvFile,
+    UnknownFileKind,
+    UnpacksTooLarge,
+    ValueWithoutHeader,
+)
 from shopfloor.model.master import (
     COLUMNS,
     SHEET_FIELDS,
@@ -62,7 +88,6 @@ from shopfloor.model.master import (
     Item,
     Location,
     MasterData,
-    MasterDataError,
     Operation,
     Partner,
     Problem,
@@ -71,7 +96,6 @@ from shopfloor.store.master import load_master, save_master
 from shopfloor.store.master import plant_codes as store_plant_codes
 
 __all__ = [
-    "MasterDataError",
     "Problem",
     "export_csv",
     "export_csv_zip",
@@ -79,6 +103,7 @@ __all__ = [
     "import_csv",
     "import_csv_zip",
     "import_master",
+    "replace_master",
     "import_xlsx",
 ]
 
@@ -245,7 +270,7 @@ def export_csv_zip(data: MasterData) -> bytes:
 
 # -- import ---------------------------------------------------------------------------------------------------
 def import_xlsx(content: bytes, plant_codes: set[str] | None = None) -> MasterData:
-    """Master data from a workbook with every sheet; ``MasterDataError`` lists every problem.  With
+    """Master data from a workbook with every sheet; ``MasterDataRefused`` lists every problem.  With
     ``plant_codes`` (the plant's machine and line codes) each work centre must be one of them."""
     data, _, problems = _read_xlsx(content)
     return _checked(data, problems, plant_codes)
@@ -264,16 +289,43 @@ def import_csv_zip(content: bytes, plant_codes: set[str] | None = None) -> Maste
     return _checked(data, problems, plant_codes)
 
 
-def import_master(
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def master_document(data: MasterData) -> dict[str, Any]:
+    """All master data as JSON-ready lists, one per table."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(data):
+        if f.name == "source_rows":
+            continue
+        value = getattr(data, f.name)
+        out[f.name] = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+    return out
+
+
+def import_master(engine: Engine, actor: str, content: bytes, filename: str) -> dict[str, Any]:
+    """The action: read master data from an uploaded file, check it and replace the stored master data;
+    returns the file's format, the sheets it held and the rows per table.  Live events: ``("master_data",
+    "all")``, and ``("plant", site)`` when its reason or defect codes changed."""
+    with change(engine, actor) as c:
+        summary = replace_master(c.conn, content, filename, actor)
+        c.audit("master.import", "master-data", {k: v for k, v in summary.items() if k != "file"})
+        c.publish("master_data", "all")
+        if summary["plant_updated"]:
+            c.publish("plant", c.plant().site.code)
+    return summary
+
+
+def replace_master(
     conn: Connection, content: bytes, filename: str, actor: str, plant_codes: set[str] | None = None
 ) -> dict[str, Any]:
     """Read master data from an uploaded file, check it and replace the stored master data, in the caller's
-    transaction; returns the file's format, the sheets it held and the rows per table.
+    transaction.
 
     The format is told by the content (a workbook, a zip of CSV files) and, for a single CSV file, by the
     extension; the file name of a CSV file names its sheet.  Sheets that CSV files leave out keep their stored
     contents.  Work centres are checked against ``plant_codes``, by default the plant's machines and lines.
-    Raises ``MasterDataError`` (nothing saved) with every problem, or ``StoreError`` from ``save_master``.
+    Raises ``MasterDataRefused`` (nothing saved) with every problem.
     """
     fmt = _format(content, filename)
     if fmt == "xlsx":
@@ -293,10 +345,10 @@ def import_master(
         plant_codes = store_plant_codes(conn)
     for p in data.problems(plant_codes):
         if p.sheet in stored_sheets:
-            p = Problem(p.sheet, p.row, p.column, f"{p.message} (in the stored data, as on this row of an export)")
+            p = Problem(p.sheet, p.row, p.column, StoredDataProblem(problem=p.message))
         problems.append(p)
     if problems:
-        raise MasterDataError(_in_order(problems))
+        raise MasterDataRefused(_in_order(problems))
     summary = save_master(conn, data, actor)
     return {"file": filename, "format": fmt, "sheets": [s for s in SHEETS if s in present], **summary}
 
@@ -304,7 +356,7 @@ def import_master(
 def _checked(data: MasterData, problems: list[Problem], plant_codes: set[str] | None) -> MasterData:
     problems = problems + data.problems(plant_codes)
     if problems:
-        raise MasterDataError(_in_order(problems))
+        raise MasterDataRefused(_in_order(problems))
     return data
 
 
@@ -318,20 +370,20 @@ def _in_order(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=key)
 
 
-def _whole_file(message: str) -> MasterDataError:
-    return MasterDataError([Problem(None, None, None, message)])
+def _whole_file(error: DomainError) -> MasterDataRefused:
+    return MasterDataRefused([Problem(None, None, None, error)])
 
 
 def _format(content: bytes, filename: str) -> str:
     name = filename.lower()
     if content.startswith(_OLE_SIGNATURE):
-        raise _whole_file(f"{filename}: an Excel 97-2003 file (.xls); save it as an Excel workbook (.xlsx)")
+        raise _whole_file(OldExcelFile())
     if zipfile.is_zipfile(io.BytesIO(content)):
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as zf:
                 names = zf.namelist()
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise _whole_file(f"{filename}: a damaged zip archive ({exc})") from None
+            raise _whole_file(DamagedZip(reason=str(exc))) from None
         if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
             return "xlsx"
         return "zip"
@@ -341,35 +393,32 @@ def _format(content: bytes, filename: str) -> str:
         return "zip"
     if name.endswith(".csv"):
         return "csv"
-    raise _whole_file(
-        f"{filename}: not an Excel workbook (.xlsx), a zip of CSV files or a CSV file named after its sheet"
-        f" ({', '.join(s + '.csv' for s in SHEETS)})"
-    )
+    raise _whole_file(UnknownFileKind(file=filename, sheets=[s + ".csv" for s in SHEETS]))
 
 
 def _unpacked_size_problem(zf: zipfile.ZipFile) -> Problem | None:
     size = sum(info.file_size for info in zf.infolist())
     if size > MAX_UNPACKED_BYTES:
-        return Problem(None, None, None, f"the file unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MiB")
+        return Problem(None, None, None, UnpacksTooLarge(limit_mib=MAX_UNPACKED_BYTES // 2**20))
     return None
 
 
 def _read_xlsx(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
     if content.startswith(_OLE_SIGNATURE):
-        raise _whole_file("an Excel 97-2003 file (.xls); save it as an Excel workbook (.xlsx)")
+        raise _whole_file(OldExcelFile())
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as zf:
             too_big = _unpacked_size_problem(zf)
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise _whole_file("not an Excel workbook (.xlsx)") from None
+        raise _whole_file(NotWorkbook(reason="")) from None
     if too_big:
-        raise MasterDataError([too_big])
+        raise MasterDataRefused([too_big])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds of errors for a file that is not a workbook
-        raise _whole_file(f"not an Excel workbook (.xlsx): {exc}") from None
+        raise _whole_file(NotWorkbook(reason=f": {exc}")) from None
     try:
         sheets = {ws.title.strip().lower(): ws for ws in wb.worksheets}
         problems: list[Problem] = []
@@ -378,7 +427,7 @@ def _read_xlsx(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
         for sheet in SHEETS:
             ws = sheets.get(sheet)
             if ws is None:
-                problems.append(Problem(sheet, None, None, f"the sheet is missing (expected {', '.join(SHEETS)})"))
+                problems.append(Problem(sheet, None, None, SheetMissing(sheets=SHEETS)))
                 continue
             ws.reset_dimensions()  # read every row, whatever size the file declares
             entries[sheet], rows[sheet] = _read_rows(sheet, ws.iter_rows(values_only=True), problems)
@@ -391,11 +440,11 @@ def _read_zip(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise _whole_file("not a zip archive of CSV files") from None
+        raise _whole_file(NotZip()) from None
     with zf:
         too_big = _unpacked_size_problem(zf)
         if too_big:
-            raise MasterDataError([too_big])
+            raise MasterDataRefused([too_big])
         files: dict[str, bytes] = {}
         problems: list[Problem] = []
         for info in zf.infolist():
@@ -405,14 +454,14 @@ def _read_zip(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
             if not base.lower().endswith(".csv"):
                 continue
             if base in files:
-                problems.append(Problem(None, None, None, f"{base} appears twice in the zip"))
+                problems.append(Problem(None, None, None, FileTwiceInZip(file=base)))
                 continue
             try:
                 files[base] = zf.read(info)
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
-                problems.append(Problem(None, None, None, f"{info.filename}: cannot be unpacked ({exc})"))
+                problems.append(Problem(None, None, None, CannotUnpack(file=info.filename, reason=str(exc))))
     if not files and not problems:
-        raise _whole_file(f"the zip holds no CSV files (expected {', '.join(s + '.csv' for s in SHEETS)})")
+        raise _whole_file(NoCsvInZip(files=[s + ".csv" for s in SHEETS]))
     data, present, more = _read_csv_files(files)
     return data, present, problems + more
 
@@ -432,17 +481,11 @@ def _read_csv_files(files: dict[str, bytes]) -> tuple[MasterData, set[str], list
     for filename, content in files.items():
         sheet = _sheet_of(filename)
         if sheet is None:
-            problems.append(
-                Problem(
-                    None,
-                    None,
-                    None,
-                    f"{filename}: not a master-data file name (expected {', '.join(s + '.csv' for s in SHEETS)})",
-                )
-            )
+            unknown = UnknownCsvFile(file=filename, files=[s + ".csv" for s in SHEETS])
+            problems.append(Problem(None, None, None, unknown))
             continue
         if sheet in entries:
-            problems.append(Problem(sheet, None, None, f"{filename}: a second file for this sheet"))
+            problems.append(Problem(sheet, None, None, SecondFileForSheet(file=filename)))
             continue
         table = _csv_table(sheet, content, problems)
         entries[sheet], rows[sheet] = _read_rows(sheet, table, problems) if table is not None else ((), ())
@@ -453,7 +496,7 @@ def _csv_table(sheet: str, content: bytes, problems: list[Problem]) -> list[list
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(sheet, None, None, f"not UTF-8 text (byte {exc.start}); save the file as 'CSV UTF-8'"))
+        problems.append(Problem(sheet, None, None, CsvNotText(byte=exc.start)))
         return None
     first_line = text.split("\n", 1)[0]
     names = {c.name for c in _SPEC[sheet]}
@@ -465,7 +508,7 @@ def _csv_table(sheet: str, content: bytes, problems: list[Problem]) -> list[list
     try:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
-        problems.append(Problem(sheet, None, None, f"not a readable CSV file: {exc}"))
+        problems.append(Problem(sheet, None, None, CsvNotReadable(reason=str(exc))))
         return None
 
 
@@ -487,7 +530,7 @@ def _read_rows(
     table_rows = iter(table)
     header = next(table_rows, None)
     if header is None or all(_blank(v) for v in header):
-        problems.append(Problem(sheet, 1, None, f"the header row is missing (expected columns {expected})"))
+        problems.append(Problem(sheet, 1, None, HeaderMissing(columns=expected)))
         return (), ()
     known = {c.name for c in spec}
     positions: dict[str, int] = {}
@@ -498,14 +541,14 @@ def _read_rows(
             continue
         headed.add(index)
         if name.lower() not in known:
-            problems.append(Problem(sheet, 1, name, f"unknown column {name!r} (expected columns {expected})"))
+            problems.append(Problem(sheet, 1, name, ColumnUnknown(column=repr(name), columns=expected)))
         elif name.lower() in positions:
-            problems.append(Problem(sheet, 1, name.lower(), "the column appears twice"))
+            problems.append(Problem(sheet, 1, name.lower(), ColumnTwice()))
         else:
             positions[name.lower()] = index
     missing = [c.name for c in spec if c.required and c.name not in positions]
     for name in missing:
-        problems.append(Problem(sheet, 1, name, "the column is missing"))
+        problems.append(Problem(sheet, 1, name, ColumnMissing()))
     if missing:
         return (), ()
     entries: list[Any] = []
@@ -517,9 +560,7 @@ def _read_rows(
         for index, value in enumerate(cells):
             if index not in headed and index not in reported_unnamed and not _blank(value):
                 reported_unnamed.add(index)
-                problems.append(
-                    Problem(sheet, row, None, f"a value in column {get_column_letter(index + 1)}, which has no header")
-                )
+                problems.append(Problem(sheet, row, None, ValueWithoutHeader(column=get_column_letter(index + 1))))
         values: dict[str, Any] = {}
         for column in spec:
             index = positions.get(column.name)

@@ -19,23 +19,21 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import Connection, select
 
-from shopfloor.actions.kpi_report import kpi_report
+from shopfloor.actions.kpi_report import kpi_report, scope
 from shopfloor.analytics.defects import defect_rates
 from shopfloor.analytics.kpi import report as kpi_figures
 from shopfloor.analytics.pareto import downtime_by_reason, pareto
+from shopfloor.errors import ShiftNotOnDay
 from shopfloor.model.calendar import local_days
 from shopfloor.model.events import CountEvent
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.events import history
 from shopfloor.store.schema import work_order_events, work_orders
 
 TOP = 5
-
-
-class ReportError(ValueError):
-    pass
 
 
 def report_window(plant: Plant, day: date, shift: str | None = None) -> Interval:
@@ -48,7 +46,7 @@ def report_window(plant: Plant, day: date, shift: str | None = None) -> Interval
         if occ.name == shift and occ.day == day:
             return occ.span
     names = sorted({s.name for s in plant.calendar.shifts})
-    raise ReportError(f"no {shift!r} shift on {day.isoformat()} (shifts: {', '.join(names) or 'none'})")
+    raise ShiftNotOnDay(shift=shift, day=day.isoformat(), shifts=names or "-")
 
 
 def production_report(
@@ -61,7 +59,7 @@ def production_report(
 ) -> dict[str, Any]:
     """The report of ``line`` (or the whole plant) over ``window``."""
     site = line is None
-    machines = kpi_store.scope_machines(plant, line=line, site=site)
+    machines = scope(plant, line=line, site=site)
     summary = kpi_report(conn, plant, window, line=line, site=site, by="shift", now=now)
     per_machine = []
     downtime_items: list[tuple[str, float, int]] = []
@@ -201,8 +199,6 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
 
 def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> str:
     """A printable page (A4 portrait) of the report; ``t`` translates, ``when`` formats times."""
-    from shopfloor.reports.pdf import FONT_FAMILY
-
     k = doc["kpi"]
     e = escape
 
@@ -267,6 +263,4 @@ thead th {{ background: #eee; }} .none {{ color: #555; }}
 
 
 def report_pdf(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> bytes:
-    from shopfloor.reports.pdf import html_to_pdf
-
     return html_to_pdf(report_html(doc, t, when))

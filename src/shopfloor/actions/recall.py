@@ -20,6 +20,7 @@ from openpyxl.styles import Font
 from sqlalchemy import Connection
 
 from shopfloor.model.lots import LotStatus
+from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.store import lots as lot_store
 from shopfloor.store import trace as trace_store
 
@@ -58,16 +59,6 @@ def recall_report(conn: Connection, code: str) -> dict[str, Any]:
         ),
         "ncrs": sorted({n["code"]: n for n in backward.ncrs + forward.ncrs}.values(), key=lambda n: n["code"]),
     }
-
-
-def hold_affected(conn: Connection, report: dict[str, Any], reason: str, actor: str) -> list[str]:
-    """Put every affected lot that is still active on hold; returns their codes."""
-    held = []
-    for node in report["affected"]:
-        if node["status"] == LotStatus.ACTIVE.value:
-            lot_store.hold(conn, node["code"], reason, actor)
-            held.append(node["code"])
-    return held
 
 
 # -- Excel --------------------------------------------------------------------------------------------------
@@ -166,8 +157,6 @@ def _table(columns: tuple[str, ...], rows: list[dict[str, Any]], labels: dict[st
 
 def recall_html(report: dict[str, Any], labels: dict[str, str] | None = None) -> str:
     """The report as a printable page; ``labels`` translates headings and column names."""
-    from shopfloor.reports.pdf import FONT_FAMILY
-
     t = labels or {}
     s = report["suspect"]
     summary = report["summary"]
@@ -206,6 +195,4 @@ tr {{ break-inside: avoid; }} .none {{ color: #555; }}
 
 
 def recall_pdf(report: dict[str, Any], labels: dict[str, str] | None = None) -> bytes:
-    from shopfloor.reports.pdf import html_to_pdf
-
     return html_to_pdf(recall_html(report, labels), landscape=True)

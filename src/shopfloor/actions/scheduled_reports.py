@@ -1,9 +1,11 @@
 """Scheduled reports: the production report of each finished shift or day, written to a folder or sent by e-mail.
 
-A schedule delivers every period once, in order: after a shift (or a local day) has ended, its report is made and
-delivered; the schedule then remembers that period.  A failed delivery is retried with growing pauses (1, 2, 4 ...
-up to 60 minutes) and the error and the number of attempts are kept, so the admin page shows them; the periods
-after it wait, so nothing is skipped.  Periods that ended before the schedule was created are not sent.
+A schedule delivers every period once, in order, however many workers run the scheduler on one store (each
+schedule is claimed by one worker at a time, see ``store.schedules``): after a shift (or a local day) has ended,
+its report is made and delivered; the schedule then remembers that period.  A failed delivery is retried with
+growing pauses (1, 2, 4 ... up to 60 minutes) and the error and the number of attempts are kept, so the admin page
+shows them; the periods after it wait, so nothing is skipped.  Periods that ended before the schedule was
+created are not sent.
 
 E-mail: the settings ``smtp_url`` (``SHOPFLOOR_SMTP_URL``: ``smtp://user:password@host:587`` with STARTTLS when
 the server offers it, ``smtps://...:465`` for TLS from the start, ``smtp://host:25`` without login) and
@@ -12,10 +14,13 @@ the server offers it, ``smtps://...:465`` for TLS from the start, ``smtp://host:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import smtplib
+import socket
 import ssl
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -23,13 +28,33 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine
 
+from shopfloor.actions.core import change
+from shopfloor.actions.production_report import production_report, report_pdf, report_window, report_xlsx
+from shopfloor.errors import (
+    DomainError,
+    LineUnknown,
+    MailNotConfigured,
+    MailUrlInvalid,
+    ReportLanguage,
+    ScheduleAddresses,
+    ScheduleDelivery,
+    ScheduleExists,
+    ScheduleFolder,
+    ScheduleFormats,
+    ScheduleNameMissing,
+    SchedulePeriod,
+    ScheduleTargetMissing,
+    refuse,
+)
+from shopfloor.i18n import LANGUAGES, Translator
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.settings import Settings
+from shopfloor.store import schedules
+from shopfloor.store.db import writing
 from shopfloor.store.plant import current_plant
-from shopfloor.store.schema import report_schedules
 
 log = logging.getLogger(__name__)
 PERIODS = ("shift", "day")
@@ -39,96 +64,61 @@ MAX_PAUSE_MIN = 60
 MAX_BACKLOG = 31  # periods caught up in one run at most (a store that was off for a month)
 
 
-class ScheduleError(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class Period:
     key: str  # 2026-03-02 or 2026-03-02/Day
     window: Interval
 
 
-def add_schedule(conn: Connection, plant: Plant, **spec: Any) -> dict[str, Any]:
-    name = (spec.get("name") or "").strip()
-    problems = []
+def add_schedule(engine: Engine, actor: str, **spec: Any) -> dict[str, Any]:
+    """A new schedule (``name``, ``period`` shift or day, ``delivery`` folder or email, ``target``, ``line``,
+    ``lang``, ``formats``); every problem of the spec is named.  Periods that ended before it are not sent."""
+    with change(engine, actor) as c:
+        plant = c.plant()
+        name = (spec.get("name") or "").strip()
+        c.duplicate_means(ScheduleExists(schedule=name))
+        values = _checked(c.conn, plant, name, spec)
+        now = spec.get("now") or datetime.now(timezone.utc)
+        last = _finished(plant, values["period"], now)
+        doc = schedules.add(c.conn, {**values, "last_period": last[-1].key if last else None})
+        c.audit("report.schedule", f"schedule:{name}", doc)
+        c.publish("schedule", name)
+    return doc
+
+
+def _checked(conn: Connection, plant: Plant, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    problems: list[DomainError] = []
     if not name:
-        problems.append("name is required")
-    elif conn.execute(select(report_schedules.c.id).where(report_schedules.c.name == name)).first():
-        problems.append(f"a schedule {name!r} exists already")
+        problems.append(ScheduleNameMissing())
+    elif schedules.exists(conn, name):
+        problems.append(ScheduleExists(schedule=name))
     if spec.get("period") not in PERIODS:
-        problems.append(f"period must be shift or day, not {spec.get('period')!r}")
-    if spec.get("formats", "pdf") not in FORMATS:
-        problems.append(f"formats must be one of {', '.join(FORMATS)}")
+        problems.append(SchedulePeriod(period=str(spec.get("period"))))
+    formats = spec.get("formats") or "pdf"
+    if formats not in FORMATS:
+        problems.append(ScheduleFormats(formats=FORMATS))
     if spec.get("delivery") not in DELIVERIES:
-        problems.append(f"delivery must be folder or email, not {spec.get('delivery')!r}")
+        problems.append(ScheduleDelivery(delivery=str(spec.get("delivery"))))
     target = (spec.get("target") or "").strip()
     if not target:
-        problems.append("target is required: a folder, or e-mail addresses")
+        problems.append(ScheduleTargetMissing())
     elif spec.get("delivery") == "email" and not all("@" in a for a in _addresses(target)):
-        problems.append(f"target {target!r}: e-mail addresses separated by commas")
+        problems.append(ScheduleAddresses(target=target))
     elif spec.get("delivery") == "folder" and not Path(target).is_absolute():
-        problems.append(f"target {target!r}: an absolute folder path")
+        problems.append(ScheduleFolder(target=target))
     line = spec.get("line") or None
     if line is not None and line not in {ln.code for ln in plant.lines}:
-        problems.append(f"unknown line {line!r}")
-    from shopfloor.i18n import LANGUAGES
-
+        problems.append(LineUnknown(line=line, lines=[ln.code for ln in plant.lines]))
     lang = spec.get("lang") or "en"
     if lang not in LANGUAGES:
-        problems.append(f"lang must be one of {', '.join(LANGUAGES)}")
-    if problems:
-        raise ScheduleError("; ".join(problems))
-    now = spec.get("now") or datetime.now(timezone.utc)
-    last = _finished(plant, spec["period"], now)
-    conn.execute(
-        insert(report_schedules).values(
-            name=name,
-            period=spec["period"],
-            line=line,
-            lang=lang,
-            formats=spec.get("formats", "pdf"),
-            delivery=spec["delivery"],
-            target=target,
-            active=True,
-            last_period=last[-1].key if last else None,  # what ended before the schedule existed is not sent
-            attempts=0,
-        )
-    )
-    return get(conn, name)
+        problems.append(ReportLanguage(languages=list(LANGUAGES), lang=lang))
+    refuse(problems)
+    return {"name": name, "period": spec["period"], "line": line, "lang": lang, "formats": formats,
+            "delivery": spec["delivery"], "target": target}  # fmt: skip
 
 
 def _addresses(target: str) -> list[str]:
     return [a.strip() for a in target.split(",") if a.strip()]
-
-
-def get(conn: Connection, name: str) -> dict[str, Any]:
-    row = conn.execute(select(report_schedules).where(report_schedules.c.name == name)).first()
-    if row is None:
-        raise ScheduleError(f"no schedule {name!r}")
-    return _doc(row)
-
-
-def listing(conn: Connection) -> list[dict[str, Any]]:
-    return [_doc(r) for r in conn.execute(select(report_schedules).order_by(report_schedules.c.name))]
-
-
-def _doc(row: Any) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "period": row.period,
-        "line": row.line,
-        "lang": row.lang,
-        "formats": row.formats,
-        "delivery": row.delivery,
-        "target": row.target,
-        "active": row.active,
-        "last_period": row.last_period,
-        "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
-        "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-    }
 
 
 def _finished(plant: Plant, period: str, now: datetime, backlog: int = MAX_BACKLOG) -> list[Period]:
@@ -137,8 +127,6 @@ def _finished(plant: Plant, period: str, now: datetime, backlog: int = MAX_BACKL
     out: list[Period] = []
     if period == "day":
         today = now.astimezone(tz).date()
-        from shopfloor.actions.production_report import report_window
-
         for back in range(backlog, 0, -1):
             day = today - timedelta(days=back)
             out.append(Period(day.isoformat(), report_window(plant, day)))
@@ -167,9 +155,6 @@ def _due(schedule: dict[str, Any], plant: Plant, now: datetime) -> list[Period]:
 
 def render(conn: Connection, plant: Plant, schedule: dict[str, Any], period: Period) -> list[tuple[str, bytes]]:
     """The files of one period's report: (file name, content)."""
-    from shopfloor.actions.production_report import production_report, report_pdf, report_xlsx
-    from shopfloor.i18n import Translator
-
     t = Translator(schedule["lang"], plant.site.tz)
     doc = production_report(conn, plant, period.window, line=schedule["line"], no_reason=t.gettext("(no reason)"))
     stem = f"production-{schedule['line'] or plant.site.code}-{period.key.replace('/', '-')}"
@@ -197,10 +182,10 @@ def send_mail(settings: Settings, to: list[str], subject: str, files: list[tuple
     url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     sender = settings.smtp_from
     if not url or not sender:
-        raise ScheduleError("e-mail needs SHOPFLOOR_SMTP_URL and SHOPFLOOR_SMTP_FROM")
+        raise MailNotConfigured()
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps"):
-        raise ScheduleError(f"SHOPFLOOR_SMTP_URL {parts.scheme}://...: expected smtp:// or smtps://")
+        raise MailUrlInvalid(scheme=parts.scheme)
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, ", ".join(to), subject
     msg.set_content(f"{subject}\n\nshopfloor")
@@ -225,51 +210,61 @@ def send_mail(settings: Settings, to: list[str], subject: str, files: list[tuple
         smtp.send_message(msg)
 
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+SCHEDULER = "system:scheduler"
+
+
 def run_due(engine: Engine, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Make and deliver every report that is due; returns what happened per schedule and period."""
+    """Make and deliver every report that is due; returns what happened per schedule and period.  A schedule
+    is handled by the one worker that claims it (see ``store.schedules``)."""
     now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
-        schedules = [s for s in listing(conn) if s["active"]]
-        if not schedules:
+        names = [s["name"] for s in schedules.listing(conn) if s["active"]]
+        if not names:
             return []
         plant = current_plant(conn)
-    results = []
-    for schedule in schedules:
-        for period in _due(schedule, plant, now):
-            try:
-                with engine.connect() as conn:
-                    files = render(conn, plant, schedule, period)
-                scope = schedule["line"] or plant.site.name
-                deliver(settings, schedule, f"Production report {scope} {period.key}", files)
-            except Exception as exc:  # noqa: BLE001 - kept on the schedule and retried
-                message = f"{type(exc).__name__}: {exc}"[:2000]
-                log.warning("scheduled report %s for %s failed: %s", schedule["name"], period.key, message)
-                with engine.begin() as conn:
-                    conn.execute(
-                        update(report_schedules)
-                        .where(report_schedules.c.name == schedule["name"])
-                        .values(attempts=report_schedules.c.attempts + 1, last_attempt_at=now, last_error=message)
-                    )
-                results.append({"schedule": schedule["name"], "period": period.key, "ok": False, "error": message})
-                break  # later periods wait for this one
-            with engine.begin() as conn:
-                conn.execute(
-                    update(report_schedules)
-                    .where(report_schedules.c.name == schedule["name"])
-                    .values(
-                        last_period=period.key, last_success_at=now, last_attempt_at=now, attempts=0, last_error=None
-                    )  # fmt: skip
-                )
-            results.append(
-                {"schedule": schedule["name"], "period": period.key, "ok": True, "files": [n for n, _ in files]}
-            )
+    results: list[dict[str, Any]] = []
+    for name in names:
+        with writing(engine) as conn:
+            if not schedules.claim(conn, name, WORKER, now):
+                continue  # another worker is sending this schedule's reports
+        try:
+            results += _send_due(engine, settings, plant, name, now)
+        finally:
+            with writing(engine) as conn:
+                schedules.release(conn, name, WORKER)
+    return results
+
+
+def _send_due(engine: Engine, settings: Settings, plant: Plant, name: str, now: datetime) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        schedule = schedules.get(conn, name)  # read after the claim: what another worker sent is seen
+    results: list[dict[str, Any]] = []
+    for period in _due(schedule, plant, now):
+        try:
+            with engine.connect() as conn:
+                files = render(conn, plant, schedule, period)
+            scope = schedule["line"] or plant.site.name
+            deliver(settings, schedule, f"Production report {scope} {period.key}", files)
+        except Exception as exc:  # noqa: BLE001 - kept on the schedule and retried
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("scheduled report %s for %s failed: %s", name, period.key, message)
+            with change(engine, SCHEDULER) as c:
+                schedules.record_failure(c.conn, name, message, now)
+                c.audit("report.failed", f"schedule:{name}", {"period": period.key}, message)
+                c.publish("schedule", name)
+            results.append({"schedule": name, "period": period.key, "ok": False, "error": message})
+            break  # later periods wait for this one
+        with change(engine, SCHEDULER) as c:
+            schedules.record_sent(c.conn, name, period.key, now)
+            c.audit("report.sent", f"schedule:{name}", {"period": period.key, "files": [n for n, _ in files]})
+            c.publish("schedule", name)
+        results.append({"schedule": name, "period": period.key, "ok": True, "files": [n for n, _ in files]})
     return results
 
 
 async def scheduler(engine: Engine, settings: Settings, every_s: float = 60.0) -> None:
     """Run the due reports every minute (inside ``shopfloor serve`` and the demo)."""
-    import asyncio
-
     while True:
         try:
             await asyncio.to_thread(run_due, engine, settings)

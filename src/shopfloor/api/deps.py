@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from fastapi import Depends, Request, Response
 from sqlalchemy import Engine
 
-from shopfloor.api.errors import Problem
-from shopfloor.store import accounts, audit
+from shopfloor.actions.accounts import user_of_token
+from shopfloor.errors import CsrfTokenWrong, RoleForbidden, SignInRequired, TokenUnknown
+from shopfloor.store import accounts
 from shopfloor.store.accounts import Session, User
 
 SESSION_COOKIE = "sf_session"
@@ -69,12 +70,9 @@ def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -
     # that carries every open board's stream.
     token = _bearer(request)
     if token:
-        with engine.begin() as conn:
-            user = accounts.user_for_api_token(conn, token)
+        user = user_of_token(engine, token)
         if user is None:
-            raise Problem(
-                401, "Not signed in", "the API token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise TokenUnknown()
         return Principal(user, None)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -87,12 +85,7 @@ def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -
 
 async def current_principal(request: Request, principal: Principal | None = Depends(optional_principal)) -> Principal:
     if principal is None:
-        raise Problem(
-            401,
-            "Not signed in",
-            "sign in, or send an API token as 'Authorization: Bearer ...'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise SignInRequired()
     if principal.session is not None and request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token")
         if sent is None and request.headers.get("content-type", "").startswith(
@@ -100,7 +93,7 @@ async def current_principal(request: Request, principal: Principal | None = Depe
         ):
             sent = (await request.form()).get("csrf_token")
         if not sent or not hmac.compare_digest(str(sent), principal.session.csrf_token):
-            raise Problem(403, "Forbidden", "missing or wrong CSRF token (send the X-CSRF-Token header)")
+            raise CsrfTokenWrong()
     return principal
 
 
@@ -110,12 +103,12 @@ def allowed(principal: Principal, permission: str) -> bool:
 
 
 def ensure(principal: Principal, permission: str, doing: str | None = None) -> None:
-    """Raise 403 unless the principal's role holds ``permission``.
+    """Refuse (403) unless the principal's role holds ``permission``.
 
-    The message reads "role 'x' may not <doing>"; ``doing`` defaults to the permission's own words.
+    The message reads "role x may not <doing>"; ``doing`` defaults to the permission's own words.
     """
     if not allowed(principal, permission):
-        raise Problem(403, "Forbidden", f"role {principal.user.role!r} may not {doing or permission.replace('_', ' ')}")
+        raise RoleForbidden(role=principal.user.role, doing=doing or permission.replace("_", " "))
 
 
 def require(permission: str):
@@ -130,34 +123,12 @@ def require(permission: str):
     return check
 
 
-def attempt_sign_in(request: Request, engine: Engine, name: str, check) -> tuple[User | None, int]:
-    """Run ``check(conn)`` unless ``name`` or the client's address is throttled.
-
-    Returns the user (None when the secret was wrong or throttled) and the seconds to wait (0 if not throttled).
-    Every attempt is recorded, so five failures in the window throttle the name and the address.
-    """
-    keys = [f"user:{name}", f"ip:{request.client.host if request.client else 'unknown'}"]
-    with engine.begin() as conn:
-        wait = accounts.throttled_for(conn, keys)
-        if wait:
-            return None, wait
-        user = check(conn)
-        accounts.record_attempt(conn, keys, success=user is not None)
-    return user, 0
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
-def start_session(request: Request, response: Response, engine: Engine, user: User, via: str) -> Session:
-    """A new session for ``user`` with its cookie set on ``response``.
-
-    A sign-in always gets a new token and ends the one the browser had: a token planted before sign-in is
-    worthless (session fixation).
-    """
-    with engine.begin() as conn:
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            accounts.end_session(conn, old)
-        session = accounts.create_session(conn, user)
-        audit.record(conn, f"user:{user.username}", "auth.login", f"user:{user.username}", {"via": via})
+def set_session_cookie(request: Request, response: Response, session: Session) -> None:
+    """The session's cookie: HTTP only, same-site lax, Secure behind HTTPS, for the session's lifetime."""
     response.set_cookie(
         SESSION_COOKIE,
         session.token,
@@ -167,4 +138,3 @@ def start_session(request: Request, response: Response, engine: Engine, user: Us
         max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
         path="/",
     )
-    return session

@@ -7,16 +7,12 @@ from typing import Annotated
 
 import typer
 
-from shopfloor.actions.imports import import_events, import_plant
+from shopfloor.actions.events import import_events
 from shopfloor.actions.master_data import export_csv_zip, export_xlsx, import_master
+from shopfloor.actions.plant import import_plant, read_plant_file
 from shopfloor.cli.common import DbOption, console, fail, store
-from shopfloor.ingest.csv_events import CsvImportError
-from shopfloor.model.master import MasterDataError
-from shopfloor.model.plant import PlantError
 from shopfloor.store.audit import current_actor
-from shopfloor.store.db import writing
 from shopfloor.store.master import load_master
-from shopfloor.store.plant import StoreError
 
 import_cli = typer.Typer(help="Load the plant, machine events or master data from files.", no_args_is_help=True)
 export_cli = typer.Typer(help="Write data to files.", no_args_is_help=True)
@@ -33,10 +29,8 @@ def import_plant_cmd(
     db: DbOption = None,
 ) -> None:
     """Create or update the plant (ISA-95 site, areas, lines, machines; products; shift calendar)."""
-    try:
-        summary = import_plant(store(db), file, current_actor())
-    except (PlantError, StoreError) as exc:
-        fail(str(exc))
+    plant = read_plant_file(file)
+    summary = import_plant(store(db), current_actor(), plant)
     console.print(
         f"plant {summary['site']} {'created' if summary['created'] else 'updated'}: "
         f"{summary['areas']} area(s), {summary['lines']} line(s), {summary['machines']} machine(s), "
@@ -54,10 +48,7 @@ def import_events_cmd(
     db: DbOption = None,
 ) -> None:
     """Import machine events.  A file with any bad row is refused whole; rows already stored are skipped."""
-    try:
-        summary = import_events(store(db), file, current_actor())
-    except (CsvImportError, StoreError, ValueError) as exc:
-        fail(str(exc))
+    summary = import_events(store(db), current_actor(), file)
     console.print(
         f"{summary['inserted']} event(s) imported from {summary['rows']} row(s); "
         f"{summary['duplicates_skipped']} already stored, skipped"
@@ -79,12 +70,7 @@ def import_master_cmd(
     """Import master data (items, BOM, routings, suppliers, customers, locations, reason codes).  A file with any
     problem is refused whole, each problem named by sheet, row and column; sheets a CSV upload leaves out keep
     their stored rows."""
-    engine = store(db)
-    try:
-        with writing(engine) as conn:
-            summary = import_master(conn, file.read_bytes(), file.name, current_actor())
-    except (MasterDataError, StoreError) as exc:
-        fail(str(exc))
+    summary = import_master(store(db), current_actor(), file.read_bytes(), file.name)
     counts = ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int))
     console.print(f"master data imported from {file.name} ({summary['format']}): {counts}")
 

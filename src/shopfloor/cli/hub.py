@@ -9,12 +9,13 @@ from typing import Annotated
 
 import typer
 
-from shopfloor.actions.hub_share import ShareError, monthly_kpis, push, signed_report
+from shopfloor.actions.hub import add_organisation
+from shopfloor.actions.hub_share import monthly_kpis, push, signed_report
 from shopfloor.cli.common import DbOption, console, fail, settings, store
+from shopfloor.errors import PublicKeyInvalid
 from shopfloor.model.signing import generate_key
-from shopfloor.store.db import writing
-from shopfloor.store.hub import HubError, add_organisation
-from shopfloor.store.plant import StoreError, current_plant
+from shopfloor.store.audit import current_actor
+from shopfloor.store.plant import current_plant
 
 hub_cli = typer.Typer(
     help="The win-win hub: sharing signed outcomes with sponsors and the program office.", no_args_is_help=True
@@ -49,19 +50,16 @@ def push_cmd(
 ) -> None:
     """Compute a month's KPIs from this factory's store, sign them and send them to the hub."""
     sharing = settings(db=db, hub_token=token)
-    try:
-        with store(db).connect() as conn:
-            plant = current_plant(conn)
-            figures = monthly_kpis(conn, plant, month, [k.strip() for k in kpis.split(",") if k.strip()], line)
-        envelope = signed_report(key.read_bytes(), factory, sponsor, month, figures)
-        if dry_run:
-            print(json.dumps(envelope, ensure_ascii=False, indent=2))
-            return
-        if sharing.hub_token is None:
-            fail("give the factory's hub token: --token or SHOPFLOOR_HUB_TOKEN")
-        answer = push(hub, sharing.hub_token.get_secret_value(), envelope)
-    except (ShareError, StoreError, ValueError) as exc:
-        fail(str(exc))
+    with store(db).connect() as conn:
+        plant = current_plant(conn)
+        figures = monthly_kpis(conn, plant, month, [k.strip() for k in kpis.split(",") if k.strip()], line)
+    envelope = signed_report(key.read_bytes(), factory, sponsor, month, figures)
+    if dry_run:
+        print(json.dumps(envelope, ensure_ascii=False, indent=2))
+        return
+    if sharing.hub_token is None:
+        fail("give the factory's hub token: --token or SHOPFLOOR_HUB_TOKEN")
+    answer = push(hub, sharing.hub_token.get_secret_value(), envelope)
     console.print(f"{month} sent to {hub}: {answer['received_at']}")
 
 
@@ -76,8 +74,7 @@ def add_org(
     """Register an organisation at the hub (add its users with ``shopfloor user add NAME --org CODE``)."""
     try:
         key = base64.b64decode(public_key, validate=True) if public_key else None
-        with writing(store(db)) as conn:
-            doc = add_organisation(conn, code, name, kind, key)
-    except (HubError, ValueError) as exc:
-        fail(str(exc))
+    except ValueError:
+        raise PublicKeyInvalid() from None
+    doc = add_organisation(store(db), current_actor(), code=code, name=name, kind=kind, public_key=key)
     console.print(f"{doc['kind']} {doc['code']} registered")

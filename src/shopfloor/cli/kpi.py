@@ -10,12 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from shopfloor.actions.kpi_report import BUCKETS, kpi_report
-from shopfloor.cli.common import DbOption, console, fail, store
+from shopfloor.actions.kpi_report import check_window, kpi_report
+from shopfloor.cli.common import DbOption, console, store
+from shopfloor.errors import InstantInvalid
 from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
-from shopfloor.store.plant import StoreError, load_plant
+from shopfloor.store.plant import load_plant
 
 cli = typer.Typer()
 
@@ -29,7 +30,7 @@ def parse_instant(text: str, plant: Plant, option: str) -> datetime:
             return local_midnight(date.fromisoformat(text), plant.site.tz)
         ts = datetime.fromisoformat(text)
     except ValueError:
-        fail(f"{option} {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time")
+        raise InstantInvalid(option=option, value=text) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=plant.site.tz)
     return ts.astimezone(timezone.utc)
@@ -52,26 +53,17 @@ def kpi_cmd(
     db: DbOption = None,
 ) -> None:
     """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site."""
-    if by is not None and by not in BUCKETS:
-        fail(f"--by {by!r}: expected hour, shift or day")
     engine = store(db)
     with engine.connect() as conn:
-        try:
-            plant = load_plant(conn)
-        except StoreError as exc:
-            fail(str(exc))
+        plant = load_plant(conn)
         now = datetime.now(timezone.utc)
         t1 = parse_instant(end, plant, "--to") if end else now
         if start:
             t0 = parse_instant(start, plant, "--from")
         else:
             t0 = local_midnight(datetime.now(plant.site.tz).date(), plant.site.tz)
-        if t1 <= t0:
-            fail(f"--to ({t1.isoformat()}) must be after --from ({t0.isoformat()})")
-        try:
-            result = kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)
-        except StoreError as exc:
-            fail(str(exc))
+        check_window(t0, t1, by)
+        result = kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
         return

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shopfloor.actions.recall import hold_affected, recall_pdf, recall_report, recall_xlsx
+from shopfloor.actions.lots import hold_recalled_lots
+from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
 from shopfloor.cli.common import DbOption, console, err, fail, store
-from shopfloor.model.lots import LotError
 from shopfloor.store import trace as trace_store
 from shopfloor.store.audit import current_actor
 
@@ -30,12 +30,8 @@ def trace_command(
     if backward == forward:
         fail("give exactly one of --backward and --forward")
     direction = trace_store.BACKWARD if backward else trace_store.FORWARD
-    engine = store(db)
-    try:
-        with engine.connect() as conn:
-            result = trace_store.trace(conn, lot, direction)
-    except LotError as exc:
-        fail(str(exc))
+    with store(db).connect() as conn:
+        result = trace_store.trace(conn, lot, direction)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -74,15 +70,13 @@ def recall_command(
 ) -> None:
     """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers."""
     engine = store(db)
-    try:
-        with engine.begin() as conn:
+    if hold:
+        report = hold_recalled_lots(engine, current_actor(), lot, reason=hold)
+        held = report.pop("held")
+        err.print(f"put {len(held)} lot(s) on hold: {', '.join(held) or '-'}")
+    else:
+        with engine.connect() as conn:
             report = recall_report(conn, lot)
-            if hold:
-                held = hold_affected(conn, report, hold, current_actor())
-                report = recall_report(conn, lot)
-                err.print(f"put {len(held)} lot(s) on hold: {', '.join(held) or '-'}")
-    except LotError as exc:
-        fail(str(exc))
     if xlsx:
         xlsx.write_bytes(recall_xlsx(report))
         err.print(f"Excel report written to {xlsx}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from shopfloor.cli.common import DbOption, console, fail, settings, store
-from shopfloor.store.backup import BackupError, backup, restore
+from shopfloor.store.backup import backup, restore
 from shopfloor.store.db import resolve_url
 
 cli = typer.Typer()
@@ -39,10 +39,7 @@ def restore_cmd(
     db: DbOption = None,
 ) -> None:
     """Restore a backup into an empty store (also from SQLite to PostgreSQL and back)."""
-    try:
-        counts = restore(store(db), file)
-    except BackupError as exc:
-        fail(str(exc))
+    counts = restore(store(db), file)
     console.print(f"restored {sum(counts.values())} row(s) into {resolve_url(settings(db=db).db)}")
 
 

@@ -13,7 +13,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shopfloor.actions.improvement_report import (
-    ImprovementError,
     fmt,
     improvement_pdf,
     improvement_report,
@@ -21,29 +20,27 @@ from shopfloor.actions.improvement_report import (
     period,
 )
 from shopfloor.actions.production_report import (
-    ReportError,
     production_report,
     report_pdf,
     report_window,
     report_xlsx,
 )
-from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule, listing, run_due
-from shopfloor.cli.common import DbOption, LangOption, console, err, fail, settings, store
+from shopfloor.actions.scheduled_reports import add_schedule, run_due
+from shopfloor.cli.common import DbOption, LangOption, console, err, settings, store
+from shopfloor.errors import DayInvalid, ReportLanguage, ScheduleDeliveryTarget, TargetInvalid
 from shopfloor.i18n import LANGUAGES, Translator
-from shopfloor.store.db import writing
-from shopfloor.store.plant import StoreError, current_plant
+from shopfloor.store.audit import current_actor
+from shopfloor.store.plant import current_plant
+from shopfloor.store.schedules import listing
 
 report_cli = typer.Typer(help="Production and improvement reports (page, PDF, Excel, JSON).", no_args_is_help=True)
 
 
 def _plant_and_t(engine, lang: str):
     if lang not in LANGUAGES:
-        fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+        raise ReportLanguage(languages=list(LANGUAGES), lang=lang)
     with engine.connect() as conn:
-        try:
-            plant = current_plant(conn)
-        except StoreError as exc:
-            fail(str(exc))
+        plant = current_plant(conn)
     t = Translator(lang, plant.site.tz)
     return plant, t.gettext, t.datetime_iso
 
@@ -63,11 +60,12 @@ def production_cmd(
     engine = store(db)
     plant, gettext, when = _plant_and_t(engine, lang)
     try:
-        window = report_window(plant, date.fromisoformat(day), shift)
-        with engine.connect() as conn:
-            doc = production_report(conn, plant, window, line=line, no_reason=gettext("(no reason)"))
-    except (ReportError, StoreError, ValueError) as exc:
-        fail(str(exc))
+        chosen = date.fromisoformat(day)
+    except ValueError:
+        raise DayInvalid(value=day) from None
+    with engine.connect() as conn:
+        doc = production_report(conn, plant, report_window(plant, chosen, shift), line=line,
+                                no_reason=gettext("(no reason)"))  # fmt: skip
     if pdf:
         pdf.write_bytes(report_pdf(doc, gettext, when))
         err.print(f"PDF written to {pdf}")
@@ -112,23 +110,20 @@ def improvement_cmd(
         try:
             targets[name.strip()] = float(value)
         except ValueError:
-            fail(f"--target {item!r}: expected KPI=NUMBER, e.g. ppm=1500")
-    try:
-        with Progress(console=err, transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
-            task = bar.add_task("computing the report", total=None)
-            with engine.connect() as conn:
-                doc = improvement_report(
-                    conn,
-                    plant,
-                    period(plant, baseline),
-                    period(plant, after),
-                    line=line,
-                    targets=targets,
-                    confidence=confidence,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
-    except (ImprovementError, StoreError, ValueError) as exc:
-        fail(str(exc))
+            raise TargetInvalid(target=item) from None
+    with Progress(console=err, transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("computing the report", total=None)
+        with engine.connect() as conn:
+            doc = improvement_report(
+                conn,
+                plant,
+                period(plant, baseline),
+                period(plant, after),
+                line=line,
+                targets=targets,
+                confidence=confidence,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     if pdf:
         pdf.write_bytes(improvement_pdf(doc, gettext))
         err.print(f"PDF written to {pdf}")
@@ -171,24 +166,18 @@ def schedule_add(
 ) -> None:
     """Add a scheduled production report (e-mail uses SHOPFLOOR_SMTP_URL and SHOPFLOOR_SMTP_FROM)."""
     if (folder is None) == (email is None):
-        fail("give exactly one of --folder and --email")
-    engine = store(db)
-    plant, _, _ = _plant_and_t(engine, lang)
-    try:
-        with writing(engine) as conn:
-            doc = add_schedule(
-                conn,
-                plant,
-                name=name,
-                period=period,
-                line=line,
-                lang=lang,
-                formats=formats,
-                delivery="folder" if folder else "email",
-                target=str(folder.resolve()) if folder else email,
-            )
-    except ScheduleError as exc:
-        fail(str(exc))
+        raise ScheduleDeliveryTarget()
+    doc = add_schedule(
+        store(db),
+        current_actor(),
+        name=name,
+        period=period,
+        line=line,
+        lang=lang,
+        formats=formats,
+        delivery="folder" if folder else "email",
+        target=str(folder.resolve()) if folder else email,
+    )
     console.print(f"schedule {doc['name']}: {doc['period']} report to {doc['target']}")
 
 

@@ -15,7 +15,7 @@ from shopfloor.actions.scheduled_reports import scheduler
 from shopfloor.app import create_app
 from shopfloor.cli.common import DbOption, fail, settings
 from shopfloor.store.db import open_store, resolve_url
-from shopfloor.store.plant import StoreError, load_plant
+from shopfloor.store.plant import load_plant
 
 cli = typer.Typer()
 
@@ -67,10 +67,7 @@ def ingest_cmd(
     logs.configure(ingesting.log_level, ingesting.log_format)
     engine = open_store(ingesting.db)
     with engine.connect() as conn:
-        try:
-            plant = load_plant(conn)
-        except StoreError as exc:
-            fail(str(exc))
+        plant = load_plant(conn)
     url = resolve_url(ingesting.db)
     folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
     try:

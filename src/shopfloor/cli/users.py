@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from shopfloor.cli.common import DbOption, console, fail, store
-from shopfloor.store import accounts, audit
+from shopfloor.actions.accounts import create_api_token, create_user
+from shopfloor.cli.common import DbOption, console, store
 from shopfloor.store.audit import current_actor
 
 user_cli = typer.Typer(help="Accounts: users with roles, and API tokens.", no_args_is_help=True)
@@ -29,24 +29,19 @@ def user_add(
 ) -> None:
     """Create a user; the password (or PIN) is asked for and stored as an argon2id hash."""
     secret = typer.prompt("PIN" if pin else "Password", hide_input=True, confirmation_prompt=True)
-    engine = store(db)
-    with engine.begin() as conn:
-        try:
-            user = accounts.create_user(
-                conn,
-                username,
-                role,
-                password=None if pin else secret,
-                pin=secret if pin else None,
-                display_name=name,
-                badge=badge,
-                language=language,
-                organisation=org,
-            )
-        except accounts.AccountError as exc:
-            fail(str(exc))
-        audit.record(conn, current_actor(), "user.create", f"user:{user.username}", {"role": user.role})
-    console.print(f"user {user.username} ({user.role}) created")
+    user = create_user(
+        store(db),
+        current_actor(),
+        username=username,
+        role=role,
+        password=None if pin else secret,
+        pin=secret if pin else None,
+        display_name=name,
+        badge=badge,
+        language=language,
+        organisation=org,
+    )
+    console.print(f"user {user['username']} ({user['role']}) created")
 
 
 @user_cli.command("token")
@@ -56,11 +51,5 @@ def user_token(
     db: DbOption = None,
 ) -> None:
     """Create an API token for scripts and machines (printed once; send as 'Authorization: Bearer ...')."""
-    engine = store(db)
-    with engine.begin() as conn:
-        user = next((u for u in accounts.list_users(conn) if u.username == username), None)
-        if user is None:
-            fail(f"no user {username!r}")
-        token = accounts.create_api_token(conn, user, purpose)
-        audit.record(conn, current_actor(), "token.create", f"user:{username}", {"name": purpose})
+    token = create_api_token(store(db), current_actor(), username=username, name=purpose)
     sys.stdout.write(token + "\n")

@@ -26,6 +26,7 @@ MAX_ERRORS_SHOWN = 50
 class CsvImportError(ValueError):
     def __init__(self, errors: list[str], total_rows: int):
         self.errors = errors
+        self.total_rows = total_rows
         shown = errors[:MAX_ERRORS_SHOWN]
         more = f"\n  ... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
         super().__init__(

@@ -10,6 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shopfloor.errors import (
+    BudgetNotPositive,
+    DomainError,
+    PercentRange,
+    ShareNegative,
+    SharesAboveHundred,
+    SharesNotBudget,
+    SponsorShareTooLow,
+    StateCapNegative,
+    StateShareAboveCap,
+    StateShareTooHigh,
+)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -20,40 +33,37 @@ class Rule:
     state_cap: int
 
 
-def check_rule(rule: Rule) -> list[str]:
-    problems = []
+def check_rule(rule: Rule) -> list[DomainError]:
+    problems: list[DomainError] = []
     for name in ("state_max_pct", "sponsor_min_pct"):
         value = getattr(rule, name)
         if not 0 <= value <= 100:
-            problems.append(f"{name} {value:g} must be between 0 and 100")
+            problems.append(PercentRange(name=name, value=f"{value:g}"))
     if rule.state_max_pct + rule.sponsor_min_pct > 100:
-        problems.append("the state's maximum and the sponsor's minimum share add up to more than 100 %")
+        problems.append(SharesAboveHundred())
     if rule.state_cap < 0:
-        problems.append("state_cap must not be negative")
+        problems.append(StateCapNegative())
     return problems
 
 
-def check_shares(budget: int, state: int, sponsor: int, factory: int, rule: Rule) -> list[str]:
+def check_shares(budget: int, state: int, sponsor: int, factory: int, rule: Rule) -> list[DomainError]:
     """Every way the shares break the rule, each named with the figures."""
-    problems = []
+    problems: list[DomainError] = []
     if budget <= 0:
-        problems.append("the budget must be more than zero")
+        problems.append(BudgetNotPositive())
     for name, amount in (("state", state), ("sponsor", sponsor), ("factory", factory)):
         if amount < 0:
-            problems.append(f"the {name} share {amount:,} must not be negative")
+            problems.append(ShareNegative(funder=name, amount=f"{amount:,}"))
     if state + sponsor + factory != budget:
-        problems.append(f"the shares add up to {state + sponsor + factory:,}, not the budget {budget:,}")
+        problems.append(SharesNotBudget(total=f"{state + sponsor + factory:,}", budget=f"{budget:,}"))
+    year, level = rule.year, rule.level
     if budget > 0:
         if state * 100 > rule.state_max_pct * budget:
-            problems.append(
-                f"the state share {state:,} is {state * 100 / budget:.1f} % of the budget; the {rule.year} "
-                f"{rule.level} rule allows at most {rule.state_max_pct:g} %"
-            )
+            pct, limit = f"{state * 100 / budget:.1f}", f"{rule.state_max_pct:g}"
+            problems.append(StateShareTooHigh(amount=f"{state:,}", pct=pct, year=year, level=level, limit=limit))
         if sponsor * 100 < rule.sponsor_min_pct * budget:
-            problems.append(
-                f"the sponsor share {sponsor:,} is {sponsor * 100 / budget:.1f} % of the budget; the {rule.year} "
-                f"{rule.level} rule asks for at least {rule.sponsor_min_pct:g} %"
-            )
+            pct, limit = f"{sponsor * 100 / budget:.1f}", f"{rule.sponsor_min_pct:g}"
+            problems.append(SponsorShareTooLow(amount=f"{sponsor:,}", pct=pct, year=year, level=level, limit=limit))
     if state > rule.state_cap:
-        problems.append(f"the state share {state:,} is above the {rule.year} {rule.level} cap of {rule.state_cap:,}")
+        problems.append(StateShareAboveCap(amount=f"{state:,}", year=year, level=level, cap=f"{rule.state_cap:,}"))
     return problems

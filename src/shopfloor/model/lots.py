@@ -19,19 +19,18 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from shopfloor.errors import (
+    LotActionNotAllowed,
+    LotFinal,
+    QuantityDecimals,
+    QuantityNegative,
+    QuantityNotFinite,
+    QuantityNotNumber,
+    QuantityNotPositive,
+    QuantityTooLarge,
+)
+
 MAX_MILLI = 10**15  # a trillion units: far above any lot, far below a 64-bit column
-
-
-class LotError(ValueError):
-    """A lot action that cannot be done; the message says why."""
-
-
-class LotNotFound(LotError):
-    """The lot (or work order) named does not exist."""
-
-
-class LotConflict(LotError):
-    """The lot's status or stock does not allow the action now."""
 
 
 class LotStatus(enum.StrEnum):
@@ -85,32 +84,33 @@ def check_action(code: str, status: LotStatus, action: Action) -> None:
     if action in ALLOWED[status]:
         return
     can = sorted(a.value for a in ALLOWED[status])
-    tail = f"it can: {', '.join(can)}" if can else "it is final"
-    raise LotConflict(f"lot {code} is {status.value}: cannot {action.value} ({tail})")
+    if not can:
+        raise LotFinal(lot=code, status=status.value, action=action.value)
+    raise LotActionNotAllowed(lot=code, status=status.value, action=action.value, can=can)
 
 
 def to_milli(value: Any, what: str = "quantity", allow_zero: bool = False) -> int:
     """A quantity (number or text, ``,`` or ``.`` as decimal mark) as integer thousandths; refused if it is not
     a finite number, is negative (or zero unless allowed) or has more than three decimals."""
     if isinstance(value, bool):
-        raise LotError(f"{what} {value!r} is not a number")
+        raise QuantityNotNumber(what=what, value=repr(value))
     if isinstance(value, float) and not math.isfinite(value):
-        raise LotError(f"{what} must be a finite number, not {value}")
+        raise QuantityNotFinite(what=what, value=str(value))
     text = str(value).strip().replace(",", ".") if isinstance(value, str) else str(value)
     try:
         dec = Decimal(text)
     except InvalidOperation:
-        raise LotError(f"{what} {value!r} is not a number") from None
+        raise QuantityNotNumber(what=what, value=repr(value)) from None
     if not dec.is_finite():
-        raise LotError(f"{what} must be a finite number, not {value}")
+        raise QuantityNotFinite(what=what, value=str(value))
     milli = dec * 1000
     if milli != milli.to_integral_value():
-        raise LotError(f"{what} {value} has more than three decimals")
+        raise QuantityDecimals(what=what, value=str(value))
     out = int(milli)
     if out > MAX_MILLI:
-        raise LotError(f"{what} {value} is more than a lot can hold ({MAX_MILLI // 1000:,})")
+        raise QuantityTooLarge(what=what, value=str(value), limit=f"{MAX_MILLI // 1000:,}")
     if out < 0 or (out == 0 and not allow_zero):
-        raise LotError(f"{what} must be {'zero or more' if allow_zero else 'more than zero'}, not {value}")
+        raise (QuantityNegative if allow_zero else QuantityNotPositive)(what=what, value=str(value))
     return out
 
 

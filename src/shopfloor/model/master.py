@@ -27,6 +27,33 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from shopfloor.errors import (
+    AppearsTwice,
+    AtLeast,
+    AtMost,
+    BomCycle,
+    ComponentOfItself,
+    ControlCharacter,
+    CountryCode,
+    DomainError,
+    EmptyText,
+    ExpectedText,
+    GreaterThan,
+    LessThan,
+    MasterItemUnknown,
+    NotANumber,
+    NotFinite,
+    NotOneOf,
+    NotWholeNumber,
+    NumberTooLarge,
+    QuantityInvalid,
+    ReasonCodeForm,
+    SurroundingSpaces,
+    TextTooLong,
+    Translation,
+    ValueRequired,
+    WorkCentreUnknown,
+)
 from shopfloor.model.plant import CODE_PATTERN
 
 ITEM_KINDS = ("raw", "component", "wip", "finished", "consumable")
@@ -73,16 +100,20 @@ SHEET_FIELDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in master data.  ``row`` is the 1-based spreadsheet row counting the header (the first data
-    row is 2) and ``column`` the header name; both are None for a problem of a whole sheet or file, and
-    ``sheet`` is None for a problem of the whole file."""
+    """One problem in master data: the error, and where it is.  ``row`` is the 1-based spreadsheet row counting
+    the header (the first data row is 2) and ``column`` the header name; both are None for a problem of a whole
+    sheet or file, and ``sheet`` is None for a problem of the whole file."""
 
     sheet: str | None
     row: int | None
     column: str | None
-    message: str
+    error: DomainError
 
-    def __str__(self) -> str:
+    @property
+    def message(self) -> str:
+        return str(self.error)
+
+    def _place(self) -> str:
         where = ", ".join(
             part
             for part in (
@@ -91,22 +122,17 @@ class Problem:
             )
             if part
         )
-        prefix = ": ".join(p for p in (self.sheet, where) if p)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return ": ".join(p for p in (self.sheet, where) if p)
 
+    def __str__(self) -> str:
+        return f"{self._place()}: {self.message}" if self._place() else self.message
 
-class MasterDataError(ValueError):
-    """Master data was refused; ``problems`` lists every problem found (the message shows the first 50)."""
+    def translated(self, translation: Translation) -> str:
+        """The message in a language (its place is in ``sheet``, ``row`` and ``column``)."""
+        return self.error.translated(translation)
 
-    MAX_LISTED = 50
-
-    def __init__(self, problems: Iterable[Problem]):
-        self.problems = list(problems)
-        shown = [f"  - {p}" for p in self.problems[: self.MAX_LISTED]]
-        if len(self.problems) > self.MAX_LISTED:
-            shown.append(f"  ... and {len(self.problems) - self.MAX_LISTED} more")
-        count = len(self.problems)
-        super().__init__(f"invalid master data ({count} problem{'s' if count != 1 else ''}):\n" + "\n".join(shown))
+    def to_dict(self) -> dict[str, Any]:
+        return {"sheet": self.sheet, "row": self.row, "column": self.column, **self.error.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -239,8 +265,8 @@ class _Checker:
             return rows[index]
         return index + 2
 
-    def add(self, sheet: str, index: int | None, column: str | None, message: str) -> None:
-        self.out.append(Problem(sheet, None if index is None else self.row(sheet, index), column, message))
+    def add(self, sheet: str, index: int | None, column: str | None, error: DomainError) -> None:
+        self.out.append(Problem(sheet, None if index is None else self.row(sheet, index), column, error))
 
     def text(
         self,
@@ -256,53 +282,53 @@ class _Checker:
         """``value`` when it is a string (even one with a problem, so that later checks can use it), else None."""
         if value is None:
             if required:
-                self.add(sheet, index, column, "a value is required")
+                self.add(sheet, index, column, ValueRequired())
             return None
         if not isinstance(value, str):
-            self.add(sheet, index, column, f"expected text, got {type(value).__name__} {value!r}")
+            self.add(sheet, index, column, ExpectedText(type=type(value).__name__, value=repr(value)))
             return None
         if value == "":
-            self.add(sheet, index, column, "a value is required" if required else "empty text: leave it out instead")
+            self.add(sheet, index, column, ValueRequired() if required else EmptyText())
             return value
         if value != value.strip():
-            self.add(sheet, index, column, f"{value!r} has leading or trailing spaces")
+            self.add(sheet, index, column, SurroundingSpaces(value=repr(value)))
         bad = (_BAD_CODE if code else _BAD_TEXT).search(value)
         if bad:
-            self.add(sheet, index, column, f"{value!r} contains the control character U+{ord(bad.group()):04X}")
+            self.add(sheet, index, column, ControlCharacter(value=repr(value), character=f"U+{ord(bad.group()):04X}"))
         if len(value) > max_len:
-            self.add(sheet, index, column, f"longer than {max_len} characters ({len(value)})")
+            self.add(sheet, index, column, TextTooLong(limit=max_len, length=len(value)))
         return value
 
     def number(
         self, sheet: str, index: int, column: str, value: Any, *, minimum: float, inclusive: bool, below: float | None
     ) -> None:
         if value is None:
-            self.add(sheet, index, column, "a value is required")
+            self.add(sheet, index, column, ValueRequired())
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.add(sheet, index, column, f"{value!r} is not a number")
+            self.add(sheet, index, column, NotANumber(value=repr(value)))
             return
         if isinstance(value, int) and abs(value) > 2**53:
-            self.add(sheet, index, column, f"{value} is too large")
+            self.add(sheet, index, column, NumberTooLarge(value=str(value)))
             return
         if not math.isfinite(value):
-            self.add(sheet, index, column, f"{value!r} is not a finite number")
+            self.add(sheet, index, column, NotFinite(value=repr(value)))
             return
         if (value < minimum) if inclusive else (value <= minimum):
-            bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
-            self.add(sheet, index, column, f"must be {bound}, got {value:g}")
+            bound = AtLeast if inclusive else GreaterThan
+            self.add(sheet, index, column, bound(limit=f"{minimum:g}", value=f"{value:g}"))
         elif below is not None and value >= below:
-            self.add(sheet, index, column, f"must be less than {below:g}, got {value:g}")
+            self.add(sheet, index, column, LessThan(limit=f"{below:g}", value=f"{value:g}"))
 
-    def duplicate(self, sheet: str, index: int, column: str, key: Any, seen: dict[Any, int], what: str) -> None:
+    def duplicate(self, sheet: str, index: int, column: str, key: Any, seen: dict[Any, int], shown: str) -> None:
         if key in seen:
-            self.add(sheet, index, column, f"{what} appears twice (also on row {self.row(sheet, seen[key])})")
+            self.add(sheet, index, column, AppearsTwice(value=shown, row=self.row(sheet, seen[key])))
         else:
             seen[key] = index
 
     def one_of(self, sheet: str, index: int, column: str, value: str | None, allowed: tuple[str, ...]) -> None:
         if value and value not in allowed:
-            self.add(sheet, index, column, f"{value!r} is not one of {', '.join(allowed)}")
+            self.add(sheet, index, column, NotOneOf(value=repr(value), allowed=allowed))
 
     # -- sheets ----------------------------------------------------------------------------------------------
     def _items(self) -> set[str]:
@@ -310,7 +336,7 @@ class _Checker:
         for i, item in enumerate(self.data.items):
             code = self.text("items", i, "code", item.code, max_len=CODE_MAX, code=True)
             if code:
-                self.duplicate("items", i, "code", code, seen, f"item {code!r}")
+                self.duplicate("items", i, "code", code, seen, repr(code))
             self.text("items", i, "name", item.name)
             kind = self.text("items", i, "kind", item.kind, max_len=KIND_MAX, code=True)
             self.one_of("items", i, "kind", kind, ITEM_KINDS)
@@ -326,64 +352,58 @@ class _Checker:
             component = self.text("bom", i, "component", line.component, max_len=CODE_MAX, code=True)
             for column, code in (("parent", parent), ("component", component)):
                 if code and code not in item_codes:
-                    self.add("bom", i, column, f"unknown item {code!r}")
+                    self.add("bom", i, column, MasterItemUnknown(item=repr(code)))
             self.number("bom", i, "quantity", line.quantity, minimum=0, inclusive=False, below=None)
             self.number("bom", i, "scrap_pct", line.scrap_pct, minimum=0, inclusive=True, below=100)
             if not parent or not component:
                 continue
             if parent == component:
-                self.add("bom", i, "component", f"item {parent!r} cannot be a component of itself")
+                self.add("bom", i, "component", ComponentOfItself(item=repr(parent)))
                 continue
             key = (parent, component)
             if key in seen:
-                self.duplicate("bom", i, "component", key, seen, f"component {component!r} of {parent!r}")
+                self.duplicate("bom", i, "component", key, seen, repr(component))
                 continue
             seen[key] = i
             edges.setdefault(parent, []).append((component, i))
         for path, index in _cycles(edges):
-            self.add("bom", index, "component", f"BOM cycle: {' -> '.join(path)}")
+            self.add("bom", index, "component", BomCycle(path=" -> ".join(path)))
 
     def _operations(self, item_codes: set[str]) -> None:
         seen: dict[tuple[str, int], int] = {}
         for i, op in enumerate(self.data.operations):
             item = self.text("routings", i, "item", op.item, max_len=CODE_MAX, code=True)
             if item and item not in item_codes:
-                self.add("routings", i, "item", f"unknown item {item!r}")
+                self.add("routings", i, "item", MasterItemUnknown(item=repr(item)))
             seq = op.seq
             if seq is None:
-                self.add("routings", i, "seq", "a value is required")
+                self.add("routings", i, "seq", ValueRequired())
             elif isinstance(seq, bool) or not isinstance(seq, int):
-                self.add("routings", i, "seq", f"{seq!r} is not a whole number")
+                self.add("routings", i, "seq", NotWholeNumber(value=repr(seq)))
             elif seq <= 0:
-                self.add("routings", i, "seq", f"must be greater than 0, got {seq}")
+                self.add("routings", i, "seq", GreaterThan(limit="0", value=str(seq)))
             elif seq > SEQ_MAX:
-                self.add("routings", i, "seq", f"must be at most {SEQ_MAX}, got {seq}")
+                self.add("routings", i, "seq", AtMost(limit=str(SEQ_MAX), value=str(seq)))
             elif item:
-                self.duplicate("routings", i, "seq", (item, seq), seen, f"sequence {seq} of item {item!r}")
+                self.duplicate("routings", i, "seq", (item, seq), seen, str(seq))
             self.text("routings", i, "operation", op.code, max_len=CODE_MAX, code=True)
             self.text("routings", i, "name", op.name)
             centre = self.text("routings", i, "work_centre", op.work_centre, max_len=CODE_MAX, code=True)
             if centre and self.plant_codes is not None and centre not in self.plant_codes:
-                self.add("routings", i, "work_centre", f"{centre!r} is not a machine or line of the plant")
+                self.add("routings", i, "work_centre", WorkCentreUnknown(work_centre=repr(centre)))
             self.number("routings", i, "ideal_cycle_s", op.ideal_cycle_s, minimum=0, inclusive=False, below=None)
             self.number("routings", i, "setup_s", op.setup_s, minimum=0, inclusive=True, below=None)
 
     def _partners(self, sheet: str, partners: tuple[Partner, ...]) -> None:
         seen: dict[str, int] = {}
-        what = sheet[:-1]
         for i, p in enumerate(partners):
             code = self.text(sheet, i, "code", p.code, max_len=CODE_MAX, code=True)
             if code:
-                self.duplicate(sheet, i, "code", code, seen, f"{what} {code!r}")
+                self.duplicate(sheet, i, "code", code, seen, repr(code))
             self.text(sheet, i, "name", p.name)
             country = self.text(sheet, i, "country", p.country, max_len=CODE_MAX, required=False, code=True)
             if country and not COUNTRY_PATTERN.match(country):
-                self.add(
-                    sheet,
-                    i,
-                    "country",
-                    f"{country!r} is not a two-letter upper-case country code (ISO 3166-1 alpha-2, e.g. KR, VN)",
-                )
+                self.add(sheet, i, "country", CountryCode(value=repr(country)))
             self.text(sheet, i, "contact", p.contact, required=False)
 
     def _locations(self) -> None:
@@ -391,7 +411,7 @@ class _Checker:
         for i, loc in enumerate(self.data.locations):
             code = self.text("locations", i, "code", loc.code, max_len=CODE_MAX, code=True)
             if code:
-                self.duplicate("locations", i, "code", code, seen, f"location {code!r}")
+                self.duplicate("locations", i, "code", code, seen, repr(code))
             self.text("locations", i, "name", loc.name)
             kind = self.text("locations", i, "kind", loc.kind, max_len=KIND_MAX, code=True)
             self.one_of("locations", i, "kind", kind, LOCATION_KINDS)
@@ -403,13 +423,8 @@ class _Checker:
             if not code:
                 continue
             if not CODE_PATTERN.match(code):
-                self.add(
-                    sheet,
-                    i,
-                    "code",
-                    f"{code!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-                )
-            self.duplicate(sheet, i, "code", code, seen, f"code {code!r}")
+                self.add(sheet, i, "code", ReasonCodeForm(value=repr(code)))
+            self.duplicate(sheet, i, "code", code, seen, repr(code))
 
 
 def _cycles(edges: dict[str, list[tuple[str, int]]]) -> list[tuple[list[str], int]]:
@@ -461,12 +476,15 @@ def explode(bom_lines: Iterable[BomLine], item: str, quantity: float) -> list[Re
     """Multi-level explosion of ``quantity`` of ``item``: one row per path through the bill, depth first in
     bill-line order (an indented bill).  A component used by several parents has one row under each.
 
-    Raises ``ValueError`` for a negative or non-finite quantity and for a cycle in the bill.
+    Raises ``QuantityInvalid`` for a negative or non-finite quantity and ``BomCycle`` for a cycle in the bill.
     """
-    if isinstance(quantity, bool) or not isinstance(quantity, (int, float)) or not math.isfinite(quantity):
-        raise ValueError(f"quantity {quantity!r} is not a finite number")
-    if quantity < 0:
-        raise ValueError(f"quantity must not be negative, got {quantity:g}")
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, (int, float))
+        or not math.isfinite(quantity)
+        or quantity < 0
+    ):
+        raise QuantityInvalid(quantity=repr(quantity))
     children: dict[str, list[BomLine]] = {}
     for line in bom_lines:
         children.setdefault(line.parent, []).append(line)
@@ -483,7 +501,7 @@ def explode(bom_lines: Iterable[BomLine], item: str, quantity: float) -> list[Re
             continue
         if line.component in path:
             cycle = path[path.index(line.component) :] + (line.component,)
-            raise ValueError(f"BOM cycle: {' -> '.join(cycle)}")
+            raise BomCycle(path=" -> ".join(cycle))
         gross = gross_requirement(parent_qty, line.quantity, line.scrap_pct)
         out.append(Requirement(level + 1, parent, line.component, gross))
         stack.append(

@@ -19,6 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shopfloor.errors import KeyNotEd25519
+
 
 class SignatureError(ValueError):
     """A report that does not verify; the message says why."""
@@ -54,9 +56,12 @@ def public_bytes(key: Ed25519PrivateKey) -> bytes:
 
 
 def load_private(pem: bytes) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(pem, password=None)
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise KeyNotEd25519() from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("the key is not an Ed25519 private key")
+        raise KeyNotEd25519()
     return key
 
 

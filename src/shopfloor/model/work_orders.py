@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from shopfloor.errors import TransitionNotAllowed, WorkOrderFinal
+
 
 class Status(enum.StrEnum):
     PLANNED = "planned"
@@ -28,12 +30,13 @@ TRANSITIONS: dict[Status, tuple[Status, ...]] = {
 }
 
 
-class TransitionError(ValueError):
-    pass
-
-
 def check_transition(code: str, current: Status, target: Status) -> None:
+    """Refuse a step the order's status does not allow, naming the steps it does."""
     allowed = TRANSITIONS[current]
-    if target not in allowed:
-        nxt = ", ".join(s.value for s in allowed) or "nothing (final)"
-        raise TransitionError(f"work order {code} is {current.value}: it can go to {nxt}, not {target.value}")
+    if target in allowed:
+        return
+    if not allowed:
+        raise WorkOrderFinal(work_order=code, status=current.value, target=target.value)
+    raise TransitionNotAllowed(
+        work_order=code, status=current.value, allowed=[s.value for s in allowed], target=target.value
+    )

@@ -16,12 +16,28 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from shopfloor.errors import (
+    BadgeTaken,
+    LanguageUnknown,
+    OrganisationNotFound,
+    OrganisationRequired,
+    OrganisationRoleMismatch,
+    PasswordTooShort,
+    PinInvalid,
+    PinOnlyForOperators,
+    RoleUnknown,
+    SecretMissing,
+    UserExists,
+    UsernameInvalid,
+    UserNotFound,
+)
 from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, login_attempts, organisations, sessions, users
 
 LANGUAGES = ("ko", "en", "vi")
 SESSION_LIFETIME = timedelta(hours=12)
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LIMIT = 5  # failed attempts per key within the window
+MIN_PASSWORD = 10
 
 
 # argon2-cffi's default parameters: RFC 9106's low-memory profile.  No setting weakens them.
@@ -37,14 +53,6 @@ def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
     previous, _hasher = _hasher, hasher
     _DUMMY_HASH = hasher.hash("not a real password")
     return previous
-
-
-class AccountError(ValueError):
-    """A request about accounts is refused; the message says why."""
-
-
-class AccountConflict(AccountError):
-    """The name or badge is taken already."""
 
 
 @dataclass(frozen=True)
@@ -88,30 +96,30 @@ def create_user(
             select(organisations.c.id, organisations.c.kind).where(organisations.c.code == organisation)
         ).first()
         if org is None:
-            raise AccountError(f"no organisation {organisation!r}")
+            raise OrganisationNotFound(organisation=organisation)
         if role != org.kind:
-            raise AccountError(f"a user of {organisation} ({org.kind}) has the role {org.kind}, not {role!r}")
+            raise OrganisationRoleMismatch(organisation=organisation, kind=org.kind, role=role)
         organisation_id = org.id
     elif role in HUB_ROLES:
-        raise AccountError(f"a {role} user belongs to an organisation: give it")
+        raise OrganisationRequired(role=role)
     elif role not in ROLES:
-        raise AccountError(f"role {role!r} must be one of {', '.join(ROLES + HUB_ROLES)}")
+        raise RoleUnknown(role=role, roles=ROLES + HUB_ROLES)
     if language is not None and language not in LANGUAGES:
-        raise AccountError(f"language {language!r} must be one of {', '.join(LANGUAGES)}")
+        raise LanguageUnknown(language=language, languages=LANGUAGES)
     if not username or len(username) > 64:
-        raise AccountError("a username of 1 to 64 characters is required")
+        raise UsernameInvalid()
     if password is None and pin is None:
-        raise AccountError("give a password, or a PIN for an operator")
-    if password is not None and len(password) < 10:
-        raise AccountError("a password needs at least 10 characters")
+        raise SecretMissing()
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise PasswordTooShort(min_length=MIN_PASSWORD)
     if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
-        raise AccountError("a PIN is 4 to 8 digits")
+        raise PinInvalid()
     if pin is not None and password is None and role != "operator":
-        raise AccountError("only operators may sign in with a PIN alone")
+        raise PinOnlyForOperators()
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
-        raise AccountConflict(f"user {username!r} exists already")
+        raise UserExists(user=username)
     if badge and conn.execute(select(users.c.id).where(users.c.badge == badge)).first():
-        raise AccountConflict(f"badge {badge!r} belongs to another user")
+        raise BadgeTaken(badge=badge)
     uid = conn.execute(
         insert(users).values(
             username=username,
@@ -132,7 +140,14 @@ def create_user(
 def get_user(conn: Connection, user_id: int) -> User:
     row = conn.execute(select(users).where(users.c.id == user_id)).first()
     if row is None:
-        raise AccountError(f"no user {user_id}")
+        raise UserNotFound(user=user_id)
+    return _user(row)
+
+
+def by_username(conn: Connection, username: str) -> User:
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise UserNotFound(user=username)
     return _user(row)
 
 
@@ -142,7 +157,7 @@ def list_users(conn: Connection) -> list[User]:
 
 def set_language(conn: Connection, user_id: int, language: str) -> None:
     if language not in LANGUAGES:
-        raise AccountError(f"language {language!r} must be one of {', '.join(LANGUAGES)}")
+        raise LanguageUnknown(language=language, languages=LANGUAGES)
     conn.execute(update(users).where(users.c.id == user_id).values(language=language))
 
 

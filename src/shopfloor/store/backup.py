@@ -19,14 +19,11 @@ from typing import Any
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, LargeBinary, func, insert, select, text
 
+from shopfloor.errors import BackupDamaged, BackupIncomplete, BackupRevision, NotABackup, StoreNotEmpty
 from shopfloor.store.schema import UTCDateTime, metadata
 
 FORMAT = "shopfloor-backup"
 VERSION = 1
-
-
-class BackupError(ValueError):
-    pass
 
 
 def _revision(engine: Engine) -> str | None:
@@ -81,21 +78,18 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
         fh = gzip.open(path, "rt", encoding="utf-8")
         header = json.loads(fh.readline())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BackupError(f"{path} is not a shopfloor backup: {exc}") from None
+        raise NotABackup(file=str(path), reason=f": {exc}") from None
     if header.get("format") != FORMAT:
-        raise BackupError(f"{path} is not a shopfloor backup")
+        raise NotABackup(file=str(path), reason="")
     revision = _revision(engine)
     if header.get("revision") != revision:
-        raise BackupError(
-            f"the backup has schema revision {header.get('revision')}, this store {revision}: "
-            "restore into a store of the same version"
-        )
+        raise BackupRevision(backup=str(header.get("revision")), store=str(revision))
     tables = {t.name: t for t in metadata.sorted_tables}
     restored = dict.fromkeys(tables, 0)
     with fh, engine.begin() as conn:
         for name, table in tables.items():
             if conn.execute(select(func.count()).select_from(table)).scalar_one():
-                raise BackupError(f"the store is not empty (table {name} has rows): restore into an empty store")
+                raise StoreNotEmpty(table=name)
         batch: list[dict] = []
         current = None
 
@@ -109,7 +103,7 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
                 item = json.loads(line)
                 table = tables[item["t"]]
             except (json.JSONDecodeError, KeyError) as exc:
-                raise BackupError(f"{path}: line {line_no} is damaged ({exc})") from None
+                raise BackupDamaged(file=str(path), line=line_no, reason=str(exc)) from None
             if item["t"] != current:
                 flush()
                 current = item["t"]
@@ -121,7 +115,7 @@ def restore(engine: Engine, path: Path) -> dict[str, int]:
         expected = header.get("counts", {})
         wrong = {n: (restored[n], expected.get(n, 0)) for n in tables if restored[n] != expected.get(n, 0)}
         if wrong:
-            raise BackupError(f"the backup is incomplete, nothing restored: rows (read, expected) {wrong}")
+            raise BackupIncomplete(counts=str(wrong))
         if conn.dialect.name == "postgresql":
             for table in tables.values():
                 pk = list(table.primary_key.columns)

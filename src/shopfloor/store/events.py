@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shopfloor.errors import MachineNotFound, MachineUnknown
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange, event_key
 from shopfloor.model.intervals import Interval
-from shopfloor.store.plant import StoreError, machine_ids
+from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
 
 _CHUNK = 1000
@@ -64,7 +65,7 @@ def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendRes
     ids = machine_ids(conn)
     unknown = sorted({e.machine for e in events} - set(ids))
     if unknown:
-        raise StoreError(f"unknown machine(s): {', '.join(unknown)}")
+        raise MachineUnknown(machine=", ".join(unknown))
     keyed: dict[str, MachineEvent] = {}
     for ev in events:
         key = event_key(ev)
@@ -135,7 +136,7 @@ def history(conn: Connection, machine: str, window: Interval) -> tuple[list[Stat
     end, and its count events inside the window."""
     ids = machine_ids(conn)
     if machine not in ids:
-        raise StoreError(f"unknown machine {machine!r}")
+        raise MachineNotFound(machine=machine)
     mid = ids[machine]
     me = machine_events.c
     run_start = state_run_start(conn, mid, window.start)

@@ -16,6 +16,47 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from shopfloor.errors import (
+    AmountInvalid,
+    ChooseKpis,
+    ConsentDoesNotCover,
+    ConsentNotFound,
+    ConsentWithdrawn,
+    ContributionTooLarge,
+    DomainError,
+    FactoryNotFound,
+    FunderUnknown,
+    KpiUnknown,
+    LedgerKind,
+    MonthInvalid,
+    MonthlyOnly,
+    NoConsent,
+    NoFundingRule,
+    OnlyFactoryShares,
+    OnlyFactoryWithdraws,
+    OrganisationExists,
+    OrganisationIncomplete,
+    OrganisationKind,
+    OrganisationNotFound,
+    ProgramExists,
+    ProgramNotFound,
+    ProjectExists,
+    ProjectNotFound,
+    ProjectRefused,
+    PublicKeyInvalid,
+    ReportKpisShape,
+    ReportLacks,
+    ReportNeedsFactoryToken,
+    ReportOtherFactory,
+    ReportReplayed,
+    ReportShape,
+    ReportStale,
+    SharedKpiUnknown,
+    SignatureRefused,
+    SignedAtInvalid,
+    SponsorNotFound,
+    refuse,
+)
 from shopfloor.model.funding import Rule, check_rule, check_shares
 from shopfloor.model.signing import SignatureError, verify
 from shopfloor.store.schema import (
@@ -35,18 +76,6 @@ FRESH_FOR = timedelta(minutes=15)
 LOWER_IS_BETTER = ("ppm", "scrap_ratio")
 
 
-class HubError(ValueError):
-    """A request the hub refuses; the message says why."""
-
-
-class NotFound(HubError):
-    """Nothing of that name in the asker's scope."""
-
-
-class Conflict(HubError):
-    """A replayed report, a duplicate code, a consent already withdrawn."""
-
-
 @dataclass(frozen=True)
 class Viewer:
     kind: str  # office, sponsor, factory
@@ -60,13 +89,13 @@ class Viewer:
 # -- organisations ------------------------------------------------------------------------------------------
 def add_organisation(conn: Connection, code: str, name: str, kind: str, public_key: bytes | None = None) -> dict:
     if kind not in KINDS:
-        raise HubError(f"kind must be office, sponsor or factory, not {kind!r}")
+        raise OrganisationKind(kind=kind)
     if not code or not name:
-        raise HubError("an organisation needs a code and a name")
+        raise OrganisationIncomplete()
     if public_key is not None and (kind != "factory" or len(public_key) != 32):
-        raise HubError("only a factory has a public key, of 32 bytes (Ed25519)")
+        raise PublicKeyInvalid()
     if conn.execute(select(organisations.c.id).where(organisations.c.code == code)).first():
-        raise Conflict(f"organisation {code!r} exists already")
+        raise OrganisationExists(organisation=code)
     conn.execute(insert(organisations).values(code=code, name=name, kind=kind, public_key=public_key))
     return organisation(conn, code)
 
@@ -74,14 +103,14 @@ def add_organisation(conn: Connection, code: str, name: str, kind: str, public_k
 def organisation(conn: Connection, code: str) -> dict[str, Any]:
     row = conn.execute(select(organisations).where(organisations.c.code == code)).first()
     if row is None:
-        raise NotFound(f"no organisation {code!r}")
+        raise OrganisationNotFound(organisation=code)
     return {"id": row.id, "code": row.code, "name": row.name, "kind": row.kind, "has_key": row.public_key is not None}
 
 
 def _org_id(conn: Connection, code: str, kind: str) -> int:
     row = conn.execute(select(organisations.c.id, organisations.c.kind).where(organisations.c.code == code)).first()
     if row is None or row.kind != kind:
-        raise NotFound(f"no {kind} {code!r}")
+        raise SponsorNotFound(sponsor=code) if kind == "sponsor" else FactoryNotFound(factory=code)
     return int(row.id)
 
 
@@ -101,7 +130,7 @@ def organisations_seen(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]
 # -- programs, rules, projects, ledger ----------------------------------------------------------------------
 def add_program(conn: Connection, code: str, name: str) -> dict[str, Any]:
     if conn.execute(select(programs.c.id).where(programs.c.code == code)).first():
-        raise Conflict(f"program {code!r} exists already")
+        raise ProgramExists(program=code)
     conn.execute(insert(programs).values(code=code, name=name))
     return {"code": code, "name": name}
 
@@ -109,14 +138,12 @@ def add_program(conn: Connection, code: str, name: str) -> dict[str, Any]:
 def _program_id(conn: Connection, code: str) -> int:
     pid = conn.execute(select(programs.c.id).where(programs.c.code == code)).scalar()
     if pid is None:
-        raise NotFound(f"no program {code!r}")
+        raise ProgramNotFound(program=code)
     return int(pid)
 
 
 def set_rule(conn: Connection, program: str, rule: Rule) -> dict[str, Any]:
-    problems = check_rule(rule)
-    if problems:
-        raise HubError("; ".join(problems))
+    refuse(check_rule(rule))
     pid = _program_id(conn, program)
     fr = funding_rules.c
     values = {
@@ -138,7 +165,7 @@ def _rule(conn: Connection, program_id: int, year: int, level: str) -> Rule:
         select(funding_rules).where(fr.program_id == program_id, fr.year == year, fr.level == level)
     ).first()
     if row is None:
-        raise HubError(f"the program has no funding rule for {year} {level!r}")
+        raise NoFundingRule(year=year, level=level)
     return Rule(row.year, row.level, row.state_max_pct, row.sponsor_min_pct, int(row.state_cap))
 
 
@@ -149,15 +176,17 @@ def add_project(conn: Connection, spec: dict[str, Any]) -> dict[str, Any]:
     sponsor_id = _org_id(conn, spec["sponsor"], "sponsor")
     rule = _rule(conn, pid, int(spec["year"]), spec["level"])
     budget, state, sponsor, factory = (int(spec[k]) for k in ("budget", "state", "sponsor_share", "factory_share"))
-    problems = check_shares(budget, state, sponsor, factory, rule)
+    problems: list[DomainError] = check_shares(budget, state, sponsor, factory, rule)
     for key in ("baseline", "target"):
         unknown = sorted(set(spec.get(key) or {}) - set(SHAREABLE))
         if unknown:
-            problems.append(f"{key}: unknown KPI {', '.join(unknown)} (known: {', '.join(SHAREABLE)})")
+            problems.append(KpiUnknown(field=key, kpis=unknown, known=SHAREABLE))
     if conn.execute(select(projects.c.id).where(projects.c.code == spec["code"])).first():
-        problems.append(f"project {spec['code']!r} exists already")
+        problems.append(ProjectExists(project=spec["code"]))
+    if len(problems) == 1:
+        raise problems[0]
     if problems:
-        raise HubError("; ".join(problems))
+        raise ProjectRefused(problems)
     conn.execute(
         insert(projects).values(
             code=spec["code"],
@@ -216,7 +245,7 @@ def _projects_query(viewer: Viewer):
 def project(conn: Connection, viewer: Viewer, code: str) -> dict[str, Any]:
     row = conn.execute(_projects_query(viewer).where(projects.c.code == code)).first()
     if row is None:
-        raise NotFound(f"no project {code!r}")
+        raise ProjectNotFound(project=code)
     doc = _project_doc(row)
     ms = milestones.c
     doc["milestones"] = [
@@ -238,21 +267,22 @@ def project_list(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
 def add_milestone(conn: Connection, code: str, name: str, due: datetime) -> None:
     pid = conn.execute(select(projects.c.id).where(projects.c.code == code)).scalar()
     if pid is None:
-        raise NotFound(f"no project {code!r}")
+        raise ProjectNotFound(project=code)
     conn.execute(insert(milestones).values(project_id=pid, name=name, due=due))
 
 
 def add_ledger_entry(conn: Connection, code: str, funder: str, kind: str, amount: int, note: str | None = None,
                      ts: datetime | None = None) -> dict[str, Any]:  # fmt: skip
     if funder not in ("state", "sponsor", "factory"):
-        raise HubError(f"funder must be state, sponsor or factory, not {funder!r}")
+        raise FunderUnknown(funder=funder)
     if kind not in ("contribution", "payment"):
-        raise HubError(f"kind must be contribution or payment, not {kind!r}")
+        raise LedgerKind(kind=kind)
     if not isinstance(amount, int) or amount <= 0:
-        raise HubError("an amount is a whole number above zero")
-    row = conn.execute(select(projects).where(projects.c.code == code)).first()
+        raise AmountInvalid()
+    # The project's row is locked: two contributions at the same moment are checked against the share in turn.
+    row = conn.execute(select(projects).where(projects.c.code == code).with_for_update()).first()
     if row is None:
-        raise NotFound(f"no project {code!r}")
+        raise ProjectNotFound(project=code)
     committed = {"state": row.state_amount, "sponsor": row.sponsor_amount, "factory": row.factory_amount}[funder]
     lg = ledger.c
     so_far = conn.execute(
@@ -261,7 +291,7 @@ def add_ledger_entry(conn: Connection, code: str, funder: str, kind: str, amount
         )
     ).scalar_one()
     if kind == "contribution" and int(so_far) + amount > committed:
-        raise HubError(f"the {funder} would contribute {int(so_far) + amount:,}, more than its share {committed:,}")
+        raise ContributionTooLarge(funder=funder, total=f"{int(so_far) + amount:,}", share=f"{committed:,}")
     conn.execute(
         insert(ledger).values(
             project_id=row.id, ts=ts or datetime.now(timezone.utc), funder=funder, kind=kind, amount=amount, note=note
@@ -324,14 +354,12 @@ def totals(conn: Connection, viewer: Viewer, program: str) -> dict[str, Any]:
 # -- consents and signed outcome reports --------------------------------------------------------------------
 def grant_consent(conn: Connection, viewer: Viewer, sponsor: str, kpis: list[str], granularity: str = "month"):
     if viewer.kind != "factory":
-        raise HubError("only a factory shares its own figures")
+        raise OnlyFactoryShares()
     unknown = sorted(set(kpis) - set(SHAREABLE))
     if unknown or not kpis:
-        raise HubError(
-            f"choose KPIs among {', '.join(SHAREABLE)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-        )
+        raise SharedKpiUnknown(kpis=unknown, known=SHAREABLE) if unknown else ChooseKpis(known=SHAREABLE)
     if granularity != "month":
-        raise HubError("figures are shared monthly; raw data stays at the factory")
+        raise MonthlyOnly()
     sponsor_id = _org_id(conn, sponsor, "sponsor")
     cid = conn.execute(
         insert(consents).values(
@@ -355,7 +383,7 @@ def consent(conn: Connection, viewer: Viewer, cid: int) -> dict[str, Any]:
         )
     row = conn.execute(query).first()
     if row is None:
-        raise NotFound(f"no consent {cid}")
+        raise ConsentNotFound(consent=cid)
     return {
         "id": row.id,
         "sponsor": row.sponsor,
@@ -378,11 +406,16 @@ def consents_of(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
 
 def withdraw_consent(conn: Connection, viewer: Viewer, cid: int) -> dict[str, Any]:
     if viewer.kind != "factory":
-        raise HubError("only the factory that gave a consent withdraws it")
-    doc = consent(conn, viewer, cid)
-    if doc["withdrawn_at"]:
-        raise Conflict(f"consent {cid} was withdrawn already")
-    conn.execute(update(consents).where(consents.c.id == cid).values(withdrawn_at=datetime.now(timezone.utc)))
+        raise OnlyFactoryWithdraws()
+    consent(conn, viewer, cid)
+    # Withdrawn only if it stands: of two withdrawals at the same moment, the second is refused.
+    done = conn.execute(
+        update(consents)
+        .where(consents.c.id == cid, consents.c.withdrawn_at.is_(None))
+        .values(withdrawn_at=datetime.now(timezone.utc))
+    ).rowcount
+    if not done:
+        raise ConsentWithdrawn(consent=cid)
     return consent(conn, viewer, cid)
 
 
@@ -392,30 +425,30 @@ def receive_report(conn: Connection, viewer: Viewer, envelope: Any, now: datetim
     that sponsor stands and covers every KPI in it."""
     now = now or datetime.now(timezone.utc)
     if viewer.kind != "factory":
-        raise HubError("outcome reports are sent with a factory's token")
+        raise ReportNeedsFactoryToken()
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):
-        raise HubError('a report is {"payload": {...}, "signature": "..."}')
+        raise ReportShape()
     payload = envelope["payload"]
     missing = sorted({"factory", "sponsor", "period", "kpis", "signed_at", "nonce"} - set(payload))
     if missing:
-        raise HubError(f"the report lacks {', '.join(missing)}")
+        raise ReportLacks(fields=missing)
     org = conn.execute(select(organisations).where(organisations.c.id == viewer.org_id)).one()
     if payload["factory"] != org.code:
-        raise HubError(f"a token of {org.code} cannot send a report of {payload['factory']!r}")
+        raise ReportOtherFactory(own=org.code, factory=str(payload["factory"]))
     try:
         data = verify(org.public_key or b"", payload, str(envelope.get("signature", "")))
     except SignatureError as exc:
-        raise HubError(f"signature refused: {exc}") from None
+        raise SignatureRefused(reason=str(exc)) from None
     try:
         signed_at = datetime.fromisoformat(str(payload["signed_at"]))
         if signed_at.tzinfo is None:
             raise ValueError
     except ValueError:
-        raise HubError("signed_at must be ISO 8601 with a UTC offset") from None
+        raise SignedAtInvalid() from None
     if abs(now - signed_at) > FRESH_FOR:
-        raise HubError(f"the report was signed at {signed_at.isoformat()}, more than 15 minutes from the hub's clock")
+        raise ReportStale(signed_at=signed_at.isoformat())
     if conn.execute(select(outcome_reports.c.id).where(outcome_reports.c.nonce == str(payload["nonce"]))).first():
-        raise Conflict(f"report {payload['nonce']} was received before: a replay is refused")
+        raise ReportReplayed(nonce=str(payload["nonce"]))
     period = str(payload["period"])
     if (
         len(period) != 7
@@ -423,10 +456,10 @@ def receive_report(conn: Connection, viewer: Viewer, envelope: Any, now: datetim
         or not (period[:4] + period[5:]).isdigit()
         or not 1 <= int(period[5:]) <= 12
     ):
-        raise HubError(f"period {period!r} must be a month, YYYY-MM")
+        raise MonthInvalid(period=period)
     kpis = payload["kpis"]
     if not isinstance(kpis, dict) or not all(isinstance(v, (int, float)) or v is None for v in kpis.values()):
-        raise HubError("kpis must map KPI names to numbers")
+        raise ReportKpisShape()
     sponsor_id = _org_id(conn, str(payload["sponsor"]), "sponsor")
     c = consents.c
     live = conn.execute(
@@ -434,10 +467,10 @@ def receive_report(conn: Connection, viewer: Viewer, envelope: Any, now: datetim
         .order_by(c.id.desc())
     ).first()  # fmt: skip
     if live is None:
-        raise HubError(f"{org.code} has no consent to share with {payload['sponsor']}")
+        raise NoConsent(factory=org.code, sponsor=str(payload["sponsor"]))
     beyond = sorted(set(kpis) - set(live.kpis))
     if beyond:
-        raise HubError(f"the consent to {payload['sponsor']} does not cover {', '.join(beyond)}")
+        raise ConsentDoesNotCover(sponsor=str(payload["sponsor"]), kpis=beyond)
     conn.execute(
         insert(outcome_reports).values(
             factory_id=org.id, sponsor_id=sponsor_id, consent_id=live.id, period=period, kpis=kpis,

@@ -14,16 +14,53 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from shopfloor.analytics import spc
 from shopfloor.analytics.study import control_study
+from shopfloor.errors import (
+    CharacteristicChartForKind,
+    CharacteristicFieldRequired,
+    CharacteristicFieldsUnknown,
+    CharacteristicKind,
+    CharacteristicNotFinite,
+    CharacteristicNotFound,
+    CharacteristicOfProductNotFound,
+    CharacteristicSingleValues,
+    CharacteristicSubgroupSize,
+    CharacteristicVariablesOnly,
+    CharacteristicWholeNumber,
+    DomainError,
+    MachineUnknown,
+    NominalOutsideLimits,
+    OperationUnknown,
+    PhaseOneTooShort,
+    ProcessValueIncomplete,
+    ProductUnknown,
+    RulesUnknown,
+    SampleFromProcess,
+    SampleImpossible,
+    SampleInspected,
+    SampleKeyReused,
+    SampleLotUnknown,
+    SampleNonconforming,
+    SampleNpSize,
+    SampleSize,
+    SampleSourceUnknown,
+    SampleValueNotFinite,
+    SampleValueNotNumber,
+    SampleValuesMissing,
+    SampleWorkOrderUnknown,
+    SpecificationLimits,
+    refuse,
+)
 from shopfloor.model.plant import Plant
 from shopfloor.store.schema import (
     inspection_characteristics,
     inspection_samples,
     items,
     lots,
+    machine_events,
     machines,
     measurements,
     operations,
@@ -33,10 +70,6 @@ from shopfloor.store.schema import (
 VARIABLE_CHARTS = ("xbar-r", "xbar-s", "imr", "ewma", "cusum")
 ATTRIBUTE_CHARTS = ("p", "np", "c", "u")
 SOURCES = ("terminal", "api", "csv")
-
-
-class InspectionError(ValueError):
-    """An inspection plan or record that cannot be accepted; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +113,7 @@ def _finite(value: Any, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InspectionError(f"{what} must be a finite number, not {value!r}")
+        raise CharacteristicNotFinite(field=what, value=repr(value))
     return float(value)
 
 
@@ -88,64 +121,65 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
     """The characteristic's fields, checked; every problem is named in one error."""
     unknown = set(spec) - set(FIELDS)
     if unknown:
-        raise InspectionError(f"unknown fields: {', '.join(sorted(unknown))}")
-    problems: list[str] = []
+        raise CharacteristicFieldsUnknown(fields=sorted(unknown))
+    problems: list[DomainError] = []
     v = {f: spec.get(f) for f in FIELDS}
     v["active"] = True if v["active"] is None else bool(v["active"])
     v["rules"] = v["rules"] or "nelson"
     for key in ("product", "code", "name", "kind", "chart"):
         if not isinstance(v[key], str) or not v[key].strip():
-            problems.append(f"{key} is required")
+            problems.append(CharacteristicFieldRequired(field=key))
     products = {p.code for p in plant.products}
     if v["product"] and v["product"] not in products:
         if conn.execute(select(items.c.code).where(items.c.code == v["product"])).first() is None:
-            problems.append(f"unknown product {v['product']!r}")
+            problems.append(ProductUnknown(product=v["product"]))
     if v["kind"] == "variable":
         if v["chart"] not in VARIABLE_CHARTS:
-            problems.append(f"a variable is charted with {', '.join(VARIABLE_CHARTS)}, not {v['chart']!r}")
+            problems.append(CharacteristicChartForKind(kind="variable", charts=VARIABLE_CHARTS, chart=str(v["chart"])))
     elif v["kind"] == "attribute":
         if v["chart"] not in ATTRIBUTE_CHARTS:
-            problems.append(f"an attribute is charted with {', '.join(ATTRIBUTE_CHARTS)}, not {v['chart']!r}")
+            problems.append(
+                CharacteristicChartForKind(kind="attribute", charts=ATTRIBUTE_CHARTS, chart=str(v["chart"]))
+            )
         for key in ("nominal", "lsl", "usl", "machine", "process_value"):
             if v[key] is not None:
-                problems.append(f"{key} applies to variables only")
+                problems.append(CharacteristicVariablesOnly(field=key))
     else:
-        problems.append(f"kind must be variable or attribute, not {v['kind']!r}")
+        problems.append(CharacteristicKind(kind=str(v["kind"])))
     size = v["sample_size"]
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        problems.append(f"sample_size must be a whole number of at least 1, not {size!r}")
+        problems.append(CharacteristicWholeNumber(field="sample_size", value=repr(size)))
     elif v["chart"] in ("xbar-r", "xbar-s") and not 2 <= size <= 25:
-        problems.append(f"an {v['chart']} chart needs subgroups of 2 to 25, not {size}")
+        problems.append(CharacteristicSubgroupSize(chart=v["chart"], size=size))
     elif v["chart"] in ("imr", "ewma", "cusum") and size != 1:
-        problems.append(f"an {v['chart']} chart plots single values: sample_size must be 1, not {size}")
+        problems.append(CharacteristicSingleValues(chart=v["chart"], size=size))
     try:
         lsl, usl, nominal = (_finite(v[k], k) for k in ("lsl", "usl", "nominal"))
         if lsl is not None and usl is not None and lsl >= usl:
-            problems.append(f"lsl {lsl:g} must be below usl {usl:g}")
+            problems.append(SpecificationLimits(lsl=f"{lsl:g}", usl=f"{usl:g}"))
         if nominal is not None and ((lsl is not None and nominal < lsl) or (usl is not None and nominal > usl)):
-            problems.append(f"nominal {nominal:g} lies outside the specification limits")
-    except InspectionError as exc:
-        problems.append(str(exc))
+            problems.append(NominalOutsideLimits(nominal=f"{nominal:g}"))
+    except CharacteristicNotFinite as exc:
+        problems.append(exc)
     for key in ("every_parts", "every_minutes", "phase1", "operation_seq"):
         value = v[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            problems.append(f"{key} must be a whole number of at least 1, not {value!r}")
+            problems.append(CharacteristicWholeNumber(field=key, value=repr(value)))
     if isinstance(v["phase1"], int) and v["phase1"] < 2:
-        problems.append("phase1 needs at least 2 subgroups")
+        problems.append(PhaseOneTooShort())
     if v["rules"] not in ("nelson", "we"):
-        problems.append(f"rules must be nelson or we, not {v['rules']!r}")
+        problems.append(RulesUnknown(rules=str(v["rules"])))
     if (v["machine"] is None) != (v["process_value"] is None):
-        problems.append("a characteristic from process values names both machine and process_value")
+        problems.append(ProcessValueIncomplete())
     if v["machine"] is not None and v["machine"] not in {m.code for m in plant.machines}:
-        problems.append(f"unknown machine {v['machine']!r}")
+        problems.append(MachineUnknown(machine=v["machine"]))
     if isinstance(v["operation_seq"], int) and v["product"]:
         found = conn.execute(
             select(operations.c.seq).where(operations.c.item == v["product"], operations.c.seq == v["operation_seq"])
         ).first()
         if found is None:
-            problems.append(f"{v['product']} has no operation {v['operation_seq']} in its routing")
-    if problems:
-        raise InspectionError("; ".join(problems))
+            problems.append(OperationUnknown(product=v["product"], seq=v["operation_seq"]))
+    refuse(problems)
     return v
 
 
@@ -165,7 +199,7 @@ def save_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) ->
 def get(conn: Connection, cid: int) -> Characteristic:
     row = conn.execute(select(inspection_characteristics).where(inspection_characteristics.c.id == cid)).first()
     if row is None:
-        raise InspectionError(f"no characteristic {cid}")
+        raise CharacteristicNotFound(characteristic=cid)
     return _char(row)
 
 
@@ -173,7 +207,7 @@ def find(conn: Connection, product: str, code: str) -> Characteristic:
     ic = inspection_characteristics.c
     row = conn.execute(select(inspection_characteristics).where(ic.product == product, ic.code == code)).first()
     if row is None:
-        raise InspectionError(f"no characteristic {code!r} of {product!r}")
+        raise CharacteristicOfProductNotFound(characteristic=code, product=product)
     return _char(row)
 
 
@@ -227,42 +261,37 @@ def record(
         done = conn.execute(select(inspection_samples).where(inspection_samples.c.key == key)).first()
         if done is not None:
             if done.characteristic_id != char.id:
-                raise InspectionError(f"request key {key!r} was already used for another characteristic")
+                raise SampleKeyReused(key=key)
             return _sample_dict(done) | {"violations": _new_violations(conn, char, done.id)}
     if source not in SOURCES:
-        raise InspectionError(f"source must be one of {', '.join(SOURCES)}")
+        raise SampleSourceUnknown(sources=SOURCES)
     if char.from_process:
-        raise InspectionError(f"{char.code} comes from {char.machine}/{char.process_value}: nothing to record by hand")
+        raise SampleFromProcess(characteristic=char.code, machine=char.machine, process_value=char.process_value)
     values: dict[str, Any] = {}
     if char.kind == "variable":
         if not isinstance(measurements_, list) or not measurements_:
-            raise InspectionError(f"{char.code} needs {char.sample_size} measured value(s)")
-        nums = []
-        for i, x in enumerate(measurements_):
-            try:
-                nums.append(_finite(float(str(x).replace(",", ".")) if isinstance(x, str) else x, f"value {i + 1}"))
-            except ValueError:
-                raise InspectionError(f"value {i + 1} {x!r} is not a number") from None
+            raise SampleValuesMissing(characteristic=char.code, size=char.sample_size)
+        nums = [_measured(i + 1, x) for i, x in enumerate(measurements_)]
         if len(nums) != char.sample_size:
-            raise InspectionError(f"{char.code} takes {char.sample_size} value(s) per sample, not {len(nums)}")
+            raise SampleSize(characteristic=char.code, size=char.sample_size, count=len(nums))
         values["measurements"] = nums
     else:
         size = char.sample_size if inspected is None and char.chart in ("np", "c") else inspected
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InspectionError("inspected must be the number of units inspected (at least 1)")
+            raise SampleInspected()
         if isinstance(nonconforming, bool) or not isinstance(nonconforming, int) or nonconforming < 0:
-            raise InspectionError("nonconforming must be a count of 0 or more")
+            raise SampleNonconforming()
         if char.chart in ("p", "np") and nonconforming > size:
-            raise InspectionError(f"{nonconforming} nonconforming of {size} inspected is impossible")
+            raise SampleImpossible(nonconforming=nonconforming, inspected=size)
         if char.chart == "np" and size != char.sample_size:
-            raise InspectionError(f"an np chart takes samples of {char.sample_size}, not {size}")
+            raise SampleNpSize(size=char.sample_size, inspected=size)
         values |= {"inspected": size, "nonconforming": nonconforming}
     if lot is not None and conn.execute(select(lots.c.id).where(lots.c.code == lot)).first() is None:
-        raise InspectionError(f"no lot {lot!r}")
+        raise SampleLotUnknown(lot=lot)
     if work_order is not None and (
         conn.execute(select(work_orders.c.id).where(work_orders.c.code == work_order)).first() is None
     ):
-        raise InspectionError(f"no work order {work_order!r}")
+        raise SampleWorkOrderUnknown(work_order=work_order)
     sid = conn.execute(
         insert(inspection_samples).values(
             characteristic_id=char.id,
@@ -279,6 +308,18 @@ def record(
     ).inserted_primary_key[0]
     row = conn.execute(select(inspection_samples).where(inspection_samples.c.id == sid)).one()
     return _sample_dict(row) | {"violations": _new_violations(conn, char, int(sid))}
+
+
+def _measured(index: int, value: Any) -> float:
+    """One measured value of a subgroup: a number, or text with ``.`` or ``,`` as decimal mark."""
+    if isinstance(value, str):
+        try:
+            value = float(value.replace(",", "."))
+        except ValueError:
+            raise SampleValueNotNumber(index=index, value=value) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SampleValueNotFinite(index=index, value=repr(value))
+    return float(value)
 
 
 def _sample_dict(row: Any) -> dict[str, Any]:
@@ -315,8 +356,6 @@ def samples_of(conn: Connection, *, lots_: list[str] | None = None, orders: list
         cond.append(s.work_order.in_(orders))
     if not cond:
         return []
-    from sqlalchemy import or_
-
     rows = conn.execute(
         select(inspection_samples, ic.code.label("characteristic"), ic.lsl, ic.usl, ic.kind)
         .join(inspection_characteristics, ic.id == s.characteristic_id)
@@ -464,8 +503,6 @@ def sample_count(conn: Connection, char: Characteristic) -> int:
 def due(conn: Connection, char: Characteristic, machine: str, now: datetime) -> dict[str, Any]:
     """Whether a sample of ``char`` is due at ``machine``: parts made there since its last sample there (good and
     scrap counts) against ``every_parts``, minutes since against ``every_minutes``; due at once when never taken."""
-    from shopfloor.store.schema import machine_events
-
     s = inspection_samples.c
     last = conn.execute(select(func.max(s.ts)).where(s.characteristic_id == char.id, s.machine == machine)).scalar()
     if last is None:

@@ -20,17 +20,33 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from shopfloor.model.lots import (
-    Action,
-    LotConflict,
-    LotError,
+from shopfloor.errors import (
+    CertificateInvalid,
+    CountNeedsReason,
+    CustomerUnknown,
+    HoldNeedsReason,
+    IssueOrderNotRunning,
+    ItemUnknown,
+    LocationUnknown,
+    LotAlreadyThere,
+    LotCodeTooLong,
+    LotExists,
+    LotNoSupplier,
     LotNotFound,
-    LotStatus,
-    check_action,
-    qty_text,
-    status_after,
-    to_milli,
+    LotShort,
+    LotSplitTooMuch,
+    MergeItemsDiffer,
+    MergeNeedsTwo,
+    NotInBom,
+    OutputOrderNotRunning,
+    ReleaseNeedsReason,
+    RequestKeyReused,
+    SplitCodesCount,
+    SplitNeedsQuantity,
+    SupplierUnknown,
+    WorkOrderNotFound,
 )
+from shopfloor.model.lots import Action, LotStatus, check_action, qty_text, status_after, to_milli
 from shopfloor.model.work_orders import Status as WoStatus
 from shopfloor.store.schema import (
     bom_lines,
@@ -114,7 +130,7 @@ def get(conn: Connection, code: str, lock: bool = False) -> Lot:
         query = query.with_for_update(of=lots)
     row = conn.execute(query).first()
     if row is None:
-        raise LotNotFound(f"no lot {code!r}")
+        raise LotNotFound(lot=code)
     return _lot(row)
 
 
@@ -212,7 +228,7 @@ def _replayed(conn: Connection, key: str | None, action: Action) -> list[Lot] | 
     if not rows:
         return None
     if rows[0].kind != action.value:
-        raise LotConflict(f"request key {key!r} was already used for a {rows[0].kind}, not a {action.value}")
+        raise RequestKeyReused(key=key, used_for=rows[0].kind, action=action.value)
     found = by_id(conn, [r.lot_id for r in rows])
     return [found[int(r.lot_id)] for r in rows]
 
@@ -231,7 +247,7 @@ def _move(
 ) -> Lot:
     balance = lot.qty_milli + delta
     if balance < 0:
-        raise LotConflict(f"lot {lot.code} has {lot.qty} {lot.unit}: cannot take {qty_text(-delta)}")
+        raise LotShort(lot=lot.code, qty=lot.qty, unit=lot.unit, wanted=qty_text(-delta))
     new_status = status or status_after(balance, action, lot.status)
     new_location = location if location is not None else lot.location
     conn.execute(
@@ -255,15 +271,20 @@ def _move(
     return Lot(**{**lot.__dict__, "qty_milli": balance, "status": new_status, "location": new_location})
 
 
-def _check_exists(conn: Connection, table: Any, code: str | None, what: str) -> None:
-    if code is not None and conn.execute(select(table.c.code).where(table.c.code == code)).first() is None:
-        raise LotError(f"unknown {what} {code!r}")
+def _check_location(conn: Connection, code: str | None) -> None:
+    if code is not None and conn.execute(select(locations.c.code).where(locations.c.code == code)).first() is None:
+        raise LocationUnknown(location=code)
+
+
+def _check_supplier(conn: Connection, code: str | None) -> None:
+    if code is not None and conn.execute(select(suppliers.c.code).where(suppliers.c.code == code)).first() is None:
+        raise SupplierUnknown(supplier=code)
 
 
 def _item(conn: Connection, code: str) -> Any:
     row = conn.execute(select(items).where(items.c.code == code)).first()
     if row is None:
-        raise LotError(f"unknown item {code!r}: add it to the master data first")
+        raise ItemUnknown(item=code)
     return row
 
 
@@ -289,9 +310,9 @@ def _create(
 ) -> Lot:
     code = (code or "").strip() or _new_code(conn, item_row.kind, ts)
     if len(code) > 64:
-        raise LotError(f"lot code {code[:20]}... is longer than 64 characters")
+        raise LotCodeTooLong(start=code[:20])
     if conn.execute(select(lots.c.id).where(lots.c.code == code)).first():
-        raise LotConflict(f"lot {code} exists already")
+        raise LotExists(lot=code)
     location = fields.pop("location", None)
     supplier = fields.pop("supplier", None)
     supplier_lot = fields.pop("supplier_lot", None)
@@ -358,12 +379,12 @@ def receive(
         return done[0]
     row = _item(conn, item)
     milli = to_milli(qty)
-    _check_exists(conn, locations, location, "location")
-    _check_exists(conn, suppliers, supplier, "supplier")
+    _check_location(conn, location)
+    _check_supplier(conn, supplier)
     if certificate is not None and (
         not isinstance(certificate, dict) or not all(isinstance(k, str) and k for k in certificate)
     ):
-        raise LotError("certificate must map field names to values")
+        raise CertificateInvalid()
     return _create(
         conn,
         row,
@@ -384,7 +405,7 @@ def receive(
 def _order(conn: Connection, code: str) -> Any:
     row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
     if row is None:
-        raise LotNotFound(f"no work order {code!r}")
+        raise WorkOrderNotFound(work_order=code)
     return row
 
 
@@ -408,12 +429,10 @@ def issue(
     check_action(code, lot.status, Action.ISSUE)
     order = _order(conn, work_order)
     if order.status not in (WoStatus.RELEASED.value, WoStatus.IN_PROGRESS.value):
-        raise LotConflict(
-            f"work order {work_order} is {order.status}: material is issued to released or running orders"
-        )
+        raise IssueOrderNotRunning(work_order=work_order, status=order.status)
     bom = {r.component for r in conn.execute(select(bom_lines.c.component).where(bom_lines.c.parent == order.product))}
     if bom and lot.item not in bom:
-        raise LotError(f"item {lot.item} is not in the BOM of {order.product} (components: {', '.join(sorted(bom))})")
+        raise NotInBom(item=lot.item, product=order.product, components=sorted(bom))
     milli = lot.qty_milli if qty is None else to_milli(qty)
     return _move(
         conn, lot, Action.ISSUE, -milli, actor, _now(at), key, work_order=work_order, machine=machine or order.machine
@@ -452,11 +471,9 @@ def produce(
         return done[0]
     order = _order(conn, work_order)
     if order.status not in (WoStatus.IN_PROGRESS.value, WoStatus.COMPLETED.value):
-        raise LotConflict(
-            f"work order {work_order} is {order.status}: output is reported for running or completed orders"
-        )
+        raise OutputOrderNotRunning(work_order=work_order, status=order.status)
     row = _item(conn, item or order.product)
-    _check_exists(conn, locations, location, "location")
+    _check_location(conn, location)
     ts = _now(at)
     where = machine or order.machine
     lot = _create(
@@ -496,13 +513,13 @@ def split(
     parent = get(conn, code, lock=True)
     check_action(code, parent.status, Action.SPLIT)
     if not quantities:
-        raise LotError("a split needs at least one quantity")
+        raise SplitNeedsQuantity()
     millis = [to_milli(q, f"quantity {i + 1}") for i, q in enumerate(quantities)]
     if sum(millis) > parent.qty_milli:
-        raise LotConflict(f"lot {code} has {parent.qty} {parent.unit}: cannot split off {qty_text(sum(millis))}")
+        raise LotSplitTooMuch(lot=code, qty=parent.qty, unit=parent.unit, wanted=qty_text(sum(millis)))
     if codes is not None and len(codes) != len(millis):
-        raise LotError(f"{len(millis)} quantities but {len(codes)} lot codes")
-    _check_exists(conn, locations, location, "location")
+        raise SplitCodesCount(quantities=len(millis), codes=len(codes))
+    _check_location(conn, location)
     ts = _now(at)
     row = _item(conn, parent.item)
     parent = _move(conn, parent, Action.SPLIT, -sum(millis), actor, ts, key, ref=f"{len(millis)} lots")
@@ -550,14 +567,14 @@ def merge(
     if done:
         return done[-1]
     if len(set(codes)) < 2 or len(set(codes)) != len(codes):
-        raise LotError("a merge needs at least two different lots, each named once")
+        raise MergeNeedsTwo()
     parents = [get(conn, c, lock=True) for c in sorted(codes)]
     for p in parents:
         check_action(p.code, p.status, Action.MERGE)
     kinds = {p.item for p in parents}
     if len(kinds) > 1:
-        raise LotError(f"lots of different items cannot be merged: {', '.join(sorted(kinds))}")
-    _check_exists(conn, locations, location, "location")
+        raise MergeItemsDiffer(items=sorted(kinds))
+    _check_location(conn, location)
     ts = _now(at)
     total = sum(p.qty_milli for p in parents)
     row = _item(conn, parents[0].item)
@@ -591,7 +608,7 @@ def hold(conn: Connection, code: str, reason: str, actor: str, *, key: str | Non
     if done:
         return done[0]
     if not (reason or "").strip():
-        raise LotError("a hold needs a reason")
+        raise HoldNeedsReason()
     lot = get(conn, code, lock=True)
     check_action(code, lot.status, Action.HOLD)
     return _move(conn, lot, Action.HOLD, 0, actor, _now(at), key, status=LotStatus.HOLD, note=reason.strip())
@@ -602,7 +619,7 @@ def release(conn: Connection, code: str, reason: str, actor: str, *, key: str | 
     if done:
         return done[0]
     if not (reason or "").strip():
-        raise LotError("a release needs a reason (e.g. the inspection that cleared it)")
+        raise ReleaseNeedsReason()
     lot = get(conn, code, lock=True)
     check_action(code, lot.status, Action.RELEASE)
     return _move(conn, lot, Action.RELEASE, 0, actor, _now(at), key, status=LotStatus.ACTIVE, note=reason.strip())
@@ -614,9 +631,9 @@ def move(conn: Connection, code: str, location: str, actor: str, *, key: str | N
         return done[0]
     lot = get(conn, code, lock=True)
     check_action(code, lot.status, Action.MOVE)
-    _check_exists(conn, locations, location, "location")
+    _check_location(conn, location)
     if location == lot.location:
-        raise LotError(f"lot {code} is at {location} already")
+        raise LotAlreadyThere(lot=code, location=location)
     return _move(conn, lot, Action.MOVE, 0, actor, _now(at), key, location=location, ref=lot.location)
 
 
@@ -638,7 +655,7 @@ def ship(
     lot = get(conn, code, lock=True)
     check_action(code, lot.status, Action.SHIP)
     if conn.execute(select(customers.c.code).where(customers.c.code == customer)).first() is None:
-        raise LotError(f"unknown customer {customer!r}")
+        raise CustomerUnknown(customer=customer)
     milli = lot.qty_milli if qty is None else to_milli(qty)
     return _move(conn, lot, Action.SHIP, -milli, actor, _now(at), key, ref=customer, note=shipment)
 
@@ -679,7 +696,7 @@ def return_to_supplier(
     lot = get(conn, code, lock=True)
     check_action(code, lot.status, Action.RETURN)
     if lot.supplier is None:
-        raise LotError(f"lot {code} has no supplier to return it to")
+        raise LotNoSupplier(lot=code)
     milli = lot.qty_milli if qty is None else to_milli(qty)
     return _move(conn, lot, Action.RETURN, -milli, actor, _now(at), key, ref=lot.supplier, note=note)
 
@@ -692,7 +709,7 @@ def adjust(
     if done:
         return done[0]
     if not (reason or "").strip():
-        raise LotError("a count correction needs a reason")
+        raise CountNeedsReason()
     lot = get(conn, code, lock=True)
     check_action(code, lot.status, Action.ADJUST)
     milli = to_milli(counted, "counted quantity", allow_zero=True)

@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from shopfloor.model.master import BomLine, Item, Location, MasterData, MasterDataError, Operation, Partner
+from shopfloor.errors import MasterCodesInUse, MasterDataRefused, MasterNeedsPlant
+from shopfloor.model.master import BomLine, Item, Location, MasterData, Operation, Partner
 from shopfloor.model.plant import Plant
-from shopfloor.store import audit, rollups
-from shopfloor.store.plant import StoreError, current_plant, load_plant, save_plant
+from shopfloor.store import rollups
+from shopfloor.store.plant import current_plant, load_plant, save_plant
 from shopfloor.store.schema import bom_lines, customers, items, locations, lots, operations, sites, suppliers
 
 _CHUNK = 500
@@ -58,18 +59,18 @@ def save_master(conn: Connection, data: MasterData, actor: str) -> dict[str, Any
     """Replace all master data with ``data``, in the caller's transaction; returns the number of rows per table.
 
     ``data`` is validated first (work centres against the plant's machines and lines when a plant is imported)
-    and ``MasterDataError`` raised on any problem.  ``StoreError`` is raised, before anything is written, when
-    an item, location or supplier that a lot refers to would be deleted, or when ``data`` has downtime reason or
-    defect codes but no plant is imported.  Reason and defect codes different from the plant's are saved as a
-    new plant version (which rebuilds the KPI rollups, as every plant import does).
+    and ``MasterDataRefused`` raised on any problem.  ``MasterCodesInUse`` is raised, before anything is written,
+    when an item, location or supplier that a lot refers to would be deleted, ``MasterNeedsPlant`` when ``data``
+    has downtime reason or defect codes but no plant is imported.  Reason and defect codes different from the
+    plant's are saved as a new plant version (which rebuilds the KPI rollups, as every plant import does).
     """
     plant = _plant(conn)
     codes = None if plant is None else {m.code for m in plant.machines} | {ln.code for ln in plant.lines}
     problems = data.problems(codes)
     if problems:
-        raise MasterDataError(problems)
+        raise MasterDataRefused(problems)
     if plant is None and (data.downtime_reasons or data.defect_codes):
-        raise StoreError("downtime reasons and defect codes belong to the plant: import the plant first")
+        raise MasterNeedsPlant()
     _refuse_deleting_used_codes(conn, data)
 
     conn.execute(delete(bom_lines))
@@ -103,7 +104,6 @@ def save_master(conn: Connection, data: MasterData, actor: str) -> dict[str, Any
         "defect_codes": len(data.defect_codes),
         "plant_updated": plant_updated,
     }
-    audit.record(conn, actor, "master.import", "master-data", summary)
     return summary
 
 
@@ -120,10 +120,7 @@ def _refuse_deleting_used_codes(conn: Connection, data: MasterData) -> None:
         if gone:
             missing.append(f"{what} {', '.join(gone)}")
     if missing:
-        raise StoreError(
-            f"lots refer to master data that the new data leaves out: {'; '.join(missing)}; "
-            "nothing was saved (keep these codes in the data)"
-        )
+        raise MasterCodesInUse(codes="; ".join(missing))
 
 
 def _replace(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:

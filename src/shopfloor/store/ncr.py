@@ -16,15 +16,22 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from shopfloor.errors import (
+    DispositionNoteMissing,
+    DispositionUnknown,
+    NcrCharacteristicUnknown,
+    NcrClosed,
+    NcrDescriptionMissing,
+    NcrNotFound,
+    NcrQuantityTooLarge,
+    NcrSubjectMissing,
+    NcrWorkOrderUnknown,
+)
 from shopfloor.model.lots import LotStatus, qty_text, to_milli
 from shopfloor.store import lots as lot_store
 from shopfloor.store.schema import inspection_characteristics, lot_movements, ncrs, work_orders
 
 DISPOSITIONS = ("scrap", "rework", "use_as_is", "return_to_supplier")
-
-
-class NcrError(ValueError):
-    """An NCR request that cannot be done; the message says why."""
 
 
 def _doc(row: Any) -> dict[str, Any]:
@@ -50,7 +57,7 @@ def _doc(row: Any) -> dict[str, Any]:
 def get(conn: Connection, code: str) -> dict[str, Any]:
     row = conn.execute(select(ncrs).where(ncrs.c.code == code)).first()
     if row is None:
-        raise NcrError(f"no NCR {code!r}")
+        raise NcrNotFound(ncr=code)
     return _doc(row)
 
 
@@ -96,28 +103,28 @@ def open_ncr(
         if done is not None:
             return _doc(done)
     if not (description or "").strip():
-        raise NcrError("describe the nonconformance")
+        raise NcrDescriptionMissing()
     if lot is None and work_order is None and machine is None:
-        raise NcrError("name the lot, work order or machine the nonconformance was found on")
+        raise NcrSubjectMissing()
     milli = None
     if qty is not None:
         milli = to_milli(qty)
     if lot is not None:
         found = lot_store.get(conn, lot, lock=True)
         if milli is not None and milli > found.qty_milli and found.status in (LotStatus.ACTIVE, LotStatus.HOLD):
-            raise NcrError(f"lot {lot} has {found.qty} {found.unit}: {qty_text(milli)} cannot be nonconforming")
+            raise NcrQuantityTooLarge(lot=lot, qty=found.qty, unit=found.unit, wanted=qty_text(milli))
     if (
         work_order is not None
         and conn.execute(select(work_orders.c.id).where(work_orders.c.code == work_order)).first() is None
     ):
-        raise NcrError(f"no work order {work_order!r}")
+        raise NcrWorkOrderUnknown(work_order=work_order)
     if characteristic_id is not None and (
         conn.execute(
             select(inspection_characteristics.c.id).where(inspection_characteristics.c.id == characteristic_id)
         ).first()
         is None
     ):
-        raise NcrError(f"no characteristic {characteristic_id}")
+        raise NcrCharacteristicUnknown(characteristic=characteristic_id)
     ts = at or datetime.now(timezone.utc)
     code = _new_code(conn, ts)
     conn.execute(
@@ -147,13 +154,13 @@ def dispose(
     """Decide an open NCR and act on its lot (see the module's description)."""
     row = conn.execute(select(ncrs).where(ncrs.c.code == code).with_for_update()).first()
     if row is None:
-        raise NcrError(f"no NCR {code!r}")
+        raise NcrNotFound(ncr=code)
     if row.status != "open":
-        raise NcrError(f"{code} is closed already ({row.disposition})")
+        raise NcrClosed(ncr=code, disposition=row.disposition)
     if disposition not in DISPOSITIONS:
-        raise NcrError(f"disposition must be one of {', '.join(DISPOSITIONS)}, not {disposition!r}")
+        raise DispositionUnknown(dispositions=DISPOSITIONS, disposition=disposition)
     if not (note or "").strip():
-        raise NcrError("a disposition needs a note (what was decided and by whom)")
+        raise DispositionNoteMissing()
     ts = at or datetime.now(timezone.utc)
     if row.lot is not None:
         lot = lot_store.get(conn, row.lot, lock=True)

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from shopfloor.errors import Invalid, MachineCodesTaken, PlantNotImported, SeveralSites, SiteNotFound
 from shopfloor.model.calendar import calendar_from_dict
 from shopfloor.model.plant import Area, ConnectorSpec, Line, Machine, Plant, Product, Site
-from shopfloor.store import audit
 from shopfloor.store.schema import (
     areas,
     hourly_rollups,
@@ -22,12 +22,20 @@ from shopfloor.store.schema import (
 )
 
 
-class StoreError(ValueError):
-    """The store refuses a request; the message says why."""
+class StoreError(Invalid):
+    """A refusal of the store stated in English only.  Everything in this package raises the typed errors of
+    ``shopfloor.errors``; this one remains for callers that have not yet been given theirs."""
+
+    code = "store.refused"
+    message = "{reason}"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason=reason)
 
 
 def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
-    """Create or update the plant from a validated ``Plant``, in the caller's transaction.
+    """Create or update the plant from a validated ``Plant``, in the caller's transaction (the action
+    ``actions.plant.import_plant`` audits it).
 
     Entities are matched by code.  A machine missing from the new document is retired, never deleted, so
     its history stays.  Any change of calendar or cycle times invalidates the machine rollups, which are
@@ -66,7 +74,7 @@ def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
         .all()
     )
     if other_machines:
-        raise StoreError(f"machine codes already used by another site in this store: {', '.join(other_machines)}")
+        raise MachineCodesTaken(machines=sorted(other_machines))
 
     area_ids = _upsert_codes(conn, areas, site_id, [(a.code, {"name": a.name}) for a in plant.areas])
     line_ids = _upsert_codes(
@@ -122,7 +130,6 @@ def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
         "retired_machines": retired,
         "products": len(plant.products),
     }
-    audit.record(conn, actor, "plant.import", f"site:{plant.site.code}", summary)
     return summary
 
 
@@ -145,13 +152,9 @@ def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
         query = query.where(sites.c.code == site_code)
     rows = conn.execute(query).mappings().all()
     if not rows:
-        raise StoreError(
-            "no plant in this store: run `shopfloor import plant FILE.yaml` first"
-            if site_code is None
-            else f"no site {site_code!r} in this store"
-        )
+        raise PlantNotImported() if site_code is None else SiteNotFound(site=site_code)
     if len(rows) > 1:
-        raise StoreError(f"this store holds several sites ({', '.join(r['code'] for r in rows)}): name one")
+        raise SeveralSites(sites=[r["code"] for r in rows])
     site = rows[0]
     area_rows = conn.execute(select(areas).where(areas.c.site_id == site["id"]).order_by(areas.c.id)).mappings().all()
     line_rows = conn.execute(select(lines).where(lines.c.site_id == site["id"]).order_by(lines.c.id)).mappings().all()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
@@ -331,6 +332,14 @@ work_orders = Table(
     Column("due", UTCDateTime, nullable=True),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # One order in progress per machine, even when two start at the same instant.
+    Index(
+        "uq_work_orders_running_machine",
+        "machine",
+        unique=True,
+        sqlite_where=text("status = 'in_progress'"),
+        postgresql_where=text("status = 'in_progress'"),
+    ),
 )
 
 work_order_events = Table(
@@ -588,6 +597,29 @@ report_schedules = Table(
     Column("last_attempt_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False),  # failed attempts at the current period
     Column("last_error", Text, nullable=True),
+    # The worker making this schedule's reports now, and until when its lease holds (one worker of many sends).
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
+)
+
+# Long report runs started from a page: their progress and result, readable by every web worker.
+background_jobs = Table(
+    "background_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # running, finished, failed
+    Column("done", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("error", JSON, nullable=True),  # the refusal: code, params, message
+    Column("result", JSON, nullable=True),
+    Column("worker", String(64), nullable=False),  # the process running it
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Index("ix_background_jobs_ended_at", "ended_at"),
 )
 
 

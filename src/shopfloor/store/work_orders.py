@@ -1,5 +1,11 @@
 """Work orders in the store: create, change status (each change recorded), dispatch lists, the order running
-on a machine, progress from the counts made for it."""
+on a machine, progress from the counts made for it.
+
+A change of status or assignment reads the order under a row lock (``FOR UPDATE`` on PostgreSQL; SQLite writers
+take turns), so two requests on one order are decided one after the other.  At most one order is in progress on
+a machine: a partial unique index (``uq_work_orders_running_machine``) holds that even when two orders start on
+one machine at the same instant; the second start is refused with ``MachineBusy``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,23 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from shopfloor.errors import (
+    MachineBusy,
+    MachineUnknown,
+    NothingToAssign,
+    ProductUnknown,
+    WorkOrderExists,
+    WorkOrderNeedsMachine,
+    WorkOrderNotFound,
+    WorkOrderQuantity,
+    WorkOrderStarted,
+    refuse,
+)
 from shopfloor.model.events import CountEvent, MachineEvent
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status, check_transition
-from shopfloor.store.plant import StoreError
-from shopfloor.store.schema import items, machine_events, work_order_events, work_orders
+from shopfloor.store.plant import machine_ids
+from shopfloor.store.schema import items, machine_events, operations, work_order_events, work_orders
 
 
 @dataclass(frozen=True)
@@ -67,18 +85,17 @@ def create(
 ) -> WorkOrder:
     problems = []
     if quantity <= 0:
-        problems.append("quantity must be at least 1")
+        problems.append(WorkOrderQuantity(quantity=quantity))
     if (
         product not in {p.code for p in plant.products}
         and not conn.execute(select(items.c.code).where(items.c.code == product)).first()
     ):
-        problems.append(f"unknown product {product!r}: neither a product of the plant nor an item of the master data")
+        problems.append(ProductUnknown(product=product))
     if machine is not None and machine not in {m.code for m in plant.machines}:
-        problems.append(f"unknown machine {machine!r}")
+        problems.append(MachineUnknown(machine=machine))
     if conn.execute(select(work_orders.c.id).where(work_orders.c.code == code)).first():
-        problems.append(f"work order {code!r} exists already")
-    if problems:
-        raise StoreError("; ".join(problems))
+        problems.append(WorkOrderExists(work_order=code))
+    refuse(problems)
     now = datetime.now(timezone.utc)
     wid = conn.execute(
         insert(work_orders).values(
@@ -102,10 +119,15 @@ def create(
 
 
 def get(conn: Connection, code: str) -> WorkOrder:
-    row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
+    return _wo(_row(conn, code))
+
+
+def _row(conn: Connection, code: str, lock: bool = False) -> Any:
+    query = select(work_orders).where(work_orders.c.code == code)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
-        raise StoreError(f"no work order {code!r}")
-    return _wo(row)
+        raise WorkOrderNotFound(work_order=code)
+    return row
 
 
 def transition(
@@ -118,19 +140,19 @@ def transition(
     at: datetime | None = None,
 ) -> WorkOrder:
     """Change the status; ``at`` is when it happened (a terminal's tap time), by default now."""
-    row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
-    if row is None:
-        raise StoreError(f"no work order {code!r}")
+    row = _row(conn, code, lock=True)
     current = Status(row.status)
     check_transition(code, current, target)
     values: dict[str, Any] = {"status": target.value}
     if target is Status.IN_PROGRESS:
         where = machine or row.machine
         if where is None:
-            raise StoreError(f"work order {code} has no machine: name the machine it starts on")
+            raise WorkOrderNeedsMachine(work_order=code)
+        if where not in machine_ids(conn):
+            raise MachineUnknown(machine=where)
         running = running_on(conn, where)
         if running is not None and running.code != code:
-            raise StoreError(f"{running.code} is in progress on {where}: complete or cancel it first")
+            raise MachineBusy(running=running.code, machine=where)
         values["machine"] = where
     conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
     conn.execute(
@@ -239,13 +261,11 @@ def assign(
 ) -> WorkOrder:
     """Change the machine, operator, priority or due date of an order that has not started; ``clear`` names the
     fields to empty (``machine``, ``operator``, ``due``).  Recorded as an event with the changes."""
-    row = conn.execute(select(work_orders).where(work_orders.c.code == code)).first()
-    if row is None:
-        raise StoreError(f"no work order {code!r}")
+    row = _row(conn, code, lock=True)
     if Status(row.status) not in ASSIGNABLE:
-        raise StoreError(f"work order {code} is {row.status}: only planned or released orders are reassigned")
+        raise WorkOrderStarted(work_order=code, status=row.status)
     if machine is not None and machine not in {m.code for m in plant.machines}:
-        raise StoreError(f"unknown machine {machine!r}")
+        raise MachineUnknown(machine=machine)
     values: dict[str, Any] = {
         k: v
         for k, v in (("machine", machine), ("operator", operator), ("priority", priority), ("due", due))
@@ -253,7 +273,7 @@ def assign(
     }
     values |= {k: None for k in clear if k in ("machine", "operator", "due")}
     if not values:
-        raise StoreError("nothing to change: give a machine, operator, priority or due date")
+        raise NothingToAssign()
     conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
     shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
     conn.execute(
@@ -273,8 +293,6 @@ def operations_of(conn: Connection, order: WorkOrder, plant: Plant) -> list[dict
     """The order's operations from its product's routing: where, planned quantity and time (setup + quantity x
     ideal cycle time), and the good and scrap counts made for this order on the operation's work centre (a
     machine, or every machine of a line)."""
-    from shopfloor.store.schema import operations
-
     rows = conn.execute(select(operations).where(operations.c.item == order.product).order_by(operations.c.seq)).all()
     if not rows:
         return []
@@ -284,8 +302,6 @@ def operations_of(conn: Connection, order: WorkOrder, plant: Plant) -> list[dict
         .where(me.work_order == order.code, me.kind.in_(["good", "scrap"]))
         .group_by(me.machine_id, me.kind)
     ).all()
-    from shopfloor.store.plant import machine_ids
-
     code_of = {mid: code for code, mid in machine_ids(conn).items()}
     done: dict[tuple[str, str], int] = {}
     for mid, kind, qty in counted:

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from shopfloor.api.errors import Problem
+from shopfloor.errors import AssetsNotInstalled, AssetUnknown
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Pinned by web-assets/package-lock.json.
@@ -25,8 +25,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/static/vendor/{name}")
 def vendor(name: str, request: Request) -> FileResponse:
     if name not in VENDOR_FILES:
-        raise Problem(404, "Not found", f"no asset {name!r}")
+        raise AssetUnknown(name=name)
     path = (request.app.state.settings.assets or CHECKOUT_ASSETS) / VENDOR_FILES[name]
     if not path.is_file():
-        raise Problem(503, "Service unavailable", "browser libraries are not installed: run ./run setup")
+        raise AssetsNotInstalled()
     return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})

@@ -8,10 +8,19 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
-from shopfloor.api.deps import SESSION_COOKIE, Principal, attempt_sign_in, get_engine, optional_principal, start_session
-from shopfloor.api.errors import Problem
+from shopfloor.actions.accounts import set_language as save_language
+from shopfloor.actions.accounts import sign_in, sign_out
+from shopfloor.api.deps import (
+    SESSION_COOKIE,
+    Principal,
+    client_address,
+    get_engine,
+    optional_principal,
+    set_session_cookie,
+)
+from shopfloor.errors import CrossSiteSignIn, LanguageUnknown, SignInThrottled, WrongSecret
 from shopfloor.i18n import LANGUAGES
-from shopfloor.store import accounts, audit
+from shopfloor.store import accounts
 from shopfloor.web.pages import (
     LANG_COOKIE,
     page_context,
@@ -29,20 +38,24 @@ def _check_origin(request: Request) -> None:
     """Sign-in forms have no session yet, so no CSRF token: refuse posts that come from another site."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin and urlsplit(origin).netloc != request.url.netloc:
-        raise Problem(403, "Forbidden", "cross-site sign-in refused")
+        raise CrossSiteSignIn()
 
 
-def _sign_in(request: Request, engine: Engine, user: accounts.User, target: str) -> Response:
+def _sign_in(request: Request, engine: Engine, name: str, check, target: str) -> Response:
+    """Sign in and go to ``target``; raises ``WrongSecret`` or ``SignInThrottled``."""
+    replaces = request.cookies.get(SESSION_COOKIE)
+    session = sign_in(engine, name, client_address(request), check, via="page", replaces=replaces)
     response = RedirectResponse(target, status_code=303)
-    start_session(request, response, engine, user, "page")
+    set_session_cookie(request, response, session)
     return response
 
 
-def _attempt(request: Request, engine: Engine, name: str, check) -> tuple[accounts.User | None, str | None]:
-    user, wait = attempt_sign_in(request, engine, name, check)
-    if wait:
-        return None, "throttled"
-    return user, None if user else "wrong"
+def _refused(request: Request, engine: Engine, page: str, error: Exception, wrong: str, **extra) -> HTMLResponse:
+    """The sign-in page again, saying why (in the page's own words, which the operator reads on the keypad)."""
+    ctx = page_context(request, None, plant_or_none(engine), **extra)
+    throttled = isinstance(error, SignInThrottled)
+    ctx["error"] = ctx["t"].gettext("Too many attempts; wait a few minutes." if throttled else wrong)
+    return render(request, page, ctx, status=429 if throttled else 401)
 
 
 @router.get("/login")
@@ -61,17 +74,11 @@ def login_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     _check_origin(request)
-    user, problem = _attempt(request, engine, username, lambda c: accounts.check_password(c, username, password))
-    if user is None:
-        ctx = page_context(request, None, plant_or_none(engine), next=safe_next(next))
-        t = ctx["t"]
-        ctx["error"] = (
-            t.gettext("Too many attempts; wait a few minutes.")
-            if problem == "throttled"
-            else t.gettext("Wrong username or password.")
-        )
-        return render(request, "login.html", ctx, status=429 if problem == "throttled" else 401)
-    return _sign_in(request, engine, user, safe_next(next))
+    try:
+        check = lambda c: accounts.check_password(c, username, password)  # noqa: E731
+        return _sign_in(request, engine, username, check, safe_next(next))
+    except (WrongSecret, SignInThrottled) as exc:
+        return _refused(request, engine, "login.html", exc, "Wrong username or password.", next=safe_next(next))
 
 
 @router.get("/terminal/login")
@@ -87,29 +94,21 @@ def pin_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     _check_origin(request)
-    user, problem = _attempt(request, engine, who, lambda c: accounts.check_pin(c, who, pin))
-    if user is None:
-        ctx = page_context(request, None, plant_or_none(engine))
-        t = ctx["t"]
-        ctx["error"] = (
-            t.gettext("Too many attempts; wait a few minutes.")
-            if problem == "throttled"
-            else t.gettext("Wrong badge or PIN.")
-        )
-        return render(request, "pin_login.html", ctx, status=429 if problem == "throttled" else 401)
-    return _sign_in(request, engine, user, "/terminal")
+    try:
+        return _sign_in(request, engine, who, lambda c: accounts.check_pin(c, who, pin), "/terminal")
+    except (WrongSecret, SignInThrottled) as exc:
+        return _refused(request, engine, "pin_login.html", exc, "Wrong badge or PIN.")
 
 
 @router.post("/logout")
-async def logout(
+def logout(
     request: Request,
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
     csrf_token: str = Form(""),
 ) -> Response:
     require_csrf(principal, csrf_token)
-    with engine.begin() as conn:
-        accounts.end_session(conn, principal.session.token)
+    sign_out(engine, principal.session)
     target = "/terminal/login" if principal.user.role == "operator" else "/login"
     response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -127,12 +126,10 @@ def set_language(
 ) -> Response:
     """Switch the language in one tap: for the signed-in user (kept), or for this browser before sign-in."""
     if lang not in LANGUAGES:
-        raise Problem(422, "Invalid request", f"language {lang!r} must be one of {', '.join(LANGUAGES)}")
+        raise LanguageUnknown(language=lang, languages=list(LANGUAGES))
     if principal is not None and principal.session is not None:
         require_csrf(principal, csrf_token)
-        with engine.begin() as conn:
-            accounts.set_language(conn, principal.user.id, lang)
-            audit.record(conn, principal.actor, "user.language", principal.actor, {"language": lang})
+        save_language(engine, principal.actor, principal.user, lang)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400, path="/")
     return response

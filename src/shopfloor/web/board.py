@@ -15,13 +15,13 @@ from shopfloor.actions.board import current_window, machine_tiles
 from shopfloor.analytics.kpi import KpiElements, kpis
 from shopfloor.analytics.pareto import downtime_by_reason, state_segments
 from shopfloor.api.deps import Principal, get_engine
-from shopfloor.api.errors import Problem
+from shopfloor.errors import MachineNotFound
 from shopfloor.live import broker
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.events import history
-from shopfloor.web.pages import page_context, page_user, plant_or_none, render, templates
+from shopfloor.web.pages import page_context, page_user, plant_of, plant_or_none, render, templates
 
 router = APIRouter(include_in_schema=False)
 HEARTBEAT_S = 15.0
@@ -47,9 +47,7 @@ def _board_context(engine: Engine, plant: Plant, now: datetime) -> dict[str, Any
 
 @router.get("/board")
 def board(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
+    plant = plant_of(engine)
     now = datetime.now(timezone.utc)
     return render(request, "board.html", page_context(request, principal, plant, **_board_context(engine, plant, now)))
 
@@ -130,7 +128,7 @@ def machine_page(
     except KeyError:
         machine = None
     if machine is None:
-        raise Problem(404, "Not found", f"no machine {code!r}")
+        raise MachineNotFound(machine=code)
     ctx = page_context(request, principal, plant)
     t = ctx["t"]
     now = datetime.now(timezone.utc)

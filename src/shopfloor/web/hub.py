@@ -8,12 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine, select
 
+from shopfloor.actions.hub import withdraw_consent
 from shopfloor.api.deps import Principal, allowed, get_engine
-from shopfloor.api.errors import Problem
-from shopfloor.api.routers.hub import viewer
-from shopfloor.store import audit
+from shopfloor.errors import HubOnly
 from shopfloor.store import hub as store
-from shopfloor.store.db import writing
 from shopfloor.store.schema import organisations, programs
 from shopfloor.web.pages import page_context, page_user, render, require_csrf
 
@@ -22,8 +20,8 @@ router = APIRouter(include_in_schema=False)
 
 def _hub_user(principal: Principal) -> store.Viewer:
     if not allowed(principal, "hub_view"):
-        raise Problem(403, "Forbidden", "the hub is for the program office, sponsors and member factories")
-    return viewer(principal)
+        raise HubOnly()
+    return store.Viewer(principal.user.role, principal.user.organisation_id)
 
 
 @router.get("/hub")
@@ -57,12 +55,5 @@ def withdraw_form(
 ) -> Response:
     require_csrf(principal, csrf_token)
     v = _hub_user(principal)
-    try:
-        with writing(engine) as conn:
-            doc = store.withdraw_consent(conn, v, cid)
-            audit.record(conn, principal.actor, "hub.withdraw", f"consent:{cid}", doc)
-    except store.NotFound as exc:
-        raise Problem(404, "Not found", str(exc)) from None
-    except store.HubError as exc:
-        raise Problem(409, "Conflict", str(exc)) from None
+    withdraw_consent(engine, principal.actor, v, cid)
     return RedirectResponse("/hub", status_code=303)

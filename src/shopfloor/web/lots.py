@@ -10,15 +10,22 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select
 
+from shopfloor.actions import lots as actions
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
-from shopfloor.api.errors import Problem
-from shopfloor.model.lots import ALLOWED, Action, LotError, LotNotFound
-from shopfloor.store import audit
+from shopfloor.errors import DomainError, LotActionUnknown, LotNotFound
+from shopfloor.model.lots import ALLOWED, Action
 from shopfloor.store import lots as store
 from shopfloor.store import trace as trace_store
-from shopfloor.store.db import writing
 from shopfloor.store.schema import customers, items, locations, suppliers
-from shopfloor.web.pages import new_form_key, page_context, page_user, plant_or_none, render, require_csrf
+from shopfloor.web.pages import (
+    new_form_key,
+    page_context,
+    page_user,
+    plant_or_none,
+    render,
+    require_csrf,
+    show_refusal,
+)
 
 router = APIRouter(include_in_schema=False)
 ACTIONS = {
@@ -42,7 +49,7 @@ def _choices(conn) -> dict[str, Any]:
 
 
 def _list_page(
-    request: Request, principal: Principal, engine: Engine, error: str | None = None, code: int = 200, **filters
+    request: Request, principal: Principal, engine: Engine, refusal: DomainError | None = None, **filters
 ) -> HTMLResponse:
     with engine.connect() as conn:
         found = store.search(
@@ -57,13 +64,13 @@ def _list_page(
         lots=found,
         stock=stock,
         filters=filters,
-        error=error,
         can_receive=allowed(principal, "handle_lots"),
         statuses=("active", "hold", "consumed", "shipped", "scrapped", "returned"),
         new_key=new_form_key,
         **choices,
     )
-    return render(request, "lots.html", ctx, code)
+    status = show_refusal(ctx, refusal) if refusal is not None else 200
+    return render(request, "lots.html", ctx, status)
 
 
 @router.get("/lots")
@@ -94,34 +101,29 @@ def receive_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     require_csrf(principal, csrf_token)
-    ensure(principal, "handle_lots")
+    ensure(principal, "handle_lots", "receive lots")
     try:
-        with writing(engine) as conn:
-            lot = store.receive(
-                conn,
-                item,
-                qty,
-                principal.actor,
-                supplier=supplier or None,
-                supplier_lot=supplier_lot or None,
-                location=location or None,
-                certificate={"certificate": certificate.strip()} if certificate.strip() else None,
-                key=key or None,
-            )
-            audit.record(conn, principal.actor, "lot.receive", f"lot:{lot.code}", lot.to_dict())
-    except LotError as exc:
-        return _list_page(request, principal, engine, str(exc), 422)
-    return RedirectResponse(f"/lots/{lot.code}", status_code=303)
+        lot = actions.receive_lot(
+            engine,
+            principal.actor,
+            item=item,
+            qty=qty,
+            supplier=supplier or None,
+            supplier_lot=supplier_lot or None,
+            location=location or None,
+            certificate={"certificate": certificate.strip()} if certificate.strip() else None,
+            key=key or None,
+        )
+    except DomainError as exc:
+        return _list_page(request, principal, engine, exc)
+    return RedirectResponse(f"/lots/{lot['code']}", status_code=303)
 
 
 def _lot_page(
-    request: Request, principal: Principal, engine: Engine, code: str, error: str | None = None, status: int = 200
+    request: Request, principal: Principal, engine: Engine, code: str, refusal: DomainError | None = None
 ) -> HTMLResponse:
     with engine.connect() as conn:
-        try:
-            lot = store.get(conn, code)
-        except LotNotFound:
-            raise Problem(404, "Not found", f"no lot {code!r}") from None
+        lot = store.get(conn, code)
         moves = store.movements(conn, code)
         backward = trace_store.trace(conn, code, trace_store.BACKWARD, with_context=False)
         forward = trace_store.trace(conn, code, trace_store.FORWARD, with_context=False)
@@ -134,12 +136,12 @@ def _lot_page(
         moves=moves,
         backward=backward,
         forward=forward,
-        error=error,
         new_key=new_form_key,
         can=[a for a, perm in ACTIONS.items() if allowed(principal, perm) and a in _possible(lot)],
         **choices,
     )
     ctx["when"] = ctx["t"].datetime_iso
+    status = show_refusal(ctx, refusal) if refusal is not None else 200
     return render(request, "lot.html", ctx, status)
 
 
@@ -175,26 +177,27 @@ def lot_action(
 ) -> Response:
     require_csrf(principal, csrf_token)
     if action not in ACTIONS:
-        raise Problem(422, "Invalid request", f"unknown action {action!r}")
+        raise LotActionUnknown(action=action)
     ensure(principal, ACTIONS[action], f"{action} lots")
     actor, k = principal.actor, key or None
     qty_or_all = qty.strip() or None
-    calls = {
-        "hold": lambda c: store.hold(c, code, reason, actor, key=k),
-        "release": lambda c: store.release(c, code, reason, actor, key=k),
-        "move": lambda c: store.move(c, code, location, actor, key=k),
-        "split": lambda c: store.split(c, code, [q for q in qty.replace(";", " ").split() if q], actor, key=k),
-        "ship": lambda c: store.ship(c, code, qty_or_all, customer, actor, shipment=shipment or None, key=k),
-        "scrap": lambda c: store.scrap(c, code, qty_or_all, actor, defect=reason or None, key=k),
-        "count": lambda c: store.adjust(c, code, qty, reason, actor, key=k),
+    do = {
+        "hold": lambda: actions.hold_lot(engine, actor, code, reason=reason, key=k),
+        "release": lambda: actions.release_lot(engine, actor, code, reason=reason, key=k),
+        "move": lambda: actions.move_lot(engine, actor, code, location=location, key=k),
+        "split": lambda: actions.split_lot(
+            engine, actor, code, quantities=[q for q in qty.replace(";", " ").split() if q], key=k
+        ),
+        "ship": lambda: actions.ship_lot(
+            engine, actor, code, customer=customer, qty=qty_or_all, shipment=shipment or None, key=k
+        ),
+        "scrap": lambda: actions.scrap_lot(engine, actor, code, qty=qty_or_all, defect=reason or None, key=k),
+        "count": lambda: actions.count_lot(engine, actor, code, counted=qty, reason=reason, key=k),
     }
     try:
-        with writing(engine) as conn:
-            calls[action](conn)
-            detail = {"qty": qty, "reason": reason, "location": location, "customer": customer, "shipment": shipment}
-            audit.record(conn, actor, f"lot.{action}", f"lot:{code}", {k_: v for k_, v in detail.items() if v})
+        do[action]()
     except LotNotFound:
-        raise Problem(404, "Not found", f"no lot {code!r}") from None
-    except LotError as exc:
-        return _lot_page(request, principal, engine, code, str(exc), 409)
+        raise
+    except DomainError as exc:
+        return _lot_page(request, principal, engine, code, exc)
     return RedirectResponse(f"/lots/{code}", status_code=303)

@@ -1,5 +1,5 @@
 """Master data pages: every table shown, and a workbook or CSV file imported (refused whole, each problem shown
-with its sheet, row and column)."""
+with its sheet, row and column, in the user's language)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
-from shopfloor.actions.master_data import import_master
+from shopfloor.actions.master_data import MAX_UPLOAD_BYTES, import_master, master_document
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
-from shopfloor.api.routers.master import MAX_UPLOAD, as_dict
-from shopfloor.model.master import MasterDataError
-from shopfloor.store.db import writing
+from shopfloor.errors import DomainError, PayloadTooLarge
 from shopfloor.store.master import load_master
-from shopfloor.store.plant import StoreError
-from shopfloor.web.pages import page_context, page_user, plant_or_none, render, require_csrf
+from shopfloor.web.pages import page_context, page_user, plant_or_none, render, require_csrf, show_refusal
 
 router = APIRouter(include_in_schema=False)
 
 
-def _master_page(request: Request, principal: Principal, engine: Engine, code: int = 200, **extra) -> HTMLResponse:
+def _master_page(
+    request: Request, principal: Principal, engine: Engine, refusal: DomainError | None = None, **extra
+) -> HTMLResponse:
     with engine.connect() as conn:
-        data = as_dict(load_master(conn))
+        data = master_document(load_master(conn))
     ctx = page_context(
         request, principal, plant_or_none(engine), can_import=allowed(principal, "manage_master_data"), **extra
     )
+    status = show_refusal(ctx, refusal) if refusal is not None else 200
     _ = ctx["_"]
     sheets = [
         (_("Items"), "items", ("code", "name", "kind", "unit", "description")),
@@ -35,7 +35,7 @@ def _master_page(request: Request, principal: Principal, engine: Engine, code: i
         (_("Locations"), "locations", ("code", "name", "kind")),
     ]
     ctx["tables"] = [(title, data[key], cols) for title, key, cols in sheets]
-    return render(request, "master.html", ctx, code)
+    return render(request, "master.html", ctx, status)
 
 
 @router.get("/master")
@@ -55,16 +55,13 @@ def master_import_form(
 ) -> HTMLResponse:
     require_csrf(principal, csrf_token)
     ensure(principal, "manage_master_data")
-    content = file.file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        return _master_page(request, principal, engine, 413, error=f"at most {MAX_UPLOAD // 2**20} MiB")
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
     name = file.filename or "upload.xlsx"
     try:
-        with writing(engine) as conn:
-            summary = import_master(conn, content, name, principal.actor)
-    except MasterDataError as exc:
-        return _master_page(request, principal, engine, 422, error=str(exc).splitlines()[0], problems=exc.problems)
-    except StoreError as exc:
-        return _master_page(request, principal, engine, 422, error=str(exc))
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(limit=f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+        summary = import_master(engine, principal.actor, content, name)
+    except DomainError as exc:
+        return _master_page(request, principal, engine, exc)
     counts = ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int))
     return _master_page(request, principal, engine, imported=f"{name}: {counts}")

@@ -1,11 +1,14 @@
 """What every page module shares: the templates, the signed-in user of a page, the page context in the user's
-language, the CSRF check of a form, and a fresh key for a form that must be done once.
+language, the CSRF check of a form, a fresh key for a form that must be done once, and refusals shown in the
+user's language (on the page that was asked for, or on a page of their own).
 
-Every page needs a signed-in user (the sign-in pages excepted); forms carry the session's CSRF token.
+Every page needs a signed-in user (the sign-in pages excepted); forms carry the session's CSRF token.  Pages
+write only through actions (``shopfloor.actions``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import uuid
 from datetime import timezone
@@ -14,15 +17,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from shopfloor.api.deps import Principal, optional_principal
-from shopfloor.api.errors import Problem
-from shopfloor.i18n import LANGUAGES, Translator, pick_language
+from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
+from shopfloor.api.errors import status_of
+from shopfloor.errors import CsrfTokenWrong, DomainError, PlantNotImported, Problems
+from shopfloor.i18n import LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant
-from shopfloor.store.plant import StoreError, current_plant
+from shopfloor.store import accounts
+from shopfloor.store.plant import current_plant
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 LANG_COOKIE = "sf_lang"
@@ -41,8 +46,14 @@ def plant_or_none(engine: Engine) -> Plant | None:
     with engine.connect() as conn:
         try:
             return current_plant(conn)
-        except StoreError:
+        except PlantNotImported:
             return None
+
+
+def plant_of(engine: Engine) -> Plant:
+    """The plant of the store; a page that needs one is refused before a plant is imported."""
+    with engine.connect() as conn:
+        return current_plant(conn)
 
 
 def page_context(request: Request, principal: Principal | None, plant: Plant | None, **extra: Any) -> dict[str, Any]:
@@ -79,7 +90,7 @@ def page_user(request: Request, principal: Principal | None = Depends(optional_p
 def require_csrf(principal: Principal, sent: str) -> None:
     """A form of a signed-in user carries the session's CSRF token (a cross-site form cannot read it)."""
     if not sent or not hmac.compare_digest(sent, principal.session.csrf_token):
-        raise Problem(403, "Forbidden", "missing or wrong CSRF token")
+        raise CsrfTokenWrong()
 
 
 def safe_next(path: str | None) -> str:
@@ -92,3 +103,45 @@ def safe_next(path: str | None) -> str:
 def new_form_key() -> str:
     """A request key for one form: posting the same form twice does the action once."""
     return uuid.uuid4().hex
+
+
+def show_refusal(ctx: dict[str, Any], error: DomainError) -> int:
+    """Put a refusal on the page shown again: its message in the page's language (``error``), each of several
+    problems (``problems``); returns the refusal's HTTP status."""
+    t = ctx["t"]
+    if isinstance(error, Problems):
+        translation = error_translation(t.lang)
+        ctx["error"] = error.translated(translation)
+        ctx["problems"] = [{**p.to_dict(), "message": p.translated(translation)} for p in error.problems]
+    else:
+        ctx["error"] = t.error(error)
+    ctx["code"] = error.code
+    return status_of(error)
+
+
+def _asker(request: Request) -> Principal | None:
+    """The signed-in user of a page being refused (the page's own dependency may not have run)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with request.app.state.engine.connect() as conn:
+        session = accounts.session_for(conn, token)
+    return Principal(session.user, session) if session is not None else None
+
+
+async def refusal_page(request: Request, error: DomainError, status: int) -> Response | None:
+    """A refusal met by a page (not the API): a page of its own, in the user's language.  None for the API and
+    the operations routes, which answer with a problem document."""
+    path = request.url.path
+    if path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/"):
+        return None
+    if request.headers.get("hx-request"):  # a fragment polled by htmx: the problem document, not a page
+        return None
+    # The store is read in a worker thread, as in the pages themselves: never on the loop serving the boards.
+    return await asyncio.to_thread(_refusal_page, request, error, status)
+
+
+def _refusal_page(request: Request, error: DomainError, status: int) -> Response:
+    ctx = page_context(request, _asker(request), plant_or_none(request.app.state.engine))
+    show_refusal(ctx, error)
+    return render(request, "error.html", ctx, status)

@@ -12,33 +12,46 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select
 
+from shopfloor.actions.quality import acknowledge_alarm, dispose_ncr, open_ncr, record_sample
 from shopfloor.analytics import spc
 from shopfloor.analytics.run_rules import evaluate
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
-from shopfloor.api.errors import Problem
-from shopfloor.model.lots import LotError
-from shopfloor.store import audit, spc_monitor
+from shopfloor.errors import (
+    AlarmAcknowledged,
+    AlarmCommentMissing,
+    CharacteristicNotFound,
+    DomainError,
+    SampleWholeNumber,
+)
 from shopfloor.store import inspections as insp
 from shopfloor.store import ncr as ncr_store
-from shopfloor.store.db import writing
+from shopfloor.store import spc_monitor
 from shopfloor.store.schema import alarms, machines, measurements, spc_limits
-from shopfloor.web.pages import new_form_key, page_context, page_user, plant_or_none, render, require_csrf
+from shopfloor.web.pages import (
+    new_form_key,
+    page_context,
+    page_user,
+    plant_of,
+    plant_or_none,
+    render,
+    require_csrf,
+    show_refusal,
+)
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/quality")
-def quality_page(
-    request: Request,
-    principal: Principal = Depends(page_user),
-    engine: Engine = Depends(get_engine),
-    error: str | None = None,
-):
+def quality_page(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
     """Open process alarms (acknowledged here with a comment), the individuals chart of each watched value, the
     inspection characteristics with their state, and nonconformance reports."""
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
+    return _quality_page(request, principal, engine)
+
+
+def _quality_page(
+    request: Request, principal: Principal, engine: Engine, refusal: DomainError | None = None
+) -> HTMLResponse:
+    plant = plant_of(engine)
     a, m, ms, lim = alarms.c, machines.c, measurements.c, spc_limits.c
     charts = []
     with engine.connect() as conn:
@@ -80,11 +93,11 @@ def quality_page(
         open_alarms=open_alarms,
         charts=charts,
         can_ack=allowed(principal, "acknowledge_alarms"),
-        error=error,
         **extras,
     )
     ctx["when"] = ctx["t"].datetime_iso
-    return render(request, "quality.html", ctx)
+    status = show_refusal(ctx, refusal) if refusal is not None else 200
+    return render(request, "quality.html", ctx, status)
 
 
 @router.post("/quality/alarms/{alarm_id}/ack")
@@ -96,11 +109,12 @@ def quality_ack(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.api.routers.alarms import AckIn, acknowledge
-
     require_csrf(principal, csrf_token)
     ensure(principal, "acknowledge_alarms")
-    acknowledge(alarm_id, AckIn(comment=comment), principal, engine)
+    try:
+        acknowledge_alarm(engine, principal.actor, alarm_id, comment=comment)
+    except (AlarmAcknowledged, AlarmCommentMissing) as exc:
+        return _quality_page(request, principal, engine, exc)
     return RedirectResponse("/quality", status_code=303)
 
 
@@ -131,19 +145,17 @@ def quality_extras(conn, principal: Principal) -> dict[str, Any]:
 
 
 def _char_page(
-    request: Request, principal: Principal, engine: Engine, cid: int, error: str | None = None, code: int = 200
+    request: Request, principal: Principal, engine: Engine, cid: int, refusal: DomainError | None = None
 ) -> HTMLResponse:
     with engine.connect() as conn:
-        try:
-            char = insp.get(conn, cid)
-        except insp.InspectionError:
-            raise Problem(404, "Not found", f"no characteristic {cid}") from None
+        char = insp.get(conn, cid)
         doc = insp.chart(conn, char, limit=100)
-    ctx = page_context(request, principal, plant_or_none(engine), char=char, doc=doc, error=error, new_key=new_form_key)
+    ctx = page_context(request, principal, plant_or_none(engine), char=char, doc=doc, new_key=new_form_key)
     t = ctx["t"]
     ctx["labels"] = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
     ctx["can_record"] = allowed(principal, "record_inspections")
-    return render(request, "characteristic.html", ctx, code)
+    status = show_refusal(ctx, refusal) if refusal is not None else 200
+    return render(request, "characteristic.html", ctx, status)
 
 
 @router.get("/quality/characteristics/{cid}")
@@ -174,27 +186,27 @@ def sample_form(
         if not text:
             return None
         if not text.isdigit():
-            raise insp.InspectionError(f"{what} {text!r} is not a whole number")
+            raise SampleWholeNumber(field=what, value=text)
         return int(text)
 
+    with engine.connect() as conn:
+        char = insp.get(conn, cid)
     try:
-        with writing(engine) as conn:
-            char = insp.get(conn, cid)
-            insp.record(
-                conn,
-                char,
-                principal.actor,
-                measurements_=values.replace(";", " ").split() if char.kind == "variable" else None,
-                inspected=whole(inspected, "inspected"),
-                nonconforming=whole(nonconforming, "nonconforming"),
-                lot=lot.strip() or None,
-                source="terminal",
-                key=key or None,
-            )
-    except insp.InspectionError as exc:
-        if "no characteristic" in str(exc):
-            raise Problem(404, "Not found", str(exc)) from None
-        return _char_page(request, principal, engine, cid, str(exc), 422)
+        record_sample(
+            engine,
+            principal.actor,
+            cid,
+            measurements=values.replace(";", " ").split() if char.kind == "variable" else None,
+            inspected=whole(inspected, "inspected"),
+            nonconforming=whole(nonconforming, "nonconforming"),
+            lot=lot.strip() or None,
+            source="terminal",
+            key=key or None,
+        )
+    except CharacteristicNotFound:
+        raise
+    except DomainError as exc:
+        return _char_page(request, principal, engine, cid, exc)
     return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
 
 
@@ -213,19 +225,17 @@ def ncr_form(
     require_csrf(principal, csrf_token)
     ensure(principal, "report_nonconformance", "report nonconformances")
     try:
-        with writing(engine) as conn:
-            doc = ncr_store.open_ncr(
-                conn,
-                description,
-                principal.actor,
-                lot=lot.strip() or None,
-                qty=qty.strip() or None,
-                defect=defect.strip() or None,
-                key=key or None,
-            )
-            audit.record(conn, principal.actor, "quality.ncr_open", f"ncr:{doc['code']}", doc)
-    except (ncr_store.NcrError, LotError) as exc:
-        return _quality_error(request, principal, engine, str(exc))
+        open_ncr(
+            engine,
+            principal.actor,
+            description=description,
+            lot=lot.strip() or None,
+            qty=qty.strip() or None,
+            defect=defect.strip() or None,
+            key=key or None,
+        )
+    except DomainError as exc:
+        return _quality_page(request, principal, engine, exc)
     return RedirectResponse("/quality#ncrs", status_code=303)
 
 
@@ -242,15 +252,7 @@ def disposition_form(
     require_csrf(principal, csrf_token)
     ensure(principal, "manage_quality", "decide nonconformances")
     try:
-        with writing(engine) as conn:
-            doc = ncr_store.dispose(conn, code, disposition, note, principal.actor)
-            audit.record(conn, principal.actor, "quality.ncr_disposition", f"ncr:{code}", doc)
-    except (ncr_store.NcrError, LotError) as exc:
-        return _quality_error(request, principal, engine, str(exc))
+        dispose_ncr(engine, principal.actor, code, disposition=disposition, note=note)
+    except DomainError as exc:
+        return _quality_page(request, principal, engine, exc)
     return RedirectResponse("/quality#ncrs", status_code=303)
-
-
-def _quality_error(request: Request, principal: Principal, engine: Engine, message: str) -> HTMLResponse:
-    response = quality_page(request, principal, engine, error=message)
-    response.status_code = 422
-    return response

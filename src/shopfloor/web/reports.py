@@ -1,4 +1,5 @@
-"""The reports page: the production report of a day or shift, for a line or the plant, with its PDF and Excel."""
+"""The reports pages: the production report of a day or shift, for a line or the plant, with its PDF and Excel;
+the improvement report, computed in the background with its progress shown; the scheduled reports."""
 
 from __future__ import annotations
 
@@ -7,16 +8,37 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import Engine
 
 from shopfloor.actions.demo import last_working_day
+from shopfloor.actions.improvement_report import (
+    daily_svg,
+    fmt,
+    improvement_pdf,
+    improvement_report,
+    improvement_xlsx,
+    period,
+)
+from shopfloor.actions.jobs import start_job
+from shopfloor.actions.production_report import production_report, report_window
+from shopfloor.actions.scheduled_reports import add_schedule
 from shopfloor.api.deps import Principal, ensure, get_engine
-from shopfloor.api.errors import Problem
-from shopfloor.store.plant import StoreError
-from shopfloor.web.jobs import jobs
-from shopfloor.web.pages import page_context, page_user, plant_or_none, render, require_csrf
+from shopfloor.errors import DayInvalid, DomainError, JobNotFound, JobNotReady, ReportFormat, from_dict
+from shopfloor.store import jobs
+from shopfloor.store import schedules as schedule_store
+from shopfloor.web.pages import (
+    page_context,
+    page_user,
+    plant_of,
+    plant_or_none,
+    render,
+    require_csrf,
+    show_refusal,
+)
 
 router = APIRouter(include_in_schema=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/reports")
@@ -28,24 +50,22 @@ def reports_page(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> HTMLResponse:
-    from shopfloor.actions.production_report import ReportError, production_report, report_window
-
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
+    plant = plant_of(engine)
     ctx = page_context(request, principal, plant)
     t = ctx["t"]
-    try:
-        chosen = date.fromisoformat(day) if day else last_working_day(plant, datetime.now(plant.site.tz).date())
-    except ValueError:
-        chosen, ctx["error"] = last_working_day(plant, datetime.now(plant.site.tz).date()), f"{day!r} is not a date"
     doc, status = None, 200
+    chosen = last_working_day(plant, datetime.now(plant.site.tz).date())
     try:
+        if day:
+            try:
+                chosen = date.fromisoformat(day)
+            except ValueError:
+                raise DayInvalid(value=day) from None
         window = report_window(plant, chosen, shift or None)
         with engine.connect() as conn:
             doc = production_report(conn, plant, window, line=line or None, no_reason=t.gettext("(no reason)"))
-    except (ReportError, StoreError) as exc:
-        ctx["error"], status = str(exc), 422
+    except DomainError as exc:
+        status = show_refusal(ctx, exc)
     query = (
         {"day": chosen.isoformat(), "lang": t.lang}
         | ({"shift": shift} if shift else {})
@@ -68,9 +88,7 @@ def reports_page(
 def improvement_form(
     request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
 ) -> HTMLResponse:
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
+    plant = plant_of(engine)
     ctx = page_context(request, principal, plant, lines=plant.lines, job=None)
     return render(request, "improvement.html", ctx)
 
@@ -85,41 +103,37 @@ def improvement_start(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.actions.improvement_report import ImprovementError, improvement_report, period
-
     require_csrf(principal, csrf_token)
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
+    plant = plant_of(engine)
     try:
         b, a = period(plant, baseline.strip()), period(plant, after.strip())
-    except ImprovementError as exc:
-        ctx = page_context(request, principal, plant, lines=plant.lines, job=None, error=str(exc))
-        return render(request, "improvement.html", ctx, 422)
+    except DomainError as exc:
+        ctx = page_context(request, principal, plant, lines=plant.lines, job=None)
+        return render(request, "improvement.html", ctx, show_refusal(ctx, exc))
 
     def work(progress):
         with engine.connect() as conn:
             return improvement_report(conn, plant, b, a, line=line or None, progress=progress)
 
-    job = jobs.start(principal.user.id, "improvement", {"baseline": baseline, "after": after, "line": line}, work)
+    params = {"baseline": baseline, "after": after, "line": line}
+    job = start_job(engine, principal.actor, principal.user.id, "improvement", params, work)
     return RedirectResponse(f"/reports/jobs/{job.id}", status_code=303)
 
 
-def _job_or_404(job_id: str, principal: Principal):
-    job = jobs.get(job_id, principal.user.id)
+def _job(engine: Engine, job_id: str, principal: Principal) -> jobs.Job:
+    with engine.connect() as conn:
+        job = jobs.get(conn, job_id, principal.user.id)
     if job is None:
-        raise Problem(404, "Not found", "no such report run (it may have expired)")
+        raise JobNotFound()
     return job
 
 
-def _job_context(request: Request, principal: Principal, engine: Engine, job) -> dict:
-    from shopfloor.actions.improvement_report import daily_svg, fmt
-
+def _job_context(request: Request, principal: Principal, engine: Engine, job: jobs.Job) -> dict:
     plant = plant_or_none(engine)
     ctx = page_context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt)
+    if job.error:
+        ctx["job_error"] = ctx["t"].error(from_dict(job.error))
     if job.finished and job.result is not None:
-        from markupsafe import Markup
-
         ctx["charts"] = [(r, Markup(daily_svg(r))) for r in job.result["kpis"]]
     return ctx
 
@@ -128,7 +142,7 @@ def _job_context(request: Request, principal: Principal, engine: Engine, job) ->
 def job_page(
     job_id: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
 ) -> HTMLResponse:
-    job = _job_or_404(job_id, principal)
+    job = _job(engine, job_id, principal)
     return render(request, "improvement.html", _job_context(request, principal, engine, job))
 
 
@@ -137,11 +151,10 @@ def job_progress(
     job_id: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
 ) -> Response:
     """The progress fragment the page polls; when the run has ended it tells htmx to load the whole page."""
-    job = _job_or_404(job_id, principal)
+    job = _job(engine, job_id, principal)
     if job.finished:
         return Response(status_code=200, headers={"HX-Redirect": f"/reports/jobs/{job.id}"})
-    ctx = _job_context(request, principal, engine, job)
-    return render(request, "_progress.html", ctx)
+    return render(request, "_progress.html", _job_context(request, principal, engine, job))
 
 
 @router.get("/reports/jobs/{job_id}/file.{fmt_}")
@@ -152,33 +165,32 @@ def job_file(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.actions.improvement_report import improvement_pdf, improvement_xlsx
-
-    job = _job_or_404(job_id, principal)
+    job = _job(engine, job_id, principal)
     if not job.finished or job.result is None:
-        raise Problem(409, "Conflict", "the report is not ready")
+        raise JobNotReady()
     t = page_context(request, principal, plant_or_none(engine))["t"]
     if fmt_ == "pdf":
         return Response(improvement_pdf(job.result, t.gettext), media_type="application/pdf")
     if fmt_ == "xlsx":
         return Response(
             improvement_xlsx(job.result, t.gettext),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type=XLSX,
             headers={"Content-Disposition": 'attachment; filename="improvement.xlsx"'},
         )
-    raise Problem(404, "Not found", f"no {fmt_!r} version")
+    raise ReportFormat(format=fmt_)
 
 
 # -- scheduled reports: status and new schedules (managers and admins) --------------------------------------
-def _schedules_page(request: Request, principal: Principal, engine: Engine, error: str | None = None, code: int = 200):
-    from shopfloor.actions.scheduled_reports import listing
-
+def _schedules_page(
+    request: Request, principal: Principal, engine: Engine, refusal: DomainError | None = None
+) -> HTMLResponse:
     ensure(principal, "manage_reports")
     plant = plant_or_none(engine)
     with engine.connect() as conn:
-        rows = listing(conn)
-    ctx = page_context(request, principal, plant, schedules=rows, lines=plant.lines if plant else [], error=error)
-    return render(request, "schedules.html", ctx, code)
+        rows = schedule_store.listing(conn)
+    ctx = page_context(request, principal, plant, schedules=rows, lines=plant.lines if plant else [])
+    status = show_refusal(ctx, refusal) if refusal is not None else 200
+    return render(request, "schedules.html", ctx, status)
 
 
 @router.get("/admin/reports")
@@ -202,20 +214,11 @@ def schedules_add(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.actions.scheduled_reports import ScheduleError, add_schedule
-    from shopfloor.store import audit
-    from shopfloor.store.db import writing
-
     require_csrf(principal, csrf_token)
     ensure(principal, "manage_reports")
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
     try:
-        with writing(engine) as conn:
-            doc = add_schedule(conn, plant, name=name, period=period, delivery=delivery, target=target,
-                               line=line or None, formats=formats, lang=lang)  # fmt: skip
-            audit.record(conn, principal.actor, "report.schedule", f"schedule:{doc['name']}", doc)
-    except ScheduleError as exc:
-        return _schedules_page(request, principal, engine, str(exc), 422)
+        add_schedule(engine, principal.actor, name=name, period=period, delivery=delivery, target=target,
+                     line=line or None, formats=formats, lang=lang)  # fmt: skip
+    except DomainError as exc:
+        return _schedules_page(request, principal, engine, exc)
     return RedirectResponse("/admin/reports", status_code=303)

@@ -12,10 +12,9 @@ from sqlalchemy import Engine
 
 from shopfloor.actions.board import machine_tiles
 from shopfloor.api.deps import Principal, get_engine
-from shopfloor.api.errors import Problem
 from shopfloor.store import inspections as insp
 from shopfloor.store import work_orders
-from shopfloor.web.pages import page_context, page_user, plant_or_none, render
+from shopfloor.web.pages import page_context, page_user, plant_of, render
 
 router = APIRouter(include_in_schema=False)
 STOP_QUESTION_AFTER = timedelta(minutes=3)
@@ -41,9 +40,7 @@ def terminal(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> HTMLResponse:
-    plant = plant_or_none(engine)
-    if plant is None:
-        raise Problem(404, "Not found", "no plant in this store yet")
+    plant = plant_of(engine)
     chosen = next((m for m in plant.machines if m.code == machine), None)
     tile, ask, minutes, dispatch, inspections = None, False, 0, [], []
     if chosen is not None:

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from shopfloor.actions import accounts as actions
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.errors import problem_responses
 from shopfloor.store import accounts, audit
-from shopfloor.store.accounts import AccountConflict, AccountError
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -57,15 +57,7 @@ class AuditEntry(BaseModel):
 
 
 def _out(u: accounts.User) -> UserOut:
-    return UserOut(
-        id=u.id,
-        username=u.username,
-        display_name=u.display_name,
-        role=u.role,
-        language=u.language,
-        active=u.active,
-        badge=u.badge,
-    )
+    return UserOut(**actions.user_doc(u))
 
 
 @router.get("/users", response_model=list[UserOut], responses=problem_responses(401, 403), summary="All users")
@@ -84,17 +76,7 @@ def list_users(_: Principal = Depends(require("manage_users")), engine: Engine =
 def create_user(
     body: UserIn, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
 ) -> UserOut:
-    with engine.begin() as conn:
-        try:
-            user = accounts.create_user(
-                conn, body.username, body.role, body.password, body.pin, body.display_name, body.badge, body.language
-            )
-        except AccountConflict as exc:
-            raise Problem(409, "Conflict", str(exc)) from None
-        except AccountError as exc:
-            raise Problem(422, "Invalid request", str(exc)) from None
-        audit.record(conn, principal.actor, "user.create", f"user:{user.username}", {"role": user.role})
-    return _out(user)
+    return UserOut(**actions.create_user(engine, principal.actor, **body.model_dump()))
 
 
 @router.post(
@@ -107,13 +89,7 @@ def create_user(
 def create_token(
     body: TokenIn, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
 ) -> TokenOut:
-    with engine.begin() as conn:
-        user = next((u for u in accounts.list_users(conn) if u.username == body.username), None)
-        if user is None:
-            raise Problem(404, "Not found", f"no user {body.username!r}")
-        token = accounts.create_api_token(conn, user, body.name)
-        audit.record(conn, principal.actor, "token.create", f"user:{user.username}", {"name": body.name})
-    return TokenOut(token=token)
+    return TokenOut(token=actions.create_api_token(engine, principal.actor, username=body.username, name=body.name))
 
 
 class TokenInfo(BaseModel):
@@ -145,10 +121,7 @@ def list_tokens(_: Principal = Depends(require("manage_users")), engine: Engine 
 def revoke_token(
     token_id: int, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
 ) -> None:
-    with engine.begin() as conn:
-        if not accounts.revoke_api_token(conn, token_id):
-            raise Problem(404, "Not found", f"no active token {token_id}")
-        audit.record(conn, principal.actor, "token.revoke", f"token:{token_id}", {})
+    actions.revoke_api_token(engine, principal.actor, token_id)
 
 
 @router.get(

@@ -6,17 +6,18 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from shopfloor.actions.accounts import sign_in, sign_out
 from shopfloor.api.deps import (
     SESSION_COOKIE,
     Principal,
-    attempt_sign_in,
+    client_address,
     current_principal,
     get_engine,
     optional_principal,
-    start_session,
+    set_session_cookie,
 )
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.store import accounts, audit
+from shopfloor.api.errors import problem_responses
+from shopfloor.store import accounts
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -51,17 +52,10 @@ def _me(principal: Principal) -> Me:
 
 
 def _login(request: Request, response: Response, engine: Engine, name: str, check) -> Me:
-    user, wait = attempt_sign_in(request, engine, name, check)
-    if wait:
-        raise Problem(
-            429,
-            "Too many attempts",
-            f"too many failed sign-ins; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
-    if user is None:
-        raise Problem(401, "Not signed in", "wrong name or secret")
-    return _me(Principal(user, start_session(request, response, engine, user, "api")))
+    replaces = request.cookies.get(SESSION_COOKIE)
+    session = sign_in(engine, name, client_address(request), check, via="api", replaces=replaces)
+    set_session_cookie(request, response, session)
+    return _me(Principal(session.user, session))
 
 
 @router.post(
@@ -98,9 +92,7 @@ def logout(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     if principal.session is not None:
-        with engine.begin() as conn:
-            accounts.end_session(conn, principal.session.token)
-            audit.record(conn, principal.actor, "auth.logout", principal.actor, {})
+        sign_out(engine, principal.session)
     out = Response(status_code=204)
     out.delete_cookie(SESSION_COOKIE, path="/")
     return out

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import Engine
 
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.errors import problem_responses
+from shopfloor.errors import ConnectorStatusMissing
 from shopfloor.ingest.service import load_status
 
 router = APIRouter(prefix="/api/v1", tags=["connectors"])
@@ -22,5 +23,5 @@ router = APIRouter(prefix="/api/v1", tags=["connectors"])
 def connectors_status(_: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> dict[str, Any]:
     status = load_status(engine)
     if status is None:
-        raise Problem(404, "Not found", "no connector status yet: the ingest (demo, serve or ingest) has not run")
+        raise ConnectorStatusMissing()
     return status

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine, select
 
-from shopfloor.actions.imports import record_events
+from shopfloor.actions.events import record_events
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
-from shopfloor.ingest.csv_events import MAX_FUTURE
-from shopfloor.live import broker
-from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
-from shopfloor.store.db import writing
+from shopfloor.api.errors import problem_responses
+from shopfloor.errors import PayloadTooLarge
+from shopfloor.model.events import MachineState
 from shopfloor.store.schema import machine_events, machines
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -106,7 +103,7 @@ def list_events(
 @router.post(
     "",
     response_model=RecordResult,
-    responses=problem_responses(401, 403, 413, 422),
+    responses=problem_responses(401, 403, 404, 413, 422),
     summary="Record machine events; an event already stored is skipped, so a resend counts nothing twice",
 )
 def post_events(
@@ -115,34 +112,6 @@ def post_events(
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
     if len(events) > MAX_BATCH:
-        raise Problem(413, "Payload too large", f"at most {MAX_BATCH} events per request")
-    plant = plant_or_404(engine)
-    known = {mm.code for mm in plant.machines}
-    products = {p.code for p in plant.products}
-    problems, parsed = [], []
-    now = datetime.now(timezone.utc)
-    for i, e in enumerate(events):
-        where = f"[{i}]"
-        if e.machine not in known:
-            problems.append(f"{where}.machine: unknown machine {e.machine!r}")
-        if (e.ts - now).total_seconds() > MAX_FUTURE.total_seconds():
-            problems.append(f"{where}.ts: {e.ts.isoformat()} is in the future")
-        source = f"api:{principal.user.username}"
-        if e.event == "state":
-            if e.state is None:
-                problems.append(f"{where}.state: required for event=state")
-                continue
-            parsed.append(StateChange(e.ts, e.machine, e.state, e.reason, source))
-        else:
-            if e.quantity is None:
-                problems.append(f"{where}.quantity: required for a count")
-                continue
-            if e.product is not None and e.product not in products:
-                problems.append(f"{where}.product: unknown product {e.product!r}")
-            parsed.append(CountEvent(e.ts, e.machine, CountKind(e.event), e.quantity, e.product, e.reason, source))
-    if problems:
-        raise Problem(422, "Invalid request", "events refused, nothing recorded", problems=problems)
-    with writing(engine) as conn:
-        summary = record_events(conn, plant, parsed, principal.actor, "events.record", f"api:{len(parsed)} events")
-    broker.publish(e.machine for e in parsed)
-    return summary
+        raise PayloadTooLarge(limit=f"{MAX_BATCH} events")
+    source = f"api:{principal.user.username}"
+    return record_events(engine, principal.actor, [e.model_dump() for e in events], source)

@@ -7,19 +7,22 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from shopfloor.actions import hub as actions
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
+from shopfloor.api.errors import problem_responses
+from shopfloor.errors import KpiUnknown, NotReadable, PublicKeyInvalid
 from shopfloor.model.funding import Rule
-from shopfloor.store import audit
+from shopfloor.reports.best_practices import best_practices_pdf as render_best_practices
 from shopfloor.store import hub as store
-from shopfloor.store.db import writing
+from shopfloor.store.schema import organisations
 
 router = APIRouter(prefix="/api/v1/hub", tags=["hub"])
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -29,30 +32,9 @@ def viewer(principal: Principal) -> store.Viewer:
     return store.Viewer(principal.user.role, principal.user.organisation_id)
 
 
-def _problem(exc: store.HubError) -> Problem:
-    if isinstance(exc, store.NotFound):
-        return Problem(404, "Not found", str(exc))
-    if isinstance(exc, store.Conflict):
-        return Problem(409, "Conflict", str(exc))
-    return Problem(422, "Refused", str(exc))
-
-
-def _write(engine: Engine, principal: Principal, action: str, target: str, fn, detail: Any = None):
-    with writing(engine) as conn:
-        try:
-            result = fn(conn)
-        except store.HubError as exc:
-            raise _problem(exc) from None
-        audit.record(conn, principal.actor, f"hub.{action}", target, detail if detail is not None else result)
-        return result
-
-
 def _read(engine: Engine, fn):
     with engine.connect() as conn:
-        try:
-            return fn(conn)
-        except store.HubError as exc:
-            raise _problem(exc) from None
+        return fn(conn)
 
 
 class OrganisationIn(BaseModel):
@@ -112,10 +94,6 @@ class ConsentIn(BaseModel):
 
 @router.get("/me", responses=problem_responses(401, 403), summary="The caller's organisation")
 def me(principal: Principal = Depends(require("hub_view")), engine: Engine = Depends(get_engine)) -> dict:
-    from sqlalchemy import select
-
-    from shopfloor.store.schema import organisations
-
     with engine.connect() as conn:
         code = conn.execute(
             select(organisations.c.code).where(organisations.c.id == principal.user.organisation_id)
@@ -142,13 +120,9 @@ def add_organisation(
         try:
             key = base64.b64decode(body.public_key, validate=True)
         except (binascii.Error, ValueError):
-            raise Problem(422, "Refused", "public_key must be base64") from None
-    return _write(
-        engine,
-        principal,
-        "organisation",
-        f"organisation:{body.code}",
-        lambda c: store.add_organisation(c, body.code, body.name, body.kind, key),
+            raise PublicKeyInvalid() from None
+    return actions.add_organisation(
+        engine, principal.actor, code=body.code, name=body.name, kind=body.kind, public_key=key
     )
 
 
@@ -156,9 +130,7 @@ def add_organisation(
 def add_program(
     body: ProgramIn, principal: Principal = Depends(require("hub_manage")), engine: Engine = Depends(get_engine)
 ) -> dict:
-    return _write(
-        engine, principal, "program", f"program:{body.code}", lambda c: store.add_program(c, body.code, body.name)
-    )
+    return actions.add_program(engine, principal.actor, code=body.code, name=body.name)
 
 
 @router.post(
@@ -170,7 +142,7 @@ def set_rule(
     code: str, body: RuleIn, principal: Principal = Depends(require("hub_manage")), engine: Engine = Depends(get_engine)
 ) -> dict:
     rule = Rule(body.year, body.level, body.state_max_pct, body.sponsor_min_pct, body.state_cap)
-    return _write(engine, principal, "rule", f"program:{code}", lambda c: store.set_rule(c, code, rule))
+    return actions.set_funding_rule(engine, principal.actor, code, rule)
 
 
 @router.get(
@@ -191,9 +163,7 @@ def totals(code: str, principal: Principal = Depends(require("hub_view")), engin
 def add_project(
     body: ProjectIn, principal: Principal = Depends(require("hub_manage")), engine: Engine = Depends(get_engine)
 ) -> dict:
-    return _write(
-        engine, principal, "project", f"project:{body.code}", lambda c: store.add_project(c, body.model_dump())
-    )
+    return actions.add_project(engine, principal.actor, body.model_dump())
 
 
 @router.get("/projects", responses=problem_responses(401, 403), summary="Projects the caller may see")
@@ -218,13 +188,7 @@ def add_ledger(
     principal: Principal = Depends(require("hub_manage")),
     engine: Engine = Depends(get_engine),
 ) -> dict:
-    return _write(
-        engine,
-        principal,
-        "ledger",
-        f"project:{code}",
-        lambda c: store.add_ledger_entry(c, code, body.funder, body.kind, body.amount, body.note, body.ts),
-    )
+    return actions.add_ledger_entry(engine, principal.actor, code, **body.model_dump())
 
 
 @router.post(
@@ -239,15 +203,7 @@ def add_milestone(
     principal: Principal = Depends(require("hub_manage")),
     engine: Engine = Depends(get_engine),
 ) -> dict:
-    _write(
-        engine,
-        principal,
-        "milestone",
-        f"project:{code}",
-        lambda c: store.add_milestone(c, code, body.name, body.due),
-        body.model_dump(mode="json"),
-    )
-    return body.model_dump(mode="json")
+    return actions.add_milestone(engine, principal.actor, code, name=body.name, due=body.due)
 
 
 @router.get("/consents", responses=problem_responses(401, 403), summary="Consents of the caller")
@@ -264,13 +220,7 @@ def list_consents(principal: Principal = Depends(require("hub_view")), engine: E
 def grant(
     body: ConsentIn, principal: Principal = Depends(require("hub_share")), engine: Engine = Depends(get_engine)
 ) -> dict:
-    return _write(
-        engine,
-        principal,
-        "consent",
-        f"sponsor:{body.sponsor}",
-        lambda c: store.grant_consent(c, viewer(principal), body.sponsor, body.kpis, body.granularity),
-    )
+    return actions.grant_consent(engine, principal.actor, viewer(principal), **body.model_dump())
 
 
 @router.post(
@@ -279,9 +229,7 @@ def grant(
     summary="Withdraw a consent: what was shared under it is no longer shown",
 )
 def withdraw(cid: int, principal: Principal = Depends(require("hub_share")), engine: Engine = Depends(get_engine)):
-    return _write(
-        engine, principal, "withdraw", f"consent:{cid}", lambda c: store.withdraw_consent(c, viewer(principal), cid)
-    )
+    return actions.withdraw_consent(engine, principal.actor, viewer(principal), cid)
 
 
 @router.post(
@@ -293,15 +241,11 @@ def withdraw(cid: int, principal: Principal = Depends(require("hub_share")), eng
 async def receive(
     request: Request, principal: Principal = Depends(require("hub_share")), engine: Engine = Depends(get_engine)
 ) -> dict:
-    import asyncio
-
     try:
         envelope = await request.json()
-    except ValueError:
-        raise Problem(422, "Refused", "the body is not JSON") from None
-    return await asyncio.to_thread(
-        _write, engine, principal, "report", "outcomes", lambda c: store.receive_report(c, viewer(principal), envelope)
-    )
+    except ValueError as exc:
+        raise NotReadable(expected="JSON", reason=str(exc)) from None
+    return await run_in_threadpool(actions.receive_report, engine, principal.actor, viewer(principal), envelope)
 
 
 @router.get(
@@ -333,9 +277,7 @@ def list_improvements(principal: Principal = Depends(require("hub_view")), engin
 def best_practices_pdf(
     kpi: str = "ppm", principal: Principal = Depends(require("hub_view")), engine: Engine = Depends(get_engine)
 ) -> Response:
-    from shopfloor.reports.best_practices import best_practices_pdf as render
-
     if kpi not in store.SHAREABLE:
-        raise Problem(422, "Refused", f"kpi must be one of {', '.join(store.SHAREABLE)}")
+        raise KpiUnknown(field="kpi", kpis=kpi, known=store.SHAREABLE)
     ranked = _read(engine, lambda c: store.best_practices(c, viewer(principal), kpi))
-    return Response(render(ranked, kpi, datetime.now().astimezone()), media_type="application/pdf")
+    return Response(render_best_practices(ranked, kpi, datetime.now().astimezone()), media_type="application/pdf")

@@ -10,17 +10,17 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
 
+from shopfloor.actions import quality as actions
+from shopfloor.actions.quality_report import characteristic_pdf as render_characteristic_pdf
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
-from shopfloor.model.lots import LotError
-from shopfloor.store import audit
+from shopfloor.api.errors import problem_responses
+from shopfloor.errors import PayloadTooLarge
 from shopfloor.store import inspections as insp
 from shopfloor.store import ncr as ncr_store
-from shopfloor.store.db import writing
 
 router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
 KeyHeader = Header(None, alias="Idempotency-Key", max_length=100, description="The same key is done once")
+MAX_SAMPLES_FILE = 20 * 2**20
 
 
 class CharacteristicIn(BaseModel):
@@ -75,13 +75,6 @@ class DispositionIn(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
 
 
-def _char_or_404(conn, cid: int) -> insp.Characteristic:
-    try:
-        return insp.get(conn, cid)
-    except insp.InspectionError as exc:
-        raise Problem(404, "Not found", str(exc)) from None
-
-
 @router.get("/characteristics", responses=problem_responses(401), summary="Inspection characteristics")
 def list_characteristics(
     product: str | None = None,
@@ -96,7 +89,7 @@ def list_characteristics(
 @router.post(
     "/characteristics",
     status_code=201,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 404, 422),
     summary="Create a characteristic, or change the one with the same product and code",
 )
 def save_characteristic(
@@ -104,14 +97,7 @@ def save_characteristic(
     principal: Principal = Depends(require("manage_quality")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    plant = plant_or_404(engine)
-    with writing(engine) as conn:
-        try:
-            char = insp.save_characteristic(conn, plant, body.model_dump())
-        except insp.InspectionError as exc:
-            raise Problem(422, "Invalid characteristic", str(exc)) from None
-        audit.record(conn, principal.actor, "quality.characteristic", f"characteristic:{char.id}", char.to_dict())
-        return char.to_dict()
+    return actions.save_characteristic(engine, principal.actor, body.model_dump())
 
 
 @router.get(
@@ -126,7 +112,7 @@ def characteristic_chart(
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
     with engine.connect() as conn:
-        return insp.chart(conn, _char_or_404(conn, cid), limit)
+        return insp.chart(conn, insp.get(conn, cid), limit)
 
 
 @router.get(
@@ -141,11 +127,9 @@ def characteristic_pdf(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.actions.quality_report import characteristic_pdf as render
-
     with engine.connect() as conn:
-        doc = insp.chart(conn, _char_or_404(conn, cid), limit)
-    return Response(render(doc), media_type="application/pdf")
+        doc = insp.chart(conn, insp.get(conn, cid), limit)
+    return Response(render_characteristic_pdf(doc), media_type="application/pdf")
 
 
 @router.get("/characteristics/{cid}/samples", responses=problem_responses(401, 404), summary="Latest samples")
@@ -156,7 +140,7 @@ def list_samples(
     engine: Engine = Depends(get_engine),
 ) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return insp.samples(conn, _char_or_404(conn, cid), limit)
+        return insp.samples(conn, insp.get(conn, cid), limit)
 
 
 @router.post(
@@ -172,26 +156,7 @@ def record_sample(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    with writing(engine) as conn:
-        char = _char_or_404(conn, cid)
-        try:
-            return insp.record(
-                conn,
-                char,
-                principal.actor,
-                measurements_=body.measurements,
-                inspected=body.inspected,
-                nonconforming=body.nonconforming,
-                defect=body.defect,
-                lot=body.lot,
-                work_order=body.work_order,
-                machine=body.machine,
-                ts=body.ts,
-                source=body.source,
-                key=key,
-            )
-        except insp.InspectionError as exc:
-            raise Problem(422, "Invalid sample", str(exc)) from None
+    return actions.record_sample(engine, principal.actor, cid, key=key, **body.model_dump())
 
 
 @router.post(
@@ -206,19 +171,10 @@ def import_samples(
     principal: Principal = Depends(require("record_inspections")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    from shopfloor.actions.inspection_import import SampleImportError
-    from shopfloor.actions.inspection_import import import_samples as run
-
-    content = file.file.read(20 * 2**20 + 1)
-    if len(content) > 20 * 2**20:
-        raise Problem(413, "Payload too large", "a samples file may hold at most 20 MiB")
-    try:
-        with writing(engine) as conn:
-            summary = run(conn, content, principal.actor)
-            audit.record(conn, principal.actor, "quality.samples_import", f"file:{file.filename}", summary)
-    except SampleImportError as exc:
-        raise Problem(422, "Invalid samples", str(exc).splitlines()[0], problems=exc.problems) from None
-    return summary
+    content = file.file.read(MAX_SAMPLES_FILE + 1)
+    if len(content) > MAX_SAMPLES_FILE:
+        raise PayloadTooLarge(limit=f"{MAX_SAMPLES_FILE // 2**20} MiB")
+    return actions.import_sample_file(engine, principal.actor, content, file.filename or "samples.csv")
 
 
 @router.get("/ncrs", responses=problem_responses(401), summary="Nonconformance reports, newest first")
@@ -244,14 +200,7 @@ def open_ncr(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    with writing(engine) as conn:
-        try:
-            fields = body.model_dump(exclude={"description"})
-            doc = ncr_store.open_ncr(conn, body.description, principal.actor, key=key, **fields)
-        except (ncr_store.NcrError, LotError) as exc:
-            raise Problem(404 if "no lot" in str(exc) else 422, "Invalid NCR", str(exc)) from None
-        audit.record(conn, principal.actor, "quality.ncr_open", f"ncr:{doc['code']}", body.model_dump(mode="json"))
-        return doc
+    return actions.open_ncr(engine, principal.actor, key=key, **body.model_dump())
 
 
 @router.post(
@@ -265,11 +214,4 @@ def dispose(
     principal: Principal = Depends(require("manage_quality")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    with writing(engine) as conn:
-        try:
-            doc = ncr_store.dispose(conn, code, body.disposition, body.note, principal.actor)
-        except (ncr_store.NcrError, LotError) as exc:
-            status = 404 if "no NCR" in str(exc) else 409
-            raise Problem(status, "Not found" if status == 404 else "Conflict", str(exc)) from None
-        audit.record(conn, principal.actor, "quality.ncr_disposition", f"ncr:{code}", body.model_dump())
-        return doc
+    return actions.dispose_ncr(engine, principal.actor, code, disposition=body.disposition, note=body.note)

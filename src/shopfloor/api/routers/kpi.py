@@ -9,15 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy import Engine
 
-from shopfloor.actions.kpi_report import kpi_report
+from shopfloor.actions.kpi_report import check_window, kpi_report
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.api.errors import problem_responses
 from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
-from shopfloor.store.plant import StoreError
-
-MAX_DAYS = 3_660
+from shopfloor.store.plant import current_plant
 
 router = APIRouter(prefix="/api/v1", tags=["kpi"])
 
@@ -37,23 +34,14 @@ def get_kpi(
     end: Annotated[AwareDatetime | None, Query(alias="to", description="Exclusive; default: now")] = None,
     by: Literal["hour", "shift", "day"] | None = None,
 ) -> dict[str, Any]:
-    plant = plant_or_404(engine)
+    with engine.connect() as conn:
+        plant = current_plant(conn)
     now = datetime.now(timezone.utc)
     t1 = end.astimezone(timezone.utc) if end else now
     if start:
         t0 = start.astimezone(timezone.utc)
     else:
         t0 = local_midnight(datetime.now(plant.site.tz).date(), plant.site.tz)
-    if t1 <= t0:
-        raise Problem(422, "Invalid request", "'to' must be after 'from'")
-    if by == "hour" and (t1 - t0).days > 62:
-        raise Problem(422, "Invalid request", "hourly buckets are limited to 62 days; use by=day")
-    if by == "shift" and (t1 - t0).days > 400:
-        raise Problem(422, "Invalid request", "shift buckets are limited to 400 days; use by=day")
-    if (t1 - t0).days > MAX_DAYS:
-        raise Problem(422, "Invalid request", f"a window is limited to {MAX_DAYS} days (ten years)")
+    check_window(t0, t1, by)
     with engine.connect() as conn:
-        try:
-            return kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)
-        except StoreError as exc:
-            raise Problem(422, "Invalid request", str(exc)) from None
+        return kpi_report(conn, plant, Interval(t0, t1), machine, line, site, by, now)

@@ -8,7 +8,6 @@ Every change takes an optional ``Idempotency-Key`` header: the same request sent
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -17,13 +16,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from shopfloor.actions import lots as actions
+from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.model.lots import LotConflict, LotError, LotNotFound
-from shopfloor.store import audit
+from shopfloor.api.errors import problem_responses
+from shopfloor.reports.labels import lot_label_pdf
 from shopfloor.store import lots as store
 from shopfloor.store import trace as trace_store
-from shopfloor.store.db import writing
 
 router = APIRouter(prefix="/api/v1", tags=["lots"])
 
@@ -37,29 +36,9 @@ KeyHeader = Header(
 )
 
 
-def _problem(exc: LotError) -> Problem:
-    if isinstance(exc, LotNotFound):
-        return Problem(404, "Not found", str(exc))
-    if isinstance(exc, LotConflict):
-        return Problem(409, "Conflict", str(exc))
-    return Problem(422, "Invalid request", str(exc))
-
-
 def _disposition(kind: str, filename: str) -> dict[str, str]:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
     return {"Content-Disposition": f'{kind}; filename="{safe}"'}
-
-
-def _change(engine: Engine, principal: Principal, action: str, target: str, fn: Callable[[Any], Any], detail: dict):
-    with writing(engine) as conn:
-        try:
-            result = fn(conn)
-        except LotError as exc:
-            raise _problem(exc) from None
-        audit.record(conn, principal.actor, f"lot.{action}", target, detail)
-        if isinstance(result, list):
-            return [lot.to_dict() for lot in result]
-        return result.to_dict()
 
 
 class ReceiveIn(BaseModel):
@@ -143,25 +122,13 @@ def receive(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "receive",
-        f"item:{body.item}",
-        lambda conn: store.receive(
-            conn, body.item, body.qty, principal.actor, key=key, **body.model_dump(exclude={"item", "qty"})
-        ),
-        body.model_dump(mode="json"),
-    )
+    return actions.receive_lot(engine, principal.actor, key=key, **body.model_dump())
 
 
 @router.get("/lots/{code}", responses=problem_responses(401, 404), summary="A lot and its movements")
 def get_lot(code: str, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> dict:
     with engine.connect() as conn:
-        try:
-            return {**store.get(conn, code).to_dict(), "movements": store.movements(conn, code)}
-        except LotError as exc:
-            raise _problem(exc) from None
+        return {**store.get(conn, code).to_dict(), "movements": store.movements(conn, code)}
 
 
 @router.post(
@@ -174,14 +141,7 @@ def issue(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "issue",
-        f"lot:{code}",
-        lambda conn: store.issue(conn, code, body.qty, body.work_order, principal.actor, machine=body.machine, key=key),
-        body.model_dump(mode="json"),
-    )
+    return actions.issue_lot(engine, principal.actor, code, key=key, **body.model_dump())
 
 
 @router.post(
@@ -197,14 +157,7 @@ def output(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "produce",
-        f"work_order:{code}",
-        lambda conn: store.produce(conn, code, body.qty, principal.actor, key=key, **body.model_dump(exclude={"qty"})),
-        body.model_dump(mode="json"),
-    )
+    return actions.report_output(engine, principal.actor, code, key=key, **body.model_dump())
 
 
 @router.post(
@@ -219,16 +172,7 @@ def split(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> list[dict[str, Any]]:
-    return _change(
-        engine,
-        principal,
-        "split",
-        f"lot:{code}",
-        lambda conn: store.split(
-            conn, code, body.quantities, principal.actor, codes=body.codes, location=body.location, key=key
-        ),
-        body.model_dump(mode="json"),
-    )
+    return actions.split_lot(engine, principal.actor, code, key=key, **body.model_dump())
 
 
 @router.post(
@@ -243,14 +187,7 @@ def merge(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "merge",
-        "lots:" + ",".join(body.lots),
-        lambda conn: store.merge(conn, body.lots, principal.actor, code=body.code, location=body.location, key=key),
-        body.model_dump(mode="json"),
-    )
+    return actions.merge_lots(engine, principal.actor, key=key, **body.model_dump())
 
 
 @router.post("/lots/{code}/hold", responses=problem_responses(401, 403, 404, 409, 422), summary="Put a lot on hold")
@@ -261,14 +198,7 @@ def hold(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "hold",
-        f"lot:{code}",
-        lambda conn: store.hold(conn, code, body.reason, principal.actor, key=key),
-        body.model_dump(),
-    )
+    return actions.hold_lot(engine, principal.actor, code, reason=body.reason, key=key)
 
 
 @router.post("/lots/{code}/release", responses=problem_responses(401, 403, 404, 409, 422), summary="Release a hold")
@@ -279,14 +209,7 @@ def release(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "release",
-        f"lot:{code}",
-        lambda conn: store.release(conn, code, body.reason, principal.actor, key=key),
-        body.model_dump(),
-    )
+    return actions.release_lot(engine, principal.actor, code, reason=body.reason, key=key)
 
 
 @router.post("/lots/{code}/move", responses=problem_responses(401, 403, 404, 409, 422), summary="Move a lot")
@@ -297,14 +220,7 @@ def move(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "move",
-        f"lot:{code}",
-        lambda conn: store.move(conn, code, body.location, principal.actor, key=key),
-        body.model_dump(),
-    )
+    return actions.move_lot(engine, principal.actor, code, location=body.location, key=key)
 
 
 @router.post("/lots/{code}/ship", responses=problem_responses(401, 403, 404, 409, 422), summary="Ship to a customer")
@@ -315,14 +231,7 @@ def ship(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "ship",
-        f"lot:{code}",
-        lambda conn: store.ship(conn, code, body.qty, body.customer, principal.actor, shipment=body.shipment, key=key),
-        body.model_dump(mode="json"),
-    )
+    return actions.ship_lot(engine, principal.actor, code, key=key, **body.model_dump())
 
 
 @router.post("/lots/{code}/scrap", responses=problem_responses(401, 403, 404, 409, 422), summary="Scrap from a lot")
@@ -333,14 +242,7 @@ def scrap(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "scrap",
-        f"lot:{code}",
-        lambda conn: store.scrap(conn, code, body.qty, principal.actor, defect=body.defect, key=key),
-        body.model_dump(mode="json"),
-    )
+    return actions.scrap_lot(engine, principal.actor, code, key=key, **body.model_dump())
 
 
 @router.post(
@@ -355,14 +257,7 @@ def count(
     engine: Engine = Depends(get_engine),
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
-    return _change(
-        engine,
-        principal,
-        "count",
-        f"lot:{code}",
-        lambda conn: store.adjust(conn, code, body.counted, body.reason, principal.actor, key=key),
-        body.model_dump(mode="json"),
-    )
+    return actions.count_lot(engine, principal.actor, code, counted=body.counted, reason=body.reason, key=key)
 
 
 @router.get("/inventory", responses=problem_responses(401), summary="Stock on hand and on hold")
@@ -387,10 +282,7 @@ def trace(
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
     with engine.connect() as conn:
-        try:
-            return trace_store.trace(conn, code, direction).to_dict()
-        except LotError as exc:
-            raise _problem(exc) from None
+        return trace_store.trace(conn, code, direction).to_dict()
 
 
 @router.get(
@@ -405,13 +297,8 @@ def label(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.reports.labels import lot_label_pdf
-
     with engine.connect() as conn:
-        try:
-            lot = store.get(conn, code).to_dict()
-        except LotError as exc:
-            raise _problem(exc) from None
+        lot = store.get(conn, code).to_dict()
     if barcode == "code128" and not code.isascii():
         barcode = "qr"
     pdf = lot_label_pdf(lot, barcode=barcode)
@@ -438,13 +325,8 @@ def recall(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Any:
-    from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
-
     with engine.connect() as conn:
-        try:
-            report = recall_report(conn, code)
-        except LotError as exc:
-            raise _problem(exc) from None
+        report = recall_report(conn, code)
     if format == "json":
         return report
     if format == "xlsx":

@@ -11,33 +11,28 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
+from shopfloor.actions.master_data import (
+    MAX_UPLOAD_BYTES,
+    export_csv_zip,
+    export_xlsx,
+    import_master,
+    master_document,
+)
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.model.master import MasterDataError, explode, summarise
-from shopfloor.store.db import writing
+from shopfloor.api.errors import problem_responses
+from shopfloor.errors import ItemNotFound, PayloadTooLarge, QuantityInvalid
+from shopfloor.model.master import explode, summarise
 from shopfloor.store.master import item as find_item
 from shopfloor.store.master import load_master
-from shopfloor.store.plant import StoreError
 
 router = APIRouter(prefix="/api/v1", tags=["master data"])
-MAX_UPLOAD = 20 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def as_dict(data) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(data):
-        if f.name == "source_rows":
-            continue
-        value = getattr(data, f.name)
-        out[f.name] = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
-    return out
 
 
 @router.get("/master", responses=problem_responses(401), summary="All master data")
 def get_master(_: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> dict[str, Any]:
     with engine.connect() as conn:
-        return as_dict(load_master(conn))
+        return master_document(load_master(conn))
 
 
 @router.get(
@@ -51,8 +46,6 @@ def export_master(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    from shopfloor.actions.master_data import export_csv_zip, export_xlsx
-
     with engine.connect() as conn:
         data = load_master(conn)
     body, media = (export_xlsx(data), XLSX) if format == "xlsx" else (export_csv_zip(data), "application/zip")
@@ -63,7 +56,7 @@ def export_master(
 
 @router.post(
     "/master/import",
-    responses=problem_responses(401, 403, 413, 422),
+    responses=problem_responses(401, 403, 409, 413, 422),
     summary="Replace master data from a workbook, a zip of CSV files or one CSV file; refused whole on any problem",
     description="A 422 answer lists every problem as {sheet, row, column, message} in `problems`. "
     "Sheets that a CSV upload leaves out keep their stored rows.",
@@ -73,25 +66,10 @@ def import_master_file(
     principal: Principal = Depends(require("manage_master_data")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    from shopfloor.actions.master_data import import_master
-
-    content = file.file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise Problem(413, "Payload too large", f"a master data file may hold at most {MAX_UPLOAD // 2**20} MiB")
-    name = file.filename or "upload.xlsx"
-    try:
-        with writing(engine) as conn:
-            summary = import_master(conn, content, name, principal.actor)
-    except MasterDataError as exc:
-        raise Problem(
-            422,
-            "Invalid master data",
-            str(exc).splitlines()[0],
-            problems=[dataclasses.asdict(p) for p in exc.problems],
-        ) from None
-    except StoreError as exc:
-        raise Problem(422, "Invalid master data", str(exc)) from None
-    return summary
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(limit=f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+    return import_master(engine, principal.actor, content, file.filename or "upload.xlsx")
 
 
 @router.get(
@@ -106,15 +84,12 @@ def requirements(
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
     if not math.isfinite(qty):
-        raise Problem(422, "Invalid request", "qty must be a finite number")
+        raise QuantityInvalid(quantity=repr(qty))
     with engine.connect() as conn:
         if find_item(conn, code) is None:
-            raise Problem(404, "Not found", f"no item {code!r}")
+            raise ItemNotFound(item=code)
         data = load_master(conn)
-    try:
-        rows = explode(data.bom_lines, code, qty)
-    except ValueError as exc:
-        raise Problem(422, "Invalid request", str(exc)) from None
+    rows = explode(data.bom_lines, code, qty)
     return {
         "item": code,
         "qty": qty,

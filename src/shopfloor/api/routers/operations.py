@@ -9,9 +9,10 @@ from sqlalchemy import Engine, text
 from shopfloor import __version__
 from shopfloor.api import metrics
 from shopfloor.api.deps import Principal, current_principal, get_engine, require
+from shopfloor.errors import PlantNotImported
 from shopfloor.ingest.service import load_status
 from shopfloor.store.db import schema_current
-from shopfloor.store.plant import StoreError, current_plant
+from shopfloor.store.plant import current_plant
 
 router = APIRouter(tags=["operations"])
 
@@ -35,7 +36,7 @@ def readyz(engine: Engine = Depends(get_engine)) -> Response:
                 return JSONResponse({"status": "not ready", "reason": "the schema is not migrated"}, status_code=503)
             try:
                 current_plant(conn)
-            except StoreError:
+            except PlantNotImported:
                 return JSONResponse({"status": "not ready", "reason": "no plant imported"}, status_code=503)
     except Exception as exc:  # noqa: BLE001 - any store failure means not ready
         return JSONResponse({"status": "not ready", "reason": f"store: {type(exc).__name__}"}, status_code=503)

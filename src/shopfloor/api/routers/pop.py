@@ -10,12 +10,10 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
 
 from shopfloor.actions.board import shift_counts
-from shopfloor.actions.pop import PopEntry, PopError, record_entry
+from shopfloor.actions.terminal import PopEntry, record_terminal_entry
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
-from shopfloor.live import broker
-from shopfloor.store.db import writing
+from shopfloor.api.errors import problem_responses
+from shopfloor.store.plant import current_plant
 
 router = APIRouter(prefix="/api/v1/pop", tags=["terminal"])
 
@@ -44,13 +42,12 @@ class EntryOut(BaseModel):
 @router.post(
     "/entries",
     response_model=EntryOut,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Record one terminal entry; confirmed only once it is stored; a resend is stored once",
 )
 def post_entry(
     body: EntryIn, principal: Principal = Depends(require("report_production")), engine: Engine = Depends(get_engine)
 ) -> dict[str, Any]:
-    plant = plant_or_404(engine)
     entry = PopEntry(
         body.key,
         body.ts,
@@ -62,12 +59,7 @@ def post_entry(
         body.product,
         body.work_order,
     )
-    with writing(engine) as conn:
-        try:
-            result = record_entry(conn, plant, entry, principal.user.username)
-        except PopError as exc:
-            raise Problem(422, "Invalid request", str(exc)) from None
-    broker.publish([body.machine])
+    result = record_terminal_entry(engine, principal.user.username, entry)
     with engine.connect() as conn:
-        counts = shift_counts(conn, plant, body.machine, datetime.now(timezone.utc))
+        counts = shift_counts(conn, current_plant(conn), body.machine, datetime.now(timezone.utc))
     return {**result, "gq": counts["gq"], "sq": counts["sq"]}

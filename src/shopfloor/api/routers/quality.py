@@ -10,15 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from sqlalchemy import Engine, select
 
+from shopfloor.actions.kpi_report import check_window, scope
 from shopfloor.analytics.defects import defect_rates
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
+from shopfloor.api.errors import problem_responses
 from shopfloor.model.calendar import local_midnight
 from shopfloor.model.events import CountEvent, CountKind
 from shopfloor.model.intervals import Interval
-from shopfloor.store import kpi as kpi_store
-from shopfloor.store.plant import StoreError
+from shopfloor.store.plant import current_plant
 from shopfloor.store.schema import machine_events, machines
 
 router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
@@ -38,18 +37,13 @@ def defects(
     start: Annotated[AwareDatetime | None, Query(alias="from", description="Default: today 00:00 plant time")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to", description="Exclusive; default: now")] = None,
 ) -> dict[str, Any]:
-    plant = plant_or_404(engine)
+    with engine.connect() as conn:
+        plant = current_plant(conn)
     now = datetime.now(timezone.utc)
     t1 = end.astimezone(timezone.utc) if end else now
     t0 = start.astimezone(timezone.utc) if start else local_midnight(datetime.now(plant.site.tz).date(), plant.site.tz)
-    if t1 <= t0:
-        raise Problem(422, "Invalid request", "'to' must be after 'from'")
-    if (t1 - t0).days > 3_660:
-        raise Problem(422, "Invalid request", "a window is limited to 3660 days (ten years)")
-    try:
-        codes = kpi_store.scope_machines(plant, machine, line, site=not (machine or line))
-    except StoreError as exc:
-        raise Problem(422, "Invalid request", str(exc)) from None
+    check_window(t0, t1)
+    codes = scope(plant, machine, line, site=not (machine or line))
     me, m = machine_events.c, machines.c
     with engine.connect() as conn:
         rows = conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Literal
 
@@ -9,20 +10,21 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
+from shopfloor.actions.improvement_report import improvement_pdf, improvement_report, improvement_xlsx, period
+from shopfloor.actions.production_report import production_report, report_pdf, report_window, report_xlsx
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
-from shopfloor.store.plant import StoreError
+from shopfloor.api.errors import problem_responses
+from shopfloor.errors import ReportLanguage, TargetInvalid
+from shopfloor.i18n import LANGUAGES, Translator
+from shopfloor.store.plant import current_plant
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def translator(lang: str, plant):
-    from shopfloor.i18n import LANGUAGES, Translator
-
     if lang not in LANGUAGES:
-        raise Problem(422, "Invalid request", f"lang must be one of {', '.join(LANGUAGES)}")
+        raise ReportLanguage(languages=list(LANGUAGES), lang=lang)
     t = Translator(lang, plant.site.tz)
     return t.gettext, t.datetime_iso
 
@@ -45,24 +47,11 @@ def production(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    import json
-
-    from shopfloor.actions.production_report import (
-        ReportError,
-        production_report,
-        report_pdf,
-        report_window,
-        report_xlsx,
-    )
-
-    plant = plant_or_404(engine)
-    gettext, when = translator(lang, plant)
-    try:
+    with engine.connect() as conn:
+        plant = current_plant(conn)
+        gettext, when = translator(lang, plant)
         window = report_window(plant, day, shift)
-        with engine.connect() as conn:
-            doc = production_report(conn, plant, window, line=line, no_reason=gettext("(no reason)"))
-    except (ReportError, StoreError) as exc:
-        raise Problem(422, "Invalid request", str(exc)) from None
+        doc = production_report(conn, plant, window, line=line, no_reason=gettext("(no reason)"))
     name = f"production-{line or plant.site.code}-{day.isoformat()}{'-' + shift if shift else ''}"
     if format == "pdf":
         return Response(report_pdf(doc, gettext, when), media_type="application/pdf",
@@ -95,32 +84,19 @@ def improvement(
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    import json
-
-    from shopfloor.actions.improvement_report import (
-        ImprovementError,
-        improvement_pdf,
-        improvement_report,
-        improvement_xlsx,
-        period,
-    )
-
-    plant = plant_or_404(engine)
-    gettext, _when = translator(lang, plant)
     targets: dict[str, float] = {}
     for item in target:
         name, _sep, value = item.partition("=")
         try:
             targets[name.strip()] = float(value)
         except ValueError:
-            raise Problem(422, "Invalid request", f"target {item!r}: expected KPI=NUMBER") from None
-    try:
-        with engine.connect() as conn:
-            doc = improvement_report(
-                conn, plant, period(plant, baseline), period(plant, after), line, targets, confidence=confidence
-            )
-    except (ImprovementError, StoreError) as exc:
-        raise Problem(422, "Invalid request", str(exc)) from None
+            raise TargetInvalid(target=item) from None
+    with engine.connect() as conn:
+        plant = current_plant(conn)
+        gettext, _when = translator(lang, plant)
+        doc = improvement_report(
+            conn, plant, period(plant, baseline), period(plant, after), line, targets, confidence=confidence
+        )
     if format == "pdf":
         return Response(improvement_pdf(doc, gettext), media_type="application/pdf")
     if format == "xlsx":

@@ -6,17 +6,19 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from shopfloor.actions.work_orders import (
+    assign_work_order,
+    create_work_order,
+    order_with_progress,
+    transition_work_order,
+)
 from shopfloor.api.deps import Principal, get_engine, require
-from shopfloor.api.errors import Problem, problem_responses
-from shopfloor.api.routers.plant import plant_or_404
-from shopfloor.live import broker
-from shopfloor.model.work_orders import Status, TransitionError
-from shopfloor.store import audit
+from shopfloor.api.errors import problem_responses
 from shopfloor.store import work_orders as store
-from shopfloor.store.db import writing
-from shopfloor.store.plant import StoreError
+from shopfloor.store.plant import current_plant
+from shopfloor.store.schema import work_order_events, work_orders
 
 router = APIRouter(prefix="/api/v1", tags=["work orders"])
 StatusName = Literal["planned", "released", "in_progress", "completed", "closed", "cancelled"]
@@ -46,10 +48,6 @@ class TransitionIn(BaseModel):
     reason: str | None = Field(None, max_length=500)
 
 
-def _with_progress(conn, wo: store.WorkOrder) -> dict[str, Any]:
-    return {**wo.to_dict(), "progress": store.progress(conn, wo.code)}
-
-
 @router.get("/work-orders", responses=problem_responses(401, 422), summary="Work orders, by status and machine")
 def list_orders(
     _: Principal = Depends(require("view")),
@@ -58,45 +56,19 @@ def list_orders(
     machine: str | None = None,
 ) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [_with_progress(conn, wo) for wo in store.list_orders(conn, status, machine)]
+        return [order_with_progress(conn, wo) for wo in store.list_orders(conn, status, machine)]
 
 
 @router.post(
     "/work-orders",
     status_code=201,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Create a work order (status planned)",
 )
 def create_order(
     body: WorkOrderIn, principal: Principal = Depends(require("plan_production")), engine: Engine = Depends(get_engine)
 ) -> dict[str, Any]:
-    plant = plant_or_404(engine)
-    with writing(engine) as conn:
-        try:
-            wo = store.create(
-                conn,
-                plant,
-                body.code,
-                body.product,
-                body.quantity,
-                principal.actor,
-                body.machine,
-                body.priority,
-                body.due,
-                _known_operator(conn, body.operator),
-            )
-        except StoreError as exc:
-            raise Problem(422, "Invalid request", str(exc)) from None
-        audit.record(conn, principal.actor, "work_order.create", f"work_order:{wo.code}", wo.to_dict())
-        return _with_progress(conn, wo)
-
-
-def _known_operator(conn, username: str | None) -> str | None:
-    from shopfloor.store import accounts
-
-    if username is not None and username not in {u.username for u in accounts.list_users(conn)}:
-        raise StoreError(f"unknown user {username!r}")
-    return username
+    return create_work_order(engine, principal.actor, **body.model_dump())
 
 
 @router.get(
@@ -105,16 +77,9 @@ def _known_operator(conn, username: str | None) -> str | None:
     summary="A work order with its progress, its operations from the routing and its status history",
 )
 def get_order(code: str, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> dict:
-    from sqlalchemy import select
-
-    from shopfloor.store.schema import work_order_events, work_orders
-
-    plant = plant_or_404(engine)
     with engine.connect() as conn:
-        try:
-            wo = store.get(conn, code)
-        except StoreError as exc:
-            raise Problem(404, "Not found", str(exc)) from None
+        plant = current_plant(conn)
+        wo = store.get(conn, code)
         ev = work_order_events.c
         history = conn.execute(
             select(ev.ts, ev.from_status, ev.to_status, ev.actor, ev.reason)
@@ -123,7 +88,7 @@ def get_order(code: str, _: Principal = Depends(require("view")), engine: Engine
             .order_by(ev.ts, ev.id)
         ).all()
         return {
-            **_with_progress(conn, wo),
+            **order_with_progress(conn, wo),
             "operations": store.operations_of(conn, wo, plant),
             "history": [
                 {"ts": h.ts.isoformat(), "from": h.from_status, "to": h.to_status, "actor": h.actor, "reason": h.reason}
@@ -143,35 +108,13 @@ def assign(
     principal: Principal = Depends(require("plan_production")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    plant = plant_or_404(engine)
-    with writing(engine) as conn:
-        try:
-            wo = store.assign(
-                conn,
-                plant,
-                code,
-                principal.actor,
-                machine=body.machine,
-                operator=_known_operator(conn, body.operator),
-                priority=body.priority,
-                due=body.due,
-                clear=tuple(body.clear),
-            )
-        except StoreError as exc:
-            status = 404 if "no work order" in str(exc) else 409 if " is " in str(exc) else 422
-            raise Problem(
-                status, {404: "Not found", 409: "Conflict", 422: "Invalid request"}[status], str(exc)
-            ) from None
-        audit.record(conn, principal.actor, "work_order.assign", f"work_order:{code}", body.model_dump(mode="json"))
-        result = _with_progress(conn, wo)
-    for machine in {wo.machine} - {None}:
-        broker.publish([machine])
-    return result
+    fields = body.model_dump()
+    return assign_work_order(engine, principal.actor, code, **{**fields, "clear": tuple(fields["clear"])})
 
 
 @router.post(
     "/work-orders/{code}/transition",
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Change a work order's status; illegal transitions are refused with the allowed ones",
 )
 def change_status(
@@ -180,22 +123,7 @@ def change_status(
     principal: Principal = Depends(require("report_production")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    with writing(engine) as conn:
-        try:
-            wo = store.transition(conn, code, Status(body.to), principal.actor, body.reason, body.machine)
-        except TransitionError as exc:
-            raise Problem(409, "Conflict", str(exc)) from None
-        except StoreError as exc:
-            raise Problem(
-                404 if "no work order" in str(exc) else 409,
-                "Not found" if "no work order" in str(exc) else "Conflict",
-                str(exc),
-            ) from None
-        audit.record(conn, principal.actor, "work_order.status", f"work_order:{code}", {"to": body.to}, body.reason)
-        result = _with_progress(conn, wo)
-    if wo.machine:
-        broker.publish([wo.machine])
-    return result
+    return transition_work_order(engine, principal.actor, code, body.to, machine=body.machine, reason=body.reason)
 
 
 @router.get(
@@ -205,4 +133,4 @@ def change_status(
 )
 def dispatch(code: str, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> list[dict]:
     with engine.connect() as conn:
-        return [_with_progress(conn, wo) for wo in store.dispatch_list(conn, code)]
+        return [order_with_progress(conn, wo) for wo in store.dispatch_list(conn, code)]

@@ -2,7 +2,8 @@
 
 Each entry carries the time of the tap and a key from the terminal.  The stored event is identified by its
 content (machine, time, kind, quantity, ...), so the same entry sent again (a lost response, the offline queue
-replayed) is stored once.  Entries are written through ``record_events`` with the operator as the actor.
+replayed) is stored once.  Start and finish also move the chosen work order.  Live events: the machine, and the
+work order moved.
 """
 
 from __future__ import annotations
@@ -11,15 +12,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
-from shopfloor.actions.imports import record_events
+from shopfloor.actions.core import Change, change
+from shopfloor.actions.events import store_events
+from shopfloor.errors import (
+    DefectUnknown,
+    DowntimeReasonUnknown,
+    MachineNotStopped,
+    MachineUnknown,
+    ReasonMissing,
+    TerminalActionUnknown,
+    TerminalClockAhead,
+    TerminalDefectMissing,
+    TerminalEntryTooOld,
+    TerminalQuantity,
+)
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
-from shopfloor.model.work_orders import Status, TransitionError
+from shopfloor.model.work_orders import Status
 from shopfloor.store import work_orders
 from shopfloor.store.events import state_run_start
-from shopfloor.store.plant import StoreError, machine_ids
+from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
 
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
@@ -31,10 +45,6 @@ STATE_ACTIONS = {
     "finish": (MachineState.NO_ORDER, "FINISHED"),
 }
 ACTIONS = (*STATE_ACTIONS, "good", "scrap", "reason")
-
-
-class PopError(ValueError):
-    """The entry is refused; the message is shown to the operator."""
 
 
 @dataclass(frozen=True)
@@ -81,73 +91,72 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
     try:
         plant.machine(entry.machine)
     except KeyError:
-        raise PopError(f"unknown machine {entry.machine!r}") from None
+        raise MachineUnknown(machine=entry.machine) from None
     ts = entry.ts.astimezone(timezone.utc)
     if ts > now + MAX_CLOCK_AHEAD:
-        raise PopError("the terminal's clock is ahead of the server's: set the tablet's time")
+        raise TerminalClockAhead()
     if ts < now - MAX_OFFLINE_AGE:
-        raise PopError("the entry is more than 7 days old: ask a supervisor to enter it")
+        raise TerminalEntryTooOld(days=MAX_OFFLINE_AGE.days)
     source = f"pop:{operator}"
     if entry.action in STATE_ACTIONS:
         state, reason = STATE_ACTIONS[entry.action]
         return StateChange(ts, entry.machine, state, entry.reason or reason, source)
     if entry.action in ("good", "scrap"):
         if entry.quantity is None or entry.quantity < 1:
-            raise PopError("enter a quantity of at least 1")
+            raise TerminalQuantity()
         if entry.action == "scrap":
             if not entry.defect:
-                raise PopError("choose a defect code for scrap")
+                raise TerminalDefectMissing()
             if plant.defect_codes and entry.defect not in plant.defect_codes:
-                raise PopError(f"unknown defect code {entry.defect!r}")
+                raise DefectUnknown(defect=entry.defect)
         product = entry.product
         if product is None and entry.work_order:
-            try:
-                product = work_orders.get(conn, entry.work_order).product
-            except StoreError as exc:
-                raise PopError(str(exc)) from None
+            product = work_orders.get(conn, entry.work_order).product
         product = product or current_product(conn, plant, entry.machine)
         kind = CountKind.GOOD if entry.action == "good" else CountKind.SCRAP
         return CountEvent(ts, entry.machine, kind, entry.quantity, product, entry.defect, source, entry.work_order)
     if entry.action == "reason":
         if not entry.reason:
-            raise PopError("choose a reason")
+            raise ReasonMissing()
         if plant.downtime_reasons and entry.reason not in plant.downtime_reasons:
-            raise PopError(f"unknown downtime reason {entry.reason!r}")
+            raise DowntimeReasonUnknown(reason=entry.reason)
         mid = machine_ids(conn)[entry.machine]
         last = _last_state(conn, mid, ts)
         if last is None or last.state not in (MachineState.DOWN.value, MachineState.IDLE.value):
-            raise PopError("the machine is not stopped: there is no stop to explain")
+            raise MachineNotStopped()
         # The reason belongs to the stop: recorded as of the stop's start, so reports attribute all of it.
         start = state_run_start(conn, mid, ts) or last.ts
         return StateChange(start, entry.machine, MachineState(last.state), entry.reason, source)
-    raise PopError(f"unknown action {entry.action!r}")
+    raise TerminalActionUnknown(action=entry.action)
 
 
-def _order_step(conn: Connection, entry: PopEntry, operator: str) -> None:
+def _order_step(c: Change, entry: PopEntry) -> None:
     """Start moves the chosen order to in progress on the machine; finish completes the running one.  A
     resent entry finds the order already there and changes nothing."""
-    actor = f"user:{operator}"
-    try:
-        if entry.action == "start" and entry.work_order:
-            wo = work_orders.get(conn, entry.work_order)
-            if wo.status is Status.IN_PROGRESS and wo.machine == entry.machine:
-                return
-            if wo.status is Status.PLANNED:
-                work_orders.transition(conn, wo.code, Status.RELEASED, actor, "started on the terminal", at=entry.ts)
-            work_orders.transition(conn, wo.code, Status.IN_PROGRESS, actor, None, entry.machine, at=entry.ts)
-        elif entry.action == "finish":
-            running = work_orders.running_on(conn, entry.machine)
-            if running is not None:
-                work_orders.transition(
-                    conn, running.code, Status.COMPLETED, actor, "finished on the terminal", at=entry.ts
-                )
-    except (StoreError, TransitionError) as exc:
-        raise PopError(str(exc)) from None
+    if entry.action == "start" and entry.work_order:
+        wo = work_orders.get(c.conn, entry.work_order)
+        if wo.status is Status.IN_PROGRESS and wo.machine == entry.machine:
+            return
+        if wo.status is Status.PLANNED:
+            work_orders.transition(c.conn, wo.code, Status.RELEASED, c.actor, "started on the terminal", at=entry.ts)
+        work_orders.transition(c.conn, wo.code, Status.IN_PROGRESS, c.actor, None, entry.machine, at=entry.ts)
+        c.publish("work_order", wo.code)
+    elif entry.action == "finish":
+        running = work_orders.running_on(c.conn, entry.machine)
+        if running is not None:
+            work_orders.transition(
+                c.conn, running.code, Status.COMPLETED, c.actor, "finished on the terminal", at=entry.ts
+            )
+            c.publish("work_order", running.code)
 
 
-def record_entry(conn: Connection, plant: Plant, entry: PopEntry, operator: str) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
-    event = to_event(conn, plant, entry, operator, now)
-    _order_step(conn, entry, operator)
-    summary = record_events(conn, plant, [event], f"user:{operator}", f"pop.{entry.action}", f"machine:{entry.machine}")
+def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dict[str, Any]:
+    """One tap of ``operator`` (a username) on the terminal: stored once however often it is sent."""
+    with change(engine, f"user:{operator}") as c:
+        plant = c.plant()
+        event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
+        _order_step(c, entry)
+        summary = store_events(c.conn, plant, [event])
+        c.audit(f"pop.{entry.action}", f"machine:{entry.machine}", summary)
+        c.publish("machine", entry.machine)
     return {"stored": True, "duplicate": summary["inserted"] == 0, "key": entry.key, "action": entry.action}

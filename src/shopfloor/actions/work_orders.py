@@ -1,0 +1,124 @@
+"""Work orders: create one, assign its machine, operator, priority or due date, and move it through its statuses.
+
+Each returns the order with its progress.  Live events: ``("work_order", code)``, and ``("machine", code)`` of
+the machines whose tile shows it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from shopfloor.actions.core import change
+from shopfloor.errors import MachineBusy, OperatorUnknown, WorkOrderExists
+from shopfloor.model.work_orders import Status
+from shopfloor.store import work_orders as store
+from shopfloor.store.schema import users
+
+
+def order_with_progress(conn: Connection, order: store.WorkOrder) -> dict[str, Any]:
+    return {**order.to_dict(), "progress": store.progress(conn, order.code)}
+
+
+def _known_operator(conn: Connection, username: str | None) -> str | None:
+    if username is not None and conn.execute(select(users.c.id).where(users.c.username == username)).first() is None:
+        raise OperatorUnknown(operator=username)
+    return username
+
+
+def create_work_order(
+    engine: Engine,
+    actor: str,
+    *,
+    code: str,
+    product: str,
+    quantity: int,
+    machine: str | None = None,
+    priority: int = 0,
+    due: datetime | None = None,
+    operator: str | None = None,
+) -> dict[str, Any]:
+    """A new order, planned."""
+    with change(engine, actor) as c:
+        c.duplicate_means(WorkOrderExists(work_order=code))
+        order = store.create(
+            c.conn, c.plant(), code, product, quantity, actor, machine, priority, due, _known_operator(c.conn, operator)
+        )
+        c.audit("work_order.create", f"work_order:{code}", order.to_dict())
+        c.publish("work_order", code)
+        c.publish("machine", order.machine)
+        return order_with_progress(c.conn, order)
+
+
+def assign_work_order(
+    engine: Engine,
+    actor: str,
+    code: str,
+    *,
+    machine: str | None = None,
+    operator: str | None = None,
+    priority: int | None = None,
+    due: datetime | None = None,
+    clear: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Change the machine, operator, priority or due date of an order that has not started; ``clear`` names the
+    fields to empty (machine, operator, due)."""
+    with change(engine, actor) as c:
+        before = store.get(c.conn, code)
+        order = store.assign(
+            c.conn,
+            c.plant(),
+            code,
+            actor,
+            machine=machine,
+            operator=_known_operator(c.conn, operator),
+            priority=priority,
+            due=due,
+            clear=clear,
+        )
+        changed = {"machine": machine, "operator": operator, "priority": priority, "due": due, "clear": list(clear)}
+        detail = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changed.items() if v}
+        c.audit("work_order.assign", f"work_order:{code}", detail)
+        c.publish("work_order", code)
+        c.publish("machine", before.machine, order.machine)
+        return order_with_progress(c.conn, order)
+
+
+def transition_work_order(
+    engine: Engine,
+    actor: str,
+    code: str,
+    to: Status | str,
+    *,
+    machine: str | None = None,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Move an order to status ``to`` (``in_progress`` on ``machine``, or on the machine it is assigned to);
+    an illegal step is refused with the steps its status allows."""
+    target = Status(to)
+    try:
+        with change(engine, actor) as c:
+            order = store.transition(c.conn, code, target, actor, reason, machine, at)
+            c.audit("work_order.status", f"work_order:{code}", {"to": target.value}, reason)
+            c.publish("work_order", code)
+            c.publish("machine", order.machine)
+            return order_with_progress(c.conn, order)
+    except IntegrityError:
+        # Two orders started on one machine at the same instant: the unique index kept the first one.
+        busy = _busy(engine, code, target, machine)
+        if busy is None:
+            raise
+        raise busy from None
+
+
+def _busy(engine: Engine, code: str, target: Status, machine: str | None) -> MachineBusy | None:
+    if target is not Status.IN_PROGRESS:
+        return None
+    with engine.connect() as conn:
+        where = machine or store.get(conn, code).machine
+        running = store.running_on(conn, where) if where else None
+    return MachineBusy(running=running.code, machine=where) if running is not None else None
