@@ -13,7 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import Engine
@@ -27,6 +27,7 @@ from shopfloor.store.db import writing
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shopfloor-report")
+_running: dict[str, Future] = {}
 
 Work = Callable[[Callable[[int, int], None]], Any]
 
@@ -38,8 +39,17 @@ def start_job(engine: Engine, actor: str, owner: int, kind: str, params: dict[st
         job = store.create(c.conn, job_id, owner, kind, params, WORKER)
         c.audit(f"job.{kind}", f"job:{job_id}", params)
         c.publish("job", job_id)
-    _pool.submit(_run, engine, job_id, work)
+    future = _pool.submit(_run, engine, job_id, work)
+    _running[job_id] = future
+    future.add_done_callback(lambda _: _running.pop(job_id, None))
     return job
+
+
+def wait_for(job_id: str, timeout: float | None = None) -> None:
+    """Until the job this process runs has ended (at once when it has, or when another process runs it)."""
+    future = _running.get(job_id)
+    if future is not None:
+        future.result(timeout)
 
 
 def _run(engine: Engine, job_id: str, work: Work) -> None:

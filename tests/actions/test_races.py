@@ -1,0 +1,112 @@
+"""Check-then-write under concurrency, on SQLite and PostgreSQL: threads released together change one work order
+or one machine at once, and the store ends as if they had come one after the other."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from shopfloor.actions import quality as quality_actions
+from shopfloor.actions import work_orders as wo_actions
+from shopfloor.actions.demo import sample_plant
+from shopfloor.errors import AlarmAcknowledged, DomainError, MachineBusy
+from shopfloor.store import work_orders as wo_store
+from shopfloor.store.plant import save_plant
+from shopfloor.store.schema import alarms, machines, work_order_events, work_orders
+
+THREADS = 8
+
+
+def together(calls) -> list[object]:
+    """Run the calls in threads released at the same instant; each result, or the DomainError it raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        try:
+            results[i] = call()
+        except DomainError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+@pytest.fixture
+def planned(engine):
+    with engine.begin() as conn:
+        save_plant(conn, sample_plant(), "test")
+    return engine
+
+
+def _history(engine, code):
+    ev, wo = work_order_events.c, work_orders.c
+    with engine.connect() as conn:
+        return conn.execute(
+            select(ev.from_status, ev.to_status)
+            .join(work_orders, wo.id == ev.work_order_id)
+            .where(wo.code == code)
+            .order_by(ev.id)
+        ).all()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_start_and_cancel_of_one_order_at_once_leave_one_consistent_history(planned, round_):
+    code = f"WO-R{round_}"
+    wo_actions.create_work_order(planned, "user:p", code=code, product="DRUM-A", quantity=5, machine="WLD-01")
+    wo_actions.transition_work_order(planned, "user:p", code, "released")
+    calls = [lambda to=to: wo_actions.transition_work_order(planned, "user:t", code, to)
+             for to in ("in_progress", "cancelled") * (THREADS // 2)]  # fmt: skip
+    results = together(calls)
+    history = _history(planned, code)[2:]  # after planned and released
+    succeeded = [r for r in results if isinstance(r, dict)]
+    assert len(history) == len(succeeded) >= 1
+    for (before, _), (_, after) in zip(history[1:], history):
+        assert before == after  # each change starts where the one before it ended
+    assert history[0][0] == "released"
+    with planned.connect() as conn:
+        assert wo_store.get(conn, code).status.value == history[-1][1]
+
+
+def test_orders_started_on_one_machine_at_once_leave_one_in_progress(planned):
+    codes = [f"WO-M{i}" for i in range(THREADS)]
+    for code in codes:
+        wo_actions.create_work_order(planned, "user:p", code=code, product="DRUM-A", quantity=5, machine="CNC-01")
+        wo_actions.transition_work_order(planned, "user:p", code, "released")
+    results = together(
+        [lambda code=code: wo_actions.transition_work_order(planned, "user:t", code, "in_progress") for code in codes]
+    )
+    kinds = Counter(type(r).__name__ for r in results)
+    assert kinds == Counter({"dict": 1, "MachineBusy": THREADS - 1})
+    running = next(r["code"] for r in results if isinstance(r, dict))
+    assert all(r.params == {"running": running, "machine": "CNC-01"} for r in results if isinstance(r, MachineBusy))
+    with planned.connect() as conn:
+        assert [o.code for o in wo_store.list_orders(conn, "in_progress", "CNC-01")] == [running]
+
+
+def test_an_alarm_acknowledged_by_several_at_once_is_acknowledged_once(planned):
+    with planned.begin() as conn:
+        mid = conn.execute(select(machines.c.id).where(machines.c.code == "NC-01")).scalar()
+        now = datetime.now(timezone.utc)
+        alarm = conn.execute(
+            alarms.insert().values(machine_id=mid, name="temp", rule="nelson1", ts=now, value=1.0, points=[0],
+                                   raised_at=now)
+        ).inserted_primary_key[0]  # fmt: skip
+    results = together(
+        [
+            lambda i=i: quality_actions.acknowledge_alarm(planned, f"user:q{i}", alarm, comment="seen")
+            for i in range(THREADS)
+        ]
+    )
+    assert Counter(type(r).__name__ for r in results) == Counter({"dict": 1, "AlarmAcknowledged": THREADS - 1})
+    winner = next(r["ack_by"] for r in results if isinstance(r, dict))
+    assert all(r.params["by"] == winner for r in results if isinstance(r, AlarmAcknowledged))
