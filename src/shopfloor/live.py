@@ -145,6 +145,7 @@ class PgFanOut:
         self.received = 0
 
     def _connect(self):
+        # Imported here: psycopg is needed only where the store is PostgreSQL.
         import psycopg
 
         return psycopg.connect(self.url, autocommit=True, connect_timeout=5)

@@ -100,8 +100,6 @@ def machine_tiles(
 
 def shift_counts(conn: Connection, plant: Plant, machine: str, now: datetime) -> dict[str, int]:
     """Good, scrap and rework units of a machine in the current shift (else today), with one query."""
-    from sqlalchemy import func
-
     _, window = current_window(plant, now)
     me = machine_events.c
     rows = conn.execute(

@@ -14,7 +14,7 @@ from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.simulator.history import simulate_history
-from shopfloor.store import audit, rollups, work_orders
+from shopfloor.store import accounts, audit, rollups, work_orders
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
 
@@ -52,8 +52,6 @@ DEMO_ACCOUNTS = (
 
 def create_demo_accounts(engine: Engine) -> list[tuple[str, str, str]]:
     """One account per role (operators with a badge and PIN); returns (role, sign-in, secret) to print."""
-    from shopfloor.store import accounts
-
     out = []
     with engine.begin() as conn:
         existing = {u.username for u in accounts.list_users(conn)}

@@ -49,6 +49,7 @@ def build_connectors(
 
 
 def save_status(engine: Engine, connectors: list[Any], buffered: int) -> None:
+    # Imported here: the writer imports this module's status keys, so a top-level import would be a cycle.
     from shopfloor.ingest.writer import _upsert_state
 
     doc = {

@@ -195,6 +195,7 @@ def qr_svg(text: str, scale: float = 4, error: str = "m") -> str:
     The symbol has the standard 4-module quiet zone on a white background, ``width``/``height`` in px and a
     ``viewBox`` so CSS can resize it.
     """
+    # Imported here: segno is loaded by the labels that use a QR Code only.
     import segno
 
     if not text:

@@ -45,13 +45,14 @@ def html_to_pdf(
     if width_mm is not None and height_mm is not None and (width_mm <= 0 or height_mm <= 0):
         raise ValueError(f"page size must be positive, got {width_mm} x {height_mm} mm")
     try:
+        # Imported here: WeasyPrint takes about a second to load and needs Pango; only PDFs need it.
         from weasyprint import CSS, HTML
     except (ImportError, OSError) as exc:  # OSError: the Pango libraries are missing
         raise PdfError(f"WeasyPrint cannot run here ({exc}); run ./run setup to install it and Pango") from exc
     size = f"{width_mm:g}mm {height_mm:g}mm" if width_mm is not None else "A4 landscape" if landscape else "A4"
     default_page = CSS(string=f"@page {{ size: {size}; }}")
 
-    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher  # with WeasyPrint, above
 
     offline = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)  # only what the HTML carries inline
     try:
@@ -101,6 +102,7 @@ def _covered(ch: str) -> bool:
 def missing_glyphs(pdf: bytes) -> list[str]:
     """The characters of ``pdf`` drawn without a real glyph, in the order found: written with the missing-glyph
     code, or not covered by any installed font (then only a replacement glyph can have been drawn)."""
+    # Imported here: pypdf reads PDFs only to check them (the tests, the glyph check of a report).
     from pypdf import PdfReader
 
     out: list[str] = []

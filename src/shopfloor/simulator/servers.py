@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from datetime import datetime, timezone
 from typing import Any
 
 from shopfloor.connectors.modbus import parse_registers
@@ -117,6 +118,7 @@ class ProtocolPlant:
             self.agent = MTConnectAgent(devices, buffer_size=4096, host=self.host)
             await self.agent.start()
         if self.machines_on("mqtt"):
+            # Imported here: the edge node's MQTT stack is loaded only when some machine speaks Sparkplug.
             from shopfloor.connectors.sparkplug.edge import EdgeNode
 
             host, port = broker_address(self.mqtt_url or "")
@@ -136,8 +138,6 @@ class ProtocolPlant:
         """Push every machine's current values to its server (only changed ones for MQTT and MTConnect)."""
         last: dict[str, dict[str, Any]] = {}
         while True:
-            from datetime import datetime, timezone
-
             now = datetime.now(timezone.utc)
             for code, protocol in self.assignment.items():
                 machine = self.virtual.machines[code]

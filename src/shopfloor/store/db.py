@@ -12,6 +12,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 
 DEFAULT_DB = "sqlite:///shopfloor.db"
@@ -63,9 +65,6 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 def schema_current(conn) -> bool:
     """Whether the store's schema is at the newest migration this version knows."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(cfg).get_current_head()

@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 
 from shopfloor.model.lots import Action, qty_text
+from shopfloor.store import inspections as insp
 from shopfloor.store import lots as lot_store
+from shopfloor.store import ncr as ncr_store
 from shopfloor.store.schema import (
     customers,
     lot_links,
@@ -130,9 +132,6 @@ def trace(conn: Connection, code: str, direction: str, with_context: bool = True
     inspections: list[dict[str, Any]] = []
     ncr_list: list[dict[str, Any]] = []
     if with_context:
-        from shopfloor.store import inspections as insp
-        from shopfloor.store import ncr as ncr_store
-
         lot_codes = [lot.code for lot in found.values()]
         inspections = insp.samples_of(conn, lots_=lot_codes, orders=sorted(c for c in order_codes if c))
         ncr_list = ncr_store.of_lots(conn, lot_codes)
