@@ -1,8 +1,13 @@
 """Every route checks who is asking: enumerate the routes, fail on any without an auth dependency, and check
-each role against each protected route."""
+each role against each protected route.
+
+The routes are those the application really serves: FastAPI keeps an included router as one entry of
+``app.routes``, so the walk goes through ``fastapi.routing.iter_route_contexts`` to every route with its full
+path, and a test checks that it finds every operation of the OpenAPI document and every page.
+"""
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from shopfloor.api.deps import PERMISSIONS, current_principal
 from shopfloor.app import PUBLIC_ROUTES
@@ -24,10 +29,21 @@ def _permission(route: APIRoute):
 
 
 def _routes(app):
-    for route in app.routes:
+    """(method, full path, route) of every route of the application, included routers walked through."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
         if isinstance(route, APIRoute):
-            for method in route.methods:
-                yield method, route.path, route
+            for method in sorted(context.methods or ()):
+                yield method, context.path, route
+
+
+def test_the_walk_finds_every_operation_and_every_page(app):
+    walked = {(method, path) for method, path, _ in _routes(app)}
+    documented = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops}
+    assert documented <= walked
+    pages = {(m, p) for m, p, r in _routes(app) if not r.include_in_schema}
+    assert {("GET", "/board"), ("GET", "/terminal"), ("POST", "/lots/{code}/action"), ("GET", "/quality")} <= pages
+    assert len(walked) == len(documented) + len(pages) > 90
 
 
 def test_every_route_is_authenticated_or_declared_public(app):
