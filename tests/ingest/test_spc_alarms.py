@@ -103,7 +103,7 @@ def test_a_value_beyond_the_frozen_limits_raises_one_alarm_that_is_acknowledged(
         ("WLD-01", "laser_power", "nelson1", 130.0)
     ]
     board = qe.get("/board").text
-    assert "Process alarms" in board or "공정 경보" in board
+    assert '<div class="alarm" role="alert">공정 경보: 1</div>' in board  # the tile of WLD-01, in Korean
     op = TestClient(app)
     op_csrf = op.post("/api/v1/auth/login", json={"username": "op", "password": "operator-password-1"}).json()[
         "csrf_token"

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from shopfloor.actions.demo import sample_plant
 from shopfloor.store import accounts
@@ -21,6 +21,20 @@ from tests.serving import free_port, serve
 
 pytestmark = pytest.mark.pg
 PASSWORD = "worker-password-1"
+
+
+def wait_until_listening(engine, timeout_s: float = 15.0) -> None:
+    """Until a connection of this database listens on the live-update channel (as PostgreSQL itself reports)."""
+    deadline = time.monotonic() + timeout_s
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query = 'LISTEN shopfloor_machines'"
+    )
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar():
+                return
+    raise AssertionError("no worker listens for live updates")
 
 
 def test_a_board_on_one_worker_sees_an_entry_made_through_another(pg_engine, pg_url):
@@ -47,7 +61,7 @@ def test_a_board_on_one_worker_sees_an_entry_made_through_another(pg_engine, pg_
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         assert connected.wait(15)
-        time.sleep(0.5)  # the board's worker is listening once its first board subscribed
+        wait_until_listening(pg_engine)  # the board's worker listens once its first board has subscribed
         with httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=20) as terminal:
             r = terminal.post("/api/v1/auth/login", json={"username": "sup", "password": PASSWORD})
             terminal.headers["X-CSRF-Token"] = r.json()["csrf_token"]

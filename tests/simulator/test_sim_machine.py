@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from shopfloor.simulator.history import PROFILES
 from shopfloor.simulator.machine import STATE_MAP, ProcessSpec, SimulatedMachine
 
@@ -39,8 +41,19 @@ def test_counters_roll_over_at_their_width():
 def test_tool_wear_drifts_the_process_value_until_the_tool_is_changed():
     spec = ProcessSpec("spindle_load", nominal=50.0, noise=0.0, drift_per_part=0.1, reset_every_parts=100)
     m = SimulatedMachine("CNC-01", PROFILES["CNC"], ideal_cycle_s=10, seed=3, process=(spec,))
-    run_for(m, 2)
-    assert 50.0 <= m.values["spindle_load"] <= 50.0 + 0.1 * 100
+    seen: list[tuple[int, float]] = []
+    t = T0
+    m.advance(t)
+    for _ in range(120):
+        t += timedelta(minutes=1)
+        m.advance(t)
+        if "spindle_load" in m.values:
+            seen.append((m.good_count + m.scrap_count, m.values["spindle_load"]))
+    parts = seen[-1][0]
+    assert parts > 200  # the tool was changed at least twice
+    for made, value in seen:  # without noise the value is the nominal plus the wear of the parts since the change
+        assert value == pytest.approx(50.0 + 0.1 * (made % 100), abs=1e-6)
+    assert max(v for _, v in seen) > 59.0  # worn nearly a whole tool's life before a change
 
 
 def test_the_same_seed_gives_the_same_machine():

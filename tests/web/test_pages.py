@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from shopfloor.actions.board import machine_tiles
+from shopfloor.actions.demo import sample_plant
 from shopfloor.i18n import LANGUAGES, catalog, error_message
 from shopfloor.live import broker
 from tests.conftest import PASSWORD
@@ -112,11 +114,11 @@ def test_terminal_entries_are_stored_once_and_the_answer_shows_the_counts(app):
         "quantity": 2,
     }
     r = client.post("/api/v1/pop/entries", json=scrap, headers=headers)
-    assert r.status_code == 422 and "defect" in r.json()["detail"]
+    assert (r.status_code, r.json()["code"]) == (422, "terminal.defect_missing")
     r = client.post("/api/v1/pop/entries", json={**scrap, "defect": "POROSITY"}, headers=headers)
     assert r.status_code == 200 and r.json()["sq"] == 2
     ahead = {**entry, "key": "k-00000003", "ts": (now + timedelta(hours=1)).isoformat()}
-    assert "clock is ahead" in client.post("/api/v1/pop/entries", json=ahead, headers=headers).json()["detail"]
+    assert client.post("/api/v1/pop/entries", json=ahead, headers=headers).json()["code"] == "terminal.clock_ahead"
 
 
 def test_a_stop_reason_is_recorded_for_the_stop(app):
@@ -130,14 +132,23 @@ def test_a_stop_reason_is_recorded_for_the_stop(app):
     client.post(
         "/api/v1/pop/entries", json={**base, "key": "s-0000001", "ts": paused, "action": "pause"}, headers=headers
     )
+    assert _tile_reason(app) == ("idle", "PAUSE")  # a pause is a stop with a reason of its own
     r = client.post(
         "/api/v1/pop/entries",
         json={**base, "key": "s-0000002", "ts": now.isoformat(), "action": "reason", "reason": "MATERIAL_WAIT"},
         headers=headers,
     )
     assert r.status_code == 200, r.text
-    html = client.get("/terminal?machine=CNC-01").text
-    assert "MATERIAL_WAIT" in html or "PAUSE" in html
+    assert _tile_reason(app) == ("idle", "MATERIAL_WAIT")  # the reason given replaces it for the whole stop
+    board = page_login(app, "supervisor").get("/board").text
+    cnc = re.search(r'id="tile-CNC-01".*?<div class="since">([^<]*)</div>', board, re.S).group(1)
+    assert cnc.endswith("· MATERIAL_WAIT")
+
+
+def _tile_reason(app) -> tuple[str, str]:
+    with app.state.engine.connect() as conn:
+        tile = machine_tiles(conn, sample_plant(), datetime.now(timezone.utc), ["CNC-01"])[0]
+    return tile["state"], tile["reason"]
 
 
 def test_machine_page_has_its_three_charts(app, as_role):
