@@ -38,4 +38,4 @@ def test_export_edit_and_import_back(tmp_path):
         items_csv = zf.read("items.csv").decode("utf-8-sig")
     assert "BOLT,볼트 M8,component,pcs" in items_csv
     wrong = CliRunner().invoke(app, ["export", "master", str(tmp_path / "m.txt"), "--db", db])
-    assert wrong.exit_code == 2 and "must end in .xlsx or .zip" in wrong.output
+    assert (wrong.exit_code, wrong.output) == (2, "error: m.txt: the file name must end in .xlsx or .zip\n")

@@ -49,7 +49,7 @@ def test_the_office_registers_organisations_and_their_users(tmp_path, monkeypatc
         == 0
     )
     wrong = CliRunner().invoke(app, ["hub", "org", "X", "--name", "X", "--kind", "bank", "--db", db])
-    assert wrong.exit_code == 2 and "office, sponsor or factory" in wrong.output
+    assert (wrong.exit_code, wrong.output) == (2, "error: kind must be office, sponsor or factory, not bank\n")
     added = CliRunner().invoke(app, ["user", "add", "kim", "--role", "sponsor", "--org", "SP-A", "--db", db],
                                input="sponsor-password-1\nsponsor-password-1\n")  # fmt: skip
     assert added.exit_code == 0, added.output

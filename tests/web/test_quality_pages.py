@@ -36,7 +36,8 @@ def test_a_characteristic_page_shows_its_charts_and_records_a_sample(qapp):
     cid = qapp.state.char_id
     page = client.get(f"/quality/characteristics/{cid}")
     assert page.status_code == 200 and page.text.count('class="chart control"') == 2
-    assert "Cpk" in page.text
+    cp, cpk = map(float, re.search(r'<p class="capability">Cp ([0-9.]+) ·\s+Cpk ([0-9.]+) ·', page.text).groups())
+    assert 0 < cpk <= cp  # both indices computed from the three samples, the process centred at most as well as spread
     key = re.search(r'name="key" value="([0-9a-f]+)"', page.text).group(1)
     form = {"values": "2,0 2.01 1.98", "lot": "C1", "key": key, "csrf_token": csrf_of(page.text)}
     assert client.post(f"/quality/characteristics/{cid}/samples", data=form, follow_redirects=False).status_code == 303
@@ -53,7 +54,7 @@ def test_a_characteristic_page_shows_its_charts_and_records_a_sample(qapp):
 def test_an_ncr_is_opened_on_the_quality_page_and_decided_by_quality(qapp):
     operator = page_login(qapp, "operator")
     page = operator.get("/quality")
-    assert "BEAD-W" in page.text
+    assert f'<a href="/quality/characteristics/{qapp.state.char_id}">BEAD-W · Bead width</a>' in page.text
     opened = operator.post(
         "/quality/ncrs",
         data={"description": "dented edge", "lot": "C1", "qty": "4", "csrf_token": csrf_of(page.text)},
