@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -16,13 +18,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(db: str, port: int, timeout_s: float = 30.0) -> subprocess.Popen:
-    """``shopfloor serve`` on ``db`` and ``port``, once its /healthz answers."""
+def start_serving(db: str, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``shopfloor serve`` on ``db`` and ``port`` (with ``env`` added to the environment), still starting.  Its
+    log goes to a file, not a pipe: a pipe nobody reads would stop a server that logs every request."""
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "shopfloor.cli", "serve", "--db", db, "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
+        env={**os.environ, **(env or {})},
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def wait_serving(proc: subprocess.Popen, port: int, timeout_s: float = 30.0) -> subprocess.Popen:
+    """``proc`` once its /healthz on ``port`` answers."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -31,4 +42,10 @@ def serve(db: str, port: int, timeout_s: float = 30.0) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"the server on {port} did not start: {proc.stderr.read().decode()[-2000:]}")
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    raise RuntimeError(f"the server on {port} did not start: {proc.log.read().decode()[-2000:]}")  # type: ignore[attr-defined]
+
+
+def serve(db: str, port: int, timeout_s: float = 30.0) -> subprocess.Popen:
+    """``shopfloor serve`` on ``db`` and ``port``, once its /healthz answers."""
+    return wait_serving(start_serving(db, port), port, timeout_s)

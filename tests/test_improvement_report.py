@@ -56,9 +56,8 @@ def at(day: int, h: int, m: int = 0) -> datetime:
     return datetime(2026, 3, day, h, m, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def store(tmp_path):
-    engine = open_store(str(tmp_path / "i.db"))
+def fill(engine) -> Plant:
+    """The plant, its events and its work orders of the two periods compared, stored in ``engine``."""
     S = MachineState
     with engine.begin() as conn:
         save_plant(conn, Plant.from_dict(PLANT), "t")
@@ -79,7 +78,13 @@ def store(tmp_path):
             wo.transition(conn, code, Status.RELEASED, "p", at=at(day, 5))
             wo.transition(conn, code, Status.IN_PROGRESS, "p", at=at(day, 6))
             wo.transition(conn, code, Status.COMPLETED, "p", at=at(day, done_h))
-    yield engine, plant
+    return plant
+
+
+@pytest.fixture
+def store(tmp_path):
+    engine = open_store(str(tmp_path / "i.db"))
+    yield engine, fill(engine)
     engine.dispose()
 
 
