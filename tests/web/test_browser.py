@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from shopfloor.errors import DefectUnknown, LotActionNotAllowed
+from shopfloor.i18n import error_message
 from tests.conftest import PASSWORD, REPO
 
 CHROMIUM = "/usr/bin/chromium"
@@ -108,6 +110,12 @@ def test_operator_reports_and_the_board_follows_in_three_languages(sqlite_only, 
     term.click("button.lang[value=vi]")
     term.wait_for_selector("html[lang=vi]")
     assert "Báo hàng đạt" in term.inner_text("[data-action=good]")
+    # A refusal is shown in the operator's language: a defect code the plant no longer has (a stale terminal).
+    term.evaluate("document.getElementById('defect').add(new Option('RUST', 'RUST', true, true))")
+    term.fill("#qty", "1")
+    term.click("[data-action=scrap]")
+    refusal = error_message(DefectUnknown(defect="RUST"), "vi")
+    expect(term.locator("#status.bad")).to_have_text(f"{term.get_attribute('#pop', 'data-msg-error')}: {refusal}")
 
     board.goto(f"{base}/machines/WLD-01")
     board.wait_for_selector("#timeline canvas")
@@ -168,7 +176,11 @@ def test_operator_scans_a_lot_into_the_running_order_and_reports_an_output_lot(s
     page.wait_for_selector("#material")
     page.fill("#lot-code", "COIL-HELD")
     page.press("#lot-code", "Enter")
-    expect(page.locator("#lot-status")).to_contain_text("is hold: cannot issue")
+    held = LotActionNotAllowed(
+        lot="COIL-HELD", status="hold", action="issue", can="adjust, move, release, return, scrap"
+    )
+    refused = f"{page.get_attribute('#pop', 'data-msg-error')}: {error_message(held, 'ko')}"  # the operator's language
+    expect(page.locator("#lot-status.bad")).to_have_text(refused)
     page.fill("#lot-code", "COIL-77")
     page.fill("#lot-qty", "20")
     page.press("#lot-code", "Enter")

@@ -28,7 +28,7 @@
       try {
         response = await fetch(`/api/v1/quality/characteristics/${form.dataset.id}/samples`, {
           method: "POST", credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "X-CSRF-Token": root.dataset.csrf, "Idempotency-Key": keys[what] },
+          headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf, "Idempotency-Key": keys[what] },
           body: JSON.stringify(body),
         });
       } catch (err) { show(box.dataset.msgOffline, "bad"); return; }

@@ -31,7 +31,7 @@
     try {
       response = await fetch(url, {
         method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": root.dataset.csrf, "Idempotency-Key": k },
+        headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf, "Idempotency-Key": k },
         body: JSON.stringify(body),
       });
     } catch (err) {

@@ -41,7 +41,7 @@
         try {
           response = await fetch("/api/v1/pop/entries", {
             method: "POST", credentials: "same-origin",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": root.dataset.csrf },
+            headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf },
             body: JSON.stringify(entry),
           });
         } catch (err) {
