@@ -1,9 +1,11 @@
-"""What every ``shopfloor`` command shares: the consoles, the ``--db`` and ``--lang`` options, the settings with
-the options given on the command line, and how a refusal ends a command."""
+"""What every ``shopfloor`` command shares: the consoles, the options (``--db``, ``--lang``, and the ``--line``,
+``--pdf``, ``--xlsx``, ``--json`` of the reports), the settings with the options given on the command line, and
+how a refusal ends a command."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -21,6 +23,10 @@ DbOption = Annotated[
     str | None, typer.Option("--db", help="Store URL or SQLite file; default $SHOPFLOOR_DB or ./shopfloor.db.")
 ]
 LangOption = Annotated[str, typer.Option("--lang", help="Language of the PDF and workbook: en, ko or vi.")]
+LineOption = Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")]
+PdfOption = Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")]
+XlsxOption = Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

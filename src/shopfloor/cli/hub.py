@@ -11,7 +11,7 @@ import typer
 
 from shopfloor.actions.hub import add_organisation
 from shopfloor.actions.hub_share import monthly_kpis, push, signed_report
-from shopfloor.cli.common import DbOption, console, fail, settings, store
+from shopfloor.cli.common import DbOption, LineOption, console, fail, settings, store
 from shopfloor.errors import PublicKeyInvalid
 from shopfloor.model.signing import generate_key
 from shopfloor.store.audit import current_actor
@@ -44,7 +44,7 @@ def push_cmd(
     token: Annotated[
         str | None, typer.Option("--token", help="The factory's hub token; default $SHOPFLOOR_HUB_TOKEN.")
     ] = None,
-    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
+    line: LineOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the signed report instead of sending it.")] = False,
     db: DbOption = None,
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ from rich.table import Table
 
 from shopfloor.actions.lots import hold_recalled_lots
 from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
-from shopfloor.cli.common import DbOption, console, err, fail, store
+from shopfloor.cli.common import DbOption, JsonOption, PdfOption, XlsxOption, console, err, fail, store
 from shopfloor.store import trace as trace_store
 from shopfloor.store.audit import current_actor
 
@@ -60,12 +59,12 @@ def trace_command(
 @cli.command("recall")
 def recall_command(
     lot: Annotated[str, typer.Argument(help="The suspect lot.")],
-    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF to this file.")] = None,
-    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")] = None,
+    pdf: PdfOption = None,
+    xlsx: XlsxOption = None,
     hold: Annotated[
         str | None, typer.Option("--hold", help="Put every affected lot still active on hold, with this reason.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers."""

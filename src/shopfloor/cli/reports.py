@@ -26,7 +26,18 @@ from shopfloor.actions.production_report import (
     report_xlsx,
 )
 from shopfloor.actions.scheduled_reports import add_schedule, run_due
-from shopfloor.cli.common import DbOption, LangOption, console, err, settings, store
+from shopfloor.cli.common import (
+    DbOption,
+    JsonOption,
+    LangOption,
+    LineOption,
+    PdfOption,
+    XlsxOption,
+    console,
+    err,
+    settings,
+    store,
+)
 from shopfloor.errors import DayInvalid, ReportLanguage, ScheduleDeliveryTarget, TargetInvalid
 from shopfloor.i18n import LANGUAGES, Translator
 from shopfloor.store.audit import current_actor
@@ -49,10 +60,10 @@ def _plant_and_t(engine, lang: str):
 def production_cmd(
     day: Annotated[str, typer.Option("--day", help="Local day of the site, YYYY-MM-DD.")],
     shift: Annotated[str | None, typer.Option("--shift", help="One shift by name; the whole day by default.")] = None,
-    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
-    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")] = None,
-    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    line: LineOption = None,
+    pdf: PdfOption = None,
+    xlsx: XlsxOption = None,
+    as_json: JsonOption = False,
     lang: LangOption = "en",
     db: DbOption = None,
 ) -> None:
@@ -89,14 +100,14 @@ def production_cmd(
 def improvement_cmd(
     baseline: Annotated[str, typer.Option("--baseline", help="Baseline period FROM..TO (local days, included).")],
     after: Annotated[str, typer.Option("--after", help="Comparison period FROM..TO.")],
-    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
+    line: LineOption = None,
     target: Annotated[
         list[str] | None, typer.Option("--target", help="A KPI's target, e.g. ppm=1500 (repeatable).")
     ] = None,
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence level of the tests.")] = 0.95,
-    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")] = None,
-    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the report as an Excel workbook.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    pdf: PdfOption = None,
+    xlsx: XlsxOption = None,
+    as_json: JsonOption = False,
     lang: LangOption = "en",
     db: DbOption = None,
 ) -> None:
@@ -159,7 +170,7 @@ def schedule_add(
     period: Annotated[str, typer.Option("--period", help="shift or day.")] = "day",
     folder: Annotated[Path | None, typer.Option("--folder", help="Write the files into this folder.")] = None,
     email: Annotated[str | None, typer.Option("--email", help="Send to these addresses (comma separated).")] = None,
-    line: Annotated[str | None, typer.Option("--line", help="One line; the whole plant by default.")] = None,
+    line: LineOption = None,
     formats: Annotated[str, typer.Option("--formats", help="pdf, xlsx or pdf+xlsx.")] = "pdf",
     lang: LangOption = "en",
     db: DbOption = None,
