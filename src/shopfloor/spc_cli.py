@@ -80,7 +80,9 @@ def _numbers(rows: list[dict[str, str]], column: str, header: list[str], delimit
             hint = " (a decimal comma? write 74.01)" if "," in cell else ""
             raise InputError(f"line {line}, column {column!r}: {cell!r} is not a number{hint}") from None
         if abs(value) > MAX_MAGNITUDE:
-            raise InputError(f"line {line}, column {column!r}: {cell!r} is beyond ±{MAX_MAGNITUDE:g}, not a measurement")
+            raise InputError(
+                f"line {line}, column {column!r}: {cell!r} is beyond ±{MAX_MAGNITUDE:g}, not a measurement"
+            )
         out.append(value)
     return out
 
@@ -168,7 +170,12 @@ def run_spc(
     )
     if chart not in ("xbar-r", "xbar-s", "imr", "ewma", "cusum") and (usl is not None or lsl is not None):
         result["capability"] = capability(values, usl=usl, lsl=lsl).to_dict()
-    return {"chart": chart, "column": column, "indices": "0-based", **{k_: v for k_, v in result.items() if k_ != "chart"}}
+    return {
+        "chart": chart,
+        "column": column,
+        "indices": "0-based",
+        **{k_: v for k_, v in result.items() if k_ != "chart"},
+    }
 
 
 def spc_command(

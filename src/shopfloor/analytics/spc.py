@@ -132,9 +132,7 @@ def _checked(chart: Chart) -> Chart:
     """Refuse limits that overflowed: values that large cannot be charted (and would answer NaN)."""
     for name in ("values", "centre", "ucl", "lcl"):
         if not np.isfinite(getattr(chart, name)).all():
-            raise SpcError(
-                f"{chart.kind} chart: the values are too large to compute limits from (the {name} overflow)"
-            )
+            raise SpcError(f"{chart.kind} chart: the values are too large to compute limits from (the {name} overflow)")
     return chart
 
 
@@ -202,7 +200,9 @@ def xbar_r(data, baseline=None, exclude=None, centre=None, sigma=None, nsigmas: 
         {"sigma": sigma, "n": sizes.tolist(), "nsigmas": L},
     )  # fmt: skip
     r_centre = d2 * sigma
-    r = Chart("r", ranges, r_centre, r_centre + L * d3 * sigma, np.maximum(r_centre - L * d3 * sigma, 0.0), d3 * sigma, base)
+    r = Chart(
+        "r", ranges, r_centre, r_centre + L * d3 * sigma, np.maximum(r_centre - L * d3 * sigma, 0.0), d3 * sigma, base
+    )
     return _checked(xbar), _checked(r)
 
 
@@ -335,8 +335,14 @@ def p_chart(defectives, sizes, baseline=None, exclude=None, centre=None, nsigmas
     s = np.sqrt(pbar * (1 - pbar) / n)
     return _checked(
         Chart(
-            "p", d / n, _full(len(d), pbar), np.minimum(pbar + L * s, 1.0), np.maximum(pbar - L * s, 0.0), s,
-            np.flatnonzero(m), {"nsigmas": L},
+            "p",
+            d / n,
+            _full(len(d), pbar),
+            np.minimum(pbar + L * s, 1.0),
+            np.maximum(pbar - L * s, 0.0),
+            s,
+            np.flatnonzero(m),
+            {"nsigmas": L},
         )  # fmt: skip
     )
 
@@ -356,8 +362,14 @@ def np_chart(defectives, size: int, baseline=None, exclude=None, centre=None, ns
     k = len(d)
     return _checked(
         Chart(
-            "np", d, _full(k, size * pbar), _full(k, size * pbar + L * s), _full(k, max(size * pbar - L * s, 0)),
-            _full(k, s), np.flatnonzero(m), {"nsigmas": L, "n": size},
+            "np",
+            d,
+            _full(k, size * pbar),
+            _full(k, size * pbar + L * s),
+            _full(k, max(size * pbar - L * s, 0)),
+            _full(k, s),
+            np.flatnonzero(m),
+            {"nsigmas": L, "n": size},
         )  # fmt: skip
     )
 
@@ -372,8 +384,14 @@ def c_chart(defects, baseline=None, exclude=None, centre=None, nsigmas: float = 
     k = len(c)
     return _checked(
         Chart(
-            "c", c, _full(k, cbar), _full(k, cbar + L * s), _full(k, max(cbar - L * s, 0.0)), _full(k, s),
-            np.flatnonzero(m), {"nsigmas": L},
+            "c",
+            c,
+            _full(k, cbar),
+            _full(k, cbar + L * s),
+            _full(k, max(cbar - L * s, 0.0)),
+            _full(k, s),
+            np.flatnonzero(m),
+            {"nsigmas": L},
         )  # fmt: skip
     )
 
@@ -387,7 +405,13 @@ def u_chart(defects, units, baseline=None, exclude=None, centre=None, nsigmas: f
     s = np.sqrt(ubar / n)
     return _checked(
         Chart(
-            "u", c / n, _full(len(c), ubar), ubar + L * s, np.maximum(ubar - L * s, 0.0), s, np.flatnonzero(m),
+            "u",
+            c / n,
+            _full(len(c), ubar),
+            ubar + L * s,
+            np.maximum(ubar - L * s, 0.0),
+            s,
+            np.flatnonzero(m),
             {"nsigmas": L},
         )  # fmt: skip
     )
@@ -435,9 +459,20 @@ def ewma(
     s = np.sqrt(var)
     return _checked(
         Chart(
-            "ewma", z, _full(len(x), mu), mu + L * s, mu - L * s, s, np.flatnonzero(m),
-            {"lambda": lam, "L": L, "sigma": sigma, "limits": "asymptotic" if asymptotic else "exact",
-             "of": "individuals" if sizes is None else "subgroup means"},
+            "ewma",
+            z,
+            _full(len(x), mu),
+            mu + L * s,
+            mu - L * s,
+            s,
+            np.flatnonzero(m),
+            {
+                "lambda": lam,
+                "L": L,
+                "sigma": sigma,
+                "limits": "asymptotic" if asymptotic else "exact",
+                "of": "individuals" if sizes is None else "subgroup means",
+            },
         )  # fmt: skip
     )
 
@@ -484,9 +519,26 @@ def cusum(values, target: float, sigma: float, k: float = 0.5, h: float = 5.0) -
             new_mean[i] = target - K - lo[i] / n_lo[i]
     return _checked(
         Chart(
-            "cusum", hi, _full(n, 0.0), _full(n, H), _full(n, -H), _full(n, sigma), np.arange(n),
-            {"c_plus": hi.tolist(), "c_minus": lo.tolist(), "n_plus": n_hi.tolist(), "n_minus": n_lo.tolist(),
-             "signals": signals.tolist(), "new_mean": new_mean, "K": K, "H": H, "k": k, "h": h,
-             "target": target, "sigma": sigma},
+            "cusum",
+            hi,
+            _full(n, 0.0),
+            _full(n, H),
+            _full(n, -H),
+            _full(n, sigma),
+            np.arange(n),
+            {
+                "c_plus": hi.tolist(),
+                "c_minus": lo.tolist(),
+                "n_plus": n_hi.tolist(),
+                "n_minus": n_lo.tolist(),
+                "signals": signals.tolist(),
+                "new_mean": new_mean,
+                "K": K,
+                "H": H,
+                "k": k,
+                "h": h,
+                "target": target,
+                "sigma": sigma,
+            },
         )  # fmt: skip
     )

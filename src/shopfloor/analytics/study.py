@@ -104,9 +104,7 @@ def control_study(
             means, n = within.values, np.array([len(g) for g in groups], dtype=float)
             mu, s = float(within.centre[0]), float(within.extra["sigma"])
             if chart == "ewma":
-                charts = [
-                    spc.ewma(means, lam, mu, s, nsigmas, ewma_limits == "asymptotic", phase1, exclude, sizes=n)
-                ]
+                charts = [spc.ewma(means, lam, mu, s, nsigmas, ewma_limits == "asymptotic", phase1, exclude, sizes=n)]
             else:
                 if not (n == n[0]).all():
                     raise spc.SpcError("a CUSUM of subgroup means needs subgroups of one size")
