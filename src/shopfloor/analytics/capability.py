@@ -23,7 +23,8 @@ Not normal (``method``):
       Pp = (USL - LSL) / (X_u - X_l);  Ppu = (USL - X_50) / (X_u - X_50);  Ppl = (X_50 - LSL) / (X_50 - X_l)
   boxcox (G. E. P. Box and D. R. Cox 1964; Minitab's "Box-Cox transformation" in capability analysis): the values
     and the limits are transformed with y = (x^lambda - 1) / lambda (ln x for lambda = 0), lambda by maximum
-    likelihood, and the normal indices computed on the transformed scale (the transformation keeps the order of the limits).
+    likelihood, and the normal indices computed on the transformed scale (the transformation keeps the order of
+    the limits).
   The answer says which method and distribution it used, and on which set of values (``basis``).
 """
 
