@@ -9,11 +9,10 @@ L is the number of sigmas of the limits (``nsigmas``, 3 unless asked):
                      sigma = R-bar / d2.  With L other than 3: x-double-bar +- L sigma / sqrt(n), R-bar +- L d3 sigma.
 * X-bar/S, equal n:  limits x-double-bar +- A3 s-bar; S chart B3 s-bar .. B4 s-bar; sigma = s-bar / c4
                      (L other than 3: s-bar +- L sigma sqrt(1 - c4^2)).
-* Unequal n_i (ASTM E2587 section 8; SAS/QC "Methods for Estimating the Standard Deviation"; the R package qcc's
-  default "UWAVE-R" and "UWAVE-SD"): x-double-bar = sum n_i x-bar_i / sum n_i;
-    R: sigma = sum f_i R_i / d2(n_i) / sum f_i, f_i = d2(n_i)^2 / d3(n_i)^2;
-    S: sigma = sum h_i s_i / c4(n_i) / sum h_i, h_i = c4(n_i)^2 / (1 - c4(n_i)^2),
-       or pooled (Montgomery section 6.3.2): s_p = sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1)), sigma = s_p;
+* Unequal n_i (ASTM E2587; the R package qcc's default "UWAVE-R" and "UWAVE-SD", the unweighted average of the
+  subgroups' unbiased estimates): x-double-bar = sum n_i x-bar_i / sum n_i;
+    R: sigma = mean of R_i / d2(n_i);  S: sigma = mean of s_i / c4(n_i);
+    or pooled for S (Montgomery section 6.3.2): s_p = sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1)), used as s-bar;
   limits per subgroup: x-double-bar +- L sigma / sqrt(n_i); R chart d2(n_i) sigma +- L d3(n_i) sigma;
   S chart c4(n_i) sigma +- L sigma sqrt(1 - c4(n_i)^2); lower limits never below zero.
 * I-MR:     limits x-bar +- L MR-bar / d2 (d2 = 1.128 for n = 2); MR chart D4 MR-bar (3.267)
@@ -192,8 +191,7 @@ def xbar_r(data, baseline=None, exclude=None, centre=None, sigma=None, nsigmas: 
     d3 = np.array([constants(int(n)).d3 for n in sizes])
     xbb = float((sizes[m] * means[m]).sum() / sizes[m].sum()) if centre is None else centre
     if sigma is None:
-        f = d2[m] ** 2 / d3[m] ** 2
-        sigma = float((f * ranges[m] / d2[m]).sum() / f.sum())
+        sigma = float((ranges[m] / d2[m]).mean())
     se = sigma / np.sqrt(sizes)
     xbar = Chart(
         "xbar", means, _full(k, xbb), xbb + L * se, xbb - L * se, se, base,
@@ -243,8 +241,7 @@ def xbar_s(
             dof = sizes[m] - 1
             sigma = float(math.sqrt((dof * sds[m] ** 2).sum() / dof.sum()))
         else:
-            h = c4[m] ** 2 / (1 - c4[m] ** 2)
-            sigma = float((h * sds[m] / c4[m]).sum() / h.sum())
+            sigma = float((sds[m] / c4[m]).mean())
     se = sigma / np.sqrt(sizes)
     xbar = Chart(
         "xbar", means, _full(k, xbb), xbb + L * se, xbb - L * se, se, base,
