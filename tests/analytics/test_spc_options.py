@@ -37,7 +37,8 @@ def _unequal_pistonrings() -> list[list[float]]:
 def test_qcc_xbar_chart_with_unequal_subgroup_sizes():
     # L. Scrucca, "A quick tour of qcc" (qcc 3.0, github luca-scr/qcc docs/articles/qcc_a_quick_tour.html),
     # "Variable control limits": sizes 3 (4 subgroups), 4 (4), 5 (17); centre 74.00075, standard deviation 0.009856701
-    # (qcc's default UWAVE-R: the unweighted average of R_i / d2(n_i)); limits 73.98753 / 74.01398 for subgroup 1 (n = 5)
+    # (qcc's default UWAVE-R: the unweighted average of R_i / d2(n_i)); limits 73.98753 / 74.01398 for subgroup 1
+    # (n = 5)
     # and 73.98368 / 74.01782 for subgroup 2 (n = 3).  The R chart limits follow ASTM E2587: d2(n) sigma +- 3 d3(n)
     # sigma per subgroup.
     groups = _unequal_pistonrings()
