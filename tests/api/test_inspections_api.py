@@ -189,3 +189,26 @@ def test_chart_options_and_rule_sets_are_settings_of_the_characteristic(qapp, as
     assert chart["capability"]["basis"]["set"] == "all"
     rules = qa.post("/api/v1/quality/characteristics", json=BEAD | {"rules": "nelson:1,2=7,5"})
     assert rules.json()["rules"] == "nelson:1,2=7,5"
+
+
+def test_a_huge_value_stored_before_the_range_check_gives_a_message_not_an_error(qapp, as_role, app):
+    # Samples stored before measurements were checked (or by a machine's process values) may hold 1e200: the chart
+    # answers why it has no limits, and /quality keeps answering.
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+
+    from shopfloor.store.schema import inspection_samples
+
+    qa = as_role("quality")
+    cid = qa.post("/api/v1/quality/characteristics", json=BEAD | {"phase1": None}).json()["id"]
+    with app.state.engine.begin() as conn:
+        for g in ([2.0, 2.01, 1.99], [1e200, 1e200, -1e200], [2.0, 1.99, 2.0]):
+            conn.execute(
+                insert(inspection_samples).values(
+                    characteristic_id=cid, ts=datetime.now(timezone.utc), measurements=g, inspector="old", source="api"
+                )
+            )
+    chart = qa.get(f"/api/v1/quality/characteristics/{cid}")
+    assert chart.status_code == 200 and chart.json()["charts"] == [] and "too large" in chart.json()["message"]
+    assert qa.get("/quality").status_code == 200
