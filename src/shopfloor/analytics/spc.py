@@ -162,15 +162,19 @@ def _group_stats(groups: list[np.ndarray], sizes: np.ndarray, kind: str) -> tupl
     return means, spread
 
 
-def xbar_r(data, baseline=None, exclude=None, centre=None, sigma=None, nsigmas: float = 3.0) -> tuple[Chart, Chart]:
-    """X-bar and R charts; subgroups may differ in size (limits per subgroup)."""
+def _prepare(data, baseline, exclude, centre, sigma, nsigmas, kind: str):
+    """The checked arguments and the subgroups' statistics shared by the X-bar charts."""
     L = _nsigmas(nsigmas)
     centre, sigma = _known(centre, "centre"), _known(sigma, "sigma", positive=True)
     groups, sizes = _subgroups(data)
-    means, ranges = _group_stats(groups, sizes, "r")
+    means, spread = _group_stats(groups, sizes, kind)
     m = _mask(len(groups), baseline, exclude)
-    k = len(groups)
-    base = np.flatnonzero(m)
+    return L, centre, sigma, sizes, means, spread, m, len(groups), np.flatnonzero(m)
+
+
+def xbar_r(data, baseline=None, exclude=None, centre=None, sigma=None, nsigmas: float = 3.0) -> tuple[Chart, Chart]:
+    """X-bar and R charts; subgroups may differ in size (limits per subgroup)."""
+    L, centre, sigma, sizes, means, ranges, m, k, base = _prepare(data, baseline, exclude, centre, sigma, nsigmas, "r")
     if (sizes == sizes[0]).all():
         n = int(sizes[0])
         c = constants(n)
@@ -208,15 +212,9 @@ def xbar_s(
     data, baseline=None, exclude=None, centre=None, sigma=None, nsigmas: float = 3.0, sigma_method: str = "uwave"
 ) -> tuple[Chart, Chart]:
     """X-bar and S charts; subgroups may differ in size (limits per subgroup, sigma by ``sigma_method``)."""
-    L = _nsigmas(nsigmas)
     if sigma_method not in SIGMA_METHODS:
         raise SpcError(f"sigma method {sigma_method!r}: expected {' or '.join(SIGMA_METHODS)}")
-    centre, sigma = _known(centre, "centre"), _known(sigma, "sigma", positive=True)
-    groups, sizes = _subgroups(data)
-    means, sds = _group_stats(groups, sizes, "s")
-    m = _mask(len(groups), baseline, exclude)
-    k = len(groups)
-    base = np.flatnonzero(m)
+    L, centre, sigma, sizes, means, sds, m, k, base = _prepare(data, baseline, exclude, centre, sigma, nsigmas, "s")
     if (sizes == sizes[0]).all() and sigma_method == "uwave":
         n = int(sizes[0])
         c = constants(n)

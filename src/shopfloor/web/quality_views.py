@@ -133,6 +133,23 @@ def settings_form(
     return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
 
 
+def _sample_change(
+    request: Request, principal: Principal, engine: Engine, cid: int, csrf_token: str, change
+) -> Response:
+    """Run ``change(conn, char)`` (a void or an exclusion, with its audit entry) for quality staff, then show the
+    characteristic again; a refusal is shown on its page."""
+    _require_csrf(principal, csrf_token)
+    ensure(principal, "manage_quality")
+    try:
+        with writing(engine) as conn:
+            change(conn, insp.get(conn, cid))
+    except insp.InspectionError as exc:
+        if exc.code == "inspection.no_sample" or "no characteristic" in str(exc):
+            raise Problem(404, "Not found", str(exc)) from None
+        return _char_page(request, principal, engine, cid, str(exc), 422)
+    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+
 @router.post("/quality/characteristics/{cid}/samples/{sid}/void")
 def void_form(
     cid: int,
@@ -143,17 +160,11 @@ def void_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    _require_csrf(principal, csrf_token)
-    ensure(principal, "manage_quality")
-    try:
-        with writing(engine) as conn:
-            insp.void_sample(conn, insp.get(conn, cid), sid, principal.actor, reason)
-            audit.record(conn, principal.actor, "quality.sample_void", f"sample:{sid}", {"reason": reason})
-    except insp.InspectionError as exc:
-        if exc.code == "inspection.no_sample" or "no characteristic" in str(exc):
-            raise Problem(404, "Not found", str(exc)) from None
-        return _char_page(request, principal, engine, cid, str(exc), 422)
-    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+    def void(conn, char) -> None:
+        insp.void_sample(conn, char, sid, principal.actor, reason)
+        audit.record(conn, principal.actor, "quality.sample_void", f"sample:{sid}", {"reason": reason})
+
+    return _sample_change(request, principal, engine, cid, csrf_token, void)
 
 
 @router.post("/quality/characteristics/{cid}/samples/{sid}/exclude")
@@ -167,70 +178,13 @@ def exclude_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     """Exclude with a reason; an empty reason takes the sample back into the limits."""
-    _require_csrf(principal, csrf_token)
-    ensure(principal, "manage_quality")
     why = reason.strip() or None
-    try:
-        with writing(engine) as conn:
-            insp.exclude_sample(conn, insp.get(conn, cid), sid, why)
-            audit.record(conn, principal.actor, "quality.sample_exclude", f"sample:{sid}", {"reason": why})
-    except insp.InspectionError as exc:
-        if exc.code == "inspection.no_sample" or "no characteristic" in str(exc):
-            raise Problem(404, "Not found", str(exc)) from None
-        return _char_page(request, principal, engine, cid, str(exc), 422)
-    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
 
+    def exclude(conn, char) -> None:
+        insp.exclude_sample(conn, char, sid, why)
+        audit.record(conn, principal.actor, "quality.sample_exclude", f"sample:{sid}", {"reason": why})
 
-@router.get("/quality/characteristics/{cid}")
-def characteristic_page(
-    cid: int, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
-) -> HTMLResponse:
-    return _char_page(request, principal, engine, cid)
-
-
-@router.post("/quality/characteristics/{cid}/samples")
-def sample_form(
-    cid: int,
-    request: Request,
-    values: str = Form(""),
-    inspected: str = Form(""),
-    nonconforming: str = Form(""),
-    lot: str = Form(""),
-    key: str = Form(""),
-    csrf_token: str = Form(""),
-    principal: Principal = Depends(page_user),
-    engine: Engine = Depends(get_engine),
-) -> Response:
-    _require_csrf(principal, csrf_token)
-    ensure(principal, "record_inspections")
-
-    def whole(text: str, what: str) -> int | None:
-        text = text.strip()
-        if not text:
-            return None
-        if not text.isdigit():
-            raise insp.InspectionError(f"{what} {text!r} is not a whole number")
-        return int(text)
-
-    try:
-        with writing(engine) as conn:
-            char = insp.get(conn, cid)
-            insp.record(
-                conn,
-                char,
-                principal.actor,
-                measurements_=values.replace(";", " ").split() if char.kind == "variable" else None,
-                inspected=whole(inspected, "inspected"),
-                nonconforming=whole(nonconforming, "nonconforming"),
-                lot=lot.strip() or None,
-                source="terminal",
-                key=key or None,
-            )
-    except insp.InspectionError as exc:
-        if "no characteristic" in str(exc):
-            raise Problem(404, "Not found", str(exc)) from None
-        return _char_page(request, principal, engine, cid, str(exc), 422)
-    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+    return _sample_change(request, principal, engine, cid, csrf_token, exclude)
 
 
 @router.post("/quality/ncrs")

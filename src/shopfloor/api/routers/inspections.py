@@ -231,6 +231,19 @@ def record_sample(
             raise Problem(422, "Invalid sample", str(exc)) from None
 
 
+def _change_sample(engine: Engine, principal: Principal, cid: int, sid: int, change, action: str, reason) -> dict:
+    """Void or exclude one sample (``change(conn, char)``) and audit it, in one transaction."""
+    with writing(engine) as conn:
+        char = _char_or_404(conn, cid)
+        try:
+            doc = change(conn, char)
+        except insp.InspectionError as exc:
+            status = {"inspection.no_sample": 404, "inspection.already_voided": 409}.get(exc.code, 422)
+            raise Problem(status, "Sample not changed", str(exc)) from None
+        audit.record(conn, principal.actor, action, f"sample:{sid}", {"reason": reason})
+        return doc
+
+
 @router.post(
     "/characteristics/{cid}/samples/{sid}/void",
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -243,15 +256,10 @@ def void_sample(
     principal: Principal = Depends(require("manage_quality")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    with writing(engine) as conn:
-        char = _char_or_404(conn, cid)
-        try:
-            doc = insp.void_sample(conn, char, sid, principal.actor, body.reason)
-        except insp.InspectionError as exc:
-            status = {"inspection.no_sample": 404, "inspection.already_voided": 409}.get(exc.code, 422)
-            raise Problem(status, "Sample not voided", str(exc)) from None
-        audit.record(conn, principal.actor, "quality.sample_void", f"sample:{sid}", {"reason": body.reason})
-        return doc
+    def void(conn, char):
+        return insp.void_sample(conn, char, sid, principal.actor, body.reason)
+
+    return _change_sample(engine, principal, cid, sid, void, "quality.sample_void", body.reason)
 
 
 @router.post(
@@ -266,15 +274,10 @@ def exclude_sample(
     principal: Principal = Depends(require("manage_quality")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    with writing(engine) as conn:
-        char = _char_or_404(conn, cid)
-        try:
-            doc = insp.exclude_sample(conn, char, sid, body.reason)
-        except insp.InspectionError as exc:
-            status = {"inspection.no_sample": 404, "inspection.already_voided": 409}.get(exc.code, 422)
-            raise Problem(status, "Sample not changed", str(exc)) from None
-        audit.record(conn, principal.actor, "quality.sample_exclude", f"sample:{sid}", {"reason": body.reason})
-        return doc
+    def exclude(conn, char):
+        return insp.exclude_sample(conn, char, sid, body.reason)
+
+    return _change_sample(engine, principal, cid, sid, exclude, "quality.sample_exclude", body.reason)
 
 
 @router.post(
