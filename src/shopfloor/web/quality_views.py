@@ -187,6 +187,58 @@ def exclude_form(
     return _sample_change(request, principal, engine, cid, csrf_token, exclude)
 
 
+@router.get("/quality/characteristics/{cid}")
+def characteristic_page(
+    cid: int, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    return _char_page(request, principal, engine, cid)
+
+
+@router.post("/quality/characteristics/{cid}/samples")
+def sample_form(
+    cid: int,
+    request: Request,
+    values: str = Form(""),
+    inspected: str = Form(""),
+    nonconforming: str = Form(""),
+    lot: str = Form(""),
+    key: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    _require_csrf(principal, csrf_token)
+    ensure(principal, "record_inspections")
+
+    def whole(text: str, what: str) -> int | None:
+        text = text.strip()
+        if not text:
+            return None
+        if not text.isdigit():
+            raise insp.InspectionError(f"{what} {text!r} is not a whole number")
+        return int(text)
+
+    try:
+        with writing(engine) as conn:
+            char = insp.get(conn, cid)
+            insp.record(
+                conn,
+                char,
+                principal.actor,
+                measurements_=values.replace(";", " ").split() if char.kind == "variable" else None,
+                inspected=whole(inspected, "inspected"),
+                nonconforming=whole(nonconforming, "nonconforming"),
+                lot=lot.strip() or None,
+                source="terminal",
+                key=key or None,
+            )
+    except insp.InspectionError as exc:
+        if "no characteristic" in str(exc):
+            raise Problem(404, "Not found", str(exc)) from None
+        return _char_page(request, principal, engine, cid, str(exc), 422)
+    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+
 @router.post("/quality/ncrs")
 def ncr_form(
     request: Request,
