@@ -931,9 +931,56 @@ class PhaseOneTooShort(Invalid):
     message = "phase1 needs at least 2 subgroups"
 
 
-class RulesUnknown(Invalid):
+class RulesInvalid(Invalid):
+    """``problem`` is the rule parser's own account of what it could not read."""
+
     code = "characteristic.rules"
-    message = "rules must be nelson or we, not {rules}"
+    message = "the rules cannot be read: {problem}"
+
+
+class CusumRules(Invalid):
+    code = "characteristic.cusum_rules"
+    message = "a CUSUM chart is judged by its decision interval only: leave rules empty"
+
+
+class ChartOptionsNotObject(Invalid):
+    code = "characteristic.options_not_object"
+    message = "options must be an object of chart options"
+
+
+class ChartOptionsUnknown(Invalid):
+    code = "characteristic.options_unknown"
+    message = "unknown chart options: {options}"
+
+
+class ChartOptionAbove(Invalid):
+    code = "characteristic.option_above"
+    message = "options.{option} must be above {low}, not {value}"
+
+
+class ChartOptionBetween(Invalid):
+    code = "characteristic.option_between"
+    message = "options.{option} must be above {low} and at most {high}, not {value}"
+
+
+class ChartOptionChoice(Invalid):
+    code = "characteristic.option_choice"
+    message = "options.{option} must be one of {choices}, not {value}"
+
+
+class SettingNotNumber(Invalid):
+    code = "characteristic.setting_not_number"
+    message = "{field} {value} is not a number"
+
+
+class PlausibleRangeReversed(Invalid):
+    code = "characteristic.plausible_range"
+    message = "valid_min {valid_min} must be below valid_max {valid_max}"
+
+
+class LimitOutsidePlausibleRange(Invalid):
+    code = "characteristic.limit_implausible"
+    message = "{field} {value} lies outside the plausible range valid_min..valid_max"
 
 
 class ProcessValueIncomplete(Invalid):
@@ -1014,6 +1061,46 @@ class SampleWorkOrderUnknown(Invalid):
 class SampleKeyReused(Conflict):
     code = "sample.key_reused"
     message = "request key {key} was already used for another characteristic"
+
+
+class SampleImplausible(Invalid):
+    """``unit`` is empty or the characteristic's unit with a leading space."""
+
+    code = "sample.implausible"
+    message = (
+        "value {index} ({value}{unit}) lies outside the plausible range of {characteristic}, {low} to {high}{unit}: "
+        "check the entry (a stated range can be changed in the characteristic's settings)"
+    )
+
+
+class SampleNotFound(NotFound):
+    code = "sample.not_found"
+    message = "no sample {sample} of {characteristic}"
+
+
+class SampleVoidReasonRequired(Invalid):
+    code = "sample.void_reason_required"
+    message = "a reason is required to void a sample"
+
+
+class SampleExcludeReasonRequired(Invalid):
+    code = "sample.exclude_reason_required"
+    message = "a reason is required to exclude a sample"
+
+
+class SampleReasonTooLong(Invalid):
+    code = "sample.reason_too_long"
+    message = "a reason has at most {max} characters"
+
+
+class SampleAlreadyVoided(Conflict):
+    code = "sample.already_voided"
+    message = "sample {sample} was already voided by {by}: {reason}"
+
+
+class SampleVoided(Conflict):
+    code = "sample.voided"
+    message = "sample {sample} is voided: it cannot be excluded"
 
 
 class SamplesFileRefused(Problems):

@@ -25,7 +25,7 @@ from shopfloor.actions.core import ChangeNotAudited, change
 from shopfloor.actions.demo import sample_plant
 from shopfloor.actions.hub_share import signed_report
 from shopfloor.actions.plant import import_plant, parse_plant_document
-from shopfloor.errors import LotNotFound, TransitionNotAllowed
+from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
 from shopfloor.model.signing import generate_key
@@ -227,6 +227,36 @@ def test_characteristics_samples_and_a_sample_file(plant_store, events):
     entry = last_audit(plant_store)
     assert (entry["action"], entry["target"]) == ("quality.samples_import", "file:s.csv")
     assert events == [("characteristic", str(cid))]
+
+
+def test_chart_settings_and_samples_voided_or_excluded(plant_store, events):
+    cid = quality_actions.save_characteristic(plant_store, ACTOR, BEAD)["id"]
+    ids = [quality_actions.record_sample(plant_store, ACTOR, cid, measurements=g)["id"]
+           for g in ([2.0, 2.01, 1.99], [2.02, 2.0, 1.98])]  # fmt: skip
+    events.clear()
+    saved = quality_actions.set_chart_settings(plant_store, ACTOR, cid, rules="we:1,4=7", options={"nsigmas": 2.5},
+                                               valid_min=None, valid_max=5.0)  # fmt: skip
+    assert (saved["rules"], saved["options"], saved["valid_max"], saved["lsl"]) == (
+        "we:1,4=7",
+        {"nsigmas": 2.5},
+        5.0,
+        1.8,
+    )
+    assert (last_audit(plant_store)["action"], events) == ("quality.characteristic", [("characteristic", str(cid))])
+    events.clear()
+    excluded = quality_actions.exclude_sample(plant_store, ACTOR, cid, ids[0], reason="new coil")
+    entry = last_audit(plant_store)
+    assert (excluded["excluded_reason"], entry["action"], entry["target"]) == (
+        "new coil", "quality.sample_exclude", f"sample:{ids[0]}"
+    )  # fmt: skip
+    voided = quality_actions.void_sample(plant_store, ACTOR, cid, ids[1], reason="typed twice")
+    entry = last_audit(plant_store)
+    assert (voided["voided_by"], entry["action"], entry["detail"]) == (
+        ACTOR, "quality.sample_void", {"characteristic": cid, "reason": "typed twice"}
+    )  # fmt: skip
+    assert events == [("characteristic", str(cid))] * 2
+    with pytest.raises(SampleAlreadyVoided):
+        quality_actions.void_sample(plant_store, ACTOR, cid, ids[1], reason="again")
 
 
 def test_an_ncr_holds_its_lot_and_its_disposition_scraps_and_releases(plant_store, events):

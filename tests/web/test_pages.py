@@ -2,10 +2,10 @@
 
 import re
 from datetime import datetime, timedelta, timezone
-from html import escape
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from markupsafe import escape  # as the templates escape
 
 from shopfloor.actions.board import machine_tiles
 from shopfloor.actions.demo import sample_plant

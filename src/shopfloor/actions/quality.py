@@ -30,6 +30,47 @@ def save_characteristic(engine: Engine, actor: str, spec: dict[str, Any]) -> dic
     return char.to_dict()
 
 
+def set_chart_settings(
+    engine: Engine,
+    actor: str,
+    characteristic: int,
+    *,
+    rules: str | None,
+    options: dict[str, Any] | None,
+    valid_min: float | None,
+    valid_max: float | None,
+) -> dict[str, Any]:
+    """The chart settings of a characteristic (its rules, chart options and plausible range), the rest kept."""
+    with change(engine, actor) as c:
+        char = insp.get(c.conn, characteristic)
+        spec = {key: value for key, value in char.to_dict().items() if key != "id"}
+        spec |= {"rules": rules, "options": options, "valid_min": valid_min, "valid_max": valid_max}
+        saved = insp.save_characteristic(c.conn, c.plant(), spec)
+        c.audit("quality.characteristic", f"characteristic:{saved.id}", saved.to_dict())
+        c.publish("characteristic", str(saved.id))
+    return saved.to_dict()
+
+
+def void_sample(engine: Engine, actor: str, characteristic: int, sample: int, *, reason: str) -> dict[str, Any]:
+    """Void a sample (a wrong entry): kept with who voided it and why, never charted again."""
+    with change(engine, actor) as c:
+        doc = insp.void_sample(c.conn, insp.get(c.conn, characteristic), sample, actor, reason)
+        c.audit("quality.sample_void", f"sample:{sample}", {"characteristic": characteristic, "reason": reason})
+        c.publish("characteristic", str(characteristic))
+    return doc
+
+
+def exclude_sample(
+    engine: Engine, actor: str, characteristic: int, sample: int, *, reason: str | None
+) -> dict[str, Any]:
+    """Leave a sample out of the phase I limits for an assignable cause (``reason``), or take it back (None)."""
+    with change(engine, actor) as c:
+        doc = insp.exclude_sample(c.conn, insp.get(c.conn, characteristic), sample, reason)
+        c.audit("quality.sample_exclude", f"sample:{sample}", {"characteristic": characteristic, "reason": reason})
+        c.publish("characteristic", str(characteristic))
+    return doc
+
+
 def record_sample(
     engine: Engine,
     actor: str,

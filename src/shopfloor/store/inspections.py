@@ -4,7 +4,12 @@ over the API, from a CSV file, or a machine's process values), and the control c
 Limits: the first ``phase1`` subgroups of a characteristic set the centre and sigma (phase I); later subgroups
 are plotted against those frozen values (phase II).  Until ``phase1`` subgroups exist, the limits come from all
 subgroups so far and are marked provisional.  A characteristic without ``phase1`` always uses all the subgroups
-shown.
+shown.  A sample excluded with a reason (an assignable cause) is left out of the phase I estimate and still
+charted (revised limits); a voided sample (a wrong entry) is kept with its reason but never charted.  Capability is
+computed on the phase I subgroups once the limits are frozen (``options.capability_on``), and says so.
+
+A measurement outside the characteristic's plausible range is refused: ``valid_min`` / ``valid_max`` (e.g. the
+gauge's range) when set, else ten tolerances beyond the specification limits, and never beyond +-1e12.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, func, insert, or_, select, update
 
 from shopfloor.analytics import spc
-from shopfloor.analytics.study import control_study
+from shopfloor.analytics.capability import METHODS as CAPABILITY_METHODS
+from shopfloor.analytics.run_rules import RuleSpecError, parse_rules
+from shopfloor.analytics.study import CAPABILITY_SETS, control_study
 from shopfloor.errors import (
     CharacteristicChartForKind,
     CharacteristicFieldRequired,
@@ -30,26 +38,41 @@ from shopfloor.errors import (
     CharacteristicSubgroupSize,
     CharacteristicVariablesOnly,
     CharacteristicWholeNumber,
+    ChartOptionAbove,
+    ChartOptionBetween,
+    ChartOptionChoice,
+    ChartOptionsNotObject,
+    ChartOptionsUnknown,
+    CusumRules,
     DomainError,
+    LimitOutsidePlausibleRange,
     MachineUnknown,
     NominalOutsideLimits,
     OperationUnknown,
     PhaseOneTooShort,
+    PlausibleRangeReversed,
     ProcessValueIncomplete,
     ProductUnknown,
-    RulesUnknown,
+    RulesInvalid,
+    SampleAlreadyVoided,
+    SampleExcludeReasonRequired,
     SampleFromProcess,
+    SampleImplausible,
     SampleImpossible,
     SampleInspected,
     SampleKeyReused,
     SampleLotUnknown,
     SampleNonconforming,
+    SampleNotFound,
     SampleNpSize,
+    SampleReasonTooLong,
     SampleSize,
     SampleSourceUnknown,
     SampleValueNotFinite,
     SampleValueNotNumber,
     SampleValuesMissing,
+    SampleVoided,
+    SampleVoidReasonRequired,
     SampleWorkOrderUnknown,
     SpecificationLimits,
     refuse,
@@ -70,6 +93,24 @@ from shopfloor.store.schema import (
 VARIABLE_CHARTS = ("xbar-r", "xbar-s", "imr", "ewma", "cusum")
 ATTRIBUTE_CHARTS = ("p", "np", "c", "u")
 SOURCES = ("terminal", "api", "csv")
+# No measurement is larger than this: beyond it the squares in the statistics overflow.
+MAGNITUDE_LIMIT = 1e12
+# Without a stated range, a measurement more than this many tolerances beyond a limit is taken for a wrong entry.
+TOLERANCES_BEYOND_LIMITS = 10
+MAX_REASON = 2000  # characters of a reason to void or exclude a sample
+# Chart options a characteristic may set, with their type and allowed values (see analytics.study).
+OPTION_KINDS: dict[str, Any] = {
+    "nsigmas": (float, 0.5, 6.0),
+    "centre": (float, None, None),
+    "sigma": (float, 0.0, None),
+    "lambda": (float, 0.0, 1.0),
+    "ewma_limits": ("exact", "asymptotic"),
+    "k": (float, 0.0, 10.0),
+    "h": (float, 0.0, 50.0),
+    "sigma_method": spc.SIGMA_METHODS,
+    "capability_on": CAPABILITY_SETS,
+    "capability_method": CAPABILITY_METHODS,
+}
 
 
 @dataclass(frozen=True)
@@ -88,11 +129,14 @@ class Characteristic:
     sample_size: int
     every_parts: int | None
     every_minutes: int | None
-    rules: str
+    rules: str | None
     phase1: int | None
     machine: str | None
     process_value: str | None
     active: bool
+    options: dict[str, Any] | None = None
+    valid_min: float | None = None
+    valid_max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +169,7 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
     problems: list[DomainError] = []
     v = {f: spec.get(f) for f in FIELDS}
     v["active"] = True if v["active"] is None else bool(v["active"])
-    v["rules"] = v["rules"] or "nelson"
+    v["rules"] = v["rules"] or None
     for key in ("product", "code", "name", "kind", "chart"):
         if not isinstance(v[key], str) or not v[key].strip():
             problems.append(CharacteristicFieldRequired(field=key))
@@ -167,8 +211,29 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
             problems.append(CharacteristicWholeNumber(field=key, value=repr(value)))
     if isinstance(v["phase1"], int) and v["phase1"] < 2:
         problems.append(PhaseOneTooShort())
-    if v["rules"] not in ("nelson", "we"):
-        problems.append(RulesUnknown(rules=str(v["rules"])))
+    if v["rules"] is not None:
+        try:
+            rule_set = parse_rules(v["rules"])
+            v["rules"] = rule_set.spec()
+            if v["chart"] == "cusum" and rule_set.name != "limits":
+                problems.append(CusumRules())
+        except (RuleSpecError, TypeError) as exc:
+            problems.append(RulesInvalid(problem=str(exc)))
+    try:
+        v["options"] = _check_options(v["options"])
+    except DomainError as exc:
+        problems.append(exc)
+    try:
+        vmin, vmax = _finite(v["valid_min"], "valid_min"), _finite(v["valid_max"], "valid_max")
+        if vmin is not None and vmax is not None and vmin >= vmax:
+            problems.append(PlausibleRangeReversed(valid_min=f"{vmin:g}", valid_max=f"{vmax:g}"))
+        for key in ("lsl", "usl", "nominal"):
+            limit = v[key]
+            if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+                if (vmin is not None and limit < vmin) or (vmax is not None and limit > vmax):
+                    problems.append(LimitOutsidePlausibleRange(field=key, value=f"{limit:g}"))
+    except CharacteristicNotFinite as exc:
+        problems.append(exc)
     if (v["machine"] is None) != (v["process_value"] is None):
         problems.append(ProcessValueIncomplete())
     if v["machine"] is not None and v["machine"] not in {m.code for m in plant.machines}:
@@ -181,6 +246,62 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
             problems.append(OperationUnknown(product=v["product"], seq=v["operation_seq"]))
     refuse(problems)
     return v
+
+
+def _check_options(options: Any) -> dict[str, Any] | None:
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ChartOptionsNotObject()
+    unknown = set(options) - set(OPTION_KINDS)
+    if unknown:
+        raise ChartOptionsUnknown(options=sorted(unknown))
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        kind = OPTION_KINDS[key]
+        if kind[0] is float:
+            number = _finite(value, f"options.{key}")
+            low, high = kind[1], kind[2]
+            if (low is not None and number <= low) or (high is not None and number > high):
+                if high is None:
+                    raise ChartOptionAbove(option=key, low=f"{low:g}", value=f"{number:g}")
+                raise ChartOptionBetween(option=key, low=f"{low:g}", high=f"{high:g}", value=f"{number:g}")
+            out[key] = number
+        elif value not in kind:
+            raise ChartOptionChoice(option=key, choices=list(kind), value=repr(value))
+        else:
+            out[key] = value
+    return out or None
+
+
+def plausible_range(char: Characteristic) -> tuple[float, float]:
+    """The range a measurement of ``char`` can have: its stated range, else ten tolerances beyond the limits."""
+    low, high = -MAGNITUDE_LIMIT, MAGNITUDE_LIMIT
+    if char.lsl is not None and char.usl is not None:
+        tolerance = char.usl - char.lsl
+        low = char.lsl - TOLERANCES_BEYOND_LIMITS * tolerance
+        high = char.usl + TOLERANCES_BEYOND_LIMITS * tolerance
+    if char.valid_min is not None:
+        low = char.valid_min
+    if char.valid_max is not None:
+        high = char.valid_max
+    return max(low, -MAGNITUDE_LIMIT), min(high, MAGNITUDE_LIMIT)
+
+
+def check_measurements(char: Characteristic, raw: list[Any]) -> list[float]:
+    """The subgroup's values as numbers within the plausible range; a decimal comma is read as a point."""
+    low, high = plausible_range(char)
+    unit = f" {char.unit}" if char.unit else ""
+    nums = []
+    for i, x in enumerate(raw):
+        value = _measured(i + 1, x)
+        if not low <= value <= high:
+            raise SampleImplausible(index=i + 1, value=f"{value:g}", unit=unit, characteristic=char.code,
+                                    low=f"{low:g}", high=f"{high:g}")  # fmt: skip
+        nums.append(value)
+    return nums
 
 
 def save_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -> Characteristic:
@@ -271,7 +392,7 @@ def record(
     if char.kind == "variable":
         if not isinstance(measurements_, list) or not measurements_:
             raise SampleValuesMissing(characteristic=char.code, size=char.sample_size)
-        nums = [_measured(i + 1, x) for i, x in enumerate(measurements_)]
+        nums = check_measurements(char, measurements_)
         if len(nums) != char.sample_size:
             raise SampleSize(characteristic=char.code, size=char.sample_size, count=len(nums))
         values["measurements"] = nums
@@ -335,7 +456,55 @@ def _sample_dict(row: Any) -> dict[str, Any]:
         "machine": row.machine,
         "inspector": row.inspector,
         "source": row.source,
+        "excluded_reason": row.excluded_reason,
+        "void_reason": row.void_reason,
+        "voided_by": row.voided_by,
     }
+
+
+def _sample_row(conn: Connection, char: Characteristic, sample_id: int) -> Any:
+    s = inspection_samples.c
+    row = conn.execute(
+        select(inspection_samples).where(s.id == sample_id, s.characteristic_id == char.id).with_for_update()
+    ).first()
+    if row is None:
+        raise SampleNotFound(sample=sample_id, characteristic=char.code)
+    return row
+
+
+def _reason(reason: Any, missing: DomainError) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise missing
+    if len(reason) > MAX_REASON:
+        raise SampleReasonTooLong(max=MAX_REASON)
+    return reason.strip()
+
+
+def void_sample(conn: Connection, char: Characteristic, sample_id: int, actor: str, reason: str) -> dict[str, Any]:
+    """Void a sample (a wrong entry): it stays stored with who voided it and why, and is never charted again."""
+    why = _reason(reason, SampleVoidReasonRequired())
+    row = _sample_row(conn, char, sample_id)
+    if row.void_reason is not None:
+        raise SampleAlreadyVoided(sample=sample_id, by=row.voided_by, reason=row.void_reason)
+    s = inspection_samples.c
+    conn.execute(
+        update(inspection_samples)
+        .where(s.id == sample_id)
+        .values(void_reason=why, voided_by=actor, voided_at=datetime.now(timezone.utc))
+    )
+    return _sample_dict(conn.execute(select(inspection_samples).where(s.id == sample_id)).one())
+
+
+def exclude_sample(conn: Connection, char: Characteristic, sample_id: int, reason: str | None) -> dict[str, Any]:
+    """Leave a sample out of the phase I limits for an assignable cause (``reason``), or take it back (None); the
+    sample stays on the chart and is still tested."""
+    why = None if reason is None else _reason(reason, SampleExcludeReasonRequired())
+    row = _sample_row(conn, char, sample_id)
+    if row.void_reason is not None:
+        raise SampleVoided(sample=sample_id)
+    s = inspection_samples.c
+    conn.execute(update(inspection_samples).where(s.id == sample_id).values(excluded_reason=why))
+    return _sample_dict(conn.execute(select(inspection_samples).where(s.id == sample_id)).one())
 
 
 def samples(conn: Connection, char: Characteristic, limit: int = 200) -> list[dict[str, Any]]:
@@ -392,24 +561,46 @@ def _series(conn: Connection, char: Characteristic, limit: int | None) -> dict[s
         groups = [[float(r.value) for r in rows[i : i + n]] for i in range(0, len(rows), n)]
         return {"ts": [rows[i + n - 1].ts for i in range(0, len(rows), n)], "groups": groups}
     s = inspection_samples.c
-    query = select(inspection_samples).where(s.characteristic_id == char.id).order_by(s.ts.desc(), s.id.desc())
+    query = (
+        select(inspection_samples)
+        .where(s.characteristic_id == char.id, s.void_reason.is_(None))
+        .order_by(s.ts.desc(), s.id.desc())
+    )
     rows = conn.execute(query.limit(limit) if limit else query).all()[::-1]
-    if char.kind == "variable":
-        return {"ts": [r.ts for r in rows], "groups": [list(r.measurements) for r in rows]}
-    return {
+    return _series_of(char, rows)
+
+
+def _series_of(char: Characteristic, rows: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "ts": [r.ts for r in rows],
-        "counts": [int(r.nonconforming) for r in rows],
-        "sizes": [int(r.inspected) for r in rows],
+        "ids": [int(r.id) for r in rows],
+        "excluded": [i for i, r in enumerate(rows) if r.excluded_reason is not None],
     }
+    if char.kind == "variable":
+        return out | {"groups": [list(r.measurements) for r in rows]}
+    return out | {"counts": [int(r.nonconforming) for r in rows], "sizes": [int(r.inspected) for r in rows]}
 
 
 def _study_args(char: Characteristic, series: dict[str, Any]) -> dict[str, Any]:
     if char.kind == "variable":
         groups = series["groups"]
-        if char.chart in ("xbar-r", "xbar-s"):
+        if char.chart in ("xbar-r", "xbar-s") or char.sample_size > 1:
             return {"groups": groups}
         return {"values": [g[0] for g in groups]}
     return {"values": series["counts"], "sizes": series["sizes"], "subgroup_size": char.sample_size}
+
+
+def _options(char: Characteristic) -> dict[str, Any]:
+    """The characteristic's chart options as control_study arguments."""
+    opts = dict(char.options or {})
+    out: dict[str, Any] = {}
+    for key, arg in (
+        ("nsigmas", "nsigmas"), ("lambda", "lam"), ("ewma_limits", "ewma_limits"), ("k", "k"), ("h", "h"),
+        ("sigma_method", "sigma_method"), ("capability_method", "capability_method"),
+    ):  # fmt: skip
+        if key in opts:
+            out[arg] = opts[key]
+    return out
 
 
 def _count(char: Characteristic, series: dict[str, Any]) -> int:
@@ -425,27 +616,32 @@ def frozen_limits(conn: Connection, char: Characteristic) -> dict[str, float] | 
     else:
         s = inspection_samples.c
         rows = conn.execute(
-            select(inspection_samples).where(s.characteristic_id == char.id).order_by(s.ts, s.id).limit(char.phase1)
+            select(inspection_samples)
+            .where(s.characteristic_id == char.id, s.void_reason.is_(None))
+            .order_by(s.ts, s.id)
+            .limit(char.phase1)
         ).all()
-        series = (
-            {"groups": [list(r.measurements) for r in rows]}
-            if char.kind == "variable"
-            else {"counts": [int(r.nonconforming) for r in rows], "sizes": [int(r.inspected) for r in rows]}
-        )
+        series = _series_of(char, rows)
     if _count(char, series) < char.phase1:
         return None
-    study = control_study(char.chart, **_study_args(char, series))
+    args = _study_args(char, series)
+    exclude = series.get("excluded") or None
+    if char.chart in ("ewma", "cusum"):
+        # The target and sigma of individual values (or of the subgroups' within sigma) from the phase I points.
+        if "groups" in args:
+            within = spc.xbar_r(args["groups"], exclude=exclude)[0]
+            return {"centre": float(within.centre[0]), "sigma": float(within.extra["sigma"]), "series": series}
+        x = np.asarray(args["values"], dtype=float)
+        i_chart = spc.imr(x, exclude=exclude)[0]
+        return {"centre": float(i_chart.centre[0]), "sigma": float(i_chart.extra["sigma"]), "series": series}
+    study = control_study(char.chart, **args, exclude=exclude, **_options(char))
     first = study["charts"][0]
     if char.chart in VARIABLE_CHARTS:
-        if char.chart in ("ewma", "cusum"):
-            values = _study_args(char, series)["values"]
-            i_chart = spc.imr(values)[0]
-            return {"centre": float(i_chart.centre[0]), "sigma": float(i_chart.extra["sigma"])}
-        return {"centre": float(first["centre"]), "sigma": float(first["sigma"])}
+        return {"centre": float(first["centre"]), "sigma": float(first["sigma"]), "series": series}
     centre = float(first["centre"] if not isinstance(first["centre"], list) else first["centre"][0])
     if char.chart == "np":
         centre /= char.sample_size  # np_chart takes p-bar
-    return {"centre": centre}
+    return {"centre": centre, "series": series}
 
 
 def _series_oldest(conn: Connection, char: Characteristic, count: int) -> dict[str, Any]:
@@ -458,31 +654,62 @@ def _series_oldest(conn: Connection, char: Characteristic, count: int) -> dict[s
         .limit(count * char.sample_size)
     ).all()
     n = char.sample_size
-    return {"groups": [[float(r.value) for r in rows[i : i + n]] for i in range(0, len(rows) - n + 1, n)]}
+    return {
+        "groups": [[float(r.value) for r in rows[i : i + n]] for i in range(0, len(rows) - n + 1, n)],
+        "excluded": [],
+    }
 
 
 def chart(conn: Connection, char: Characteristic, limit: int = 100) -> dict[str, Any]:
     """The characteristic's chart over its latest ``limit`` subgroups: the study (charts with limits per point,
-    violations, capability for variables with limits), the subgroup times, and whether the limits are frozen."""
+    violations, capability for variables with limits), the subgroup times and sample ids, and whether the limits
+    are frozen.  Data that cannot make a chart give a ``message`` instead of charts, never an error."""
     series = _series(conn, char, limit)
     count = _count(char, series)
-    base: dict[str, Any] = {"characteristic": char.to_dict(), "ts": [t.isoformat() for t in series["ts"]]}
+    base: dict[str, Any] = {
+        "characteristic": char.to_dict(),
+        "ts": [t.isoformat() for t in series["ts"]],
+        "sample_ids": series.get("ids", []),
+        "indices": "0-based",
+    }
     if count < 2:
         return base | {"charts": [], "limits": "none", "message": f"{count} subgroup(s): at least 2 are needed"}
-    frozen = frozen_limits(conn, char)
-    extra: dict[str, Any] = {}
-    if frozen is not None:
-        if char.chart in ("ewma", "cusum"):
-            extra = {"target": frozen["centre"], "sigma": frozen["sigma"]}
-        else:
-            extra = dict(frozen)
+    options = char.options or {}
+    extra: dict[str, Any] = _options(char)
     try:
+        frozen = frozen_limits(conn, char)
+        if frozen is not None:
+            extra |= {key: frozen[key] for key in ("centre", "sigma") if key in frozen}
+        # A known centre or sigma stated in the settings wins over an estimate.
+        extra |= {key: options[key] for key in ("centre", "sigma") if key in options}
+        cap_on = options.get("capability_on", "phase1")
         study = control_study(
-            char.chart, **_study_args(char, series), usl=char.usl, lsl=char.lsl, rules=char.rules, **extra
+            char.chart,
+            **_study_args(char, series),
+            usl=char.usl,
+            lsl=char.lsl,
+            nominal=char.nominal,
+            rules=char.rules,
+            exclude=series.get("excluded") if frozen is None else None,
+            capability_on="all",
+            **extra,
         )
-    except (spc.SpcError, ValueError) as exc:
+        if "capability" in study and frozen is not None and cap_on == "phase1":
+            # Capability of the phase I subgroups (less the excluded ones), with the frozen sigma.
+            phase = frozen["series"]
+            cap = control_study(
+                char.chart, **_study_args(char, phase), usl=char.usl, lsl=char.lsl, nominal=char.nominal,
+                exclude=phase.get("excluded") or None, capability_on="phase1", **extra,
+            )["capability"]  # fmt: skip
+            study["capability"] = cap
+    except (spc.SpcError, ValueError, ArithmeticError) as exc:
         return base | {"charts": [], "limits": "none", "message": str(exc)}
-    return base | study | {"limits": "frozen" if frozen is not None else "provisional" if char.phase1 else "all"}
+    excluded = series.get("excluded", [])
+    return (
+        base
+        | study
+        | {"excluded": excluded, "limits": "frozen" if frozen is not None else "provisional" if char.phase1 else "all"}
+    )
 
 
 def _new_violations(conn: Connection, char: Characteristic, sample_id: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ values, characteristics and NCRs), a characteristic's control charts with sample
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, select
 
-from shopfloor.actions.quality import acknowledge_alarm, dispose_ncr, open_ncr, record_sample
+from shopfloor.actions.quality import (
+    acknowledge_alarm,
+    dispose_ncr,
+    exclude_sample,
+    open_ncr,
+    record_sample,
+    set_chart_settings,
+    void_sample,
+)
 from shopfloor.analytics import spc
 from shopfloor.analytics.run_rules import evaluate
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
@@ -21,7 +30,9 @@ from shopfloor.errors import (
     AlarmCommentMissing,
     CharacteristicNotFound,
     DomainError,
+    SampleNotFound,
     SampleWholeNumber,
+    SettingNotNumber,
 )
 from shopfloor.store import inspections as insp
 from shopfloor.store import ncr as ncr_store
@@ -154,8 +165,122 @@ def _char_page(
     t = ctx["t"]
     ctx["labels"] = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
     ctx["can_record"] = allowed(principal, "record_inspections")
+    ctx["can_manage"] = allowed(principal, "manage_quality")
+    with engine.connect() as conn:
+        ctx["recent"] = list(reversed(insp.samples(conn, char, limit=30)))
+    ctx["options"] = char.options or {}
     status = show_refusal(ctx, refusal) if refusal is not None else 200
     return render(request, "characteristic.html", ctx, status)
+
+
+def _number(text: str, what: str) -> float | None:
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingNotNumber(field=what, value=text) from None
+
+
+@router.post("/quality/characteristics/{cid}/settings")
+def settings_form(
+    cid: int,
+    request: Request,
+    rules: str = Form(""),
+    nsigmas: str = Form(""),
+    centre: str = Form(""),
+    sigma: str = Form(""),
+    lam: str = Form("", alias="lambda"),
+    ewma_limits: str = Form(""),
+    k: str = Form(""),
+    h: str = Form(""),
+    capability_on: str = Form(""),
+    capability_method: str = Form(""),
+    valid_min: str = Form(""),
+    valid_max: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    """The chart options of the characteristic, as ``shopfloor spc`` takes them."""
+    require_csrf(principal, csrf_token)
+    ensure(principal, "manage_quality")
+    try:
+        options = {
+            "nsigmas": _number(nsigmas, "nsigmas"),
+            "centre": _number(centre, "centre"),
+            "sigma": _number(sigma, "sigma"),
+            "lambda": _number(lam, "lambda"),
+            "ewma_limits": ewma_limits or None,
+            "k": _number(k, "k"),
+            "h": _number(h, "h"),
+            "capability_on": capability_on or None,
+            "capability_method": capability_method or None,
+        }
+        set_chart_settings(
+            engine,
+            principal.actor,
+            cid,
+            rules=rules.strip() or None,
+            options={key: value for key, value in options.items() if value is not None} or None,
+            valid_min=_number(valid_min, "valid_min"),
+            valid_max=_number(valid_max, "valid_max"),
+        )
+    except CharacteristicNotFound:
+        raise
+    except DomainError as exc:
+        return _char_page(request, principal, engine, cid, exc)
+    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+
+def _sample_changed(
+    request: Request, principal: Principal, engine: Engine, cid: int, csrf_token: str, do: Callable[[], Any]
+) -> Response:
+    """Void or exclude a sample (``do``) for quality staff, then show the characteristic again; a refusal is shown
+    on its page, a characteristic or sample that does not exist answers 404."""
+    require_csrf(principal, csrf_token)
+    ensure(principal, "manage_quality")
+    try:
+        do()
+    except (CharacteristicNotFound, SampleNotFound):
+        raise
+    except DomainError as exc:
+        return _char_page(request, principal, engine, cid, exc)
+    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+
+@router.post("/quality/characteristics/{cid}/samples/{sid}/void")
+def void_form(
+    cid: int,
+    sid: int,
+    request: Request,
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    return _sample_changed(
+        request, principal, engine, cid, csrf_token,
+        lambda: void_sample(engine, principal.actor, cid, sid, reason=reason),
+    )  # fmt: skip
+
+
+@router.post("/quality/characteristics/{cid}/samples/{sid}/exclude")
+def exclude_form(
+    cid: int,
+    sid: int,
+    request: Request,
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    """Exclude with a reason; an empty reason takes the sample back into the limits."""
+    return _sample_changed(
+        request, principal, engine, cid, csrf_token,
+        lambda: exclude_sample(engine, principal.actor, cid, sid, reason=reason.strip() or None),
+    )  # fmt: skip
 
 
 @router.get("/quality/characteristics/{cid}")

@@ -23,6 +23,23 @@ KeyHeader = Header(None, alias="Idempotency-Key", max_length=100, description="T
 MAX_SAMPLES_FILE = 20 * 2**20
 
 
+class ChartOptionsIn(BaseModel):
+    """Chart options; each left out takes the chart's default (see ``shopfloor spc --help``)."""
+
+    nsigmas: float | None = Field(None, gt=0.5, le=6, description="Width of the limits in sigmas (L of the EWMA)")
+    centre: float | None = Field(None, description="Known centre (EWMA/CUSUM target; p, c or u)")
+    sigma: float | None = Field(None, gt=0, description="Known sigma of individual values")
+    lam: float | None = Field(None, alias="lambda", gt=0, le=1, description="EWMA weight")
+    ewma_limits: Literal["exact", "asymptotic"] | None = None
+    k: float | None = Field(None, gt=0, le=10, description="CUSUM reference value, in sigmas")
+    h: float | None = Field(None, gt=0, le=50, description="CUSUM decision interval, in sigmas")
+    sigma_method: Literal["uwave", "pooled"] | None = None
+    capability_on: Literal["phase1", "all"] | None = None
+    capability_method: Literal["normal", "percentile", "boxcox"] | None = None
+
+    model_config = {"populate_by_name": True}
+
+
 class CharacteristicIn(BaseModel):
     product: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
@@ -36,7 +53,15 @@ class CharacteristicIn(BaseModel):
     sample_size: int = Field(ge=1, le=10_000)
     every_parts: int | None = Field(None, ge=1, le=10_000_000, description="Inspect every N parts")
     every_minutes: int | None = Field(None, ge=1, le=525_600, description="Inspect every N minutes")
-    rules: Literal["nelson", "we"] = "nelson"
+    rules: str | None = Field(
+        None,
+        max_length=200,
+        description="nelson, we or limits, optionally with rules and parameters (nelson:1,2=7,5=2/3); "
+        "default: nelson, or only the limits for EWMA and CUSUM",
+    )
+    options: ChartOptionsIn | None = None
+    valid_min: float | None = Field(None, description="Plausible range of a measurement (e.g. the gauge's range)")
+    valid_max: float | None = None
     phase1: int | None = Field(
         None, ge=2, le=10_000, description="Subgroups that set the limits, which are then frozen"
     )
@@ -58,6 +83,16 @@ class SampleIn(BaseModel):
     machine: str | None = Field(None, max_length=64)
     ts: AwareDatetime | None = Field(None, description="When it was measured; default now")
     source: Literal["terminal", "api"] = "api"
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ExclusionIn(BaseModel):
+    reason: str | None = Field(
+        None, max_length=2000, description="The assignable cause; null takes the sample back into the limits"
+    )
 
 
 class NcrIn(BaseModel):
@@ -97,7 +132,9 @@ def save_characteristic(
     principal: Principal = Depends(require("manage_quality")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    return actions.save_characteristic(engine, principal.actor, body.model_dump())
+    spec = body.model_dump(exclude={"options"})
+    spec["options"] = body.options.model_dump(by_alias=True, exclude_none=True) if body.options else None
+    return actions.save_characteristic(engine, principal.actor, spec)
 
 
 @router.get(
@@ -157,6 +194,36 @@ def record_sample(
     key: str | None = KeyHeader,
 ) -> dict[str, Any]:
     return actions.record_sample(engine, principal.actor, cid, key=key, **body.model_dump())
+
+
+@router.post(
+    "/characteristics/{cid}/samples/{sid}/void",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Void a sample (a wrong entry): kept with the reason, never charted again",
+)
+def void_sample(
+    cid: int,
+    sid: int,
+    body: ReasonIn,
+    principal: Principal = Depends(require("manage_quality")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    return actions.void_sample(engine, principal.actor, cid, sid, reason=body.reason)
+
+
+@router.post(
+    "/characteristics/{cid}/samples/{sid}/exclude",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Leave a sample out of the phase I limits for an assignable cause (it stays on the chart), or take it back",
+)
+def exclude_sample(
+    cid: int,
+    sid: int,
+    body: ExclusionIn,
+    principal: Principal = Depends(require("manage_quality")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    return actions.exclude_sample(engine, principal.actor, cid, sid, reason=body.reason)
 
 
 @router.post(
