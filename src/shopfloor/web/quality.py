@@ -204,9 +204,8 @@ def settings_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     """The chart options of the characteristic, as ``shopfloor spc`` takes them."""
-    require_csrf(principal, csrf_token)
-    ensure(principal, "manage_quality")
-    try:
+
+    def save() -> None:
         options = {
             "nsigmas": _number(nsigmas, "nsigmas"),
             "centre": _number(centre, "centre"),
@@ -227,20 +226,17 @@ def settings_form(
             valid_min=_number(valid_min, "valid_min"),
             valid_max=_number(valid_max, "valid_max"),
         )
-    except CharacteristicNotFound:
-        raise
-    except DomainError as exc:
-        return _char_page(request, principal, engine, cid, exc)
-    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+    return _on_char_page(request, principal, engine, cid, "manage_quality", csrf_token, save)
 
 
-def _sample_changed(
-    request: Request, principal: Principal, engine: Engine, cid: int, csrf_token: str, do: Callable[[], Any]
+def _on_char_page(
+    request: Request, principal: Principal, engine: Engine, cid: int, permission: str, csrf_token: str, do: Callable
 ) -> Response:
-    """Void or exclude a sample (``do``) for quality staff, then show the characteristic again; a refusal is shown
-    on its page, a characteristic or sample that does not exist answers 404."""
+    """Run ``do()`` for a user with ``permission``, then show the characteristic again; a refusal is shown on its
+    page, a characteristic or sample that does not exist answers 404."""
     require_csrf(principal, csrf_token)
-    ensure(principal, "manage_quality")
+    ensure(principal, permission)
     try:
         do()
     except (CharacteristicNotFound, SampleNotFound):
@@ -260,8 +256,8 @@ def void_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    return _sample_changed(
-        request, principal, engine, cid, csrf_token,
+    return _on_char_page(
+        request, principal, engine, cid, "manage_quality", csrf_token,
         lambda: void_sample(engine, principal.actor, cid, sid, reason=reason),
     )  # fmt: skip
 
@@ -277,8 +273,8 @@ def exclude_form(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     """Exclude with a reason; an empty reason takes the sample back into the limits."""
-    return _sample_changed(
-        request, principal, engine, cid, csrf_token,
+    return _on_char_page(
+        request, principal, engine, cid, "manage_quality", csrf_token,
         lambda: exclude_sample(engine, principal.actor, cid, sid, reason=reason.strip() or None),
     )  # fmt: skip
 
@@ -303,9 +299,6 @@ def sample_form(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    require_csrf(principal, csrf_token)
-    ensure(principal, "record_inspections")
-
     def whole(text: str, what: str) -> int | None:
         text = text.strip()
         if not text:
@@ -314,9 +307,9 @@ def sample_form(
             raise SampleWholeNumber(field=what, value=text)
         return int(text)
 
-    with engine.connect() as conn:
-        char = insp.get(conn, cid)
-    try:
+    def record() -> None:
+        with engine.connect() as conn:
+            char = insp.get(conn, cid)
         record_sample(
             engine,
             principal.actor,
@@ -328,11 +321,8 @@ def sample_form(
             source="terminal",
             key=key or None,
         )
-    except CharacteristicNotFound:
-        raise
-    except DomainError as exc:
-        return _char_page(request, principal, engine, cid, exc)
-    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+    return _on_char_page(request, principal, engine, cid, "record_inspections", csrf_token, record)
 
 
 @router.post("/quality/ncrs")
