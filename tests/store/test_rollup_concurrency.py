@@ -1,0 +1,90 @@
+"""Rollups under concurrent writers: every writer's transaction commits, and the rollups equal a recomputation.
+
+SQLite serialises writers behind its lock, so a read-then-insert of a machine's rollup state is only unsafe on
+PostgreSQL, where two transactions can both find the row missing; the same tests run on both stores.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from shopfloor.actions.demo import sample_plant
+from shopfloor.actions.imports import record_events
+from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
+from shopfloor.model.intervals import Interval
+from shopfloor.store import kpi
+from shopfloor.store.db import open_engine, writing
+from shopfloor.store.plant import save_plant
+from shopfloor.store.schema import rollup_state
+
+UTC = timezone.utc
+WRITERS = 100
+# Connections the writers share: enough for many transactions in flight at once, few enough to leave the shared
+# test server (max_connections 100) room for the other test runs.
+POOL = 20
+
+
+def _engine_like(engine):
+    """A second engine on the same store with a pool large enough for ``POOL`` transactions at once."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        return open_engine(url)
+    return create_engine(url, pool_size=POOL, max_overflow=0, pool_timeout=120)
+
+
+def _run_writers(engine, plant, entries) -> list[BaseException]:
+    """Each entry in its own thread and transaction, all released at once; returns the errors raised."""
+    start = threading.Barrier(len(entries))
+    errors: list[BaseException] = []
+
+    def write(i: int, events) -> None:
+        start.wait()
+        try:
+            with writing(engine) as conn:
+                record_events(conn, plant, events, f"user:op{i}", "pop.test", f"machine:{events[0].machine}")
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i, ev)) for i, ev in enumerate(entries)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    return errors
+
+
+def test_concurrent_first_entries_on_a_fresh_store_all_commit(engine):
+    """A hundred terminals tap at once on a store without any history: each machine's first entries race to
+    create its rollup state; every tap must be stored (before the fix: UniqueViolation on pk_rollup_state)."""
+    plant = sample_plant()
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+    codes = [m.code for m in plant.machines]
+    base = datetime(2026, 3, 2, 0, tzinfo=UTC)
+    entries = []
+    for i in range(WRITERS):
+        code = codes[i % len(codes)]
+        ts = base + timedelta(minutes=7 * i)  # later writers' events are hours after earlier ones'
+        if i % 3 == 0:
+            entries.append([StateChange(ts, code, MachineState.RUNNING if i % 2 else MachineState.DOWN)])
+        else:
+            entries.append([CountEvent(ts, code, CountKind.GOOD, 1 + i % 5, "DRUM-A")])
+    writers = _engine_like(engine)
+    try:
+        errors = _run_writers(writers, plant, entries)
+    finally:
+        writers.dispose()
+    assert errors == [], errors[:3]
+    window = Interval(base - timedelta(days=1), base + timedelta(days=2))
+    with engine.connect() as conn:
+        states = conn.execute(select(rollup_state.c.machine_id)).all()
+        assert len(states) == len({e[0].machine for e in entries})
+        for code in codes:
+            fast = kpi.machine_elements(conn, plant, code, window)
+            raw = kpi.raw_elements(conn, plant, code, window)
+            for name, value in fast.to_dict().items():
+                assert value == pytest.approx(getattr(raw, name), abs=1e-6), (code, name)
