@@ -68,7 +68,11 @@ def push_cmd(
         answer = push(hub, token, envelope)
     except (ShareError, StoreError, ValueError) as exc:
         _fail(str(exc))
-    console.print(f"{month} sent to {hub}: {answer['received_at']}")
+    note = ""
+    if figures.partial:
+        cover = figures.coverage
+        note = f" (partial: data from {cover['from']} to {cover['to']}, {cover['fraction'] * 100:.1f}% of the month)"
+    console.print(f"{month} sent to {hub}: {answer['received_at']}{note}")
 
 
 @hub_app.command("org")
