@@ -94,6 +94,7 @@ def machine_tiles(
                 },
                 "coverage": figures["coverage"],
                 "partial": figures["partial"],
+                "since_data": cover.start,
             }
         )
     return out
