@@ -54,6 +54,7 @@ def kpi_json(db, *args):
     return json.loads(result.stdout)
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_the_published_example_end_to_end(store):
     db, tmp = store
     (tmp / "events.csv").write_text(EVENTS)
@@ -85,6 +86,7 @@ def test_the_published_example_end_to_end(store):
     assert out["pq"] == 19271 and out["gq"] == 18848 and out["sq"] == 423
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_the_published_example_with_breaks_reported(store):
     db, tmp = store
     lines = EVENTS.strip().splitlines()

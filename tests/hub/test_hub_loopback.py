@@ -119,6 +119,7 @@ def https_hub(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(https_hub, tmp_path):
     url, cafile, keys, tokens = https_hub
     figures = {}

@@ -57,6 +57,7 @@ def _run_writers(engine, plant, entries) -> list[BaseException]:
     return errors
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_concurrent_first_entries_on_a_fresh_store_all_commit(engine):
     """A hundred terminals tap at once on a store without any history: each machine's first entries race to
     create its rollup state; every tap must be stored (before the fix: UniqueViolation on pk_rollup_state)."""

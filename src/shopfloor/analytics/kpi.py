@@ -40,7 +40,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.intervals import Interval, intersect_all, merge, subtract
@@ -195,8 +195,8 @@ class Coverage:
     def to_dict(self) -> dict[str, str | float | None]:
         fraction = self.fraction
         return {
-            "from": None if self.start is None else self.start.isoformat(),
-            "to": None if self.end is None else self.end.isoformat(),
+            "from": None if self.start is None else self.start.astimezone(timezone.utc).isoformat(),
+            "to": None if self.end is None else self.end.astimezone(timezone.utc).isoformat(),
             "fraction": None if fraction is None else round(fraction, 6),
         }
 
