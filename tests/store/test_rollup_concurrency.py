@@ -89,3 +89,36 @@ def test_concurrent_first_entries_on_a_fresh_store_all_commit(engine):
             raw = kpi.raw_elements(conn, plant, code, window)
             for name, value in fast.to_dict().items():
                 assert value == pytest.approx(getattr(raw, name), abs=1e-6), (code, name)
+
+
+@pytest.mark.usefixtures("rollup_units")
+def test_concurrent_late_events_rebuild_the_rollups_they_invalidate(engine):
+    """A hundred writers store events at once, each earlier than what is rolled up already (late events), on two
+    machines: each drops the rollups from its hour on and rebuilds them; all commit and the rollups equal a
+    recomputation from the events (before the fix, two writers extended the same hours: pk_hourly_rollups)."""
+    plant = sample_plant()
+    base = datetime(2026, 3, 2, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+        first = [StateChange(base, c, MachineState.RUNNING) for c in ("WLD-01", "CNC-01")]
+        last = [StateChange(base + timedelta(days=9), c, MachineState.IDLE) for c in ("WLD-01", "CNC-01")]
+        record_events(conn, plant, first + last, "test", "events.import", "test")
+    entries = []
+    for i in range(WRITERS):
+        code = ("WLD-01", "CNC-01")[i % 2]
+        ts = base + timedelta(days=8, hours=23) - timedelta(minutes=97 * i)  # each earlier than the one before
+        state = (MachineState.DOWN, MachineState.RUNNING, MachineState.SETUP)[i % 3]
+        entries.append([StateChange(ts, code, state), CountEvent(ts, code, CountKind.GOOD, 3, "DRUM-A")])
+    writers = _engine_like(engine)
+    try:
+        errors = _run_writers(writers, plant, entries)
+    finally:
+        writers.dispose()
+    assert errors == [], errors[:3]
+    window = Interval(base - timedelta(hours=5), base + timedelta(days=10))
+    with engine.connect() as conn:
+        for code in ("WLD-01", "CNC-01"):
+            fast = kpi.machine_elements(conn, plant, code, window)
+            raw = kpi.raw_elements(conn, plant, code, window)
+            for name, value in fast.to_dict().items():
+                assert value == pytest.approx(getattr(raw, name), abs=1e-6), (code, name)

@@ -17,6 +17,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, login_attempts, organisations, sessions, users
 
 LANGUAGES = ("ko", "en", "vi")
@@ -107,6 +108,9 @@ def create_user(
         raise AccountError("a PIN is 4 to 8 digits")
     if pin is not None and password is None and role != "operator":
         raise AccountError("only operators may sign in with a PIN alone")
+    lock_name(conn, "user", username)
+    if badge:
+        lock_name(conn, "badge", badge)
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
         raise AccountConflict(f"user {username!r} exists already")
     if badge and conn.execute(select(users.c.id).where(users.c.badge == badge)).first():

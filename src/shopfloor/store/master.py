@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from shopfloor.model.master import BomLine, Item, Location, MasterData, MasterDataError, Operation, Partner
 from shopfloor.model.plant import Plant
 from shopfloor.store import audit, rollups
+from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import StoreError, current_plant, load_plant, save_plant
 from shopfloor.store.schema import bom_lines, customers, items, locations, lots, operations, sites, suppliers
 
@@ -63,6 +64,7 @@ def save_master(conn: Connection, data: MasterData, actor: str) -> dict[str, Any
     defect codes but no plant is imported.  Reason and defect codes different from the plant's are saved as a
     new plant version (which rebuilds the KPI rollups, as every plant import does).
     """
+    lock_name(conn, "master_data")
     plant = _plant(conn)
     codes = None if plant is None else {m.code for m in plant.machines} | {ln.code for ln in plant.lines}
     problems = data.problems(codes)

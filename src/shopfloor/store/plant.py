@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from shopfloor.model.calendar import calendar_from_dict
 from shopfloor.model.plant import Area, ConnectorSpec, Line, Machine, Plant, Product, Site
 from shopfloor.store import audit
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import (
     areas,
     hourly_rollups,
@@ -36,6 +37,7 @@ def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
     """
     now = datetime.now(timezone.utc)
     doc = plant.to_dict()
+    lock_name(conn, "site", plant.site.code)
     site_row = conn.execute(select(sites).where(sites.c.code == plant.site.code)).mappings().first()
     if site_row is None:
         site_id = conn.execute(

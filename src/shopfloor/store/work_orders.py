@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from shopfloor.model.events import CountEvent, MachineEvent
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status, check_transition
+from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import StoreError
 from shopfloor.store.schema import items, machine_events, work_order_events, work_orders
 
@@ -75,6 +76,7 @@ def create(
         problems.append(f"unknown product {product!r}: neither a product of the plant nor an item of the master data")
     if machine is not None and machine not in {m.code for m in plant.machines}:
         problems.append(f"unknown machine {machine!r}")
+    lock_name(conn, "work_order", code)
     if conn.execute(select(work_orders.c.id).where(work_orders.c.code == code)).first():
         problems.append(f"work order {code!r} exists already")
     if problems:
