@@ -179,7 +179,10 @@ def kpi_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (ratios as fractions 0..1).")] = False,
     db: DbOption = None,
 ) -> None:
-    """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site."""
+    """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site.
+
+    Time after now is not counted; each row says which part of its window had data (a partial window is marked,
+    one without data shows no figures)."""
 
     from shopfloor.actions.kpi_report import BUCKETS, kpi_report
 
