@@ -88,7 +88,8 @@ def invalidate(conn: Connection, earliest: dict[str, datetime]) -> None:
     """Drop rollups from the hour of each machine's earliest new event on (and the days and months that end
     after that hour)."""
     ids = machine_ids(conn)
-    for code, ts in earliest.items():
+    # State rows are locked in machine id order by every writer, so that two writers never wait on each other.
+    for code, ts in sorted(earliest.items(), key=lambda item: ids[item[0]]):
         mid = ids[code]
         ts = ts.astimezone(timezone.utc)
         state = _locked_state(conn, mid)
@@ -115,7 +116,7 @@ def refresh(conn: Connection, plant: Plant, machines: list[str] | None = None) -
     ids = machine_ids(conn)
     codes = machines if machines is not None else [m.code for m in plant.machines]
     computed = 0
-    for code in codes:
+    for code in sorted(codes, key=ids.__getitem__):  # in id order, as ``invalidate`` locks them
         computed += _refresh_machine(conn, plant, code, ids[code])
     return computed
 
