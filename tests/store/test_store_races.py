@@ -24,7 +24,8 @@ RACERS = 20
 
 
 def engine_like(engine, pool: int = RACERS):
-    """A second engine on the same store whose pool lets ``pool`` transactions run at once."""
+    """A second engine on the same store whose pool lets ``pool`` transactions run at once: enough for many in
+    flight, few enough to leave the shared test server (max_connections 100) room for other test runs."""
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name == "sqlite":
         return open_engine(url)
