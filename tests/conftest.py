@@ -159,3 +159,13 @@ def live_server(app):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# -- the rollups a KPI query reads ----------------------------------------------------------------------------
+@pytest.fixture(params=["hourly", "coarse"])
+def rollup_units(request, monkeypatch):
+    """Every KPI test runs twice: reading hourly rollups only, and the coarsest of local months, days and hours."""
+    from shopfloor.store import kpi, rollups
+
+    monkeypatch.setattr(kpi, "COVER_UNITS", ("hour",) if request.param == "hourly" else rollups.UNITS)
+    return request.param

@@ -56,6 +56,7 @@ def kpi_json(db, *args):
     return json.loads(result.stdout)
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_the_published_example_end_to_end(store):
     db, tmp = store
     (tmp / "events.csv").write_text(EVENTS)
@@ -87,6 +88,7 @@ def test_the_published_example_end_to_end(store):
     assert out["pq"] == 19271 and out["gq"] == 18848 and out["sq"] == 423
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_the_published_example_with_breaks_reported(store):
     db, tmp = store
     lines = EVENTS.strip().splitlines()
@@ -115,7 +117,10 @@ def test_the_published_example_with_breaks_reported(store):
     assert len(day) == 1 and day[0]["gq"] == 18848
     by_hour = kpi_json(db, "--machine", "WLD-01", "--from", "2026-03-02", "--to", "2026-03-03", "--by", "hour")
     assert len(by_hour["buckets"]) == 24
-    assert sum(b["apt_s"] for b in by_hour["buckets"]) == pytest.approx(373 * 60)
+    # Hours before the first event (06:00) had no data: null, not zero; the others add up to the day.
+    assert [b["apt_s"] for b in by_hour["buckets"][:6]] == [None] * 6
+    assert all(b["partial"] and b["coverage"]["fraction"] == 0 for b in by_hour["buckets"][:6])
+    assert sum(b["apt_s"] for b in by_hour["buckets"][6:]) == pytest.approx(373 * 60)
 
 
 def test_reimporting_the_same_file_adds_nothing(store):
@@ -167,7 +172,8 @@ def test_a_file_with_bad_rows_is_refused_whole_with_line_numbers(store):
     ):
         assert expected in text
     out = kpi_json(db, "--machine", "WLD-01", "--from", "2026-03-02", "--to", "2026-03-03")
-    assert out["pq"] == 0 and out["apt_s"] == 0
+    # Nothing was stored: the window has no data, so its figures are unknown (null), not zero.
+    assert out["pq"] is None and out["apt_s"] is None and out["coverage"]["fraction"] == 0
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,8 @@ from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
 
+pytestmark = pytest.mark.usefixtures("rollup_units")
+
 PLANT = {
     "site": {"code": "S", "name": "Test plant", "timezone": "UTC"},
     "areas": [{"code": "A", "lines": [{"code": "L", "machines": [{"code": "M1"}]}]}],
@@ -167,7 +169,8 @@ def test_the_report_as_excel_pdf_and_on_the_command_line(store):
             conn, plant, period(plant, "2026-03-02..2026-03-04"), period(plant, "2026-03-09..2026-03-11")
         )
     wb = load_workbook(io.BytesIO(improvement_xlsx(doc)))
-    assert wb.sheetnames == ["kpis", "daily"] and wb["kpis"].max_row == 7 and wb["daily"].max_row == 1 + 6 * 6
+    assert wb.sheetnames == ["kpis", "daily", "periods"]
+    assert wb["kpis"].max_row == 7 and wb["daily"].max_row == 1 + 6 * 6
     ko = Translator("ko", plant.site.tz)
     pdf = improvement_pdf(doc, ko.gettext)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)

@@ -36,6 +36,8 @@ from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
 
+pytestmark = pytest.mark.usefixtures("rollup_units")
+
 PLANT = {
     "site": {"code": "S", "name": "Test plant", "timezone": "UTC"},
     "areas": [{"code": "A", "lines": [{"code": "L", "machines": [{"code": "M1"}, {"code": "M2"}]}]}],

@@ -1738,6 +1738,11 @@ class ChooseKpis(Invalid):
     message = "choose KPIs among {known}"
 
 
+class MonthWithoutData(Invalid):
+    code = "hub.month_without_data"
+    message = "{period} has no data in this factory's store: there is nothing to share"
+
+
 class SharedKpiUnknown(Invalid):
     code = "hub.shared_kpi_unknown"
     message = "unknown KPI {kpis}: choose among {known}"

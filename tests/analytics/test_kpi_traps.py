@@ -121,10 +121,24 @@ def test_a_state_across_the_shift_boundary_is_split_between_shifts():
 def test_time_before_the_first_event_is_unknown_not_delay():
     ev = [state(kst(2, 8), "running"), state(kst(2, 10), "idle"), state(kst(2, 10, 30), "running")]
     e = elements(Interval(kst(2, 6), kst(2, 14)), ev)
+    # By hand: the Day shift 06:00-14:00 less the 10:00-10:30 break is 7.5 h of PBT.  06:00-08:00 (2 h) has no
+    # state yet: unknown.  08:00-14:00 less the break is 5.5 h, all running (idle only in the break).
     assert e.unknown_s == 2 * 3600
     assert e.adet_s == 0
     assert e.pbt_s == 7.5 * 3600
-    assert kpis(e)["availability"] == pytest.approx(5.5 / 7.5)
+    # Availability is taken over the measured 5.5 h: 5.5 / 5.5 = 1, not 5.5 / 7.5 (the 2 h were not a loss).
+    assert kpis(e)["availability"] == pytest.approx(5.5 / 5.5)
+    assert kpis(e)["output_per_hour"] == 0.0
+
+
+def test_a_window_wholly_before_the_first_event_has_no_ratios_not_zero():
+    # 06:00-08:00 on the same day, before the machine's first event at 08:00: 2 h of PBT, all unknown.
+    ev = [state(kst(2, 8), "running")]
+    e = elements(Interval(kst(2, 6), kst(2, 8)), ev)
+    assert (e.pbt_s, e.unknown_s, e.apt_s) == (2 * 3600, 2 * 3600, 0)
+    k = kpis(e)
+    assert k["availability"] is None and k["oee"] is None and k["operating_rate"] is None
+    assert k["output_per_hour"] is None and k["ppm"] is None
 
 
 def test_duplicated_and_repeated_states_are_never_counted_twice():

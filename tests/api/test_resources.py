@@ -1,5 +1,9 @@
 """Plant, events and KPIs over the API: the same figures as the CLI, filters, pagination, bad input."""
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
 from tests.test_cli import EVENTS
 
 
@@ -16,6 +20,7 @@ def _events_json():
     return out
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_recording_events_twice_stores_them_once_and_kpis_match_the_cli_shape(as_role):
     sup = as_role("supervisor")
     first = sup.post("/api/v1/events", json=_events_json())
@@ -34,6 +39,35 @@ def test_recording_events_twice_stores_them_once_and_kpis_match_the_cli_shape(as
     body = r.json()
     assert body["gq"] == 18848 and body["sq"] == 423 and body["pq"] == 19271
     assert any(b["bucket"] == "2026-03-02/Day" for b in body["buckets"])
+
+    # Before WLD-01's first event (06:00) the day had no data: the night shift's bucket is null, not zero.
+    assert body["partial"] is True and body["coverage"]["from"] == "2026-03-01T21:00:00+00:00"
+
+
+@pytest.mark.usefixtures("rollup_units")
+def test_a_window_past_now_is_answered_up_to_now_and_marked_partial(as_role):
+    sup = as_role("supervisor")
+    sup.post("/api/v1/events", json=_events_json())
+    params = {"line": "WELD", "from": "2026-03-02T00:00:00+09:00"}
+    to = (datetime.now(timezone.utc) + timedelta(days=400)).replace(microsecond=0)
+    future = sup.get("/api/v1/kpi", params={**params, "to": to.isoformat()}).json()
+    assert future["partial"] is True
+    cover = future["coverage"]
+    # The window reaches 400 days past now: both machines had data from their first event (06:00 KST) up to now
+    # (the server's clock), and the same window cut at that instant has the same figures.
+    now = datetime.fromisoformat(cover["to"])
+    assert abs(now - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    start, first = datetime.fromisoformat(params["from"]), datetime.fromisoformat("2026-03-02T06:00:00+09:00")
+    assert cover["fraction"] == pytest.approx((now - first) / (to - start), abs=1e-6)
+    upto_now = sup.get("/api/v1/kpi", params={**params, "to": cover["to"]}).json()
+    for name in ("pbt_s", "apt_s", "adet_s", "gq", "sq", "failures", "availability", "output_per_hour"):
+        assert future[name] == upto_now[name], name
+    days = sup.get(
+        "/api/v1/kpi",
+        params={**params, "from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=3)).isoformat(),
+                "by": "day"},
+    ).json()["buckets"]  # fmt: skip
+    assert days[-1]["coverage"]["fraction"] == 0 and days[-1]["apt_s"] is None and days[-1]["oee"] is None
 
 
 def test_event_list_filters_and_pages(as_role):

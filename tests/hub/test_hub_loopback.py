@@ -121,6 +121,7 @@ def https_hub(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(https_hub, tmp_path):
     url, cafile, keys, tokens = https_hub
     figures = {}
@@ -129,7 +130,12 @@ def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(
         with engine.connect() as conn:
             figures[factory] = monthly_kpis(conn, load_plant(conn), "2026-03", ["ppm", "output_per_hour"])
         engine.dispose()
-    assert figures["FAC-1"]["ppm"] == pytest.approx(50_000) and figures["FAC-2"]["ppm"] == pytest.approx(10_000)
+    assert figures["FAC-1"].kpis["ppm"] == pytest.approx(50_000)
+    assert figures["FAC-2"].kpis["ppm"] == pytest.approx(10_000)
+    # The history starts on the 2nd at 06:00 UTC: March is partial, with data for 29 d 18 h of its 31 days.
+    assert figures["FAC-1"].partial
+    assert figures["FAC-1"].coverage["from"] == "2026-03-02T06:00:00+00:00"
+    assert figures["FAC-1"].coverage["fraction"] == pytest.approx((29 * 24 + 18) / (31 * 24), abs=1e-6)
 
     def client(headers):
         return httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=cafile), headers=headers)
@@ -144,6 +150,7 @@ def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(
                 == 201
             )
         envelope = signed_report(keys[factory], factory, sponsor, "2026-03", figures[factory])
+        assert envelope["payload"]["partial"] is True and envelope["payload"]["coverage"]["fraction"] < 1
         assert push(url, tokens[factory], envelope, verify=cafile)["period"] == "2026-03"
         with pytest.raises(HubRefusedReport) as replayed:
             push(url, tokens[factory], envelope, verify=cafile)

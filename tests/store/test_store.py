@@ -111,6 +111,7 @@ def _load_simulated(engine, days: int, seed: int = 3):
     return plant, start, events
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_rollups_agree_with_a_recomputation_from_raw_events(engine):
     plant, start, _ = _load_simulated(engine, days=3)
     # A window that starts and ends inside hours, so both rollups and raw edges are used.
@@ -124,6 +125,7 @@ def test_rollups_agree_with_a_recomputation_from_raw_events(engine):
                 assert value == pytest.approx(getattr(raw, name), abs=1e-6), (m.code, name)
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_a_late_event_invalidates_and_rebuilds_rollups(engine):
     plant, start, _ = _load_simulated(engine, days=2)
     late = StateChange(start + timedelta(hours=9, minutes=1), "CNC-01", MachineState.DOWN, "LATE")
@@ -144,6 +146,7 @@ def test_a_late_event_invalidates_and_rebuilds_rollups(engine):
         assert value == pytest.approx(getattr(raw, name), abs=1e-6), name
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_line_and_site_sum_their_machines(engine):
     plant, start, _ = _load_simulated(engine, days=1)
     window = Interval(start, start + timedelta(days=1))
@@ -156,6 +159,7 @@ def test_line_and_site_sum_their_machines(engine):
     assert site.pbt_s == pytest.approx(sum(e.pbt_s for e in per_machine.values()))
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_changing_the_calendar_rebuilds_rollups(engine):
     plant, start, _ = _load_simulated(engine, days=1)
     doc = plant.to_dict()
@@ -171,6 +175,7 @@ def test_changing_the_calendar_rebuilds_rollups(engine):
     assert fast.pbt_s == pytest.approx(raw.pbt_s)
 
 
+@pytest.mark.usefixtures("rollup_units")
 def test_buckets_summed_from_grouped_rollups_equal_the_same_buckets_one_by_one(tmp_path):
     from datetime import date
 

@@ -1,4 +1,7 @@
-"""What the live board shows for each machine: state and how long, product, the shift's counts and OEE."""
+"""What the live board shows for each machine: state and how long, product, the shift's counts and OEE.
+
+A tile's figures are those of the shift so far (time after now is never counted); ``partial`` marks a machine
+whose first event came during the shift, and a machine without any data has null figures, never zeros."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from shopfloor.analytics.kpi import kpis
+from shopfloor.analytics.kpi import report
 from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
@@ -67,8 +70,8 @@ def machine_tiles(
         order = work_orders.running_on(conn, m.code)
         if order is not None:
             product = order.product
-        el = kpi_store.machine_elements(conn, plant, m.code, window, now)
-        k = kpis(el)
+        el, cover = kpi_store.measure(conn, plant, [m.code], window, now)
+        figures = report(el, cover)
         state = last_state.state if last_state else None
         out.append(
             {
@@ -85,14 +88,13 @@ def machine_tiles(
                 "alarms": open_alarms,
                 "order_quantity": order.quantity if order else None,
                 "shift": shift,
-                "gq": el.gq,
-                "sq": el.sq,
-                "rq": el.rq,
-                "pq": el.pq,
-                "availability": k["availability"],
-                "effectiveness": k["effectiveness"],
-                "quality_ratio": k["quality_ratio"],
-                "oee": k["oee"],
+                **{
+                    name: figures[name]
+                    for name in ("gq", "sq", "rq", "pq", "availability", "effectiveness", "quality_ratio", "oee")
+                },
+                "coverage": figures["coverage"],
+                "partial": figures["partial"],
+                "since_data": cover.start,
             }
         )
     return out

@@ -1,10 +1,15 @@
 """The factory side of sharing: a month's KPIs computed from the factory's own store, signed with its key and
-sent to the hub over HTTPS with its token.  Only the chosen KPIs, as monthly figures, ever leave the factory."""
+sent to the hub over HTTPS with its token.  Only the chosen KPIs, as monthly figures, ever leave the factory.
+
+The current month is computed up to now and sent marked ``partial`` with its ``coverage`` (which part of the
+month had data); a month without any data is refused rather than signed: there is nothing to report, and a
+zero would claim there was."""
 
 from __future__ import annotations
 
 import ssl
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -13,7 +18,14 @@ from sqlalchemy import Connection
 
 from shopfloor.actions.improvement_report import completed_orders, kpi_value
 from shopfloor.actions.kpi_report import scope
-from shopfloor.errors import ChooseKpis, HubRefusedReport, HubUnreachable, MonthInvalid, SharedKpiUnknown
+from shopfloor.errors import (
+    ChooseKpis,
+    HubRefusedReport,
+    HubUnreachable,
+    MonthInvalid,
+    MonthWithoutData,
+    SharedKpiUnknown,
+)
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
@@ -31,31 +43,58 @@ def month_window(plant: Plant, month: str) -> Interval:
     return local_days(first, nxt, plant.site.tz)
 
 
-def monthly_kpis(conn: Connection, plant: Plant, month: str, kpis: list[str], line: str | None = None) -> dict:
-    """The month's figures of the plant (or a line), computed as every report computes them."""
+@dataclass(frozen=True)
+class MonthFigures:
+    """A month's shared KPIs (None where undefined), and which part of the month had data: ``coverage`` is
+    ``{"from", "to", "fraction"}`` as every KPI result gives it, ``partial`` whether some of the month had none."""
+
+    kpis: dict[str, float | None]
+    coverage: dict[str, Any]
+    partial: bool
+
+
+def monthly_kpis(
+    conn: Connection,
+    plant: Plant,
+    month: str,
+    kpis: list[str],
+    line: str | None = None,
+    now: datetime | None = None,
+) -> MonthFigures:
+    """The month's figures of the plant (or a line) up to ``now``, computed as every report computes them."""
     unknown = sorted(set(kpis) - set(SHAREABLE))
     if unknown or not kpis:
         raise SharedKpiUnknown(kpis=unknown, known=SHAREABLE) if unknown else ChooseKpis(known=SHAREABLE)
     window = month_window(plant, month)
     machines = scope(plant, line=line, site=line is None)
-    elements = kpi_store.elements(conn, plant, machines, window)
+    elements, cover = kpi_store.measure(conn, plant, machines, window, now)
+    if cover.empty:
+        raise MonthWithoutData(period=month)
     on_time, due, _ = completed_orders(conn, machines, window)
-    out: dict[str, Any] = {}
+    out: dict[str, float | None] = {}
     for name in kpis:
         value = kpi_value(name, elements, on_time, due)
         out[name] = None if value is None else round(float(value), 6)
-    return out
+    return MonthFigures(out, cover.to_dict(), cover.partial)
 
 
-def signed_report(key_pem: bytes, factory: str, sponsor: str, month: str, kpis: dict[str, Any]) -> dict[str, Any]:
-    payload = {
+def signed_report(
+    key_pem: bytes, factory: str, sponsor: str, month: str, figures: MonthFigures | dict[str, Any]
+) -> dict[str, Any]:
+    """The signed envelope of a month's report.  ``figures`` from ``monthly_kpis`` also carry ``partial`` and
+    ``coverage``, signed with the rest so that the hub can tell a month so far from a whole one; a plain mapping
+    is taken as the KPIs alone."""
+    payload: dict[str, Any] = {
         "factory": factory,
         "sponsor": sponsor,
         "period": month,
-        "kpis": kpis,
+        "kpis": figures.kpis if isinstance(figures, MonthFigures) else figures,
         "signed_at": datetime.now(timezone.utc).isoformat(),
         "nonce": uuid.uuid4().hex,
     }
+    if isinstance(figures, MonthFigures):
+        payload["partial"] = figures.partial
+        payload["coverage"] = figures.coverage
     return sign(key_pem, payload)
 
 

@@ -11,7 +11,10 @@ KPIs (each period's value from the period's summed ISO 22400 elements, as every 
 
 Meaningful: rates of units (PPM, first pass yield, scrap ratio, on-time completion) by the two-proportion z-test
 on the periods' counts; output per hour and operating rate by Welch's confidence interval of the difference of
-the daily values (days without planned time are left out).  See ``shopfloor.analytics.improvement``.
+the daily values (days without measured planned time are left out).  See ``shopfloor.analytics.improvement``.
+
+A period that had data for only part of its time (still going on, or before the history starts) is marked partial
+with its coverage; a period without any data has null figures, never zeros.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import Connection, select
 
-from shopfloor.actions.kpi_report import scope
+from shopfloor.actions.kpi_report import coverage_note, scope
 from shopfloor.analytics import improvement as stats
-from shopfloor.analytics.kpi import KpiElements, kpis
+from shopfloor.analytics.kpi import Coverage, KpiElements, known_pbt, kpis
 from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, PeriodTooLong, TargetKpiUnknown
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
@@ -84,15 +87,21 @@ def completed_orders(conn: Connection, machines: list[str], window: Interval) ->
 
 
 def _period(conn: Connection, plant: Plant, machines: list[str], window: Interval, now: datetime | None):
-    total = kpi_store.elements(conn, plant, machines, window, now)
+    total, cover = kpi_store.measure(conn, plant, machines, window, now)
     daily = []
-    for label, iv, el in kpi_store.bucketed(conn, plant, machines, window, "day", now):
-        if el.pbt_s <= 0:
+    for label, iv, el, _ in kpi_store.measure_buckets(conn, plant, machines, window, "day", now):
+        if known_pbt(el) <= 0:
             continue
         on, due, _ = completed_orders(conn, machines, iv)
         daily.append({"day": label, "elements": el, "kpi": kpis(el), "on_time": on, "due_orders": due})
     on_time, due_orders, _ = completed_orders(conn, machines, window)
-    return total, daily, on_time, due_orders
+    return total, cover, daily, on_time, due_orders
+
+
+def _period_doc(window: Interval, total: KpiElements, cover: Coverage, daily: list, due: int, on_time: int) -> dict:
+    return {"from": window.start.isoformat(), "to": window.end.isoformat(), "days": len(daily),
+            "elements": None if cover.empty else total.to_dict(), "orders_due": due, "orders_on_time": on_time,
+            "coverage": cover.to_dict(), "partial": cover.partial}  # fmt: skip
 
 
 def _counts(name: str, el: KpiElements, on_time: int, due_orders: int) -> tuple[int, int]:
@@ -145,9 +154,9 @@ def improvement_report(
     total_steps = 2 + len(KPIS)
     report_progress = progress or (lambda done, total: None)
     report_progress(0, total_steps)
-    b_total, b_daily, b_on, b_due = _period(conn, plant, machines, baseline, now)
+    b_total, b_cover, b_daily, b_on, b_due = _period(conn, plant, machines, baseline, now)
     report_progress(1, total_steps)
-    a_total, a_daily, a_on, a_due = _period(conn, plant, machines, after, now)
+    a_total, a_cover, a_daily, a_on, a_due = _period(conn, plant, machines, after, now)
     report_progress(2, total_steps)
     rows = []
     for step, (name, label, higher, kind) in enumerate(KPIS, start=3):
@@ -194,10 +203,8 @@ def improvement_report(
         "site_name": plant.site.name,
         "timezone": plant.site.timezone,
         "confidence": confidence,
-        "baseline": {"from": baseline.start.isoformat(), "to": baseline.end.isoformat(), "days": len(b_daily),
-                     "elements": b_total.to_dict(), "orders_due": b_due, "orders_on_time": b_on},
-        "after": {"from": after.start.isoformat(), "to": after.end.isoformat(), "days": len(a_daily),
-                  "elements": a_total.to_dict(), "orders_due": a_due, "orders_on_time": a_on},
+        "baseline": _period_doc(baseline, b_total, b_cover, b_daily, b_due, b_on),
+        "after": _period_doc(after, a_total, a_cover, a_daily, a_due, a_on),
         "kpis": rows,
     }  # fmt: skip
 
@@ -273,6 +280,11 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
     charts = "".join(f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>" for r in doc["kpis"])
     b, a = doc["baseline"], doc["after"]
     scope = doc["scope"]["line"] or doc["site_name"]
+    notes = "".join(
+        f"<div class='partial'>{e(t(name))}: {e(note)}</div>"
+        for name, period_ in (("Baseline", b), ("After", a))
+        if (note := coverage_note(period_, t, when)) is not None
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4 landscape; margin: 12mm; }}
 body {{ font-family: {FONT_FAMILY}; font-size: 9pt; color: #000; }}
@@ -282,11 +294,12 @@ table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border: 0.3pt solid #999; padding: 1mm 1.5mm; text-align: left; }}
 thead th {{ background: #eee; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 2mm 6mm; }} .chart {{ break-inside: avoid; }}
+.partial {{ border: 0.6pt solid #b26a00; color: #7a4a00; padding: 1mm 2mm; margin-bottom: 2mm; }}
 </style></head><body>
 <h1>{e(t("Improvement report"))} · {e(scope)}</h1>
 <div class="sub">{e(t("Baseline"))} {e(when(b["from"]))} – {e(when(b["to"]))} ({b["days"]} {e(t("days"))}) ·
 {e(t("After"))} {e(when(a["from"]))} – {e(when(a["to"]))} ({a["days"]} {e(t("days"))}) ·
-{e(t("confidence"))} {doc["confidence"] * 100:.0f} %</div>
+{e(t("confidence"))} {doc["confidence"] * 100:.0f} %</div>{notes}
 <table><thead><tr><th>KPI</th><th>{e(t("Baseline"))}</th><th>{e(t("After"))}</th><th>{e(t("Change"))}</th>
 <th>{e(t("Verdict"))}</th><th>{e(t("Test"))}</th><th>{e(t("Target"))}</th></tr></thead><tbody>{rows}</tbody></table>
 <div class="charts">{charts}</div>
@@ -330,6 +343,12 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         for key, name in (("daily_before", "baseline"), ("daily_after", "after")):
             for d in r[key]:
                 daily.append([r["kpi"], name, d["day"], d["value"]])
+    periods = wb.create_sheet("periods")
+    periods.append(["period", "from", "to", "partial", "data_from", "data_to", "coverage"])
+    for name in ("baseline", "after"):
+        p = doc[name]
+        cover = p["coverage"]
+        periods.append([name, p["from"], p["to"], p["partial"], cover["from"], cover["to"], cover["fraction"]])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -1,5 +1,9 @@
 """The KPI report of a machine, a line or the site over a window: one shape for the CLI, the API and pages,
-so that every screen shows the same figures computed the same way."""
+so that every screen shows the same figures computed the same way.
+
+Every result (the window's and each bucket's) says which part of it had data: ``coverage`` (``from``, ``to`` and
+the covered ``fraction`` of the window's machine-time) and ``partial`` (some of it had none: before the first
+event, or after now).  A window or bucket without any data has null figures, never zeros."""
 
 from __future__ import annotations
 
@@ -57,13 +61,13 @@ def kpi_report(
     if by is not None and by not in BUCKETS:
         raise BucketUnknown(by=by)
     machines = scope(plant, machine, line, site)
-    total = kpi_store.elements(conn, plant, machines, window, now)
+    total, cover = kpi_store.measure(conn, plant, machines, window, now)
     result: dict[str, Any] = {
         "scope": {"machine": machine, "line": line, "site": plant.site.code if site else None, "machines": machines},
         "from": window.start.isoformat(),
         "to": window.end.isoformat(),
         "timezone": plant.site.timezone,
-        **{k: _round(v) for k, v in report(total).items()},
+        **{k: _round(v) for k, v in report(total, cover).items()},
     }
     if by:
         result["by"] = by
@@ -72,9 +76,9 @@ def kpi_report(
                 "bucket": label,
                 "from": iv.start.isoformat(),
                 "to": iv.end.isoformat(),
-                **{k: _round(v) for k, v in report(el).items()},
+                **{k: _round(v) for k, v in report(el, bucket_cover).items()},
             }
-            for label, iv, el in kpi_store.bucketed(conn, plant, machines, window, by, now)
+            for label, iv, el, bucket_cover in kpi_store.measure_buckets(conn, plant, machines, window, by, now)
         ]
     return result
 
@@ -89,3 +93,18 @@ def check_window(t0: datetime, t1: datetime, by: str | None = None) -> None:
         raise ShiftsTooLong(days=400)
     if (t1 - t0).days > MAX_DAYS:
         raise WindowTooLong(days=MAX_DAYS)
+
+
+def coverage_note(result: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> str | None:
+    """A sentence marking a partial period of a report (with the part that had data), None for a complete one.
+
+    ``result`` is a report or a bucket of one (with ``coverage`` and ``partial``); ``t`` translates, ``when``
+    formats an ISO timestamp."""
+    if not result["partial"]:
+        return None
+    cover = result["coverage"]
+    if not cover["fraction"]:
+        return t("No data in this period")
+    return t("Partial period: data from {start} to {end} ({share} of the period)").format(
+        start=when(cover["from"]), end=when(cover["to"]), share=f"{cover['fraction'] * 100:.1f} %"
+    )

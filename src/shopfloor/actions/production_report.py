@@ -5,6 +5,10 @@ Excel workbook, and its KPIs come from the same functions as every other screen 
 Plan: the quantity of the work orders of the scope's machines due in the period.  Capacity: what the machines
 could make at their ideal cycle times in the planned busy time of the period (PBT / ideal cycle time of the product
 each machine made most in it).
+
+A period that had data for only part of its time (it is still going on, or the history starts inside it) is
+marked partial with its coverage, and so is each such shift; figures of a period or machine without any data
+are null (shown as "–"), never zero.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import Connection, select
 
-from shopfloor.actions.kpi_report import kpi_report, scope
+from shopfloor.actions.kpi_report import coverage_note, kpi_report, scope
 from shopfloor.analytics.defects import defect_rates
 from shopfloor.analytics.kpi import report as kpi_figures
 from shopfloor.analytics.pareto import downtime_by_reason, pareto
@@ -67,8 +71,8 @@ def production_report(
     planned = lambda iv: plant.calendar.planned(plant.site.tz, iv)  # noqa: E731
     capacity = 0.0
     for code in machines:
-        el = kpi_store.elements(conn, plant, [code], window, now)
-        figures = kpi_figures(el)
+        el, cover = kpi_store.measure(conn, plant, [code], window, now)
+        figures = kpi_figures(el, cover)
         states, machine_counts = history(conn, code, window)
         counts += machine_counts
         for row in downtime_by_reason(states, window, planned, no_reason):
@@ -90,6 +94,7 @@ def production_report(
                     for k in ("pq", "gq", "sq", "rq", "availability", "effectiveness", "quality_ratio", "oee")
                 },
                 "output_per_hour": figures["output_per_hour"],
+                "partial": figures["partial"],
             }
         )
     downtime = [dataclasses.asdict(r) for r in pareto(downtime_items)][:TOP]
@@ -119,12 +124,12 @@ def production_report(
             "orders_due": len(due),
             "planned_qty": sum(int(r.quantity) for r in due),
             "capacity_qty": int(capacity),
-            "output_qty": int(summary["gq"]),
+            "output_qty": _whole(summary["gq"]),
         },
         "machines": per_machine,
         "downtime": downtime,
         "defects": defects,
-        "scrap": {"qty": int(summary["sq"]), "ratio": summary["scrap_ratio"]},
+        "scrap": {"qty": _whole(summary["sq"]), "ratio": summary["scrap_ratio"]},
         "orders_finished": [
             {
                 "code": r.code,
@@ -137,6 +142,18 @@ def production_report(
             for r in finished
         ],
     }
+
+
+def _whole(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _shift_label(s: dict[str, Any], t=lambda s: s) -> str:
+    return f"{s['bucket']} ({t('partial')})" if s["partial"] else s["bucket"]
+
+
+def _machine_label(m: dict[str, Any], t=lambda s: s) -> str:
+    return f"{m['machine']} ({t('partial')})" if m["partial"] else m["machine"]
 
 
 # -- Excel and PDF ------------------------------------------------------------------------------------------
@@ -169,6 +186,7 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         (t("Scrap"), doc["scrap"]["qty"]),
         (t("Scrap ratio"), doc["scrap"]["ratio"]),
         ("PPM", k["ppm"]),
+        (t("Data"), coverage_note(k, t, lambda iso: iso) or t("complete")),
     ]
     for key, value in rows:
         ws.append([key, value])
@@ -185,9 +203,9 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         for item in items:
             s.append([item.get(c) for c in columns])
 
-    sheet("machines", ("machine", "product", "pq", "gq", "sq", "rq", "availability", "effectiveness",
+    sheet("machines", ("machine", "product", "partial", "pq", "gq", "sq", "rq", "availability", "effectiveness",
                        "quality_ratio", "oee", "output_per_hour"), doc["machines"])  # fmt: skip
-    sheet("shifts", ("bucket", "from", "to", "pq", "gq", "sq", "oee", "availability", "effectiveness",
+    sheet("shifts", ("bucket", "from", "to", "partial", "pq", "gq", "sq", "oee", "availability", "effectiveness",
                      "quality_ratio"), doc["shifts"])  # fmt: skip
     sheet("downtime", ("category", "value", "count", "share_pct", "cumulative_pct"), doc["downtime"])
     sheet("defects", ("key", "scrap", "rework", "ppm", "share_pct", "cumulative_pct"), doc["defects"])
@@ -222,6 +240,8 @@ def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].re
     ]
     tiles_html = "".join(f"<div class='tile'><span>{e(a)}</span><b>{e(b)}</b></div>" for a, b in tiles)
     scope = doc["scope"]["line"] or doc["site_name"]
+    note = coverage_note(k, t, when)
+    partial_html = f"<div class='partial'>{e(note)}</div>" if note else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4; margin: 12mm; }}
 body {{ font-family: {FONT_FAMILY}; font-size: 9pt; color: #000; }}
@@ -233,18 +253,19 @@ h1 {{ font-size: 15pt; margin: 0 0 1mm; }} h2 {{ font-size: 11pt; margin: 5mm 0 
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border: 0.3pt solid #999; padding: 0.8mm 1.5mm; text-align: left; }}
 thead th {{ background: #eee; }} .none {{ color: #555; }}
+.partial {{ border: 0.6pt solid #b26a00; color: #7a4a00; padding: 1mm 2mm; margin-bottom: 3mm; }}
 </style></head><body>
 <h1>{e(t("Production report"))} · {e(scope)}</h1>
-<div class="sub">{e(when(doc["from"]))} – {e(when(doc["to"]))} ({e(doc["timezone"])})</div>
+<div class="sub">{e(when(doc["from"]))} – {e(when(doc["to"]))} ({e(doc["timezone"])})</div>{partial_html}
 <div class="tiles">{tiles_html}</div>
 <h2>{e(t("Machines"))}</h2>{table(
         [t("Machine"), t("Product"), t("Good"), t("Scrap"), "A", "P", "Q", "OEE"],
-        [[m["machine"], m["product"] or "–", _num(m["gq"]), _num(m["sq"]), _pct(m["availability"]),
+        [[_machine_label(m, t), m["product"] or "–", _num(m["gq"]), _num(m["sq"]), _pct(m["availability"]),
           _pct(m["effectiveness"]), _pct(m["quality_ratio"]), _pct(m["oee"])] for m in doc["machines"]],
     )}
 <h2>{e(t("Shifts"))}</h2>{table(
         [t("Shift"), t("Good"), t("Scrap"), "OEE"],
-        [[s["bucket"], _num(s["gq"]), _num(s["sq"]), _pct(s["oee"])] for s in doc["shifts"]],
+        [[_shift_label(s, t), _num(s["gq"]), _num(s["sq"]), _pct(s["oee"])] for s in doc["shifts"]],
     )}
 <h2>{e(t("Top downtime reasons"))}</h2>{table(
         [t("Reason"), t("Minutes"), t("Stops"), "%"],

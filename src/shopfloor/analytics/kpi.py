@@ -20,12 +20,19 @@ Time elements (ISO 22400-2:2014; element names as in the standard):
 * ASUT (AUST), actual unit setup time: PBT in state ``setup``.
 * ADET, actual unit delay time: PBT in state ``down`` or ``idle`` (breakdowns, minor stops, waiting).
 * Unknown time: PBT for which no state is known (before the machine's first event).  It is part of PBT,
-  so it lowers availability, but it is not counted as ADET.
+  but it is neither ADET nor any other measured state: nothing was recorded then.  The ratios over PBT
+  (availability, NEE, output per hour) are therefore taken over the *known* PBT, PBT - unknown time, the part
+  that was measured; counting unmeasured time as a loss would report a month whose history starts on the 27th
+  at a tenth of its real operating rate.  How much of a window was measured is the result's ``Coverage``.
 * FE, failure events: entries into ``down``; a breakdown is counted once, in the window holding its first
   second of PBT.  TTR: the PBT spent ``down``.
 
 Quantity elements: PQ produced = GQ good + SQ scrap + RQ rework.  PRU, the planned run time per unit
 (ideal cycle time), comes from the product on the machine.  ``ideal_s`` = sum of PRU x PQ.
+
+Time after "now" is never counted: the last state of a machine lasts until now, not until the end of a window
+that reaches into the future (``compute_elements(..., now=...)``).  A window's ``Coverage`` says which part of it
+had data (from each machine's first event up to now); a result without any data has null figures, never zeros.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.intervals import Interval, intersect_all, merge, subtract
@@ -84,12 +91,25 @@ def _div(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
+# Timestamps have microsecond resolution: a known PBT below a microsecond is the rounding left over from summing
+# PBT and unknown time separately, not measured time.
+_RESOLUTION_S = 1e-6
+
+
+def known_pbt(e: KpiElements) -> float:
+    """PBT whose machine state is known: PBT - unknown time (the measured part of PBT), in seconds."""
+    known = e.pbt_s - e.unknown_s
+    return known if known > _RESOLUTION_S else 0.0
+
+
 def kpis(e: KpiElements) -> dict[str, float | None]:
     """ISO 22400-2 KPIs and the derived figures Korean SMEs report, from summed elements.
 
-    Ratios are fractions (0.85, not 85 %) and None where the denominator is zero.
+    Ratios are fractions (0.85, not 85 %) and None where the denominator is zero.  PBT in a denominator is the
+    known PBT (see ``known_pbt``): time before a machine's first event was not measured, so it is no loss.
     """
-    availability = _div(e.apt_s, e.pbt_s)  # Availability = APT / PBT
+    pbt = known_pbt(e)
+    availability = _div(e.apt_s, pbt)  # Availability = APT / PBT (known PBT)
     # Effectiveness = PRU x PQ / APT.  Undefined when some produced units have no PRU: a partial sum would
     # understate it silently.
     if e.apt_s > 0 and e.pq_without_pru == 0:
@@ -104,7 +124,7 @@ def kpis(e: KpiElements) -> dict[str, float | None]:
         oee = None
     else:
         oee = availability * effectiveness * quality_ratio  # OEE index = A x E x QR
-    nee_base = _div(aupt, e.pbt_s)
+    nee_base = _div(aupt, pbt)
     if nee_base is None or effectiveness is None or quality_ratio is None:
         nee = 0.0 if (nee_base == 0 or effectiveness == 0) else None
     else:
@@ -126,19 +146,95 @@ def kpis(e: KpiElements) -> dict[str, float | None]:
         "mttr_s": _div(e.down_s, e.failures),  # MTTR = sum of TTR / FE
         # Defective units (scrap + rework) per million produced: PPM defective, not DPMO.
         "ppm": None if e.pq == 0 else (e.sq + e.rq) * 1_000_000 / e.pq,
-        # Good units per hour of planned busy time.
-        "output_per_hour": None if e.pbt_s == 0 else e.gq * 3600.0 / e.pbt_s,
+        # Good units per hour of (known) planned busy time.
+        "output_per_hour": None if pbt == 0 else e.gq * 3600.0 / pbt,
         # 가동률 (operating rate) as Korean SMEs use it: operating time over load time = APT / PBT.
         "operating_rate": availability,
     }
 
 
-def report(e: KpiElements) -> dict[str, float | int | None]:
-    """Elements and KPIs in one flat mapping, the shape the CLI and API print."""
-    out: dict[str, float | int | None] = {}
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Which part of a window had data, over one or more machines.  Additive, like the elements.
+
+    A machine has data from its first event on (before it, nothing was recorded) up to now (after now, nothing
+    happened yet).  ``window_s`` and ``covered_s`` are machine-seconds: the window's length times the machines,
+    and the part of it in which each machine had data.  ``start`` and ``end`` bound the covered part.
+    """
+
+    window_s: float = 0.0
+    covered_s: float = 0.0
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """Covered share of the window, 0..1; None for an empty window."""
+        return self.covered_s / self.window_s if self.window_s > 0 else None
+
+    @property
+    def empty(self) -> bool:
+        """No data at all: every figure of the window is unknown (null), never zero."""
+        return self.covered_s <= 0
+
+    @property
+    def partial(self) -> bool:
+        """Some part of the window had no data: before the first event, or after now."""
+        return self.covered_s < self.window_s
+
+    def __add__(self, other: Coverage) -> Coverage:
+        starts = [t for t in (self.start, other.start) if t is not None]
+        ends = [t for t in (self.end, other.end) if t is not None]
+        return Coverage(
+            self.window_s + other.window_s,
+            self.covered_s + other.covered_s,
+            min(starts) if starts else None,
+            max(ends) if ends else None,
+        )
+
+    def to_dict(self) -> dict[str, str | float | None]:
+        fraction = self.fraction
+        return {
+            "from": None if self.start is None else self.start.astimezone(timezone.utc).isoformat(),
+            "to": None if self.end is None else self.end.astimezone(timezone.utc).isoformat(),
+            "fraction": None if fraction is None else round(fraction, 6),
+        }
+
+
+def coverage(window: Interval, first_event: datetime | None, now: datetime) -> Coverage:
+    """Coverage of one machine over ``window``: from its first event (None: it has none) up to ``now``."""
+    start = None if first_event is None else max(window.start, first_event)
+    end = min(window.end, now)
+    if start is None or end <= start:
+        return Coverage(window.seconds, 0.0)
+    return Coverage(window.seconds, (end - start).total_seconds(), start, end)
+
+
+def clip_to_now(window: Interval, now: datetime) -> Interval:
+    """The part of ``window`` up to ``now`` (empty, at the window's start, when the window is all in the future)."""
+    return Interval(window.start, min(window.end, max(now, window.start)))
+
+
+def report(e: KpiElements, cover: Coverage | None = None) -> dict[str, object]:
+    """Elements and KPIs in one flat mapping, the shape the CLI and API print.
+
+    With ``cover``: also ``coverage`` (which part of the window had data) and ``partial``.  A window without any
+    data has every measured element and every KPI null, since nothing measured it (a zero would claim it was);
+    its PBT, all of it unknown time, comes from the calendar and stays, so that buckets still add up to the window.
+    """
+    out: dict[str, object] = {}
     out.update(e.to_dict())
     out.update(kpis(e))
+    if cover is not None:
+        if cover.empty:
+            out = {k: (v if k in _CALENDAR_ELEMENTS else None) for k, v in out.items()}
+        out["coverage"] = cover.to_dict()
+        out["partial"] = cover.partial
     return out
+
+
+# Elements that the shift calendar alone determines when no state is known: they stay numbers without data.
+_CALENDAR_ELEMENTS = ("pbt_s", "unknown_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +285,8 @@ def compute_elements(
     ``ideal_cycle(product)``: PRU of a product on this machine in seconds, or None when unknown.
     ``now``: time is not counted past this instant (the last state lasts until now, not until the window end).
     """
-    end = window.end if now is None else min(window.end, max(now, window.start))
-    window = Interval(window.start, end)
+    if now is not None:
+        window = clip_to_now(window, now)
     if window.seconds == 0:
         return _count_elements(KpiElements(), window, counts, ideal_cycle)
     segments = _segments(states, window.end)

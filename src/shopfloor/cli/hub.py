@@ -60,7 +60,11 @@ def push_cmd(
     if sharing.hub_token is None:
         fail("give the factory's hub token: --token or SHOPFLOOR_HUB_TOKEN")
     answer = push(hub, sharing.hub_token.get_secret_value(), envelope)
-    console.print(f"{month} sent to {hub}: {answer['received_at']}")
+    note = ""
+    if figures.partial:
+        cover = figures.coverage
+        note = f" (partial: data from {cover['from']} to {cover['to']}, {cover['fraction'] * 100:.1f}% of the month)"
+    console.print(f"{month} sent to {hub}: {answer['received_at']}{note}")
 
 
 @hub_cli.command("org")

@@ -52,7 +52,10 @@ def kpi_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (ratios as fractions 0..1).")] = False,
     db: DbOption = None,
 ) -> None:
-    """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site."""
+    """ISO 22400-2 KPIs (availability, effectiveness, quality ratio, OEE, ...) for a machine, a line or the site.
+
+    Time after now is not counted; each row says which part of its window had data (a partial window is marked,
+    one without data shows no figures)."""
     engine = store(db)
     with engine.connect() as conn:
         plant = load_plant(conn)
@@ -75,25 +78,40 @@ def _pct(v: Any) -> str:
 
 
 def _hours(v: Any) -> str:
-    return f"{v / 3600:.2f} h"
+    return "-" if v is None else f"{v / 3600:.2f} h"
+
+
+def _count(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+def _data(r: dict[str, Any]) -> str:
+    """The covered share of a result; a partial one is marked, one without data says so."""
+    fraction = r["coverage"]["fraction"]
+    if not fraction:
+        return "no data"
+    return f"{fraction * 100:.1f}% partial" if r["partial"] else "100%"
 
 
 def _print_kpi_table(result: dict[str, Any]) -> None:
     rows = result.get("buckets") or []
     table = Table(title=f"KPIs {result['from']} .. {result['to']} ({', '.join(result['scope']['machines'])})")
-    for col in ("bucket", "PBT", "APT", "ADET", "ASUT", "PQ", "GQ", "SQ", "RQ", "A", "E", "Q", "OEE", "PPM", "GQ/h"):
+    columns = ("bucket", "data", "PBT", "APT", "ADET", "ASUT", "PQ", "GQ", "SQ", "RQ", "A", "E", "Q", "OEE", "PPM",
+               "GQ/h")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "bucket" else "right")
     for r in [*rows, {**result, "bucket": "total"}]:
         table.add_row(
             r["bucket"],
+            _data(r),
             _hours(r["pbt_s"]),
             _hours(r["apt_s"]),
             _hours(r["adet_s"]),
             _hours(r["asut_s"]),
-            str(r["pq"]),
-            str(r["gq"]),
-            str(r["sq"]),
-            str(r["rq"]),
+            _count(r["pq"]),
+            _count(r["gq"]),
+            _count(r["sq"]),
+            _count(r["rq"]),
             _pct(r["availability"]),
             _pct(r["effectiveness"]),
             _pct(r["quality_ratio"]),
@@ -102,3 +120,10 @@ def _print_kpi_table(result: dict[str, Any]) -> None:
             "-" if r["output_per_hour"] is None else f"{r['output_per_hour']:.1f}",
         )
     console.print(table)
+    if result["partial"]:
+        cover = result["coverage"]
+        if cover["fraction"]:
+            share = f"{cover['fraction'] * 100:.1f}% of the window"
+            console.print(f"partial: data from {cover['from']} to {cover['to']} ({share})")
+        else:
+            console.print("no data in this window: every figure is unknown")

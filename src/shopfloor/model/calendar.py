@@ -94,6 +94,42 @@ def local_days(first: date, stop: date, tz: ZoneInfo) -> Interval:
     return Interval(local_midnight(first, tz), local_midnight(stop, tz))
 
 
+PERIOD_UNITS = ("day", "month")
+
+
+def _next_first(day: date, unit: str) -> date:
+    if unit == "day":
+        return day + timedelta(days=1)
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def local_period(ts: datetime, tz: ZoneInfo, unit: str) -> Interval:
+    """The local day or month (``unit``) of ``tz`` holding the instant ``ts``, midnight to midnight, in UTC.
+
+    Local days across a daylight-saving change last 23 or 25 hours, and months their real elapsed time.
+    """
+    if unit not in PERIOD_UNITS:
+        raise ValueError(f"unknown period unit {unit!r}: expected day or month")
+    local = ts.astimezone(tz).date()
+    first = local if unit == "day" else local.replace(day=1)
+    span = Interval(local_midnight(first, tz), local_midnight(_next_first(first, unit), tz))
+    if ts < span.start:  # an instant in a day whose midnight lies in a daylight-saving gap
+        return local_period(span.start - timedelta(microseconds=1), tz, unit)
+    return span
+
+
+def local_periods(tz: ZoneInfo, window: Interval, unit: str) -> list[Interval]:
+    """The local days or months of ``tz`` that lie wholly inside ``window``, in time order."""
+    out: list[Interval] = []
+    span = local_period(window.start, tz, unit)
+    if span.start < window.start:
+        span = local_period(span.end, tz, unit)
+    while span.end <= window.end:
+        out.append(span)
+        span = local_period(span.end, tz, unit)
+    return out
+
+
 @dataclass(frozen=True)
 class Calendar:
     shifts: tuple[Shift, ...]

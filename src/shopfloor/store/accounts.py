@@ -31,6 +31,7 @@ from shopfloor.errors import (
     UsernameInvalid,
     UserNotFound,
 )
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, login_attempts, organisations, sessions, users
 
 LANGUAGES = ("ko", "en", "vi")
@@ -116,6 +117,9 @@ def create_user(
         raise PinInvalid()
     if pin is not None and password is None and role != "operator":
         raise PinOnlyForOperators()
+    lock_name(conn, "user", username)
+    if badge:
+        lock_name(conn, "badge", badge)
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
         raise UserExists(user=username)
     if badge and conn.execute(select(users.c.id).where(users.c.badge == badge)).first():

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfloor.errors import MachineNotFound, MachineUnknown
@@ -110,25 +110,28 @@ def _to_event(row, code: str) -> MachineEvent:
 
 
 def state_run_start(conn: Connection, machine_id: int, at: datetime) -> datetime | None:
-    """When the state the machine was in at ``at`` began (the first event of that run of equal states)."""
+    """When the state the machine was in at ``at`` began (the first event of that run of equal states).
+
+    Events are ordered by time, then by arrival (id): of several events at one instant the last one holds, so a
+    run may begin at the very instant another state's event was stored."""
     me = machine_events.c
+    states = [me.machine_id == machine_id, me.kind == "state"]
     last = conn.execute(
-        select(me.ts, me.state)
-        .where(me.machine_id == machine_id, me.kind == "state", me.ts <= at)
-        .order_by(me.ts.desc(), me.id.desc())
-        .limit(1)
+        select(me.ts, me.id, me.state).where(*states, me.ts <= at).order_by(me.ts.desc(), me.id.desc()).limit(1)
     ).first()
     if last is None:
         return None
-    prev_other = conn.execute(
-        select(func.max(me.ts)).where(
-            me.machine_id == machine_id, me.kind == "state", me.ts <= last.ts, me.state != last.state
-        )
-    ).scalar()
-    cond = [me.machine_id == machine_id, me.kind == "state", me.ts <= last.ts]
-    if prev_other is not None:
-        cond.append(me.ts > prev_other)
-    return conn.execute(select(func.min(me.ts)).where(and_(*cond))).scalar()
+    before_last = or_(me.ts < last.ts, and_(me.ts == last.ts, me.id < last.id))
+    other = conn.execute(
+        select(me.ts, me.id)
+        .where(*states, before_last, me.state != last.state)
+        .order_by(me.ts.desc(), me.id.desc())
+        .limit(1)
+    ).first()
+    if other is None:
+        return conn.execute(select(func.min(me.ts)).where(*states, me.ts <= last.ts)).scalar()
+    after_other = or_(me.ts > other.ts, and_(me.ts == other.ts, me.id > other.id))
+    return conn.execute(select(me.ts).where(*states, after_other).order_by(me.ts, me.id).limit(1)).scalar()
 
 
 def history(conn: Connection, machine: str, window: Interval) -> tuple[list[StateChange], list[CountEvent]]:

@@ -78,6 +78,7 @@ from shopfloor.errors import (
     refuse,
 )
 from shopfloor.model.plant import Plant
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import (
     inspection_characteristics,
     inspection_samples,
@@ -308,6 +309,7 @@ def save_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) ->
     """Create the characteristic, or change the one with the same product and code."""
     v = check_characteristic(conn, plant, spec)
     ic = inspection_characteristics.c
+    lock_name(conn, "characteristic", v["product"], v["code"])
     row = conn.execute(select(ic.id).where(ic.product == v["product"], ic.code == v["code"])).first()
     if row is None:
         cid = conn.execute(insert(inspection_characteristics).values(**v)).inserted_primary_key[0]
@@ -379,6 +381,7 @@ def record(
     """Store one sample (a subgroup of measurements, or a count of nonconforming units or defects); returns it
     with the violations its point completes on the characteristic's chart."""
     if key:
+        lock_name(conn, "sample_key", key)
         done = conn.execute(select(inspection_samples).where(inspection_samples.c.key == key)).first()
         if done is not None:
             if done.characteristic_id != char.id:

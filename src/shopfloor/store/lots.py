@@ -48,6 +48,7 @@ from shopfloor.errors import (
 )
 from shopfloor.model.lots import Action, LotStatus, check_action, qty_text, status_after, to_milli
 from shopfloor.model.work_orders import Status as WoStatus
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import (
     bom_lines,
     customers,
@@ -221,6 +222,7 @@ def _replayed(conn: Connection, key: str | None, action: Action) -> list[Lot] | 
     """The lots a request with this ``key`` already produced, or None when the key is new."""
     if not key:
         return None
+    lock_name(conn, "lot_key", key)
     mv = lot_movements.c
     rows = conn.execute(
         select(mv.lot_id, mv.kind).where((mv.key == key) | mv.key.like(f"{key}/%")).order_by(mv.id)
@@ -290,6 +292,7 @@ def _item(conn: Connection, code: str) -> Any:
 
 def _new_code(conn: Connection, kind: str, ts: datetime) -> str:
     prefix = f"{KIND_PREFIX.get(kind, 'L')}{ts:%y%m%d}-"
+    lock_name(conn, "lot_code", prefix)
     taken = conn.execute(select(func.count()).where(lots.c.code.like(f"{prefix}%"))).scalar_one()
     n = int(taken) + 1
     while conn.execute(select(lots.c.id).where(lots.c.code == f"{prefix}{n:04d}")).first():
@@ -311,6 +314,7 @@ def _create(
     code = (code or "").strip() or _new_code(conn, item_row.kind, ts)
     if len(code) > 64:
         raise LotCodeTooLong(start=code[:20])
+    lock_name(conn, "lot_code", code)
     if conn.execute(select(lots.c.id).where(lots.c.code == code)).first():
         raise LotExists(lot=code)
     location = fields.pop("location", None)

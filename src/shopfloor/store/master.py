@@ -16,6 +16,7 @@ from shopfloor.errors import MasterCodesInUse, MasterDataRefused, MasterNeedsPla
 from shopfloor.model.master import BomLine, Item, Location, MasterData, Operation, Partner
 from shopfloor.model.plant import Plant
 from shopfloor.store import rollups
+from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import current_plant, load_plant, save_plant
 from shopfloor.store.schema import bom_lines, customers, items, locations, lots, operations, sites, suppliers
 
@@ -64,6 +65,7 @@ def save_master(conn: Connection, data: MasterData, actor: str) -> dict[str, Any
     has downtime reason or defect codes but no plant is imported.  Reason and defect codes different from the
     plant's are saved as a new plant version (which rebuilds the KPI rollups, as every plant import does).
     """
+    lock_name(conn, "master_data")
     plant = _plant(conn)
     codes = None if plant is None else {m.code for m in plant.machines} | {ln.code for ln in plant.lines}
     problems = data.problems(codes)

@@ -29,6 +29,7 @@ from shopfloor.errors import (
 )
 from shopfloor.model.lots import LotStatus, qty_text, to_milli
 from shopfloor.store import lots as lot_store
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import inspection_characteristics, lot_movements, ncrs, work_orders
 
 DISPOSITIONS = ("scrap", "rework", "use_as_is", "return_to_supplier")
@@ -78,6 +79,7 @@ def of_lots(conn: Connection, codes: list[str]) -> list[dict[str, Any]]:
 
 def _new_code(conn: Connection, ts: datetime) -> str:
     prefix = f"NCR-{ts:%y%m%d}-"
+    lock_name(conn, "ncr_code", prefix)
     n = int(conn.execute(select(func.count()).where(ncrs.c.code.like(f"{prefix}%"))).scalar_one()) + 1
     while conn.execute(select(ncrs.c.id).where(ncrs.c.code == f"{prefix}{n:03d}")).first():
         n += 1
@@ -99,6 +101,7 @@ def open_ncr(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     if key:
+        lock_name(conn, "ncr_key", key)
         done = conn.execute(select(ncrs).where(ncrs.c.key == key)).first()
         if done is not None:
             return _doc(done)

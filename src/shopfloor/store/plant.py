@@ -10,10 +10,12 @@ from sqlalchemy import Connection, delete, insert, select, update
 from shopfloor.errors import Invalid, MachineCodesTaken, PlantNotImported, SeveralSites, SiteNotFound
 from shopfloor.model.calendar import calendar_from_dict
 from shopfloor.model.plant import Area, ConnectorSpec, Line, Machine, Plant, Product, Site
+from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import (
     areas,
     hourly_rollups,
     lines,
+    local_rollups,
     machines,
     plant_imports,
     products,
@@ -43,6 +45,7 @@ def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
     """
     now = datetime.now(timezone.utc)
     doc = plant.to_dict()
+    lock_name(conn, "site", plant.site.code)
     site_row = conn.execute(select(sites).where(sites.c.code == plant.site.code)).mappings().first()
     if site_row is None:
         site_id = conn.execute(
@@ -118,7 +121,13 @@ def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
     # Calendar and cycle times feed every rollup: rebuild them all from the events.
     site_machine_ids = select(machines.c.id).where(machines.c.site_id == site_id)
     conn.execute(delete(hourly_rollups).where(hourly_rollups.c.machine_id.in_(site_machine_ids)))
-    conn.execute(delete(rollup_state).where(rollup_state.c.machine_id.in_(site_machine_ids)))
+    conn.execute(delete(local_rollups).where(local_rollups.c.machine_id.in_(site_machine_ids)))
+    # The state rows are emptied, not deleted: a concurrent writer waiting on one's lock then finds it still there.
+    conn.execute(
+        update(rollup_state)
+        .where(rollup_state.c.machine_id.in_(site_machine_ids))
+        .values(valid_from=None, valid_until=None, first_event=None)
+    )
 
     conn.execute(insert(plant_imports).values(site_id=site_id, imported_at=now, actor=actor, document=doc))
     summary = {

@@ -1,8 +1,9 @@
 """The store's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
 Machine history (``machine_events``) is append-only: rows are inserted, never updated or deleted; a
-correction is a new event.  ``hourly_rollups`` is derived data, rebuilt from the events whenever they
-change, so that KPI queries over long periods never scan raw history.
+correction is a new event.  ``hourly_rollups`` and ``local_rollups`` (the plant's local days and months) are
+derived data, rebuilt from the events whenever they change, so that KPI queries over long periods never scan raw
+history.
 """
 
 from __future__ import annotations
@@ -198,13 +199,27 @@ hourly_rollups = Table(
     *[Column(name, Float if name.endswith("_s") else BigInteger, nullable=False) for name in ROLLUP_FIELDS],
 )
 
-# Rollups of a machine are complete for every UTC hour before ``valid_until``.
+# The elements of one machine over one local day or month of the plant ("day" or "month"), midnight to midnight
+# in the site's time zone, as UTC instants (a day across a daylight-saving change lasts 23 or 25 hours).
+local_rollups = Table(
+    "local_rollups",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("unit", String(5), primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("period_end", UTCDateTime, nullable=False),
+    *[Column(name, Float if name.endswith("_s") else BigInteger, nullable=False) for name in ROLLUP_FIELDS],
+)
+
+# Rollups of a machine are complete for [valid_from, valid_until); ``first_event``: the time of its first event,
+# from which on its KPIs have data.
 rollup_state = Table(
     "rollup_state",
     metadata,
     Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
     Column("valid_from", UTCDateTime, nullable=True),
     Column("valid_until", UTCDateTime, nullable=True),
+    Column("first_event", UTCDateTime, nullable=True),
 )
 
 audit_log = Table(

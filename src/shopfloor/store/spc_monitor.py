@@ -18,6 +18,7 @@ from shopfloor.analytics import spc
 from shopfloor.analytics.run_rules import evaluate
 from shopfloor.model.plant import Plant
 from shopfloor.model.tags import parse_tags
+from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import alarms, measurements, spc_limits
 
@@ -53,6 +54,7 @@ def check(
             continue
         baseline, rules = config[(machine, name)]
         mid = ids[machine]
+        lock_name(conn, "spc_limits", machine, name)
         ms = measurements.c
         limits = conn.execute(
             select(spc_limits).where(spc_limits.c.machine_id == mid, spc_limits.c.name == name)

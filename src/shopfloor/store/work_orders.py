@@ -30,6 +30,7 @@ from shopfloor.errors import (
 from shopfloor.model.events import CountEvent, MachineEvent
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status, check_transition
+from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import items, machine_events, operations, work_order_events, work_orders
 
@@ -93,6 +94,7 @@ def create(
         problems.append(ProductUnknown(product=product))
     if machine is not None and machine not in {m.code for m in plant.machines}:
         problems.append(MachineUnknown(machine=machine))
+    lock_name(conn, "work_order", code)
     if conn.execute(select(work_orders.c.id).where(work_orders.c.code == code)).first():
         problems.append(WorkOrderExists(work_order=code))
     refuse(problems)

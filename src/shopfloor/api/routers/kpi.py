@@ -1,4 +1,5 @@
-"""ISO 22400-2 KPIs over the API: the same report as ``shopfloor kpi --json``."""
+"""ISO 22400-2 KPIs over the API: the same report as ``shopfloor kpi --json``, with the part of the window that
+had data (``coverage``, ``partial``); a window or bucket without data has null figures."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ router = APIRouter(prefix="/api/v1", tags=["kpi"])
     "/kpi",
     responses=problem_responses(401, 404, 422),
     summary="KPIs of a machine, a line or the site (ratios as fractions; null where undefined)",
+    description=(
+        "Time after now is not counted. `coverage` says which part of the window had data (`from`, `to`, and the "
+        "covered `fraction` of the window's machine-time, from each machine's first event up to now); `partial` is "
+        "true when some of it had none. A window or bucket without any data has every figure null, never 0."
+    ),
 )
 def get_kpi(
     _: Principal = Depends(require("view")),
