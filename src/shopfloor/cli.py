@@ -91,9 +91,11 @@ def import_events_cmd(
         summary = import_events(open_store(db), file, current_actor())
     except (CsvImportError, StoreError, ValueError) as exc:
         _fail(str(exc))
+    collapsed = summary.get("collapsed_rows", 0)
     console.print(
         f"{summary['inserted']} event(s) imported from {summary['rows']} row(s); "
         f"{summary['duplicates_skipped']} already stored, skipped"
+        + (f"; {collapsed} row(s) repeat an earlier row of the file and are stored once" if collapsed else "")
     )
 
 

@@ -60,4 +60,6 @@ def import_events(engine: Engine, path: Path, actor: str, site: str | None = Non
         plant = load_plant(conn, site)
         parsed = parse_events_csv(data, plant, source=f"csv:{path.name}")
         summary = record_events(conn, plant, parsed.events, actor, "events.import", f"file:{path.name}")
-    return {"file": str(path), "rows": parsed.rows, **summary}
+    # Rows repeating an earlier row of the file are one event: counted apart from those stored before.
+    summary["duplicates_skipped"] -= parsed.collapsed
+    return {"file": str(path), "rows": parsed.rows, "collapsed_rows": parsed.collapsed, **summary}
