@@ -379,8 +379,8 @@ def test_batches_handed_to_the_writer_ahead_are_committed_in_order_through_faile
         writer = IngestWriter(engine, plant, None)  # no disk buffer: a commit that fails, fails
         commit = writer._commit
 
-        def commit_and_note(signals, prepared=None):
-            mapped = commit(signals, prepared)
+        def commit_and_note(signals, prepared=None, states=None):
+            mapped = commit(signals, prepared, states)
             committed.extend(s.value for s in expand_signals(signals))
             return mapped
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import partial
 from itertools import repeat
 from operator import add
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
 class Quality(enum.StrEnum):
@@ -127,6 +127,20 @@ def signal_count(batch: Iterable[Signal | SignalBlock]) -> int:
 
 
 Emit = Callable[[list[Signal | SignalBlock]], Awaitable[None]]
+# A connector's own state, committed with the batch it belongs to (``IngestWriter``): ingest_state key -> JSON
+# document.  Each key starts with ``state_prefix(connector, worker)``.
+ConnectorState = dict[str, Any]
+
+
+def state_prefix(connector: str, worker: str) -> str:
+    """Where one connector of one ingest worker keeps its state (``ConnectorState`` keys start with it)."""
+    return f"connector/{connector}/{worker}/"
+
+
+def stateful(emit: Emit) -> bool:
+    """Whether ``emit`` takes a connector's state with a batch and gives it back after a restart (the
+    writer's does; a plain function given by a test does not)."""
+    return hasattr(emit, "saved_state")
 
 
 @dataclass(slots=True)

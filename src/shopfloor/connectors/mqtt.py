@@ -57,7 +57,16 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal, SignalBlock
+from shopfloor.connectors.base import (
+    ConnectorState,
+    ConnectorStatus,
+    Emit,
+    Quality,
+    Signal,
+    SignalBlock,
+    state_prefix,
+    stateful,
+)
 from shopfloor.connectors.mqtt_client import (
     Message,
     MqttLink,
@@ -245,6 +254,7 @@ class _Batch:
     messages: int = 0
     republish_state: bool = False
     handed: asyncio.Future[None] | None = None  # its Signals as handed over to the writer, before its turn
+    state: ConnectorState | None = None  # the Sparkplug sessions as they stand after these messages
 
 
 def _failed(fut: asyncio.Future[None] | None) -> bool:
@@ -283,8 +293,10 @@ class MqttConnector:
         keep_quarantined: int = 100,
         username: str | None = None,
         password: str | None = None,
+        worker: str = "main",
     ):
-        """``username``/``password`` override credentials given in ``url``."""
+        """``username``/``password`` override credentials given in ``url``.  ``worker`` names this ingest worker:
+        its Sparkplug sessions are kept in the store under it."""
         self.name = name
         self.broker = parse_broker_url(url)
         if username is not None:
@@ -320,6 +332,8 @@ class MqttConnector:
         self.rebirth_requests = 0
         self.quarantined: deque[Quarantined] = deque(maxlen=keep_quarantined)
         self.state_topic = state_topic(self.host_id)
+        self.state_prefix = state_prefix(name, worker)
+        self._stateful = False  # whether the emit commits the Sparkplug sessions with the batches
         self.link: MqttLink | None = None
         self._inbox: deque[tuple[str, int, Any]] = deque()
         self._arrived: asyncio.Event | None = None
@@ -472,6 +486,13 @@ class MqttConnector:
         """Connect, hand Signals to ``emit``, reconnect with back-off, until cancelled."""
         self._inbox.clear()
         self._arrived = asyncio.Event()
+        self._stateful = stateful(emit)
+        if self._stateful:
+            # The sessions as last committed: what the broker delivers again is decoded with the births it needs.
+            saved = await asyncio.to_thread(emit.saved_state, self.state_prefix)  # type: ignore[attr-defined]
+            prefix = len(self.state_prefix)
+            self.sparkplug.restore_state({key[prefix:]: doc for key, doc in saved.items()})
+            self.sparkplug.export_state()  # nothing to write back: it is what the store holds
         keeper = asyncio.create_task(self._keep_connected(), name=f"mqtt-link-{self.name}")
         tick = min(0.25, self.sparkplug.reorder_timeout_s / 4)
         committing: asyncio.Task[None] | None = None
@@ -497,19 +518,20 @@ class MqttConnector:
                 # With nothing committing, a small batch, to be stored at once; behind a commit, a full one.
                 idle = committing is None or committing.done()
                 batch = await self._decode(self._take(FIRST_BATCH_BYTES if idle else MAX_BATCH_BYTES))
-                if hand_over is not None and batch.result.signals:
+                if hand_over is not None and (batch.result.signals or batch.state):
                     # Handed over only behind a batch that is committed already, or that is itself waiting in
                     # the writer and has not failed: the writer commits them in order, and not this one if that
                     # one fails (this batch's settling then emits it again, in its turn).
                     if committing is None or committing.done():
-                        batch.handed = hand_over(batch.result.signals, None)
+                        batch.handed = hand_over(batch.result.signals, None, batch.state)
                     elif previous is not None and previous.handed is not None and not _failed(previous.handed):
-                        batch.handed = hand_over(batch.result.signals, previous.handed)
+                        batch.handed = hand_over(batch.result.signals, previous.handed, batch.state)
                 previous = batch
                 if committing is not None:
                     await committing
-                if hand_over is not None and batch.result.signals and batch.handed is None:
-                    batch.handed = hand_over(batch.result.signals, None)  # everything before it is committed
+                if hand_over is not None and (batch.result.signals or batch.state) and batch.handed is None:
+                    # Everything before it is committed.
+                    batch.handed = hand_over(batch.result.signals, None, batch.state)
                 committing = asyncio.create_task(self._settle(batch, emit))
                 # Two turns of the event loop: the commit reaches the writer, which hands it to its thread.
                 await asyncio.sleep(0)
@@ -563,6 +585,10 @@ class MqttConnector:
                 time.sleep(0)
                 await asyncio.sleep(0)
         result.extend(self.sparkplug.check_timeouts(now))
+        if self._stateful:
+            changed = self.sparkplug.export_state()
+            if changed:
+                batch.state = {self.state_prefix + key: doc for key, doc in changed.items()}
         return batch
 
     async def _settle(self, batch: _Batch, emit: Emit) -> None:
@@ -572,7 +598,7 @@ class MqttConnector:
             self.link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
         if batch.messages:
             self.status.record_messages(batch.messages)
-        await self._commit(emit, result.signals, result.quarantined, batch.handed)
+        await self._commit(emit, result.signals, result.quarantined, batch.handed, batch.state)
         if result.signals:
             self.status.last_value_at = max(s.ts for s in result.signals)
         link = self.link
@@ -634,13 +660,15 @@ class MqttConnector:
         signals: list[Signal | SignalBlock],
         quarantined: list[Quarantined],
         handed: asyncio.Future[None] | None = None,
+        state: ConnectorState | None = None,
     ) -> None:
-        """Hand over Signals and quarantined input; retried with back-off until it succeeds (or is cancelled).
-        ``handed``: the Signals were handed over ahead already; only if that failed are they emitted again."""
+        """Hand over Signals (with the connector state they bring about) and quarantined input; retried with
+        back-off until it succeeds (or is cancelled).  ``handed``: the Signals were handed over ahead already;
+        only if that failed are they emitted again."""
         if handed is not None:
             await asyncio.wait([handed])
             if not _failed(handed):
-                signals = []
+                signals, state = [], None
             else:
                 why = "cancelled" if handed.cancelled() else repr(handed.exception())
                 self.status.record_error(f"commit failed, trying again: {why}")
@@ -652,7 +680,10 @@ class MqttConnector:
         delay = 0.5
         while True:
             try:
-                if signals:
+                if state:
+                    await emit(signals, state)  # type: ignore[call-arg]
+                    signals, state = [], None
+                elif signals:
                     await emit(signals)
                     signals = []
                 while todo:
