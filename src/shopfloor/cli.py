@@ -403,13 +403,20 @@ def ingest_cmd(
         list[str] | None,
         typer.Option("--connector", help="Run only this connector of the plant file (repeatable): one worker each."),
     ] = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(help="Name of this ingest worker (default: host name and buffer folder); keep it across restarts."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Collect machine data: run the connectors of the plant file into the store (no web server).  Several
-    workers on one store each run their own connectors (``--connector``) with their own buffer."""
+    workers on one store each run their own connectors (``--connector``) with their own buffer.  SIGTERM stops it
+    cleanly (exit code 0); a connector configuration that cannot work stops it with exit code 2."""
     import asyncio
 
-    from shopfloor import logs, runtime
+    from shopfloor import logs
+    from shopfloor.connectors.base import ConnectorConfigError
+    from shopfloor.ingest.process import run_ingest
 
     logs.configure()
     engine = open_store(db)
@@ -421,11 +428,9 @@ def ingest_cmd(
     url = resolve_url(db)
     folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
     try:
-        asyncio.run(runtime.run_ingest(engine, plant, folder, set(connector) if connector else None))
-    except ValueError as exc:
+        asyncio.run(run_ingest(engine, plant, folder, set(connector) if connector else None, worker))
+    except (ConnectorConfigError, ValueError) as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:
-        pass
 
 
 def _register_spc() -> None:
@@ -518,7 +523,8 @@ def connectors_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Per source: connected, last value time, messages/s, buffered, errors (as the running ingest saved it)."""
+    """Per source: connected, last value time, messages/s, buffered, errors (as each running ingest saved it); a
+    source whose process stopped reporting is shown stale, never connected."""
     from shopfloor.ingest.service import load_status
 
     status = load_status(open_store(db))
@@ -532,6 +538,7 @@ def connectors_status(
         "name",
         "protocol",
         "endpoint",
+        "worker",
         "connected",
         "last value",
         "msg/s",
@@ -545,9 +552,10 @@ def connectors_status(
             c["name"],
             c["protocol"],
             c["endpoint"],
-            "yes" if c["connected"] else "NO",
+            c.get("worker", ""),
+            f"STALE (no report since {c['reported_at']})" if c.get("stale") else "yes" if c["connected"] else "NO",
             c["last_value_at"] or "-",
-            f"{c['messages_per_s']:.1f}",
+            "-" if c.get("stale") else f"{c['messages_per_s']:.1f}",
             str(c["errors_total"]),
             str(c["quarantined_total"]),
             (c["last_error"] or "")[:60],

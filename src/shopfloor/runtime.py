@@ -36,15 +36,16 @@ async def run(
     connectors: bool = True,
 ) -> None:
     """Serve the application and run ``sources`` plus, with ``connectors``, those the plant file describes."""
-    from shopfloor.ingest.service import build_connectors, publish_status
+    from shopfloor.ingest.service import build_connectors, default_worker, publish_status
 
     writer = IngestWriter(engine, plant, buffer_dir)
     await writer.start()
     tune_gc_for_ingest()
-    built = build_connectors(plant, writer.quarantine) if connectors else []
+    worker = default_worker(buffer_dir)
+    built = build_connectors(plant, writer.quarantine, worker=worker) if connectors else []
     sources = [*sources, *(c.run for c in built)]
     if built:
-        sources.append(lambda emit: publish_status(engine, built, writer))
+        sources.append(lambda emit: publish_status(engine, built, writer, worker=worker))
 
     # The boards hear of each committed batch's machines.
     emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
@@ -83,34 +84,3 @@ def share_live_updates(engine: Engine) -> None:
     """With PostgreSQL, live board updates cross processes (LISTEN/NOTIFY); with SQLite one process serves."""
     is_pg = engine.dialect.name == "postgresql"
     broker.use_postgres(engine.url.render_as_string(hide_password=False) if is_pg else None)
-
-
-async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[str] | None = None) -> None:
-    """Only the ingest: the connectors of the plant file (or those in ``only``) and the writer, no web server
-    (``shopfloor ingest``).  A worker running some connectors keeps its mapping state under its own key."""
-    from shopfloor.ingest.service import build_connectors, publish_status
-    from shopfloor.ingest.writer import MAPPER_STATE_KEY
-
-    key = MAPPER_STATE_KEY if only is None else f"{MAPPER_STATE_KEY}:{','.join(sorted(only))}"
-    built = build_connectors(plant, None, only)
-    writer = IngestWriter(engine, plant, buffer_dir, state_key=key)
-    await writer.start()
-    tune_gc_for_ingest()
-    for c in built:
-        if hasattr(c, "quarantine"):
-            c.quarantine = writer.quarantine
-    share_live_updates(engine)
-
-    # The boards of the web processes hear of each committed batch's machines, through PostgreSQL.
-    emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
-
-    tasks = [asyncio.create_task(c.run(emit)) for c in built]
-    tasks.append(asyncio.create_task(publish_status(engine, built, writer)))
-    for task in tasks:
-        task.add_done_callback(_report_failure)
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await writer.stop()

@@ -24,6 +24,16 @@ from operator import add
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
+# Reconnection back-off of every connector: a peer (PLC, server, broker, agent) that comes back is used within
+# RECONNECT_MAX_S, plus the connection itself.  Retrying a dead peer on a plant network that often costs nothing.
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.25, 1.5
+
+
+class ConnectorConfigError(ValueError):
+    """A connector configuration that cannot work (an unknown option, a client id another process uses): the
+    ingest stops with it, where a fault of the network or of the peer is only retried."""
+
+
 class Quality(enum.StrEnum):
     """Quality of a value, after OPC UA / Sparkplug B usage (GOOD=192, BAD=0, STALE=500 in Sparkplug)."""
 

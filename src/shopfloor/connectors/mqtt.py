@@ -49,6 +49,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -58,6 +59,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shopfloor.connectors.base import (
+    RECONNECT_MAX_S,
+    RECONNECT_MIN_S,
+    ConnectorConfigError,
     ConnectorState,
     ConnectorStatus,
     Emit,
@@ -86,6 +90,10 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
+# The broker handing this client's session to another client with the same id (reason 0x8E) this many times
+# within TAKEOVER_WINDOW_S is two processes fighting over one client id: a configuration error, not a fault.
+TAKEOVER_LIMIT, TAKEOVER_WINDOW_S = 3, 60.0
+SESSION_TAKEN_OVER = 0x8E
 # Payload bytes taken from the inbox into one batch: about 50,000 plain values, one transaction (paired runs of
 # bench_ingest: 1 MiB 5-15% faster than 512 KiB, the fsync of each commit counting less).
 MAX_BATCH_BYTES = 1024 * 1024
@@ -108,7 +116,7 @@ OPTIONS = (
 )
 
 
-class MqttConfigError(ValueError):
+class MqttConfigError(ConnectorConfigError):
     """A connector option that cannot work; the message names the option."""
 
 
@@ -262,6 +270,13 @@ def _failed(fut: asyncio.Future[None] | None) -> bool:
     return fut is not None and fut.done() and (fut.cancelled() or fut.exception() is not None)
 
 
+def default_client_id(site: str | None, connector: str, worker: str) -> str:
+    """``shopfloor-<site>-<connector>-<worker>``: two plants with a connector of the same name, or two workers
+    of one connector, never share a session (letters, digits, ``-`` and ``_`` only, as every broker accepts)."""
+    parts = [p for p in ("shopfloor", site, connector, worker) if p]
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(parts))
+
+
 def _state(online: bool, ts_ms: int) -> str:
     return json.dumps({"online": online, "timestamp": ts_ms})
 
@@ -287,13 +302,14 @@ class MqttConnector:
         node_machine_for: dict[str, str] | None = None,
         session_expiry_s: int = SESSION_EXPIRY_S,
         keepalive_s: int = 10,
-        reconnect_min_s: int = 1,
-        reconnect_max_s: int = 30,
-        commit_retry_max_s: float = 30.0,
+        reconnect_min_s: float = RECONNECT_MIN_S,
+        reconnect_max_s: float = RECONNECT_MAX_S,
+        commit_retry_max_s: float = 2.0,
         keep_quarantined: int = 100,
         username: str | None = None,
         password: str | None = None,
         worker: str = "main",
+        site: str | None = None,
     ):
         """``username``/``password`` override credentials given in ``url``.  ``worker`` names this ingest worker:
         its Sparkplug sessions are kept in the store under it."""
@@ -311,7 +327,7 @@ class MqttConnector:
         if max_batch < 1:
             raise MqttConfigError(f"max_batch must be at least 1, not {max_batch}")
         self.share = share
-        self.client_id = client_id or f"shopfloor-{name}"
+        self.client_id = client_id or default_client_id(site, name, worker)
         self.quarantine = quarantine
         self.batch_delay_s = batch_delay_s
         self.max_batch = max_batch
@@ -343,6 +359,8 @@ class MqttConnector:
         self._state_ts = 0
         self._connections = 0
         self._down_at: datetime | None = None
+        self._takeovers: deque[float] = deque(maxlen=TAKEOVER_LIMIT)
+        self.stop_timeout_s = 10.0  # how long a stop waits for the commit in flight
 
     @classmethod
     def from_config(
@@ -351,8 +369,11 @@ class MqttConnector:
         options: dict[str, Any],
         machines: dict[str, dict[str, Any]],
         quarantine: Quarantine | None = None,
+        site: str | None = None,
+        worker: str = "main",
     ) -> MqttConnector:
-        """From a plant file's connector options; each machine may name its Sparkplug ``device`` (and ``edge``)."""
+        """From a plant file's connector options; each machine may name its Sparkplug ``device`` (and ``edge``).
+        ``site`` and ``worker`` make the default client id unique per plant, connector and ingest worker."""
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise MqttConfigError(f"connector {name}: unknown options {unknown}; known: {', '.join(OPTIONS)}")
@@ -379,6 +400,8 @@ class MqttConnector:
                 keepalive_s=int(options.get("keepalive_s", 10)),
                 username=options.get("username"),
                 password=options.get("password"),
+                worker=worker,
+                site=site,
             )
         except (TypeError, ValueError) as exc:  # MqttConfigError and SparkplugError are ValueErrors too
             raise MqttConfigError(f"connector {name}: {exc}") from None
@@ -478,8 +501,22 @@ class MqttConnector:
                 reason = await asyncio.shield(link.closed)
                 self.status.connected = False
                 self._post("down", reason)
+                if link.disconnect_code == SESSION_TAKEN_OVER:
+                    self._taken_over()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.reconnect_max_s)
+
+    def _taken_over(self) -> None:
+        """Count the broker handing our session to another client; refuse to go on when it keeps happening."""
+        now = time.monotonic()
+        self._takeovers.append(now)
+        if len(self._takeovers) == TAKEOVER_LIMIT and now - self._takeovers[0] <= TAKEOVER_WINDOW_S:
+            raise MqttConfigError(
+                f"connector {self.name}: another MQTT client uses the client id {self.client_id!r}: the broker "
+                f"handed its session back and forth {TAKEOVER_LIMIT} times in {now - self._takeovers[0]:.0f} s. "
+                "Give each ingest worker its own client_id, or leave client_id out (the default is unique per "
+                "plant, connector and worker)"
+            )
 
     # -- the event loop ------------------------------------------------------------------------------------
     async def run(self, emit: Emit) -> None:
@@ -528,7 +565,7 @@ class MqttConnector:
                         batch.handed = hand_over(batch.result.signals, previous.handed, batch.state)
                 previous = batch
                 if committing is not None:
-                    await committing
+                    await asyncio.shield(committing)  # a stop lets it finish (see below)
                 if hand_over is not None and (batch.result.signals or batch.state) and batch.handed is None:
                     # Everything before it is committed.
                     batch.handed = hand_over(batch.result.signals, None, batch.state)
@@ -538,8 +575,15 @@ class MqttConnector:
                 await asyncio.sleep(0)
         finally:
             if committing is not None and not committing.done():
-                # Not acknowledged: the broker delivers these messages again.
-                committing.cancel()
+                # Stopping (SIGTERM): the commit in flight is finished and acknowledged, for up to
+                # ``stop_timeout_s``; what is cut short is not acknowledged, and the broker delivers it again.
+                try:
+                    async with asyncio.timeout(self.stop_timeout_s):
+                        await asyncio.shield(committing)
+                except (TimeoutError, asyncio.CancelledError):
+                    committing.cancel()
+                except Exception:  # noqa: BLE001, S110 - reported by the commit itself; nothing acknowledged
+                    pass
                 await asyncio.gather(committing, return_exceptions=True)
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)

@@ -483,6 +483,7 @@ class MqttLink(asyncio.Protocol):
         self._sent_at = self._received_at = time.monotonic()
         self._paused = False
         self._pinger: asyncio.Task[None] | None = None
+        self.disconnect_code: int | None = None  # the reason code of the server's DISCONNECT, if it sent one
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -531,6 +532,7 @@ class MqttLink(asyncio.Protocol):
             pass
         elif kind == DISCONNECT:
             code = body[0] if body else 0
+            self.disconnect_code = code
             reason = ""
             if len(body) > 1:
                 props, _ = parse_properties(body, 1)

@@ -27,7 +27,7 @@ from xml.etree import ElementTree
 
 import httpx
 
-from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal
+from shopfloor.connectors.base import RECONNECT_MAX_S, ConnectorStatus, Emit, Quality, Signal
 
 log = logging.getLogger(__name__)
 MAX_DOCUMENT = 16 * 1024 * 1024
@@ -191,7 +191,7 @@ class MTConnectConnector:
         poll_s: float = 1.0,
         count: int = 1000,
         timeout_s: float = 5.0,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = RECONNECT_MAX_S,
     ):
         """``devices``: machine code -> {device: agent device name, items: {type/id/name: tag}}."""
         self.name = name

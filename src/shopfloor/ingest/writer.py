@@ -315,6 +315,11 @@ class IngestWriter:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shopfloor-ingest-writer")
 
+    async def replay(self) -> None:
+        """Store what the disk buffer holds now, if the store answers (what is left is replayed later)."""
+        if self.buffered:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._drain)
+
     async def stop(self) -> None:
         """Write what is queued, then stop."""
         if self._task is None:
@@ -419,7 +424,10 @@ class IngestWriter:
                 rows += self._accept(item, batch)
             if self.buffered and time.monotonic() - last_drain >= self.retry_s:
                 last_drain = time.monotonic()
-                await loop.run_in_executor(self._executor, self._drain)
+                try:
+                    await loop.run_in_executor(self._executor, self._drain)
+                except Exception:  # noqa: BLE001 - the writer task must outlive it; the records stay buffered
+                    log.exception("replaying the disk buffer failed; trying again")
             if batch:
                 signals = [s for item in batch for s in item.signals]
                 prepared = _merge_prepared([item.prepared for item in batch])

@@ -250,7 +250,7 @@ class EdgeNode:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
 
     # Convenience views of the session, for the virtual plant and tests.
     @property
