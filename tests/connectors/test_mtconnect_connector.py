@@ -127,7 +127,7 @@ def test_a_buffer_overflow_is_counted_and_reading_resumes():
         return conn, seen
 
     conn, seen = run(scenario())
-    assert conn.gaps >= 1 and "lost observations" in conn.status.last_error
+    assert conn.gaps >= 1 and "dropped by the agent" in conn.status.last_error
     assert [s.value for s in seen if s.tag == "TotalCount"][-1] == 60
 
 
@@ -162,3 +162,53 @@ def test_an_agent_restart_is_noticed_and_reading_starts_again():
 
     conn, old = run(scenario())
     assert conn.instance_id != old
+
+
+def test_a_utf16_document_with_entities_is_refused():
+    """The entity declaration is hidden from a byte search by UTF-16's zero bytes; the parser still refuses it."""
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'.encode("utf-16")
+    assert b"<!ENTITY" not in doc
+    with pytest.raises(MalformedDocument, match="DTD or entities"):
+        parse_xml(doc)
+
+
+SUBTYPED = [
+    AgentItem("c3_avail", "AVAILABILITY", "EVENT", "avail"),
+    AgentItem("c3_all", "PART_COUNT", "EVENT", "part_count_all", "ALL"),
+    AgentItem("c3_left", "PART_COUNT", "EVENT", "part_count_left", "REMAINING"),
+]
+
+
+def test_sub_typed_items_are_chosen_by_their_subtype_never_by_their_type_alone():
+    """An agent with PART_COUNT ALL and REMAINING: 10 parts made count 10 (a REMAINING count that falls from 10 to
+    0 is no production); the bare type key names no item and the status says which keys would."""
+
+    async def scenario(items):
+        agent = MTConnectAgent({"CNC-03": SUBTYPED})
+        await agent.start()
+        conn = MTConnectConnector("cnc", agent.url, {"CNC-03": {"device": "CNC-03", "items": items}}, poll_s=0.05)
+        seen = []
+
+        async def emit(signals):
+            seen.extend(signals)
+
+        task = asyncio.create_task(conn.run(emit))
+        try:
+            await until(lambda: conn.status.connected)
+            for n in range(1, 11):
+                agent.set("CNC-03", "part_count_all", n)
+                agent.set("CNC-03", "part_count_left", 10 - n)
+            await until(lambda: sum(1 for s in seen if s.value is not None) >= 10 or conn.status.errors_total > 0)
+            await asyncio.sleep(0.2)
+        finally:
+            task.cancel()
+            await agent.stop()
+        return conn, seen
+
+    conn, seen = run(scenario({"PART_COUNT/ALL": "TotalCount"}))
+    assert [s.value for s in seen if s.tag == "TotalCount" and s.value is not None] == list(range(1, 11))
+    assert {s.tag for s in seen} == {"TotalCount"}
+    conn, seen = run(scenario({"PART_COUNT": "TotalCount"}))
+    assert seen == []
+    assert "'PART_COUNT' matches no data item" in conn.status.last_error
+    assert "PART_COUNT/ALL, PART_COUNT/REMAINING" in conn.status.last_error

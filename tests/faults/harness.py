@@ -273,6 +273,7 @@ class Count:
     units_made: int
     units_counted: int
     exit_codes: list[int]
+    missing: list[int]  # the first acknowledged values not stored, to look for in the logs
 
     def row(self) -> str:
         return (f"| {self.scenario} | {self.sent} | {self.acknowledged} | {self.stored} | {self.lost} | "
@@ -321,6 +322,7 @@ def count(store_url: str, scenario: str, publisher: Publisher, exit_codes: list[
         made,
         good,
         exit_codes,
+        sorted(acked - stored)[:10],
     )
 
 
@@ -376,6 +378,12 @@ class Rig:
             return ""
 
     def close(self) -> None:
+        keep = os.environ.get("SHOPFLOOR_FAULTS_KEEP")
+        if keep:  # the logs of the run, for a failing scenario
+            target = Path(keep) / self.root.name
+            for log in [p for p in (*self.root.rglob("log"), *self.root.rglob("*.log")) if p.is_file()]:
+                (target / log.parent.relative_to(self.root)).mkdir(parents=True, exist_ok=True)
+                shutil.copy(log, target / log.relative_to(self.root))
         self.ingest.close()
         try:
             self.publisher.edge.client.loop_stop()

@@ -40,6 +40,7 @@ def _run(scenario: str, faults, fault_table, seconds: float, rate: float = 100.0
         code = rig.ingest.signal(signal.SIGTERM)
         assert code == 0, f"shopfloor ingest ended with {code} on SIGTERM:\n{rig.log_tail()}"
         result = count(rig.pg.url, scenario, rig.publisher, rig.ingest.exit_codes)
+        print(rig.log_tail())
         _check(result, fault_table)
         return result, rig
     finally:

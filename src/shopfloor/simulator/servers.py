@@ -37,6 +37,19 @@ MTCONNECT_STATE_MAP = {v: k for k, v in EXECUTION.items()}
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
+def agent_items(code: str, process_values: list[str]) -> list[AgentItem]:
+    """The data items of a machine served by the MTConnect agent: availability, execution, the alarm message,
+    parts made (PART_COUNT of subType ALL) and scrapped (subType BAD), and each process value as a LOAD."""
+    items = [
+        AgentItem(f"{code}_avail", "AVAILABILITY", "EVENT", "avail"),
+        AgentItem(f"{code}_exec", "EXECUTION", "EVENT", "execution"),
+        AgentItem(f"{code}_alarm", "MESSAGE", "EVENT", "alarm"),
+        AgentItem(f"{code}_total", "PART_COUNT", "EVENT", "total", "ALL"),
+        AgentItem(f"{code}_bad", "PART_COUNT", "EVENT", "bad", "BAD"),
+    ]
+    return items + [AgentItem(f"{code}_{n}", "LOAD", "SAMPLE", n) for n in process_values]
+
+
 def demo_broker(explicit: str | None = None) -> str | None:
     """The broker for the virtual plant's Sparkplug machines (argument, $SHOPFLOOR_MQTT, or the local one),
     or None when it does not answer."""
@@ -108,14 +121,7 @@ class ProtocolPlant:
         if self.machines_on("mtconnect"):
             devices = {}
             for code in self.machines_on("mtconnect"):
-                items = [
-                    AgentItem(f"{code}_exec", "EXECUTION", "EVENT", "execution"),
-                    AgentItem(f"{code}_alarm", "MESSAGE", "EVENT", "alarm"),
-                    AgentItem(f"{code}_total", "PART_COUNT", "EVENT", "total"),
-                    AgentItem(f"{code}_bad", "PART_COUNT", "EVENT", "bad"),
-                ]
-                items += [AgentItem(f"{code}_{n}", "LOAD", "SAMPLE", n) for n in self._tags(code) if n[0].islower()]
-                devices[code] = items
+                devices[code] = agent_items(code, [n for n in self._tags(code) if n[0].islower()])
             self.agent = MTConnectAgent(devices, buffer_size=4096, host=self.host)
             await self.agent.start()
         if self.machines_on("mqtt"):
