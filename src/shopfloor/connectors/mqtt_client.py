@@ -18,8 +18,8 @@ What it does:
   subscribes at QoS 1 at most, so a PUBLISH with a topic alias or at QoS 2 is a protocol error (4.13): the
   client closes the connection with reason 0x82 and the application reconnects.
 * PUBLISH sent at QoS 0 and 1; a QoS 1 publish returns a future that its PUBACK resolves.
-* PINGREQ every keep alive interval without another packet sent; no packet from the server for 1.5 keep alive
-  intervals closes the connection (3.1.2.10).
+* PINGREQ every keep alive interval without another packet sent, also while reading is paused; no packet from
+  the server for 1.5 keep alive intervals (while reading) closes the connection (3.1.2.10).
 * DISCONNECT (3.14) both ways, with the reason code named.
 
 Flow control: while the application holds more than ``high_water`` received messages, the client stops reading
@@ -636,15 +636,18 @@ class MqttLink(asyncio.Protocol):
 
     async def _keep_alive(self) -> None:
         """PINGREQ when we have sent nothing for 3/4 of the interval or heard nothing for half of it; the link is
-        dead after 1.5 intervals without a packet from the server (3.1.2.10)."""
+        dead after 1.5 intervals without a packet from the server (3.1.2.10).
+
+        While reading is paused for back-pressure the pings still go out: the server closes a connection that
+        sends nothing for 1.5 keep-alive intervals, and a slow store (a backlog longer than the keep-alive) must
+        not cost the session and its QoS 0 messages.  The server's answers wait in the socket meanwhile, so only
+        then is silence from the server not taken for a dead link."""
         interval = self.keepalive_s
         pinged = 0.0
         while True:
             await asyncio.sleep(min(interval / 4, 1.0))
             now = time.monotonic()
-            if self._paused:
-                continue
-            if now - self._received_at > interval * 1.5:
+            if not self._paused and now - self._received_at > interval * 1.5:
                 self.close(f"no packet from the server for {interval * 1.5:g} s (keep alive)", None)
                 return
             quiet = now - self._sent_at >= interval * 0.75 or now - self._received_at >= interval * 0.5
