@@ -40,7 +40,11 @@ checking is off, and birth values are not emitted (every worker would store them
 
 JSON topics: ``json_topics: [{topic: "plant/+/telemetry", machine_level: 1}]`` (the machine is that topic
 level; or ``machine: CNC-01`` for a fixed one; ``machines: {level value: machine}`` renames) with payloads
-``{"ts": "2026-03-02T06:00:00+09:00" | 1772400000000, "values": {"State": 1, "TotalCount": 17}}``.
+``{"id": "m-1042", "ts": "2026-03-02T06:00:00+09:00" | 1772400000000, "values": {"State": 1, "TotalCount": 17}}``.
+A message is identified by its topic and ``id`` (the publisher's message id: a resend with the same id is stored
+once), or, without an ``id``, by its topic and ``ts``: counter readings and state changes of one instant are
+still told apart by the values they report, but a publisher that may send the very same values twice at one
+instant on purpose must give each message an ``id``.
 """
 
 from __future__ import annotations
@@ -231,7 +235,8 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
     """The Signals of a JSON topic message ``{"ts": ..., "values": {tag: value}}``.
 
     ts: epoch milliseconds or ISO 8601 with an offset; without one, the time of reception (and then a
-    redelivered copy is not recognised by its source_id).  A null value is kept with quality BAD.
+    redelivered copy is not recognised by its source_id).  id: the publisher's message id (text or a whole
+    number), the message's identity when given.  A null value is kept with quality BAD.
     """
     try:
         doc = json.loads(payload)
@@ -241,7 +246,10 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
         raise JsonPayloadError('payload must be an object with "values": {tag: value}')
     ts = received if doc.get("ts") is None else _json_time(doc["ts"])
     machine = spec.machine_of(topic)
-    stamp = ts.isoformat()
+    message_id = doc.get("id")
+    if message_id is not None and (isinstance(message_id, bool) or not isinstance(message_id, (str, int))):
+        raise JsonPayloadError(f"id {message_id!r} must be text or a whole number (the publisher's message id)")
+    stamp = f"#{message_id}" if message_id is not None else f"@{ts.isoformat()}"
     out = []
     for tag, value in doc["values"].items():
         if value is not None and not isinstance(value, (int, float, str, bool)):
@@ -249,7 +257,7 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
         if isinstance(value, float) and not math.isfinite(value):
             raise JsonPayloadError(f"value of {tag!r} must be a finite number, not {value}")
         quality = Quality.GOOD if value is not None else Quality.BAD
-        out.append(Signal(source, machine, str(tag), value, ts, quality, f"{topic}@{stamp}:{tag}"))
+        out.append(Signal(source, machine, str(tag), value, ts, quality, f"{topic}{stamp}:{tag}"))
     return out
 
 
