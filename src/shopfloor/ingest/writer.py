@@ -124,7 +124,11 @@ def load_mapper_state(engine: Engine, key: str = MAPPER_STATE_KEY) -> dict[str, 
 # read at run time).  Measured raw: 5,000-row statements 550,000-590,000 rows/s, 500-row 450,000-480,000,
 # executemany 410,000-470,000.
 _ROWS_PER_INSERT = 5000
-_INSERT = "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, quality) VALUES "
+_INSERT = "INSERT INTO measurements (machine_id, name, ts, value, quality) VALUES "
+# Two readings of one value at one instant (a Sparkplug birth and the DATA sent in the same millisecond): the later
+# one in the stream is the value, so a reading replaces what the store holds for its instant.  A copy delivered
+# again writes the same value.
+_UPSERT = " ON CONFLICT (machine_id, name, ts) DO UPDATE SET value = excluded.value, quality = excluded.quality"
 _SQL_FOR_ROWS: dict[int, str] = {}  # rows -> the INSERT of that many rows
 
 
@@ -135,8 +139,8 @@ def insert_measurements(
     columns: list[MeasurementColumns] = (),  # type: ignore[assignment]
     flat: list[Any] | None = None,
 ) -> int:
-    """Insert measurements (``rows``, and ``columns`` a block at a time), skipping any already stored (same
-    machine, name and instant).  ``flat``: on SQLite, the statement parameters of ``columns`` if already made
+    """Insert measurements (``rows``, and ``columns`` a block at a time); a reading of a value at an instant the
+    store already holds replaces it (the later reading in the stream is the value at that instant).  ``flat``: on SQLite, the statement parameters of ``columns`` if already made
     (``sqlite_parameters``).
 
     Every value must be finite (the mapper quarantines NaN and infinities)."""
@@ -149,12 +153,20 @@ def insert_measurements(
         elif rows:
             flat = flat + sqlite_parameters(rows, (), ids)  # type: ignore[arg-type]
         return _sqlite_insert_rows(conn, flat, count)
-    values = [
-        {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality}
+    # One row per instant (PostgreSQL refuses to update a row twice in one statement): the later reading wins.
+    latest = {
+        (ids[m.machine], m.name, m.ts): {
+            "machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality
+        }
         for m in chain(rows, *(c.rows() for c in columns))
-    ]
-    # An executemany reports no row count (-1): the rows actually inserted are counted from RETURNING.
-    stmt = postgresql.insert(measurements).on_conflict_do_nothing().returning(measurements.c.machine_id)
+    }  # fmt: skip
+    values = list(latest.values())
+    # An executemany reports no row count (-1): the rows written are counted from RETURNING.
+    insert = postgresql.insert(measurements)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["machine_id", "name", "ts"],
+        set_={"value": insert.excluded.value, "quality": insert.excluded.quality},
+    ).returning(measurements.c.machine_id)
     total = 0
     for i in range(0, len(values), 10_000):
         total += len(conn.execute(stmt, values[i : i + 10_000]).all())
@@ -198,7 +210,7 @@ def _sqlite_insert_rows(conn: Connection, flat: list[Any], count: int) -> int:
         rows = per if left >= per else 1 << (left.bit_length() - 1)
         sql = _SQL_FOR_ROWS.get(rows)
         if sql is None:
-            sql = _SQL_FOR_ROWS[rows] = _INSERT + ",".join(["(?,?,?,?,?)"] * rows)
+            sql = _SQL_FOR_ROWS[rows] = _INSERT + ",".join(["(?,?,?,?,?)"] * rows) + _UPSERT
         inserted += conn.exec_driver_sql(sql, tuple(flat[start * 5 : (start + rows) * 5])).rowcount
         start += rows
     return inserted
