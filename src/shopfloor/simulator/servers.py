@@ -69,10 +69,16 @@ def broker_reachable(url: str, timeout: float = 1.0) -> bool:
 
 
 class ProtocolPlant:
-    def __init__(self, virtual: VirtualPlant, mqtt_url: str | None, host: str = "127.0.0.1"):
+    """The virtual plant's protocol servers.  ``port_base``: serve at known ports (Modbus TCP at port_base, OPC UA
+    at port_base + 1, the MTConnect agent at port_base + 2) rather than at free ones."""
+
+    PORTS = {"modbus": 0, "opcua": 1, "mtconnect": 2}
+
+    def __init__(self, virtual: VirtualPlant, mqtt_url: str | None, host: str = "127.0.0.1", port_base: int = 0):
         self.virtual = virtual
         self.host = host
         self.mqtt_url = mqtt_url
+        self.port_base = port_base
         plant = virtual.plant
         self.assignment: dict[str, str] = {}
         for line in plant.lines:
@@ -88,6 +94,9 @@ class ProtocolPlant:
         self.agent: MTConnectAgent | None = None
         self.edge = None
         self._units: dict[str, int] = {}
+
+    def _port(self, protocol: str) -> int:
+        return self.port_base + self.PORTS[protocol] if self.port_base else 0
 
     def machines_on(self, protocol: str) -> list[str]:
         return [code for code, p in self.assignment.items() if p == protocol]
@@ -113,16 +122,18 @@ class ProtocolPlant:
             for unit, code in enumerate(self.machines_on("modbus"), start=1):
                 self._units[code] = unit
                 layouts[unit] = parse_registers(code, self._registers(code))
-            self.modbus = ModbusPlantServer(layouts, self.host)
+            self.modbus = ModbusPlantServer(layouts, self.host, self._port("modbus"))
             await self.modbus.start()
         if self.machines_on("opcua"):
-            self.opcua = OpcUaPlantServer({c: self._tags(c) for c in self.machines_on("opcua")}, self.host)
+            self.opcua = OpcUaPlantServer(
+                {c: self._tags(c) for c in self.machines_on("opcua")}, self.host, self._port("opcua")
+            )
             await self.opcua.start()
         if self.machines_on("mtconnect"):
             devices = {}
             for code in self.machines_on("mtconnect"):
                 devices[code] = agent_items(code, [n for n in self._tags(code) if n[0].islower()])
-            self.agent = MTConnectAgent(devices, buffer_size=4096, host=self.host)
+            self.agent = MTConnectAgent(devices, buffer_size=4096, host=self.host, port=self._port("mtconnect"))
             await self.agent.start()
         if self.machines_on("mqtt"):
             from shopfloor.connectors.sparkplug.edge import EdgeNode
