@@ -94,9 +94,12 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
-# The broker handing this client's session to another client with the same id (reason 0x8E) this many times
-# within TAKEOVER_WINDOW_S is two processes fighting over one client id: a configuration error, not a fault.
-TAKEOVER_LIMIT, TAKEOVER_WINDOW_S = 3, 60.0
+# The broker handing this client's session to another client with the same id this many times within
+# TAKEOVER_WINDOW_S is two processes fighting over one client id: a configuration error, not a fault.  A broker
+# says so with reason 0x8E (Session taken over); some (Mosquitto 2.0.11) only close the connection, so a
+# connection the broker closes within SHORT_LIFE_S of accepting it counts too, as long as every reconnection is
+# accepted at once (a broker that is going down refuses some in between).
+TAKEOVER_LIMIT, TAKEOVER_WINDOW_S, SHORT_LIFE_S = 4, 60.0, 10.0
 SESSION_TAKEN_OVER = 0x8E
 # Payload bytes taken from the inbox into one batch: about 50,000 plain values, one transaction (paired runs of
 # bench_ingest: 1 MiB 5-15% faster than 512 KiB, the fsync of each commit counting less).
@@ -485,11 +488,14 @@ class MqttConnector:
                     on_connack=lambda ack: self._post("up", ack.session_present),
                 )
             except MqttRefused as exc:
+                self._takeovers.clear()
                 self._post("refused", str(exc))
             except (OSError, TimeoutError, MqttProtocolError):
+                self._takeovers.clear()
                 self._post("refused", f"cannot reach {self.broker.host}:{self.broker.port}")
             else:
                 self.link = link
+                connected_at = time.monotonic()
                 subscriptions = self.subscriptions()
                 try:
                     codes = await link.subscribe(subscriptions)
@@ -509,8 +515,11 @@ class MqttConnector:
                 reason = await asyncio.shield(link.closed)
                 self.status.connected = False
                 self._post("down", reason)
-                if link.disconnect_code == SESSION_TAKEN_OVER:
+                short = time.monotonic() - connected_at < SHORT_LIFE_S
+                if link.disconnect_code == SESSION_TAKEN_OVER or (link.closed_by_server and short):
                     self._taken_over()
+                else:
+                    self._takeovers.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.reconnect_max_s)
 
@@ -521,7 +530,7 @@ class MqttConnector:
         if len(self._takeovers) == TAKEOVER_LIMIT and now - self._takeovers[0] <= TAKEOVER_WINDOW_S:
             raise MqttConfigError(
                 f"connector {self.name}: another MQTT client uses the client id {self.client_id!r}: the broker "
-                f"handed its session back and forth {TAKEOVER_LIMIT} times in {now - self._takeovers[0]:.0f} s. "
+                f"took the session away {TAKEOVER_LIMIT} times in {now - self._takeovers[0]:.0f} s. "
                 "Give each ingest worker its own client_id, or leave client_id out (the default is unique per "
                 "plant, connector and worker)"
             )

@@ -484,6 +484,8 @@ class MqttLink(asyncio.Protocol):
         self._paused = False
         self._pinger: asyncio.Task[None] | None = None
         self.disconnect_code: int | None = None  # the reason code of the server's DISCONNECT, if it sent one
+        self.closed_by_server = False  # the server ended the connection (a DISCONNECT, or closing the socket)
+        self._closing = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -508,9 +510,13 @@ class MqttLink(asyncio.Protocol):
             self.pause()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closing and exc is None:
+            self.closed_by_server = True
         self._end(f"connection lost: {exc}" if exc else "connection closed by the server")
 
     def eof_received(self) -> bool | None:
+        if not self._closing:
+            self.closed_by_server = True
         self._end("connection closed by the server")
         return None
 
@@ -533,6 +539,7 @@ class MqttLink(asyncio.Protocol):
         elif kind == DISCONNECT:
             code = body[0] if body else 0
             self.disconnect_code = code
+            self.closed_by_server = True
             reason = ""
             if len(body) > 1:
                 props, _ = parse_properties(body, 1)
@@ -610,6 +617,7 @@ class MqttLink(asyncio.Protocol):
 
     def close(self, reason: str, code: int | None = 0x82) -> None:
         """Close the connection (after a DISCONNECT with ``code``, when given)."""
+        self._closing = True
         if self.transport is not None and not self.transport.is_closing():
             if code is not None:
                 try:
