@@ -358,6 +358,24 @@ class Rig:
             probe.loop_stop()
             probe.disconnect()
 
+    def left_unacknowledged(self, client_id: str = "shopfloor-F-line-w1", wait_s: float = 2.0) -> int:
+        """After the ingest stopped: the edge node's messages the broker still keeps for the ingest's session
+        (delivered to whoever takes the session up), i.e. received but never acknowledged."""
+        import paho.mqtt.client as mqtt
+
+        got: list[str] = []
+        present: list[bool] = []
+        probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        probe.on_message = lambda _c, _u, msg: got.append(msg.topic)
+        probe.on_connect = lambda _c, _u, flags, _rc, _p=None: present.append(flags.session_present)
+        probe.connect("127.0.0.1", self.broker.port, clean_start=False)
+        probe.loop_start()
+        time.sleep(wait_s)
+        probe.loop_stop()
+        probe.disconnect()
+        assert present == [True], f"no session of {client_id} at the broker to look into"
+        return len([t for t in got if t.startswith(f"spBv1.0/{GROUP}/")])
+
     def settle(self, timeout: float = 120) -> None:
         """Until every acknowledged value is stored and every unit counted (or the time is up)."""
         deadline = time.monotonic() + timeout

@@ -39,6 +39,7 @@ def _run(scenario: str, faults, fault_table, seconds: float, rate: float = 100.0
         rig.settle()
         code = rig.ingest.signal(signal.SIGTERM)
         assert code == 0, f"shopfloor ingest ended with {code} on SIGTERM:\n{rig.log_tail()}"
+        assert rig.left_unacknowledged() == 0, "SIGTERM left messages received but not acknowledged"
         result = count(rig.pg.url, scenario, rig.publisher, rig.ingest.exit_codes)
         print(rig.log_tail())
         _check(result, fault_table)
