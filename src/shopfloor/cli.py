@@ -417,20 +417,21 @@ def ingest_cmd(
 ) -> None:
     """Collect machine data: run the connectors of the plant file into the store (no web server).  Several
     workers on one store each run their own connectors (``--connector``) with their own buffer.  SIGTERM stops it
-    cleanly (exit code 0); a connector configuration that cannot work stops it with exit code 2."""
+    cleanly (exit code 0); a connector configuration that cannot work stops it with exit code 2.  A store that does
+    not answer at start is waited for."""
     import asyncio
 
     from shopfloor import logs
     from shopfloor.connectors.base import ConnectorConfigError
-    from shopfloor.ingest.process import run_ingest
+    from shopfloor.ingest.process import open_when_reachable, run_ingest
 
     logs.configure()
-    engine = open_store(db)
-    with engine.connect() as conn:
-        try:
-            plant = load_plant(conn)
-        except StoreError as exc:
-            _fail(str(exc))
+    try:
+        engine, plant = open_when_reachable(db)
+    except StoreError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        return
     url = resolve_url(db)
     folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
     try:

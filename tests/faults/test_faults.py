@@ -50,6 +50,29 @@ def test_a_full_disk_refuses_new_records_and_keeps_the_old_ones_intact(tmp_path)
         subprocess.run(["umount", str(disk)], capture_output=True)
 
 
+def test_a_buffer_whose_disk_is_full_can_still_be_drained_and_takes_records_again(tmp_path):
+    """Moving the commit pointer needs no free space (two slots written in place): the records of a full disk are
+    committed, their segments deleted, and the buffer takes new records; reopened, it has none pending."""
+    disk = tmp_path / "tiny"
+    if not _mount_tiny_fs(disk):
+        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
+    try:
+        buf = DiskBuffer(disk / "buffer", segment_bytes=4096)
+        with pytest.raises(BufferFullError):
+            for i in range(10_000):
+                buf.append([f"record {i:05d} ".encode() * 8])
+        pending = buf.pending()
+        buf.commit(pending[-1][0])  # stored: the space comes back
+        assert buf.depth == 0
+        buf.append([b"after the disk was full"])
+        buf.close()
+        again = DiskBuffer(disk / "buffer")
+        assert [r for _, r in again.pending()] == [b"after the disk was full"] and again.recovery_notes == []
+        again.close()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
 def test_a_clock_that_jumps_back_and_forth_counts_every_part_once(store, tmp_path):  # noqa: F811
     """Sent: the counter 100 -> 160 in steps of 10 while the machine's clock jumps back an hour, then forward a
     day, then back to normal.  Stored: 60 good parts; each event at the time the machine stamped it."""

@@ -10,7 +10,9 @@ What stops it, and how:
 
 Nothing else stops it.  A store that goes away only sends the data to the disk buffer (and a status save that
 fails is only noted); a connector that fails in a way nobody foresaw is logged, shown in its status and started
-again after the reconnection back-off.
+again after the reconnection back-off.  A store that does not answer when the process starts is waited for
+(``open_when_reachable``): the plant, the mapping state and the connectors' sessions are in it, and until they are
+read no source is connected, so nothing is acknowledged (the broker keeps what it holds for the session).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -29,8 +32,35 @@ from shopfloor.ingest.service import STATUS_EVERY_S, build_connectors, default_w
 from shopfloor.ingest.writer import MAPPER_STATE_KEY, IngestWriter, WriterEmit, tune_gc_for_ingest
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
+from shopfloor.store.db import open_store
+from shopfloor.store.plant import load_plant
 
 log = logging.getLogger(__name__)
+
+
+def open_when_reachable(url: str | None, retry_s: float = 2.0) -> tuple[Engine, Plant]:
+    """The store and its plant, once the store answers: tried again every ``retry_s`` until it does (or SIGTERM
+    or SIGINT ends the wait, as KeyboardInterrupt)."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def interrupt(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        waiting = False
+        while True:
+            try:
+                engine = open_store(url)
+                with engine.connect() as conn:
+                    return engine, load_plant(conn)
+            except (OperationalError, DBAPIError) as exc:
+                if not waiting:
+                    log.warning("the store does not answer; waiting for it: %s", str(exc).splitlines()[0])
+                waiting = True
+                time.sleep(retry_s)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def run_ingest(

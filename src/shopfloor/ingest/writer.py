@@ -330,7 +330,10 @@ class IngestWriter:
     async def replay(self) -> None:
         """Store what the disk buffer holds now, if the store answers (what is left is replayed later)."""
         if self.buffered:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._drain)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._drain)
+            except Exception:  # noqa: BLE001 - the records stay buffered; the writer task tries again
+                log.exception("replaying the disk buffer failed; trying again later")
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""
