@@ -367,7 +367,9 @@ def simulate_cmd(
     port_base: Annotated[
         int,
         typer.Option(
-            min=0, max=65533, help="Known ports: Modbus TCP at this port, OPC UA at +1, MTConnect at +2 (0: free ports)."
+            min=0,
+            max=65533,
+            help="Known ports: Modbus TCP at this port, OPC UA at +1, MTConnect at +2 (0: free ports).",
         ),
     ] = 0,
 ) -> None:
@@ -411,7 +413,9 @@ def ingest_cmd(
     ] = None,
     worker: Annotated[
         str | None,
-        typer.Option(help="Name of this ingest worker (default: host name and buffer folder); keep it across restarts."),
+        typer.Option(
+            help="Name of this ingest worker (default: host name and buffer folder); keep it across restarts."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:

@@ -87,9 +87,13 @@ def test_a_pysparkplug_edge_node_is_counted_exactly(mqtt_url, unique, tmp_path):
 
     def states() -> list[str]:
         with engine.connect() as conn:
-            return conn.execute(
-                select(machine_events.c.state).where(machine_events.c.kind == "state").order_by(machine_events.c.id)
-            ).scalars().all()
+            return (
+                conn.execute(
+                    select(machine_events.c.state).where(machine_events.c.kind == "state").order_by(machine_events.c.id)
+                )
+                .scalars()
+                .all()
+            )
 
     host, port = broker_address(mqtt_url)
 

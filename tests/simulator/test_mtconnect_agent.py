@@ -7,7 +7,6 @@ sequence numbers consecutive, sub-types carried by their observations, an Agent 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 import httpx

@@ -43,7 +43,7 @@ def test_simulate_serves_at_the_port_base_and_prints_those_ports(tmp_path):
             time.sleep(0.2)
         time.sleep(0.5)
         text = out.read_text()
-        doc = yaml.safe_load(text[text.index("connectors:"):])
+        doc = yaml.safe_load(text[text.index("connectors:") :])
         by_name = {c["name"]: c for c in doc["connectors"]}
         assert by_name["mould-plc"]["port"] == base
         assert by_name["cnc-opcua"]["url"] == f"opc.tcp://127.0.0.1:{base + 1}/shopfloor/"

@@ -23,7 +23,6 @@ from itertools import repeat
 from operator import add
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-
 # Reconnection back-off of every connector: a peer (PLC, server, broker, agent) that comes back is used within
 # RECONNECT_MAX_S, plus the connection itself.  Retrying a dead peer on a plant network that often costs nothing.
 RECONNECT_MIN_S, RECONNECT_MAX_S = 0.25, 1.5

@@ -136,7 +136,7 @@ def _csv_problem(exc: csv.Error) -> str:
     if "unexpected end of data" in text:
         return "a double quote opens a field that is never closed (the rest of the file would be one field)"
     if "expected after" in text:
-        return "text after the closing double quote of a field; a quote inside a field is written twice (\"\")"
+        return 'text after the closing double quote of a field; a quote inside a field is written twice ("")'
     return text
 
 

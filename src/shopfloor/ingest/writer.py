@@ -140,8 +140,9 @@ def insert_measurements(
     flat: list[Any] | None = None,
 ) -> int:
     """Insert measurements (``rows``, and ``columns`` a block at a time); a reading of a value at an instant the
-    store already holds replaces it (the later reading in the stream is the value at that instant).  ``flat``: on SQLite, the statement parameters of ``columns`` if already made
-    (``sqlite_parameters``).
+    store already holds replaces it (the later reading in the stream is the value at that instant).  ``flat``: on
+    SQLite, the statement parameters of ``columns`` if already made (``sqlite_parameters``).  Returns the rows
+    written (new or replaced).
 
     Every value must be finite (the mapper quarantines NaN and infinities)."""
     count = len(rows) + sum(len(c.names) for c in columns)

@@ -15,8 +15,8 @@ raises all of them to QoS 1, for a plant that wants the broker to queue them for
 because a broker may deliver a QoS 0 message ahead of QoS 1 messages it still holds, and a birth must never
 overtake the data sent before it.  Nor may old data follow a new birth: after a reconnection the messages of the
 old connection that the broker never acknowledged are dropped (``dropped_unacknowledged``), never sent again
-behind the new NBIRTH with the old session's seq.  NCMD ``Node Control/Rebirth`` = true makes it publish NBIRTH and every DBIRTH again
-(the same bdSeq) before any more data, and other NCMD/DCMD metrics go to ``on_command``.  With
+behind the new NBIRTH with the old session's seq.  NCMD ``Node Control/Rebirth`` = true makes it publish NBIRTH
+and every DBIRTH again (the same bdSeq) before any more data, and other NCMD/DCMD metrics go to ``on_command``.  With
 ``primary_host`` it births only while that host application's STATE says online (section "Edge Node Session
 Establishment"); without one it births on connecting, and again when any host application announces itself
 online, so a host that starts after the edge node still learns every metric.
