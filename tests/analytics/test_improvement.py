@@ -18,7 +18,6 @@ from shopfloor.analytics.improvement import (
     normal_cdf,
     normal_quantile,
     proportion_difference,
-    regularized_incomplete_beta,
     t_cdf,
     t_quantile,
 )
@@ -142,15 +141,6 @@ def test_t_functions_refuse_bad_arguments():
     with pytest.raises(ValueError):
         t_cdf(math.nan, 5)
     assert t_cdf(math.inf, 3) == 1.0 and t_cdf(-math.inf, 3) == 0.0 and t_quantile(0.5, 3) == 0.0
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.floats(min_value=0.0, max_value=1.0), st.floats(min_value=0.05, max_value=200.0))
-def test_incomplete_beta_identities(x, a):
-    # I_x(a, 1) = x^a, I_x(1, b) = 1 - (1 - x)^b and I_{1/2}(a, a) = 1/2 follow from the defining integral.
-    assert regularized_incomplete_beta(x, a, 1.0) == pytest.approx(x**a, rel=1e-10, abs=1e-14)
-    assert regularized_incomplete_beta(x, 1.0, a) == pytest.approx(1.0 - (1.0 - x) ** a, rel=1e-10, abs=1e-14)
-    assert regularized_incomplete_beta(0.5, a, a) == pytest.approx(0.5, abs=1e-12)
 
 
 # ------------------------------------------------------------------------------------------------ standard normal

@@ -20,18 +20,41 @@ def _column(name, column):
         return [float(r[column]) for r in csv.DictReader(fh)]
 
 
-def test_constants_match_the_published_table_for_n_2_to_25():
-    # Montgomery, ISQC 7th ed., Appendix VI / ASTM E2587, as transcribed in the reference data (SPC-19),
-    # within the documented 0.001 rounding differences of the printed tables.
+def test_constants_are_the_published_table_for_n_2_to_25():
+    # Montgomery, ISQC 7th ed., Appendix VI, and ASTM E2587 Table 1, as transcribed in
+    # tests/data/control_chart_constants_n2_25.csv: the charts use the printed values themselves.
     with open(DATA / "control_chart_constants_n2_25.csv") as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:
         c = constants(int(r["n"]))
+        assert c.published
         for key in ("d2", "c4", "A2", "D3", "D4", "A3", "B3", "B4", "d3"):
-            assert getattr(c, key) == pytest.approx(float(r[key]), abs=0.0011), (r["n"], key)
-        assert c.d2_exact == pytest.approx(float(r["d2_exact"]), abs=2e-4)
+            assert getattr(c, key) == float(r[key]), (r["n"], key)
+    assert constants(5).D4 == 2.114 and constants(3).D4 == 2.574 and constants(24).D3 == 0.451
+
+
+def test_computed_constants_reproduce_the_published_table():
+    # The range integrals reproduce every printed d2 and d3 of the same table (Montgomery Appendix VI, ASTM E2587)
+    # when rounded to 3 decimals, except d3 for n = 2 and n = 19 (exactly 0.85250 and 0.73348, printed 0.853 and
+    # 0.734); d2 for n = 2 is 2 / sqrt(pi) exactly.  The factors the table derives from rounded d2 and d3 agree
+    # within its last digit, and D4(5) is 2.114 (exactly 2.11449), the value an 801-point grid missed.
+    with open(DATA / "control_chart_constants_n2_25.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert constants(2).d2_exact == pytest.approx(2 / np.sqrt(np.pi), abs=1e-11)
+    for r in rows:
+        c = constants(int(r["n"]))
+        assert round(c.d2_exact, 3) == float(r["d2"]), r["n"]
+        if c.n not in (2, 19):
+            assert round(c.d3_exact, 3) == float(r["d3"]), r["n"]
+        assert round(c.c4_exact, 4) == float(r["c4"]), r["n"]
+        assert c.d2_exact == pytest.approx(float(r["d2_exact"]), abs=5e-5)
+        assert c.d3_exact == pytest.approx(float(r["d3_exact"]), abs=5e-5)
+        assert 1 + 3 * c.d3_exact / c.d2_exact == pytest.approx(float(r["D4"]), abs=0.0011)
+    assert round(1 + 3 * constants(5).d3_exact / constants(5).d2_exact, 3) == 2.114
+    beyond = constants(50)  # no table: computed and rounded as the table is
+    assert not beyond.published and beyond.d2 == round(beyond.d2_exact, 3) and 4.49 < beyond.d2 < 4.51
     with pytest.raises(ValueError):
-        constants(26)
+        constants(101)
 
 
 def test_nist_individuals_chart_flow_rate():

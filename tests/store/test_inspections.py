@@ -54,7 +54,7 @@ def _bead(conn, plant, **kw):
         ({"product": "NOPE"}, "unknown product 'NOPE'"),
         ({"machine": "WLD-01"}, "names both machine and process_value"),
         ({"operation_seq": 10}, "DRUM-A has no operation 10"),
-        ({"rules": "westgard"}, "rules must be nelson or we"),
+        ({"rules": "westgard"}, "the set is nelson, we or limits"),
         ({"phase1": 1}, "phase1 needs at least 2"),
         ({"usl": float("nan")}, "usl must be a finite number"),
     ],

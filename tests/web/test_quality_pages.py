@@ -70,3 +70,31 @@ def test_an_ncr_is_opened_on_the_quality_page_and_decided_by_quality(qapp):
     token = csrf_of(operator.get("/quality").text)
     refused = operator.post("/quality/ncrs", data={"description": "x", "lot": "NOPE", "csrf_token": token})
     assert refused.status_code == 422 and "no lot &#39;NOPE&#39;" in refused.text
+
+
+def test_quality_sets_chart_options_and_voids_a_sample_on_the_characteristic_page(qapp):
+    client = page_login(qapp, "quality")
+    cid = qapp.state.char_id
+    page = client.get(f"/quality/characteristics/{cid}")
+    assert "관리도 설정" in page.text and "무효 처리" in page.text  # the quality user reads Korean
+    token = csrf_of(page.text)
+    saved = client.post(
+        f"/quality/characteristics/{cid}/settings",
+        data={"rules": "we:1,4=7", "nsigmas": "2,5", "capability_on": "all", "valid_max": "5", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    page = client.get(f"/quality/characteristics/{cid}")
+    assert "we:1,4=7" in page.text
+    refused = client.post(f"/quality/characteristics/{cid}/settings", data={"rules": "nelson:9", "csrf_token": token})
+    assert refused.status_code == 422 and "nelson has rules 1, 2, 3, 4, 5, 6, 7, 8, not &#39;9&#39;" in refused.text
+    sid = int(re.findall(r"/samples/(\d+)/void", page.text)[0])
+    voided = client.post(
+        f"/quality/characteristics/{cid}/samples/{sid}/void", data={"reason": "typed twice", "csrf_token": token}
+    )
+    assert voided.status_code == 200 and "typed twice" in voided.text
+    operator = page_login(qapp, "operator")
+    denied = operator.post(
+        f"/quality/characteristics/{cid}/samples/{sid}/exclude", data={"reason": "x", "csrf_token": token}
+    )
+    assert denied.status_code in (403, 422)

@@ -4,7 +4,12 @@ over the API, from a CSV file, or a machine's process values), and the control c
 Limits: the first ``phase1`` subgroups of a characteristic set the centre and sigma (phase I); later subgroups
 are plotted against those frozen values (phase II).  Until ``phase1`` subgroups exist, the limits come from all
 subgroups so far and are marked provisional.  A characteristic without ``phase1`` always uses all the subgroups
-shown.
+shown.  A sample excluded with a reason (an assignable cause) is left out of the phase I estimate and still
+charted (revised limits); a voided sample (a wrong entry) is kept with its reason but never charted.  Capability is
+computed on the phase I subgroups once the limits are frozen (``options.capability_on``), and says so.
+
+A measurement outside the characteristic's plausible range is refused: ``valid_min`` / ``valid_max`` (e.g. the
+gauge's range) when set, else ten tolerances beyond the specification limits, and never beyond +-1e12.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, func, insert, select, update
 
 from shopfloor.analytics import spc
-from shopfloor.analytics.study import control_study
+from shopfloor.analytics.capability import METHODS as CAPABILITY_METHODS
+from shopfloor.analytics.run_rules import RuleSpecError, parse_rules
+from shopfloor.analytics.study import CAPABILITY_SETS, control_study
 from shopfloor.model.plant import Plant
 from shopfloor.store.schema import (
     inspection_characteristics,
@@ -33,10 +41,33 @@ from shopfloor.store.schema import (
 VARIABLE_CHARTS = ("xbar-r", "xbar-s", "imr", "ewma", "cusum")
 ATTRIBUTE_CHARTS = ("p", "np", "c", "u")
 SOURCES = ("terminal", "api", "csv")
+# No measurement is larger than this: beyond it the squares in the statistics overflow.
+MAGNITUDE_LIMIT = 1e12
+# Without a stated range, a measurement more than this many tolerances beyond a limit is taken for a wrong entry.
+TOLERANCES_BEYOND_LIMITS = 10
+# Chart options a characteristic may set, with their type and allowed values (see analytics.study).
+OPTION_KINDS: dict[str, Any] = {
+    "nsigmas": (float, 0.5, 6.0),
+    "centre": (float, None, None),
+    "sigma": (float, 0.0, None),
+    "lambda": (float, 0.0, 1.0),
+    "ewma_limits": ("exact", "asymptotic"),
+    "k": (float, 0.0, 10.0),
+    "h": (float, 0.0, 50.0),
+    "sigma_method": spc.SIGMA_METHODS,
+    "capability_on": CAPABILITY_SETS,
+    "capability_method": CAPABILITY_METHODS,
+}
 
 
 class InspectionError(ValueError):
-    """An inspection plan or record that cannot be accepted; the message says why."""
+    """An inspection plan or record that cannot be accepted; the message says why, ``code`` and ``params`` say it
+    for a translation."""
+
+    def __init__(self, message: str, code: str = "inspection.invalid", **params: Any):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -55,11 +86,14 @@ class Characteristic:
     sample_size: int
     every_parts: int | None
     every_minutes: int | None
-    rules: str
+    rules: str | None
     phase1: int | None
     machine: str | None
     process_value: str | None
     active: bool
+    options: dict[str, Any] | None = None
+    valid_min: float | None = None
+    valid_max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,7 +126,7 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
     problems: list[str] = []
     v = {f: spec.get(f) for f in FIELDS}
     v["active"] = True if v["active"] is None else bool(v["active"])
-    v["rules"] = v["rules"] or "nelson"
+    v["rules"] = v["rules"] or None
     for key in ("product", "code", "name", "kind", "chart"):
         if not isinstance(v[key], str) or not v[key].strip():
             problems.append(f"{key} is required")
@@ -132,8 +166,29 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
             problems.append(f"{key} must be a whole number of at least 1, not {value!r}")
     if isinstance(v["phase1"], int) and v["phase1"] < 2:
         problems.append("phase1 needs at least 2 subgroups")
-    if v["rules"] not in ("nelson", "we"):
-        problems.append(f"rules must be nelson or we, not {v['rules']!r}")
+    if v["rules"] is not None:
+        try:
+            rule_set = parse_rules(v["rules"])
+            v["rules"] = rule_set.spec()
+            if v["chart"] == "cusum" and rule_set.name != "limits":
+                problems.append("a CUSUM chart is judged by its decision interval only: leave rules empty")
+        except (RuleSpecError, TypeError) as exc:
+            problems.append(str(exc))
+    try:
+        v["options"] = _check_options(v["options"])
+    except InspectionError as exc:
+        problems.append(str(exc))
+    try:
+        vmin, vmax = _finite(v["valid_min"], "valid_min"), _finite(v["valid_max"], "valid_max")
+        if vmin is not None and vmax is not None and vmin >= vmax:
+            problems.append(f"valid_min {vmin:g} must be below valid_max {vmax:g}")
+        for key in ("lsl", "usl", "nominal"):
+            limit = v[key]
+            if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+                if (vmin is not None and limit < vmin) or (vmax is not None and limit > vmax):
+                    problems.append(f"{key} {limit:g} lies outside the plausible range valid_min..valid_max")
+    except InspectionError as exc:
+        problems.append(str(exc))
     if (v["machine"] is None) != (v["process_value"] is None):
         problems.append("a characteristic from process values names both machine and process_value")
     if v["machine"] is not None and v["machine"] not in {m.code for m in plant.machines}:
@@ -147,6 +202,73 @@ def check_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -
     if problems:
         raise InspectionError("; ".join(problems))
     return v
+
+
+def _check_options(options: Any) -> dict[str, Any] | None:
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise InspectionError("options must be an object of chart options")
+    unknown = set(options) - set(OPTION_KINDS)
+    if unknown:
+        raise InspectionError(f"unknown chart options: {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        kind = OPTION_KINDS[key]
+        if kind[0] is float:
+            number = _finite(value, f"options.{key}")
+            low, high = kind[1], kind[2]
+            if (low is not None and number <= low) or (high is not None and number > high):
+                bounds = f"above {low:g}" + (f" and at most {high:g}" if high is not None else "")
+                raise InspectionError(f"options.{key} must be {bounds}, not {number:g}")
+            out[key] = number
+        elif value not in kind:
+            raise InspectionError(f"options.{key} must be one of {', '.join(kind)}, not {value!r}")
+        else:
+            out[key] = value
+    return out or None
+
+
+def plausible_range(char: Characteristic) -> tuple[float, float]:
+    """The range a measurement of ``char`` can have: its stated range, else ten tolerances beyond the limits."""
+    low, high = -MAGNITUDE_LIMIT, MAGNITUDE_LIMIT
+    if char.lsl is not None and char.usl is not None:
+        tolerance = char.usl - char.lsl
+        low = char.lsl - TOLERANCES_BEYOND_LIMITS * tolerance
+        high = char.usl + TOLERANCES_BEYOND_LIMITS * tolerance
+    if char.valid_min is not None:
+        low = char.valid_min
+    if char.valid_max is not None:
+        high = char.valid_max
+    return max(low, -MAGNITUDE_LIMIT), min(high, MAGNITUDE_LIMIT)
+
+
+def check_measurements(char: Characteristic, raw: list[Any]) -> list[float]:
+    """The subgroup's values as numbers within the plausible range; a decimal comma is read as a point."""
+    low, high = plausible_range(char)
+    unit = f" {char.unit}" if char.unit else ""
+    nums = []
+    for i, x in enumerate(raw):
+        try:
+            value = _finite(float(str(x).strip().replace(",", ".")) if isinstance(x, str) else x, f"value {i + 1}")
+        except ValueError:
+            raise InspectionError(
+                f"value {i + 1} {x!r} is not a number", "inspection.not_a_number", position=i + 1, value=str(x)
+            ) from None
+        if not low <= value <= high:  # type: ignore[operator]
+            raise InspectionError(
+                f"value {i + 1} ({value:g}{unit}) lies outside the plausible range of {char.code}, {low:g} to "
+                f"{high:g}{unit}: check the entry (a stated range can be changed in the characteristic's settings)",
+                "inspection.implausible",
+                position=i + 1,
+                value=value,
+                low=low,
+                high=high,
+            )
+        nums.append(value)
+    return nums
 
 
 def save_characteristic(conn: Connection, plant: Plant, spec: dict[str, Any]) -> Characteristic:
@@ -237,12 +359,7 @@ def record(
     if char.kind == "variable":
         if not isinstance(measurements_, list) or not measurements_:
             raise InspectionError(f"{char.code} needs {char.sample_size} measured value(s)")
-        nums = []
-        for i, x in enumerate(measurements_):
-            try:
-                nums.append(_finite(float(str(x).replace(",", ".")) if isinstance(x, str) else x, f"value {i + 1}"))
-            except ValueError:
-                raise InspectionError(f"value {i + 1} {x!r} is not a number") from None
+        nums = check_measurements(char, measurements_)
         if len(nums) != char.sample_size:
             raise InspectionError(f"{char.code} takes {char.sample_size} value(s) per sample, not {len(nums)}")
         values["measurements"] = nums
@@ -294,7 +411,61 @@ def _sample_dict(row: Any) -> dict[str, Any]:
         "machine": row.machine,
         "inspector": row.inspector,
         "source": row.source,
+        "excluded_reason": row.excluded_reason,
+        "void_reason": row.void_reason,
+        "voided_by": row.voided_by,
     }
+
+
+def _sample_row(conn: Connection, char: Characteristic, sample_id: int) -> Any:
+    s = inspection_samples.c
+    row = conn.execute(
+        select(inspection_samples).where(s.id == sample_id, s.characteristic_id == char.id).with_for_update()
+    ).first()
+    if row is None:
+        raise InspectionError(
+            f"no sample {sample_id} of {char.code}", "inspection.no_sample", sample=sample_id, characteristic=char.code
+        )
+    return row
+
+
+def _reason(reason: Any, what: str) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise InspectionError(f"a reason is required to {what} a sample", "inspection.reason_required", action=what)
+    if len(reason) > 2000:
+        raise InspectionError("a reason has at most 2000 characters", "inspection.reason_too_long")
+    return reason.strip()
+
+
+def void_sample(conn: Connection, char: Characteristic, sample_id: int, actor: str, reason: str) -> dict[str, Any]:
+    """Void a sample (a wrong entry): it stays stored with who voided it and why, and is never charted again."""
+    why = _reason(reason, "void")
+    row = _sample_row(conn, char, sample_id)
+    if row.void_reason is not None:
+        raise InspectionError(
+            f"sample {sample_id} was already voided by {row.voided_by}: {row.void_reason}",
+            "inspection.already_voided",
+            sample=sample_id,
+        )
+    s = inspection_samples.c
+    conn.execute(
+        update(inspection_samples)
+        .where(s.id == sample_id)
+        .values(void_reason=why, voided_by=actor, voided_at=datetime.now(timezone.utc))
+    )
+    return _sample_dict(conn.execute(select(inspection_samples).where(s.id == sample_id)).one())
+
+
+def exclude_sample(conn: Connection, char: Characteristic, sample_id: int, reason: str | None) -> dict[str, Any]:
+    """Leave a sample out of the phase I limits for an assignable cause (``reason``), or take it back (None); the
+    sample stays on the chart and is still tested."""
+    why = None if reason is None else _reason(reason, "exclude")
+    row = _sample_row(conn, char, sample_id)
+    if row.void_reason is not None:
+        raise InspectionError(f"sample {sample_id} is voided", "inspection.already_voided", sample=sample_id)
+    s = inspection_samples.c
+    conn.execute(update(inspection_samples).where(s.id == sample_id).values(excluded_reason=why))
+    return _sample_dict(conn.execute(select(inspection_samples).where(s.id == sample_id)).one())
 
 
 def samples(conn: Connection, char: Characteristic, limit: int = 200) -> list[dict[str, Any]]:
@@ -353,24 +524,46 @@ def _series(conn: Connection, char: Characteristic, limit: int | None) -> dict[s
         groups = [[float(r.value) for r in rows[i : i + n]] for i in range(0, len(rows), n)]
         return {"ts": [rows[i + n - 1].ts for i in range(0, len(rows), n)], "groups": groups}
     s = inspection_samples.c
-    query = select(inspection_samples).where(s.characteristic_id == char.id).order_by(s.ts.desc(), s.id.desc())
+    query = (
+        select(inspection_samples)
+        .where(s.characteristic_id == char.id, s.void_reason.is_(None))
+        .order_by(s.ts.desc(), s.id.desc())
+    )
     rows = conn.execute(query.limit(limit) if limit else query).all()[::-1]
-    if char.kind == "variable":
-        return {"ts": [r.ts for r in rows], "groups": [list(r.measurements) for r in rows]}
-    return {
+    return _series_of(char, rows)
+
+
+def _series_of(char: Characteristic, rows: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "ts": [r.ts for r in rows],
-        "counts": [int(r.nonconforming) for r in rows],
-        "sizes": [int(r.inspected) for r in rows],
+        "ids": [int(r.id) for r in rows],
+        "excluded": [i for i, r in enumerate(rows) if r.excluded_reason is not None],
     }
+    if char.kind == "variable":
+        return out | {"groups": [list(r.measurements) for r in rows]}
+    return out | {"counts": [int(r.nonconforming) for r in rows], "sizes": [int(r.inspected) for r in rows]}
 
 
 def _study_args(char: Characteristic, series: dict[str, Any]) -> dict[str, Any]:
     if char.kind == "variable":
         groups = series["groups"]
-        if char.chart in ("xbar-r", "xbar-s"):
+        if char.chart in ("xbar-r", "xbar-s") or char.sample_size > 1:
             return {"groups": groups}
         return {"values": [g[0] for g in groups]}
     return {"values": series["counts"], "sizes": series["sizes"], "subgroup_size": char.sample_size}
+
+
+def _options(char: Characteristic) -> dict[str, Any]:
+    """The characteristic's chart options as control_study arguments."""
+    opts = dict(char.options or {})
+    out: dict[str, Any] = {}
+    for key, arg in (
+        ("nsigmas", "nsigmas"), ("lambda", "lam"), ("ewma_limits", "ewma_limits"), ("k", "k"), ("h", "h"),
+        ("sigma_method", "sigma_method"), ("capability_method", "capability_method"),
+    ):  # fmt: skip
+        if key in opts:
+            out[arg] = opts[key]
+    return out
 
 
 def _count(char: Characteristic, series: dict[str, Any]) -> int:
@@ -386,27 +579,32 @@ def frozen_limits(conn: Connection, char: Characteristic) -> dict[str, float] | 
     else:
         s = inspection_samples.c
         rows = conn.execute(
-            select(inspection_samples).where(s.characteristic_id == char.id).order_by(s.ts, s.id).limit(char.phase1)
+            select(inspection_samples)
+            .where(s.characteristic_id == char.id, s.void_reason.is_(None))
+            .order_by(s.ts, s.id)
+            .limit(char.phase1)
         ).all()
-        series = (
-            {"groups": [list(r.measurements) for r in rows]}
-            if char.kind == "variable"
-            else {"counts": [int(r.nonconforming) for r in rows], "sizes": [int(r.inspected) for r in rows]}
-        )
+        series = _series_of(char, rows)
     if _count(char, series) < char.phase1:
         return None
-    study = control_study(char.chart, **_study_args(char, series))
+    args = _study_args(char, series)
+    exclude = series.get("excluded") or None
+    if char.chart in ("ewma", "cusum"):
+        # The target and sigma of individual values (or of the subgroups' within sigma) from the phase I points.
+        if "groups" in args:
+            within = spc.xbar_r(args["groups"], exclude=exclude)[0]
+            return {"centre": float(within.centre[0]), "sigma": float(within.extra["sigma"]), "series": series}
+        x = np.asarray(args["values"], dtype=float)
+        i_chart = spc.imr(x, exclude=exclude)[0]
+        return {"centre": float(i_chart.centre[0]), "sigma": float(i_chart.extra["sigma"]), "series": series}
+    study = control_study(char.chart, **args, exclude=exclude, **_options(char))
     first = study["charts"][0]
     if char.chart in VARIABLE_CHARTS:
-        if char.chart in ("ewma", "cusum"):
-            values = _study_args(char, series)["values"]
-            i_chart = spc.imr(values)[0]
-            return {"centre": float(i_chart.centre[0]), "sigma": float(i_chart.extra["sigma"])}
-        return {"centre": float(first["centre"]), "sigma": float(first["sigma"])}
+        return {"centre": float(first["centre"]), "sigma": float(first["sigma"]), "series": series}
     centre = float(first["centre"] if not isinstance(first["centre"], list) else first["centre"][0])
     if char.chart == "np":
         centre /= char.sample_size  # np_chart takes p-bar
-    return {"centre": centre}
+    return {"centre": centre, "series": series}
 
 
 def _series_oldest(conn: Connection, char: Characteristic, count: int) -> dict[str, Any]:
@@ -419,31 +617,62 @@ def _series_oldest(conn: Connection, char: Characteristic, count: int) -> dict[s
         .limit(count * char.sample_size)
     ).all()
     n = char.sample_size
-    return {"groups": [[float(r.value) for r in rows[i : i + n]] for i in range(0, len(rows) - n + 1, n)]}
+    return {
+        "groups": [[float(r.value) for r in rows[i : i + n]] for i in range(0, len(rows) - n + 1, n)],
+        "excluded": [],
+    }
 
 
 def chart(conn: Connection, char: Characteristic, limit: int = 100) -> dict[str, Any]:
     """The characteristic's chart over its latest ``limit`` subgroups: the study (charts with limits per point,
-    violations, capability for variables with limits), the subgroup times, and whether the limits are frozen."""
+    violations, capability for variables with limits), the subgroup times and sample ids, and whether the limits
+    are frozen.  Data that cannot make a chart give a ``message`` instead of charts, never an error."""
     series = _series(conn, char, limit)
     count = _count(char, series)
-    base: dict[str, Any] = {"characteristic": char.to_dict(), "ts": [t.isoformat() for t in series["ts"]]}
+    base: dict[str, Any] = {
+        "characteristic": char.to_dict(),
+        "ts": [t.isoformat() for t in series["ts"]],
+        "sample_ids": series.get("ids", []),
+        "indices": "0-based",
+    }
     if count < 2:
         return base | {"charts": [], "limits": "none", "message": f"{count} subgroup(s): at least 2 are needed"}
-    frozen = frozen_limits(conn, char)
-    extra: dict[str, Any] = {}
-    if frozen is not None:
-        if char.chart in ("ewma", "cusum"):
-            extra = {"target": frozen["centre"], "sigma": frozen["sigma"]}
-        else:
-            extra = dict(frozen)
+    options = char.options or {}
+    extra: dict[str, Any] = _options(char)
     try:
+        frozen = frozen_limits(conn, char)
+        if frozen is not None:
+            extra |= {key: frozen[key] for key in ("centre", "sigma") if key in frozen}
+        # A known centre or sigma stated in the settings wins over an estimate.
+        extra |= {key: options[key] for key in ("centre", "sigma") if key in options}
+        cap_on = options.get("capability_on", "phase1")
         study = control_study(
-            char.chart, **_study_args(char, series), usl=char.usl, lsl=char.lsl, rules=char.rules, **extra
+            char.chart,
+            **_study_args(char, series),
+            usl=char.usl,
+            lsl=char.lsl,
+            nominal=char.nominal,
+            rules=char.rules,
+            exclude=series.get("excluded") if frozen is None else None,
+            capability_on="all",
+            **extra,
         )
-    except (spc.SpcError, ValueError) as exc:
+        if "capability" in study and frozen is not None and cap_on == "phase1":
+            # Capability of the phase I subgroups (less the excluded ones), with the frozen sigma.
+            phase = frozen["series"]
+            cap = control_study(
+                char.chart, **_study_args(char, phase), usl=char.usl, lsl=char.lsl, nominal=char.nominal,
+                exclude=phase.get("excluded") or None, capability_on="phase1", **extra,
+            )["capability"]  # fmt: skip
+            study["capability"] = cap
+    except (spc.SpcError, ValueError, ArithmeticError) as exc:
         return base | {"charts": [], "limits": "none", "message": str(exc)}
-    return base | study | {"limits": "frozen" if frozen is not None else "provisional" if char.phase1 else "all"}
+    excluded = series.get("excluded", [])
+    return (
+        base
+        | study
+        | {"excluded": excluded, "limits": "frozen" if frozen is not None else "provisional" if char.phase1 else "all"}
+    )
 
 
 def _new_violations(conn: Connection, char: Characteristic, sample_id: int) -> list[dict[str, Any]]:

@@ -516,8 +516,11 @@ inspection_characteristics = Table(
     Column("sample_size", Integer, nullable=False),
     Column("every_parts", Integer, nullable=True),
     Column("every_minutes", Integer, nullable=True),
-    Column("rules", String(16), nullable=False),  # nelson, we
+    Column("rules", String(200), nullable=True),  # nelson, we or limits [:rules with parameters]; null: the chart's
     Column("phase1", Integer, nullable=True),  # subgroups that set the limits; then frozen
+    Column("options", JSON, nullable=True),  # chart options (nsigmas, known centre and sigma, EWMA, CUSUM, capability)
+    Column("valid_min", Float, nullable=True),  # the plausible range of a measurement (a gauge's range)
+    Column("valid_max", Float, nullable=True),
     Column("machine", String(64), nullable=True),
     Column("process_value", String(64), nullable=True),
     Column("active", Boolean, nullable=False),
@@ -540,6 +543,10 @@ inspection_samples = Table(
     Column("inspector", String(200), nullable=False),
     Column("source", String(16), nullable=False),  # terminal, api, csv
     Column("key", String(128), nullable=True, unique=True),
+    Column("excluded_reason", Text, nullable=True),  # left out of the phase I limits (assignable cause); still charted
+    Column("void_reason", Text, nullable=True),  # voided (a wrong entry): kept, never charted
+    Column("voided_by", String(200), nullable=True),
+    Column("voided_at", UTCDateTime, nullable=True),
     Index("ix_inspection_samples_characteristic_id", "characteristic_id", "ts"),
     Index("ix_inspection_samples_lot", "lot"),
     Index("ix_inspection_samples_work_order", "work_order"),

@@ -63,7 +63,128 @@ def _char_page(
 
     ctx["labels"] = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
     ctx["can_record"] = allowed(principal, "record_inspections")
+    ctx["can_manage"] = allowed(principal, "manage_quality")
+    with engine.connect() as conn:
+        ctx["recent"] = list(reversed(insp.samples(conn, char, limit=30)))
+    ctx["options"] = char.options or {}
     return _page(request, "characteristic.html", ctx, code)
+
+
+def _number(text: str, what: str) -> float | None:
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise insp.InspectionError(f"{what} {text!r} is not a number") from None
+
+
+@router.post("/quality/characteristics/{cid}/settings")
+def settings_form(
+    cid: int,
+    request: Request,
+    rules: str = Form(""),
+    nsigmas: str = Form(""),
+    centre: str = Form(""),
+    sigma: str = Form(""),
+    lam: str = Form("", alias="lambda"),
+    ewma_limits: str = Form(""),
+    k: str = Form(""),
+    h: str = Form(""),
+    capability_on: str = Form(""),
+    capability_method: str = Form(""),
+    valid_min: str = Form(""),
+    valid_max: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    """The chart options of the characteristic, as ``shopfloor spc`` takes them."""
+    _require_csrf(principal, csrf_token)
+    ensure(principal, "manage_quality")
+    try:
+        with writing(engine) as conn:
+            char = insp.get(conn, cid)
+            options = {
+                "nsigmas": _number(nsigmas, "nsigmas"),
+                "centre": _number(centre, "centre"),
+                "sigma": _number(sigma, "sigma"),
+                "lambda": _number(lam, "lambda"),
+                "ewma_limits": ewma_limits or None,
+                "k": _number(k, "k"),
+                "h": _number(h, "h"),
+                "capability_on": capability_on or None,
+                "capability_method": capability_method or None,
+            }
+            spec = {key: value for key, value in char.to_dict().items() if key != "id"}
+            spec |= {
+                "rules": rules.strip() or None,
+                "options": {key: value for key, value in options.items() if value is not None} or None,
+                "valid_min": _number(valid_min, "valid_min"),
+                "valid_max": _number(valid_max, "valid_max"),
+            }
+            saved = insp.save_characteristic(conn, _plant(engine), spec)
+            audit.record(conn, principal.actor, "quality.characteristic", f"characteristic:{cid}", saved.to_dict())
+    except insp.InspectionError as exc:
+        if "no characteristic" in str(exc):
+            raise Problem(404, "Not found", str(exc)) from None
+        return _char_page(request, principal, engine, cid, str(exc), 422)
+    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+
+def _sample_change(
+    request: Request, principal: Principal, engine: Engine, cid: int, csrf_token: str, change
+) -> Response:
+    """Run ``change(conn, char)`` (a void or an exclusion, with its audit entry) for quality staff, then show the
+    characteristic again; a refusal is shown on its page."""
+    _require_csrf(principal, csrf_token)
+    ensure(principal, "manage_quality")
+    try:
+        with writing(engine) as conn:
+            change(conn, insp.get(conn, cid))
+    except insp.InspectionError as exc:
+        if exc.code == "inspection.no_sample" or "no characteristic" in str(exc):
+            raise Problem(404, "Not found", str(exc)) from None
+        return _char_page(request, principal, engine, cid, str(exc), 422)
+    return RedirectResponse(f"/quality/characteristics/{cid}", status_code=303)
+
+
+@router.post("/quality/characteristics/{cid}/samples/{sid}/void")
+def void_form(
+    cid: int,
+    sid: int,
+    request: Request,
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    def void(conn, char) -> None:
+        insp.void_sample(conn, char, sid, principal.actor, reason)
+        audit.record(conn, principal.actor, "quality.sample_void", f"sample:{sid}", {"reason": reason})
+
+    return _sample_change(request, principal, engine, cid, csrf_token, void)
+
+
+@router.post("/quality/characteristics/{cid}/samples/{sid}/exclude")
+def exclude_form(
+    cid: int,
+    sid: int,
+    request: Request,
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    """Exclude with a reason; an empty reason takes the sample back into the limits."""
+    why = reason.strip() or None
+
+    def exclude(conn, char) -> None:
+        insp.exclude_sample(conn, char, sid, why)
+        audit.record(conn, principal.actor, "quality.sample_exclude", f"sample:{sid}", {"reason": why})
+
+    return _sample_change(request, principal, engine, cid, csrf_token, exclude)
 
 
 @router.get("/quality/characteristics/{cid}")

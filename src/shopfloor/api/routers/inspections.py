@@ -23,6 +23,23 @@ router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
 KeyHeader = Header(None, alias="Idempotency-Key", max_length=100, description="The same key is done once")
 
 
+class ChartOptionsIn(BaseModel):
+    """Chart options; each left out takes the chart's default (see ``shopfloor spc --help``)."""
+
+    nsigmas: float | None = Field(None, gt=0.5, le=6, description="Width of the limits in sigmas (L of the EWMA)")
+    centre: float | None = Field(None, description="Known centre (EWMA/CUSUM target; p, c or u)")
+    sigma: float | None = Field(None, gt=0, description="Known sigma of individual values")
+    lam: float | None = Field(None, alias="lambda", gt=0, le=1, description="EWMA weight")
+    ewma_limits: Literal["exact", "asymptotic"] | None = None
+    k: float | None = Field(None, gt=0, le=10, description="CUSUM reference value, in sigmas")
+    h: float | None = Field(None, gt=0, le=50, description="CUSUM decision interval, in sigmas")
+    sigma_method: Literal["uwave", "pooled"] | None = None
+    capability_on: Literal["phase1", "all"] | None = None
+    capability_method: Literal["normal", "percentile", "boxcox"] | None = None
+
+    model_config = {"populate_by_name": True}
+
+
 class CharacteristicIn(BaseModel):
     product: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
@@ -36,7 +53,15 @@ class CharacteristicIn(BaseModel):
     sample_size: int = Field(ge=1, le=10_000)
     every_parts: int | None = Field(None, ge=1, le=10_000_000, description="Inspect every N parts")
     every_minutes: int | None = Field(None, ge=1, le=525_600, description="Inspect every N minutes")
-    rules: Literal["nelson", "we"] = "nelson"
+    rules: str | None = Field(
+        None,
+        max_length=200,
+        description="nelson, we or limits, optionally with rules and parameters (nelson:1,2=7,5=2/3); "
+        "default: nelson, or only the limits for EWMA and CUSUM",
+    )
+    options: ChartOptionsIn | None = None
+    valid_min: float | None = Field(None, description="Plausible range of a measurement (e.g. the gauge's range)")
+    valid_max: float | None = None
     phase1: int | None = Field(
         None, ge=2, le=10_000, description="Subgroups that set the limits, which are then frozen"
     )
@@ -58,6 +83,16 @@ class SampleIn(BaseModel):
     machine: str | None = Field(None, max_length=64)
     ts: AwareDatetime | None = Field(None, description="When it was measured; default now")
     source: Literal["terminal", "api"] = "api"
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ExclusionIn(BaseModel):
+    reason: str | None = Field(
+        None, max_length=2000, description="The assignable cause; null takes the sample back into the limits"
+    )
 
 
 class NcrIn(BaseModel):
@@ -107,7 +142,9 @@ def save_characteristic(
     plant = plant_or_404(engine)
     with writing(engine) as conn:
         try:
-            char = insp.save_characteristic(conn, plant, body.model_dump())
+            spec = body.model_dump(exclude={"options"})
+            spec["options"] = body.options.model_dump(by_alias=True, exclude_none=True) if body.options else None
+            char = insp.save_characteristic(conn, plant, spec)
         except insp.InspectionError as exc:
             raise Problem(422, "Invalid characteristic", str(exc)) from None
         audit.record(conn, principal.actor, "quality.characteristic", f"characteristic:{char.id}", char.to_dict())
@@ -192,6 +229,55 @@ def record_sample(
             )
         except insp.InspectionError as exc:
             raise Problem(422, "Invalid sample", str(exc)) from None
+
+
+def _change_sample(engine: Engine, principal: Principal, cid: int, sid: int, change, action: str, reason) -> dict:
+    """Void or exclude one sample (``change(conn, char)``) and audit it, in one transaction."""
+    with writing(engine) as conn:
+        char = _char_or_404(conn, cid)
+        try:
+            doc = change(conn, char)
+        except insp.InspectionError as exc:
+            status = {"inspection.no_sample": 404, "inspection.already_voided": 409}.get(exc.code, 422)
+            raise Problem(status, "Sample not changed", str(exc)) from None
+        audit.record(conn, principal.actor, action, f"sample:{sid}", {"reason": reason})
+        return doc
+
+
+@router.post(
+    "/characteristics/{cid}/samples/{sid}/void",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Void a sample (a wrong entry): kept with the reason, never charted again",
+)
+def void_sample(
+    cid: int,
+    sid: int,
+    body: ReasonIn,
+    principal: Principal = Depends(require("manage_quality")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    def void(conn, char):
+        return insp.void_sample(conn, char, sid, principal.actor, body.reason)
+
+    return _change_sample(engine, principal, cid, sid, void, "quality.sample_void", body.reason)
+
+
+@router.post(
+    "/characteristics/{cid}/samples/{sid}/exclude",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Leave a sample out of the phase I limits for an assignable cause (it stays on the chart), or take it back",
+)
+def exclude_sample(
+    cid: int,
+    sid: int,
+    body: ExclusionIn,
+    principal: Principal = Depends(require("manage_quality")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    def exclude(conn, char):
+        return insp.exclude_sample(conn, char, sid, body.reason)
+
+    return _change_sample(engine, principal, cid, sid, exclude, "quality.sample_exclude", body.reason)
 
 
 @router.post(
