@@ -2,6 +2,7 @@
 the nextSequence cursor, through a buffer overflow, an agent restart and a malformed document."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -68,28 +69,36 @@ CONFIG = {
 }
 
 
+@contextlib.asynccontextmanager
+async def following(items, config, **options):
+    """An agent of one device (CNC-03) on loopback and a connector following it: yields the agent, the connector
+    (once connected) and the list of Signals it emitted."""
+    agent = MTConnectAgent({"CNC-03": items})
+    await agent.start()
+    conn = MTConnectConnector("cnc", agent.url, config, poll_s=0.05, **options)
+    seen = []
+
+    async def emit(signals):
+        seen.extend(signals)
+
+    task = asyncio.create_task(conn.run(emit))
+    try:
+        await until(lambda: conn.status.connected)
+        yield agent, conn, seen
+    finally:
+        task.cancel()
+        await agent.stop()
+
+
 def test_agent_starts_unavailable_and_the_connector_follows_the_cursor():
     async def scenario():
-        agent = MTConnectAgent({"CNC-03": ITEMS})
-        await agent.start()
-        conn = MTConnectConnector("cnc", agent.url, CONFIG, poll_s=0.05)
-        seen = []
-
-        async def emit(signals):
-            seen.extend(signals)
-
-        task = asyncio.create_task(conn.run(emit))
-        try:
-            await until(lambda: conn.status.connected)
+        async with following(ITEMS, CONFIG) as (agent, _, seen):
             first = list(seen)
             agent.set("CNC-03", "execution", "ACTIVE")
             for n in range(1, 6):
                 agent.set("CNC-03", "part_count", n)
             agent.set("CNC-03", "spindle_load", 55.5)
             await until(lambda: any(s.tag == "spindle_load" and s.value == 55.5 for s in seen))
-        finally:
-            task.cancel()
-            await agent.stop()
         return first, seen
 
     first, seen = run(scenario())
@@ -184,25 +193,12 @@ def test_sub_typed_items_are_chosen_by_their_subtype_never_by_their_type_alone()
     0 is no production); the bare type key names no item and the status says which keys would."""
 
     async def scenario(items):
-        agent = MTConnectAgent({"CNC-03": SUBTYPED})
-        await agent.start()
-        conn = MTConnectConnector("cnc", agent.url, {"CNC-03": {"device": "CNC-03", "items": items}}, poll_s=0.05)
-        seen = []
-
-        async def emit(signals):
-            seen.extend(signals)
-
-        task = asyncio.create_task(conn.run(emit))
-        try:
-            await until(lambda: conn.status.connected)
+        async with following(SUBTYPED, {"CNC-03": {"device": "CNC-03", "items": items}}) as (agent, conn, seen):
             for n in range(1, 11):
                 agent.set("CNC-03", "part_count_all", n)
                 agent.set("CNC-03", "part_count_left", 10 - n)
             await until(lambda: sum(1 for s in seen if s.value is not None) >= 10 or conn.status.errors_total > 0)
             await asyncio.sleep(0.2)
-        finally:
-            task.cancel()
-            await agent.stop()
         return conn, seen
 
     conn, seen = run(scenario({"PART_COUNT/ALL": "TotalCount"}))

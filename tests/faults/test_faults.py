@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -19,58 +15,38 @@ from tests.ingest.test_pipeline import _good, sig
 from tests.ingest.test_pipeline import store as store  # noqa: F401,PLC0414 - the fixture
 
 
-def _mount_tiny_fs(path: Path, size: str = "64k") -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True).returncode == 0  # fmt: skip
+def test_a_full_disk_refuses_new_records_and_keeps_the_old_ones_intact(tiny_disk):
+    buf = DiskBuffer(tiny_disk / "buffer", segment_bytes=4096)  # segments roll over as the disk fills
+    written = 0
+    with pytest.raises(BufferFullError) as info:
+        for i in range(10_000):
+            buf.append([f"record {i:05d} ".encode() * 8])
+            written += 1
+    assert info.value.errno in (errno.ENOSPC, errno.EDQUOT) and "disk full" in str(info.value)
+    assert written > 0
+    buf.close()
+    again = DiskBuffer(tiny_disk / "buffer")  # what was written before the disk filled is all there, in order
+    records = [r for _, r in again.pending()]
+    assert len(records) == written and records[-1].startswith(f"record {written - 1:05d}".encode())
+    assert again.recovery_notes == []
+    again.close()
 
 
-def test_a_full_disk_refuses_new_records_and_keeps_the_old_ones_intact(tmp_path):
-    disk = tmp_path / "tiny"
-    if not _mount_tiny_fs(disk):
-        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
-    try:
-        buf = DiskBuffer(disk / "buffer", segment_bytes=4096)  # segments roll over as the disk fills
-        written = 0
-        with pytest.raises(BufferFullError) as info:
-            for i in range(10_000):
-                buf.append([f"record {i:05d} ".encode() * 8])
-                written += 1
-        assert info.value.errno in (errno.ENOSPC, errno.EDQUOT) and "disk full" in str(info.value)
-        assert written > 0
-        buf.close()
-        again = DiskBuffer(disk / "buffer")  # what was written before the disk filled is all there, in order
-        records = [r for _, r in again.pending()]
-        assert len(records) == written and records[-1].startswith(f"record {written - 1:05d}".encode())
-        assert again.recovery_notes == []
-        again.close()
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
-
-
-def test_a_buffer_whose_disk_is_full_can_still_be_drained_and_takes_records_again(tmp_path):
+def test_a_buffer_whose_disk_is_full_can_still_be_drained_and_takes_records_again(tiny_disk):
     """Moving the commit pointer needs no free space (two slots written in place): the records of a full disk are
     committed, their segments deleted, and the buffer takes new records; reopened, it has none pending."""
-    disk = tmp_path / "tiny"
-    if not _mount_tiny_fs(disk):
-        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
-    try:
-        buf = DiskBuffer(disk / "buffer", segment_bytes=4096)
-        with pytest.raises(BufferFullError):
-            for i in range(10_000):
-                buf.append([f"record {i:05d} ".encode() * 8])
-        pending = buf.pending()
-        buf.commit(pending[-1][0])  # stored: the space comes back
-        assert buf.depth == 0
-        buf.append([b"after the disk was full"])
-        buf.close()
-        again = DiskBuffer(disk / "buffer")
-        assert [r for _, r in again.pending()] == [b"after the disk was full"] and again.recovery_notes == []
-        again.close()
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
+    buf = DiskBuffer(tiny_disk / "buffer", segment_bytes=4096)
+    with pytest.raises(BufferFullError):
+        for i in range(10_000):
+            buf.append([f"record {i:05d} ".encode() * 8])
+    pending = buf.pending()
+    buf.commit(pending[-1][0])  # stored: the space comes back
+    assert buf.depth == 0
+    buf.append([b"after the disk was full"])
+    buf.close()
+    again = DiskBuffer(tiny_disk / "buffer")
+    assert [r for _, r in again.pending()] == [b"after the disk was full"] and again.recovery_notes == []
+    again.close()
 
 
 def test_a_clock_that_jumps_back_and_forth_counts_every_part_once(store, tmp_path):  # noqa: F811

@@ -6,10 +6,8 @@ nothing acknowledged is lost and nothing is stored twice."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -108,56 +106,34 @@ def test_postgresql_stopped_for_10_s(fault_table):
     _run("PostgreSQL stop 10 s and restart", faults, fault_table, seconds=30)
 
 
-def _tiny_disk(path: Path, size: str = "160k") -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True).returncode == 0  # fmt: skip
+@pytest.mark.slow
+def test_buffer_disk_full_while_the_store_is_away_and_the_ingest_restarted(fault_table, tiny_disk):
+    def faults(rig):
+        time.sleep(3)
+        rig.pg.stop()
+        time.sleep(12)  # the buffer's disk fills: the ingest stops acknowledging, the broker keeps the rest
+        _kill_and_restart(rig, signal.SIGKILL)
+        time.sleep(5)
+        rig.pg.start()
+
+    _run("full buffer disk (+ kill -9)", faults, fault_table, seconds=35, buffer_dir=tiny_disk / "buffer")
 
 
 @pytest.mark.slow
-def test_buffer_disk_full_while_the_store_is_away_and_the_ingest_restarted(fault_table, tmp_path):
-    disk = tmp_path / "tiny"
-    if not _tiny_disk(disk):
-        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
-    try:
+def test_all_faults_together(fault_table, tiny_disk):
+    def faults(rig):
+        time.sleep(3)
+        _kill_and_restart(rig)
+        time.sleep(3)
+        rig.pg.stop()
+        time.sleep(5)
+        rig.broker.stop()
+        _kill_and_restart(rig, signal.SIGTERM)
+        time.sleep(10)
+        rig.broker.start()
+        time.sleep(5)
+        rig.pg.start()
+        time.sleep(3)
+        _kill_and_restart(rig)
 
-        def faults(rig):
-            time.sleep(3)
-            rig.pg.stop()
-            time.sleep(12)  # the buffer's disk fills: the ingest stops acknowledging, the broker keeps the rest
-            _kill_and_restart(rig, signal.SIGKILL)
-            time.sleep(5)
-            rig.pg.start()
-
-        _run("full buffer disk (+ kill -9)", faults, fault_table, seconds=35, buffer_dir=disk / "buffer")
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
-
-
-@pytest.mark.slow
-def test_all_faults_together(fault_table, tmp_path):
-    disk = tmp_path / "tiny"
-    if not _tiny_disk(disk):
-        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
-    try:
-
-        def faults(rig):
-            time.sleep(3)
-            _kill_and_restart(rig)
-            time.sleep(3)
-            rig.pg.stop()
-            time.sleep(5)
-            rig.broker.stop()
-            _kill_and_restart(rig, signal.SIGTERM)
-            time.sleep(10)
-            rig.broker.start()
-            time.sleep(5)
-            rig.pg.start()
-            time.sleep(3)
-            _kill_and_restart(rig)
-
-        _run("all together", faults, fault_table, seconds=45, buffer_dir=disk / "buffer")
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
+    _run("all together", faults, fault_table, seconds=45, buffer_dir=tiny_disk / "buffer")
