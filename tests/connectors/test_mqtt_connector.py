@@ -393,7 +393,7 @@ def test_batches_handed_to_the_writer_ahead_are_committed_in_order_through_faile
             body = json.dumps({"ts": 1772400000000 + i * 10, "values": {"TotalCount": i}})
             await asyncio.to_thread(publisher.publish, topic, body)
             if i in (n // 3, 2 * n // 3):
-                outage["fail_next"] = 1
+                outage["fail_next"] += 1  # both failures happen, however the commits fall
         await until(lambda: writer.stats.committed_signals >= n, timeout=30)
         await stopped(task)
         await writer.stop()
