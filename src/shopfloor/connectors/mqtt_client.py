@@ -7,9 +7,10 @@ must acknowledge each QoS 1 message only after its values are committed, in the 
 while the store is behind.  Reading on the event loop itself (``asyncio.Protocol.data_received``) takes whole
 socket buffers, hundreds of packets at a time, into one parse loop, and leaves no network thread to compete for
 the interpreter with the decoding and storing of values.  Measured (``bench/bench_ingest.py``, the same pipeline
-with the connection made by each library, runs alternated): gmqtt 0.8 leaves 0.84-0.92 of this client's rate and
-aiomqtt 2.5 (paho-mqtt) 0.39, at 20 metrics per DDATA; and neither does what the connector needs of QoS 1
-(aiomqtt acknowledges on receipt, gmqtt only from one task per message) nor pauses reading for back-pressure.
+with the connection made by each library, QoS 0, runs alternated on a shared machine): aiomqtt 2.5 (paho-mqtt)
+leaves 0.38-0.54 of this client's rate, so it cannot keep up; gmqtt 0.8 is on a par at QoS 0 (0.84-1.25, within
+the noise), but acknowledges a QoS 1 message after its handler only from one task per message and cannot stop
+reading for back-pressure, both of which the connector needs.
 
 What it does:
 
