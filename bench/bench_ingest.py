@@ -5,6 +5,14 @@ rows into the same table of a fresh store (the store's own connection settings),
 faster of one executemany and INSERTs of 5,000 rows each (as the writer makes them).  Each figure is the best of
 five runs, both sides (the machine is shared with the broker and the edge node).
 
+The MQTT stack: the same pipeline is run with the connector's MQTT connection made by a general library instead
+of the project's own client (``mqtt_client``): gmqtt (asyncio) and aiomqtt (paho-mqtt on asyncio), each handing
+every received message to the same connector, which decodes and commits it exactly as with its own client.  Those
+rows' baseline is the own client's figure of the same run, so their ratio says how much of the pipeline's rate a
+library would leave.  (Neither library can acknowledge a QoS 1 message after its commit the way the connector
+does: aiomqtt acknowledges on receipt; gmqtt only from one task per message.  The rows use QoS 0, as the
+benchmark's DDATA are.)
+
 Needs the MQTT broker (SHOPFLOOR_TEST_MQTT or mqtt://127.0.0.1:1883).  Process values are stored uncompressed
 here, so stored rows equal values sent.
 """
@@ -23,7 +31,11 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shopfloor.connectors.mqtt import MqttConnector
+import aiomqtt
+import gmqtt
+
+from shopfloor.connectors.mqtt import MqttConnector, broker_address
+from shopfloor.connectors.mqtt_client import Message
 from shopfloor.ingest.writer import _ROWS_PER_INSERT as ROWS_PER_INSERT
 from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.model.plant import Plant
@@ -81,7 +93,54 @@ def _plant(devices: int, metrics: int) -> Plant:
     )
 
 
-def _pipeline(url: str, tmp: Path, devices: int, metrics: int, rounds: int) -> float:
+class GmqttConnector(MqttConnector):
+    """The connector with its MQTT connection made by gmqtt: every message goes to the connector's inbox."""
+
+    async def _keep_connected(self) -> None:
+        host, port = broker_address(f"mqtt://{self.broker.host}:{self.broker.port}")
+        subscribed = asyncio.Event()
+        client = gmqtt.Client(self.client_id)
+
+        def on_message(_client, topic, payload, qos, properties):
+            self._on_message(Message(topic, payload, qos, bool(properties.get("retain")), 0))
+            return 0
+
+        client.on_message = on_message
+        client.on_subscribe = lambda *args: subscribed.set()
+        await client.connect(host, port, keepalive=60)
+        for topic, qos in self.subscriptions():
+            subscribed.clear()
+            client.subscribe(topic, qos=qos)
+            await subscribed.wait()
+        self.status.connected = True
+        self._post("ready", [])
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await client.disconnect()
+
+
+class AiomqttConnector(MqttConnector):
+    """The connector with its MQTT connection made by aiomqtt (paho-mqtt on asyncio)."""
+
+    async def _keep_connected(self) -> None:
+        async with aiomqtt.Client(
+            self.broker.host, self.broker.port, identifier=self.client_id, protocol=aiomqtt.ProtocolVersion.V5
+        ) as client:
+            for topic, qos in self.subscriptions():
+                await client.subscribe(topic, qos=qos)
+            self.status.connected = True
+            self._post("ready", [])
+            async for m in client.messages:
+                self._on_message(Message(str(m.topic), m.payload, m.qos, m.retain, m.mid))  # type: ignore[arg-type]
+
+
+CLIENTS = {"own client": MqttConnector, "gmqtt 0.8": GmqttConnector, "aiomqtt 2.5 (paho)": AiomqttConnector}
+
+
+def _pipeline(
+    url: str, tmp: Path, devices: int, metrics: int, rounds: int, connector: type[MqttConnector] = MqttConnector
+) -> float:
     """Seconds from the first DDATA sent to the last value committed."""
     total = devices * metrics * rounds
     group = f"bench-{uuid.uuid4().hex[:6]}"
@@ -94,7 +153,7 @@ def _pipeline(url: str, tmp: Path, devices: int, metrics: int, rounds: int) -> f
     async def pipeline() -> float:
         writer = IngestWriter(engine, plant, tmp / f"{group}-buffer")  # the connector's and writer's defaults
         await writer.start()
-        conn = MqttConnector("bench", url, groups=[group], host_id=f"h-{group}", client_id=f"c-{group}")
+        conn = connector("bench", url, groups=[group], host_id=f"h-{group}", client_id=f"c-{group}")
         task = asyncio.create_task(conn.run(writer.emit_for_connector()))
         while not conn.status.connected:
             await asyncio.sleep(0.05)
@@ -195,4 +254,29 @@ def run(quick: bool = False) -> list[dict]:
                 "ratio": rate / raw_rate,
             }
         )
+    out.extend(_mqtt_stacks(url, quick))
     return out
+
+
+def _mqtt_stacks(url: str, quick: bool) -> list[dict]:
+    """The first shape through each MQTT stack, runs alternated (best of three each)."""
+    devices, metrics, rounds = (5, 20, 20) if quick else SHAPES[0]
+    total = devices * metrics * rounds
+    best = {name: float("inf") for name in CLIENTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(1 if quick else 3):
+            for name, connector in CLIENTS.items():
+                best[name] = min(best[name], _pipeline(url, Path(tmp), devices, metrics, rounds, connector))
+    own = total / best["own client"]
+    return [
+        {
+            "name": f"the same pipeline, MQTT connection by {name} ({devices} devices x {metrics} metrics per DDATA)",
+            "value": total / best[name],
+            "unit": "values/s",
+            "baseline": own,
+            "baseline_unit": "values/s with the own client (mqtt_client)",
+            "ratio": total / best[name] / own,
+        }
+        for name in CLIENTS
+        if name != "own client"
+    ]

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from shopfloor.actions.scheduled_reports import scheduler
 from shopfloor.app import create_app
 from shopfloor.connectors.base import Signal
-from shopfloor.ingest.service import build_connectors, publish_status
-from shopfloor.ingest.writer import MAPPER_STATE_KEY, IngestWriter, tune_gc_for_ingest
+from shopfloor.ingest.service import build_connectors, default_worker, publish_status
+from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
 from shopfloor.settings import Settings
@@ -42,10 +42,11 @@ async def run(
     writer = IngestWriter(engine, plant, buffer_dir)
     await writer.start()
     tune_gc_for_ingest()
-    built = build_connectors(plant, writer.quarantine) if connectors else []
+    worker = default_worker(buffer_dir)
+    built = build_connectors(plant, writer.quarantine, worker=worker) if connectors else []
     sources = [*sources, *(c.run for c in built)]
     if built:
-        sources.append(lambda emit: publish_status(engine, built, writer))
+        sources.append(lambda emit: publish_status(engine, built, writer, worker=worker))
 
     # The boards hear of each committed batch's machines.
     emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
@@ -56,7 +57,7 @@ async def run(
     tasks = [asyncio.create_task(source(emit)) for source in sources]
     for task in tasks:
         task.add_done_callback(_report_failure)
-    tasks.append(asyncio.create_task(scheduler(engine)))
+    tasks.append(asyncio.create_task(scheduler(engine, settings)))
     serve = asyncio.create_task(server.serve())
     while not server.started and not serve.done():
         await asyncio.sleep(0.05)
@@ -76,31 +77,3 @@ async def run(
 def _report_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("a data source stopped: %r", task.exception(), exc_info=task.exception())
-
-
-async def run_ingest(engine: Engine, plant: Plant, buffer_dir: Path, only: set[str] | None = None) -> None:
-    """Only the ingest: the connectors of the plant file (or those in ``only``) and the writer, no web server
-    (``shopfloor ingest``).  A worker running some connectors keeps its mapping state under its own key."""
-    key = MAPPER_STATE_KEY if only is None else f"{MAPPER_STATE_KEY}:{','.join(sorted(only))}"
-    built = build_connectors(plant, None, only)
-    writer = IngestWriter(engine, plant, buffer_dir, state_key=key)
-    await writer.start()
-    tune_gc_for_ingest()
-    for c in built:
-        if hasattr(c, "quarantine"):
-            c.quarantine = writer.quarantine
-    broker.share_through(engine)
-
-    # The boards of the web processes hear of each committed batch's machines, through PostgreSQL.
-    emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
-
-    tasks = [asyncio.create_task(c.run(emit)) for c in built]
-    tasks.append(asyncio.create_task(publish_status(engine, built, writer)))
-    for task in tasks:
-        task.add_done_callback(_report_failure)
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await writer.stop()

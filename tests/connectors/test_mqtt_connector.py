@@ -379,8 +379,8 @@ def test_batches_handed_to_the_writer_ahead_are_committed_in_order_through_faile
         writer = IngestWriter(engine, plant, None)  # no disk buffer: a commit that fails, fails
         commit = writer._commit
 
-        def commit_and_note(signals, prepared=None):
-            mapped = commit(signals, prepared)
+        def commit_and_note(signals, prepared=None, states=None):
+            mapped = commit(signals, prepared, states)
             committed.extend(s.value for s in expand_signals(signals))
             return mapped
 
@@ -393,7 +393,7 @@ def test_batches_handed_to_the_writer_ahead_are_committed_in_order_through_faile
             body = json.dumps({"ts": 1772400000000 + i * 10, "values": {"TotalCount": i}})
             await asyncio.to_thread(publisher.publish, topic, body)
             if i in (n // 3, 2 * n // 3):
-                outage["fail_next"] = 1
+                outage["fail_next"] += 1  # both failures happen, however the commits fall
         await until(lambda: writer.stats.committed_signals >= n, timeout=30)
         await stopped(task)
         await writer.stop()

@@ -2,6 +2,7 @@
 the nextSequence cursor, through a buffer overflow, an agent restart and a malformed document."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -68,28 +69,36 @@ CONFIG = {
 }
 
 
+@contextlib.asynccontextmanager
+async def following(items, config, **options):
+    """An agent of one device (CNC-03) on loopback and a connector following it: yields the agent, the connector
+    (once connected) and the list of Signals it emitted."""
+    agent = MTConnectAgent({"CNC-03": items})
+    await agent.start()
+    conn = MTConnectConnector("cnc", agent.url, config, poll_s=0.05, **options)
+    seen = []
+
+    async def emit(signals):
+        seen.extend(signals)
+
+    task = asyncio.create_task(conn.run(emit))
+    try:
+        await until(lambda: conn.status.connected)
+        yield agent, conn, seen
+    finally:
+        task.cancel()
+        await agent.stop()
+
+
 def test_agent_starts_unavailable_and_the_connector_follows_the_cursor():
     async def scenario():
-        agent = MTConnectAgent({"CNC-03": ITEMS})
-        await agent.start()
-        conn = MTConnectConnector("cnc", agent.url, CONFIG, poll_s=0.05)
-        seen = []
-
-        async def emit(signals):
-            seen.extend(signals)
-
-        task = asyncio.create_task(conn.run(emit))
-        try:
-            await until(lambda: conn.status.connected)
+        async with following(ITEMS, CONFIG) as (agent, _, seen):
             first = list(seen)
             agent.set("CNC-03", "execution", "ACTIVE")
             for n in range(1, 6):
                 agent.set("CNC-03", "part_count", n)
             agent.set("CNC-03", "spindle_load", 55.5)
             await until(lambda: any(s.tag == "spindle_load" and s.value == 55.5 for s in seen))
-        finally:
-            task.cancel()
-            await agent.stop()
         return first, seen
 
     first, seen = run(scenario())
@@ -127,7 +136,7 @@ def test_a_buffer_overflow_is_counted_and_reading_resumes():
         return conn, seen
 
     conn, seen = run(scenario())
-    assert conn.gaps >= 1 and "lost observations" in conn.status.last_error
+    assert conn.gaps >= 1 and "dropped by the agent" in conn.status.last_error
     assert [s.value for s in seen if s.tag == "TotalCount"][-1] == 60
 
 
@@ -162,3 +171,40 @@ def test_an_agent_restart_is_noticed_and_reading_starts_again():
 
     conn, old = run(scenario())
     assert conn.instance_id != old
+
+
+def test_a_utf16_document_with_entities_is_refused():
+    """The entity declaration is hidden from a byte search by UTF-16's zero bytes; the parser still refuses it."""
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'.encode("utf-16")
+    assert b"<!ENTITY" not in doc
+    with pytest.raises(MalformedDocument, match="DTD or entities"):
+        parse_xml(doc)
+
+
+SUBTYPED = [
+    AgentItem("c3_avail", "AVAILABILITY", "EVENT", "avail"),
+    AgentItem("c3_all", "PART_COUNT", "EVENT", "part_count_all", "ALL"),
+    AgentItem("c3_left", "PART_COUNT", "EVENT", "part_count_left", "REMAINING"),
+]
+
+
+def test_sub_typed_items_are_chosen_by_their_subtype_never_by_their_type_alone():
+    """An agent with PART_COUNT ALL and REMAINING: 10 parts made count 10 (a REMAINING count that falls from 10 to
+    0 is no production); the bare type key names no item and the status says which keys would."""
+
+    async def scenario(items):
+        async with following(SUBTYPED, {"CNC-03": {"device": "CNC-03", "items": items}}) as (agent, conn, seen):
+            for n in range(1, 11):
+                agent.set("CNC-03", "part_count_all", n)
+                agent.set("CNC-03", "part_count_left", 10 - n)
+            await until(lambda: sum(1 for s in seen if s.value is not None) >= 10 or conn.status.errors_total > 0)
+            await asyncio.sleep(0.2)
+        return conn, seen
+
+    conn, seen = run(scenario({"PART_COUNT/ALL": "TotalCount"}))
+    assert [s.value for s in seen if s.tag == "TotalCount" and s.value is not None] == list(range(1, 11))
+    assert {s.tag for s in seen} == {"TotalCount"}
+    conn, seen = run(scenario({"PART_COUNT": "TotalCount"}))
+    assert seen == []
+    assert "'PART_COUNT' matches no data item" in conn.status.last_error
+    assert "PART_COUNT/ALL, PART_COUNT/REMAINING" in conn.status.last_error

@@ -1,6 +1,6 @@
-"""The Sparkplug B protobuf schema built from sparkplug_b.proto: every field number and type as the Sparkplug 3.0
-specification lists it, the DataType enum with the array types 22-34, and the wire format checked against bytes
-encoded by hand from the protobuf encoding rules.
+"""The Sparkplug B message classes protoc generated from sparkplug_b.proto: every field number and type as the
+Sparkplug 3.0 specification lists it, the DataType enum with the array types 22-34, and the wire format checked
+against bytes encoded by hand from the protobuf encoding rules.
 
 Sources: Eclipse Sparkplug 3.0, chapter 6 "Payloads", section "Google Protocol Buffer Schema"
 (https://github.com/eclipse-sparkplug/sparkplug, specification/src/main/asciidoc/chapters/Sparkplug_6_Payloads.adoc),
@@ -12,7 +12,7 @@ import struct
 import pytest
 from google.protobuf.descriptor import FieldDescriptor as FD
 
-from shopfloor.connectors.sparkplug.schema import DATA_TYPES, Payload, ProtoSyntaxError, parse_proto
+from shopfloor.connectors.sparkplug.schema import DATA_TYPES, Payload
 
 U32, U64, FLT, DBL, BOOL, STR, BYTES, MSG = (
     FD.TYPE_UINT32,
@@ -178,33 +178,3 @@ def test_extension_ranges_follow_the_specification():
     }
     for message, expected in ranges.items():
         assert message.DESCRIPTOR.extension_ranges == [expected]
-
-
-def test_the_parser_resolves_names_from_the_innermost_scope():
-    fd = parse_proto(
-        'syntax = "proto2"; package p; message A { message B { optional int32 x = 1; } optional B b = 1; }\n'
-        "message C { optional A.B b = 1; enum E { ONE = 1; } optional E e = 2; }"
-    )
-    a, c = fd.message_type
-    assert a.field[0].type_name == ".p.A.B"
-    assert c.field[0].type_name == ".p.A.B"
-    assert c.field[1].type_name == ".p.C.E" and c.field[1].type == FD.TYPE_ENUM
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ('syntax = "proto3";', "only proto2"),
-        ('syntax = "proto2";\nmessage A {\n optional Missing m = 1; }', "line 3: unknown type 'Missing'"),
-        ('syntax = "proto2"; message A { optional int32 x = 0; }', "out of range"),
-        ('syntax = "proto2"; message A {} message A {}', "defined twice"),
-        ('syntax = "proto2"; service S {}', "not supported at file level"),
-        ('syntax = "proto2"; message A { map<string, int32> m = 1; }', "not supported inside message"),
-        ('syntax = "proto2"; message A { optional int32 x = 1 }', "expected ';'"),
-        ('syntax = "proto2"; message A { optional int32 x = 1;', "unexpected end of file"),
-        ('syntax = "proto2"; message A { optional int32 x = 1; } @', "unexpected character '@'"),
-    ],
-)
-def test_the_parser_names_what_it_cannot_read(text, message):
-    with pytest.raises(ProtoSyntaxError, match=message):
-        parse_proto(text)

@@ -98,6 +98,8 @@ def import_events(engine: Engine, actor: str, path: Path) -> dict[str, Any]:
         except CsvImportError as exc:
             raise EventsFileRefused([EventsFileProblem(problem=p) for p in exc.errors], rows=exc.total_rows) from None
         summary = store_events(c.conn, plant, parsed.events)
+        # Rows repeating an earlier row of the file are one event: counted apart from those stored before.
+        summary["duplicates_skipped"] -= parsed.collapsed
         c.audit("events.import", f"file:{path.name}", summary)
         c.publish("machine", *(e.machine for e in parsed.events))
-    return {"file": str(path), "rows": parsed.rows, **summary}
+    return {"file": str(path), "rows": parsed.rows, "collapsed_rows": parsed.collapsed, **summary}

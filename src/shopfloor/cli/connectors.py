@@ -20,7 +20,8 @@ def connectors_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Per source: connected, last value time, messages/s, buffered, errors (as the running ingest saved it)."""
+    """Per source: connected, last value time, messages/s, buffered, errors (as each running ingest saved it); a
+    source whose process stopped reporting is shown stale, never connected."""
     status = load_status(store(db))
     if status is None:
         fail("no connector status in this store: is `shopfloor demo` or `shopfloor serve` running on it?", 1)
@@ -28,7 +29,7 @@ def connectors_status(
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
         return
     table = Table(title=f"connectors at {status['at']} (buffered: {status['buffered']})")
-    for col in ("name", "protocol", "endpoint", "connected", "last value", "msg/s", "errors", "quarantined",
+    for col in ("name", "protocol", "endpoint", "worker", "connected", "last value", "msg/s", "errors", "quarantined",
                 "last error"):  # fmt: skip
         table.add_column(col)
     for c in status["connectors"]:
@@ -36,9 +37,10 @@ def connectors_status(
             c["name"],
             c["protocol"],
             c["endpoint"],
-            "yes" if c["connected"] else "NO",
+            c.get("worker", ""),
+            f"STALE (no report since {c['reported_at']})" if c.get("stale") else "yes" if c["connected"] else "NO",
             c["last_value_at"] or "-",
-            f"{c['messages_per_s']:.1f}",
+            "-" if c.get("stale") else f"{c['messages_per_s']:.1f}",
             str(c["errors_total"]),
             str(c["quarantined_total"]),
             (c["last_error"] or "")[:60],

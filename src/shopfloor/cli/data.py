@@ -49,9 +49,11 @@ def import_events_cmd(
 ) -> None:
     """Import machine events.  A file with any bad row is refused whole; rows already stored are skipped."""
     summary = import_events(store(db), current_actor(), file)
+    collapsed = summary.get("collapsed_rows", 0)
     console.print(
         f"{summary['inserted']} event(s) imported from {summary['rows']} row(s); "
         f"{summary['duplicates_skipped']} already stored, skipped"
+        + (f"; {collapsed} row(s) repeat an earlier row of the file and are stored once" if collapsed else "")
     )
 
 

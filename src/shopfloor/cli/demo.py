@@ -129,12 +129,20 @@ def simulate_cmd(
             help="Broker for the Sparkplug edge node (default $SHOPFLOOR_MQTT or mqtt://127.0.0.1:1883 when reachable)."
         ),
     ] = None,
+    port_base: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65533,
+            help="Known ports: Modbus TCP at this port, OPC UA at +1, MTConnect at +2 (0: free ports).",
+        ),
+    ] = 0,
 ) -> None:
     """Run the virtual plant's machines behind real protocol servers and print the plant-file connectors."""
     url = demo_broker(settings(mqtt=mqtt).mqtt)
     if url is None:
         console.print("[yellow]no MQTT broker answers: the Sparkplug machines are left out[/]")
-    protocols = ProtocolPlant(VirtualPlant(sample_plant(), seed), url, host)
+    protocols = ProtocolPlant(VirtualPlant(sample_plant(), seed), url, host, port_base)
 
     async def main() -> None:
         await protocols.start()

@@ -10,12 +10,14 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from shopfloor import logs, runtime
+from shopfloor import logs
 from shopfloor.actions.scheduled_reports import scheduler
 from shopfloor.app import create_app
 from shopfloor.cli.common import DbOption, fail, settings
+from shopfloor.connectors.base import ConnectorConfigError
+from shopfloor.errors import DomainError
+from shopfloor.ingest.process import open_when_reachable, run_ingest
 from shopfloor.store.db import open_store, resolve_url
-from shopfloor.store.plant import load_plant
 
 cli = typer.Typer()
 
@@ -59,20 +61,29 @@ def ingest_cmd(
         list[str] | None,
         typer.Option("--connector", help="Run only this connector of the plant file (repeatable): one worker each."),
     ] = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of this ingest worker (default: host name and buffer folder); keep it across restarts."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Collect machine data: run the connectors of the plant file into the store (no web server).  Several
-    workers on one store each run their own connectors (``--connector``) with their own buffer."""
+    workers on one store each run their own connectors (``--connector``) with their own buffer.  SIGTERM stops it
+    cleanly (exit code 0); a connector configuration that cannot work stops it with exit code 2.  A store that does
+    not answer at start is waited for."""
     ingesting = settings(db=db)
     logs.configure(ingesting.log_level, ingesting.log_format)
-    engine = open_store(ingesting.db)
-    with engine.connect() as conn:
-        plant = load_plant(conn)
+    try:
+        engine, plant = open_when_reachable(ingesting.db)
+    except DomainError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        return
     url = resolve_url(ingesting.db)
     folder = buffer or (Path(url.split("///", 1)[1] + ".buffer") if url.startswith("sqlite") else Path("ingest-buffer"))
     try:
-        asyncio.run(runtime.run_ingest(engine, plant, folder, set(connector) if connector else None))
-    except ValueError as exc:
+        asyncio.run(run_ingest(engine, plant, folder, set(connector) if connector else None, worker))
+    except (ConnectorConfigError, ValueError) as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        pass

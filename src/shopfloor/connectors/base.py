@@ -21,7 +21,16 @@ from datetime import datetime
 from functools import partial
 from itertools import repeat
 from operator import add
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+# Reconnection back-off of every connector: a peer (PLC, server, broker, agent) that comes back is used within
+# RECONNECT_MAX_S, plus the connection itself.  Retrying a dead peer on a plant network that often costs nothing.
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.25, 1.5
+
+
+class ConnectorConfigError(ValueError):
+    """A connector configuration that cannot work (an unknown option, a client id another process uses): the
+    ingest stops with it, where a fault of the network or of the peer is only retried."""
 
 
 class Quality(enum.StrEnum):
@@ -127,6 +136,20 @@ def signal_count(batch: Iterable[Signal | SignalBlock]) -> int:
 
 
 Emit = Callable[[list[Signal | SignalBlock]], Awaitable[None]]
+# A connector's own state, committed with the batch it belongs to (``IngestWriter``): ingest_state key -> JSON
+# document.  Each key starts with ``state_prefix(connector, worker)``.
+ConnectorState = dict[str, Any]
+
+
+def state_prefix(connector: str, worker: str) -> str:
+    """Where one connector of one ingest worker keeps its state (``ConnectorState`` keys start with it)."""
+    return f"connector/{connector}/{worker}/"
+
+
+def stateful(emit: Emit) -> bool:
+    """Whether ``emit`` takes a connector's state with a batch and gives it back after a restart (the
+    writer's does; a plain function given by a test does not)."""
+    return hasattr(emit, "saved_state")
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal
+from shopfloor.connectors.base import RECONNECT_MAX_S, ConnectorStatus, Emit, Quality, Signal
 
 log = logging.getLogger(__name__)
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its own errors are reported through the status
@@ -213,7 +213,7 @@ class ModbusConnector:
         machines: list[MachineLayout],
         poll_s: float = 1.0,
         timeout_s: float = 2.0,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = RECONNECT_MAX_S,
     ):
         self.name = name
         self.host, self.port = host, port

@@ -40,7 +40,11 @@ checking is off, and birth values are not emitted (every worker would store them
 
 JSON topics: ``json_topics: [{topic: "plant/+/telemetry", machine_level: 1}]`` (the machine is that topic
 level; or ``machine: CNC-01`` for a fixed one; ``machines: {level value: machine}`` renames) with payloads
-``{"ts": "2026-03-02T06:00:00+09:00" | 1772400000000, "values": {"State": 1, "TotalCount": 17}}``.
+``{"id": "m-1042", "ts": "2026-03-02T06:00:00+09:00" | 1772400000000, "values": {"State": 1, "TotalCount": 17}}``.
+A message is identified by its topic and ``id`` (the publisher's message id: a resend with the same id is stored
+once), or, without an ``id``, by its topic and ``ts``: counter readings and state changes of one instant are
+still told apart by the values they report, but a publisher that may send the very same values twice at one
+instant on purpose must give each message an ``id``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,7 +62,19 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal, SignalBlock
+from shopfloor.connectors.base import (
+    RECONNECT_MAX_S,
+    RECONNECT_MIN_S,
+    ConnectorConfigError,
+    ConnectorState,
+    ConnectorStatus,
+    Emit,
+    Quality,
+    Signal,
+    SignalBlock,
+    state_prefix,
+    stateful,
+)
 from shopfloor.connectors.mqtt_client import (
     Message,
     MqttLink,
@@ -77,6 +94,13 @@ from shopfloor.connectors.sparkplug.topics import NAMESPACE, check_id, node_topi
 log = logging.getLogger(__name__)
 Quarantine = Callable[[str, str, bytes], Awaitable[None]]  # (source, reason, payload)
 SESSION_EXPIRY_S = 3600
+# The broker handing this client's session to another client with the same id this many times within
+# TAKEOVER_WINDOW_S is two processes fighting over one client id: a configuration error, not a fault.  A broker
+# says so with reason 0x8E (Session taken over); some (Mosquitto 2.0.11) only close the connection, so a
+# connection the broker closes within SHORT_LIFE_S of accepting it counts too, as long as every reconnection is
+# accepted at once (a broker that is going down refuses some in between).
+TAKEOVER_LIMIT, TAKEOVER_WINDOW_S, SHORT_LIFE_S = 4, 60.0, 10.0
+SESSION_TAKEN_OVER = 0x8E
 # Payload bytes taken from the inbox into one batch: about 50,000 plain values, one transaction (paired runs of
 # bench_ingest: 1 MiB 5-15% faster than 512 KiB, the fsync of each commit counting less).
 MAX_BATCH_BYTES = 1024 * 1024
@@ -99,7 +123,7 @@ OPTIONS = (
 )
 
 
-class MqttConfigError(ValueError):
+class MqttConfigError(ConnectorConfigError):
     """A connector option that cannot work; the message names the option."""
 
 
@@ -214,7 +238,8 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
     """The Signals of a JSON topic message ``{"ts": ..., "values": {tag: value}}``.
 
     ts: epoch milliseconds or ISO 8601 with an offset; without one, the time of reception (and then a
-    redelivered copy is not recognised by its source_id).  A null value is kept with quality BAD.
+    redelivered copy is not recognised by its source_id).  id: the publisher's message id (text or a whole
+    number), the message's identity when given.  A null value is kept with quality BAD.
     """
     try:
         doc = json.loads(payload)
@@ -224,7 +249,10 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
         raise JsonPayloadError('payload must be an object with "values": {tag: value}')
     ts = received if doc.get("ts") is None else _json_time(doc["ts"])
     machine = spec.machine_of(topic)
-    stamp = ts.isoformat()
+    message_id = doc.get("id")
+    if message_id is not None and (isinstance(message_id, bool) or not isinstance(message_id, (str, int))):
+        raise JsonPayloadError(f"id {message_id!r} must be text or a whole number (the publisher's message id)")
+    stamp = f"#{message_id}" if message_id is not None else f"@{ts.isoformat()}"
     out = []
     for tag, value in doc["values"].items():
         if value is not None and not isinstance(value, (int, float, str, bool)):
@@ -232,7 +260,7 @@ def json_signals(source: str, spec: JsonTopic, topic: str, payload: bytes, recei
         if isinstance(value, float) and not math.isfinite(value):
             raise JsonPayloadError(f"value of {tag!r} must be a finite number, not {value}")
         quality = Quality.GOOD if value is not None else Quality.BAD
-        out.append(Signal(source, machine, str(tag), value, ts, quality, f"{topic}@{stamp}:{tag}"))
+        out.append(Signal(source, machine, str(tag), value, ts, quality, f"{topic}{stamp}:{tag}"))
     return out
 
 
@@ -245,11 +273,19 @@ class _Batch:
     messages: int = 0
     republish_state: bool = False
     handed: asyncio.Future[None] | None = None  # its Signals as handed over to the writer, before its turn
+    state: ConnectorState | None = None  # the Sparkplug sessions as they stand after these messages
 
 
 def _failed(fut: asyncio.Future[None] | None) -> bool:
     """Whether a handed-over batch is done and was not committed."""
     return fut is not None and fut.done() and (fut.cancelled() or fut.exception() is not None)
+
+
+def default_client_id(site: str | None, connector: str, worker: str) -> str:
+    """``shopfloor-<site>-<connector>-<worker>``: two plants with a connector of the same name, or two workers
+    of one connector, never share a session (letters, digits, ``-`` and ``_`` only, as every broker accepts)."""
+    parts = [p for p in ("shopfloor", site, connector, worker) if p]
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(parts))
 
 
 def _state(online: bool, ts_ms: int) -> str:
@@ -277,14 +313,17 @@ class MqttConnector:
         node_machine_for: dict[str, str] | None = None,
         session_expiry_s: int = SESSION_EXPIRY_S,
         keepalive_s: int = 10,
-        reconnect_min_s: int = 1,
-        reconnect_max_s: int = 30,
-        commit_retry_max_s: float = 30.0,
+        reconnect_min_s: float = RECONNECT_MIN_S,
+        reconnect_max_s: float = RECONNECT_MAX_S,
+        commit_retry_max_s: float = 2.0,
         keep_quarantined: int = 100,
         username: str | None = None,
         password: str | None = None,
+        worker: str = "main",
+        site: str | None = None,
     ):
-        """``username``/``password`` override credentials given in ``url``."""
+        """``username``/``password`` override credentials given in ``url``.  ``worker`` names this ingest worker:
+        its Sparkplug sessions are kept in the store under it."""
         self.name = name
         self.broker = parse_broker_url(url)
         if username is not None:
@@ -299,7 +338,7 @@ class MqttConnector:
         if max_batch < 1:
             raise MqttConfigError(f"max_batch must be at least 1, not {max_batch}")
         self.share = share
-        self.client_id = client_id or f"shopfloor-{name}"
+        self.client_id = client_id or default_client_id(site, name, worker)
         self.quarantine = quarantine
         self.batch_delay_s = batch_delay_s
         self.max_batch = max_batch
@@ -320,6 +359,8 @@ class MqttConnector:
         self.rebirth_requests = 0
         self.quarantined: deque[Quarantined] = deque(maxlen=keep_quarantined)
         self.state_topic = state_topic(self.host_id)
+        self.state_prefix = state_prefix(name, worker)
+        self._stateful = False  # whether the emit commits the Sparkplug sessions with the batches
         self.link: MqttLink | None = None
         self._inbox: deque[tuple[str, int, Any]] = deque()
         self._arrived: asyncio.Event | None = None
@@ -329,6 +370,8 @@ class MqttConnector:
         self._state_ts = 0
         self._connections = 0
         self._down_at: datetime | None = None
+        self._takeovers: deque[float] = deque(maxlen=TAKEOVER_LIMIT)
+        self.stop_timeout_s = 10.0  # how long a stop waits for the commit in flight
 
     @classmethod
     def from_config(
@@ -337,8 +380,11 @@ class MqttConnector:
         options: dict[str, Any],
         machines: dict[str, dict[str, Any]],
         quarantine: Quarantine | None = None,
+        site: str | None = None,
+        worker: str = "main",
     ) -> MqttConnector:
-        """From a plant file's connector options; each machine may name its Sparkplug ``device`` (and ``edge``)."""
+        """From a plant file's connector options; each machine may name its Sparkplug ``device`` (and ``edge``).
+        ``site`` and ``worker`` make the default client id unique per plant, connector and ingest worker."""
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise MqttConfigError(f"connector {name}: unknown options {unknown}; known: {', '.join(OPTIONS)}")
@@ -365,6 +411,8 @@ class MqttConnector:
                 keepalive_s=int(options.get("keepalive_s", 10)),
                 username=options.get("username"),
                 password=options.get("password"),
+                worker=worker,
+                site=site,
             )
         except (TypeError, ValueError) as exc:  # MqttConfigError and SparkplugError are ValueErrors too
             raise MqttConfigError(f"connector {name}: {exc}") from None
@@ -440,11 +488,14 @@ class MqttConnector:
                     on_connack=lambda ack: self._post("up", ack.session_present),
                 )
             except MqttRefused as exc:
+                self._takeovers.clear()
                 self._post("refused", str(exc))
             except (OSError, TimeoutError, MqttProtocolError):
+                self._takeovers.clear()
                 self._post("refused", f"cannot reach {self.broker.host}:{self.broker.port}")
             else:
                 self.link = link
+                connected_at = time.monotonic()
                 subscriptions = self.subscriptions()
                 try:
                     codes = await link.subscribe(subscriptions)
@@ -464,14 +515,38 @@ class MqttConnector:
                 reason = await asyncio.shield(link.closed)
                 self.status.connected = False
                 self._post("down", reason)
+                short = time.monotonic() - connected_at < SHORT_LIFE_S
+                if link.disconnect_code == SESSION_TAKEN_OVER or (link.closed_by_server and short):
+                    self._taken_over()
+                else:
+                    self._takeovers.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.reconnect_max_s)
+
+    def _taken_over(self) -> None:
+        """Count the broker handing our session to another client; refuse to go on when it keeps happening."""
+        now = time.monotonic()
+        self._takeovers.append(now)
+        if len(self._takeovers) == TAKEOVER_LIMIT and now - self._takeovers[0] <= TAKEOVER_WINDOW_S:
+            raise MqttConfigError(
+                f"connector {self.name}: another MQTT client uses the client id {self.client_id!r}: the broker "
+                f"took the session away {TAKEOVER_LIMIT} times in {now - self._takeovers[0]:.0f} s. "
+                "Give each ingest worker its own client_id, or leave client_id out (the default is unique per "
+                "plant, connector and worker)"
+            )
 
     # -- the event loop ------------------------------------------------------------------------------------
     async def run(self, emit: Emit) -> None:
         """Connect, hand Signals to ``emit``, reconnect with back-off, until cancelled."""
         self._inbox.clear()
         self._arrived = asyncio.Event()
+        self._stateful = stateful(emit)
+        if self._stateful:
+            # The sessions as last committed: what the broker delivers again is decoded with the births it needs.
+            saved = await asyncio.to_thread(emit.saved_state, self.state_prefix)  # type: ignore[attr-defined]
+            prefix = len(self.state_prefix)
+            self.sparkplug.restore_state({key[prefix:]: doc for key, doc in saved.items()})
+            self.sparkplug.export_state()  # nothing to write back: it is what the store holds
         keeper = asyncio.create_task(self._keep_connected(), name=f"mqtt-link-{self.name}")
         tick = min(0.25, self.sparkplug.reorder_timeout_s / 4)
         committing: asyncio.Task[None] | None = None
@@ -497,27 +572,35 @@ class MqttConnector:
                 # With nothing committing, a small batch, to be stored at once; behind a commit, a full one.
                 idle = committing is None or committing.done()
                 batch = await self._decode(self._take(FIRST_BATCH_BYTES if idle else MAX_BATCH_BYTES))
-                if hand_over is not None and batch.result.signals:
+                if hand_over is not None and (batch.result.signals or batch.state):
                     # Handed over only behind a batch that is committed already, or that is itself waiting in
                     # the writer and has not failed: the writer commits them in order, and not this one if that
                     # one fails (this batch's settling then emits it again, in its turn).
                     if committing is None or committing.done():
-                        batch.handed = hand_over(batch.result.signals, None)
+                        batch.handed = hand_over(batch.result.signals, None, batch.state)
                     elif previous is not None and previous.handed is not None and not _failed(previous.handed):
-                        batch.handed = hand_over(batch.result.signals, previous.handed)
+                        batch.handed = hand_over(batch.result.signals, previous.handed, batch.state)
                 previous = batch
                 if committing is not None:
-                    await committing
-                if hand_over is not None and batch.result.signals and batch.handed is None:
-                    batch.handed = hand_over(batch.result.signals, None)  # everything before it is committed
+                    await asyncio.shield(committing)  # a stop lets it finish (see below)
+                if hand_over is not None and (batch.result.signals or batch.state) and batch.handed is None:
+                    # Everything before it is committed.
+                    batch.handed = hand_over(batch.result.signals, None, batch.state)
                 committing = asyncio.create_task(self._settle(batch, emit))
                 # Two turns of the event loop: the commit reaches the writer, which hands it to its thread.
                 await asyncio.sleep(0)
                 await asyncio.sleep(0)
         finally:
             if committing is not None and not committing.done():
-                # Not acknowledged: the broker delivers these messages again.
-                committing.cancel()
+                # Stopping (SIGTERM): the commit in flight is finished and acknowledged, for up to
+                # ``stop_timeout_s``; what is cut short is not acknowledged, and the broker delivers it again.
+                try:
+                    async with asyncio.timeout(self.stop_timeout_s):
+                        await asyncio.shield(committing)
+                except (TimeoutError, asyncio.CancelledError):
+                    committing.cancel()
+                except Exception:  # noqa: BLE001, S110 - reported by the commit itself; nothing acknowledged
+                    pass
                 await asyncio.gather(committing, return_exceptions=True)
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
@@ -563,6 +646,10 @@ class MqttConnector:
                 time.sleep(0)
                 await asyncio.sleep(0)
         result.extend(self.sparkplug.check_timeouts(now))
+        if self._stateful:
+            changed = self.sparkplug.export_state()
+            if changed:
+                batch.state = {self.state_prefix + key: doc for key, doc in changed.items()}
         return batch
 
     async def _settle(self, batch: _Batch, emit: Emit) -> None:
@@ -572,7 +659,7 @@ class MqttConnector:
             self.link.publish(self.state_topic, _state(True, self._state_ts), qos=1, retain=True)
         if batch.messages:
             self.status.record_messages(batch.messages)
-        await self._commit(emit, result.signals, result.quarantined, batch.handed)
+        await self._commit(emit, result.signals, result.quarantined, batch.handed, batch.state)
         if result.signals:
             self.status.last_value_at = max(s.ts for s in result.signals)
         link = self.link
@@ -634,13 +721,15 @@ class MqttConnector:
         signals: list[Signal | SignalBlock],
         quarantined: list[Quarantined],
         handed: asyncio.Future[None] | None = None,
+        state: ConnectorState | None = None,
     ) -> None:
-        """Hand over Signals and quarantined input; retried with back-off until it succeeds (or is cancelled).
-        ``handed``: the Signals were handed over ahead already; only if that failed are they emitted again."""
+        """Hand over Signals (with the connector state they bring about) and quarantined input; retried with
+        back-off until it succeeds (or is cancelled).  ``handed``: the Signals were handed over ahead already;
+        only if that failed are they emitted again."""
         if handed is not None:
             await asyncio.wait([handed])
             if not _failed(handed):
-                signals = []
+                signals, state = [], None
             else:
                 why = "cancelled" if handed.cancelled() else repr(handed.exception())
                 self.status.record_error(f"commit failed, trying again: {why}")
@@ -652,7 +741,10 @@ class MqttConnector:
         delay = 0.5
         while True:
             try:
-                if signals:
+                if state:
+                    await emit(signals, state)  # type: ignore[call-arg]
+                    signals, state = [], None
+                elif signals:
                     await emit(signals)
                     signals = []
                 while todo:

@@ -22,7 +22,7 @@ from typing import Any
 
 from asyncua import Client, ua
 
-from shopfloor.connectors.base import ConnectorStatus, Emit, Quality, Signal
+from shopfloor.connectors.base import RECONNECT_MAX_S, ConnectorStatus, Emit, Quality, Signal
 
 log = logging.getLogger(__name__)
 logging.getLogger("asyncua").setLevel(logging.CRITICAL)  # connection problems are reported through the status
@@ -105,7 +105,7 @@ class OpcUaConnector:
         refs: list[NodeRef],
         publish_ms: int = 200,
         timeout_s: float = 4.0,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = RECONNECT_MAX_S,
         batch_delay_s: float = 0.05,
     ):
         self.name = name

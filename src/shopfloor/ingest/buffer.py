@@ -2,8 +2,10 @@
 
 Records are appended to segment files ``NNNNNNNN.seg`` as ``[length u32][crc32 u32][payload]`` and fsynced
 before ``append`` returns, so a reading acknowledged to its source after ``append`` survives a crash.  A
-``commit`` pointer (written atomically: temporary file, fsync, rename) says how far the records have been
-stored; fully committed segments are deleted.
+``commit`` pointer says how far the records have been stored; fully committed segments are deleted.  The
+pointer file holds two fixed slots (generation, segment, offset, crc32), written in place by turns and fsynced:
+moving the pointer never needs free space, so a buffer whose disk is full can still be drained (which is what
+frees the space), and a write torn by a crash leaves the other slot, one step behind, to replay from.
 
 Recovery: a record cut short at the end of the last segment (a crash during its write, which was therefore
 never acknowledged) is truncated away when the buffer opens.  A bad checksum anywhere else means the disk
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _HEADER = struct.Struct("<II")
+_SLOT = struct.Struct("<QQQI4x")  # generation, segment, offset, crc32 of the first three; padded to 32 bytes
 SEGMENT_BYTES = 16 * 1024 * 1024
 MAX_RECORD = 64 * 1024 * 1024
 
@@ -47,6 +50,13 @@ class DiskBuffer:
         self.segment_bytes = segment_bytes
         self.recovery_notes: list[str] = []
         self._committed = self._read_commit()
+        pointer = self.directory / "commit"
+        if not pointer.exists() or pointer.stat().st_size != 2 * _SLOT.size:
+            try:
+                self._create_commit_file()  # now, while there is space: later moves of the pointer need none
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
         self._recover()
         segments = self._segments()
         self._current = segments[-1] if segments else max(self._committed.segment, 1)
@@ -65,19 +75,54 @@ class DiskBuffer:
         return sorted(int(p.name[:8]) for p in self.directory.glob("*.seg") if p.name[:8].isdigit())
 
     def _read_commit(self) -> Position:
+        path = self.directory / "commit"
+        self._generation = 0
         try:
-            seg, off = (self.directory / "commit").read_text().split()
-            return Position(int(seg), int(off))
+            data = path.read_bytes()
         except FileNotFoundError:
             return Position(0, 0)
-        except ValueError:
+        if len(data) != 2 * _SLOT.size:
+            try:  # the text pointer of earlier versions, "segment offset"
+                seg, off = data.decode().split()
+                return Position(int(seg), int(off))
+            except (UnicodeDecodeError, ValueError):
+                self.recovery_notes.append("commit pointer unreadable: replaying the whole buffer (stored rows dedupe)")
+                return Position(0, 0)
+        best: tuple[int, Position] | None = None
+        for i in range(2):
+            generation, seg, off, crc = _SLOT.unpack_from(data, i * _SLOT.size)
+            if crc == zlib.crc32(_SLOT.pack(generation, seg, off, 0)[:24]) and (best is None or generation > best[0]):
+                best = (generation, Position(seg, off))
+        if best is None:
             self.recovery_notes.append("commit pointer unreadable: replaying the whole buffer (stored rows dedupe)")
             return Position(0, 0)
+        self._generation = best[0]
+        return best[1]
 
     def _write_commit(self, pos: Position) -> None:
+        """Write the pointer into the older of the two slots, in place (no new space needed), and fsync it."""
+        path = self.directory / "commit"
+        if not path.exists() or path.stat().st_size != 2 * _SLOT.size:
+            self._create_commit_file()
+        generation = self._generation + 1
+        packed = _SLOT.pack(generation, pos.segment, pos.offset, 0)
+        slot = _SLOT.pack(generation, pos.segment, pos.offset, zlib.crc32(packed[:24]))
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, slot, (generation % 2) * _SLOT.size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._generation = generation
+
+    def _create_commit_file(self) -> None:
+        """The two-slot pointer file, made once (while there is space) with the pointer as it stands."""
+        pos, generation = self._committed, self._generation
+        packed = _SLOT.pack(generation, pos.segment, pos.offset, 0)
+        slot = _SLOT.pack(generation, pos.segment, pos.offset, zlib.crc32(packed[:24]))
         tmp = self.directory / "commit.tmp"
-        with open(tmp, "w") as fh:
-            fh.write(f"{pos.segment} {pos.offset}\n")
+        with open(tmp, "wb") as fh:
+            fh.write(slot + slot)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.directory / "commit")

@@ -15,8 +15,10 @@ be reset to 0 (shift start, power cycle, program change).  Each reading is class
                  the reading is flagged;
 * ``jump``       an increase larger than the machine could have made in the elapsed time: not counted,
                  flagged for review (a forced register write, a swapped word order), baseline moved on;
-* ``out_of_order`` a reading stamped before the previous one with a value not above it: an older reading
-                 delivered again (a reconnect, a replay): nothing is counted;
+* ``out_of_order`` a reading stamped before the previous one with a value not above it, or stamped at the
+                 same instant with a lower value: an older reading delivered again (a reconnect, a replay, a source
+                 that stamps whole seconds): nothing is counted (a reset is never taken from a reading that is not
+                 later than the last one);
 * ``clock_back`` a reading stamped before the previous one whose value went up: the machine's clock was set
                  back.  The increase is counted, stamped a microsecond after the previous reading so the timeline
                  stays in order, and flagged; the tracker keeps that time until the machine's clock passes it.
@@ -66,6 +68,8 @@ class CounterTracker:
         if value < 0 or (self.modulus is not None and value >= self.modulus):
             return CounterResult(0, "invalid", f"reading {value} is outside a {self.bits}-bit counter")
         last, last_ts = self.last, self.last_ts
+        if last is not None and last_ts is not None and ts == last_ts and value < last:
+            return CounterResult(0, "out_of_order", f"reading {value} at {ts.isoformat()} is below the last one there")
         if last_ts is not None and ts < last_ts:
             if last is None or value <= last:
                 return CounterResult(0, "out_of_order", f"reading at {ts.isoformat()} is older than the last one")

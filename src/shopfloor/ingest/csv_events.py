@@ -3,7 +3,12 @@
 Columns: ``ts,machine,event,value,product,reason`` (``product`` and ``reason`` may be left out).
 ``ts`` is ISO 8601 with a UTC offset; ``event`` is state, good, scrap or rework; for ``state`` the value is a
 state name (running, idle, setup, down, planned_stop, no_order), for counts a whole number of units.
-A file with any bad row is refused whole, with the line number and reason of each bad row.
+A file with any bad row is refused whole, with the line number and reason of each bad row.  The reader is
+strict: a double quote that opens a field and is never closed (which would swallow the following lines into
+one field) is refused with the line it starts on, and so is any field that runs over several lines.
+
+A row is one event identified by its content: a row that repeats an earlier row of the file is the same event,
+stored once, and ``ParsedEvents.collapsed`` says how many rows were so collapsed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,15 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from shopfloor.model.events import CountEvent, CountKind, EventKind, MachineEvent, MachineState, StateChange
+from shopfloor.model.events import (
+    CountEvent,
+    CountKind,
+    EventKind,
+    MachineEvent,
+    MachineState,
+    StateChange,
+    event_key,
+)
 from shopfloor.model.plant import Plant
 
 REQUIRED = ("ts", "machine", "event", "value")
@@ -40,6 +53,7 @@ class CsvImportError(ValueError):
 class ParsedEvents:
     events: list[MachineEvent] = field(default_factory=list)
     rows: int = 0
+    collapsed: int = 0  # rows equal to an earlier row of the file: the same event, stored once
 
 
 def parse_events_csv(data: bytes | str, plant: Plant, source: str, now: datetime | None = None) -> ParsedEvents:
@@ -52,7 +66,7 @@ def parse_events_csv(data: bytes | str, plant: Plant, source: str, now: datetime
             raise CsvImportError([f"the file is not UTF-8 text (byte {exc.start})"], 0) from None
     else:
         text = data.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -83,7 +97,16 @@ def parse_events_csv(data: bytes | str, plant: Plant, source: str, now: datetime
     line_no = 1
     try:
         for row in reader:
-            line_no = reader.line_num
+            first_line, line_no = line_no + 1, reader.line_num
+            if line_no > first_line:
+                # Only a quoted field can hold a line break, and no column of this file has one: an opening quote
+                # left unclosed has taken the following lines into this row.
+                errors.append(
+                    f"line {first_line}: a double quote opens a field that runs on to line {line_no}; "
+                    "close the quote or remove it"
+                )
+                out.rows += 1
+                continue
             if not row or all(not c.strip() for c in row):
                 continue
             out.rows += 1
@@ -95,10 +118,27 @@ def parse_events_csv(data: bytes | str, plant: Plant, source: str, now: datetime
             if event is not None:
                 out.events.append(event)
     except csv.Error as exc:
-        errors.append(f"line {line_no}: {exc}")
+        first_line = line_no + 1
+        if reader.line_num > first_line:
+            errors.append(
+                f"line {first_line}: a double quote opens a field that runs on to line {reader.line_num}; "
+                "close the quote or remove it"
+            )
+        else:
+            errors.append(f"line {first_line}: {_csv_problem(exc)}")
     if errors:
         raise CsvImportError(errors, out.rows)
+    out.collapsed = len(out.events) - len({event_key(e) for e in out.events})
     return out
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a double quote opens a field that is never closed (the rest of the file would be one field)"
+    if "expected after" in text:
+        return 'text after the closing double quote of a field; a quote inside a field is written twice ("")'
+    return text
 
 
 def _parse_row(

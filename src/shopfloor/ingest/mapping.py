@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from itertools import repeat
@@ -60,6 +60,35 @@ class Mapped:
     columns: list[MeasurementColumns] = field(default_factory=list)  # more measurements, a block at a time
     anomalies: list[tuple[Signal, str]] = field(default_factory=list)
     ignored: int = 0
+    # Good count events made from total increments in this batch, by machine: their place in ``events``.
+    _good_from_total: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+    def add_good_from_total(self, event: CountEvent) -> None:
+        self._good_from_total.setdefault(event.machine, []).append(len(self.events))
+        self.events.append(event)
+
+    def take_back_good(self, machine: str, units: int) -> int:
+        """Take ``units`` back from this batch's good events of ``machine`` made from total increments, the most
+        recent first (they were scrap or rework); the units that found no good event to come from."""
+        places = self._good_from_total.get(machine)
+        while units and places:
+            place = places[-1]
+            event = self.events[place]
+            taken = min(units, event.quantity)  # type: ignore[union-attr]
+            units -= taken
+            if taken == event.quantity:  # type: ignore[union-attr]
+                places.pop()
+                self.events[place] = None  # type: ignore[call-overload]
+            else:
+                self.events[place] = replace(event, quantity=event.quantity - taken)  # type: ignore[arg-type]
+        return units
+
+    def finish(self) -> Mapped:
+        """Drop the events taken back whole."""
+        if self._good_from_total:
+            self.events = [e for e in self.events if e is not None]
+            self._good_from_total = {}
+        return self
 
 
 class SignalMapper:
@@ -169,11 +198,15 @@ class SignalMapper:
     # -- mapping ------------------------------------------------------------------------------------------
     def map(self, signals: list[Signal | SignalBlock]) -> Mapped:
         out = Mapped()
+        self._map_into(signals, out)
+        return out.finish()
+
+    def _map_into(self, signals: list[Signal | SignalBlock] | list[Signal], out: Mapped) -> None:
         by_signal, plain, append, good = self._by_signal, self._plain, out.measurements.append, Quality.GOOD
         for sig in signals:
             if sig.__class__ is SignalBlock:
                 if not self._columns(sig, out):  # type: ignore[arg-type]
-                    self._merge(self.map(sig.signals()), out)  # type: ignore[union-attr]
+                    self._map_into(sig.signals(), out)  # type: ignore[union-attr]
                 continue
             _, machine, tag, value, ts, quality, _ = sig
             # The hot path of ingest: a good float of a process value stored as it is.
@@ -190,8 +223,7 @@ class SignalMapper:
                 if role == "process" and rule.compression == "none" and quality is good and type(value) is int:
                     append(_measurement((ts, machine, rule.name, float(value), "good")))
                     continue
-                self._apply(sig, role, rule, out)
-        return out
+                self._apply(sig, role, rule, out)  # type: ignore[arg-type]
 
     def take_columns(
         self, signals: list[Signal | SignalBlock]
@@ -224,14 +256,6 @@ class SignalMapper:
         out.columns.append(MeasurementColumns(block.machine, stored, block.stamps, block.times, values))  # type: ignore[arg-type]
         return True
 
-    @staticmethod
-    def _merge(part: Mapped, out: Mapped) -> None:
-        out.events.extend(part.events)
-        out.measurements.extend(part.measurements)
-        out.columns.extend(part.columns)
-        out.anomalies.extend(part.anomalies)
-        out.ignored += part.ignored
-
     def _apply(self, sig: Signal, role: str, rule: Any, out: Mapped) -> None:
         m = sig.machine
         if sig.quality in (Quality.BAD, Quality.STALE) or sig.value is None:
@@ -243,23 +267,27 @@ class SignalMapper:
             if st is None:
                 out.anomalies.append((sig, f"state value {sig.value!r} matches no rule of the mapping"))
                 return
-            if self._last_state.get(m) == st:
+            before = self._last_state.get(m)
+            if before == st:
                 return  # polled sources repeat the state; only a change is an event
             self._last_state[m] = st
             if not self._alarm.get(m):
-                out.events.append(StateChange(sig.ts, m, st, None, sig.source))
+                origin = _origin(sig, f"{before.value if before else ''}>{st.value}")
+                out.events.append(StateChange(sig.ts, m, st, None, sig.source, origin))
         elif role == "alarm":
             code = value_key(sig.value)
             active = code not in ("0", "", "false", "none", "None")
             reason = self.tags[m].alarm_reasons.get(code, f"ALARM_{code}") if active else None
-            if reason == self._alarm.get(m):
+            before_reason = self._alarm.get(m)
+            if reason == before_reason:
                 return
             self._alarm[m] = reason
+            origin = _origin(sig, f"alarm:{before_reason or ''}>{reason or ''}")
             if active:
-                out.events.append(StateChange(sig.ts, m, MachineState.DOWN, reason, sig.source))
+                out.events.append(StateChange(sig.ts, m, MachineState.DOWN, reason, sig.source, origin))
             else:
                 back = self._last_state.get(m, MachineState.IDLE)
-                out.events.append(StateChange(sig.ts, m, back, None, sig.source))
+                out.events.append(StateChange(sig.ts, m, back, None, sig.source, origin))
         elif role == "product":
             key = value_key(sig.value)
             self._product[m] = self.tags[m].product_map.get(key, key)
@@ -269,8 +297,16 @@ class SignalMapper:
             self._process(sig, rule, out)
 
     def _count(self, sig: Signal, rule: CounterRule, out: Mapped) -> None:
-        number = as_number(sig.value)
-        if number is None or not float(number).is_integer():
+        """One counter reading -> its increment as a count event.
+
+        A total counter and scrap (or rework) counters of one machine: total = good + scrap + rework, so the
+        good units of an observation are delta(total) - delta(scrap) - delta(rework), never negative, whatever
+        order the readings arrive in.  A scrap increment first takes back good units that total increments of
+        the same batch counted (the most recent first: readings of one instant arrive together, and a part is
+        found bad at or after it was counted); what is left waits (``pending_scrap``, kept with the mapper's
+        state) and is taken from the next total increments."""
+        number = as_count(sig.value)
+        if number is None:
             out.anomalies.append((sig, f"counter value {sig.value!r} is not a whole number"))
             return
         key = f"{sig.machine}/{sig.tag}"
@@ -280,30 +316,41 @@ class SignalMapper:
         # A machine cannot make parts faster than twice its ideal rate: more is a jump, not production.
         pru = self.plant.ideal_cycle(self.product_of(sig.machine), sig.machine)
         tracker.max_rate_per_s = 2.0 / pru if pru else None
-        result = tracker.update(int(number), sig.ts)
+        before = tracker.last
+        result = tracker.update(number, sig.ts)
         if result.anomaly:
             out.anomalies.append((sig, result.reason))
         increment = result.increment
         if increment <= 0:
             return
-        if result.at is not None:
-            sig = sig._replace(ts=result.at)
+        ts = result.at if result.at is not None else sig.ts
         m = sig.machine
         product = self.product_of(m)
-        if rule.role == "scrap_count":
-            self._pending_scrap[m] = self._pending_scrap.get(m, 0) + increment
-            out.events.append(CountEvent(sig.ts, m, CountKind.SCRAP, increment, product, rule.reason, sig.source))
-        elif rule.role == "rework_count":
-            self._pending_scrap[m] = self._pending_scrap.get(m, 0) + increment
-            out.events.append(CountEvent(sig.ts, m, CountKind.REWORK, increment, product, rule.reason, sig.source))
+        # The reading's identity: its source id where the protocol has one, else its time; and the counter
+        # values read, so that two increments at one instant are two events.
+        origin = _origin(sig, f"{before}>{number}")
+        if rule.role in ("scrap_count", "rework_count"):
+            kind = CountKind.SCRAP if rule.role == "scrap_count" else CountKind.REWORK
+            out.events.append(CountEvent(ts, m, kind, increment, product, rule.reason, sig.source, None, origin))
+            if self._has_total(m):
+                left = out.take_back_good(m, increment)
+                if left:
+                    self._pending_scrap[m] = self._pending_scrap.get(m, 0) + left
         elif rule.role == "good_count":
-            out.events.append(CountEvent(sig.ts, m, CountKind.GOOD, increment, product, None, sig.source))
+            out.events.append(CountEvent(ts, m, CountKind.GOOD, increment, product, None, sig.source, None, origin))
         else:
             # total = good + scrap + rework: scrap and rework already reported are not good units.
-            taken = min(increment, self._pending_scrap.get(m, 0))
-            self._pending_scrap[m] = self._pending_scrap.get(m, 0) - taken
+            pending = self._pending_scrap.get(m, 0)
+            taken = min(increment, pending)
+            if pending:
+                self._pending_scrap[m] = pending - taken
             if increment - taken > 0:
-                out.events.append(CountEvent(sig.ts, m, CountKind.GOOD, increment - taken, product, None, sig.source))
+                event = CountEvent(ts, m, CountKind.GOOD, increment - taken, product, None, sig.source, None, origin)
+                out.add_good_from_total(event)
+
+    def _has_total(self, machine: str) -> bool:
+        tags = self.tags.get(machine)
+        return tags is not None and any(c.role == "total_count" for c in tags.counters)
 
     def _process(self, sig: Signal, rule: ProcessRule, out: Mapped) -> None:
         number = as_number(sig.value)
@@ -332,3 +379,32 @@ class SignalMapper:
             out.anomalies.append((sig, str(exc)))
             return
         out.measurements.extend(Measurement(p.ts, sig.machine, rule.name, p.value) for p in kept)
+
+
+def as_count(value: Any) -> int | None:
+    """A counter reading as an exact integer (a UInt64 counter near 2^64 must not pass through a float), or None
+    when it is not a whole number."""
+    if value.__class__ is int:
+        return value  # type: ignore[return-value]
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and (text.isdigit() or (text[:1] in "+-" and text[1:].isdigit())):
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None
+
+
+def _origin(sig: Signal, change: str) -> str:
+    """The identity of the event a reading makes: the reading's source id (or, without one, its time) and tag,
+    and the change it reports (counter values before and after, states before and after)."""
+    return f"{sig.source_id or sig.ts.isoformat()}|{sig.tag}|{change}"

@@ -1,12 +1,24 @@
-"""Building the connectors a plant file describes, and keeping their status where the CLI can read it."""
+"""Building the connectors a plant file describes, and keeping their status where the CLI can read it.
+
+Each ingest process (worker) saves its connectors' status every few seconds under its own key; a status whose
+process has stopped reporting (three intervals without a save) is shown as stale, never as connected.  A store
+that cannot be reached for a status save is only noted: the data itself goes to the disk buffer.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import re
+import socket
 from datetime import datetime, timezone
+from hashlib import blake2b
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shopfloor.connectors.base import Connector
 from shopfloor.connectors.modbus import ModbusConnector
@@ -17,14 +29,27 @@ from shopfloor.model.plant import Plant
 from shopfloor.store.db import writing
 from shopfloor.store.schema import ingest_state
 
-STATUS_KEY = "connectors/status"
+log = logging.getLogger(__name__)
+STATUS_KEY = "connectors/status"  # followed by "/<worker>"
+STATUS_EVERY_S = 5.0
+STALE_AFTER = 3  # status saves missed before a worker's connectors are shown stale
+
+
+def default_worker(buffer_dir: Path | None) -> str:
+    """A name for this ingest worker that stays the same across its restarts and differs between workers: the
+    host name and a digest of the worker's own buffer folder (each worker has one)."""
+    host = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname())[:32] or "host"
+    where = str(buffer_dir.resolve()) if buffer_dir is not None else f"pid-{os.getpid()}"
+    return f"{host}-{blake2b(where.encode(), digest_size=3).hexdigest()}"
 
 
 def build_connectors(
-    plant: Plant, quarantine: Quarantine | None = None, only: set[str] | None = None
+    plant: Plant, quarantine: Quarantine | None = None, only: set[str] | None = None, worker: str = "main"
 ) -> list[Connector]:
     """One connector per ``connectors`` entry of the plant file (those named in ``only``, when given), with the
-    machines that name it."""
+    machines that name it.  ``worker`` names this ingest worker: connectors keep their state under it, and an
+    MQTT connector's default client id is made of the site, the connector and it (unique per plant, connector
+    and worker)."""
     known = {spec.name for spec in plant.connectors}
     if only is not None and only - known:
         raise ValueError(
@@ -42,33 +67,79 @@ def build_connectors(
         elif spec.type == "opcua":
             out.append(OpcUaConnector.from_config(spec.name, spec.options, machines))
         elif spec.type == "mtconnect":
-            out.append(MTConnectConnector.from_config(spec.name, spec.options, machines))
+            out.append(MTConnectConnector.from_config(spec.name, spec.options, machines, worker=worker))
         elif spec.type == "mqtt":
-            out.append(MqttConnector.from_config(spec.name, spec.options, machines, quarantine))
+            site = plant.site.code
+            out.append(MqttConnector.from_config(spec.name, spec.options, machines, quarantine, site, worker))
     return out
 
 
-def save_status(engine: Engine, connectors: list[Any], buffered: int) -> None:
+def save_status(
+    engine: Engine,
+    connectors: list[Any],
+    buffered: int,
+    worker: str = "main",
+    every_s: float = STATUS_EVERY_S,
+    stopped: bool = False,
+) -> None:
     # Imported here: the writer imports this module's status keys, so a top-level import would be a cycle.
     from shopfloor.ingest.writer import _upsert_state
 
     doc = {
         "at": datetime.now(timezone.utc).isoformat(),
+        "worker": worker,
+        "pid": os.getpid(),
+        "every_s": every_s,
+        "stopped": stopped,
         "buffered": buffered,
         "connectors": [c.status.as_dict() for c in connectors],
     }
     with writing(engine) as conn:
-        _upsert_state(conn, STATUS_KEY, doc)
+        _upsert_state(conn, f"{STATUS_KEY}/{worker}", doc)
 
 
-def load_status(engine: Engine) -> dict[str, Any] | None:
+def load_status(engine: Engine, now: datetime | None = None) -> dict[str, Any] | None:
+    """Every worker's last saved status as one: ``at`` the latest save, ``buffered`` their sum, and each
+    connector with its ``worker``, when it was ``reported_at`` and whether it is ``stale`` (its process stopped
+    reporting, or stopped): a stale connector is never shown connected."""
+    now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
-        return conn.execute(select(ingest_state.c.state).where(ingest_state.c.key == STATUS_KEY)).scalar()
+        rows = conn.execute(
+            select(ingest_state.c.state).where(ingest_state.c.key.startswith(STATUS_KEY)).order_by(ingest_state.c.key)
+        ).all()
+    docs = [doc for (doc,) in rows if isinstance(doc, dict) and "connectors" in doc]
+    if not docs:
+        return None
+    out: dict[str, Any] = {"at": max(d["at"] for d in docs), "buffered": 0, "connectors": [], "workers": []}
+    for doc in docs:
+        reported = datetime.fromisoformat(doc["at"])
+        every = float(doc.get("every_s") or STATUS_EVERY_S)
+        stale = bool(doc.get("stopped")) or (now - reported).total_seconds() > STALE_AFTER * every
+        worker = doc.get("worker", "main")
+        out["buffered"] += int(doc.get("buffered") or 0)
+        out["workers"].append({"worker": worker, "reported_at": doc["at"], "stale": stale, "pid": doc.get("pid")})
+        for c in doc["connectors"]:
+            connected = bool(c.get("connected")) and not stale
+            out["connectors"].append({**c, "connected": connected, "stale": stale, "worker": worker,
+                                      "reported_at": doc["at"]})  # fmt: skip
+    return out
 
 
-async def publish_status(engine: Engine, connectors: list[Any], writer, every_s: float = 5.0) -> None:
+async def publish_status(
+    engine: Engine, connectors: list[Any], writer, every_s: float = STATUS_EVERY_S, worker: str = "main"
+) -> None:
+    """Save the connectors' status every ``every_s``; a store that cannot be reached is noted and tried again
+    (the data itself goes to the disk buffer meanwhile: a status is never a reason to stop)."""
+    failing = False
     while True:
         for c in connectors:
             c.status.buffered = writer.buffered
-        await asyncio.to_thread(save_status, engine, connectors, writer.buffered)
+        try:
+            await asyncio.to_thread(save_status, engine, connectors, writer.buffered, worker, every_s)
+        except (OperationalError, DBAPIError) as exc:
+            if not failing:
+                log.warning("connector status not saved (the store does not answer): %s", str(exc).splitlines()[0])
+            failing = True
+        else:
+            failing = False
         await asyncio.sleep(every_s)

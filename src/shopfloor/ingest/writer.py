@@ -10,6 +10,11 @@ appended behind it, and a drain loop replays the buffer into the store in order.
 
 A ``SignalBlock`` of plain process values (a Sparkplug DATA payload) is stored a column at a time, without a
 Signal or a Measurement for each value; the disk buffer keeps its Signals.
+
+A connector's own state (``ConnectorState``: Sparkplug births, aliases and sequence numbers, an MTConnect
+cursor), handed over with the batch it describes, is written in the same transaction (or appended to the disk
+buffer right behind that batch's Signals and replayed with them), so a restarted connector decodes exactly
+what its source delivers again: ``saved_state`` gives it back, the buffer's records overlaying the store's.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shopfloor.connectors.base import Quality, Signal, SignalBlock, expand_signals, signal_count
+from shopfloor.connectors.base import ConnectorState, Quality, Signal, SignalBlock, expand_signals, signal_count
 from shopfloor.ingest.buffer import DiskBuffer
 from shopfloor.ingest.mapping import Mapped, Measurement, MeasurementColumns, SignalMapper
 from shopfloor.model.plant import Plant
@@ -69,8 +74,17 @@ def signal_to_json(sig: Signal) -> bytes:
     ).encode()
 
 
-def signal_from_json(data: bytes) -> Signal:
-    source, machine, tag, value, ts, quality, source_id = json.loads(data)
+def state_to_json(state: ConnectorState) -> bytes:
+    """A disk-buffer record of connector state (an object, where a Signal's record is a list)."""
+    return json.dumps({"connector_state": state}, separators=(",", ":")).encode()
+
+
+def record_from_json(data: bytes) -> Signal | ConnectorState:
+    """A disk-buffer record: a Signal, or the connector state handed over behind the Signals before it."""
+    doc = json.loads(data)
+    if isinstance(doc, dict):
+        return doc["connector_state"]
+    source, machine, tag, value, ts, quality, source_id = doc
     return Signal(source, machine, tag, value, datetime.fromisoformat(ts), Quality(quality), source_id)
 
 
@@ -110,7 +124,11 @@ def load_mapper_state(engine: Engine, key: str = MAPPER_STATE_KEY) -> dict[str, 
 # read at run time).  Measured raw: 5,000-row statements 550,000-590,000 rows/s, 500-row 450,000-480,000,
 # executemany 410,000-470,000.
 _ROWS_PER_INSERT = 5000
-_INSERT = "INSERT OR IGNORE INTO measurements (machine_id, name, ts, value, quality) VALUES "
+_INSERT = "INSERT INTO measurements (machine_id, name, ts, value, quality) VALUES "
+# Two readings of one value at one instant (a Sparkplug birth and the DATA sent in the same millisecond): the later
+# one in the stream is the value, so a reading replaces what the store holds for its instant.  A copy delivered
+# again writes the same value.
+_UPSERT = " ON CONFLICT (machine_id, name, ts) DO UPDATE SET value = excluded.value, quality = excluded.quality"
 _SQL_FOR_ROWS: dict[int, str] = {}  # rows -> the INSERT of that many rows
 
 
@@ -121,9 +139,10 @@ def insert_measurements(
     columns: list[MeasurementColumns] = (),  # type: ignore[assignment]
     flat: list[Any] | None = None,
 ) -> int:
-    """Insert measurements (``rows``, and ``columns`` a block at a time), skipping any already stored (same
-    machine, name and instant).  ``flat``: on SQLite, the statement parameters of ``columns`` if already made
-    (``sqlite_parameters``).
+    """Insert measurements (``rows``, and ``columns`` a block at a time); a reading of a value at an instant the
+    store already holds replaces it (the later reading in the stream is the value at that instant).  ``flat``: on
+    SQLite, the statement parameters of ``columns`` if already made (``sqlite_parameters``).  Returns the rows
+    written (new or replaced).
 
     Every value must be finite (the mapper quarantines NaN and infinities)."""
     count = len(rows) + sum(len(c.names) for c in columns)
@@ -135,12 +154,20 @@ def insert_measurements(
         elif rows:
             flat = flat + sqlite_parameters(rows, (), ids)  # type: ignore[arg-type]
         return _sqlite_insert_rows(conn, flat, count)
-    values = [
-        {"machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality}
+    # One row per instant (PostgreSQL refuses to update a row twice in one statement): the later reading wins.
+    latest = {
+        (ids[m.machine], m.name, m.ts): {
+            "machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality
+        }
         for m in chain(rows, *(c.rows() for c in columns))
-    ]
-    # An executemany reports no row count (-1): the rows actually inserted are counted from RETURNING.
-    stmt = postgresql.insert(measurements).on_conflict_do_nothing().returning(measurements.c.machine_id)
+    }  # fmt: skip
+    values = list(latest.values())
+    # An executemany reports no row count (-1): the rows written are counted from RETURNING.
+    insert = postgresql.insert(measurements)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["machine_id", "name", "ts"],
+        set_={"value": insert.excluded.value, "quality": insert.excluded.quality},
+    ).returning(measurements.c.machine_id)
     total = 0
     for i in range(0, len(values), 10_000):
         total += len(conn.execute(stmt, values[i : i + 10_000]).all())
@@ -184,7 +211,7 @@ def _sqlite_insert_rows(conn: Connection, flat: list[Any], count: int) -> int:
         rows = per if left >= per else 1 << (left.bit_length() - 1)
         sql = _SQL_FOR_ROWS.get(rows)
         if sql is None:
-            sql = _SQL_FOR_ROWS[rows] = _INSERT + ",".join(["(?,?,?,?,?)"] * rows)
+            sql = _SQL_FOR_ROWS[rows] = _INSERT + ",".join(["(?,?,?,?,?)"] * rows) + _UPSERT
         inserted += conn.exec_driver_sql(sql, tuple(flat[start * 5 : (start + rows) * 5])).rowcount
         start += rows
     return inserted
@@ -205,6 +232,7 @@ class _Item(NamedTuple):
     prepared: _Prepared | None
     fut: asyncio.Future[None]
     after: asyncio.Future[None] | None
+    state: ConnectorState | None
 
 
 class _Prepared(NamedTuple):
@@ -228,20 +256,27 @@ def _merge_prepared(parts: list[_Prepared | None]) -> _Prepared | None:
 
 class WriterEmit:
     """A connector's ``emit`` into the writer (``IngestWriter.emit_for_connector``): awaiting it submits a
-    batch; ``hand_over`` queues one without waiting (see ``IngestWriter.hand_over``)."""
+    batch (with the connector's state, when given); ``hand_over`` queues one without waiting (see
+    ``IngestWriter.hand_over``); ``saved_state`` gives back what a connector committed before."""
 
     def __init__(self, writer: IngestWriter, on_commit: Callable[[list[Signal | SignalBlock]], None] | None):
         self.writer, self.on_commit = writer, on_commit
 
-    async def __call__(self, signals: list[Signal | SignalBlock]) -> None:
-        await self.writer.submit(signals)
+    async def __call__(self, signals: list[Signal | SignalBlock], state: ConnectorState | None = None) -> None:
+        await self.writer.submit(signals, state)
         if self.on_commit is not None and signals:
             self.on_commit(signals)
 
+    def saved_state(self, prefix: str) -> ConnectorState:
+        return self.writer.saved_state(prefix)
+
     def hand_over(
-        self, signals: list[Signal | SignalBlock], after: asyncio.Future[None] | None = None
+        self,
+        signals: list[Signal | SignalBlock],
+        after: asyncio.Future[None] | None = None,
+        state: ConnectorState | None = None,
     ) -> asyncio.Future[None]:
-        fut = self.writer.hand_over(signals, after)
+        fut = self.writer.hand_over(signals, after, state)
         if self.on_commit is not None and signals:
             on_commit = self.on_commit
             fut.add_done_callback(lambda f: None if f.cancelled() or f.exception() else on_commit(signals))
@@ -293,6 +328,14 @@ class IngestWriter:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shopfloor-ingest-writer")
 
+    async def replay(self) -> None:
+        """Store what the disk buffer holds now, if the store answers (what is left is replayed later)."""
+        if self.buffered:
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._drain)
+            except Exception:  # noqa: BLE001 - the records stay buffered; the writer task tries again
+                log.exception("replaying the disk buffer failed; trying again later")
+
     async def stop(self) -> None:
         """Write what is queued, then stop."""
         if self._task is None:
@@ -307,13 +350,17 @@ class IngestWriter:
         if self.buffer is not None:
             self.buffer.close()
 
-    async def submit(self, signals: list[Signal | SignalBlock]) -> None:
-        """Return once ``signals`` are committed or durably buffered; raise if neither was possible."""
-        if signals:
-            await self.hand_over(signals)
+    async def submit(self, signals: list[Signal | SignalBlock], state: ConnectorState | None = None) -> None:
+        """Return once ``signals`` (and ``state``) are committed or durably buffered; raise if neither was
+        possible."""
+        if signals or state:
+            await self.hand_over(signals, None, state)
 
     def hand_over(
-        self, signals: list[Signal | SignalBlock], after: asyncio.Future[None] | None = None
+        self,
+        signals: list[Signal | SignalBlock],
+        after: asyncio.Future[None] | None = None,
+        state: ConnectorState | None = None,
     ) -> asyncio.Future[None]:
         """Queue ``signals`` and return at once the future of their commit (or durable buffering).
 
@@ -322,12 +369,27 @@ class IngestWriter:
         in the order they were handed over, and one handed over ``after`` a batch whose commit then failed is
         not committed either (its future fails too), so retrying them in order keeps the order."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if not signals:
+        if not signals and not state:
             fut.set_result(None)
             return fut
         signals = list(signals)
-        self._queue.put_nowait(_Item(signals, self._prepare(signals), fut, after))
+        self._queue.put_nowait(_Item(signals, self._prepare(signals), fut, after, state or None))
         return fut
+
+    def saved_state(self, prefix: str) -> ConnectorState:
+        """The connector state committed under keys starting with ``prefix``: the store's, overlaid by state
+        records still waiting in the disk buffer (they are newer)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ingest_state.c.key, ingest_state.c.state).where(ingest_state.c.key.startswith(prefix))
+            ).all()
+        found: ConnectorState = {key: state for key, state in rows}
+        if self.buffer is not None and self.buffer.depth:
+            for _, record in self.buffer.pending():
+                if record[:1] == b"{":
+                    doc = record_from_json(record)
+                    found.update({k: v for k, v in doc.items() if k.startswith(prefix)})  # type: ignore[union-attr]
+        return {k: v for k, v in found.items() if v is not None}
 
     def emit_for_connector(self, on_commit: Callable[[list[Signal | SignalBlock]], None] | None = None) -> WriterEmit:
         """The ``emit`` to give one connector: ``submit``, and ``hand_over`` for a connector that overlaps
@@ -378,12 +440,19 @@ class IngestWriter:
                 rows += self._accept(item, batch)
             if self.buffered and time.monotonic() - last_drain >= self.retry_s:
                 last_drain = time.monotonic()
-                await loop.run_in_executor(self._executor, self._drain)
+                try:
+                    await loop.run_in_executor(self._executor, self._drain)
+                except Exception:  # noqa: BLE001 - the writer task must outlive it; the records stay buffered
+                    log.exception("replaying the disk buffer failed; trying again")
             if batch:
                 signals = [s for item in batch for s in item.signals]
                 prepared = _merge_prepared([item.prepared for item in batch])
+                states: ConnectorState = {}
+                for item in batch:
+                    if item.state:
+                        states.update(item.state)
                 try:
-                    await loop.run_in_executor(self._executor, self._write_or_buffer, signals, prepared)
+                    await loop.run_in_executor(self._executor, self._write_or_buffer, signals, prepared, states)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting submitter
                     for item in batch:
                         if not item.fut.done():
@@ -405,7 +474,7 @@ class IngestWriter:
             self._queue.task_done()
             return 0
         batch.append(item)
-        return signal_count(item.signals)
+        return signal_count(item.signals) or 1
 
     def _prepare(self, signals: list[Signal | SignalBlock]) -> _Prepared | None:
         """What of a batch needs no transaction: its blocks of plain values as columns (the mapper's
@@ -419,16 +488,24 @@ class IngestWriter:
             return None
         return _Prepared(rest, columns, flat)
 
-    def _write_or_buffer(self, signals: list[Signal | SignalBlock], prepared: _Prepared | None = None) -> None:
+    def _write_or_buffer(
+        self,
+        signals: list[Signal | SignalBlock],
+        prepared: _Prepared | None = None,
+        states: ConnectorState | None = None,
+    ) -> None:
         if not self.buffered:
             try:
-                self._commit(signals, prepared)
+                self._commit(signals, prepared, states)
                 return
             except (OperationalError, DBAPIError) as exc:
                 self._store_lost(exc)
         if self.buffer is None:
             raise RuntimeError("the store is unavailable and no disk buffer is configured: data refused")
-        self.buffer.append([signal_to_json(s) for s in expand_signals(signals)])
+        records = [signal_to_json(s) for s in expand_signals(signals)]
+        if states:
+            records.append(state_to_json(states))
+        self.buffer.append(records)
         self.stats.buffered_signals += signal_count(signals)
 
     def _store_lost(self, exc: Exception) -> None:
@@ -441,9 +518,16 @@ class IngestWriter:
         assert self.buffer is not None
         while self.buffer.depth:
             records = self.buffer.pending(limit=self.max_rows)
-            signals = [signal_from_json(r) for _, r in records]
+            signals: list[Signal | SignalBlock] = []
+            states: ConnectorState = {}
+            for _, r in records:
+                item = record_from_json(r)
+                if item.__class__ is Signal:
+                    signals.append(item)  # type: ignore[arg-type]
+                else:
+                    states.update(item)  # type: ignore[arg-type]
             try:
-                self._commit(signals)
+                self._commit(signals, None, states)
             except (OperationalError, DBAPIError) as exc:
                 self._store_lost(exc)
                 return
@@ -481,7 +565,12 @@ class IngestWriter:
             elif state != loaded[code]:
                 conn.execute(update(machine_ingest_state).where(ms.machine_id == self._ids[code]).values(state=state))
 
-    def _commit(self, signals: list[Signal | SignalBlock], prepared: _Prepared | None = None) -> Mapped:
+    def _commit(
+        self,
+        signals: list[Signal | SignalBlock],
+        prepared: _Prepared | None = None,
+        states: ConnectorState | None = None,
+    ) -> Mapped:
         """Map and store ``signals`` in one transaction; the mapper moves on only if it commits.
 
         The state of each machine in the batch (counter baselines, filters, current state) is read from the
@@ -522,6 +611,8 @@ class IngestWriter:
                 after = self.mapper.state()
                 if after != self._saved_state:
                     _upsert_state(conn, self.state_key, after)
+                for key, doc in (states or {}).items():
+                    _upsert_state(conn, key, doc)
                 if result.earliest:
                     rollups.invalidate(conn, result.earliest)
                     rollups.refresh(conn, self.plant, sorted(result.earliest))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 
@@ -51,6 +51,8 @@ class StateChange:
     state: MachineState
     reason: str | None = None
     source: str = ""
+    # The source reading this event comes from (see ``event_key``); None for events identified by their content.
+    origin: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +65,27 @@ class CountEvent:
     reason: str | None = None
     source: str = ""
     work_order: str | None = None
+    origin: str | None = field(default=None, compare=False)
 
 
 MachineEvent = StateChange | CountEvent
 
 
 def event_key(event: MachineEvent) -> str:
-    """A content hash that identifies an event, so that the same event delivered twice is stored once.
+    """A hash that identifies an event, so that the same event delivered twice is stored once.
 
-    The source is deliberately not part of the key: the same reading re-imported from another file name or
-    replayed from a buffer is still the same event.
+    An event made from a machine's reading has an ``origin``: the identity of that reading at its source (a
+    Sparkplug bdSeq/seq and metric, an MTConnect sequence, the counter values read, a publisher's message id),
+    and its key is the machine, the kind and that origin, never the timestamp alone: two increments at one
+    instant are two events, and the same reading delivered again is one.  An event without an origin (a CSV
+    row, a typed entry) is identified by its content: the same row imported twice is stored once.  The source
+    name is not part of either key: a reading re-imported from another file name or replayed from a buffer is
+    still the same event.
     """
-    if isinstance(event, StateChange):
+    kind = "state" if isinstance(event, StateChange) else event.kind.value
+    if event.origin is not None:
+        parts: tuple[str, ...] = ("origin", kind, event.machine, event.origin)
+    elif isinstance(event, StateChange):
         parts = ("state", event.machine, _utc_text(event.ts), event.state.value, event.reason or "")
     else:
         parts = (

@@ -1,9 +1,18 @@
-"""An MTConnect agent for the virtual plant: /probe, /current and /sample over HTTP, with a circular buffer of
-sequenced observations, as the MTConnect standard (Part 1, "Fundamentals"; the cppagent reference agent)
-describes them.
+"""An MTConnect agent for the virtual plant: /probe, /current and /sample over HTTP (and /DEVICE/probe,
+/DEVICE/current, /DEVICE/sample for one device), with a circular buffer of sequenced observations, as the MTConnect
+standard 1.7 (Part 1 "Fundamentals", Part 2 "Device Information Model"; the cppagent reference agent) describes
+them, and valid against the rules of the 1.7 schemas it declares:
 
-Every data item starts UNAVAILABLE; a new agent gets a new instanceId; ``/sample?from=`` before the oldest
-kept observation or past the next one answers an MTConnectError OUT_OF_RANGE.
+* every Header has creationTime, sender, instanceId, version and bufferSize; a Devices header also assetBufferSize
+  (at least 1), assetCount and deviceModelChangeTime; a Streams header firstSequence, lastSequence, nextSequence;
+* the Devices list starts with the Agent (its AVAILABILITY, DEVICE_ADDED, DEVICE_REMOVED and DEVICE_CHANGED items),
+  and every Device has id, name and uuid and an AVAILABILITY data item;
+* every DataItem has id, type and category; an item that may be one of several kinds (a PART_COUNT) names it in
+  subType, repeated on each of its observations; sequence numbers start at 1 and rise by one.
+
+Every data item starts UNAVAILABLE (a device's AVAILABILITY starts AVAILABLE, the agent's too); a new agent gets a
+new instanceId; ``/sample?from=`` before the oldest kept observation or past the next one answers an
+MTConnectError OUT_OF_RANGE; an unknown device answers NO_DEVICE.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from starlette.routing import Route
 from shopfloor.simulator.modbus_server import free_port
 
 VERSION = "1.7"
+AGENT = "Agent"  # the agent's own device in the Devices list and the Streams
 NS_DEVICES = f"urn:mtconnect.org:MTConnectDevices:{VERSION}"
 NS_STREAMS = f"urn:mtconnect.org:MTConnectStreams:{VERSION}"
 NS_ERROR = f"urn:mtconnect.org:MTConnectError:{VERSION}"
@@ -35,6 +45,7 @@ class AgentItem:
     type: str
     category: str  # EVENT or SAMPLE
     name: str
+    sub_type: str | None = None
 
 
 @dataclass
@@ -67,14 +78,26 @@ class MTConnectAgent:
         self.host = host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
-        self.instance_id = str(int(time.time() * 1000) % 2**31)
+        self.instance_id = str(int(time.time() * 1000) % 2**31 or 1)
+        self.model_changed_at = _now()
         self._buffer: deque[Obs] = deque(maxlen=buffer_size)
         self._latest: dict[str, Obs] = {}
         self._next = 1
+        self.agent_uuid = f"agent-{self.instance_id}"
+        self.agent_items = [
+            AgentItem("agent_avail", "AVAILABILITY", "EVENT", "agent_avail"),
+            AgentItem("agent_device_added", "DEVICE_ADDED", "EVENT", "device_added"),
+            AgentItem("agent_device_removed", "DEVICE_REMOVED", "EVENT", "device_removed"),
+            AgentItem("agent_device_changed", "DEVICE_CHANGED", "EVENT", "device_changed"),
+        ]
         self._by_name = {(d, i.name): i for d, items in devices.items() for i in items}
+        start = _now()
+        for item in self.agent_items:
+            self._append(AGENT, item, "AVAILABLE" if item.type == "AVAILABILITY" else "UNAVAILABLE", start)
         for device, items in devices.items():
             for item in items:
-                self._append(device, item, "UNAVAILABLE", _now())
+                self._append(device, item, "AVAILABLE" if item.type == "AVAILABILITY" else "UNAVAILABLE", start)
+            self._append(AGENT, self.agent_items[1], device, start)  # DEVICE_ADDED, with the device's uuid
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None
 
@@ -98,44 +121,62 @@ class MTConnectAgent:
     def _header(self, extra: str = "") -> str:
         return (
             f'<Header creationTime="{_iso(_now())}" sender="shopfloor" instanceId="{self.instance_id}" '
-            f'version="{VERSION}.0.0" bufferSize="{self.buffer_size}"{extra}/>'
+            f'version="{VERSION}.0" deviceModelChangeTime="{_iso(self.model_changed_at)}" '
+            f'bufferSize="{self.buffer_size}"{extra}/>'
         )
 
-    def probe(self) -> str:
-        devices = []
+    @staticmethod
+    def _data_items(items: list[AgentItem]) -> str:
+        return "".join(
+            f'<DataItem category="{it.category}" id={quoteattr(it.id)} name={quoteattr(it.name)} type="{it.type}"'
+            + (f' subType="{it.sub_type}"' if it.sub_type else "")
+            + "/>"
+            for it in items
+        )
+
+    def probe(self, only: str | None = None) -> str:
+        devices = [
+            f'<Agent id="agent" name="{AGENT}" uuid="{self.agent_uuid}" mtconnectVersion="{VERSION}">'
+            f"<DataItems>{self._data_items(self.agent_items)}</DataItems></Agent>"
+        ]
         for i, (device, items) in enumerate(self.devices.items(), start=1):
-            data_items = "".join(
-                f'<DataItem category="{it.category}" id={quoteattr(it.id)} name={quoteattr(it.name)} type="{it.type}"/>'
-                for it in items
-            )
+            if only is not None and device != only:
+                continue
             devices.append(
                 f'<Device id="d{i}" name={quoteattr(device)} uuid={quoteattr(device)}>'
-                f"<DataItems>{data_items}</DataItems></Device>"
+                f"<DataItems>{self._data_items(items)}</DataItems></Device>"
             )
-        header = self._header(' assetBufferSize="0" assetCount="0"')
+        # No assets are kept, but the buffer for them has a size of at least 1 (AssetBufferSizeType).
+        header = self._header(' assetBufferSize="1024" assetCount="0"')
         return (
             f'<?xml version="1.0" encoding="UTF-8"?><MTConnectDevices xmlns="{NS_DEVICES}">{header}'
             f"<Devices>{''.join(devices)}</Devices></MTConnectDevices>"
         )
 
-    def streams(self, observations: list[Obs], next_sequence: int) -> str:
-        by_device: dict[str, list[Obs]] = {d: [] for d in self.devices}
+    def streams(self, observations: list[Obs], next_sequence: int, only: str | None = None) -> str:
+        names = [AGENT, *self.devices] if only is None else [only]
+        by_device: dict[str, list[Obs]] = {d: [] for d in names}
         for o in observations:
-            by_device[o.device].append(o)
+            if o.device in by_device:
+                by_device[o.device].append(o)
         parts = []
         for device, obs in by_device.items():
-            groups = {"Events": [], "Samples": []}
+            groups: dict[str, list[str]] = {"Events": [], "Samples": []}
             for o in obs:
                 group = "Samples" if o.item.category == "SAMPLE" else "Events"
+                sub = f' subType="{o.item.sub_type}"' if o.item.sub_type else ""
                 groups[group].append(
                     f"<{_element(o.item.type)} dataItemId={quoteattr(o.item.id)} name={quoteattr(o.item.name)} "
-                    f'timestamp="{_iso(o.timestamp)}" sequence="{o.sequence}">{escape(o.value)}'
+                    f'timestamp="{_iso(o.timestamp)}" sequence="{o.sequence}"{sub}>{escape(o.value)}'
                     f"</{_element(o.item.type)}>"
                 )
             inner = "".join(f"<{g}>{''.join(v)}</{g}>" for g, v in groups.items() if v)
+            uuid = self.agent_uuid if device == AGENT else device
+            component = "Agent" if device == AGENT else "Device"
+            component_id = "agent" if device == AGENT else f"d{list(self.devices).index(device) + 1}"
             parts.append(
-                f"<DeviceStream name={quoteattr(device)} uuid={quoteattr(device)}>"
-                f'<ComponentStream component="Device" name={quoteattr(device)} componentId="{device}">'
+                f"<DeviceStream name={quoteattr(device)} uuid={quoteattr(uuid)}>"
+                f'<ComponentStream component="{component}" name={quoteattr(device)} componentId="{component_id}">'
                 f"{inner}</ComponentStream></DeviceStream>"
             )
         header = self._header(
@@ -156,15 +197,29 @@ class MTConnectAgent:
     def app(self) -> Starlette:
         xml = "application/xml"
 
+        def device_of(request: Request) -> str | None | Response:
+            device = request.path_params.get("device")
+            if device is not None and device not in self.devices:
+                return Response(self.error("NO_DEVICE", f"no device named {device!r}"), 404, media_type=xml)
+            return device
+
         async def probe(request: Request) -> Response:
-            return Response(self.probe(), media_type=xml)
+            device = device_of(request)
+            if isinstance(device, Response):
+                return device
+            return Response(self.probe(device), media_type=xml)
 
         async def current(request: Request) -> Response:
-            return Response(
-                self.streams(sorted(self._latest.values(), key=lambda o: o.sequence), self._next), media_type=xml
-            )
+            device = device_of(request)
+            if isinstance(device, Response):
+                return device
+            latest = sorted(self._latest.values(), key=lambda o: o.sequence)
+            return Response(self.streams(latest, self._next, device), media_type=xml)
 
         async def sample(request: Request) -> Response:
+            device = device_of(request)
+            if isinstance(device, Response):
+                return device
             try:
                 start = int(request.query_params.get("from", self.first_sequence))
                 count = int(request.query_params.get("count", 100))
@@ -178,9 +233,20 @@ class MTConnectAgent:
                 )
             chosen = [o for o in self._buffer if o.sequence >= start][: max(count, 0)]
             nxt = chosen[-1].sequence + 1 if chosen else start
-            return Response(self.streams(chosen, nxt), media_type=xml)
+            if device is not None:
+                chosen = [o for o in chosen if o.device == device]
+            return Response(self.streams(chosen, nxt, device), media_type=xml)
 
-        return Starlette(routes=[Route("/probe", probe), Route("/current", current), Route("/sample", sample)])
+        return Starlette(
+            routes=[
+                Route("/probe", probe),
+                Route("/current", current),
+                Route("/sample", sample),
+                Route("/{device}/probe", probe),
+                Route("/{device}/current", current),
+                Route("/{device}/sample", sample),
+            ]
+        )
 
     async def start(self) -> None:
         self._server = uvicorn.Server(

@@ -38,6 +38,19 @@ MTCONNECT_STATE_MAP = {v: k for k, v in EXECUTION.items()}
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
+def agent_items(code: str, process_values: list[str]) -> list[AgentItem]:
+    """The data items of a machine served by the MTConnect agent: availability, execution, the alarm message,
+    parts made (PART_COUNT of subType ALL) and scrapped (subType BAD), and each process value as a LOAD."""
+    items = [
+        AgentItem(f"{code}_avail", "AVAILABILITY", "EVENT", "avail"),
+        AgentItem(f"{code}_exec", "EXECUTION", "EVENT", "execution"),
+        AgentItem(f"{code}_alarm", "MESSAGE", "EVENT", "alarm"),
+        AgentItem(f"{code}_total", "PART_COUNT", "EVENT", "total", "ALL"),
+        AgentItem(f"{code}_bad", "PART_COUNT", "EVENT", "bad", "BAD"),
+    ]
+    return items + [AgentItem(f"{code}_{n}", "LOAD", "SAMPLE", n) for n in process_values]
+
+
 def demo_broker(explicit: str | None = None) -> str | None:
     """The broker for the virtual plant's Sparkplug machines (the argument, from the settings, or the local one),
     or None when it does not answer."""
@@ -55,10 +68,16 @@ def broker_reachable(url: str, timeout: float = 1.0) -> bool:
 
 
 class ProtocolPlant:
-    def __init__(self, virtual: VirtualPlant, mqtt_url: str | None, host: str = "127.0.0.1"):
+    """The virtual plant's protocol servers.  ``port_base``: serve at known ports (Modbus TCP at port_base, OPC UA
+    at port_base + 1, the MTConnect agent at port_base + 2) rather than at free ones."""
+
+    PORTS = {"modbus": 0, "opcua": 1, "mtconnect": 2}
+
+    def __init__(self, virtual: VirtualPlant, mqtt_url: str | None, host: str = "127.0.0.1", port_base: int = 0):
         self.virtual = virtual
         self.host = host
         self.mqtt_url = mqtt_url
+        self.port_base = port_base
         plant = virtual.plant
         self.assignment: dict[str, str] = {}
         for line in plant.lines:
@@ -74,6 +93,9 @@ class ProtocolPlant:
         self.agent: MTConnectAgent | None = None
         self.edge = None
         self._units: dict[str, int] = {}
+
+    def _port(self, protocol: str) -> int:
+        return self.port_base + self.PORTS[protocol] if self.port_base else 0
 
     def machines_on(self, protocol: str) -> list[str]:
         return [code for code, p in self.assignment.items() if p == protocol]
@@ -99,23 +121,18 @@ class ProtocolPlant:
             for unit, code in enumerate(self.machines_on("modbus"), start=1):
                 self._units[code] = unit
                 layouts[unit] = parse_registers(code, self._registers(code))
-            self.modbus = ModbusPlantServer(layouts, self.host)
+            self.modbus = ModbusPlantServer(layouts, self.host, self._port("modbus"))
             await self.modbus.start()
         if self.machines_on("opcua"):
-            self.opcua = OpcUaPlantServer({c: self._tags(c) for c in self.machines_on("opcua")}, self.host)
+            self.opcua = OpcUaPlantServer(
+                {c: self._tags(c) for c in self.machines_on("opcua")}, self.host, self._port("opcua")
+            )
             await self.opcua.start()
         if self.machines_on("mtconnect"):
             devices = {}
             for code in self.machines_on("mtconnect"):
-                items = [
-                    AgentItem(f"{code}_exec", "EXECUTION", "EVENT", "execution"),
-                    AgentItem(f"{code}_alarm", "MESSAGE", "EVENT", "alarm"),
-                    AgentItem(f"{code}_total", "PART_COUNT", "EVENT", "total"),
-                    AgentItem(f"{code}_bad", "PART_COUNT", "EVENT", "bad"),
-                ]
-                items += [AgentItem(f"{code}_{n}", "LOAD", "SAMPLE", n) for n in self._tags(code) if n[0].islower()]
-                devices[code] = items
-            self.agent = MTConnectAgent(devices, buffer_size=4096, host=self.host)
+                devices[code] = agent_items(code, [n for n in self._tags(code) if n[0].islower()])
+            self.agent = MTConnectAgent(devices, buffer_size=4096, host=self.host, port=self._port("mtconnect"))
             await self.agent.start()
         if self.machines_on("mqtt"):
             # Imported here: the edge node's MQTT stack is loaded only when some machine speaks Sparkplug.

@@ -13,8 +13,10 @@
 (QoS 1, not retained), births, data and device deaths go out at QoS 0 as the specification says.  ``qos=1``
 raises all of them to QoS 1, for a plant that wants the broker to queue them for an absent host: all of them,
 because a broker may deliver a QoS 0 message ahead of QoS 1 messages it still holds, and a birth must never
-overtake the data sent before it.  NCMD ``Node Control/Rebirth`` = true makes it publish NBIRTH and every DBIRTH again
-(the same bdSeq) before any more data, and other NCMD/DCMD metrics go to ``on_command``.  With
+overtake the data sent before it.  Nor may old data follow a new birth: after a reconnection the messages of the
+old connection that the broker never acknowledged are dropped (``dropped_unacknowledged``), never sent again
+behind the new NBIRTH with the old session's seq.  NCMD ``Node Control/Rebirth`` = true makes it publish NBIRTH
+and every DBIRTH again (the same bdSeq) before any more data, and other NCMD/DCMD metrics go to ``on_command``.  With
 ``primary_host`` it births only while that host application's STATE says online (section "Edge Node Session
 Establishment"); without one it births on connecting, and again when any host application announces itself
 online, so a host that starts after the edge node still learns every metric.
@@ -235,6 +237,7 @@ class EdgeNode:
         self.on_command = on_command
         self.rebirths = 0  # births published on request (NCMD Node Control/Rebirth)
         self.births_published = 0
+        self.dropped_unacknowledged = 0  # messages of an earlier connection never acknowledged, not sent again
         self.errors: list[str] = []
         self.born = False
         self.connected = threading.Event()
@@ -250,7 +253,7 @@ class EdgeNode:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
 
     # Convenience views of the session, for the virtual plant and tests.
     @property
@@ -350,6 +353,10 @@ class EdgeNode:
         if reason_code.is_failure:
             self.errors.append(f"broker refused the connection: {reason_code}")
             return
+        # Messages of the last connection that the broker never acknowledged belong to the old session: sent
+        # after the new births, they would carry the old seq into the new session.  They are dropped (the births
+        # carry the current values) and counted.
+        self.dropped_unacknowledged += len(client.drop_out_messages())
         states = state_topic(self.primary_host) if self.primary_host else f"{NAMESPACE}/STATE/+"
         client.subscribe(
             [(self.session.topic("NCMD"), 1), (f"{NAMESPACE}/{self.group}/DCMD/{self.edge}/+", 1), (states, 1)]

@@ -44,6 +44,7 @@ Signals the metric-by-metric path makes.
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -167,10 +168,6 @@ class NodeSession:
     def key(self) -> tuple[str, str]:
         return (self.group, self.edge)
 
-    def forget_devices(self) -> None:
-        for device in [d for d in self.tags if d is not None]:
-            self._drop_device(device)
-
     def _drop_device(self, device: str) -> None:
         self.tags.pop(device, None)
         self.devices.discard(device)
@@ -218,6 +215,9 @@ class SparkplugHost:
         self._machines: dict[tuple[str, str, str | None], str | None] = {}
         self._topics: dict[str, Topic] = {}  # valid topics already parsed
         self._times: dict[int, datetime] = {}  # ms -> instant, for plain DATA
+        # Edge nodes whose session (sequence, births) changed since the last ``export_state``.
+        self._touched: set[tuple[str, str]] = set()
+        self._births_touched: set[tuple[str, str]] = set()
         self.columns = True  # plain DATA payloads decoded a column at a time (off: metric by metric, for tests)
         self.blocks = False  # plain DATA payloads given as one SignalBlock each rather than as Signals
 
@@ -249,6 +249,7 @@ class SparkplugHost:
         node = self.nodes.get(topic.node)
         if node is None:
             node = self.nodes[topic.node] = NodeSession(*topic.node)
+        self._touched.add(topic.node)
         try:
             # A plain DATA payload (every metric a known kind of value by alias) is read a column at a time
             # in C; any other payload, or any doubt, goes through protobuf.
@@ -290,6 +291,7 @@ class SparkplugHost:
         """
         now = now or datetime.now(timezone.utc)
         out = HostResult()
+        self._touched.update(self.nodes)
         for node in self.nodes.values():
             if node.born:
                 self._stale(node, None, now, "lost", out)
@@ -308,6 +310,55 @@ class SparkplugHost:
             node.rebirth_requested_at = None
             self._request_rebirth(node, now, out)
         return out
+
+    # -- persistence ---------------------------------------------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """What changed since the last export, as JSON documents: per edge node its session (bdSeq, sequence,
+        messages applied and held, devices born) and, when a birth changed them, its births (datatypes, aliases,
+        tags).  Committed with the Signals of the messages decoded so far, it lets a restarted host decode what
+        the broker delivers again (``restore_state``)."""
+        docs: dict[str, Any] = {}
+        for key in self._touched:
+            node = self.nodes.get(key)
+            if node is not None:
+                docs[f"sparkplug/{key[0]}/{key[1]}/session"] = _session_doc(node)
+        for key in self._births_touched:
+            node = self.nodes.get(key)
+            if node is not None:
+                docs[f"sparkplug/{key[0]}/{key[1]}/birth"] = _birth_doc(node)
+        self._touched.clear()
+        self._births_touched.clear()
+        return docs
+
+    def restore_state(self, docs: dict[str, Any]) -> None:
+        """Take back the edge node sessions that ``export_state`` gave (keys as it made them)."""
+        for key, doc in docs.items():
+            parts = key.split("/")
+            if len(parts) != 4 or parts[0] != "sparkplug" or parts[3] not in ("session", "birth"):
+                continue
+            node_key = (parts[1], parts[2])
+            node = self.nodes.get(node_key)
+            if node is None:
+                node = self.nodes[node_key] = NodeSession(*node_key)
+            if parts[3] == "birth":
+                _restore_birth(node, doc)
+            else:
+                self._restore_session(node, doc)
+
+    def _restore_session(self, node: NodeSession, doc: dict[str, Any]) -> None:
+        node.bdseq = doc.get("bdseq")
+        node.born = bool(doc.get("born"))
+        node.last_seq = doc.get("last_seq")
+        node.applied = {int(seq): ts for seq, ts in doc.get("applied", [])}
+        node.devices = set(doc.get("devices", []))
+        node.pending = {}
+        for seq, topic, data, received in doc.get("pending", []):
+            raw = base64.b64decode(data)
+            try:
+                node.pending[int(seq)] = _Held(parse_topic(topic), decode_payload(raw), raw, _from_iso(received))
+            except (TopicError, PayloadError):
+                continue  # it was applied-checked when it arrived; a held copy that no longer reads is dropped
+        node.pending_since = _from_iso(doc["pending_since"]) if doc.get("pending_since") else None
 
     # -- sessions ------------------------------------------------------------------------------------------
     def _end_session(self, node: NodeSession) -> None:
@@ -411,6 +462,7 @@ class SparkplugHost:
             return
         if (now - node.pending_since).total_seconds() < self.reorder_timeout_s:
             return
+        self._touched.add(node.key)
         out.discarded += len(node.pending)
         node.pending.clear()
         node.pending_since = None
@@ -462,6 +514,7 @@ class SparkplugHost:
     def _birth_metrics(self, node: NodeSession, topic: Topic, payload: Any, data: bytes, now: datetime, out):
         device = topic.device
         machine = self._machine(node, device) if self.emit_births else None
+        self._births_touched.add(node.key)
         problems: list[str] = []
         tags = node.tags.setdefault(device, [])
         signals = _SignalMaker(self.source, machine, node, topic, payload, now)
@@ -739,6 +792,45 @@ def _flatten(name: str, value: Any, out: HostResult) -> Iterator[tuple[str, Any]
         out.skipped.append((name, "an array is not a machine signal"))
     else:
         out.skipped.append((name, f"a {type(value).__name__} value is not a machine signal"))
+
+
+def _session_doc(node: NodeSession) -> dict[str, Any]:
+    return {
+        "bdseq": node.bdseq,
+        "born": node.born,
+        "last_seq": node.last_seq,
+        "applied": [[seq, ts] for seq, ts in node.applied.items()],
+        "devices": sorted(node.devices),
+        "pending": [
+            [seq, str(held.topic), base64.b64encode(held.data).decode(), held.received.isoformat()]
+            for seq, held in node.pending.items()
+        ],
+        "pending_since": node.pending_since.isoformat() if node.pending_since else None,
+    }
+
+
+def _birth_doc(node: NodeSession) -> dict[str, Any]:
+    return {
+        "types": [[device, name, datatype] for (device, name), datatype in node.types.items()],
+        "aliases": [[alias, device, name, datatype] for alias, (device, name, datatype) in node.aliases.items()],
+        "tags": [[device, tags] for device, tags in node.tags.items()],
+    }
+
+
+def _restore_birth(node: NodeSession, doc: dict[str, Any]) -> None:
+    node.types = {(device, name): datatype for device, name, datatype in doc.get("types", [])}
+    node.aliases = {int(alias): (device, name, datatype) for alias, device, name, datatype in doc.get("aliases", [])}
+    node.tags = {device: list(tags) for device, tags in doc.get("tags", [])}
+    node.plain = {}
+    for alias, (device, name, datatype) in node.aliases.items():
+        if datatype in _DIRECT_FIELD and not is_control_metric(name):
+            value_field = _DIRECT_FIELD[datatype]
+            node.plain[alias] = (device, name, value_field, _FIELD_TYPE[value_field])
+    node.read_plans.clear()
+
+
+def _from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def _payload_time(payload: Any) -> datetime | None:
