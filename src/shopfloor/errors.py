@@ -1594,6 +1594,8 @@ class OrganisationNotFound(NotFound):
 
 
 class SponsorNotFound(NotFound):
+    """Also the answer for a sponsor that exists but is none of the asking factory's: nothing is revealed."""
+
     code = "hub.sponsor_not_found"
     message = "no sponsor {sponsor}"
 
@@ -1643,6 +1645,11 @@ class OrganisationIncomplete(Invalid):
     message = "an organisation needs a code and a name"
 
 
+class TimezoneUnknown(Invalid):
+    code = "hub.timezone"
+    message = "unknown time zone {timezone} (an IANA name such as Asia/Seoul)"
+
+
 class PublicKeyInvalid(Invalid):
     code = "hub.public_key"
     message = "only a factory has a public key, of 32 bytes (Ed25519), given in base64"
@@ -1650,52 +1657,87 @@ class PublicKeyInvalid(Invalid):
 
 class PercentRange(Invalid):
     code = "hub.percent_range"
-    message = "{name} {value} must be between 0 and 100"
+    message = "{name} {value} must be a percentage between 0 and 100 with at most 4 decimals"
 
 
-class SharesAboveHundred(Invalid):
-    code = "hub.shares_above_hundred"
-    message = "the state's maximum and the sponsor's minimum share add up to more than 100 %"
+class PartyCode(Invalid):
+    code = "hub.party_code"
+    message = "party {party}: a code of small letters, digits and _ (state, sponsor, sme, local)"
 
 
-class StateCapNegative(Invalid):
-    code = "hub.state_cap_negative"
-    message = "state_cap must not be negative"
+class RuleLimitsCrossed(Invalid):
+    code = "hub.rule_limits_crossed"
+    message = "the {party} minimum of {low} % is above its maximum of {high} %"
+
+
+class WonNegative(Invalid):
+    code = "hub.won_negative"
+    message = "{name} must not be negative"
+
+
+class RuleMinimumsAboveHundred(Invalid):
+    code = "hub.rule_minimums"
+    message = "the parties' minimum shares add up to {total} %, more than 100 %"
+
+
+class RuleTotalsCrossed(Invalid):
+    code = "hub.rule_totals_crossed"
+    message = "the project total's minimum of {low} won is above its maximum of {high} won"
+
+
+class RuleDates(Invalid):
+    code = "hub.rule_dates"
+    message = "the rule ends on {end}, before it takes effect on {start}"
 
 
 class BudgetNotPositive(Invalid):
     code = "hub.budget_not_positive"
-    message = "the budget must be more than zero"
+    message = "the project total must be more than zero"
 
 
 class ShareNegative(Invalid):
     code = "hub.share_negative"
-    message = "the {funder} share {amount} must not be negative"
+    message = "the {party} share of {amount} won must not be negative"
 
 
 class SharesNotBudget(Invalid):
     code = "hub.shares_not_budget"
-    message = "the shares add up to {total}, not the budget {budget}"
+    message = "the shares add up to {total} won, not the project total of {budget} won"
 
 
-class StateShareTooHigh(Invalid):
-    code = "hub.state_share_too_high"
-    message = "the state share {amount} is {pct} % of the budget; the {year} {level} rule allows at most {limit} %"
+class ShareOfPartyOutsideRule(Invalid):
+    code = "hub.share_outside_rule"
+    message = "the {party} share of {amount} won: the rule {rule} has no share for {party}"
 
 
-class SponsorShareTooLow(Invalid):
-    code = "hub.sponsor_share_too_low"
-    message = "the sponsor share {amount} is {pct} % of the budget; the {year} {level} rule asks for at least {limit} %"
+class ShareBelowMinimum(Invalid):
+    code = "hub.share_below_minimum"
+    message = "the {party} share of {amount} won is {pct} % of the total; the rule {rule} asks for at least {limit} %"
 
 
-class StateShareAboveCap(Invalid):
-    code = "hub.state_share_above_cap"
-    message = "the state share {amount} is above the {year} {level} cap of {cap}"
+class ShareAboveMaximum(Invalid):
+    code = "hub.share_above_maximum"
+    message = "the {party} share of {amount} won is {pct} % of the total; the rule {rule} allows at most {limit} %"
+
+
+class ShareAboveCap(Invalid):
+    code = "hub.share_above_cap"
+    message = "the {party} share of {amount} won is above the cap of {cap} won of the rule {rule}"
+
+
+class TotalAboveMaximum(Invalid):
+    code = "hub.total_above_maximum"
+    message = "the project total of {total} won is above the {limit} won of the rule {rule}"
+
+
+class TotalBelowMinimum(Invalid):
+    code = "hub.total_below_minimum"
+    message = "the project total of {total} won is below the {limit} won of the rule {rule}"
 
 
 class NoFundingRule(Invalid):
     code = "hub.no_funding_rule"
-    message = "the program has no funding rule for {year} {level}"
+    message = "program {program} has no {type} rule for {year} in force on {day}"
 
 
 class KpiUnknown(Invalid):
@@ -1708,9 +1750,14 @@ class ProjectRefused(Problems):
     message = "the project was refused ({count} problem(s))"
 
 
-class FunderUnknown(Invalid):
-    code = "hub.funder"
-    message = "funder must be state, sponsor or factory, not {funder}"
+class RuleRefused(Problems):
+    code = "hub.rule_refused"
+    message = "the rule was refused ({count} problem(s))"
+
+
+class PartyWithoutShare(Invalid):
+    code = "hub.party_without_share"
+    message = "project {project} has no share for {party}"
 
 
 class LedgerKind(Invalid):
@@ -1720,12 +1767,47 @@ class LedgerKind(Invalid):
 
 class AmountInvalid(Invalid):
     code = "hub.amount"
-    message = "an amount is a whole number above zero"
+    message = "an amount is a whole number of won above zero"
 
 
-class ContributionTooLarge(Invalid):
-    code = "hub.contribution_too_large"
-    message = "the {funder} would contribute {total}, more than its share {share}"
+class LedgerAboveCommitment(Conflict):
+    code = "hub.ledger_above_commitment"
+    message = "the {party}'s {kind}s would reach {total} won, more than its commitment of {commitment} won"
+
+
+class LedgerEntryNotFound(NotFound):
+    code = "hub.ledger_entry_not_found"
+    message = "no ledger entry {entry} in project {project}"
+
+
+class LedgerEntryReversed(Conflict):
+    code = "hub.ledger_entry_reversed"
+    message = "ledger entry {entry} was reversed already"
+
+
+class ReversalOfReversal(Invalid):
+    code = "hub.reversal_of_reversal"
+    message = "entry {entry} is itself a reversal: enter the amount again instead"
+
+
+class CorrectionNeedsReason(Invalid):
+    code = "hub.correction_needs_reason"
+    message = "a correction needs a reason"
+
+
+class CommitmentBelowLedger(Conflict):
+    code = "hub.commitment_below_ledger"
+    message = "the {party} share cannot drop to {amount} won: {moved} won were already entered in the ledger"
+
+
+class MilestoneNotFound(NotFound):
+    code = "hub.milestone_not_found"
+    message = "no milestone {milestone} in project {project}"
+
+
+class MilestoneDone(Conflict):
+    code = "hub.milestone_done"
+    message = "milestone {milestone} was completed already, on {done_at}"
 
 
 class OnlyFactoryShares(Invalid):
@@ -1763,6 +1845,16 @@ class ConsentWithdrawn(Conflict):
     message = "consent {consent} was withdrawn already"
 
 
+class ConsentTextNotAgreed(Invalid):
+    code = "hub.consent_text"
+    message = "agree to the consent text of version {version} first"
+
+
+class WithdrawalScope(Invalid):
+    code = "hub.withdrawal_scope"
+    message = "withdraw a month (YYYY-MM), a KPI, or one KPI of one month"
+
+
 class ReportNeedsFactoryToken(Invalid):
     code = "hub.report_needs_factory"
     message = "outcome reports are sent with a factory's token"
@@ -1776,6 +1868,16 @@ class ReportShape(Invalid):
 class ReportLacks(Invalid):
     code = "hub.report_lacks"
     message = "the report lacks {fields}"
+
+
+class ReportExtraFields(Invalid):
+    code = "hub.report_extra_fields"
+    message = "the report has fields the hub does not take: {fields}"
+
+
+class ReportFieldInvalid(Invalid):
+    code = "hub.report_field"
+    message = "{field}: {expected}"
 
 
 class ReportOtherFactory(Invalid):
@@ -1805,12 +1907,27 @@ class ReportReplayed(Conflict):
 
 class MonthInvalid(Invalid):
     code = "hub.month"
-    message = "period {period} must be a month, YYYY-MM"
+    message = "period {period} must be a month, YYYY-MM, from 2000 on"
+
+
+class MonthInFuture(Invalid):
+    code = "hub.month_in_future"
+    message = "{period} has not begun: only closed months, or the current month marked partial, are reported"
+
+
+class MonthNotClosed(Invalid):
+    code = "hub.month_not_closed"
+    message = "{period} is not over yet: send it marked partial"
 
 
 class ReportKpisShape(Invalid):
     code = "hub.report_kpis"
-    message = "kpis must map KPI names to numbers"
+    message = "kpis must map at most {limit} KPI names to numbers"
+
+
+class KpiValueInvalid(Invalid):
+    code = "hub.kpi_value"
+    message = "{kpi}: {value} is not a number between {low} and {high}"
 
 
 class NoConsent(Invalid):
@@ -1821,6 +1938,51 @@ class NoConsent(Invalid):
 class ConsentDoesNotCover(Invalid):
     code = "hub.consent_does_not_cover"
     message = "the consent to {sponsor} does not cover {kpis}"
+
+
+class KeyExists(Conflict):
+    code = "hub.key_exists"
+    message = "this public key is registered already: a key belongs to one factory, once"
+
+
+class KeyNotFound(NotFound):
+    code = "hub.key_not_found"
+    message = "no key {key} of {factory}"
+
+
+class NoActiveKey(Invalid):
+    code = "hub.no_active_key"
+    message = "{factory} has no key in use at the hub: the program office registers one"
+
+
+class KeyRetired(Invalid):
+    code = "hub.key_retired"
+    message = "key {key} of {factory} was replaced on {retired_at}: sign with the key in use"
+
+
+class KeyRevoked(Invalid):
+    code = "hub.key_revoked"
+    message = "key {key} of {factory} was revoked on {revoked_at}"
+
+
+class KeyRevokedAlready(Conflict):
+    code = "hub.key_revoked_already"
+    message = "key {key} was revoked already"
+
+
+class SelfReportedUnknown(Invalid):
+    code = "hub.self_reported_unknown"
+    message = "unknown self-reported figure {items} (known: {known})"
+
+
+class SelfReportedValue(Invalid):
+    code = "hub.self_reported_value"
+    message = "{item}: {value} is not a whole number between 0 and {high}"
+
+
+class YearInvalid(Invalid):
+    code = "hub.year"
+    message = "year {year} must be between 2000 and {high}"
 
 
 class HubUnreachable(Unavailable):

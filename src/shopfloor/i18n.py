@@ -88,6 +88,17 @@ def pick_language(user_language: str | None, cookie: str | None, timezone: str) 
     return default_language(timezone)
 
 
+def won_korean(amount: int) -> str:
+    """Korean grouping of large amounts by 억 (10^8) and 만 (10^4): 123,456,789 is 1억 2,345만 6,789원."""
+    sign, n = ("-" if amount < 0 else ""), abs(amount)
+    eok, man, rest = n // 10**8, n // 10**4 % 10**4, n % 10**4
+    parts = [f"{eok:,}억"] if eok else []
+    parts += [f"{man:,}만"] if man else []
+    if rest or not parts:
+        return sign + " ".join([*parts, f"{rest:,}원"])
+    return sign + " ".join(parts) + " 원"
+
+
 class Translator:
     """Everything a template needs to speak one language."""
 
@@ -110,6 +121,16 @@ class Translator:
             return "–"
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=fmt, locale=self.locale)
+
+    def won(self, amount: int | None) -> str:
+        """An amount of won as its readers write it: 1억 2,345만 원 in Korean, ₩123,450,000 in English."""
+        if amount is None:
+            return "–"
+        if self.lang == "ko":
+            return won_korean(amount)
+        if self.lang == "en":
+            return ("-" if amount < 0 else "") + "₩" + format_decimal(abs(amount), format="#,##0", locale=self.locale)
+        return format_decimal(amount, format="#,##0", locale=self.locale) + " won"
 
     def percent(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, format="#,##0.0%", locale=self.locale)

@@ -3,10 +3,15 @@ sent to the hub over HTTPS with its token.  Only the chosen KPIs, as monthly fig
 
 The current month is computed up to now and sent marked ``partial`` with its ``coverage`` (which part of the
 month had data); a month without any data is refused rather than signed: there is nothing to report, and a
-zero would claim there was."""
+zero would claim there was.
+
+Lead time (``lead_time_h``): the mean hours from an order's release to its completion, over the orders completed
+in the month on the machines in scope (the manufacturing lead time of the orders, release to finish); None in a
+month that completed no released order."""
 
 from __future__ import annotations
 
+import base64
 import ssl
 import uuid
 from dataclasses import dataclass
@@ -14,7 +19,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from shopfloor.actions.improvement_report import completed_orders, kpi_value
 from shopfloor.actions.kpi_report import scope
@@ -29,9 +34,10 @@ from shopfloor.errors import (
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
-from shopfloor.model.signing import sign
+from shopfloor.model.signing import generate_key, load_private, public_bytes, sign
 from shopfloor.store import kpi as kpi_store
-from shopfloor.store.hub import SHAREABLE
+from shopfloor.store.hub import SHAREABLE, fingerprint
+from shopfloor.store.schema import work_order_events, work_orders
 
 
 def month_window(plant: Plant, month: str) -> Interval:
@@ -73,35 +79,90 @@ def monthly_kpis(
     on_time, due, _ = completed_orders(conn, machines, window)
     out: dict[str, float | None] = {}
     for name in kpis:
-        value = kpi_value(name, elements, on_time, due)
+        value = (
+            lead_time_h(conn, machines, window) if name == "lead_time_h" else kpi_value(name, elements, on_time, due)
+        )
         out[name] = None if value is None else round(float(value), 6)
-    return MonthFigures(out, cover.to_dict(), cover.partial)
+    # a month still running is partial however fully its days so far are covered
+    running = (now or datetime.now(timezone.utc)) < window.end
+    return MonthFigures(out, cover.to_dict(), cover.partial or running)
+
+
+def lead_time_h(conn: Connection, machines: list[str], window: Interval) -> float | None:
+    """Mean hours from release to completion of the orders completed in ``window`` on ``machines``."""
+    wo, ev = work_orders.c, work_order_events.c
+    released = (
+        select(ev.work_order_id, func.min(ev.ts).label("released"))
+        .where(ev.to_status == "released")
+        .group_by(ev.work_order_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(released.c.released, ev.ts)
+        .join(released, released.c.work_order_id == ev.work_order_id)
+        .join(work_orders, wo.id == ev.work_order_id)
+        .where(wo.machine.in_(machines), ev.to_status == "completed", ev.ts >= window.start, ev.ts < window.end)
+    ).all()
+    if not rows:
+        return None
+    return sum((done - start).total_seconds() for start, done in rows) / len(rows) / 3600
 
 
 def signed_report(
-    key_pem: bytes, factory: str, sponsor: str, month: str, figures: MonthFigures | dict[str, Any]
+    key_pem: bytes,
+    factory: str,
+    sponsor: str | None,
+    month: str,
+    figures: MonthFigures | dict[str, Any],
+    partial: bool | None = None,
 ) -> dict[str, Any]:
-    """The signed envelope of a month's report.  ``figures`` from ``monthly_kpis`` also carry ``partial`` and
-    ``coverage``, signed with the rest so that the hub can tell a month so far from a whole one; a plain mapping
-    is taken as the KPIs alone."""
+    """The signed envelope of a month's report, naming the key that signs it.  ``figures`` from ``monthly_kpis``
+    also carry ``partial`` and ``coverage``, signed with the rest so that the hub can tell a month so far from a
+    whole one; a plain mapping is taken as the KPIs alone (``partial`` then says whether the month is running).
+    Without ``sponsor`` the month goes to the program office only."""
     payload: dict[str, Any] = {
         "factory": factory,
-        "sponsor": sponsor,
         "period": month,
         "kpis": figures.kpis if isinstance(figures, MonthFigures) else figures,
         "signed_at": datetime.now(timezone.utc).isoformat(),
         "nonce": uuid.uuid4().hex,
+        "key": fingerprint(public_bytes(load_private(key_pem))),
     }
+    if sponsor is not None:
+        payload["sponsor"] = sponsor
     if isinstance(figures, MonthFigures):
         payload["partial"] = figures.partial
         payload["coverage"] = figures.coverage
+    elif partial is not None:
+        payload["partial"] = partial
     return sign(key_pem, payload)
 
 
-def push(hub_url: str, token: str, envelope: dict[str, Any], timeout: float = 30.0, verify: bool | str = True) -> dict:
-    """Send a signed report; raises ``HubRefusedReport`` with the hub's reason when it refuses it.  ``verify``:
-    check the hub's certificate against the system's authorities (True), or those of a CA file (its path)."""
-    url = hub_url.rstrip("/") + "/api/v1/hub/reports"
+def key_rotation(old_pem: bytes, factory: str) -> tuple[bytes, dict[str, Any]]:
+    """A new key pair and the request that registers its public key at the hub, signed with the old key: the new
+    private key (PEM) and the envelope to send."""
+    new_pem, new_public = generate_key()
+    payload = {
+        "factory": factory,
+        "new_key": base64.b64encode(new_public).decode(),
+        "signed_at": datetime.now(timezone.utc).isoformat(),
+        "nonce": uuid.uuid4().hex,
+    }
+    return new_pem, sign(old_pem, payload)
+
+
+def push(
+    hub_url: str,
+    token: str,
+    envelope: dict[str, Any],
+    timeout: float = 30.0,
+    verify: bool | str = True,
+    path: str = "/api/v1/hub/reports",
+) -> dict:
+    """Send a signed report (or key rotation, ``path``); raises ``HubRefusedReport`` with the hub's reason when it
+    refuses it.  ``verify``: check the hub's certificate against the system's authorities (True), or those of a
+    CA file (its path)."""
+    url = hub_url.rstrip("/") + path
     if isinstance(verify, str):
         verify = ssl.create_default_context(cafile=verify)
     try:
@@ -109,7 +170,7 @@ def push(hub_url: str, token: str, envelope: dict[str, Any], timeout: float = 30
                               verify=verify)  # fmt: skip
     except httpx.HTTPError as exc:
         raise HubUnreachable(hub=hub_url, reason=str(exc)) from None
-    if response.status_code != 201:
+    if response.status_code not in (200, 201):
         try:
             answer = response.json()
             refusal, detail = answer.get("code", ""), answer.get("detail")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -277,7 +278,8 @@ organisations = Table(
     Column("code", String(64), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("kind", String(16), nullable=False),  # office, sponsor, factory
-    Column("public_key", LargeBinary, nullable=True),  # a factory's Ed25519 key: its reports are signed with it
+    # IANA zone its people read times in; an office in Asia/Seoul reads the hub in Korean unless they choose
+    Column("timezone", String(64), nullable=False, server_default="Asia/Seoul"),
 )
 
 users = Table(
@@ -650,20 +652,34 @@ programs = Table(
     Column("id", Integer, primary_key=True),
     Column("code", String(64), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
+    Column("kpis", JSON, nullable=True),  # the KPIs the program follows; None: the default list
 )
 
-# For one program year and project level: the state's share at most, the sponsor's at least, the state's cap.
+# A program's rule for one project type and year, in force from a day (model.funding.Rule); its parties' limits
+# are rows of funding_rule_parties, percentages kept as exact decimal text.
 funding_rules = Table(
     "funding_rules",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("program_id", Integer, ForeignKey("programs.id"), nullable=False),
+    Column("project_type", String(32), nullable=False),
     Column("year", Integer, nullable=False),
-    Column("level", String(32), nullable=False),
-    Column("state_max_pct", Float, nullable=False),
-    Column("sponsor_min_pct", Float, nullable=False),
-    Column("state_cap", BigInteger, nullable=False),
-    UniqueConstraint("program_id", "year", "level", name="uq_funding_rules_program_id"),
+    Column("effective_from", Date, nullable=False),
+    Column("effective_to", Date, nullable=True),
+    Column("total_min", BigInteger, nullable=True),
+    Column("total_max", BigInteger, nullable=True),
+    Column("note", Text, nullable=True),
+    UniqueConstraint("program_id", "project_type", "year", "effective_from", name="uq_funding_rules_program_id"),
+)
+
+funding_rule_parties = Table(
+    "funding_rule_parties",
+    metadata,
+    Column("rule_id", Integer, ForeignKey("funding_rules.id"), primary_key=True),
+    Column("party", String(32), primary_key=True),
+    Column("min_pct", String(12), nullable=True),
+    Column("max_pct", String(12), nullable=True),
+    Column("cap", BigInteger, nullable=True),
 )
 
 projects = Table(
@@ -671,20 +687,29 @@ projects = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=True),
     Column("program_id", Integer, ForeignKey("programs.id"), nullable=False),
     Column("year", Integer, nullable=False),
-    Column("level", String(32), nullable=False),
+    Column("project_type", String(32), nullable=False),
+    Column("agreed_on", Date, nullable=False),  # the agreement's day: the rule in force then applies
+    Column("rule_id", Integer, ForeignKey("funding_rules.id"), nullable=True),
     Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
     Column("sponsor_id", Integer, ForeignKey("organisations.id"), nullable=False),
-    Column("budget", BigInteger, nullable=False),  # in won (or the program's currency unit)
-    Column("state_amount", BigInteger, nullable=False),
-    Column("sponsor_amount", BigInteger, nullable=False),
-    Column("factory_amount", BigInteger, nullable=False),
+    Column("budget", BigInteger, nullable=False),  # the project total, in won
     Column("baseline", JSON, nullable=False),  # KPI -> value before the build
     Column("target", JSON, nullable=False),  # KPI -> value the build aims at
     Column("description", Text, nullable=True),
     Index("ix_projects_sponsor_id", "sponsor_id"),
     Index("ix_projects_factory_id", "factory_id"),
+)
+
+# What each party committed to pay for a project (state, sponsor, sme, local, ...), in won.
+project_shares = Table(
+    "project_shares",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("party", String(32), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
 )
 
 milestones = Table(
@@ -695,22 +720,52 @@ milestones = Table(
     Column("name", String(200), nullable=False),
     Column("due", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
+    Column("done_by", String(100), nullable=True),
 )
 
+# Money moved for a project: a party's contribution (paid in) or payment (paid out of its share).  Never changed:
+# a correction is a reversing entry (the negative amount, naming the entry it reverses, with its reason).
 ledger = Table(
     "ledger",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
     Column("ts", UTCDateTime, nullable=False),
-    Column("funder", String(16), nullable=False),  # state, sponsor, factory
+    Column("party", String(32), nullable=False),
     Column("kind", String(16), nullable=False),  # contribution, payment
     Column("amount", BigInteger, nullable=False),
     Column("note", Text, nullable=True),
+    Column(
+        "reverses", BigInteger().with_variant(Integer, "sqlite"), ForeignKey("ledger.id"), nullable=True, unique=True
+    ),
+    Column("actor", String(100), nullable=True),
     Index("ix_ledger_project_id", "project_id"),
 )
 
-# What a factory agreed to share with a sponsor: which KPIs, monthly; withdrawn consent hides what was shared.
+# A factory's Ed25519 public keys, one in use at a time; a replaced key is retired (what it signed stays
+# verified), a revoked one signs nothing more.  A key is registered once, for one factory.
+factory_keys = Table(
+    "factory_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("public_key", LargeBinary, nullable=False, unique=True),
+    Column("fingerprint", String(16), nullable=False, unique=True),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("added_by", String(100), nullable=False),
+    Column("retired_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoke_reason", Text, nullable=True),
+    Index(
+        "uq_factory_keys_in_use",
+        "factory_id",
+        unique=True,
+        sqlite_where=text("retired_at IS NULL AND revoked_at IS NULL"),
+        postgresql_where=text("retired_at IS NULL AND revoked_at IS NULL"),
+    ),
+)
+
+# What a factory agreed to share with a sponsor: which KPIs, monthly; a withdrawn consent hides it from the sponsor.
 consents = Table(
     "consents",
     metadata,
@@ -721,7 +776,21 @@ consents = Table(
     Column("granularity", String(8), nullable=False),  # month
     Column("granted_at", UTCDateTime, nullable=False),
     Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("text_version", String(16), nullable=True),  # the consent text the factory agreed to
     Index("ix_consents_factory_id", "factory_id", "sponsor_id"),
+)
+
+# A month, a KPI, or a KPI of a month a factory took back: hidden per factory from sponsors and the office for
+# what was received before the withdrawal (a month sent again afterwards is shared again).
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("period", String(7), nullable=True),
+    Column("kpi", String(40), nullable=True),
+    Column("withdrawn_at", UTCDateTime, nullable=False),
+    Index("ix_withdrawals_factory_id", "factory_id"),
 )
 
 outcome_reports = Table(
@@ -729,10 +798,15 @@ outcome_reports = Table(
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
-    Column("sponsor_id", Integer, ForeignKey("organisations.id"), nullable=False),
-    Column("consent_id", Integer, ForeignKey("consents.id"), nullable=False),
+    Column("sponsor_id", Integer, ForeignKey("organisations.id"), nullable=True),  # named in the report, if any
+    Column("consent_id", Integer, ForeignKey("consents.id"), nullable=True),
+    Column("key_id", Integer, ForeignKey("factory_keys.id"), nullable=True),  # the key that signed it
     Column("period", String(7), nullable=False),  # YYYY-MM
     Column("kpis", JSON, nullable=False),
+    Column("partial", Boolean, nullable=False, server_default=text("false")),
+    Column("coverage", JSON, nullable=True),
+    # a later report of the same month replaced this one (a correction); only the latest is current
+    Column("superseded", Boolean, nullable=False, server_default=text("false")),
     Column("payload", Text, nullable=False),  # the canonical JSON that was signed
     Column("signature", LargeBinary, nullable=False),
     Column("nonce", String(64), nullable=False, unique=True),
@@ -740,6 +814,29 @@ outcome_reports = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Index("ix_outcome_reports_sponsor_period", "sponsor_id", "period"),
     Index("ix_outcome_reports_factory_period", "factory_id", "period"),
+    Index(
+        "uq_outcome_reports_current",
+        "factory_id",
+        "period",
+        unique=True,
+        sqlite_where=text("superseded = 0"),
+        postgresql_where=text("superseded = false"),
+    ),
+)
+
+# Figures the program asks of a factory that its MES does not measure (sales, employees, cost), entered by the
+# factory and shown as self-reported; the newest entry of a year and item counts.
+self_reported = Table(
+    "self_reported",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("factory_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("entered_at", UTCDateTime, nullable=False),
+    Column("entered_by", String(100), nullable=False),
+    Index("ix_self_reported_factory_id", "factory_id", "year"),
 )
 
 # Per machine, the ingest mapping's state (counter baselines, compression filters, current state, product): shared

@@ -21,6 +21,7 @@ from shopfloor.api.deps import (
 from shopfloor.errors import CrossSiteSignIn, LanguageUnknown, SignInThrottled, WrongSecret
 from shopfloor.i18n import LANGUAGES
 from shopfloor.store import accounts
+from shopfloor.store.schema import HUB_ROLES
 from shopfloor.web.pages import (
     LANG_COOKIE,
     page_context,
@@ -137,4 +138,6 @@ def set_language(
 
 @router.get("/")
 def home(principal: Principal = Depends(page_user)) -> Response:
+    if principal.user.role in HUB_ROLES:  # the program office, sponsors and factories work on the hub
+        return RedirectResponse("/hub", status_code=303)
     return RedirectResponse("/terminal" if principal.user.role == "operator" else "/board", status_code=303)

@@ -15,6 +15,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -56,11 +57,15 @@ def plant_of(engine: Engine) -> Plant:
         return current_plant(conn)
 
 
-def page_context(request: Request, principal: Principal | None, plant: Plant | None, **extra: Any) -> dict[str, Any]:
-    """What every template gets: the translator of the user's language, the user, the CSRF token, the site."""
-    tz_name = plant.site.timezone if plant else "UTC"
+def page_context(
+    request: Request, principal: Principal | None, plant: Plant | None, *, zone: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What every template gets: the translator of the user's language, the user, the CSRF token, the site.
+    Without a plant (the hub), ``zone`` is the reader's organisation's time zone: it sets the default language
+    and the zone times are shown in."""
+    tz_name = plant.site.timezone if plant else (zone or "UTC")
     lang = pick_language(principal.user.language if principal else None, request.cookies.get(LANG_COOKIE), tz_name)
-    t = Translator(lang, plant.site.tz if plant else timezone.utc)
+    t = Translator(lang, plant.site.tz if plant else ZoneInfo(zone) if zone else timezone.utc)
     return {
         "request": request,
         "t": t,
