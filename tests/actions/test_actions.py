@@ -7,7 +7,7 @@ change has committed; a refused action leaves neither row, nor audit entry, nor 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -23,7 +23,7 @@ from shopfloor.actions import terminal as terminal_actions
 from shopfloor.actions import work_orders as wo_actions
 from shopfloor.actions.core import ChangeNotAudited, change
 from shopfloor.actions.demo import sample_plant
-from shopfloor.actions.hub_share import signed_report
+from shopfloor.actions.hub_share import key_rotation, signed_report
 from shopfloor.actions.plant import import_plant, parse_plant_document
 from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
@@ -350,20 +350,34 @@ def test_a_background_job_keeps_its_progress_and_result_in_the_store(plant_store
 # -- the hub --------------------------------------------------------------------------------------------------
 def test_every_hub_action(engine, events):
     pem, public = generate_key()
+    spare = generate_key()[1]
+    rule = Rule.from_dict(
+        {
+            "type": "basic",
+            "year": 2026,
+            "effective_from": "2026-01-01",
+            "parties": {"state": {"max_pct": 50}, "sponsor": {"min_pct": 20}, "sme": {}},
+        },
+        "PG",
+    )
     steps = [
         (lambda: hub_actions.add_organisation(engine, ACTOR, code="SP", name="Sponsor", kind="sponsor"),
          "hub.organisation"),
         (lambda: hub_actions.add_organisation(engine, ACTOR, code="FA", name="Factory", kind="factory",
                                               public_key=public), "hub.organisation"),
         (lambda: hub_actions.add_program(engine, ACTOR, code="PG", name="Program"), "hub.program"),
-        (lambda: hub_actions.set_funding_rule(engine, ACTOR, "PG", Rule(2026, "basic", 50, 20, 10**9)), "hub.rule"),
+        (lambda: hub_actions.set_funding_rule(engine, ACTOR, rule), "hub.rule"),
         (lambda: hub_actions.add_project(engine, ACTOR, {
-            "code": "P1", "program": "PG", "year": 2026, "level": "basic", "factory": "FA", "sponsor": "SP",
-            "budget": 100, "state": 50, "sponsor_share": 30, "factory_share": 20}), "hub.project"),
-        (lambda: hub_actions.add_ledger_entry(engine, ACTOR, "P1", funder="state", kind="contribution", amount=10),
+            "code": "P1", "program": "PG", "year": 2026, "type": "basic", "factory": "FA", "sponsor": "SP",
+            "agreed_on": date(2026, 2, 1), "budget": 100, "shares": {"state": 50, "sponsor": 30, "sme": 20}}),
+         "hub.project"),
+        (lambda: hub_actions.update_project(engine, ACTOR, "P1", {"name": "MES"}), "hub.project_edit"),
+        (lambda: hub_actions.add_ledger_entry(engine, ACTOR, "P1", party="state", kind="contribution", amount=10),
          "hub.ledger"),
+        (lambda: hub_actions.reverse_ledger_entry(engine, ACTOR, "P1", 1, reason="twice"), "hub.ledger_reverse"),
         (lambda: hub_actions.add_milestone(engine, ACTOR, "P1", name="Go live",
                                            due=datetime(2026, 9, 1, tzinfo=timezone.utc)), "hub.milestone"),
+        (lambda: hub_actions.complete_milestone(engine, ACTOR, "P1", 1), "hub.milestone_done"),
     ]  # fmt: skip
     for do, action in steps:
         events.clear()
@@ -371,6 +385,11 @@ def test_every_hub_action(engine, events):
         assert last_audit(engine)["action"] == action and len(events) == 1, action
     with engine.connect() as conn:
         factory_id = hub_store.organisation(conn, "FA")["id"]
+        assert hub_store.project(conn, hub_store.Viewer("office", None), "P1")["funding"]["state"] == {
+            "committed": 50,
+            "contributed": 0,
+            "paid": 0,
+        }
     factory = hub_store.Viewer("factory", factory_id)
     consent = hub_actions.grant_consent(engine, ACTOR, factory, sponsor="SP", kpis=["ppm"])
     assert (last_audit(engine)["action"], events[-1]) == ("hub.consent", ("hub.consent", str(consent["id"])))
@@ -380,8 +399,22 @@ def test_every_hub_action(engine, events):
         "hub.report",
         ("hub.report", "FA/2026-03"),
     )
+    hub_actions.withdraw_figures(engine, ACTOR, factory, period="2026-03")
+    assert (last_audit(engine)["action"], events[-1]) == ("hub.withdraw_figures", ("hub.report", str(factory_id)))
+    hub_actions.enter_self_reported(engine, ACTOR, factory, year=2026, figures={"employees": 12})
+    assert (last_audit(engine)["action"], events[-1]) == ("hub.self_reported", ("hub.report", str(factory_id)))
     hub_actions.withdraw_consent(engine, ACTOR, factory, consent["id"])
     assert (last_audit(engine)["action"], events[-1]) == ("hub.withdraw", ("hub.consent", str(consent["id"])))
+    new_pem, rotation = key_rotation(pem, "FA")
+    rotated = hub_actions.rotate_key(engine, ACTOR, factory, rotation)
+    assert (last_audit(engine)["action"], events[-1]) == ("hub.key_rotate", ("hub.organisation", "FA"))
+    hub_actions.revoke_key(engine, ACTOR, factory, "FA", key=rotated["key"], reason="lost")
+    assert (last_audit(engine)["action"], last_audit(engine)["reason"]) == ("hub.key_revoke", "lost")
+    hub_actions.add_key(engine, ACTOR, "FA", public_key=spare)
+    assert (last_audit(engine)["action"], events[-1]) == ("hub.key", ("hub.organisation", "FA"))
+    with engine.connect() as conn:
+        assert [k["state"] for k in hub_store.keys_of(conn, factory, "FA")] == ["retired", "revoked", "in use"]
+        assert new_pem.startswith(b"-----BEGIN PRIVATE KEY")
 
 
 def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_path):

@@ -92,13 +92,25 @@ def https_hub(tmp_path):
         for sponsor in ("SP-A", "SP-B"):
             store.add_organisation(conn, sponsor, sponsor, "sponsor")
         store.add_program(conn, "SF", "Smart factory")
-        store.set_rule(conn, "SF", Rule(2026, "basic", 30, 30, 50_000_000))
+        store.set_rule(
+            conn,
+            Rule.from_dict(
+                {
+                    "type": "basic",
+                    "year": 2026,
+                    "effective_from": "2026-01-01",
+                    "parties": {"state": {"max_pct": 30}, "sponsor": {"min_pct": 30}, "sme": {}},
+                },
+                "SF",
+            ),
+        )
         for factory, sponsor in (("FAC-1", "SP-A"), ("FAC-2", "SP-B")):
             pem, public = generate_key()
             keys[factory] = pem
             store.add_organisation(conn, factory, factory, "factory", public)
-            spec = {"code": f"P-{factory}", "program": "SF", "year": 2026, "level": "basic", "factory": factory}
-            spec |= {"sponsor": sponsor, "budget": 100, "state": 30, "sponsor_share": 30, "factory_share": 40}
+            spec = {"code": f"P-{factory}", "program": "SF", "year": 2026, "type": "basic", "factory": factory}
+            spec |= {"sponsor": sponsor, "budget": 100, "shares": {"state": 30, "sponsor": 30, "sme": 40}}
+            spec |= {"agreed_on": dt.date(2026, 2, 1)}
             store.add_project(conn, spec | {"baseline": {"ppm": 50_000}})
             user = accounts.create_user(conn, factory.lower(), "factory", password=PASSWORD, organisation=factory)
             tokens[factory] = accounts.create_api_token(conn, user, "push")
@@ -145,7 +157,12 @@ def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(
         with client({"Authorization": f"Bearer {tokens[factory]}"}) as c:
             assert (
                 c.post(
-                    "/api/v1/hub/consents", json={"sponsor": sponsor, "kpis": ["ppm", "output_per_hour"]}
+                    "/api/v1/hub/consents",
+                    json={
+                        "sponsor": sponsor,
+                        "kpis": ["ppm", "output_per_hour"],
+                        "text_version": store.CONSENT_TEXT_VERSION,
+                    },
                 ).status_code
                 == 201
             )
@@ -168,8 +185,9 @@ def test_two_factories_push_signed_months_and_the_sponsor_sees_its_partner_only(
         sponsor.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         seen = sponsor.get("/api/v1/hub/outcomes").json()
         assert [(o["factory"], o["kpis"]["ppm"]) for o in seen] == [("FAC-1", pytest.approx(50_000))]
-        (improvement,) = sponsor.get("/api/v1/hub/improvements").json()
-        assert improvement["project"] == "P-FAC-1" and improvement["improvement_pct"]["ppm"] == pytest.approx(0.0)
+        (row,) = sponsor.get("/api/v1/hub/dashboard").json()
+        assert row["project"] == "P-FAC-1" and row["kpis"]["ppm"]["improvement_pct"] == pytest.approx(0.0)
+        assert row["latest"] == {"period": "2026-03", "partial": True, "received_at": seen[0]["received_at"]}
         with client({"Authorization": f"Bearer {tokens['FAC-1']}"}) as factory:
             cid = factory.get("/api/v1/hub/consents").json()[0]["id"]
             assert factory.post(f"/api/v1/hub/consents/{cid}/withdraw").status_code == 200
