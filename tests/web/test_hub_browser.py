@@ -38,20 +38,43 @@ def hub_server(tmp_path):
         store.add_organisation(conn, "KOSMO", "스마트제조혁신추진단", "office")
         store.add_organisation(conn, "SS", "삼성전자", "sponsor")
         store.add_program(conn, "SANGSAENG", "대중소 상생형 스마트공장")
-        store.set_rule(conn, Rule.from_dict({"type": "기초", "year": 2026, "effective_from": "2026-01-01",
-                                             "parties": {"state": {"max_pct": 30, "cap": 42 * M},
-                                                         "sponsor": {"min_pct": 30}, "sme": {"max_pct": 40}}},
-                                            "SANGSAENG"))  # fmt: skip
+        store.set_rule(
+            conn,
+            Rule.from_dict(
+                {
+                    "type": "기초",
+                    "year": 2026,
+                    "effective_from": "2026-01-01",
+                    "parties": {
+                        "state": {"max_pct": 30, "cap": 42 * M},
+                        "sponsor": {"min_pct": 30},
+                        "sme": {"max_pct": 40},
+                    },
+                },
+                "SANGSAENG",
+            ),
+        )
         for i, name in enumerate(("대성정밀", "한빛금속", "우리플라스틱"), start=1):
             pem, public = generate_key()
             keys[f"F{i}"] = pem
             store.add_organisation(conn, f"F{i}", name, "factory", public)
-            store.add_project(conn, {"code": f"SS-26-{i:03d}", "name": f"{name} MES 구축", "program": "SANGSAENG",
-                                     "type": "기초", "year": 2026, "agreed_on": date(2026, 3, 2), "factory": f"F{i}",
-                                     "sponsor": "SS", "budget": 100 * M + i * 10 * M,
-                                     "shares": {"state": 30 * M, "sponsor": 30 * M + i * 10 * M, "sme": 40 * M},
-                                     "baseline": {"ppm": 12_000, "output_per_hour": 38, "operating_rate": 0.62},
-                                     "target": {"ppm": 3_000, "output_per_hour": 48, "operating_rate": 0.8}})  # fmt: skip
+            store.add_project(
+                conn,
+                {
+                    "code": f"SS-26-{i:03d}",
+                    "name": f"{name} MES 구축",
+                    "program": "SANGSAENG",
+                    "type": "기초",
+                    "year": 2026,
+                    "agreed_on": date(2026, 3, 2),
+                    "factory": f"F{i}",
+                    "sponsor": "SS",
+                    "budget": 100 * M + i * 10 * M,
+                    "shares": {"state": 30 * M, "sponsor": 30 * M + i * 10 * M, "sme": 40 * M},
+                    "baseline": {"ppm": 12_000, "output_per_hour": 38, "operating_rate": 0.62},
+                    "target": {"ppm": 3_000, "output_per_hour": 48, "operating_rate": 0.8},
+                },
+            )
         for user, role, org in (
             ("office", "office", "KOSMO"),
             ("samsung", "sponsor", "SS"),
@@ -63,10 +86,29 @@ def hub_server(tmp_path):
         for i in (1, 2):
             viewer = store.Viewer("factory", store.organisation(conn, f"F{i}")["id"])
             for back, ppm in ((2, 7_000.0 - i * 1_000), (1, 5_500.0 - i * 1_000)):
-                store.receive_report(conn, viewer, signed_report(keys[f"F{i}"], f"F{i}", None, closed_month(back),
-                                     {"ppm": ppm, "output_per_hour": 44.5, "operating_rate": 0.71}))  # fmt: skip
-        store.receive_report(conn, factory, signed_report(keys["F1"], "F1", None, current_month(),
-                             {"ppm": 4_100.0, "output_per_hour": 45.2, "operating_rate": 0.73}, partial=True))  # fmt: skip
+                store.receive_report(
+                    conn,
+                    viewer,
+                    signed_report(
+                        keys[f"F{i}"],
+                        f"F{i}",
+                        None,
+                        closed_month(back),
+                        {"ppm": ppm, "output_per_hour": 44.5, "operating_rate": 0.71},
+                    ),
+                )
+        store.receive_report(
+            conn,
+            factory,
+            signed_report(
+                keys["F1"],
+                "F1",
+                None,
+                current_month(),
+                {"ppm": 4_100.0, "output_per_hour": 45.2, "operating_rate": 0.73},
+                partial=True,
+            ),
+        )
     app = create_app(Settings(hub=True), engine=engine)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
