@@ -2,7 +2,7 @@
 dates), project shares per party, a ledger with reversing entries, factory keys with their history, withdrawals
 of a month or a KPI, partial and corrected months, self-reported figures, the organisations' time zones.
 
-Revision ID: 0019
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-05
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from shopfloor.store.schema import UTCDateTime
 
-revision = "0019"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
