@@ -44,6 +44,7 @@ from shopfloor.web import lots as lot_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
 from shopfloor.web import reports as report_pages
+from shopfloor.web import users as user_pages
 from shopfloor.web.pages import LoginRequired, refusal_page
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
@@ -99,6 +100,7 @@ PAGE_ROUTERS = (
     master_pages.router,
     quality_pages.router,
     report_pages.router,
+    user_pages.router,
     sign_in_pages.router,
     board.router,
     terminal.router,

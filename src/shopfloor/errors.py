@@ -397,6 +397,11 @@ class BadgeTaken(Conflict):
     message = "badge {badge} belongs to another user"
 
 
+class CannotDeactivateSelf(Conflict):
+    code = "user.cannot_deactivate_self"
+    message = "{user} cannot deactivate their own account; another administrator can"
+
+
 class RoleUnknown(Invalid):
     code = "user.role_unknown"
     message = "role {role} must be one of {roles}"
