@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from shopfloor import __version__
 from shopfloor.api import errors, metrics
+from shopfloor.api.body_guard import BodyGuard
 from shopfloor.api.routers import (
     admin,
     alarms,
@@ -107,6 +108,10 @@ PAGE_ROUTERS = (
 )
 
 
+def _sign_in_page(next_path: str, terminal: bool) -> RedirectResponse:
+    return RedirectResponse("/terminal/login" if terminal else f"/login?next={next_path}", status_code=303)
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The application on ``engine`` (by default the store ``settings.db`` names, migrated)."""
     app = FastAPI(
@@ -143,8 +148,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
-        target = "/terminal/login" if exc.terminal else f"/login?next={exc.next_path}"
-        return RedirectResponse(target, status_code=303)
+        return _sign_in_page(exc.next_path, exc.terminal)
+
+    # Outermost: a request's body is read only once its sender is known, and no more of it than its route takes.
+    app.add_middleware(
+        BodyGuard,
+        routes=lambda: app.routes,
+        public=PUBLIC_ROUTES,
+        body_limit=settings.max_body_kb * 1024,
+        upload_limit=settings.max_upload_mb * 2**20,
+        page_login=lambda request: _sign_in_page(request.url.path, request.url.path.startswith("/terminal")),
+        headers={**SECURITY_HEADERS, "Content-Security-Policy": CSP},
+    )
 
     hub_routers = (hub.router, hub_pages.router) if settings.hub else ()
     for router in (*API_ROUTERS, *PAGE_ROUTERS, *hub_routers):

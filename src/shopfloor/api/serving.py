@@ -6,7 +6,8 @@ use up the process's file descriptors and nobody else is served.  This protocol
 
 * closes a connection whose request headers have not all arrived ``header_timeout`` seconds after its first
   byte (or after the connection opened),
-* closes a connection whose request body pauses for more than ``body_timeout`` seconds between two parts,
+* closes a connection whose request body pauses for more than ``body_timeout`` seconds between two parts while
+  the application waits for it,
 * closes a new connection at once when ``max_connections`` are open already (the file descriptors stay bounded;
   the slow ones above make room within ``header_timeout``).
 
@@ -76,6 +77,11 @@ def guarded_protocol(header_timeout: float, body_timeout: float, max_connections
             self._timer, self._phase = None, None
 
         def _expired(self) -> None:
+            cycle = self.cycle
+            if self._phase == "body" and cycle is not None and (cycle.body or cycle.response_started):
+                # The application has not yet taken what arrived, or is answering: the client is not the slow one.
+                self._timer = self.loop.call_later(body_timeout, self._expired)
+                return
             log.info("connection from %s closed: request %s too slow", self.client, self._phase)
             self._timer, self._phase = None, None
             if not self.transport.is_closing():

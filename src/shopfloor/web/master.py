@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from shopfloor.actions.master_data import MAX_UPLOAD_BYTES, import_master, master_document
+from shopfloor.api.body_guard import UPLOAD
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
 from shopfloor.errors import DomainError, PayloadTooLarge
 from shopfloor.store.master import load_master
@@ -45,7 +46,7 @@ def master_page(
     return _master_page(request, principal, engine)
 
 
-@router.post("/master/import")
+@router.post("/master/import", openapi_extra=UPLOAD)
 def master_import_form(
     request: Request,
     file: UploadFile = File(...),

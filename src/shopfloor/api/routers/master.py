@@ -18,6 +18,7 @@ from shopfloor.actions.master_data import (
     import_master,
     master_document,
 )
+from shopfloor.api.body_guard import UPLOAD
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
 from shopfloor.errors import ItemNotFound, PayloadTooLarge, QuantityInvalid
@@ -60,6 +61,7 @@ def export_master(
     summary="Replace master data from a workbook, a zip of CSV files or one CSV file; refused whole on any problem",
     description="A 422 answer lists every problem as {sheet, row, column, message} in `problems`. "
     "Sheets that a CSV upload leaves out keep their stored rows.",
+    openapi_extra=UPLOAD,
 )
 def import_master_file(
     file: UploadFile = File(..., description=".xlsx, .zip of CSV files, or one CSV named after its sheet"),
