@@ -1384,6 +1384,11 @@ class UnpacksTooLarge(TooLarge):
     message = "the file unpacks to more than {limit_mib} MiB"
 
 
+class TooManyRows(TooLarge):
+    code = "import.too_many_rows"
+    message = "the file has more than {limit} rows; split it into smaller files"
+
+
 class NotWorkbook(Invalid):
     code = "master.not_workbook"
     message = "not an Excel workbook (.xlsx){reason}"
