@@ -38,6 +38,11 @@ def test_no_script_inserts_html_built_from_data():
     found = []
     for path in (SRC / "web" / "static").glob("*.js"):
         text = path.read_text(encoding="utf-8")
-        for pattern in (r"formatter:\s*\([^)]*\)\s*=>\s*`", r"\.innerHTML\s*=", r"insertAdjacentHTML", r"outerHTML\s*="):
+        for pattern in (
+            r"formatter:\s*\([^)]*\)\s*=>\s*`",
+            r"\.innerHTML\s*=",
+            r"insertAdjacentHTML",
+            r"outerHTML\s*=",
+        ):
             found += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text)]
     assert found == []

@@ -2053,3 +2053,9 @@ class AssetUnknown(NotFound):
 class AssetsNotInstalled(Unavailable):
     code = "asset.not_installed"
     message = "browser libraries are not installed: run ./run setup"
+
+
+# == input that no store may hold (security) ===================================================================
+class TextHasNul(Invalid):
+    code = "input.nul_character"
+    message = "text may not contain the NUL character (code 0): remove it and try again"
