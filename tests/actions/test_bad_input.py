@@ -32,8 +32,8 @@ def test_a_nul_character_in_text_is_refused_on_both_stores(plant_store):
     before = _state(plant_store)
     ts = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
     with pytest.raises(TextHasNul):
-        event_actions.record_events(plant_store, "user:t", [{"ts": ts, "machine": "WLD-01", "event": "state",
-                                                             "state": "down", "reason": "LASER\x00FAULT"}], "api:t")  # fmt: skip
+        row = {"ts": ts, "machine": "WLD-01", "event": "state", "state": "down", "reason": "LASER\x00FAULT"}
+        event_actions.record_events(plant_store, "user:t", [row], "api:t")
     with pytest.raises(TextHasNul):
         quality_actions.open_ncr(plant_store, "user:q", description="burr\x00 on edge", machine="WLD-01")
     assert _state(plant_store) == before
