@@ -1,6 +1,7 @@
 """The command line end to end on an SQLite file: import plant, import events, kpi --json."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -239,6 +240,26 @@ def test_user_add_and_token(tmp_path):
     assert r.exit_code == 2 and "exists already" in r.output
     r = runner.invoke(app, ["user", "token", "lee", "--name", "gateway", "--db", db])
     assert r.exit_code == 0 and r.stdout.strip().startswith("sf_")
+
+
+def test_user_set_deactivate_reset_and_sign_out(tmp_path):
+    db = str(tmp_path / "u.db")
+    r = runner.invoke(app, ["user", "add", "op", "--pin", "--badge", "B-7", "--db", db], input="1234\n1234\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["user", "set", "op", "--language", "vi", "--badge", "B-8", "--db", db])
+    assert r.exit_code == 0 and "vi, badge B-8" in r.output, r.output
+    r = runner.invoke(app, ["user", "reset-pin", "op", "--db", db], input="12\n12\n")
+    assert r.exit_code == 2 and "PIN" in r.output
+    r = runner.invoke(app, ["user", "reset-pin", "op", "--db", db], input="5678\n5678\n")
+    assert r.exit_code == 0 and "sessions ended" in r.output
+    r = runner.invoke(app, ["user", "sign-out", "op", "--db", db])
+    assert r.exit_code == 0 and "0 session(s) ended" in r.output
+    r = runner.invoke(app, ["user", "deactivate", "op", "--reason", "left", "--db", db])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["user", "list", "--db", db])
+    assert r.exit_code == 0 and re.search(r"op .*operator .*vi .*B-8 .*no .*0", r.output), r.output
+    r = runner.invoke(app, ["user", "deactivate", "nobody", "--db", db])
+    assert r.exit_code == 2 and "no user nobody" in r.output
 
 
 def test_each_summary_in_the_listing_is_how_its_command_s_help_begins():

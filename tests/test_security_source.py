@@ -30,3 +30,19 @@ def test_every_upload_is_read_with_a_limit():
                 unlimited.append(f"{path.relative_to(SRC)}: {match.group(0)}")
     assert unlimited == []
     assert "UploadFile" in (SRC / "api" / "routers" / "master.py").read_text()  # the scan sees the uploads
+
+
+def test_no_script_inserts_html_built_from_data():
+    """Chart tooltips and page scripts build elements with textContent: a formatter returning a template string,
+    innerHTML or insertAdjacentHTML would insert HTML from data (a reason, a lot code)."""
+    found = []
+    for path in (SRC / "web" / "static").glob("*.js"):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (
+            r"formatter:\s*\([^)]*\)\s*=>\s*`",
+            r"\.innerHTML\s*=",
+            r"insertAdjacentHTML",
+            r"outerHTML\s*=",
+        ):
+            found += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text)]
+    assert found == []

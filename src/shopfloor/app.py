@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from shopfloor import __version__
 from shopfloor.api import errors, metrics
+from shopfloor.api.body_guard import BodyGuard
 from shopfloor.api.routers import (
     admin,
     alarms,
@@ -44,6 +45,7 @@ from shopfloor.web import lots as lot_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
 from shopfloor.web import reports as report_pages
+from shopfloor.web import users as user_pages
 from shopfloor.web.pages import LoginRequired, refusal_page
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
@@ -99,10 +101,15 @@ PAGE_ROUTERS = (
     master_pages.router,
     quality_pages.router,
     report_pages.router,
+    user_pages.router,
     sign_in_pages.router,
     board.router,
     terminal.router,
 )
+
+
+def _sign_in_page(next_path: str, terminal: bool) -> RedirectResponse:
+    return RedirectResponse("/terminal/login" if terminal else f"/login?next={next_path}", status_code=303)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -141,8 +148,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
-        target = "/terminal/login" if exc.terminal else f"/login?next={exc.next_path}"
-        return RedirectResponse(target, status_code=303)
+        return _sign_in_page(exc.next_path, exc.terminal)
+
+    # Outermost: a request's body is read only once its sender is known, and no more of it than its route takes.
+    app.add_middleware(
+        BodyGuard,
+        routes=lambda: app.routes,
+        public=PUBLIC_ROUTES,
+        body_limit=settings.max_body_kb * 1024,
+        upload_limit=settings.max_upload_mb * 2**20,
+        page_login=lambda request: _sign_in_page(request.url.path, request.url.path.startswith("/terminal")),
+        headers={**SECURITY_HEADERS, "Content-Security-Policy": CSP},
+    )
 
     hub_routers = (hub.router, hub_pages.router) if settings.hub else ()
     for router in (*API_ROUTERS, *PAGE_ROUTERS, *hub_routers):

@@ -397,6 +397,11 @@ class BadgeTaken(Conflict):
     message = "badge {badge} belongs to another user"
 
 
+class CannotDeactivateSelf(Conflict):
+    code = "user.cannot_deactivate_self"
+    message = "{user} cannot deactivate their own account; another administrator can"
+
+
 class RoleUnknown(Invalid):
     code = "user.role_unknown"
     message = "role {role} must be one of {roles}"
@@ -1379,6 +1384,11 @@ class UnpacksTooLarge(TooLarge):
     message = "the file unpacks to more than {limit_mib} MiB"
 
 
+class TooManyRows(TooLarge):
+    code = "import.too_many_rows"
+    message = "the file has more than {limit} rows; split it into smaller files"
+
+
 class NotWorkbook(Invalid):
     code = "master.not_workbook"
     message = "not an Excel workbook (.xlsx){reason}"
@@ -2043,3 +2053,9 @@ class AssetUnknown(NotFound):
 class AssetsNotInstalled(Unavailable):
     code = "asset.not_installed"
     message = "browser libraries are not installed: run ./run setup"
+
+
+# == input that no store may hold (security) ===================================================================
+class TextHasNul(Invalid):
+    code = "input.nul_character"
+    message = "text may not contain the NUL character (code 0): remove it and try again"

@@ -45,12 +45,46 @@ class Settings(BaseSettings):
     )
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 
+    # -- serving under load and attack: limits of `shopfloor serve` ----------------------------------------------
+    max_body_kb: int = Field(
+        1024, ge=1, description="Largest request body of a form or JSON request, in KiB (larger: 413)"
+    )
+    max_upload_mb: int = Field(
+        50, ge=1, description="Largest uploaded file (master data, events, inspections), in MiB (larger: 413)"
+    )
+    max_unpacked_mb: int = Field(
+        200, ge=1, description="Largest size a master-data workbook or zip may unpack to, in MiB"
+    )
+    max_import_rows: int = Field(200_000, ge=1, description="Most rows an imported file may have")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must arrive within this many seconds, else the connection closes"
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest pause between two parts of a request body, in seconds, else the connection closes",
+    )
+    keep_alive_s: float = Field(5.0, gt=0, description="An idle kept-alive connection closes after this many seconds")
+    max_connections: int = Field(
+        1000, ge=1, description="Most open connections to one serve process; more are closed as they arrive"
+    )
+    report_roots: str = Field(
+        "",
+        description="Folders under which scheduled reports may be written, separated by commas (none: folder "
+        "delivery is refused)",
+    )
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _any_case(cls, value: object, info) -> object:
         if not isinstance(value, str):
             return value
         return value.upper() if info.field_name == "log_level" else value.lower()
+
+    @property
+    def report_folders(self) -> list[Path]:
+        """The folders of ``report_roots``, resolved."""
+        return [Path(p.strip()).expanduser().resolve() for p in self.report_roots.split(",") if p.strip()]
 
     def with_options(self, **options: object) -> Settings:
         """These settings with the command-line options that were given (None: not given) taking precedence."""

@@ -25,7 +25,20 @@ from shopfloor.actions.core import ChangeNotAudited, change
 from shopfloor.actions.demo import sample_plant
 from shopfloor.actions.hub_share import key_rotation, signed_report
 from shopfloor.actions.plant import import_plant, parse_plant_document
-from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
+from shopfloor.errors import (
+    BadgeTaken,
+    CannotDeactivateSelf,
+    DomainError,
+    LotNotFound,
+    PasswordTooShort,
+    PinInvalid,
+    PinOnlyForOperators,
+    RoleUnknown,
+    SampleAlreadyVoided,
+    TransitionNotAllowed,
+    UserNotFound,
+    WrongSecret,
+)
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
 from shopfloor.model.signing import generate_key
@@ -34,7 +47,7 @@ from shopfloor.store import accounts, audit, jobs, schedules
 from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
-from shopfloor.store.schema import alarms, machine_events, machines, ncrs
+from shopfloor.store.schema import ROLES, alarms, machine_events, machines, ncrs
 from tests.lots_data import add_master_data
 
 ACTOR = "user:tester"
@@ -318,6 +331,87 @@ def test_users_tokens_language_and_sessions(plant_store, events):
         assert accounts.session_for(conn, session.token) is None
     assert last_audit(plant_store)["action"] == "auth.logout"
     assert [e for e in events if e[0] == "token"] == [("token", str(token_id))]
+
+
+def _pin_sign_in(engine, who, pin):
+    return account_actions.sign_in(engine, who, "10.0.0.9", lambda conn: accounts.check_pin(conn, who, pin), via="page")
+
+
+def test_an_administrator_changes_deactivates_resets_and_signs_out_a_user(plant_store, events):
+    account_actions.create_user(plant_store, ACTOR, username="kim", role="operator", pin="1234", badge="B-7")
+    token = account_actions.create_api_token(plant_store, ACTOR, username="kim", name="gateway")
+    session = _pin_sign_in(plant_store, "B-7", "1234")
+    events.clear()
+
+    user = account_actions.update_user(plant_store, ACTOR, "kim", language="ko", badge="B-8")
+    assert (user["language"], user["badge"]) == ("ko", "B-8")
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["detail"]) == (
+        "user.update",
+        {"changed": {"language": [None, "ko"], "badge": ["B-7", "B-8"]}},
+    )
+    assert events == [("user", "kim")]
+
+    assert account_actions.end_sessions(plant_store, ACTOR, "kim") == 1
+    assert last_audit(plant_store)["detail"] == {"sessions": 1}
+    with plant_store.connect() as conn:
+        assert accounts.session_for(conn, session.token) is None
+
+    session = _pin_sign_in(plant_store, "B-8", "1234")
+    account_actions.reset_pin(plant_store, ACTOR, "kim", pin="5678")
+    assert last_audit(plant_store)["action"] == "user.reset_pin"
+    with plant_store.connect() as conn:
+        assert accounts.session_for(conn, session.token) is None
+        assert accounts.check_pin(conn, "B-8", "1234") is None and accounts.check_pin(conn, "B-8", "5678")
+
+    session = _pin_sign_in(plant_store, "B-8", "5678")
+    user = account_actions.deactivate_user(plant_store, ACTOR, "kim", reason="left the company")
+    entry = last_audit(plant_store)
+    assert (user["active"], entry["action"], entry["reason"]) == (False, "user.deactivate", "left the company")
+    with plant_store.connect() as conn:
+        assert accounts.session_for(conn, session.token) is None
+    assert account_actions.user_of_token(plant_store, token) is None
+    with pytest.raises(WrongSecret):
+        _pin_sign_in(plant_store, "B-8", "5678")
+
+    assert account_actions.activate_user(plant_store, ACTOR, "kim")["active"] is True
+    assert last_audit(plant_store)["action"] == "user.activate"
+    assert account_actions.user_of_token(plant_store, token) is None  # the old token stays revoked
+    assert _pin_sign_in(plant_store, "B-8", "5678").user.username == "kim"
+
+    account_actions.create_user(plant_store, ACTOR, username="lee", role="manager", password="long password 1")
+    account_actions.reset_password(plant_store, ACTOR, "lee", password="another password 2")
+    assert last_audit(plant_store)["action"] == "user.reset_password"
+    with plant_store.connect() as conn:
+        assert accounts.check_password(conn, "lee", "another password 2").username == "lee"
+
+
+def test_refused_account_changes_leave_the_store_as_it_was(plant_store, events):
+    account_actions.create_user(plant_store, ACTOR, username="kim", role="operator", pin="1234", badge="B-7")
+    account_actions.create_user(plant_store, ACTOR, username="lee", role="admin", password="long password 1",
+                                badge="B-9")  # fmt: skip
+    before = audit_count(plant_store)
+    events.clear()
+    refusals = [
+        (lambda: account_actions.deactivate_user(plant_store, "user:lee", "lee"), CannotDeactivateSelf(user="lee")),
+        (lambda: account_actions.update_user(plant_store, ACTOR, "kim", badge="B-9"), BadgeTaken(badge="B-9")),
+        (lambda: account_actions.update_user(plant_store, ACTOR, "kim", role="boss"),
+         RoleUnknown(role="boss", roles=ROLES)),
+        (lambda: account_actions.update_user(plant_store, ACTOR, "kim", role="manager"), PinOnlyForOperators()),
+        (lambda: account_actions.reset_pin(plant_store, ACTOR, "kim", pin="١٢٣٤"), PinInvalid()),
+        (lambda: account_actions.reset_pin(plant_store, ACTOR, "lee", pin="1234"), PinOnlyForOperators()),
+        (lambda: account_actions.reset_password(plant_store, ACTOR, "lee", password="short"),
+         PasswordTooShort(min_length=10)),
+        (lambda: account_actions.end_sessions(plant_store, ACTOR, "nobody"), UserNotFound(user="nobody")),
+    ]  # fmt: skip
+    for call, refusal in refusals:
+        with pytest.raises(DomainError) as refused:
+            call()
+        assert refused.value == refusal
+    assert (audit_count(plant_store), events) == (before, [])
+    with plant_store.connect() as conn:
+        kim = accounts.by_username(conn, "kim")
+    assert (kim.role, kim.badge, kim.active) == ("operator", "B-7", True)
 
 
 # -- reports: schedules and background jobs -----------------------------------------------------------------

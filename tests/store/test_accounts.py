@@ -14,7 +14,7 @@ from shopfloor.errors import (
     SecretMissing,
 )
 from shopfloor.store import accounts
-from shopfloor.store.schema import api_tokens, sessions, users
+from shopfloor.store.schema import api_tokens, sessions, sign_in_throttle, users
 
 
 def test_passwords_and_pins_are_stored_as_argon2id_hashes(engine):
@@ -81,15 +81,34 @@ def test_api_tokens_act_as_their_user_until_revoked(engine):
         assert accounts.user_for_api_token(conn, token) is None
 
 
-def test_five_failures_throttle_further_attempts(engine):
-    keys = ["user:kim", "ip:10.0.0.9"]
+def test_five_reserved_tries_throttle_the_account_until_the_window_ends(engine):
+    account, device = "account:7", "device:10.0.0.9"
     with engine.begin() as conn:
-        for _ in range(4):
-            accounts.record_attempt(conn, keys, success=False)
-        assert accounts.throttled_for(conn, keys) == 0
-        accounts.record_attempt(conn, keys, success=False)
-        wait = accounts.throttled_for(conn, keys)
+        for _ in range(5):
+            assert accounts.reserve_try(conn, account, device) == 0
+        wait = accounts.reserve_try(conn, account, "device:10.0.0.10")
     assert 0 < wait <= 15 * 60 + 1
     with engine.begin() as conn:
         later = datetime.now(timezone.utc) + timedelta(minutes=16)
-        assert accounts.throttled_for(conn, keys, now=later) == 0
+        assert accounts.reserve_try(conn, account, device, now=later) == 0
+
+
+def test_a_success_forgets_the_accounts_failures_and_gives_the_device_its_try_back(engine):
+    account, device = "account:7", "device:10.0.0.9"
+    with engine.begin() as conn:
+        for _ in range(4):
+            accounts.reserve_try(conn, account, device)
+        accounts.try_succeeded(conn, account, device)
+        rows = dict(conn.execute(select(sign_in_throttle.c.key, sign_in_throttle.c.failures)).all())
+    assert rows == {account: 0, device: 3}
+
+
+def test_a_device_past_its_limit_is_slowed_not_locked(engine):
+    device = "device:10.0.0.9"
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        for i in range(accounts.DEVICE_LIMIT):
+            assert accounts.reserve_try(conn, f"account:{i}", device, now=now) == 0
+        assert 0 < accounts.reserve_try(conn, "account:99", device, now=now) <= 31
+        assert accounts.reserve_try(conn, "account:99", device, now=now + accounts.DEVICE_PACE) == 0
+        assert accounts.reserve_try(conn, "account:98", device, now=now + accounts.DEVICE_PACE) > 0

@@ -1,9 +1,13 @@
 """Accounts: users, API tokens, a user's language, and signing in and out.
 
-Live events: ``("user", username)``.  Signing in records every attempt (five failures in fifteen minutes throttle
-the name and the address) and, when it succeeds, starts a new session (the one the browser had ends: a token
-planted before sign-in is worthless).  Recording the attempts and the last use of an API token is bookkeeping of
-authentication, written without an audit row; everything else is audited.
+Live events: ``("user", username)``.  Signing in reserves each try against the account and the device before the
+secret is checked (five failures in fifteen minutes stop an account, whichever alias names it; a device that fails
+often is slowed, see ``store.accounts``) and, when it succeeds, starts a new session (the one the browser had ends:
+a token planted before sign-in is worthless).  Counting the tries and the last use of an API token is bookkeeping
+of authentication, written without an audit row; everything else is audited.
+
+Administrators change a user's role, language and badge, deactivate a user (sessions end and API tokens are
+revoked at once), give a new password or PIN (the user's sessions end) and sign a user out everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from shopfloor.actions.core import change
-from shopfloor.errors import SignInThrottled, TokenNotFound, UserExists, WrongSecret
+from shopfloor.errors import CannotDeactivateSelf, SignInThrottled, TokenNotFound, UserExists, WrongSecret
 from shopfloor.store import accounts
 from shopfloor.store.accounts import Session, User
 from shopfloor.store.db import writing
@@ -86,18 +90,26 @@ def sign_in(
     via: str,
     replaces: str | None = None,
 ) -> Session:
-    """Check a secret with ``check(conn)`` (password or PIN) unless ``name`` or the ``client`` address is
-    throttled, and start a session; ``replaces`` is the session token the browser had, ended now."""
-    keys = [f"user:{name}", f"ip:{client}"]
+    """Check a secret with ``check(conn)`` (password or PIN) and start a session; ``replaces`` is the session
+    token the browser had, ended now.
+
+    The try is reserved first against the account ``name`` names (by user name or badge) and against the
+    ``client`` device (``store.accounts.reserve_try``), in a transaction of its own, so that parallel tries count
+    each other; the secret is checked outside it, and a success gives the reservation back."""
     with writing(engine) as conn:
-        wait = accounts.throttled_for(conn, keys)
+        account = accounts.account_key(conn, name)
+        device = f"device:{client}"
+        wait = accounts.reserve_try(conn, account, device)
         if wait:
+            conn.rollback()
             raise SignInThrottled(seconds=wait)
+    with engine.connect() as conn:
         user = check(conn)
-        accounts.record_attempt(conn, keys, success=user is not None)
+        conn.commit()  # a password hash upgraded to the current parameters
     if user is None:
         raise WrongSecret()
     with change(engine, f"user:{user.username}") as c:
+        accounts.try_succeeded(c.conn, account, device)
         if replaces:
             accounts.end_session(c.conn, replaces)
         session = accounts.create_session(c.conn, user)
@@ -117,3 +129,73 @@ def user_of_token(engine: Engine, token: str) -> User | None:
     """The user an API token acts as (None for an unknown or revoked one); its last use is noted."""
     with engine.begin() as conn:
         return accounts.user_for_api_token(conn, token)
+
+
+def update_user(
+    engine: Engine,
+    actor: str,
+    username: str,
+    *,
+    role: str | None = None,
+    language: str | None = None,
+    badge: str | None = None,
+    display_name: str | None = None,
+) -> dict[str, Any]:
+    """Change a user's role, language, badge (``""`` removes it) or display name; the audit row keeps before and
+    after."""
+    with change(engine, actor) as c:
+        user, changed = accounts.update_user(
+            c.conn, username, role=role, language=language, badge=badge, display_name=display_name
+        )
+        c.audit("user.update", f"user:{username}", {"changed": changed})
+        c.publish("user", username)
+    return user_doc(user)
+
+
+def deactivate_user(engine: Engine, actor: str, username: str, *, reason: str | None = None) -> dict[str, Any]:
+    """The user can no longer sign in; their sessions end and their API tokens are revoked at once."""
+    with change(engine, actor) as c:
+        if actor == f"user:{username}":
+            raise CannotDeactivateSelf(user=username)
+        user = accounts.set_active(c.conn, username, False)
+        c.audit("user.deactivate", f"user:{username}", {}, reason=reason)
+        c.publish("user", username)
+    return user_doc(user)
+
+
+def activate_user(engine: Engine, actor: str, username: str) -> dict[str, Any]:
+    """A deactivated user may sign in again (with new API tokens: the old ones stay revoked)."""
+    with change(engine, actor) as c:
+        user = accounts.set_active(c.conn, username, True)
+        c.audit("user.activate", f"user:{username}")
+        c.publish("user", username)
+    return user_doc(user)
+
+
+def reset_password(engine: Engine, actor: str, username: str, *, password: str) -> dict[str, Any]:
+    """An administrator gives a user a new password; the user's sessions end and failed tries are forgotten."""
+    with change(engine, actor) as c:
+        user = accounts.set_password(c.conn, username, password)
+        c.audit("user.reset_password", f"user:{username}")
+        c.publish("user", username)
+    return user_doc(user)
+
+
+def reset_pin(engine: Engine, actor: str, username: str, *, pin: str) -> dict[str, Any]:
+    """An administrator gives an operator a new PIN; the operator's sessions end and failed tries are forgotten."""
+    with change(engine, actor) as c:
+        user = accounts.set_pin(c.conn, username, pin)
+        c.audit("user.reset_pin", f"user:{username}")
+        c.publish("user", username)
+    return user_doc(user)
+
+
+def end_sessions(engine: Engine, actor: str, username: str) -> int:
+    """Sign a user out everywhere (a lost phone, a shared terminal left signed in); returns how many sessions
+    ended."""
+    with change(engine, actor) as c:
+        user = accounts.by_username(c.conn, username)
+        ended = accounts.end_sessions(c.conn, user.id)
+        c.audit("user.end_sessions", f"user:{username}", {"sessions": ended})
+        c.publish("user", username)
+    return ended

@@ -29,6 +29,7 @@ from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineS
 from shopfloor.model.plant import Plant
 from shopfloor.store import rollups, work_orders
 from shopfloor.store.events import append_events
+from shopfloor.store.plant import current_plant
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -91,12 +92,14 @@ def import_events(engine: Engine, actor: str, path: Path) -> dict[str, Any]:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise FileTooLarge(file=str(path), limit_mib=MAX_FILE_BYTES // 2**20)
     data = path.read_bytes()
+    with engine.connect() as conn:
+        plant = current_plant(conn)
+    try:  # read before the write transaction begins: nobody waits while the file is parsed
+        parsed = parse_events_csv(data, plant, source=f"csv:{path.name}")
+    except CsvImportError as exc:
+        raise EventsFileRefused([EventsFileProblem(problem=p) for p in exc.errors], rows=exc.total_rows) from None
     with change(engine, actor) as c:
         plant = c.plant()
-        try:
-            parsed = parse_events_csv(data, plant, source=f"csv:{path.name}")
-        except CsvImportError as exc:
-            raise EventsFileRefused([EventsFileProblem(problem=p) for p in exc.errors], rows=exc.total_rows) from None
         summary = store_events(c.conn, plant, parsed.events)
         # Rows repeating an earlier row of the file are one event: counted apart from those stored before.
         summary["duplicates_skipped"] -= parsed.collapsed

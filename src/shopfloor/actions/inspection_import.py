@@ -59,10 +59,17 @@ def _rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
         raise SamplesFileRefused([SamplesFileProblem(reader.line_num, SamplesFileNotCsv(reason=str(exc)))]) from None
 
 
-def import_samples(conn: Connection, content: bytes, inspector: str) -> dict[str, Any]:
-    """Store the file's samples in the caller's transaction; returns the rows stored and the ids of the
-    characteristics they belong to."""
-    header, rows = _rows(content)
+def read_samples_file(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a samples file, read without the store (before the write transaction begins)."""
+    return _rows(content)
+
+
+def import_samples(
+    conn: Connection, content: bytes, inspector: str, *, read: tuple[list[str], list[dict[str, str]]] | None = None
+) -> dict[str, Any]:
+    """Store the file's samples in the caller's transaction (``read``: the file as ``read_samples_file`` read it
+    already); returns the rows stored and the ids of the characteristics they belong to."""
+    header, rows = read if read is not None else _rows(content)
     problems: list[SamplesFileProblem] = []
     missing = [c for c in REQUIRED if c not in header]
     value_cols = sorted((h for h in header if h.startswith("value") and h[5:].isdigit()), key=lambda h: int(h[5:]))

@@ -75,6 +75,7 @@ from shopfloor.errors import (
     SecondFileForSheet,
     SheetMissing,
     StoredDataProblem,
+    TooManyRows,
     UnknownCsvFile,
     UnknownFileKind,
     UnpacksTooLarge,
@@ -107,7 +108,8 @@ __all__ = [
     "import_xlsx",
 ]
 
-MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # SHOPFLOOR_MAX_UNPACKED_MB
+MAX_ROWS = 200_000  # SHOPFLOOR_MAX_IMPORT_ROWS
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _COPY_SUFFIX = re.compile(r"\s*\(\d+\)$")  # "items (1).csv", as browsers name a second download
 
@@ -272,24 +274,21 @@ def export_csv_zip(data: MasterData) -> bytes:
 def import_xlsx(content: bytes, plant_codes: set[str] | None = None) -> MasterData:
     """Master data from a workbook with every sheet; ``MasterDataRefused`` lists every problem.  With
     ``plant_codes`` (the plant's machine and line codes) each work centre must be one of them."""
-    data, _, problems = _read_xlsx(content)
+    data, _, problems = _read_xlsx(content, _Budget(MAX_UNPACKED_BYTES, MAX_ROWS))
     return _checked(data, problems, plant_codes)
 
 
 def import_csv(files: dict[str, bytes], plant_codes: set[str] | None = None) -> MasterData:
     """Master data from CSV files keyed by file name (``items.csv``, ...).  Any subset of the files may be given:
     the sheet of a missing file is empty."""
-    data, _, problems = _read_csv_files(files)
+    data, _, problems = _read_csv_files(files, _Budget(MAX_UNPACKED_BYTES, MAX_ROWS))
     return _checked(data, problems, plant_codes)
 
 
 def import_csv_zip(content: bytes, plant_codes: set[str] | None = None) -> MasterData:
     """Master data from a zip of CSV files (as ``import_csv``; folders in the zip are ignored)."""
-    data, _, problems = _read_zip(content)
+    data, _, problems = _read_zip(content, _Budget(MAX_UNPACKED_BYTES, MAX_ROWS))
     return _checked(data, problems, plant_codes)
-
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def master_document(data: MasterData) -> dict[str, Any]:
@@ -303,17 +302,56 @@ def master_document(data: MasterData) -> dict[str, Any]:
     return out
 
 
-def import_master(engine: Engine, actor: str, content: bytes, filename: str) -> dict[str, Any]:
+def import_master(
+    engine: Engine,
+    actor: str,
+    content: bytes,
+    filename: str,
+    *,
+    max_unpacked: int = MAX_UNPACKED_BYTES,
+    max_rows: int = MAX_ROWS,
+) -> dict[str, Any]:
     """The action: read master data from an uploaded file, check it and replace the stored master data;
     returns the file's format, the sheets it held and the rows per table.  Live events: ``("master_data",
-    "all")``, and ``("plant", site)`` when its reason or defect codes changed."""
+    "all")``, and ``("plant", site)`` when its reason or defect codes changed.
+
+    The file is read before the write transaction begins (a workbook of 200,000 rows takes seconds to read, and
+    nobody else may write meanwhile on SQLite), within ``max_unpacked`` bytes unpacked and ``max_rows`` rows."""
+    parsed = read_master(content, filename, max_unpacked=max_unpacked, max_rows=max_rows)
     with change(engine, actor) as c:
-        summary = replace_master(c.conn, content, filename, actor)
+        summary = _replace(c.conn, parsed, filename, actor)
         c.audit("master.import", "master-data", {k: v for k, v in summary.items() if k != "file"})
         c.publish("master_data", "all")
         if summary["plant_updated"]:
             c.publish("plant", c.plant().site.code)
     return summary
+
+
+@dataclass(frozen=True)
+class ParsedMaster:
+    """An uploaded file as read, before it is checked against the store: its format, the master data in it, the
+    sheets it held and the problems found reading it."""
+
+    fmt: str
+    data: MasterData
+    present: set[str]
+    problems: list[Problem]
+
+
+def read_master(
+    content: bytes, filename: str, *, max_unpacked: int = MAX_UNPACKED_BYTES, max_rows: int = MAX_ROWS
+) -> ParsedMaster:
+    """Read an uploaded file (no store needed): raises ``MasterDataRefused`` for a file that cannot be read at all,
+    one that unpacks to more than ``max_unpacked`` bytes or has more than ``max_rows`` rows."""
+    fmt = _format(content, filename)
+    budget = _Budget(max_unpacked, max_rows)
+    if fmt == "xlsx":
+        data, present, problems = _read_xlsx(content, budget)
+    elif fmt == "zip":
+        data, present, problems = _read_zip(content, budget)
+    else:
+        data, present, problems = _read_csv_files({filename: content}, budget)
+    return ParsedMaster(fmt, data, present, problems)
 
 
 def replace_master(
@@ -327,13 +365,13 @@ def replace_master(
     contents.  Work centres are checked against ``plant_codes``, by default the plant's machines and lines.
     Raises ``MasterDataRefused`` (nothing saved) with every problem.
     """
-    fmt = _format(content, filename)
-    if fmt == "xlsx":
-        data, present, problems = _read_xlsx(content)
-    elif fmt == "zip":
-        data, present, problems = _read_zip(content)
-    else:
-        data, present, problems = _read_csv_files({filename: content})
+    return _replace(conn, read_master(content, filename), filename, actor, plant_codes)
+
+
+def _replace(
+    conn: Connection, parsed: ParsedMaster, filename: str, actor: str, plant_codes: set[str] | None = None
+) -> dict[str, Any]:
+    data, present, problems = parsed.data, parsed.present, list(parsed.problems)
     stored_sheets = [s for s in SHEETS if s not in present]
     if stored_sheets:
         stored = load_master(conn)
@@ -350,7 +388,7 @@ def replace_master(
     if problems:
         raise MasterDataRefused(_in_order(problems))
     summary = save_master(conn, data, actor)
-    return {"file": filename, "format": fmt, "sheets": [s for s in SHEETS if s in present], **summary}
+    return {"file": filename, "format": parsed.fmt, "sheets": [s for s in SHEETS if s in present], **summary}
 
 
 def _checked(data: MasterData, problems: list[Problem], plant_codes: set[str] | None) -> MasterData:
@@ -396,19 +434,36 @@ def _format(content: bytes, filename: str) -> str:
     raise _whole_file(UnknownFileKind(file=filename, sheets=[s + ".csv" for s in SHEETS]))
 
 
-def _unpacked_size_problem(zf: zipfile.ZipFile) -> Problem | None:
+@dataclass
+class _Budget:
+    """What reading one upload may cost: bytes unpacked (a zip's entries are never inflated past the sizes
+    its directory declares, so the declared sum bounds the work) and rows over all sheets."""
+
+    unpacked: int
+    rows: int
+
+    def take_row(self) -> None:
+        self.rows -= 1
+        if self.rows < 0:
+            raise _whole_file(TooManyRows(limit=self.limit))
+
+    def __post_init__(self) -> None:
+        self.limit = self.rows
+
+
+def _unpacked_size_problem(zf: zipfile.ZipFile, budget: _Budget) -> Problem | None:
     size = sum(info.file_size for info in zf.infolist())
-    if size > MAX_UNPACKED_BYTES:
-        return Problem(None, None, None, UnpacksTooLarge(limit_mib=MAX_UNPACKED_BYTES // 2**20))
+    if size > budget.unpacked:
+        return Problem(None, None, None, UnpacksTooLarge(limit_mib=budget.unpacked // 2**20))
     return None
 
 
-def _read_xlsx(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
+def _read_xlsx(content: bytes, budget: _Budget) -> tuple[MasterData, set[str], list[Problem]]:
     if content.startswith(_OLE_SIGNATURE):
         raise _whole_file(OldExcelFile())
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as zf:
-            too_big = _unpacked_size_problem(zf)
+            too_big = _unpacked_size_problem(zf, budget)
     except (zipfile.BadZipFile, OSError, ValueError):
         raise _whole_file(NotWorkbook(reason="")) from None
     if too_big:
@@ -430,19 +485,19 @@ def _read_xlsx(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
                 problems.append(Problem(sheet, None, None, SheetMissing(sheets=SHEETS)))
                 continue
             ws.reset_dimensions()  # read every row, whatever size the file declares
-            entries[sheet], rows[sheet] = _read_rows(sheet, ws.iter_rows(values_only=True), problems)
+            entries[sheet], rows[sheet] = _read_rows(sheet, ws.iter_rows(values_only=True), problems, budget)
     finally:
         wb.close()
     return _data(entries, rows), set(SHEETS), problems
 
 
-def _read_zip(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
+def _read_zip(content: bytes, budget: _Budget) -> tuple[MasterData, set[str], list[Problem]]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, OSError, ValueError):
         raise _whole_file(NotZip()) from None
     with zf:
-        too_big = _unpacked_size_problem(zf)
+        too_big = _unpacked_size_problem(zf, budget)
         if too_big:
             raise MasterDataRefused([too_big])
         files: dict[str, bytes] = {}
@@ -462,7 +517,7 @@ def _read_zip(content: bytes) -> tuple[MasterData, set[str], list[Problem]]:
                 problems.append(Problem(None, None, None, CannotUnpack(file=info.filename, reason=str(exc))))
     if not files and not problems:
         raise _whole_file(NoCsvInZip(files=[s + ".csv" for s in SHEETS]))
-    data, present, more = _read_csv_files(files)
+    data, present, more = _read_csv_files(files, budget)
     return data, present, problems + more
 
 
@@ -474,7 +529,7 @@ def _sheet_of(filename: str) -> str | None:
     return stem if stem in COLUMNS else None
 
 
-def _read_csv_files(files: dict[str, bytes]) -> tuple[MasterData, set[str], list[Problem]]:
+def _read_csv_files(files: dict[str, bytes], budget: _Budget) -> tuple[MasterData, set[str], list[Problem]]:
     problems: list[Problem] = []
     entries: dict[str, tuple[Any, ...]] = {}
     rows: dict[str, tuple[int, ...]] = {}
@@ -487,8 +542,10 @@ def _read_csv_files(files: dict[str, bytes]) -> tuple[MasterData, set[str], list
         if sheet in entries:
             problems.append(Problem(sheet, None, None, SecondFileForSheet(file=filename)))
             continue
+        if content.count(b"\n") > budget.rows + 1:  # refused before it is parsed
+            raise _whole_file(TooManyRows(limit=budget.limit))
         table = _csv_table(sheet, content, problems)
-        entries[sheet], rows[sheet] = _read_rows(sheet, table, problems) if table is not None else ((), ())
+        entries[sheet], rows[sheet] = _read_rows(sheet, table, problems, budget) if table is not None else ((), ())
     return _data(entries, rows), set(entries), problems
 
 
@@ -522,7 +579,7 @@ def _blank(value: Any) -> bool:
 
 
 def _read_rows(
-    sheet: str, table: Iterable[Sequence[Any]], problems: list[Problem]
+    sheet: str, table: Iterable[Sequence[Any]], problems: list[Problem], budget: _Budget
 ) -> tuple[tuple[Any, ...], tuple[int, ...]]:
     """The entries of one sheet and the spreadsheet row of each; problems are appended to ``problems``."""
     spec = _SPEC[sheet]
@@ -555,6 +612,7 @@ def _read_rows(
     rows: list[int] = []
     reported_unnamed: set[int] = set()
     for row, cells in enumerate(table_rows, start=2):
+        budget.take_row()
         if all(_blank(v) for v in cells):
             continue
         for index, value in enumerate(cells):

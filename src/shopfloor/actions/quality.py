@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from shopfloor.actions.core import change
-from shopfloor.actions.inspection_import import import_samples
+from shopfloor.actions.inspection_import import import_samples, read_samples_file
 from shopfloor.errors import AlarmCommentMissing
 from shopfloor.store import alarms
 from shopfloor.store import inspections as insp
@@ -115,8 +115,9 @@ def record_sample(
 
 def import_sample_file(engine: Engine, actor: str, content: bytes, filename: str) -> dict[str, int]:
     """Samples from a CSV file: all of them or none, each problem named by its line."""
+    read = read_samples_file(content)  # before the write transaction: nobody waits while the file is read
     with change(engine, actor) as c:
-        summary = import_samples(c.conn, content, actor)
+        summary = import_samples(c.conn, content, actor, read=read)
         c.audit("quality.samples_import", f"file:{filename}", summary)
         c.publish("characteristic", *(str(cid) for cid in summary.pop("characteristics")))
     return summary

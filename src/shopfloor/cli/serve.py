@@ -12,6 +12,7 @@ import uvicorn
 
 from shopfloor import logs
 from shopfloor.actions.scheduled_reports import scheduler
+from shopfloor.api.serving import MAX_HEADER_BYTES, guarded_protocol
 from shopfloor.app import create_app
 from shopfloor.cli.common import DbOption, fail, settings
 from shopfloor.connectors.base import ConnectorConfigError
@@ -35,7 +36,9 @@ def serve_cmd(
     db: DbOption = None,
 ) -> None:
     """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
-    scheduled reports when they are due."""
+    scheduled reports when they are due.  Slow request headers and bodies, open connections and body sizes are
+    limited by the settings SHOPFLOOR_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _KEEP_ALIVE_S, _MAX_CONNECTIONS,
+    _MAX_BODY_KB and _MAX_UPLOAD_MB."""
     served = settings(db=db, secure=secure_cookies, hub=hub)
     logs.configure(served.log_level, served.log_format)
     engine = open_store(served.db)
@@ -44,7 +47,17 @@ def serve_cmd(
     async def main() -> None:
         reports = asyncio.create_task(scheduler(engine, served))
         try:
-            config = uvicorn.Config(web_app, host=host, port=port, log_level="info", log_config=None)
+            config = uvicorn.Config(
+                web_app,
+                host=host,
+                port=port,
+                log_level="info",
+                log_config=None,
+                # uvicorn's own limits, and the slow-header, slow-body and connection limits it lacks
+                http=guarded_protocol(served.header_timeout_s, served.body_timeout_s, served.max_connections),
+                timeout_keep_alive=served.keep_alive_s,
+                h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            )
             await uvicorn.Server(config).serve()
         finally:
             reports.cancel()

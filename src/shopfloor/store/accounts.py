@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfloor.errors import (
     BadgeTaken,
@@ -32,7 +33,7 @@ from shopfloor.errors import (
     UserNotFound,
 )
 from shopfloor.store.locks import lock_name
-from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, login_attempts, organisations, sessions, users
+from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, organisations, sessions, sign_in_throttle, users
 
 LANGUAGES = ("ko", "en", "vi")
 SESSION_LIFETIME = timedelta(hours=12)
@@ -113,7 +114,7 @@ def create_user(
         raise SecretMissing()
     if password is not None and len(password) < MIN_PASSWORD:
         raise PasswordTooShort(min_length=MIN_PASSWORD)
-    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+    if pin is not None and not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise PinInvalid()
     if pin is not None and password is None and role != "operator":
         raise PinOnlyForOperators()
@@ -184,43 +185,178 @@ def check_password(conn: Connection, username: str, password: str) -> User | Non
 
 def check_pin(conn: Connection, who: str, pin: str) -> User | None:
     """An operator on a shared terminal: ``who`` is a badge number or a username."""
-    row = conn.execute(select(users).where((users.c.badge == who) | (users.c.username == who))).first()
+    row = conn.execute(
+        select(users).where((users.c.badge == who) | (users.c.username == who)).order_by(users.c.id)
+    ).first()
     ok = _verify(row.pin_hash if row else None, pin)
     if not ok or not row.active:
         return None
     return _user(row)
 
 
-# -- throttling ----------------------------------------------------------------------------------------------
-def throttled_for(conn: Connection, keys: list[str], now: datetime | None = None) -> int:
-    """Seconds to wait before another login attempt for any of ``keys`` (0 = allowed)."""
-    now = now or datetime.now(timezone.utc)
-    since = now - THROTTLE_WINDOW
-    worst = 0
-    for key in keys:
-        rows = (
-            conn.execute(
-                select(login_attempts.c.ts)
-                .where(login_attempts.c.key == key, login_attempts.c.ts >= since, login_attempts.c.success.is_(False))
-                .order_by(login_attempts.c.ts)
-            )
-            .scalars()
-            .all()
+def update_user(
+    conn: Connection,
+    username: str,
+    *,
+    role: str | None = None,
+    language: str | None = None,
+    badge: str | None = None,
+    display_name: str | None = None,
+) -> tuple[User, dict]:
+    """Change a user's role, language, badge or display name (``badge=""`` removes it); returns the user and
+    what changed, ``{field: [before, after]}``.  A hub user's role is its organisation's kind and stays."""
+    row = conn.execute(select(users).where(users.c.username == username).with_for_update()).first()
+    if row is None:
+        raise UserNotFound(user=username)
+    values: dict = {}
+    if role is not None and role != row.role:
+        if row.organisation_id is not None or role in HUB_ROLES or role not in ROLES:
+            raise RoleUnknown(role=role, roles=ROLES)
+        if row.pin_hash and not row.password_hash and role != "operator":
+            raise PinOnlyForOperators()
+        values["role"] = role
+    if language is not None and language != row.language:
+        if language not in LANGUAGES:
+            raise LanguageUnknown(language=language, languages=LANGUAGES)
+        values["language"] = language
+    if badge is not None and (badge or None) != row.badge:
+        if badge:
+            lock_name(conn, "badge", badge)
+            if conn.execute(select(users.c.id).where(users.c.badge == badge, users.c.id != row.id)).first():
+                raise BadgeTaken(badge=badge)
+        values["badge"] = badge or None
+    if display_name is not None and display_name.strip() and display_name != row.display_name:
+        values["display_name"] = display_name.strip()[:200]
+    if values:
+        conn.execute(update(users).where(users.c.id == row.id).values(**values))
+    changed = {k: [getattr(row, k), v] for k, v in values.items()}
+    return get_user(conn, row.id), changed
+
+
+def set_active(conn: Connection, username: str, active: bool) -> User:
+    """Deactivate (or reactivate) a user; a deactivated user's sessions end and API tokens are revoked at once."""
+    user = by_username(conn, username)
+    conn.execute(update(users).where(users.c.id == user.id).values(active=active))
+    if not active:
+        end_sessions(conn, user.id)
+        conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(timezone.utc))
         )
-        if len(rows) >= THROTTLE_LIMIT:
-            wait = (rows[-THROTTLE_LIMIT] + THROTTLE_WINDOW - now).total_seconds()
-            worst = max(worst, int(wait) + 1)
-    return worst
+    return get_user(conn, user.id)
 
 
-def record_attempt(conn: Connection, keys: list[str], success: bool) -> None:
+def set_password(conn: Connection, username: str, password: str) -> User:
+    """A new password (an administrator's reset); the user's sessions end."""
+    user = by_username(conn, username)
+    if len(password) < MIN_PASSWORD:
+        raise PasswordTooShort(min_length=MIN_PASSWORD)
+    conn.execute(update(users).where(users.c.id == user.id).values(password_hash=_hasher.hash(password)))
+    end_sessions(conn, user.id)
+    clear_throttle(conn, user.id)
+    return user
+
+
+def set_pin(conn: Connection, username: str, pin: str) -> User:
+    """A new PIN for an operator's shared-terminal sign-in; the operator's sessions end."""
+    user = by_username(conn, username)
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
+        raise PinInvalid()
+    if user.role != "operator":
+        raise PinOnlyForOperators()
+    conn.execute(update(users).where(users.c.id == user.id).values(pin_hash=_hasher.hash(pin)))
+    end_sessions(conn, user.id)
+    clear_throttle(conn, user.id)
+    return user
+
+
+def end_sessions(conn: Connection, user_id: int) -> int:
+    """End every session of a user (signed out everywhere); returns how many."""
+    return conn.execute(delete(sessions).where(sessions.c.user_id == user_id)).rowcount
+
+
+def active_sessions(conn: Connection) -> dict[int, int]:
+    """The number of open sessions per user id."""
     now = datetime.now(timezone.utc)
-    for key in keys:
-        conn.execute(insert(login_attempts).values(key=key, ts=now, success=success))
-    if success:
-        # A successful login clears the failures counted against this name (not against the address).
-        conn.execute(delete(login_attempts).where(login_attempts.c.key == keys[0], login_attempts.c.success.is_(False)))
-    conn.execute(delete(login_attempts).where(login_attempts.c.ts < now - THROTTLE_WINDOW * 4))
+    rows = conn.execute(
+        select(sessions.c.user_id, func.count()).where(sessions.c.expires_at > now).group_by(sessions.c.user_id)
+    )
+    return {uid: n for uid, n in rows}
+
+
+# -- throttling ----------------------------------------------------------------------------------------------
+# A try is reserved before its secret is checked, by a conditional UPDATE of one row per key that counts it as a
+# failure; a success gives it back.  Parallel tries therefore wait on the row and see each other's reservations:
+# no more than the limit are ever checked, however many arrive at once.
+#
+# - ``account:<id>``: the account, whichever alias named it (user name or badge), from any device: five failures
+#   in fifteen minutes.  A name that is no account counts under ``name:<name>``, so that the answer does not
+#   tell which names exist.
+# - ``device:<address>``: a terminal (or any client).  Its failures over all accounts count too, so nobody can
+#   try one PIN on every badge; past twenty, the device is not locked but slowed to one try every thirty
+#   seconds, so a colleague with the right PIN is not kept out of a shared terminal for a quarter of an hour.
+ACCOUNT_LIMIT = THROTTLE_LIMIT
+DEVICE_LIMIT = 20
+DEVICE_PACE = timedelta(seconds=30)
+
+
+def _upsert_throttle(conn: Connection):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(sign_in_throttle).on_conflict_do_nothing(index_elements=["key"])
+
+
+def account_key(conn: Connection, name: str) -> str:
+    """The throttle key of the account ``name`` (a user name or a badge) signs in to."""
+    uid = conn.execute(
+        select(users.c.id).where((users.c.badge == name) | (users.c.username == name)).order_by(users.c.id)
+    ).scalar()
+    return f"account:{uid}" if uid is not None else f"name:{name}"
+
+
+def reserve_try(conn: Connection, account: str, device: str, now: datetime | None = None) -> int:
+    """Count one try against ``account`` and ``device`` if both allow it; returns 0 when reserved, or the seconds
+    to wait (nothing is counted then, once the caller's transaction rolls back)."""
+    now = now or datetime.now(timezone.utc)
+    t = sign_in_throttle.c
+    for key in (account, device):  # always in this order, so two tries never wait on each other's rows
+        conn.execute(_upsert_throttle(conn).values(key=key, failures=0, window_start=now))
+        conn.execute(
+            update(sign_in_throttle)
+            .where(t.key == key, t.window_start <= now - THROTTLE_WINDOW)
+            .values(failures=0, window_start=now)
+        )
+    taken = conn.execute(
+        update(sign_in_throttle)
+        .where(t.key == account, t.failures < ACCOUNT_LIMIT)
+        .values(failures=t.failures + 1, last_try=now)
+    ).rowcount
+    if not taken:
+        start = conn.execute(select(t.window_start).where(t.key == account)).scalar_one()
+        return int((start + THROTTLE_WINDOW - now).total_seconds()) + 1
+    taken = conn.execute(
+        update(sign_in_throttle)
+        .where(t.key == device, (t.failures < DEVICE_LIMIT) | t.last_try.is_(None) | (t.last_try <= now - DEVICE_PACE))
+        .values(failures=t.failures + 1, last_try=now)
+    ).rowcount
+    if not taken:
+        last = conn.execute(select(t.last_try).where(t.key == device)).scalar_one()
+        return int((last + DEVICE_PACE - now).total_seconds()) + 1
+    return 0
+
+
+def try_succeeded(conn: Connection, account: str, device: str) -> None:
+    """A reserved try found the right secret: the account's failures are forgotten, the device gets its try
+    back."""
+    t = sign_in_throttle.c
+    conn.execute(update(sign_in_throttle).where(t.key == account).values(failures=0))
+    conn.execute(update(sign_in_throttle).where(t.key == device, t.failures > 0).values(failures=t.failures - 1))
+    conn.execute(delete(sign_in_throttle).where(t.window_start < datetime.now(timezone.utc) - THROTTLE_WINDOW * 4))
+
+
+def clear_throttle(conn: Connection, user_id: int) -> None:
+    """An administrator gave the account a new secret: its failures are forgotten."""
+    conn.execute(delete(sign_in_throttle).where(sign_in_throttle.c.key == f"account:{user_id}"))
 
 
 # -- sessions ------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from shopfloor.errors import TextHasNul
+
 DEFAULT_DB = "sqlite:///shopfloor.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,13 +47,30 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _has_nul(value: object) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany) -> None:
+    """No text with a NUL character reaches either store: PostgreSQL cannot hold one (its error would be a
+    server error) and SQLite would keep it, cutting the text short for many readers.  Checked for every
+    statement, so no form, file or API field is forgotten; the transaction is refused whole."""
+    rows = parameters if executemany else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row or ()
+        if any(_has_nul(v) for v in values):
+            raise TextHasNul()
+
+
 def open_engine(url: str | None = None) -> Engine:
     url = resolve_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -323,14 +323,15 @@ api_tokens = Table(
     Column("last_used_at", UTCDateTime, nullable=True),
 )
 
-login_attempts = Table(
-    "login_attempts",
+# Sign-in throttling: one row per key (an account, whatever alias it was named by, or a device), counting the
+# failed tries of the current window; a try is reserved by a conditional UPDATE before its secret is checked.
+sign_in_throttle = Table(
+    "sign_in_throttle",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("key", String(200), nullable=False),
-    Column("ts", UTCDateTime, nullable=False),
-    Column("success", Boolean, nullable=False),
-    Index("ix_login_attempts_key_ts", "key", "ts"),
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("last_try", UTCDateTime, nullable=True),
 )
 
 # Work orders: the current status is kept on the order; every change of it is an event with who and why.

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
-from shopfloor.actions.master_data import MAX_UPLOAD_BYTES, import_master, master_document
+from shopfloor.actions.master_data import import_master, master_document
+from shopfloor.api.body_guard import UPLOAD
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
 from shopfloor.errors import DomainError, PayloadTooLarge
 from shopfloor.store.master import load_master
@@ -45,7 +46,7 @@ def master_page(
     return _master_page(request, principal, engine)
 
 
-@router.post("/master/import")
+@router.post("/master/import", openapi_extra=UPLOAD)
 def master_import_form(
     request: Request,
     file: UploadFile = File(...),
@@ -55,12 +56,15 @@ def master_import_form(
 ) -> HTMLResponse:
     require_csrf(principal, csrf_token)
     ensure(principal, "manage_master_data")
-    content = file.file.read(MAX_UPLOAD_BYTES + 1)
+    served = request.app.state.settings
+    limit = served.max_upload_mb * 2**20
+    content = file.file.read(limit + 1)
     name = file.filename or "upload.xlsx"
     try:
-        if len(content) > MAX_UPLOAD_BYTES:
-            raise PayloadTooLarge(limit=f"{MAX_UPLOAD_BYTES // 2**20} MiB")
-        summary = import_master(engine, principal.actor, content, name)
+        if len(content) > limit:
+            raise PayloadTooLarge(limit=f"{served.max_upload_mb} MiB")
+        summary = import_master(engine, principal.actor, content, name, max_unpacked=served.max_unpacked_mb * 2**20,
+                                max_rows=served.max_import_rows)  # fmt: skip
     except DomainError as exc:
         return _master_page(request, principal, engine, exc)
     counts = ", ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int))

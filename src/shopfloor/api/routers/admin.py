@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from shopfloor.actions import accounts as actions
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
+from shopfloor.errors import SecretMissing
 from shopfloor.store import accounts, audit
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -77,6 +78,102 @@ def create_user(
     body: UserIn, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
 ) -> UserOut:
     return UserOut(**actions.create_user(engine, principal.actor, **body.model_dump()))
+
+
+class UserChange(BaseModel):
+    role: Literal["operator", "supervisor", "quality", "manager", "admin"] | None = None
+    language: Literal["ko", "en", "vi"] | None = None
+    badge: str | None = Field(None, max_length=64, description="A new badge number; an empty string removes it")
+    display_name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class Deactivation(BaseModel):
+    reason: str | None = Field(None, max_length=500, description="Why (kept in the audit log)")
+
+
+class NewSecret(BaseModel):
+    password: str | None = Field(None, min_length=10, max_length=1024)
+    pin: str | None = Field(None, pattern=r"^[0-9]{4,8}$")
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="How many sessions ended")
+
+
+@router.patch(
+    "/users/{username}",
+    response_model=UserOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Change a user's role, language, badge or display name",
+)
+def change_user(
+    username: str,
+    body: UserChange,
+    principal: Principal = Depends(require("manage_users")),
+    engine: Engine = Depends(get_engine),
+) -> UserOut:
+    return UserOut(**actions.update_user(engine, principal.actor, username, **body.model_dump()))
+
+
+@router.post(
+    "/users/{username}/deactivate",
+    response_model=UserOut,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Deactivate a user: sessions end and API tokens are revoked at once",
+)
+def deactivate_user(
+    username: str,
+    body: Deactivation,
+    principal: Principal = Depends(require("manage_users")),
+    engine: Engine = Depends(get_engine),
+) -> UserOut:
+    return UserOut(**actions.deactivate_user(engine, principal.actor, username, reason=body.reason))
+
+
+@router.post(
+    "/users/{username}/activate",
+    response_model=UserOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Let a deactivated user sign in again (old API tokens stay revoked)",
+)
+def activate_user(
+    username: str, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
+) -> UserOut:
+    return UserOut(**actions.activate_user(engine, principal.actor, username))
+
+
+@router.post(
+    "/users/{username}/secret",
+    response_model=UserOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Give a user a new password, or an operator a new PIN; the user's sessions end",
+)
+def reset_secret(
+    username: str,
+    body: NewSecret,
+    principal: Principal = Depends(require("manage_users")),
+    engine: Engine = Depends(get_engine),
+) -> UserOut:
+    doc = None
+    if body.password is not None:
+        doc = actions.reset_password(engine, principal.actor, username, password=body.password)
+    if body.pin is not None:
+        doc = actions.reset_pin(engine, principal.actor, username, pin=body.pin)
+    if doc is None:
+        raise SecretMissing()
+    return UserOut(**doc)
+
+
+@router.delete(
+    "/users/{username}/sessions",
+    response_model=SessionsEnded,
+    responses=problem_responses(401, 403, 404),
+    summary="Sign a user out everywhere",
+)
+def end_sessions(
+    username: str, principal: Principal = Depends(require("manage_users")), engine: Engine = Depends(get_engine)
+) -> SessionsEnded:
+    return SessionsEnded(ended=actions.end_sessions(engine, principal.actor, username))
 
 
 @router.post(

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine, select
 
 from shopfloor.actions.events import record_events
+from shopfloor.api.body_guard import UPLOAD
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
 from shopfloor.errors import PayloadTooLarge
@@ -105,6 +106,7 @@ def list_events(
     response_model=RecordResult,
     responses=problem_responses(401, 403, 404, 413, 422),
     summary="Record machine events; an event already stored is skipped, so a resend counts nothing twice",
+    openapi_extra=UPLOAD,
 )
 def post_events(
     events: list[EventIn],

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from shopfloor.actions import quality as actions
 from shopfloor.actions.quality_report import characteristic_pdf as render_characteristic_pdf
+from shopfloor.api.body_guard import UPLOAD
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
 from shopfloor.errors import PayloadTooLarge
@@ -232,6 +233,7 @@ def exclude_sample(
     summary="Samples from a CSV file; refused whole, with the line of each problem",
     description="Columns: product, characteristic, ts, values (or value1..valueN) or inspected and nonconforming, "
     "and optionally defect, lot, work_order, machine, key. A 422 answer lists the problems in `problems`.",
+    openapi_extra=UPLOAD,
 )
 def import_samples(
     file: UploadFile = File(...),

@@ -7,17 +7,17 @@ import dataclasses
 import math
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
 from shopfloor.actions.master_data import (
-    MAX_UPLOAD_BYTES,
     export_csv_zip,
     export_xlsx,
     import_master,
     master_document,
 )
+from shopfloor.api.body_guard import UPLOAD
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
 from shopfloor.errors import ItemNotFound, PayloadTooLarge, QuantityInvalid
@@ -60,16 +60,21 @@ def export_master(
     summary="Replace master data from a workbook, a zip of CSV files or one CSV file; refused whole on any problem",
     description="A 422 answer lists every problem as {sheet, row, column, message} in `problems`. "
     "Sheets that a CSV upload leaves out keep their stored rows.",
+    openapi_extra=UPLOAD,
 )
 def import_master_file(
+    request: Request,
     file: UploadFile = File(..., description=".xlsx, .zip of CSV files, or one CSV named after its sheet"),
     principal: Principal = Depends(require("manage_master_data")),
     engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
-    content = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(limit=f"{MAX_UPLOAD_BYTES // 2**20} MiB")
-    return import_master(engine, principal.actor, content, file.filename or "upload.xlsx")
+    served = request.app.state.settings
+    limit = served.max_upload_mb * 2**20
+    content = file.file.read(limit + 1)
+    if len(content) > limit:
+        raise PayloadTooLarge(limit=f"{served.max_upload_mb} MiB")
+    return import_master(engine, principal.actor, content, file.filename or "upload.xlsx",
+                         max_unpacked=served.max_unpacked_mb * 2**20, max_rows=served.max_import_rows)  # fmt: skip
 
 
 @router.get(

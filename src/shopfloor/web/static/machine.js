@@ -7,7 +7,12 @@ document.addEventListener("DOMContentLoaded", () => {
     const labels = JSON.parse(timelineEl.dataset.labels);
     echarts.init(timelineEl).setOption({
       animation: false,
-      tooltip: { formatter: (p) => `${labels[p.value[3]] || p.value[3]} ${p.value[4] || ""}` },
+      // An element, not a string: ECharts inserts a string as HTML, and a reason is data anyone may have typed.
+      tooltip: { formatter: (p) => {
+        const tip = document.createElement("span");
+        tip.textContent = `${labels[p.value[3]] || p.value[3]} ${p.value[4] || ""}`;
+        return tip;
+      } },
       xAxis: { type: "time" }, yAxis: { type: "category", data: [""] },
       series: [{ type: "custom", renderItem: (params, api) => {
         const start = api.coord([api.value(1), 0]); const end = api.coord([api.value(2), 0]);
