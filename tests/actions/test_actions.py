@@ -435,3 +435,50 @@ def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_pa
     )
     assert events == [("schedule", "xl")]
     assert [p.name for p in out.iterdir()] == ["production-CHANGWON-2026-03-02.xlsx"]
+
+
+def test_finish_never_ends_a_breakdown(plant_store, events):
+    """A machine down on TOOL_BREAK stays down through "finish" with no order and through finishing its order: no
+    event is stored and availability keeps counting the stop.  By hand: running 06:00-07:00, down from 07:00, a
+    finish at 07:30 and the window 06:00-08:00 (the sample plant's day shift): APT 1 h, down 1 h, availability 0.5;
+    had the finish stored ``no_order``, the half hour after it would be planned time and availability 1 h / 1.5 h."""
+    from shopfloor.analytics.kpi import kpis
+    from shopfloor.model.intervals import Interval
+    from shopfloor.store import kpi as kpi_store
+    from shopfloor.store.plant import load_plant
+
+    from shopfloor.actions.demo import last_working_day
+
+    with plant_store.connect() as conn:
+        plant = load_plant(conn)
+    day = last_working_day(plant, datetime.now(plant.site.tz).date())  # within the terminal's week of grace
+    local = datetime.combine(day, datetime.min.time(), tzinfo=plant.site.tz)
+    rows = [{"ts": local + timedelta(hours=6), "machine": "WLD-01", "event": "state", "state": "running"},
+            {"ts": local + timedelta(hours=7), "machine": "WLD-01", "event": "state", "state": "down",
+             "reason": "TOOL_BREAK"}]  # fmt: skip
+    event_actions.record_events(plant_store, ACTOR, rows, "api:t")
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-D", product="DRUM-A", quantity=10, machine="WLD-01")
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-D", "released")
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-D", "in_progress")
+    events.clear()
+    tap = local + timedelta(hours=7, minutes=30)
+    finish = terminal_actions.PopEntry(uuid.uuid4().hex, tap, "WLD-01", "finish", work_order="WO-D")
+    done = terminal_actions.record_terminal_entry(plant_store, "op", finish)
+    stray = terminal_actions.PopEntry(uuid.uuid4().hex, tap + timedelta(minutes=1), "WLD-01", "finish")
+    assert terminal_actions.record_terminal_entry(plant_store, "op", stray)["state_kept"] is True
+    assert done["state_kept"] is True and done["duplicate"] is False
+    me = machine_events.c
+    with plant_store.connect() as conn:
+        states = conn.execute(select(me.state, me.reason).where(me.kind == "state").order_by(me.ts)).all()
+        assert [tuple(r) for r in states] == [("running", None), ("down", "TOOL_BREAK")]
+        assert wo_store.get(conn, "WO-D").status.value == "completed"  # the order itself is finished
+        window = Interval(local + timedelta(hours=6), local + timedelta(hours=8))
+        el, _ = kpi_store.measure(conn, plant, ["WLD-01"], window, local + timedelta(hours=8))
+    assert kpis(el)["availability"] == pytest.approx(0.5)
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["detail"]["state_kept"]) == ("pop.finish", "down")
+    assert events == [("work_order", "WO-D"), ("machine", "WLD-01"), ("machine", "WLD-01")]
+    # an explicit reason with the entry is the operator's word: it does change the state
+    told = terminal_actions.PopEntry(uuid.uuid4().hex, tap + timedelta(minutes=2), "WLD-01", "finish",
+                                     reason="END_OF_WORK")  # fmt: skip
+    assert terminal_actions.record_terminal_entry(plant_store, "op", told)["state_kept"] is False

@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, select
 
-from shopfloor.actions.improvement_report import completed_orders, kpi_value
+from shopfloor.actions.improvement_report import due_orders
 from shopfloor.actions.kpi_report import scope
+from shopfloor.analytics.kpi import kpis as kpis_of
 from shopfloor.errors import (
     ChooseKpis,
     HubRefusedReport,
@@ -76,12 +77,17 @@ def monthly_kpis(
     elements, cover = kpi_store.measure(conn, plant, machines, window, now)
     if cover.empty:
         raise MonthWithoutData(period=month)
-    on_time, due, _ = completed_orders(conn, machines, window)
+    # on-time delivery: orders due in the month so far, an order due and still open being late
+    on_time, due, _ = due_orders(conn, machines, window, now or datetime.now(timezone.utc))
+    figures = kpis_of(elements)
     out: dict[str, float | None] = {}
     for name in kpis:
-        value = (
-            lead_time_h(conn, machines, window) if name == "lead_time_h" else kpi_value(name, elements, on_time, due)
-        )
+        if name == "lead_time_h":
+            value = lead_time_h(conn, machines, window)
+        elif name == "on_time_delivery":
+            value = on_time / due if due else None
+        else:
+            value = figures[name]
         out[name] = None if value is None else round(float(value), 6)
     # a month still running is partial however fully its days so far are covered
     running = (now or datetime.now(timezone.utc)) < window.end

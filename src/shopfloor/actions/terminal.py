@@ -87,7 +87,10 @@ def _last_state(conn: Connection, machine_id: int, at: datetime):
     ).first()
 
 
-def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime) -> MachineEvent:
+def to_event(
+    conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime
+) -> MachineEvent | None:
+    """The event an entry stores; None for "finish" on a machine that is down (see ``_keeps_down``)."""
     try:
         plant.machine(entry.machine)
     except KeyError:
@@ -100,6 +103,8 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
     source = f"pop:{operator}"
     if entry.action in STATE_ACTIONS:
         state, reason = STATE_ACTIONS[entry.action]
+        if entry.action == "finish" and _keeps_down(conn, entry, ts):
+            return None
         return StateChange(ts, entry.machine, state, entry.reason or reason, source)
     if entry.action in ("good", "scrap"):
         if entry.quantity is None or entry.quantity < 1:
@@ -130,6 +135,16 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
     raise TerminalActionUnknown(action=entry.action)
 
 
+def _keeps_down(conn: Connection, entry: PopEntry, ts: datetime) -> bool:
+    """Finishing (an order, or a stray tap with none) does not end a breakdown: a machine that is down stays down
+    until the machine signals another state or the operator gives an explicit reason with the entry.  Otherwise
+    the stop would become ``no_order``, planned time, and stop counting against availability."""
+    if entry.reason:
+        return False
+    last = _last_state(conn, machine_ids(conn)[entry.machine], ts)
+    return last is not None and last.state == MachineState.DOWN.value
+
+
 def _order_step(c: Change, entry: PopEntry) -> None:
     """Start moves the chosen order to in progress on the machine; finish completes the running one.  A
     resent entry finds the order already there and changes nothing."""
@@ -156,7 +171,10 @@ def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dic
         plant = c.plant()
         event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
         _order_step(c, entry)
-        summary = store_events(c.conn, plant, [event])
+        summary = store_events(c.conn, plant, [] if event is None else [event])
+        if event is None:
+            summary["state_kept"] = MachineState.DOWN.value
         c.audit(f"pop.{entry.action}", f"machine:{entry.machine}", summary)
         c.publish("machine", entry.machine)
-    return {"stored": True, "duplicate": summary["inserted"] == 0, "key": entry.key, "action": entry.action}
+    return {"stored": True, "duplicate": event is not None and summary["inserted"] == 0, "key": entry.key,
+            "action": entry.action, "state_kept": event is None}  # fmt: skip

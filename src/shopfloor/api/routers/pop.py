@@ -35,6 +35,10 @@ class EntryOut(BaseModel):
     duplicate: bool = Field(description="True when this entry had been stored already (a resend)")
     key: str
     action: str
+    state_kept: bool = Field(
+        False, description="True when a finish left a machine that is down as it was (only the machine or a reason "
+        "given with the entry ends a breakdown)"
+    )
     gq: int | None = Field(None, description="Good units of the machine in the current shift")
     sq: int | None = Field(None, description="Scrap units of the machine in the current shift")
 
