@@ -321,23 +321,23 @@ PERCENT_KPIS = tuple(k[0] for k in KPIS if k[4] == "%")
 UNITS = {k[0]: k[4] for k in KPIS}
 
 
-def fmt(name: str, v: Any) -> str:
-    """A KPI's figure with its unit ("–" without data)."""
+def fmt(name: str, v: Any, t=lambda s: s) -> str:
+    """A KPI's figure with its unit ("–" without data); ``t`` translates the unit."""
     if v is None:
         return "–"
     if name in PERCENT_KPIS:
         return f"{v * 100:.2f} %"
     if name == "ppm":
         return f"{v:,.0f} PPM"
-    return f"{v:,.2f} {UNITS.get(name, '')}".rstrip()
+    return f"{v:,.2f} {t(UNITS[name]) if name in UNITS else ''}".rstrip()
 
 
-def _signed(name: str, v: float) -> str:
+def _signed(name: str, v: float, t=lambda s: s) -> str:
     if name in PERCENT_KPIS:
         return f"{v * 100:+.2f} pp"
     if name == "ppm":
         return f"{v:+,.0f} PPM"
-    return f"{v:+,.2f} {UNITS.get(name, '')}".rstrip()
+    return f"{v:+,.2f} {t(UNITS[name]) if name in UNITS else ''}".rstrip()
 
 
 def effect(r: dict[str, Any], t=lambda s: s) -> str:
@@ -346,11 +346,11 @@ def effect(r: dict[str, Any], t=lambda s: s) -> str:
     d = test.get("difference")
     if d is None:
         return "–"
-    text = _signed(r["kpi"], d)
+    text = _signed(r["kpi"], d, t)
     lo, hi = test.get("ci_low"), test.get("ci_high")
     if lo is not None and hi is not None:
         conf = test.get("confidence", 0.95) * 100
-        text += f" ({conf:.0f} % {t('CI')} {_signed(r['kpi'], lo)} … {_signed(r['kpi'], hi)})"
+        text += f" ({conf:.0f} % {t('CI')} {_signed(r['kpi'], lo, t)} … {_signed(r['kpi'], hi, t)})"
     return text
 
 
@@ -399,10 +399,10 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
     local days already)."""
     e = escape
     rows = "".join(
-        f"<tr><td>{e(t(r['label']))}</td><td>{e(fmt(r['kpi'], r['before']))}</td>"
-        f"<td>{e(fmt(r['kpi'], r['after']))}</td>"
+        f"<tr><td>{e(t(r['label']))}</td><td>{e(fmt(r['kpi'], r['before'], t))}</td>"
+        f"<td>{e(fmt(r['kpi'], r['after'], t))}</td>"
         f"<td>{_change(r['change_pct'])}</td><td>{e(effect(r, t))}</td><td>{e(verdict(r, t))}</td>"
-        f"<td>{e(_test_text(r, t))}</td><td>{e(fmt(r['kpi'], r['target']) if r['target'] is not None else '')}"
+        f"<td>{e(_test_text(r, t))}</td><td>{e(fmt(r['kpi'], r['target'], t) if r['target'] is not None else '')}"
         f"{'' if r.get('target_met') is None else ' ✔' if r['target_met'] else ' ✘'}</td></tr>"
         for r in doc["kpis"]
     )
@@ -475,7 +475,7 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         def scaled(v, scale=scale):
             return None if v is None else v * scale
 
-        ws.append([t(r["label"]), r["unit"], scaled(r["before"]), scaled(r["after"]), r["change_pct"],
+        ws.append([t(r["label"]), t(r["unit"]), scaled(r["before"]), scaled(r["after"]), r["change_pct"],
                    scaled(test.get("difference")), scaled(test.get("ci_low")), scaled(test.get("ci_high")),
                    t(r["verdict"]), t(test["method"]), test.get("p_value"), scaled(r["target"]),
                    r.get("target_met")])  # fmt: skip
@@ -486,7 +486,7 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         for key, name in (("daily_before", "Baseline"), ("daily_after", "After")):
             for d in r[key]:
                 value = None if d["value"] is None else d["value"] * scale
-                daily.append([t(r["label"]), r["unit"], t(name), d["day"], value])
+                daily.append([t(r["label"]), t(r["unit"]), t(name), d["day"], value])
     periods = wb.create_sheet(_sheet(t("Periods")))
     periods.append([t(h) for h in ("Period", "First day", "Last day", "Time zone", "Partial", "Coverage")])
     for key, name in (("baseline", "Baseline"), ("after", "After")):

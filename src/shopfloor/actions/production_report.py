@@ -25,6 +25,7 @@ from sqlalchemy import Connection, select
 
 from shopfloor.actions.kpi_report import coverage_note, kpi_report, scope
 from shopfloor.analytics.defects import defect_rates
+from shopfloor.analytics.kpi import OVER_100_CAUSE, over_100
 from shopfloor.analytics.kpi import report as kpi_figures
 from shopfloor.analytics.pareto import downtime_by_reason, pareto
 from shopfloor.errors import ShiftNotOnDay
@@ -127,6 +128,8 @@ def production_report(
             "output_qty": _whole(summary["gq"]),
         },
         "machines": per_machine,
+        # the plant's and each machine's performance above 100 %: a wrong ideal cycle time or a double count
+        "over_100": (["(all)"] if over_100(summary) else []) + [m["machine"] for m in per_machine if over_100(m)],
         "downtime": downtime,
         "defects": defects,
         "scrap": {"qty": _whole(summary["sq"]), "ratio": summary["scrap_ratio"]},
@@ -242,6 +245,9 @@ def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].re
     scope = doc["scope"]["line"] or doc["site_name"]
     note = coverage_note(k, t, when)
     partial_html = f"<div class='partial'>{e(note)}</div>" if note else ""
+    if doc.get("over_100"):
+        shown = ", ".join(t("whole scope") if m == "(all)" else m for m in doc["over_100"])
+        partial_html += f"<div class='partial'>⚠ {e(t(OVER_100_CAUSE))}: {e(shown)}</div>"
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4; margin: 12mm; }}
 body {{ font-family: {FONT_FAMILY}; font-size: 9pt; color: #000; }}

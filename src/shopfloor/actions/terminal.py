@@ -8,15 +8,18 @@ work order moved.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.events import store_events
 from shopfloor.errors import (
+    CountApprovalRequired,
+    CountImplausible,
     DefectUnknown,
     DowntimeReasonUnknown,
     MachineNotStopped,
@@ -31,7 +34,8 @@ from shopfloor.errors import (
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
-from shopfloor.store import work_orders
+from shopfloor.model.tags import COUNT_ROLES
+from shopfloor.store import accounts, work_orders
 from shopfloor.store.events import state_run_start
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
@@ -58,6 +62,59 @@ class PopEntry:
     reason: str | None = None
     product: str | None = None
     work_order: str | None = None
+    # a count the ideal cycle time cannot explain: the operator confirms it, a supervisor approves it
+    confirmed: bool = False
+    approver: str | None = None  # badge or username
+    approver_pin: str | None = None
+
+
+APPROVER_ROLES = ("supervisor", "manager", "admin")
+
+
+def has_counter(plant: Plant, machine: str) -> bool:
+    """Whether the machine counts its own units (a good, total, scrap or rework counter in its tag mapping)."""
+    tags = plant.machine(machine).tags or {}
+    return any(role in tags for role in COUNT_ROLES)
+
+
+def count_bound(conn: Connection, plant: Plant, machine: str, product: str | None, ts: datetime):
+    """(most units the machine can have made since its last count up to ``ts``, minutes since, ideal cycle in s),
+    or None without an ideal cycle time or an earlier event to count from.
+
+    Bound = floor(elapsed / ideal cycle) + 1: the units whose cycle could start and end in the time since the last
+    count, and one more finished right after it.  Good, scrap and rework all take a cycle.  Since the last count of
+    any source (the PLC's counter or the terminal) before this entry, else since the machine's first event.
+    """
+    cycle = plant.ideal_cycle(product, machine)
+    if not cycle:
+        return None
+    me = machine_events.c
+    mid = machine_ids(conn)[machine]
+    last = conn.execute(
+        select(func.max(me.ts)).where(me.machine_id == mid, me.kind != "state", me.ts < ts)
+    ).scalar()
+    if last is None:
+        last = conn.execute(select(func.min(me.ts)).where(me.machine_id == mid, me.ts <= ts)).scalar()
+    if last is None:
+        return None
+    elapsed = (ts - last).total_seconds()
+    return math.floor(elapsed / cycle) + 1, elapsed / 60, cycle
+
+
+def _approval(conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime):
+    """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal."""
+    bound = count_bound(conn, plant, entry.machine, product, ts)
+    if bound is None or entry.quantity <= bound[0]:
+        return None
+    allowed, minutes, cycle = bound
+    if not entry.confirmed:
+        raise CountImplausible(quantity=entry.quantity, minutes=f"{minutes:.1f}", cycle=f"{cycle:g}", allowed=allowed)
+    approver = None
+    if entry.approver and entry.approver_pin:
+        approver = accounts.check_pin(conn, entry.approver, entry.approver_pin)
+    if approver is None or approver.role not in APPROVER_ROLES or approver.username == operator:
+        raise CountApprovalRequired()
+    return {"approved_by": approver.username, "allowed": allowed, "minutes": round(minutes, 1), "cycle_s": cycle}
 
 
 def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
@@ -119,6 +176,8 @@ def to_event(
             product = work_orders.get(conn, entry.work_order).product
         product = product or current_product(conn, plant, entry.machine)
         kind = CountKind.GOOD if entry.action == "good" else CountKind.SCRAP
+        if has_counter(plant, entry.machine):
+            source = f"pop-correction:{operator}"  # the machine counts: a typed count corrects its counter
         return CountEvent(ts, entry.machine, kind, entry.quantity, product, entry.defect, source, entry.work_order)
     if entry.action == "reason":
         if not entry.reason:
@@ -170,11 +229,21 @@ def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dic
     with change(engine, f"user:{operator}") as c:
         plant = c.plant()
         event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
+        approval = None
+        if isinstance(event, CountEvent):
+            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts)
         _order_step(c, entry)
-        summary = store_events(c.conn, plant, [] if event is None else [event])
+        summary: dict[str, Any] = store_events(c.conn, plant, [] if event is None else [event])
         if event is None:
             summary["state_kept"] = MachineState.DOWN.value
-        c.audit(f"pop.{entry.action}", f"machine:{entry.machine}", summary)
+        if approval:
+            summary["implausible_count"] = approval
+        correction = isinstance(event, CountEvent) and event.source.startswith("pop-correction:")
+        if correction:
+            summary["correction_of_counter"] = True
+        action = "pop.correction" if correction else f"pop.{entry.action}"
+        c.audit(action, f"machine:{entry.machine}", {"action": entry.action, **summary} if correction else summary)
         c.publish("machine", entry.machine)
     return {"stored": True, "duplicate": event is not None and summary["inserted"] == 0, "key": entry.key,
-            "action": entry.action, "state_kept": event is None}  # fmt: skip
+            "action": entry.action, "state_kept": event is None, "correction": correction,
+            "approved_by": approval["approved_by"] if approval else None}  # fmt: skip

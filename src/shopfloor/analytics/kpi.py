@@ -153,6 +153,19 @@ def kpis(e: KpiElements) -> dict[str, float | None]:
     }
 
 
+# A machine cannot run faster than its ideal cycle: performance (effectiveness) or OEE above 1 is a wrong figure.
+OVER_100_CAUSE = (
+    "Performance above 100 %: the ideal cycle time is set longer than the machine needs, or units were counted "
+    "twice (a typed count on top of the machine's counter)"
+)
+
+
+def over_100(k: dict[str, float | None]) -> list[str]:
+    """The ratios of a KPI result that exceed 100 % (effectiveness = ideal time / APT, hence OEE): impossible for a
+    machine at its real ideal cycle time, so the figure is flagged with ``OVER_100_CAUSE`` wherever it is shown."""
+    return [name for name in ("effectiveness", "oee") if (v := k.get(name)) is not None and v > 1.0 + 1e-9]
+
+
 @dataclass(frozen=True, slots=True)
 class Coverage:
     """Which part of a window had data, over one or more machines.  Additive, like the elements.
