@@ -482,3 +482,41 @@ def test_finish_never_ends_a_breakdown(plant_store, events):
     told = terminal_actions.PopEntry(uuid.uuid4().hex, tap + timedelta(minutes=2), "WLD-01", "finish",
                                      reason="END_OF_WORK")  # fmt: skip
     assert terminal_actions.record_terminal_entry(plant_store, "op", told)["state_kept"] is False
+
+
+def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tells_their_terminal(
+    plant_store, events
+):
+    """10 kg of the suspect coil R9 issued to WO-R, running on WLD-01, with no output yet: the recall lists WO-R,
+    the hold puts WO-R's output under hold, the next output lot of WO-R is created on hold, and the machine's
+    live event reaches its terminal (whose tile shows the notice)."""
+    from shopfloor.actions.board import machine_tiles
+    from shopfloor.actions.recall import recall_report
+    from shopfloor.store.plant import load_plant
+    from tests.lots_data import start_order
+
+    lot_actions.receive_lot(plant_store, ACTOR, item="COIL", qty="50", code="R9", supplier="POSCO")
+    with plant_store.begin() as conn:
+        plant = load_plant(conn)
+        start_order(conn, plant, "WO-R", "SHELL")
+        lot_store.issue(conn, "R9", "10", "WO-R", ACTOR)
+    with plant_store.connect() as conn:
+        before = recall_report(conn, "R9")
+    assert [o["code"] for o in before["consuming_orders"]] == ["WO-R"]
+    assert before["consuming_orders"][0]["lots_issued"] == ["R9 (10)"]
+    assert before["summary"]["orders_in_progress"] == ["WO-R"] and before["summary"]["machines_in_progress"] == [
+        "WLD-01"]  # fmt: skip
+    events.clear()
+    report = lot_actions.hold_recalled_lots(plant_store, "cli:root", "R9", reason="porosity complaint")
+    assert report["orders_held"] == ["WO-R"] and report["consuming_orders"][0]["output_held"] is True
+    assert sorted(events) == [("lot", "R9"), ("machine", "WLD-01"), ("work_order", "WO-R")]
+    assert last_audit(plant_store)["detail"] == {"held": ["R9"], "orders_held": ["WO-R"]}
+    with plant_store.begin() as conn:
+        out = lot_store.produce(conn, "WO-R", "3", "op")
+        assert out.status.value == "hold"
+        assert [m["kind"] for m in lot_store.movements(conn, out.code)] == ["produce", "hold"]
+        tile = machine_tiles(conn, load_plant(conn), datetime.now(timezone.utc), ["WLD-01"])[0]
+    assert tile["recall_hold"] == ["R9"]
+    # holding again changes nothing more
+    again = lot_actions.hold_recalled_lots(plant_store, "cli:root", "R9", reason="porosity complaint")
+    assert again["orders_held"] == []
