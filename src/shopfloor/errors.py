@@ -701,8 +701,9 @@ class TerminalActionUnknown(Invalid):
 class CountImplausible(Conflict):
     code = "terminal.count_implausible"
     message = (
-        "{quantity} units in the {minutes} min since the last count is more than the ideal cycle time of {cycle} s "
-        "allows (at most {allowed}): confirm the count and have a supervisor approve it"
+        "{quantity} more units in the {minutes} min counted so far is more than the ideal cycle time of {cycle} s "
+        "allows (at most {allowed} besides the units counted already): confirm the count and have a supervisor "
+        "approve it"
     )
 
 

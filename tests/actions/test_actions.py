@@ -114,7 +114,9 @@ def test_a_terminal_entry_stores_its_event_once(plant_store, events):
     with plant_store.connect() as conn:
         assert conn.execute(select(func.sum(machine_events.c.quantity))).scalar() == 4
     entry_row = last_audit(plant_store)
-    assert (entry_row["action"], entry_row["actor"], entry_row["target"]) == ("pop.good", "user:op", "machine:WLD-01")
+    # WLD-01 counts with its PLC: a typed count is audited as a correction of its counter
+    assert (entry_row["action"], entry_row["actor"], entry_row["target"]) == (
+        "pop.correction", "user:op", "machine:WLD-01")  # fmt: skip
     assert events == [("machine", "WLD-01"), ("machine", "WLD-01")]
 
 

@@ -2,10 +2,11 @@
 above 100 % flagged with its likely cause; on SQLite and PostgreSQL.
 
 By hand, product P with an ideal cycle of 2,400 s; M1 has no counter, M2 counts with its PLC:
-- M1 running from T0.  At T0 + 60 min, 5 good typed: at most floor(3,600 / 2,400) + 1 = 2 units since T0, so 5
-  needs a confirmation and a supervisor; 2 good pass.  At T0 + 61 min, 2 scrap: floor(60 / 2,400) + 1 = 1 since
-  the count a minute before, so they need approval too: refused without one, refused with the operator's own
-  badge, stored with the supervisor's badge and PIN (audited with who approved and the bound of 1).
+- M1 running from T0 (its first known state, within one shift of the calendar).  At T0 + 60 min, 5 good typed:
+  at most floor((3,600 + 2,400 - 0) / 2,400) = 2 units in the span, so 5 needs a confirmation and a supervisor;
+  2 good pass.  At T0 + 61 min, 2 scrap: floor((3,660 + 2,400 - 2 x 2,400) / 2,400) = floor(1,260 / 2,400) = 0
+  more, so they need approval too: refused without one, refused with the operator's own badge or a wrong PIN,
+  stored with the supervisor's badge and PIN (audited with who approved and the bound of 0).
 - The production report of T0 .. T0 + 3 h up to T0 + 62 min: M1 made 4 units x 2,400 s = 9,600 s of ideal time
   in 62 min of running time (3,720 s): performance 9,600 / 3,720 = 258.1 %, flagged, and with it the plant's.
 - On M2 a typed good count is stored as a correction of its counter (source ``pop-correction:``, audit
@@ -51,6 +52,8 @@ def counted(engine):
         accounts.create_user(conn, "op", "operator", pin="1111", badge="B-OP")
         accounts.create_user(conn, "sup", "supervisor", password="supervisor-pass-1", pin="2222", badge="B-SUP")
     t0 = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(second=0, microsecond=0)
+    if t0.hour in (11, 23):  # keep T0 .. T0 + 62 min within one shift (A 00-12, B 12-24 UTC)
+        t0 -= timedelta(hours=2)
     event_actions.record_events(engine, "user:t", [{"ts": t0, "machine": "M1", "event": "state", "state": "running"}],
                                 "api:t")  # fmt: skip
     return engine, t0
@@ -94,7 +97,7 @@ def test_a_count_the_ideal_cycle_cannot_explain_needs_confirmation_and_a_supervi
     with engine.connect() as conn:
         last = audit.entries(conn, 1)[0]
         assert last["action"] == "pop.scrap"
-        assert last["detail"]["implausible_count"] == {"approved_by": "sup", "allowed": 1, "minutes": 1.0,
+        assert last["detail"]["implausible_count"] == {"approved_by": "sup", "allowed": 0, "minutes": 61.0,
                                                        "cycle_s": 2400.0}  # fmt: skip
         plant = load_plant(conn)
         doc = production_report(conn, plant, Interval(t0, t0 + timedelta(hours=3)), now=at61 + timedelta(minutes=1))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from html import escape
 from typing import Any
 
@@ -170,14 +171,34 @@ def _num(v: Any, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _local(iso: str | None, zone: str) -> str | None:
+    """An ISO instant as the site's local time, to the minute (the zone is named beside it)."""
+    if not iso:
+        return iso
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+# Column headers of the workbook (translated through the catalogs)
+HEADERS = {
+    "machine": "Machine", "product": "Product", "partial": "Partial", "pq": "Produced", "gq": "Good", "sq": "Scrap",
+    "rq": "Rework", "availability": "Availability", "effectiveness": "Performance", "quality_ratio": "Quality",
+    "oee": "OEE", "output_per_hour": "Output per hour", "bucket": "Shift", "from": "From", "to": "To",
+    "category": "Reason", "value": "Downtime (s)", "count": "Stops", "share_pct": "Share %", "cumulative_pct": "Cumulative %",
+    "key": "Defect", "scrap": "Scrap", "rework": "Rework", "ppm": "PPM", "code": "Work order", "quantity": "Quantity",
+    "completed": "Completed", "on_time": "On time",
+}  # fmt: skip
+
+
 def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
-    """The report as a workbook: summary, machines, shifts, downtime, defects, orders."""
+    """The report as a workbook: summary, machines, shifts, downtime, defects, orders; sheet names and headers in
+    the reader's language, times in the site's zone (named in the period's row and in the time headers)."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "summary"
+    ws.title = t("Summary")
     k = doc["kpi"]
+    zone = doc["timezone"]
     rows = [
-        (t("Period"), f"{doc['from']} .. {doc['to']} ({doc['timezone']})"),
+        (t("Period"), f"{_local(doc['from'], zone)} .. {_local(doc['to'], zone)} ({zone})"),
         (t("Scope"), doc["scope"]["line"] or doc["site_name"]),
         (t("Output"), doc["plan"]["output_qty"]),
         (t("Planned"), doc["plan"]["planned_qty"]),
@@ -197,22 +218,24 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 50
 
+    times = ("from", "to", "completed")
+
     def sheet(title: str, columns: tuple[str, ...], items: list[dict[str, Any]]) -> None:
-        s = wb.create_sheet(title)
-        s.append(list(columns))
+        s = wb.create_sheet(t(title)[:31])
+        s.append([f"{t(HEADERS.get(c, c))} ({zone})" if c in times else t(HEADERS.get(c, c)) for c in columns])
         for cell in s[1]:
             cell.font = Font(bold=True)
         s.freeze_panes = "A2"
         for item in items:
-            s.append([item.get(c) for c in columns])
+            s.append([_local(item.get(c), zone) if c in times else item.get(c) for c in columns])
 
-    sheet("machines", ("machine", "product", "partial", "pq", "gq", "sq", "rq", "availability", "effectiveness",
+    sheet("Machines", ("machine", "product", "partial", "pq", "gq", "sq", "rq", "availability", "effectiveness",
                        "quality_ratio", "oee", "output_per_hour"), doc["machines"])  # fmt: skip
-    sheet("shifts", ("bucket", "from", "to", "partial", "pq", "gq", "sq", "oee", "availability", "effectiveness",
+    sheet("Shifts", ("bucket", "from", "to", "partial", "pq", "gq", "sq", "oee", "availability", "effectiveness",
                      "quality_ratio"), doc["shifts"])  # fmt: skip
-    sheet("downtime", ("category", "value", "count", "share_pct", "cumulative_pct"), doc["downtime"])
-    sheet("defects", ("key", "scrap", "rework", "ppm", "share_pct", "cumulative_pct"), doc["defects"])
-    sheet("orders", ("code", "product", "quantity", "machine", "completed", "on_time"), doc["orders_finished"])
+    sheet("Downtime", ("category", "value", "count", "share_pct", "cumulative_pct"), doc["downtime"])
+    sheet("Defects", ("key", "scrap", "rework", "ppm", "share_pct", "cumulative_pct"), doc["defects"])
+    sheet("Orders", ("code", "product", "quantity", "machine", "completed", "on_time"), doc["orders_finished"])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

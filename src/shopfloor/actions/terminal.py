@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from shopfloor.actions.board import current_window
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.events import store_events
 from shopfloor.errors import (
@@ -78,27 +79,37 @@ def has_counter(plant: Plant, machine: str) -> bool:
 
 
 def count_bound(conn: Connection, plant: Plant, machine: str, product: str | None, ts: datetime):
-    """(most units the machine can have made since its last count up to ``ts``, minutes since, ideal cycle in s),
-    or None without an ideal cycle time or an earlier event to count from.
+    """(most units of ``product`` the machine can have made besides those counted already, minutes of the span,
+    ideal cycle in s), or None without an ideal cycle time or a known state of the machine to count from.
 
-    Bound = floor(elapsed / ideal cycle) + 1: the units whose cycle could start and end in the time since the last
-    count, and one more finished right after it.  Good, scrap and rework all take a cycle.  Since the last count of
-    any source (the PLC's counter or the terminal) before this entry, else since the machine's first event.
+    The span runs from the start of the current shift (else the local day), or from the machine's first known
+    state if later, up to the entry.  Every unit counted in it (any source: the PLC's counter or the terminal,
+    good, scrap or rework) took its product's ideal cycle, and so do the units of the entry: together they cannot
+    take longer than the span plus one cycle (a unit finished right at its start).  Allowed = floor((span + cycle
+    - ideal time already counted) / cycle).  Not the time since the last count alone: the scrap of a batch typed a
+    moment after its good units belongs to the same span.
     """
     cycle = plant.ideal_cycle(product, machine)
     if not cycle:
         return None
     me = machine_events.c
     mid = machine_ids(conn)[machine]
-    last = conn.execute(
-        select(func.max(me.ts)).where(me.machine_id == mid, me.kind != "state", me.ts < ts)
+    first_state = conn.execute(
+        select(func.min(me.ts)).where(me.machine_id == mid, me.kind == "state", me.ts < ts)
     ).scalar()
-    if last is None:
-        last = conn.execute(select(func.min(me.ts)).where(me.machine_id == mid, me.ts <= ts)).scalar()
-    if last is None:
-        return None
-    elapsed = (ts - last).total_seconds()
-    return math.floor(elapsed / cycle) + 1, elapsed / 60, cycle
+    if first_state is None:
+        return None  # nothing says since when the machine could have been making parts
+    _, shift = current_window(plant, ts)
+    start = max(shift.start, first_state)
+    counted = conn.execute(
+        select(me.product, func.sum(me.quantity))
+        .where(me.machine_id == mid, me.kind != "state", me.ts >= start, me.ts < ts)
+        .group_by(me.product)
+    ).all()
+    ideal_before = sum(int(q or 0) * (plant.ideal_cycle(p, machine) or 0) for p, q in counted)
+    span = (ts - start).total_seconds()
+    allowed = max(0, math.floor((span + cycle - ideal_before) / cycle))
+    return allowed, span / 60, cycle
 
 
 def _approval(conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime):
