@@ -522,3 +522,36 @@ def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tel
     # holding again changes nothing more
     again = lot_actions.hold_recalled_lots(plant_store, "cli:root", "R9", reason="porosity complaint")
     assert again["orders_held"] == []
+
+
+# -- people on the floor --------------------------------------------------------------------------------------
+def test_sign_in_and_out_at_a_machine_by_badge(plant_store, events):
+    from shopfloor.actions import attendance as attendance_actions
+    from shopfloor.errors import AlreadySignedIn, AttendanceBadgeUnknown, NotSignedInAnywhere
+    from shopfloor.store import attendance as attendance_store
+
+    with plant_store.begin() as conn:
+        accounts.create_user(conn, "kim", "operator", pin="4321", badge="B-7")
+    t0 = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    row = attendance_actions.sign_in(plant_store, ACTOR, "B-7", machine="WLD-01", at=t0)
+    assert (row["username"], row["machine"]) == ("kim", "WLD-01")
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]) == ("attendance.sign_in", "machine:WLD-01",
+                                                                   {"user": "kim"})  # fmt: skip
+    assert events == [("machine", "WLD-01")]
+    with plant_store.connect() as conn:
+        assert [p["username"] for p in attendance_store.signed_in_at(conn, "WLD-01")] == ["kim"]
+    before = audit_count(plant_store)
+    with pytest.raises(AlreadySignedIn):
+        attendance_actions.sign_in(plant_store, ACTOR, "B-7", machine="WLD-02", at=t0)
+    with pytest.raises(AttendanceBadgeUnknown):
+        attendance_actions.sign_in(plant_store, ACTOR, "B-NOPE", machine="WLD-02", at=t0)
+    assert audit_count(plant_store) == before
+    events.clear()
+    out = attendance_actions.sign_out(plant_store, ACTOR, "B-7", at=t0 + timedelta(hours=8))
+    assert out["signed_out"] == (t0 + timedelta(hours=8)).isoformat()
+    assert last_audit(plant_store)["action"] == "attendance.sign_out" and events == [("machine", "WLD-01")]
+    with pytest.raises(NotSignedInAnywhere):
+        attendance_actions.sign_out(plant_store, ACTOR, "B-7")
+    with plant_store.connect() as conn:
+        assert attendance_store.signed_in_at(conn, "WLD-01") == []

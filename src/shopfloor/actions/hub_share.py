@@ -7,7 +7,10 @@ zero would claim there was.
 
 Lead time (``lead_time_h``): the mean hours from an order's release to its completion, over the orders completed
 in the month on the machines in scope (the manufacturing lead time of the orders, release to finish); None in a
-month that completed no released order."""
+month that completed no released order.
+
+Labour productivity (``labour_productivity``): good units per worker-hour, the hours people were signed in at the
+machines in scope (the terminal's sign-in and sign-out by badge); None in a month nobody signed in."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from sqlalchemy import Connection, func, select
 from shopfloor.actions.improvement_report import due_orders
 from shopfloor.actions.kpi_report import scope
 from shopfloor.analytics.kpi import kpis as kpis_of
+from shopfloor.analytics.kpi import labour_productivity
 from shopfloor.errors import (
     ChooseKpis,
     HubRefusedReport,
@@ -36,6 +40,7 @@ from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.model.signing import generate_key, load_private, public_bytes, sign
+from shopfloor.store import attendance
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.hub import SHAREABLE, fingerprint
 from shopfloor.store.schema import work_order_events, work_orders
@@ -84,6 +89,9 @@ def monthly_kpis(
     for name in kpis:
         if name == "lead_time_h":
             value = lead_time_h(conn, machines, window)
+        elif name == "labour_productivity":
+            clock = now or datetime.now(timezone.utc)
+            value = labour_productivity(elements.gq, attendance.worker_s(conn, machines, window, clock))
         elif name == "on_time_delivery":
             value = on_time / due if due else None
         else:

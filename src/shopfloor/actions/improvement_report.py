@@ -3,8 +3,8 @@ for a line or the plant, computed from the stored events, with whether each chan
 
 KPIs (each period's value from the period's summed ISO 22400 elements, as every other screen computes it):
 
-- productivity: output per hour (GQ x 3600 / PBT), OEE (A x E x QR) and the operating rate (APT / PBT), higher
-  is better;
+- productivity: output per hour (GQ x 3600 / PBT), OEE (A x E x QR), the operating rate (APT / PBT) and labour
+  productivity (good units per worker-hour signed in at the machines), higher is better;
 - quality: defect rate in PPM ((SQ + RQ) / PQ x 10^6) and first pass yield (GQ / PQ);
 - cost: scrap ratio (SQ / PQ), lower is better;
 - delivery: on-time completion (orders due in the period, up to now, completed by their due date / all of them:
@@ -12,7 +12,8 @@ KPIs (each period's value from the period's summed ISO 22400 elements, as every 
   completed in the period, lower is better) and on-time delivery of shipments (lots of an order with a due date
   shipped in the period by that date / all of them).
 
-Meaningful: every KPI measured per day (output per hour, OEE, operating rate, PPM, first pass yield, scrap ratio)
+Meaningful: every KPI measured per day (output per hour, OEE, operating rate, labour productivity, PPM, first pass
+yield, scrap ratio)
 by Welch's t-test on its daily values (days without a value are left out), the effect being the difference of the
 daily means with its Welch confidence interval.  Units of one day are not independent trials: a die, a batch of
 material or a shift's setting moves a whole day's defect rate, so a test on pooled units (the two-proportion
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from html import escape
 from typing import Any
 
@@ -42,13 +43,14 @@ from sqlalchemy import Connection, func, select
 
 from shopfloor.actions.kpi_report import coverage_note, scope
 from shopfloor.analytics import improvement as stats
-from shopfloor.analytics.kpi import Coverage, KpiElements, known_pbt, kpis
+from shopfloor.analytics.kpi import known_pbt, kpis, labour_productivity
 from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, PeriodTooLong, TargetKpiUnknown
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.reports.svg_chart import Scale, format_number, nice_ticks
+from shopfloor.store import attendance
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.schema import lot_movements, lots, work_order_events, work_orders
 
@@ -58,6 +60,7 @@ KPIS = (
     ("output_per_hour", "Output per hour", True, "daily", "units/h"),
     ("oee", "OEE", True, "daily", "%"),
     ("operating_rate", "Operating rate", True, "daily", "%"),
+    ("labour_productivity", "Labour productivity", True, "daily", "units/person-h"),
     ("ppm", "Defect rate (PPM)", False, "daily", "PPM"),
     ("first_pass_yield", "First pass yield", True, "daily", "%"),
     ("scrap_ratio", "Scrap ratio", False, "daily", "%"),
@@ -168,10 +171,14 @@ def shipments(conn: Connection, machines: list[str], window: Interval) -> tuple[
 def _period(conn: Connection, plant: Plant, machines: list[str], window: Interval, now: datetime | None) -> dict:
     total, cover = kpi_store.measure(conn, plant, machines, window, now)
     daily = []
-    for label, _iv, el, _ in kpi_store.measure_buckets(conn, plant, machines, window, "day", now):
+    clock = now or datetime.now(timezone.utc)
+    worker_total = attendance.worker_s(conn, machines, window, clock)
+    for label, iv, el, _ in kpi_store.measure_buckets(conn, plant, machines, window, "day", now):
         if known_pbt(el) <= 0:
             continue
-        daily.append({"day": label, "elements": el, "kpi": kpis(el)})
+        day_kpis = kpis(el)
+        day_kpis["labour_productivity"] = labour_productivity(el.gq, attendance.worker_s(conn, machines, iv, clock))
+        daily.append({"day": label, "elements": el, "kpi": day_kpis})
     on_time, due, _ = due_orders(conn, machines, window, now)
     shipped_on_time, shipped = shipments(conn, machines, window)
     return {
@@ -184,6 +191,7 @@ def _period(conn: Connection, plant: Plant, machines: list[str], window: Interva
         "lead": lead_times(conn, machines, window),
         "shipped_on_time": shipped_on_time,
         "shipped": shipped,
+        "worker_s": worker_total,
     }
 
 
@@ -197,6 +205,8 @@ def kpi_value(name: str, p: dict) -> float | None:
         return sum(o["hours"] for o in p["lead"]) / len(p["lead"]) if p["lead"] else None
     if p["cover"].empty:
         return None
+    if name == "labour_productivity":
+        return labour_productivity(p["total"].gq, p["worker_s"])
     return kpis(p["total"])[name]
 
 
@@ -240,6 +250,7 @@ def _period_doc(plant: Plant, p: dict) -> dict:
             "days": len(p["daily"]), "elements": None if cover.empty else p["total"].to_dict(),
             "orders_due": p["due"], "orders_on_time": p["on_time"], "orders_completed": len(p["lead"]),
             "lots_shipped": p["shipped"], "lots_shipped_on_time": p["shipped_on_time"],
+            "worker_h": p["worker_s"] / 3600,
             "coverage": cover.to_dict(), "partial": cover.partial}  # fmt: skip
 
 

@@ -210,6 +210,8 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         (t("Scrap"), doc["scrap"]["qty"]),
         (t("Scrap ratio"), doc["scrap"]["ratio"]),
         ("PPM", k["ppm"]),
+        (t("Worker-hours"), k.get("worker_h")),
+        (f"{t('Labour productivity')} ({t('units/person-h')})", k.get("labour_productivity")),
         (t("Data"), coverage_note(k, t, lambda iso: iso) or t("complete")),
     ]
     for key, value in rows:
@@ -263,6 +265,8 @@ def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].re
         (t("Quality"), _pct(k["quality_ratio"])),
         (t("Scrap"), _num(doc["scrap"]["qty"])),
         ("PPM", _num(k["ppm"])),
+        (t("Worker-hours"), _num(k.get("worker_h"), 1)),
+        (t("Labour productivity"), f"{_num(k.get('labour_productivity'), 2)} {t('units/person-h')}"),
     ]
     tiles_html = "".join(f"<div class='tile'><span>{e(a)}</span><b>{e(b)}</b></div>" for a, b in tiles)
     scope = doc["scope"]["line"] or doc["site_name"]
