@@ -55,6 +55,37 @@ def report_window(plant: Plant, day: date, shift: str | None = None) -> Interval
     raise ShiftNotOnDay(shift=shift, day=day.isoformat(), shifts=names or "-")
 
 
+def machine_capacity(
+    conn: Connection,
+    plant: Plant,
+    machine: str,
+    window: Interval,
+    now: datetime | None,
+    counts: list[CountEvent],
+    fallback: str | None,
+) -> float:
+    """Units the machine could make at its ideal rate in its planned busy time of ``window``: the sum over its
+    shifts (shift buckets, fragments included) of PBT / the mean ideal cycle of what it made in that shift, each
+    product at its own cycle (the mean weighted by units: PBT x sum(units) / sum(units x cycle)).  A shift without
+    counts is priced at ``fallback`` (the product it made most in the window).  So a day's capacity is the sum of
+    its shifts'."""
+    total = 0.0
+    for _label, iv, el, _cover in kpi_store.measure_buckets(conn, plant, [machine], window, "shift", now):
+        if el.pbt_s <= 0:
+            continue
+        units = ideal = 0.0
+        for c in counts:
+            cycle = plant.ideal_cycle(c.product, machine) if c.product else None
+            if cycle and iv.start <= c.ts < iv.end:
+                units += c.quantity
+                ideal += c.quantity * cycle
+        if units:
+            total += el.pbt_s * units / ideal
+        elif fallback and (cycle := plant.ideal_cycle(fallback, machine)):
+            total += el.pbt_s / cycle
+    return total
+
+
 def production_report(
     conn: Connection,
     plant: Plant,
@@ -84,9 +115,7 @@ def production_report(
             if c.product:
                 made[c.product] = made.get(c.product, 0) + c.quantity
         product = max(made, key=made.get) if made else None
-        cycle = plant.ideal_cycle(product, code) if product else None
-        if cycle:
-            capacity += el.pbt_s / cycle
+        capacity += machine_capacity(conn, plant, code, window, now, machine_counts, product)
         per_machine.append(
             {
                 "machine": code,
@@ -121,7 +150,9 @@ def production_report(
         "timezone": plant.site.timezone,
         "kpi": {k: v for k, v in summary.items() if k not in ("scope", "buckets", "by")},
         # Time outside every shift is listed only when something was made in it (overtime).
-        "shifts": [b for b in summary.get("buckets", []) if not b["bucket"].endswith("(no shift)") or b["pq"]],
+        "shifts": _mark_fragments(
+            plant, [b for b in summary.get("buckets", []) if not b["bucket"].endswith("(no shift)") or b["pq"]]
+        ),
         "plan": {
             "orders_due": len(due),
             "planned_qty": sum(int(r.quantity) for r in due),
@@ -152,8 +183,24 @@ def _whole(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
+def _mark_fragments(plant: Plant, buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the shift buckets that are only part of their shift (a night shift cut at the report's midnight):
+    ``fragment`` with the local times of the part, so that no one reads them as whole shifts."""
+    tz = plant.site.tz
+    for b in buckets:
+        iv = Interval(datetime.fromisoformat(b["from"]), datetime.fromisoformat(b["to"]))
+        whole = any(o.span == iv for o in plant.calendar.occurrences(tz, iv))
+        b["fragment"] = not whole and not b["bucket"].endswith("(no shift)")
+        if b["fragment"]:
+            b["part"] = f"{iv.start.astimezone(tz):%H:%M}–{iv.end.astimezone(tz):%H:%M}"
+    return buckets
+
+
 def _shift_label(s: dict[str, Any], t=lambda s: s) -> str:
-    return f"{s['bucket']} ({t('partial')})" if s["partial"] else s["bucket"]
+    label = s["bucket"]
+    if s.get("fragment"):
+        label += f" ({t('part of the shift')} {s['part']})"
+    return f"{label} ({t('partial')})" if s["partial"] else label
 
 
 def _machine_label(m: dict[str, Any], t=lambda s: s) -> str:

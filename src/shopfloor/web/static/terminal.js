@@ -127,6 +127,16 @@
     }
   });
   window.addEventListener("online", flush);
+  // A recall that holds the running order's output reaches this terminal live: the board's event for this
+  // machine carries its tile, whose recall notice (or none) replaces the one shown.
+  const notice = document.getElementById("recall-notice");
+  if (notice && window.EventSource) {
+    const events = new EventSource("/board/stream");
+    events.addEventListener("tile-" + root.dataset.machine, (ev) => {
+      const held = new DOMParser().parseFromString(ev.data, "text/html").querySelector(".recall-hold");
+      notice.replaceChildren(...(held ? [held] : []));
+    });
+  }
   render();
   flush();
 })();
