@@ -555,3 +555,25 @@ def test_sign_in_and_out_at_a_machine_by_badge(plant_store, events):
         attendance_actions.sign_out(plant_store, ACTOR, "B-7")
     with plant_store.connect() as conn:
         assert attendance_store.signed_in_at(conn, "WLD-01") == []
+
+
+def test_the_recall_pdf_speaks_the_readers_language_and_the_sites_time(plant_store):
+    """The recall PDF in Korean: its title and headings from the catalog, no missing glyph, and the time it was made
+    in the site's zone (Asia/Seoul, UTC+9: generated at 00:30 UTC is 09:30 local)."""
+    import io
+
+    from pypdf import PdfReader
+
+    from shopfloor.actions.recall import recall_labels, recall_pdf, recall_report
+    from shopfloor.i18n import Translator
+    from shopfloor.reports.pdf import missing_glyphs
+
+    lot_actions.receive_lot(plant_store, ACTOR, item="COIL", qty="5", code="R5", supplier="POSCO")
+    with plant_store.connect() as conn:
+        report = recall_report(conn, "R5")
+    report["generated_at"] = "2026-03-02T00:30:00+00:00"
+    ko = Translator("ko", sample_plant().site.tz)
+    pdf = recall_pdf(report, recall_labels(ko.gettext), ko.datetime_iso)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert ko.gettext("Recall report") in text and "영향 로트를 투입한 작업지시" in text
+    assert ko.datetime_iso(report["generated_at"]) in text and "9:30" in text and missing_glyphs(pdf) == []

@@ -169,8 +169,33 @@ def _table(columns: tuple[str, ...], rows: list[dict[str, Any]], labels: dict[st
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def recall_html(report: dict[str, Any], labels: dict[str, str] | None = None) -> str:
-    """The report as a printable page; ``labels`` translates headings and column names."""
+# Headings and column names of the PDF, in English; ``recall_labels`` gives them in the reader's language.
+LABELS = {
+    "title": "Recall report", "suspect": "Suspect lot", "supplier_lot": "Supplier lot", "affected_lots": "Affected lots",
+    "in_stock_lots": "Lots in stock", "shipments": "Shipments", "customers": "Customers",
+    "supplier_lots": "Supplier lots of origin", "generated_at": "Generated at", "affected": "Affected lots",
+    "shipments_heading": "Shipments", "origin": "Origin", "orders": "Work orders", "ncrs": "Nonconformances",
+    "inspections": "Inspections", "consuming_orders": "Orders that consumed an affected lot", "none": "None",
+    "code": "Code", "item": "Item", "depth": "Depth", "status": "Status", "qty": "Quantity", "unit": "Unit",
+    "location": "Location", "work_order": "Work order", "machine": "Machine", "customer": "Customer",
+    "customer_name": "Customer name", "shipment": "Delivery note", "lot": "Lot", "ts": "Time", "product": "Product",
+    "started": "Started", "ended": "Ended", "people": "People", "lots_issued": "Lots issued",
+    "output_held": "Output held", "characteristic": "Characteristic", "measurements": "Measurements",
+    "nonconforming": "Nonconforming", "in_spec": "In specification", "inspector": "Inspector",
+    "opened_at": "Opened", "defect": "Defect", "description": "Description", "disposition": "Disposition",
+}  # fmt: skip
+
+
+def recall_labels(t=lambda s: s) -> dict[str, str]:
+    """The PDF's headings and column names translated by ``t`` (a catalog's gettext)."""
+    return {key: t(text) for key, text in LABELS.items()}
+
+
+def recall_html(
+    report: dict[str, Any], labels: dict[str, str] | None = None, when=lambda iso: iso[:19].replace("T", " ") + " UTC"
+) -> str:
+    """The report as a printable page; ``labels`` translates headings and column names, ``when`` shows an instant
+    (in the site's zone, named)."""
     t = labels or {}
     s = report["suspect"]
     summary = report["summary"]
@@ -182,7 +207,7 @@ def recall_html(report: dict[str, Any], labels: dict[str, str] | None = None) ->
         (t.get("shipments", "Shipments"), summary["shipments"]),
         (t.get("customers", "Customers"), ", ".join(summary["customers"]) or "-"),
         (t.get("supplier_lots", "Supplier lots of origin"), ", ".join(summary["supplier_lots"]) or "-"),
-        (t.get("generated_at", "Generated at"), report["generated_at"][:19].replace("T", " ") + " UTC"),
+        (t.get("generated_at", "Generated at"), when(report["generated_at"])),
     ]
     facts_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts)
     lot_cols = ("code", "item", "depth", "status", "qty", "unit", "location", "supplier_lot", "work_order", "machine")
@@ -211,5 +236,7 @@ tr {{ break-inside: avoid; }} .none {{ color: #555; }}
 </body></html>"""
 
 
-def recall_pdf(report: dict[str, Any], labels: dict[str, str] | None = None) -> bytes:
-    return html_to_pdf(recall_html(report, labels), landscape=True)
+def recall_pdf(report: dict[str, Any], labels: dict[str, str] | None = None, when=None) -> bytes:
+    if when is None:
+        return html_to_pdf(recall_html(report, labels), landscape=True)
+    return html_to_pdf(recall_html(report, labels, when), landscape=True)
