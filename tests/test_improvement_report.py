@@ -207,8 +207,9 @@ def test_the_report_as_excel_pdf_and_on_the_command_line(store):
         )
     wb = load_workbook(io.BytesIO(improvement_xlsx(doc)))
     assert wb.sheetnames == ["KPIs", "Daily values", "Periods"]
-    # 9 KPIs; 6 daily KPIs x 6 days and 4 orders' lead times
-    assert wb["KPIs"].max_row == 1 + 9 and wb["Daily values"].max_row == 1 + 6 * 6 + 4
+    # 10 KPIs; 7 daily KPIs x 6 days (labour productivity without sign-ins: days without a value) and 4 orders'
+    # lead times
+    assert wb["KPIs"].max_row == 1 + 10 and wb["Daily values"].max_row == 1 + 7 * 6 + 4
     ko = Translator("ko", plant.site.tz)
     ko_wb = load_workbook(io.BytesIO(improvement_xlsx(doc, ko.gettext)))
     assert ko_wb.sheetnames == ["핵심 지표", "일별 값", "기간"] and ko_wb["기간"]["A1"].value == "기간"
@@ -258,7 +259,7 @@ def test_the_page_runs_the_report_in_the_background_and_shows_its_progress(store
     wait_for(job_id, timeout=60)
     with engine.connect() as conn:
         job = jobs.get(conn, job_id, accounts.by_username(conn, "boss").id)
-    assert (job.state, job.done, job.total) == ("finished", 11, 11)  # each step of progress was kept
+    assert (job.state, job.done, job.total) == ("finished", 12, 12)  # each step of progress was kept
     assert client.get(job_url + "/progress").headers["HX-Redirect"] == job_url
     page = client.get(job_url)
     assert "+12.5 %" in page.text and "<svg" in page.text

@@ -51,7 +51,7 @@ def test_improvement_page_pdf_and_excel_of_the_demo_in_three_languages(
         assert title in text
         # the order figures of a demo without finished orders: no data, shown as such
         rows = [r.inner_text() for r in page.query_selector_all("table.improvement tbody tr")]
-        assert len(rows) == 9 and any(no_data in r for r in rows)
+        assert len(rows) == 10 and any(no_data in r for r in rows)
         page.screenshot(path=str(artefacts() / f"improvement-demo-{lang}.png"), full_page=True)
         base = page.url
         pdf = page.request.get(base + "/file.pdf")
