@@ -4,16 +4,27 @@ One machine M1 (product P, ideal cycle 60 s), one Day shift 06:00-14:00 (8 h pla
 
 Baseline, Mon 2 - Wed 4 March 2026: good 400, 420, 380; scrap 20, 18, 22; down 13:00-14:00 each day (APT 7 h).
 After, Mon 9 - Wed 11 March 2026: good 440, 450, 460; scrap 8, 10, 6; down 13:30-14:00 on the first two days.
-Orders with a due date completed: baseline 2 (one on time), after 2 (both on time).
+Orders due: baseline 2 (one on time), after 3 (two on time, A3 due on the 11th at 12:00 and still open: late).
+Each order released at 05:00 of its day: lead times B1 6 h, B2 7 h (mean 6.5 h); A1 5 h, A2 7 h (mean 6.0 h).
+Shipped lots of orders with a due date: B1's lot shipped the day after its due date (late); A1's lot shipped an
+hour after its completion, before its due date (on time).
 
 By hand:
 - output per hour = GQ / 8 h: baseline days 50, 52.5, 47.5 (period 1200 / 24 h = 50); after 55, 56.25, 57.5
   (1350 / 24 h = 56.25); change +12.5 %.  Welch: s_b^2 = 6.25, s_a^2 = 1.5625, SE = sqrt(6.25/3 + 1.5625/3) =
   1.613743; df = 2.604167^2 / (2.083333^2/2 + 0.520833^2/2) = 2.941176; difference 6.25.
-- PPM = (SQ + RQ) / PQ: baseline 60 / 1260 = 47,619.05; after 24 / 1374 = 17,467.25; pooled p = 84 / 2634;
-  z = (0.0174672 - 0.0476190) / sqrt(p (1 - p) (1/1260 + 1/1374)) = -4.3994.
+- OEE = A x E x QR = (APT / PBT)(60 PQ / APT)(GQ / PQ) = 60 GQ / 28,800 s = GQ / 480 a day: the output per hour
+  divided by 60, so its Welch difference is 6.25 / 60 = 0.1041667 with the same df; period 1200 / 1440 -> 1350 / 1440.
+- PPM = (SQ + RQ) / PQ: baseline 60 / 1260 = 47,619.05; after 24 / 1374 = 17,467.25 (the periods' figures).
+  The test is Welch's on daily PPM: baseline 20/420, 18/438, 22/402 = 47,619.05, 41,095.89, 54,726.37 (mean
+  47,813.77, s^2 46,475,918.1); after 8/448, 10/460, 6/466 = 17,857.14, 21,739.13, 12,875.54 (mean 17,490.60,
+  s^2 19,741,587.9); difference -30,323.17, SE = sqrt(46,475,918.1/3 + 19,741,587.9/3) = 4,698.138,
+  df = 3.43937, t = -6.4543.
+- order lead time: Welch on 6, 7 against 5, 7: difference -0.5, SE = sqrt(0.5/2 + 2/2) = 1.118034,
+  df = 1.25^2 / (0.25^2 + 1^2) = 1.470588: not meaningful.
+- on-time shipments 0/1 -> 1/1.
 - first pass yield 1200 / 1260 = 0.952381 -> 1350 / 1374 = 0.982533; scrap ratio 0.047619 -> 0.017467.
-- on-time completion 1/2 -> 2/2.
+- on-time completion 1/2 -> 2/3 (the open A3 is late).
 - operating rate (APT / PBT): baseline 0.875 every day; after 0.9375, 0.9375, 1.0 (period 23 / 24 = 0.958333);
   Welch with s_b = 0: SE = sqrt(0.001302/3) = 0.020833, df = 2, t = 4.0 < t(0.975, 2) = 4.303: not meaningful.
 """
@@ -24,8 +35,9 @@ import math
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import insert
 
-from shopfloor.actions.improvement_report import improvement_report, improvement_xlsx, period
+from shopfloor.actions.improvement_report import effect, improvement_report, improvement_xlsx, period
 from shopfloor.analytics.improvement import t_quantile
 from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, TargetKpiUnknown
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
@@ -34,7 +46,9 @@ from shopfloor.model.work_orders import Status
 from shopfloor.store import work_orders as wo
 from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events
+from shopfloor.store import lots
 from shopfloor.store.plant import load_plant, save_plant
+from shopfloor.store.schema import customers, items
 
 pytestmark = pytest.mark.usefixtures("rollup_units")
 
@@ -80,6 +94,13 @@ def fill(engine) -> Plant:
             wo.transition(conn, code, Status.RELEASED, "p", at=at(day, 5))
             wo.transition(conn, code, Status.IN_PROGRESS, "p", at=at(day, 6))
             wo.transition(conn, code, Status.COMPLETED, "p", at=at(day, done_h))
+        wo.create(conn, plant, "A3", "P", 100, "p", machine="M1", due=at(11, 12))
+        wo.transition(conn, "A3", Status.RELEASED, "p", at=at(11, 5))
+        conn.execute(insert(items).values(code="P", name="P", kind="finished", unit="pcs"))
+        conn.execute(insert(customers).values(code="C", name="Customer"))
+        for order, made, shipped in (("B1", at(2, 11), at(3, 9)), ("A1", at(9, 10), at(9, 11))):
+            lot = lots.produce(conn, order, 100, "p", at=made)
+            lots.ship(conn, lot.code, None, "C", "p", shipment=f"DN-{order}", at=shipped)
     return plant
 
 
@@ -117,14 +138,30 @@ def test_every_figure_of_the_improvement_report(store):
     )
     assert out["significant"] is True and out["improved"] is True and out["target_met"] is False
 
+    oee = k["oee"]
+    assert (oee["before"], oee["after"]) == (pytest.approx(1200 / 1440), pytest.approx(1350 / 1440))
+    assert oee["test"]["difference"] == pytest.approx(6.25 / 60) and oee["test"]["df"] == pytest.approx(2.941176)
+
     ppm = k["ppm"]
     assert (ppm["before"], ppm["after"]) == (pytest.approx(47_619.05, abs=0.01), pytest.approx(17_467.25, abs=0.01))
-    assert ppm["test"]["z_statistic"] == pytest.approx(-4.3994, abs=1e-3)
-    assert ppm["improved"] is True and ppm["target_met"] is True
+    assert ppm["test"]["method"] == "Welch t-test on daily values"
+    assert ppm["test"]["difference"] == pytest.approx(-30_323.17, abs=0.01)
+    assert ppm["test"]["std_error"] == pytest.approx(4_698.138, abs=1e-3)
+    assert ppm["test"]["df"] == pytest.approx(3.43937, abs=1e-5)
+    assert ppm["test"]["t_statistic"] == pytest.approx(-6.4543, abs=1e-4)
+    assert ppm["improved"] is True and ppm["target_met"] is True and ppm["verdict"] == "improved"
+    assert "-30,323 PPM" in effect(ppm) and "95 % CI" in effect(ppm)
     assert k["first_pass_yield"]["before"] == pytest.approx(1200 / 1260) and k["first_pass_yield"]["improved"]
     assert k["scrap_ratio"]["after"] == pytest.approx(24 / 1374)
     on_time = k["on_time_delivery"]
-    assert (on_time["before"], on_time["after"]) == (0.5, 1.0) and on_time["significant"] is False
+    assert (on_time["before"], on_time["after"]) == (0.5, pytest.approx(2 / 3)) and on_time["significant"] is False
+    assert (doc["after"]["orders_due"], doc["after"]["orders_on_time"]) == (3, 2)
+    lead = k["order_lead_time"]
+    assert (lead["before"], lead["after"]) == (pytest.approx(6.5), pytest.approx(6.0))
+    assert lead["test"]["std_error"] == pytest.approx(1.118034, abs=1e-6)
+    assert lead["test"]["df"] == pytest.approx(1.470588, abs=1e-6) and lead["verdict"] == "no meaningful change"
+    shipped = k["shipments_on_time"]
+    assert (shipped["before"], shipped["after"]) == (0.0, 1.0)
 
     rate = k["operating_rate"]
     assert (rate["before"], rate["after"]) == (pytest.approx(0.875), pytest.approx(23 / 24))
@@ -169,9 +206,13 @@ def test_the_report_as_excel_pdf_and_on_the_command_line(store):
             conn, plant, period(plant, "2026-03-02..2026-03-04"), period(plant, "2026-03-09..2026-03-11")
         )
     wb = load_workbook(io.BytesIO(improvement_xlsx(doc)))
-    assert wb.sheetnames == ["kpis", "daily", "periods"]
-    assert wb["kpis"].max_row == 7 and wb["daily"].max_row == 1 + 6 * 6
+    assert wb.sheetnames == ["KPIs", "Daily values", "Periods"]
+    # 10 KPIs; 7 daily KPIs x 6 days (labour productivity without sign-ins: days without a value) and 4 orders'
+    # lead times
+    assert wb["KPIs"].max_row == 1 + 10 and wb["Daily values"].max_row == 1 + 7 * 6 + 4
     ko = Translator("ko", plant.site.tz)
+    ko_wb = load_workbook(io.BytesIO(improvement_xlsx(doc, ko.gettext)))
+    assert ko_wb.sheetnames == ["핵심 지표", "일별 값", "기간"] and ko_wb["기간"]["A1"].value == "기간"
     pdf = improvement_pdf(doc, ko.gettext)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "개선 성과 보고서" in text and missing_glyphs(pdf) == []
@@ -218,7 +259,7 @@ def test_the_page_runs_the_report_in_the_background_and_shows_its_progress(store
     wait_for(job_id, timeout=60)
     with engine.connect() as conn:
         job = jobs.get(conn, job_id, accounts.by_username(conn, "boss").id)
-    assert (job.state, job.done, job.total) == ("finished", 8, 8)  # each step of progress was kept
+    assert (job.state, job.done, job.total) == ("finished", 12, 12)  # each step of progress was kept
     assert client.get(job_url + "/progress").headers["HX-Redirect"] == job_url
     page = client.get(job_url)
     assert "+12.5 %" in page.text and "<svg" in page.text

@@ -122,8 +122,34 @@ def test_the_workbook_holds_every_section(report_store):
     with engine.connect() as conn:
         doc = production_report(conn, plant, report_window(plant, date(2026, 3, 2)), now=at(23))
     wb = load_workbook(io.BytesIO(report_xlsx(doc)))
-    assert wb.sheetnames == ["summary", "machines", "shifts", "downtime", "defects", "orders"]
-    assert wb["summary"]["B3"].value == 500
+    assert wb.sheetnames == ["Summary", "Machines", "Shifts", "Downtime", "Defects", "Orders"]
+    assert wb["Summary"]["B3"].value == 500
+    # in Korean: sheet names and headers of the catalog; times in the site's zone, named in the header
+    from shopfloor.i18n import Translator
+
+    ko = load_workbook(io.BytesIO(report_xlsx(doc, Translator("ko", plant.site.tz).gettext)))
+    assert ko.sheetnames == ["요약", "설비", "근무조", "비가동", "불량", "작업지시"]
+    assert [c.value for c in ko["설비"][1]][:3] == ["설비", "제품", "부분 기간"]
+    assert ko["근무조"]["B1"].value == "시작 (UTC)"
+
+
+def test_the_workbook_shows_times_in_the_site_zone_it_names(report_store):
+    """The same day for a site in Asia/Seoul (UTC+9, no daylight saving): the window 2026-03-02 00:00 UTC ..
+    2026-03-03 00:00 UTC is 09:00 .. 09:00 local; the Day shift bucket 06:00-14:00 UTC is 15:00-23:00 local."""
+    import io
+
+    from openpyxl import load_workbook
+
+    engine, plant = report_store
+    with engine.connect() as conn:
+        doc = production_report(conn, plant, report_window(plant, date(2026, 3, 2)), now=at(23))
+    doc["timezone"] = "Asia/Seoul"
+    wb = load_workbook(io.BytesIO(report_xlsx(doc)))
+    assert wb["Summary"]["B1"].value == "2026-03-02 09:00 .. 2026-03-03 09:00 (Asia/Seoul)"
+    shifts = wb["Shifts"]
+    assert (shifts["B1"].value, shifts["C1"].value) == ("From (Asia/Seoul)", "To (Asia/Seoul)")
+    day = [r for r in shifts.iter_rows(min_row=2, values_only=True) if r[1] == "2026-03-02 15:00"]
+    assert day and day[0][2] == "2026-03-02 23:00"
 
 
 def test_report_over_the_api_page_and_command_line(report_store, tmp_path):

@@ -702,6 +702,36 @@ class TerminalActionUnknown(Invalid):
     message = "unknown action {action}"
 
 
+# -- the operator terminal: counts checked against the ideal cycle time; sign-in and sign-out by badge ----------
+class CountImplausible(Conflict):
+    code = "terminal.count_implausible"
+    message = (
+        "{quantity} more units in the {minutes} min counted so far is more than the ideal cycle time of {cycle} s "
+        "allows (at most {allowed} besides the units counted already): confirm the count and have a supervisor "
+        "approve it"
+    )
+
+
+class CountApprovalRequired(Forbidden):
+    code = "terminal.count_approval"
+    message = "this count needs the approval of a supervisor other than the operator: their badge and PIN"
+
+
+class AttendanceBadgeUnknown(NotFound):
+    code = "attendance.badge_unknown"
+    message = "no active user has the badge {badge}"
+
+
+class AlreadySignedIn(Conflict):
+    code = "attendance.already_signed_in"
+    message = "{who} is signed in at {machine} already: sign out there first"
+
+
+class NotSignedInAnywhere(Conflict):
+    code = "attendance.not_signed_in"
+    message = "{who} is not signed in"
+
+
 # == lots ======================================================================================================
 class LotNotFound(NotFound):
     code = "lot.not_found"

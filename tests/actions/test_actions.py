@@ -127,7 +127,9 @@ def test_a_terminal_entry_stores_its_event_once(plant_store, events):
     with plant_store.connect() as conn:
         assert conn.execute(select(func.sum(machine_events.c.quantity))).scalar() == 4
     entry_row = last_audit(plant_store)
-    assert (entry_row["action"], entry_row["actor"], entry_row["target"]) == ("pop.good", "user:op", "machine:WLD-01")
+    # WLD-01 counts with its PLC: a typed count is audited as a correction of its counter
+    assert (entry_row["action"], entry_row["actor"], entry_row["target"]) == (
+        "pop.correction", "user:op", "machine:WLD-01")  # fmt: skip
     assert events == [("machine", "WLD-01"), ("machine", "WLD-01")]
 
 
@@ -529,3 +531,143 @@ def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_pa
     )
     assert events == [("schedule", "xl")]
     assert [p.name for p in out.iterdir()] == ["production-CHANGWON-2026-03-02.xlsx"]
+
+
+def test_finish_never_ends_a_breakdown(plant_store, events):
+    """A machine down on TOOL_BREAK stays down through "finish" with no order and through finishing its order: no
+    event is stored and availability keeps counting the stop.  By hand: running 06:00-07:00, down from 07:00, a
+    finish at 07:30 and the window 06:00-08:00 (the sample plant's day shift): APT 1 h, down 1 h, availability 0.5;
+    had the finish stored ``no_order``, the half hour after it would be planned time and availability 1 h / 1.5 h."""
+    from shopfloor.analytics.kpi import kpis
+    from shopfloor.model.intervals import Interval
+    from shopfloor.store import kpi as kpi_store
+    from shopfloor.store.plant import load_plant
+
+    from shopfloor.actions.demo import last_working_day
+
+    with plant_store.connect() as conn:
+        plant = load_plant(conn)
+    day = last_working_day(plant, datetime.now(plant.site.tz).date())  # within the terminal's week of grace
+    local = datetime.combine(day, datetime.min.time(), tzinfo=plant.site.tz)
+    rows = [{"ts": local + timedelta(hours=6), "machine": "WLD-01", "event": "state", "state": "running"},
+            {"ts": local + timedelta(hours=7), "machine": "WLD-01", "event": "state", "state": "down",
+             "reason": "TOOL_BREAK"}]  # fmt: skip
+    event_actions.record_events(plant_store, ACTOR, rows, "api:t")
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-D", product="DRUM-A", quantity=10, machine="WLD-01")
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-D", "released")
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-D", "in_progress")
+    events.clear()
+    tap = local + timedelta(hours=7, minutes=30)
+    finish = terminal_actions.PopEntry(uuid.uuid4().hex, tap, "WLD-01", "finish", work_order="WO-D")
+    done = terminal_actions.record_terminal_entry(plant_store, "op", finish)
+    stray = terminal_actions.PopEntry(uuid.uuid4().hex, tap + timedelta(minutes=1), "WLD-01", "finish")
+    assert terminal_actions.record_terminal_entry(plant_store, "op", stray)["state_kept"] is True
+    assert done["state_kept"] is True and done["duplicate"] is False
+    me = machine_events.c
+    with plant_store.connect() as conn:
+        states = conn.execute(select(me.state, me.reason).where(me.kind == "state").order_by(me.ts)).all()
+        assert [tuple(r) for r in states] == [("running", None), ("down", "TOOL_BREAK")]
+        assert wo_store.get(conn, "WO-D").status.value == "completed"  # the order itself is finished
+        window = Interval(local + timedelta(hours=6), local + timedelta(hours=8))
+        el, _ = kpi_store.measure(conn, plant, ["WLD-01"], window, local + timedelta(hours=8))
+    assert kpis(el)["availability"] == pytest.approx(0.5)
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["detail"]["state_kept"]) == ("pop.finish", "down")
+    assert events == [("work_order", "WO-D"), ("machine", "WLD-01"), ("machine", "WLD-01")]
+    # an explicit reason with the entry is the operator's word: it does change the state
+    told = terminal_actions.PopEntry(uuid.uuid4().hex, tap + timedelta(minutes=2), "WLD-01", "finish",
+                                     reason="END_OF_WORK")  # fmt: skip
+    assert terminal_actions.record_terminal_entry(plant_store, "op", told)["state_kept"] is False
+
+
+def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tells_their_terminal(
+    plant_store, events
+):
+    """10 kg of the suspect coil R9 issued to WO-R, running on WLD-01, with no output yet: the recall lists WO-R,
+    the hold puts WO-R's output under hold, the next output lot of WO-R is created on hold, and the machine's
+    live event reaches its terminal (whose tile shows the notice)."""
+    from shopfloor.actions.board import machine_tiles
+    from shopfloor.actions.recall import recall_report
+    from shopfloor.store.plant import load_plant
+    from tests.lots_data import start_order
+
+    lot_actions.receive_lot(plant_store, ACTOR, item="COIL", qty="50", code="R9", supplier="POSCO")
+    with plant_store.begin() as conn:
+        plant = load_plant(conn)
+        start_order(conn, plant, "WO-R", "SHELL")
+        lot_store.issue(conn, "R9", "10", "WO-R", ACTOR)
+    with plant_store.connect() as conn:
+        before = recall_report(conn, "R9")
+    assert [o["code"] for o in before["consuming_orders"]] == ["WO-R"]
+    assert before["consuming_orders"][0]["lots_issued"] == ["R9 (10)"]
+    assert before["summary"]["orders_in_progress"] == ["WO-R"] and before["summary"]["machines_in_progress"] == [
+        "WLD-01"]  # fmt: skip
+    events.clear()
+    report = lot_actions.hold_recalled_lots(plant_store, "cli:root", "R9", reason="porosity complaint")
+    assert report["orders_held"] == ["WO-R"] and report["consuming_orders"][0]["output_held"] is True
+    assert sorted(events) == [("lot", "R9"), ("machine", "WLD-01"), ("work_order", "WO-R")]
+    assert last_audit(plant_store)["detail"] == {"held": ["R9"], "orders_held": ["WO-R"]}
+    with plant_store.begin() as conn:
+        out = lot_store.produce(conn, "WO-R", "3", "op")
+        assert out.status.value == "hold"
+        assert [m["kind"] for m in lot_store.movements(conn, out.code)] == ["produce", "hold"]
+        tile = machine_tiles(conn, load_plant(conn), datetime.now(timezone.utc), ["WLD-01"])[0]
+    assert tile["recall_hold"] == ["R9"]
+    # holding again changes nothing more
+    again = lot_actions.hold_recalled_lots(plant_store, "cli:root", "R9", reason="porosity complaint")
+    assert again["orders_held"] == []
+
+
+# -- people on the floor --------------------------------------------------------------------------------------
+def test_sign_in_and_out_at_a_machine_by_badge(plant_store, events):
+    from shopfloor.actions import attendance as attendance_actions
+    from shopfloor.errors import AlreadySignedIn, AttendanceBadgeUnknown, NotSignedInAnywhere
+    from shopfloor.store import attendance as attendance_store
+
+    with plant_store.begin() as conn:
+        accounts.create_user(conn, "kim", "operator", pin="4321", badge="B-7")
+    t0 = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    row = attendance_actions.sign_in(plant_store, ACTOR, "B-7", machine="WLD-01", at=t0)
+    assert (row["username"], row["machine"]) == ("kim", "WLD-01")
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]) == ("attendance.sign_in", "machine:WLD-01",
+                                                                   {"user": "kim"})  # fmt: skip
+    assert events == [("machine", "WLD-01")]
+    with plant_store.connect() as conn:
+        assert [p["username"] for p in attendance_store.signed_in_at(conn, "WLD-01")] == ["kim"]
+    before = audit_count(plant_store)
+    with pytest.raises(AlreadySignedIn):
+        attendance_actions.sign_in(plant_store, ACTOR, "B-7", machine="WLD-02", at=t0)
+    with pytest.raises(AttendanceBadgeUnknown):
+        attendance_actions.sign_in(plant_store, ACTOR, "B-NOPE", machine="WLD-02", at=t0)
+    assert audit_count(plant_store) == before
+    events.clear()
+    out = attendance_actions.sign_out(plant_store, ACTOR, "B-7", at=t0 + timedelta(hours=8))
+    assert out["signed_out"] == (t0 + timedelta(hours=8)).isoformat()
+    assert last_audit(plant_store)["action"] == "attendance.sign_out" and events == [("machine", "WLD-01")]
+    with pytest.raises(NotSignedInAnywhere):
+        attendance_actions.sign_out(plant_store, ACTOR, "B-7")
+    with plant_store.connect() as conn:
+        assert attendance_store.signed_in_at(conn, "WLD-01") == []
+
+
+def test_the_recall_pdf_speaks_the_readers_language_and_the_sites_time(plant_store):
+    """The recall PDF in Korean: its title and headings from the catalog, no missing glyph, and the time it was made
+    in the site's zone (Asia/Seoul, UTC+9: generated at 00:30 UTC is 09:30 local)."""
+    import io
+
+    from pypdf import PdfReader
+
+    from shopfloor.actions.recall import recall_labels, recall_pdf, recall_report
+    from shopfloor.i18n import Translator
+    from shopfloor.reports.pdf import missing_glyphs
+
+    lot_actions.receive_lot(plant_store, ACTOR, item="COIL", qty="5", code="R5", supplier="POSCO")
+    with plant_store.connect() as conn:
+        report = recall_report(conn, "R5")
+    report["generated_at"] = "2026-03-02T00:30:00+00:00"
+    ko = Translator("ko", sample_plant().site.tz)
+    pdf = recall_pdf(report, recall_labels(ko.gettext), ko.datetime_iso)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert ko.gettext("Recall report") in text and "영향 로트를 투입한 작업지시" in text
+    assert ko.datetime_iso(report["generated_at"]) in text and "9:30" in text and missing_glyphs(pdf) == []

@@ -119,7 +119,7 @@ def test_programs_and_rules_are_listed_and_a_project_is_checked_against_its_rule
         {
             "code": "SF-2026",
             "name": "Smart factory 2026",
-            "kpis": ["ppm", "output_per_hour", "operating_rate", "oee", "lead_time_h"],
+            "kpis": ["ppm", "output_per_hour", "operating_rate", "labour_productivity", "oee", "lead_time_h"],
         }
     ]
     (rule,) = po.get("/api/v1/hub/programs/SF-2026/rules").json()
@@ -512,7 +512,7 @@ def test_the_rollup_workbook_holds_the_figures_cell_by_cell(hub):
     assert r.status_code == 200
     wb = load_workbook(io.BytesIO(r.content))
     rows = [[c.value for c in row] for row in wb["Roll-up"].iter_rows()]
-    assert rows == [
+    expected = [
         [
             "Program",
             "Year",
@@ -598,6 +598,11 @@ def test_the_rollup_workbook_holds_the_figures_cell_by_cell(hub):
             0,
         ],
     ]
+    # labour productivity (a default KPI of the program, shareable) after the operating rate: nobody reported it
+    expected[0][22:22] = ["Labour productivity: mean attainment", "Labour productivity: target met"]
+    for row in expected[1:]:
+        row[22:22] = [None, 0]
+    assert rows == expected
     assert wb["Roll-up"]["F2"].number_format == "#,##0" and wb["Roll-up"]["Q2"].number_format == "0.0%"
     projects = [[c.value for c in row] for row in wb["Projects"].iter_rows(max_col=14)]
     assert projects[0] == [

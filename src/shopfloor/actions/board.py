@@ -15,6 +15,7 @@ from shopfloor.model.calendar import local_midnight
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
+from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import alarms, machine_events
@@ -87,6 +88,8 @@ def machine_tiles(
                 "order": order.code if order else None,
                 "alarms": open_alarms,
                 "order_quantity": order.quantity if order else None,
+                # suspect lots of a recall the running order consumed: its output is made on hold
+                "recall_hold": [h["lot"] for h in lot_store.order_holds_of(conn, order.code)] if order else [],
                 "shift": shift,
                 **{
                     name: figures[name]

@@ -7,7 +7,10 @@ zero would claim there was.
 
 Lead time (``lead_time_h``): the mean hours from an order's release to its completion, over the orders completed
 in the month on the machines in scope (the manufacturing lead time of the orders, release to finish); None in a
-month that completed no released order."""
+month that completed no released order.
+
+Labour productivity (``labour_productivity``): good units per worker-hour, the hours people were signed in at the
+machines in scope (the terminal's sign-in and sign-out by badge); None in a month nobody signed in."""
 
 from __future__ import annotations
 
@@ -21,8 +24,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, select
 
-from shopfloor.actions.improvement_report import completed_orders, kpi_value
+from shopfloor.actions.improvement_report import due_orders
 from shopfloor.actions.kpi_report import scope
+from shopfloor.analytics.kpi import kpis as kpis_of
+from shopfloor.analytics.kpi import labour_productivity
 from shopfloor.errors import (
     ChooseKpis,
     HubRefusedReport,
@@ -35,6 +40,7 @@ from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.model.signing import generate_key, load_private, public_bytes, sign
+from shopfloor.store import attendance
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.hub import SHAREABLE, fingerprint
 from shopfloor.store.schema import work_order_events, work_orders
@@ -76,12 +82,20 @@ def monthly_kpis(
     elements, cover = kpi_store.measure(conn, plant, machines, window, now)
     if cover.empty:
         raise MonthWithoutData(period=month)
-    on_time, due, _ = completed_orders(conn, machines, window)
+    # on-time delivery: orders due in the month so far, an order due and still open being late
+    on_time, due, _ = due_orders(conn, machines, window, now or datetime.now(timezone.utc))
+    figures = kpis_of(elements)
     out: dict[str, float | None] = {}
     for name in kpis:
-        value = (
-            lead_time_h(conn, machines, window) if name == "lead_time_h" else kpi_value(name, elements, on_time, due)
-        )
+        if name == "lead_time_h":
+            value = lead_time_h(conn, machines, window)
+        elif name == "labour_productivity":
+            clock = now or datetime.now(timezone.utc)
+            value = labour_productivity(elements.gq, attendance.worker_s(conn, machines, window, clock))
+        elif name == "on_time_delivery":
+            value = on_time / due if due else None
+        else:
+            value = figures[name]
         out[name] = None if value is None else round(float(value), 6)
     # a month still running is partial however fully its days so far are covered
     running = (now or datetime.now(timezone.utc)) < window.end

@@ -7,12 +7,12 @@ event, or after now).  A window or bucket without any data has null figures, nev
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection
 
-from shopfloor.analytics.kpi import report
+from shopfloor.analytics.kpi import labour_productivity, report
 from shopfloor.errors import (
     BucketUnknown,
     HoursTooLong,
@@ -25,6 +25,7 @@ from shopfloor.errors import (
 )
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.store import attendance
 from shopfloor.store import kpi as kpi_store
 
 BUCKETS = ("hour", "shift", "day")
@@ -68,6 +69,7 @@ def kpi_report(
         "to": window.end.isoformat(),
         "timezone": plant.site.timezone,
         **{k: _round(v) for k, v in report(total, cover).items()},
+        **labour(conn, machines, window, now, total.gq if not cover.empty else None),
     }
     if by:
         result["by"] = by
@@ -77,10 +79,20 @@ def kpi_report(
                 "from": iv.start.isoformat(),
                 "to": iv.end.isoformat(),
                 **{k: _round(v) for k, v in report(el, bucket_cover).items()},
+                **labour(conn, machines, iv, now, el.gq if not bucket_cover.empty else None),
             }
             for label, iv, el, bucket_cover in kpi_store.measure_buckets(conn, plant, machines, window, by, now)
         ]
     return result
+
+
+def labour(
+    conn: Connection, machines: list[str], window: Interval, now: datetime | None, gq: int | None
+) -> dict[str, float | None]:
+    """Worker-hours signed in at ``machines`` in ``window`` (up to now) and labour productivity, good units per
+    worker-hour (``shopfloor.analytics.kpi.labour_productivity``); None where nobody signed in."""
+    seconds = attendance.worker_s(conn, machines, window, now or datetime.now(timezone.utc))
+    return {"worker_h": _round(seconds / 3600), "labour_productivity": _round(labour_productivity(gq, seconds))}
 
 
 def check_window(t0: datetime, t1: datetime, by: str | None = None) -> None:

@@ -190,14 +190,24 @@ def count_lot(
 
 
 def hold_recalled_lots(engine: Engine, actor: str, code: str, *, reason: str) -> dict[str, Any]:
-    """Put every lot affected by a recall of ``code`` that is still active on hold; returns the recall report
-    after it, and ``held``, the lots put on hold."""
+    """Put every lot affected by a recall of ``code`` that is still active on hold, and every order that consumed
+    one of them (running ones too, with no output yet) under an output hold: their next output lots are created on
+    hold.  Returns the recall report after it, ``held`` (the lots put on hold) and ``orders_held``.  Live events:
+    the lots, the orders, and the machines of the orders in progress (their terminals show the hold)."""
     with change(engine, actor) as c:
-        held = [
-            node["code"] for node in recall_report(c.conn, code)["affected"] if node["status"] == LotStatus.ACTIVE.value
-        ]
+        report = recall_report(c.conn, code)
+        held = [node["code"] for node in report["affected"] if node["status"] == LotStatus.ACTIVE.value]
         for lot in held:
             store.hold(c.conn, lot, reason, actor)
-        c.audit("lot.recall_hold", f"lot:{code}", {"held": held}, reason)
+        orders_held = [
+            o["code"]
+            for o in report["consuming_orders"]
+            if o["status"] not in ("closed", "cancelled") and store.hold_order_output(c.conn, o["code"], code, reason,
+                                                                                       actor)
+        ]  # fmt: skip
+        machines = report["summary"]["machines_in_progress"]
+        c.audit("lot.recall_hold", f"lot:{code}", {"held": held, "orders_held": orders_held}, reason)
         c.publish("lot", *held)
-        return {**recall_report(c.conn, code), "held": held}
+        c.publish("work_order", *orders_held)
+        c.publish("machine", *machines)
+        return {**recall_report(c.conn, code), "held": held, "orders_held": orders_held}

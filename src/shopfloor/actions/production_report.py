@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from html import escape
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, select
 
 from shopfloor.actions.kpi_report import coverage_note, kpi_report, scope
 from shopfloor.analytics.defects import defect_rates
+from shopfloor.analytics.kpi import OVER_100_CAUSE, over_100
 from shopfloor.analytics.kpi import report as kpi_figures
 from shopfloor.analytics.pareto import downtime_by_reason, pareto
 from shopfloor.errors import ShiftNotOnDay
@@ -51,6 +53,37 @@ def report_window(plant: Plant, day: date, shift: str | None = None) -> Interval
             return occ.span
     names = sorted({s.name for s in plant.calendar.shifts})
     raise ShiftNotOnDay(shift=shift, day=day.isoformat(), shifts=names or "-")
+
+
+def machine_capacity(
+    conn: Connection,
+    plant: Plant,
+    machine: str,
+    window: Interval,
+    now: datetime | None,
+    counts: list[CountEvent],
+    fallback: str | None,
+) -> float:
+    """Units the machine could make at its ideal rate in its planned busy time of ``window``: the sum over its
+    shifts (shift buckets, fragments included) of PBT / the mean ideal cycle of what it made in that shift, each
+    product at its own cycle (the mean weighted by units: PBT x sum(units) / sum(units x cycle)).  A shift without
+    counts is priced at ``fallback`` (the product it made most in the window).  So a day's capacity is the sum of
+    its shifts'."""
+    total = 0.0
+    for _label, iv, el, _cover in kpi_store.measure_buckets(conn, plant, [machine], window, "shift", now):
+        if el.pbt_s <= 0:
+            continue
+        units = ideal = 0.0
+        for c in counts:
+            cycle = plant.ideal_cycle(c.product, machine) if c.product else None
+            if cycle and iv.start <= c.ts < iv.end:
+                units += c.quantity
+                ideal += c.quantity * cycle
+        if units:
+            total += el.pbt_s * units / ideal
+        elif fallback and (cycle := plant.ideal_cycle(fallback, machine)):
+            total += el.pbt_s / cycle
+    return total
 
 
 def production_report(
@@ -82,9 +115,7 @@ def production_report(
             if c.product:
                 made[c.product] = made.get(c.product, 0) + c.quantity
         product = max(made, key=made.get) if made else None
-        cycle = plant.ideal_cycle(product, code) if product else None
-        if cycle:
-            capacity += el.pbt_s / cycle
+        capacity += machine_capacity(conn, plant, code, window, now, machine_counts, product)
         per_machine.append(
             {
                 "machine": code,
@@ -119,7 +150,9 @@ def production_report(
         "timezone": plant.site.timezone,
         "kpi": {k: v for k, v in summary.items() if k not in ("scope", "buckets", "by")},
         # Time outside every shift is listed only when something was made in it (overtime).
-        "shifts": [b for b in summary.get("buckets", []) if not b["bucket"].endswith("(no shift)") or b["pq"]],
+        "shifts": _mark_fragments(
+            plant, [b for b in summary.get("buckets", []) if not b["bucket"].endswith("(no shift)") or b["pq"]]
+        ),
         "plan": {
             "orders_due": len(due),
             "planned_qty": sum(int(r.quantity) for r in due),
@@ -127,6 +160,8 @@ def production_report(
             "output_qty": _whole(summary["gq"]),
         },
         "machines": per_machine,
+        # the plant's and each machine's performance above 100 %: a wrong ideal cycle time or a double count
+        "over_100": (["(all)"] if over_100(summary) else []) + [m["machine"] for m in per_machine if over_100(m)],
         "downtime": downtime,
         "defects": defects,
         "scrap": {"qty": _whole(summary["sq"]), "ratio": summary["scrap_ratio"]},
@@ -148,8 +183,24 @@ def _whole(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
+def _mark_fragments(plant: Plant, buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the shift buckets that are only part of their shift (a night shift cut at the report's midnight):
+    ``fragment`` with the local times of the part, so that no one reads them as whole shifts."""
+    tz = plant.site.tz
+    for b in buckets:
+        iv = Interval(datetime.fromisoformat(b["from"]), datetime.fromisoformat(b["to"]))
+        whole = any(o.span == iv for o in plant.calendar.occurrences(tz, iv))
+        b["fragment"] = not whole and not b["bucket"].endswith("(no shift)")
+        if b["fragment"]:
+            b["part"] = f"{iv.start.astimezone(tz):%H:%M}–{iv.end.astimezone(tz):%H:%M}"
+    return buckets
+
+
 def _shift_label(s: dict[str, Any], t=lambda s: s) -> str:
-    return f"{s['bucket']} ({t('partial')})" if s["partial"] else s["bucket"]
+    label = s["bucket"]
+    if s.get("fragment"):
+        label += f" ({t('part of the shift')} {s['part']})"
+    return f"{label} ({t('partial')})" if s["partial"] else label
 
 
 def _machine_label(m: dict[str, Any], t=lambda s: s) -> str:
@@ -167,14 +218,34 @@ def _num(v: Any, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _local(iso: str | None, zone: str) -> str | None:
+    """An ISO instant as the site's local time, to the minute (the zone is named beside it)."""
+    if not iso:
+        return iso
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+# Column headers of the workbook (translated through the catalogs)
+HEADERS = {
+    "machine": "Machine", "product": "Product", "partial": "Partial", "pq": "Produced", "gq": "Good", "sq": "Scrap",
+    "rq": "Rework", "availability": "Availability", "effectiveness": "Performance", "quality_ratio": "Quality",
+    "oee": "OEE", "output_per_hour": "Output per hour", "bucket": "Shift", "from": "From", "to": "To",
+    "category": "Reason", "value": "Downtime (s)", "count": "Stops", "share_pct": "Share %", "cumulative_pct": "Cumulative %",
+    "key": "Defect", "scrap": "Scrap", "rework": "Rework", "ppm": "PPM", "code": "Work order", "quantity": "Quantity",
+    "completed": "Completed", "on_time": "On time",
+}  # fmt: skip
+
+
 def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
-    """The report as a workbook: summary, machines, shifts, downtime, defects, orders."""
+    """The report as a workbook: summary, machines, shifts, downtime, defects, orders; sheet names and headers in
+    the reader's language, times in the site's zone (named in the period's row and in the time headers)."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "summary"
+    ws.title = t("Summary")
     k = doc["kpi"]
+    zone = doc["timezone"]
     rows = [
-        (t("Period"), f"{doc['from']} .. {doc['to']} ({doc['timezone']})"),
+        (t("Period"), f"{_local(doc['from'], zone)} .. {_local(doc['to'], zone)} ({zone})"),
         (t("Scope"), doc["scope"]["line"] or doc["site_name"]),
         (t("Output"), doc["plan"]["output_qty"]),
         (t("Planned"), doc["plan"]["planned_qty"]),
@@ -186,6 +257,8 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         (t("Scrap"), doc["scrap"]["qty"]),
         (t("Scrap ratio"), doc["scrap"]["ratio"]),
         ("PPM", k["ppm"]),
+        (t("Worker-hours"), k.get("worker_h")),
+        (f"{t('Labour productivity')} ({t('units/person-h')})", k.get("labour_productivity")),
         (t("Data"), coverage_note(k, t, lambda iso: iso) or t("complete")),
     ]
     for key, value in rows:
@@ -194,22 +267,24 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 50
 
+    times = ("from", "to", "completed")
+
     def sheet(title: str, columns: tuple[str, ...], items: list[dict[str, Any]]) -> None:
-        s = wb.create_sheet(title)
-        s.append(list(columns))
+        s = wb.create_sheet(t(title)[:31])
+        s.append([f"{t(HEADERS.get(c, c))} ({zone})" if c in times else t(HEADERS.get(c, c)) for c in columns])
         for cell in s[1]:
             cell.font = Font(bold=True)
         s.freeze_panes = "A2"
         for item in items:
-            s.append([item.get(c) for c in columns])
+            s.append([_local(item.get(c), zone) if c in times else item.get(c) for c in columns])
 
-    sheet("machines", ("machine", "product", "partial", "pq", "gq", "sq", "rq", "availability", "effectiveness",
+    sheet("Machines", ("machine", "product", "partial", "pq", "gq", "sq", "rq", "availability", "effectiveness",
                        "quality_ratio", "oee", "output_per_hour"), doc["machines"])  # fmt: skip
-    sheet("shifts", ("bucket", "from", "to", "partial", "pq", "gq", "sq", "oee", "availability", "effectiveness",
+    sheet("Shifts", ("bucket", "from", "to", "partial", "pq", "gq", "sq", "oee", "availability", "effectiveness",
                      "quality_ratio"), doc["shifts"])  # fmt: skip
-    sheet("downtime", ("category", "value", "count", "share_pct", "cumulative_pct"), doc["downtime"])
-    sheet("defects", ("key", "scrap", "rework", "ppm", "share_pct", "cumulative_pct"), doc["defects"])
-    sheet("orders", ("code", "product", "quantity", "machine", "completed", "on_time"), doc["orders_finished"])
+    sheet("Downtime", ("category", "value", "count", "share_pct", "cumulative_pct"), doc["downtime"])
+    sheet("Defects", ("key", "scrap", "rework", "ppm", "share_pct", "cumulative_pct"), doc["defects"])
+    sheet("Orders", ("code", "product", "quantity", "machine", "completed", "on_time"), doc["orders_finished"])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -237,11 +312,16 @@ def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].re
         (t("Quality"), _pct(k["quality_ratio"])),
         (t("Scrap"), _num(doc["scrap"]["qty"])),
         ("PPM", _num(k["ppm"])),
+        (t("Worker-hours"), _num(k.get("worker_h"), 1)),
+        (t("Labour productivity"), f"{_num(k.get('labour_productivity'), 2)} {t('units/person-h')}"),
     ]
     tiles_html = "".join(f"<div class='tile'><span>{e(a)}</span><b>{e(b)}</b></div>" for a, b in tiles)
     scope = doc["scope"]["line"] or doc["site_name"]
     note = coverage_note(k, t, when)
     partial_html = f"<div class='partial'>{e(note)}</div>" if note else ""
+    if doc.get("over_100"):
+        shown = ", ".join(t("whole scope") if m == "(all)" else m for m in doc["over_100"])
+        partial_html += f"<div class='partial'>⚠ {e(t(OVER_100_CAUSE))}: {e(shown)}</div>"
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4; margin: 12mm; }}
 body {{ font-family: {FONT_FAMILY}; font-size: 9pt; color: #000; }}

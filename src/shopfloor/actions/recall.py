@@ -6,6 +6,9 @@ an Excel workbook (one sheet per section) and as a PDF (the same sections, throu
 - Affected: the forward trace (the suspect lot and every lot made from it), with status, quantity on hand and
   location; lots with stock (active or on hold) are those still to be held or recovered.
 - Shipments: every shipment of an affected lot (customer, delivery note, quantity, date): customers to notify.
+- Consuming orders: every work order an affected lot was issued to, whatever its status, including an order still
+  running that has made no output yet (work in progress); its future output is held at creation once the recall
+  holds (``hold_recalled_lots``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from shopfloor.store import lots as lot_store
 from shopfloor.store import trace as trace_store
 
 IN_STOCK = (LotStatus.ACTIVE.value, LotStatus.HOLD.value)
+OVER = ("closed", "cancelled")  # orders that make nothing more
 
 
 def recall_report(conn: Connection, code: str) -> dict[str, Any]:
@@ -37,6 +41,10 @@ def recall_report(conn: Connection, code: str) -> dict[str, Any]:
     in_stock = [n for n in affected if n["status"] in IN_STOCK]
     orders = {o["code"]: o for o in backward.orders + forward.orders}
     customers = sorted({s["customer"] for s in shipments})
+    consuming = lot_store.consuming_orders(conn, [n["code"] for n in affected])
+    for o in consuming:
+        o["output_held"] = bool(lot_store.order_holds_of(conn, o["code"]))
+    open_ = [o for o in consuming if o["status"] not in OVER]
     return {
         "suspect": suspect,
         "generated_at": datetime.now(timezone.utc).isoformat(),
@@ -48,7 +56,11 @@ def recall_report(conn: Connection, code: str) -> dict[str, Any]:
             "on_hold_lots": sum(1 for n in affected if n["status"] == LotStatus.HOLD.value),
             "shipments": len(shipments),
             "customers": customers,
+            "consuming_orders": len(consuming),
+            "orders_in_progress": sorted(o["code"] for o in open_),
+            "machines_in_progress": sorted({o["machine"] for o in open_ if o["machine"]}),
         },
+        "consuming_orders": consuming,
         "origin": origin,
         "affected": affected,
         "shipments": shipments,
@@ -79,6 +91,7 @@ LOT_COLUMNS = (
 )
 SHIPMENT_COLUMNS = ("customer", "customer_name", "shipment", "lot", "qty", "unit", "ts", "actor")
 ORDER_COLUMNS = ("code", "product", "machine", "status", "started", "ended", "people")
+CONSUMING_COLUMNS = ("code", "product", "machine", "status", "lots_issued", "output_held")
 INSPECTION_COLUMNS = (
     "ts",
     "characteristic",
@@ -131,6 +144,7 @@ def recall_xlsx(report: dict[str, Any]) -> bytes:
     _sheet(wb, "shipments", SHIPMENT_COLUMNS, report["shipments"])
     _sheet(wb, "origin", LOT_COLUMNS, report["origin"])
     _sheet(wb, "orders", ORDER_COLUMNS, report["orders"])
+    _sheet(wb, "consuming orders", CONSUMING_COLUMNS, report.get("consuming_orders", []))
     _sheet(wb, "inspections", INSPECTION_COLUMNS, [_flat(s) for s in report["inspections"]])
     _sheet(wb, "ncrs", NCR_COLUMNS, report["ncrs"])
     out = io.BytesIO()
@@ -155,8 +169,33 @@ def _table(columns: tuple[str, ...], rows: list[dict[str, Any]], labels: dict[st
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def recall_html(report: dict[str, Any], labels: dict[str, str] | None = None) -> str:
-    """The report as a printable page; ``labels`` translates headings and column names."""
+# Headings and column names of the PDF, in English; ``recall_labels`` gives them in the reader's language.
+LABELS = {
+    "title": "Recall report", "suspect": "Suspect lot", "supplier_lot": "Supplier lot", "affected_lots": "Affected lots",
+    "in_stock_lots": "Lots in stock", "shipments": "Shipments", "customers": "Customers",
+    "supplier_lots": "Supplier lots of origin", "generated_at": "Generated at", "affected": "Affected lots",
+    "shipments_heading": "Shipments", "origin": "Origin", "orders": "Work orders", "ncrs": "Nonconformances",
+    "inspections": "Inspections", "consuming_orders": "Orders that consumed an affected lot", "none": "None",
+    "code": "Code", "item": "Item", "depth": "Depth", "status": "Status", "qty": "Quantity", "unit": "Unit",
+    "location": "Location", "work_order": "Work order", "machine": "Machine", "customer": "Customer",
+    "customer_name": "Customer name", "shipment": "Delivery note", "lot": "Lot", "ts": "Time", "product": "Product",
+    "started": "Started", "ended": "Ended", "people": "People", "lots_issued": "Lots issued",
+    "output_held": "Output held", "characteristic": "Characteristic", "measurements": "Measurements",
+    "nonconforming": "Nonconforming", "in_spec": "In specification", "inspector": "Inspector",
+    "opened_at": "Opened", "defect": "Defect", "description": "Description", "disposition": "Disposition",
+}  # fmt: skip
+
+
+def recall_labels(t=lambda s: s) -> dict[str, str]:
+    """The PDF's headings and column names translated by ``t`` (a catalog's gettext)."""
+    return {key: t(text) for key, text in LABELS.items()}
+
+
+def recall_html(
+    report: dict[str, Any], labels: dict[str, str] | None = None, when=lambda iso: iso[:19].replace("T", " ") + " UTC"
+) -> str:
+    """The report as a printable page; ``labels`` translates headings and column names, ``when`` shows an instant
+    (in the site's zone, named)."""
     t = labels or {}
     s = report["suspect"]
     summary = report["summary"]
@@ -168,7 +207,7 @@ def recall_html(report: dict[str, Any], labels: dict[str, str] | None = None) ->
         (t.get("shipments", "Shipments"), summary["shipments"]),
         (t.get("customers", "Customers"), ", ".join(summary["customers"]) or "-"),
         (t.get("supplier_lots", "Supplier lots of origin"), ", ".join(summary["supplier_lots"]) or "-"),
-        (t.get("generated_at", "Generated at"), report["generated_at"][:19].replace("T", " ") + " UTC"),
+        (t.get("generated_at", "Generated at"), when(report["generated_at"])),
     ]
     facts_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts)
     lot_cols = ("code", "item", "depth", "status", "qty", "unit", "location", "supplier_lot", "work_order", "machine")
@@ -187,6 +226,9 @@ tr {{ break-inside: avoid; }} .none {{ color: #555; }}
 <h2>{escape(t.get("shipments_heading", "Shipments"))}</h2>{_table(SHIPMENT_COLUMNS[:-1], report["shipments"], t)}
 <h2>{escape(t.get("origin", "Origin"))}</h2>{_table(lot_cols, report["origin"], t)}
 <h2>{escape(t.get("orders", "Work orders"))}</h2>{_table(ORDER_COLUMNS, report["orders"], t)}
+<h2>{escape(t.get("consuming_orders", "Orders that consumed an affected lot"))}</h2>{
+        _table(CONSUMING_COLUMNS, report.get("consuming_orders", []), t)
+    }
 <h2>{escape(t.get("ncrs", "Nonconformances"))}</h2>{_table(NCR_COLUMNS, report["ncrs"], t)}
 <h2>{escape(t.get("inspections", "Inspections"))}</h2>{
         _table(INSPECTION_COLUMNS, [_flat(s) for s in report["inspections"]], t)
@@ -194,5 +236,7 @@ tr {{ break-inside: avoid; }} .none {{ color: #555; }}
 </body></html>"""
 
 
-def recall_pdf(report: dict[str, Any], labels: dict[str, str] | None = None) -> bytes:
-    return html_to_pdf(recall_html(report, labels), landscape=True)
+def recall_pdf(report: dict[str, Any], labels: dict[str, str] | None = None, when=None) -> bytes:
+    if when is None:
+        return html_to_pdf(recall_html(report, labels), landscape=True)
+    return html_to_pdf(recall_html(report, labels, when), landscape=True)

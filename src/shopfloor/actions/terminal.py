@@ -8,15 +8,19 @@ work order moved.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
+from shopfloor.actions.board import current_window
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.events import store_events
 from shopfloor.errors import (
+    CountApprovalRequired,
+    CountImplausible,
     DefectUnknown,
     DowntimeReasonUnknown,
     MachineNotStopped,
@@ -31,7 +35,8 @@ from shopfloor.errors import (
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
-from shopfloor.store import work_orders
+from shopfloor.model.tags import COUNT_ROLES
+from shopfloor.store import accounts, work_orders
 from shopfloor.store.events import state_run_start
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
@@ -58,6 +63,69 @@ class PopEntry:
     reason: str | None = None
     product: str | None = None
     work_order: str | None = None
+    # a count the ideal cycle time cannot explain: the operator confirms it, a supervisor approves it
+    confirmed: bool = False
+    approver: str | None = None  # badge or username
+    approver_pin: str | None = None
+
+
+APPROVER_ROLES = ("supervisor", "manager", "admin")
+
+
+def has_counter(plant: Plant, machine: str) -> bool:
+    """Whether the machine counts its own units (a good, total, scrap or rework counter in its tag mapping)."""
+    tags = plant.machine(machine).tags or {}
+    return any(role in tags for role in COUNT_ROLES)
+
+
+def count_bound(conn: Connection, plant: Plant, machine: str, product: str | None, ts: datetime):
+    """(most units of ``product`` the machine can have made besides those counted already, minutes of the span,
+    ideal cycle in s), or None without an ideal cycle time or a known state of the machine to count from.
+
+    The span runs from the start of the current shift (else the local day), or from the machine's first known
+    state if later, up to the entry.  Every unit counted in it (any source: the PLC's counter or the terminal,
+    good, scrap or rework) took its product's ideal cycle, and so do the units of the entry: together they cannot
+    take longer than the span plus one cycle (a unit finished right at its start).  Allowed = floor((span + cycle
+    - ideal time already counted) / cycle).  Not the time since the last count alone: the scrap of a batch typed a
+    moment after its good units belongs to the same span.
+    """
+    cycle = plant.ideal_cycle(product, machine)
+    if not cycle:
+        return None
+    me = machine_events.c
+    mid = machine_ids(conn)[machine]
+    first_state = conn.execute(
+        select(func.min(me.ts)).where(me.machine_id == mid, me.kind == "state", me.ts < ts)
+    ).scalar()
+    if first_state is None:
+        return None  # nothing says since when the machine could have been making parts
+    _, shift = current_window(plant, ts)
+    start = max(shift.start, first_state)
+    counted = conn.execute(
+        select(me.product, func.sum(me.quantity))
+        .where(me.machine_id == mid, me.kind != "state", me.ts >= start, me.ts < ts)
+        .group_by(me.product)
+    ).all()
+    ideal_before = sum(int(q or 0) * (plant.ideal_cycle(p, machine) or 0) for p, q in counted)
+    span = (ts - start).total_seconds()
+    allowed = max(0, math.floor((span + cycle - ideal_before) / cycle))
+    return allowed, span / 60, cycle
+
+
+def _approval(conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime):
+    """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal."""
+    bound = count_bound(conn, plant, entry.machine, product, ts)
+    if bound is None or entry.quantity <= bound[0]:
+        return None
+    allowed, minutes, cycle = bound
+    if not entry.confirmed:
+        raise CountImplausible(quantity=entry.quantity, minutes=f"{minutes:.1f}", cycle=f"{cycle:g}", allowed=allowed)
+    approver = None
+    if entry.approver and entry.approver_pin:
+        approver = accounts.check_pin(conn, entry.approver, entry.approver_pin)
+    if approver is None or approver.role not in APPROVER_ROLES or approver.username == operator:
+        raise CountApprovalRequired()
+    return {"approved_by": approver.username, "allowed": allowed, "minutes": round(minutes, 1), "cycle_s": cycle}
 
 
 def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
@@ -87,7 +155,10 @@ def _last_state(conn: Connection, machine_id: int, at: datetime):
     ).first()
 
 
-def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime) -> MachineEvent:
+def to_event(
+    conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime
+) -> MachineEvent | None:
+    """The event an entry stores; None for "finish" on a machine that is down (see ``_keeps_down``)."""
     try:
         plant.machine(entry.machine)
     except KeyError:
@@ -100,6 +171,8 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
     source = f"pop:{operator}"
     if entry.action in STATE_ACTIONS:
         state, reason = STATE_ACTIONS[entry.action]
+        if entry.action == "finish" and _keeps_down(conn, entry, ts):
+            return None
         return StateChange(ts, entry.machine, state, entry.reason or reason, source)
     if entry.action in ("good", "scrap"):
         if entry.quantity is None or entry.quantity < 1:
@@ -114,6 +187,8 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
             product = work_orders.get(conn, entry.work_order).product
         product = product or current_product(conn, plant, entry.machine)
         kind = CountKind.GOOD if entry.action == "good" else CountKind.SCRAP
+        if has_counter(plant, entry.machine):
+            source = f"pop-correction:{operator}"  # the machine counts: a typed count corrects its counter
         return CountEvent(ts, entry.machine, kind, entry.quantity, product, entry.defect, source, entry.work_order)
     if entry.action == "reason":
         if not entry.reason:
@@ -128,6 +203,16 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
         start = state_run_start(conn, mid, ts) or last.ts
         return StateChange(start, entry.machine, MachineState(last.state), entry.reason, source)
     raise TerminalActionUnknown(action=entry.action)
+
+
+def _keeps_down(conn: Connection, entry: PopEntry, ts: datetime) -> bool:
+    """Finishing (an order, or a stray tap with none) does not end a breakdown: a machine that is down stays down
+    until the machine signals another state or the operator gives an explicit reason with the entry.  Otherwise
+    the stop would become ``no_order``, planned time, and stop counting against availability."""
+    if entry.reason:
+        return False
+    last = _last_state(conn, machine_ids(conn)[entry.machine], ts)
+    return last is not None and last.state == MachineState.DOWN.value
 
 
 def _order_step(c: Change, entry: PopEntry) -> None:
@@ -155,8 +240,21 @@ def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dic
     with change(engine, f"user:{operator}") as c:
         plant = c.plant()
         event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
+        approval = None
+        if isinstance(event, CountEvent):
+            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts)
         _order_step(c, entry)
-        summary = store_events(c.conn, plant, [event])
-        c.audit(f"pop.{entry.action}", f"machine:{entry.machine}", summary)
+        summary: dict[str, Any] = store_events(c.conn, plant, [] if event is None else [event])
+        if event is None:
+            summary["state_kept"] = MachineState.DOWN.value
+        if approval:
+            summary["implausible_count"] = approval
+        correction = isinstance(event, CountEvent) and event.source.startswith("pop-correction:")
+        if correction:
+            summary["correction_of_counter"] = True
+        action = "pop.correction" if correction else f"pop.{entry.action}"
+        c.audit(action, f"machine:{entry.machine}", {"action": entry.action, **summary} if correction else summary)
         c.publish("machine", entry.machine)
-    return {"stored": True, "duplicate": summary["inserted"] == 0, "key": entry.key, "action": entry.action}
+    return {"stored": True, "duplicate": event is not None and summary["inserted"] == 0, "key": entry.key,
+            "action": entry.action, "state_kept": event is None, "correction": correction,
+            "approved_by": approval["approved_by"] if approval else None}  # fmt: skip

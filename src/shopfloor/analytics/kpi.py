@@ -153,6 +153,40 @@ def kpis(e: KpiElements) -> dict[str, float | None]:
     }
 
 
+def worker_seconds(spans: Iterable[tuple[datetime, datetime | None]], window: Interval, now: datetime) -> float:
+    """Worker-seconds in ``window`` up to ``now``: each person's time from sign-in to sign-out (still signed in: up
+    to now), clipped to the window.  Two people at one machine for an hour are two worker-hours."""
+    end = min(window.end, now)
+    total = 0.0
+    for signed_in, signed_out in spans:
+        lo, hi = max(signed_in, window.start), min(now if signed_out is None else signed_out, end)
+        if hi > lo:
+            total += (hi - lo).total_seconds()
+    return total
+
+
+def labour_productivity(gq: float | None, worker_s: float) -> float | None:
+    """Labour productivity = good units per worker-hour = GQ / (worker-seconds / 3,600): output per hour worked,
+    the labour productivity measure of the OECD Productivity Manual ("Measuring Productivity", OECD 2001, ch. 2:
+    output per hour worked) with good units as output.  None without worker time (nobody signed in) or GQ."""
+    if gq is None or worker_s <= 0:
+        return None
+    return gq * 3600.0 / worker_s
+
+
+# A machine cannot run faster than its ideal cycle: performance (effectiveness) or OEE above 1 is a wrong figure.
+OVER_100_CAUSE = (
+    "Performance above 100 %: the ideal cycle time is set longer than the machine needs, or units were counted "
+    "twice (a typed count on top of the machine's counter)"
+)
+
+
+def over_100(k: dict[str, float | None]) -> list[str]:
+    """The ratios of a KPI result that exceed 100 % (effectiveness = ideal time / APT, hence OEE): impossible for a
+    machine at its real ideal cycle time, so the figure is flagged with ``OVER_100_CAUSE`` wherever it is shown."""
+    return [name for name in ("effectiveness", "oee") if (v := k.get(name)) is not None and v > 1.0 + 1e-9]
+
+
 @dataclass(frozen=True, slots=True)
 class Coverage:
     """Which part of a window had data, over one or more machines.  Additive, like the elements.

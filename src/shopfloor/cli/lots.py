@@ -9,10 +9,13 @@ import typer
 from rich.table import Table
 
 from shopfloor.actions.lots import hold_recalled_lots
-from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
-from shopfloor.cli.common import DbOption, JsonOption, PdfOption, XlsxOption, console, err, fail, store
+from shopfloor.actions.recall import recall_labels, recall_pdf, recall_report, recall_xlsx
+from shopfloor.cli.common import DbOption, JsonOption, LangOption, PdfOption, XlsxOption, console, err, fail, store
+from shopfloor.errors import ReportLanguage
+from shopfloor.i18n import LANGUAGES, Translator
 from shopfloor.store import trace as trace_store
 from shopfloor.store.audit import current_actor
+from shopfloor.store.plant import current_plant
 
 cli = typer.Typer()
 
@@ -65,10 +68,14 @@ def recall_command(
         str | None, typer.Option("--hold", help="Put every affected lot still active on hold, with this reason.")
     ] = None,
     as_json: JsonOption = False,
+    lang: LangOption = "en",
     db: DbOption = None,
 ) -> None:
-    """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers."""
+    """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers, and
+    every order that consumed an affected lot (with ``--hold``, their future output is held)."""
     engine = store(db)
+    if lang not in LANGUAGES:
+        raise ReportLanguage(languages=list(LANGUAGES), lang=lang)
     if hold:
         report = hold_recalled_lots(engine, current_actor(), lot, reason=hold)
         held = report.pop("held")
@@ -80,7 +87,9 @@ def recall_command(
         xlsx.write_bytes(recall_xlsx(report))
         err.print(f"Excel report written to {xlsx}")
     if pdf:
-        pdf.write_bytes(recall_pdf(report))
+        with engine.connect() as conn:
+            t = Translator(lang, current_plant(conn).site.tz)
+        pdf.write_bytes(recall_pdf(report, recall_labels(t.gettext), t.datetime_iso))
         err.print(f"PDF report written to {pdf}")
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))

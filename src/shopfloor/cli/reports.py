@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shopfloor.actions.improvement_report import (
+    effect,
     fmt,
     improvement_pdf,
     improvement_report,
@@ -111,8 +112,9 @@ def improvement_cmd(
     lang: LangOption = "en",
     db: DbOption = None,
 ) -> None:
-    """Before/after improvement report: output per hour, PPM, first pass yield, scrap ratio, on-time completion
-    and operating rate in both periods, the change, and whether it is statistically meaningful."""
+    """Before/after improvement report: output per hour, OEE, operating rate, PPM, first pass yield, scrap ratio,
+    on-time completion, order lead time and on-time shipments in both periods, the change, its effect with a
+    confidence interval, and whether it is statistically meaningful."""
     engine = store(db)
     plant, gettext, when = _plant_and_t(engine, lang)
     targets: dict[str, float] = {}
@@ -136,7 +138,7 @@ def improvement_cmd(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     if pdf:
-        pdf.write_bytes(improvement_pdf(doc, gettext))
+        pdf.write_bytes(improvement_pdf(doc, gettext, when))
         err.print(f"PDF written to {pdf}")
     if xlsx:
         xlsx.write_bytes(improvement_xlsx(doc, gettext))
@@ -145,7 +147,7 @@ def improvement_cmd(
         print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
     elif not (pdf or xlsx):
         table = Table(title=f"{doc['scope']['line'] or doc['site_name']}: {baseline} -> {after}")
-        for col in ("KPI", "baseline", "after", "change", "meaningful", "improved"):
+        for col in ("KPI", "baseline", "after", "change", "effect (CI)", "verdict"):
             table.add_column(col)
         for r in doc["kpis"]:
             change = "–" if r["change_pct"] is None else f"{r['change_pct']:+.1f} %"
@@ -154,8 +156,8 @@ def improvement_cmd(
                 fmt(r["kpi"], r["before"]),
                 fmt(r["kpi"], r["after"]),
                 change,
-                str(r["significant"]),
-                str(r["improved"]),
+                effect(r),
+                r["verdict"],
             )
         console.print(table)
 

@@ -137,6 +137,8 @@ PAYLOAD_REQUIRED = frozenset({"factory", "period", "kpis", "signed_at", "nonce"}
 PAYLOAD_OPTIONAL = frozenset({"sponsor", "partial", "coverage", "key"})
 # The OEE of the KPI engine and the order lead time (hours from release to completion) are shared as well.
 SHAREABLE = (*SHAREABLE, "oee", "lead_time_h")
+# Labour productivity: good units per worker-hour signed in at the terminal.
+SHAREABLE = (*SHAREABLE, "labour_productivity")
 
 CONSENT_TEXT_VERSION = "2026-12"
 CONSENT_TEXT = (

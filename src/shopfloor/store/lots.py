@@ -57,6 +57,7 @@ from shopfloor.store.schema import (
     lot_links,
     lot_movements,
     lots,
+    order_holds,
     suppliers,
     work_orders,
 )
@@ -495,7 +496,50 @@ def produce(
     )
     for parent, milli in issued_to(conn, work_order):
         _link(conn, parent, lot, Action.PRODUCE, milli, actor, ts, work_order=work_order, machine=where)
+    held = order_holds_of(conn, work_order)
+    if held:
+        # the order consumed a lot under recall: its output is suspect from the moment it exists
+        reason = "; ".join(f"recall of {h['lot']}: {h['reason']}" for h in held)
+        lot = hold(conn, lot.code, reason, "system:recall", at=ts)
     return lot
+
+
+def consuming_orders(conn: Connection, lot_codes: list[str]) -> list[dict[str, Any]]:
+    """Every work order that any of ``lot_codes`` was issued to, whatever its status and whether it made output
+    yet: code, product, machine, status and the lots issued with their quantity."""
+    if not lot_codes:
+        return []
+    mv, lt, wo = lot_movements.c, lots.c, work_orders.c
+    rows = conn.execute(
+        select(mv.work_order, lt.code, func.sum(mv.qty_milli).label("milli"), wo.product, wo.machine, wo.status)
+        .join(lots, lt.id == mv.lot_id)
+        .join(work_orders, wo.code == mv.work_order)
+        .where(mv.kind == Action.ISSUE.value, lt.code.in_(lot_codes))
+        .group_by(mv.work_order, lt.code, wo.product, wo.machine, wo.status)
+        .order_by(mv.work_order, lt.code)
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        order = out.setdefault(r.work_order, {"code": r.work_order, "product": r.product, "machine": r.machine,
+                                               "status": r.status, "lots_issued": []})  # fmt: skip
+        order["lots_issued"].append(f"{r.code} ({qty_text(-int(r.milli))})")
+    return list(out.values())
+
+
+def hold_order_output(conn: Connection, work_order: str, lot: str, reason: str, actor: str, at=None) -> bool:
+    """Hold every future output lot of ``work_order`` (it consumed the suspect ``lot``); False when it was so already."""
+    lock_name(conn, "order_hold", f"{work_order}/{lot}")
+    oh = order_holds.c
+    if conn.execute(select(oh.id).where(oh.work_order == work_order, oh.lot == lot)).first():
+        return False
+    conn.execute(insert(order_holds).values(work_order=work_order, lot=lot, reason=reason, actor=actor, ts=_now(at)))
+    return True
+
+
+def order_holds_of(conn: Connection, work_order: str) -> list[dict[str, Any]]:
+    oh = order_holds.c
+    rows = conn.execute(select(oh.lot, oh.reason).where(oh.work_order == work_order).order_by(oh.id)).all()
+    return [{"lot": r.lot, "reason": r.reason} for r in rows]
 
 
 def split(

@@ -848,3 +848,37 @@ machine_ingest_state = Table(
     Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
     Column("state", JSON, nullable=False),
 )
+
+# A work order whose input is under recall: every output lot it makes from now on is created on hold.
+order_holds = Table(
+    "order_holds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("work_order", String(64), nullable=False),
+    Column("lot", String(64), nullable=False),  # the suspect lot of the recall
+    Column("reason", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    UniqueConstraint("work_order", "lot", name="uq_order_holds_work_order_lot"),
+)
+
+# Sign-in and sign-out of operators at a machine (the terminal, by badge): worker-hours per machine, line, shift.
+attendance = Table(
+    "attendance",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("signed_in", UTCDateTime, nullable=False),
+    Column("signed_out", UTCDateTime, nullable=True),
+    Column("actor", String(200), nullable=False),
+    Index("ix_attendance_machine_in", "machine", "signed_in"),
+    # one open sign-in per person, even when two terminals sign them in at the same instant
+    Index(
+        "uq_attendance_open",
+        "username",
+        unique=True,
+        sqlite_where=text("signed_out IS NULL"),
+        postgresql_where=text("signed_out IS NULL"),
+    ),
+)

@@ -165,7 +165,8 @@ def _add_shipments(conn: Connection, found: dict[int, Any], nodes: list, edges: 
             select(lot_movements).where(mv.lot_id.in_(chunk), mv.kind == Action.SHIP.value).order_by(mv.id)
         ).all()
         for r in rows:
-            ship_id = f"shipment:{r.note or r.id}:{found[int(r.lot_id)].code}"
+            # one node per shipping movement: a delivery note may carry the same lot twice (two part shipments)
+            ship_id = f"shipment:{r.note or '-'}:{found[int(r.lot_id)].code}:{r.id}"
             nodes.append(
                 {
                     "type": "shipment",

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
 from shopfloor.api.errors import status_of
+from shopfloor.analytics.kpi import OVER_100_CAUSE
 from shopfloor.errors import CsrfTokenWrong, DomainError, PlantNotImported, Problems
 from shopfloor.i18n import LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant
@@ -31,6 +32,8 @@ from shopfloor.store import accounts
 from shopfloor.store.plant import current_plant
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# what every template may show beside a performance above 100 % (the likely cause)
+templates.env.globals["over_100_cause"] = OVER_100_CAUSE
 LANG_COOKIE = "sf_lang"
 
 

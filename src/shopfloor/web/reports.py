@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from shopfloor.actions.demo import last_working_day
 from shopfloor.actions.improvement_report import (
     daily_svg,
+    effect,
     fmt,
     improvement_pdf,
     improvement_report,
@@ -130,7 +131,8 @@ def _job(engine: Engine, job_id: str, principal: Principal) -> jobs.Job:
 
 def _job_context(request: Request, principal: Principal, engine: Engine, job: jobs.Job) -> dict:
     plant = plant_or_none(engine)
-    ctx = page_context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt)
+    ctx = page_context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt,
+                       effect=effect)  # fmt: skip
     if job.error:
         ctx["job_error"] = ctx["t"].error(from_dict(job.error))
     if job.finished and job.result is not None:
@@ -170,7 +172,7 @@ def job_file(
         raise JobNotReady()
     t = page_context(request, principal, plant_or_none(engine))["t"]
     if fmt_ == "pdf":
-        return Response(improvement_pdf(job.result, t.gettext), media_type="application/pdf")
+        return Response(improvement_pdf(job.result, t.gettext, t.datetime_iso), media_type="application/pdf")
     if fmt_ == "xlsx":
         return Response(
             improvement_xlsx(job.result, t.gettext),

@@ -17,12 +17,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from shopfloor.actions import lots as actions
-from shopfloor.actions.recall import recall_pdf, recall_report, recall_xlsx
+from shopfloor.actions.recall import recall_labels, recall_pdf, recall_report, recall_xlsx
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
+from shopfloor.errors import ReportLanguage
+from shopfloor.i18n import LANGUAGES, Translator
 from shopfloor.reports.labels import lot_label_pdf
 from shopfloor.store import lots as store
 from shopfloor.store import trace as trace_store
+from shopfloor.store.plant import current_plant
 
 router = APIRouter(prefix="/api/v1", tags=["lots"])
 
@@ -322,11 +325,15 @@ def label(
 def recall(
     code: str,
     format: Literal["json", "pdf", "xlsx"] = "json",
+    lang: str = Query("en", description="Language of the PDF: en, ko or vi"),
     _: Principal = Depends(require("view")),
     engine: Engine = Depends(get_engine),
 ) -> Any:
+    if lang not in LANGUAGES:
+        raise ReportLanguage(languages=list(LANGUAGES), lang=lang)
     with engine.connect() as conn:
         report = recall_report(conn, code)
+        t = Translator(lang, current_plant(conn).site.tz)
     if format == "json":
         return report
     if format == "xlsx":
@@ -337,7 +344,7 @@ def recall(
             headers=_disposition("attachment", f"recall-{code}.xlsx"),
         )
     return Response(
-        recall_pdf(report),
+        recall_pdf(report, recall_labels(t.gettext), t.datetime_iso),
         media_type="application/pdf",
         headers=_disposition("inline", f"recall-{code}.pdf"),
     )

@@ -28,6 +28,9 @@ class EntryIn(BaseModel):
     reason: str | None = Field(None, max_length=64)
     product: str | None = Field(None, max_length=64)
     work_order: str | None = Field(None, max_length=64, description="The order chosen on the terminal")
+    confirmed: bool = Field(False, description="The operator confirms a count the ideal cycle time cannot explain")
+    approver: str | None = Field(None, max_length=64, description="Badge or username of the approving supervisor")
+    approver_pin: str | None = Field(None, max_length=32, description="That supervisor's PIN")
 
 
 class EntryOut(BaseModel):
@@ -35,6 +38,14 @@ class EntryOut(BaseModel):
     duplicate: bool = Field(description="True when this entry had been stored already (a resend)")
     key: str
     action: str
+    state_kept: bool = Field(
+        False, description="True when a finish left a machine that is down as it was (only the machine or a reason "
+        "given with the entry ends a breakdown)"
+    )
+    correction: bool = Field(
+        False, description="True when the machine counts its own units: the typed count is stored as a correction"
+    )
+    approved_by: str | None = Field(None, description="The supervisor who approved an implausible count")
     gq: int | None = Field(None, description="Good units of the machine in the current shift")
     sq: int | None = Field(None, description="Scrap units of the machine in the current shift")
 
@@ -58,6 +69,9 @@ def post_entry(
         body.reason,
         body.product,
         body.work_order,
+        body.confirmed,
+        body.approver,
+        body.approver_pin,
     )
     result = record_terminal_entry(engine, principal.user.username, entry)
     with engine.connect() as conn:

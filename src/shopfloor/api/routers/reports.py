@@ -70,7 +70,8 @@ def production(
         200: {"content": {"application/json": {}, "application/pdf": {}, XLSX: {}}},
     },  # fmt: skip
     summary="Before/after improvement report with the meaningfulness of each change",
-    description="KPIs: output_per_hour, ppm, first_pass_yield, scrap_ratio, on_time_delivery, operating_rate. "
+    description="KPIs: output_per_hour, oee, operating_rate, ppm, first_pass_yield, scrap_ratio, on_time_delivery, "
+    "order_lead_time, shipments_on_time (and labour_productivity). "
     "Periods are FROM..TO in local days of the site, both included.",
 )
 def improvement(
@@ -93,12 +94,12 @@ def improvement(
             raise TargetInvalid(target=item) from None
     with engine.connect() as conn:
         plant = current_plant(conn)
-        gettext, _when = translator(lang, plant)
+        gettext, when = translator(lang, plant)
         doc = improvement_report(
             conn, plant, period(plant, baseline), period(plant, after), line, targets, confidence=confidence
         )
     if format == "pdf":
-        return Response(improvement_pdf(doc, gettext), media_type="application/pdf")
+        return Response(improvement_pdf(doc, gettext, when), media_type="application/pdf")
     if format == "xlsx":
         return Response(improvement_xlsx(doc, gettext), media_type=XLSX,
                         headers={"Content-Disposition": 'attachment; filename="improvement.xlsx"'})  # fmt: skip

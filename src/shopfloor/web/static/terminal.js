@@ -69,9 +69,22 @@
             if (el && value !== undefined && value !== null) el.textContent = value.toLocaleString();
           }
         } else {
-          let detail = "";
-          try { detail = (await response.json()).detail || ""; } catch (e) { /* not JSON */ }
-          show(`${root.dataset.msgError}: ${detail}`, "bad");
+          let problem = {};
+          try { problem = await response.json(); } catch (e) { /* not JSON */ }
+          if (problem.code === "terminal.count_implausible" && !entry.confirmed) {
+            // A count the ideal cycle time cannot explain: the operator confirms, a supervisor approves with badge
+            // and PIN; the entry then goes out again with its own key and time.
+            if (window.confirm(problem.detail)) {
+              const approver = window.prompt(root.dataset.msgApprover || "Supervisor badge");
+              const pin = approver ? window.prompt(root.dataset.msgApproverPin || "PIN") : null;
+              if (approver && pin) {
+                save([{ ...entry, confirmed: true, approver, approver_pin: pin }, ...load()]);
+                render();
+                continue;
+              }
+            }
+          }
+          show(`${root.dataset.msgError}: ${problem.detail || ""}`, "bad");
         }
       }
     } finally {
@@ -114,6 +127,16 @@
     }
   });
   window.addEventListener("online", flush);
+  // A recall that holds the running order's output reaches this terminal live: the board's event for this
+  // machine carries its tile, whose recall notice (or none) replaces the one shown.
+  const notice = document.getElementById("recall-notice");
+  if (notice && window.EventSource) {
+    const events = new EventSource("/board/stream");
+    events.addEventListener("tile-" + root.dataset.machine, (ev) => {
+      const held = new DOMParser().parseFromString(ev.data, "text/html").querySelector(".recall-hold");
+      notice.replaceChildren(...(held ? [held] : []));
+    });
+  }
   render();
   flush();
 })();

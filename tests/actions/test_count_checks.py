@@ -1,0 +1,128 @@
+"""Operator counts against the ideal cycle time, counts typed on a machine that counts itself, and performance
+above 100 % flagged with its likely cause; on SQLite and PostgreSQL.
+
+By hand, product P with an ideal cycle of 2,400 s; M1 has no counter, M2 counts with its PLC:
+- M1 running from T0 (its first known state, within one shift of the calendar).  At T0 + 60 min, 5 good typed:
+  at most floor((3,600 + 2,400 - 0) / 2,400) = 2 units in the span, so 5 needs a confirmation and a supervisor;
+  2 good pass.  At T0 + 61 min, 2 scrap: floor((3,660 + 2,400 - 2 x 2,400) / 2,400) = floor(1,260 / 2,400) = 0
+  more, so they need approval too: refused without one, refused with the operator's own badge or a wrong PIN,
+  stored with the supervisor's badge and PIN (audited with who approved and the bound of 0).
+- The production report of T0 .. T0 + 3 h up to T0 + 62 min: M1 made 4 units x 2,400 s = 9,600 s of ideal time
+  in 62 min of running time (3,720 s): performance 9,600 / 3,720 = 258.1 %, flagged, and with it the plant's.
+- On M2 a typed good count is stored as a correction of its counter (source ``pop-correction:``, audit
+  ``pop.correction``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shopfloor.actions import events as event_actions
+from shopfloor.actions.production_report import production_report
+from shopfloor.actions.terminal import PopEntry, record_terminal_entry
+from shopfloor.analytics.kpi import KpiElements, kpis, over_100
+from shopfloor.errors import CountApprovalRequired, CountImplausible
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
+from shopfloor.store import accounts, audit
+from shopfloor.store.plant import load_plant, save_plant
+from shopfloor.store.schema import machine_events
+
+PLANT = {
+    "site": {"code": "S", "name": "Counts", "timezone": "UTC"},
+    "areas": [{"code": "A", "lines": [{"code": "L", "machines": [
+        {"code": "M1"},
+        {"code": "M2", "tags": {"good_count": {"signal": "Good", "bits": 16}, "product": {"default": "P"}}},
+    ]}]}],
+    "products": [{"code": "P", "ideal_cycle_s": 2400}],
+    "calendar": {"shifts": [
+        {"name": "A", "start": "00:00", "end": "12:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+        {"name": "B", "start": "12:00", "end": "00:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+    ]},
+}  # fmt: skip
+
+
+@pytest.fixture
+def counted(engine):
+    with engine.begin() as conn:
+        save_plant(conn, Plant.from_dict(PLANT), "t")
+        accounts.create_user(conn, "op", "operator", pin="1111", badge="B-OP")
+        accounts.create_user(conn, "sup", "supervisor", password="supervisor-pass-1", pin="2222", badge="B-SUP")
+    t0 = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(second=0, microsecond=0)
+    if t0.hour in (11, 23):  # keep T0 .. T0 + 62 min within one shift (A 00-12, B 12-24 UTC)
+        t0 -= timedelta(hours=2)
+    event_actions.record_events(engine, "user:t", [{"ts": t0, "machine": "M1", "event": "state", "state": "running"}],
+                                "api:t")  # fmt: skip
+    return engine, t0
+
+
+def entry(ts, machine, action, qty, **kw) -> PopEntry:
+    return PopEntry(uuid.uuid4().hex, ts, machine, action, qty, defect="BURR" if action == "scrap" else None,
+                    product="P", **kw)  # fmt: skip
+
+
+def stored_units(engine) -> int:
+    from sqlalchemy import func, select
+
+    with engine.connect() as conn:
+        return conn.execute(select(func.coalesce(func.sum(machine_events.c.quantity), 0))).scalar()
+
+
+def test_a_count_the_ideal_cycle_cannot_explain_needs_confirmation_and_a_supervisor(counted):
+    engine, t0 = counted
+    at60 = t0 + timedelta(minutes=60)
+    with pytest.raises(CountImplausible) as refused:
+        record_terminal_entry(engine, "op", entry(at60, "M1", "good", 5))
+    assert refused.value == CountImplausible(quantity=5, minutes="60.0", cycle="2400", allowed=2)
+    assert stored_units(engine) == 0
+    assert record_terminal_entry(engine, "op", entry(at60, "M1", "good", 2))["approved_by"] is None
+    at61 = t0 + timedelta(minutes=61)
+    with pytest.raises(CountImplausible):
+        record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2))
+    with pytest.raises(CountApprovalRequired):
+        record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True))
+    with pytest.raises(CountApprovalRequired):  # an operator does not approve, least of all their own count
+        record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-OP",
+                                                  approver_pin="1111"))  # fmt: skip
+    with pytest.raises(CountApprovalRequired):  # a wrong PIN
+        record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-SUP",
+                                                  approver_pin="9999"))  # fmt: skip
+    assert stored_units(engine) == 2
+    done = record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-SUP",
+                                                     approver_pin="2222"))  # fmt: skip
+    assert done["approved_by"] == "sup" and stored_units(engine) == 4
+    with engine.connect() as conn:
+        last = audit.entries(conn, 1)[0]
+        assert last["action"] == "pop.scrap"
+        assert last["detail"]["implausible_count"] == {"approved_by": "sup", "allowed": 0, "minutes": 61.0,
+                                                       "cycle_s": 2400.0}  # fmt: skip
+        plant = load_plant(conn)
+        doc = production_report(conn, plant, Interval(t0, t0 + timedelta(hours=3)), now=at61 + timedelta(minutes=1))
+    m1 = {m["machine"]: m for m in doc["machines"]}["M1"]
+    assert m1["effectiveness"] == pytest.approx(9600 / 3720)
+    assert doc["over_100"] == ["(all)", "M1"]
+
+
+def test_a_count_typed_on_a_machine_that_counts_is_a_correction(counted):
+    engine, t0 = counted
+    done = record_terminal_entry(engine, "op", entry(t0 + timedelta(minutes=5), "M2", "good", 1))
+    assert done["correction"] is True
+    from sqlalchemy import select
+
+    with engine.connect() as conn:
+        source = conn.execute(select(machine_events.c.source).where(machine_events.c.kind == "good")).scalar()
+        last = audit.entries(conn, 1)[0]
+    assert source == "pop-correction:op"
+    assert (last["action"], last["detail"]["action"], last["detail"]["correction_of_counter"]) == (
+        "pop.correction", "good", True)  # fmt: skip
+
+
+def test_performance_above_100_percent_is_flagged():
+    """By hand: APT 3,600 s, ideal time 7,200 s, PBT 3,600 s, all good: A = 1, E = 2, QR = 1, OEE = 2."""
+    k = kpis(KpiElements(pbt_s=3600, apt_s=3600, ideal_s=7200, pq=3, gq=3))
+    assert (k["effectiveness"], k["oee"]) == (2.0, 2.0)
+    assert over_100(k) == ["effectiveness", "oee"]
+    assert over_100(kpis(KpiElements(pbt_s=3600, apt_s=3600, ideal_s=3600, pq=1, gq=1))) == []
