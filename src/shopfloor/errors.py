@@ -2043,3 +2043,13 @@ class AssetUnknown(NotFound):
 class AssetsNotInstalled(Unavailable):
     code = "asset.not_installed"
     message = "browser libraries are not installed: run ./run setup"
+
+
+# == the floor: the server's own failures, shown as a page =====================================================
+class Fault(DomainError):
+    """The server failed on a request that was not wrong (a bug, a lost database): logged, and said so."""
+
+
+class ServerFault(Fault):
+    code = "server.fault"
+    message = "the server could not do this ({reference}); it is logged: try again or call the supervisor"

@@ -98,7 +98,8 @@ def pin_form(
     try:
         return _sign_in(request, engine, who, lambda c: accounts.check_pin(c, who, pin), "/terminal")
     except (WrongSecret, SignInThrottled) as exc:
-        return _refused(request, engine, "pin_login.html", exc, "Wrong badge or PIN.")
+        # The badge stays in its field: only the PIN is typed again.
+        return _refused(request, engine, "pin_login.html", exc, "Wrong badge or PIN.", who=who)
 
 
 @router.post("/logout")

@@ -138,7 +138,8 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
     """A refusal met by a page (not the API): a page of its own, in the user's language.  None for the API and
     the operations routes, which answer with a problem document."""
     path = request.url.path
-    if path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/"):
+    machine_paths = path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/")
+    if machine_paths and not _browser_navigation(request):
         return None
     if request.headers.get("hx-request"):  # a fragment polled by htmx: the problem document, not a page
         return None
@@ -146,7 +147,19 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
     return await asyncio.to_thread(_refusal_page, request, error, status)
 
 
+def _browser_navigation(request: Request) -> bool:
+    """A person's browser opening the address (a link to a label, a typed URL): it asks for HTML first.  Scripts
+    (fetch, htmx) and API clients do not, and get the problem document."""
+    accept = request.headers.get("accept", "")
+    return accept.startswith("text/html") or request.headers.get("sec-fetch-mode") == "navigate"
+
+
+# The heading of an error page by its status (the message says the rest).
+ERROR_HEADINGS = {403: "Not allowed", 404: "Not found", 500: "Server error"}
+
+
 def _refusal_page(request: Request, error: DomainError, status: int) -> Response:
     ctx = page_context(request, _asker(request), plant_or_none(request.app.state.engine))
     show_refusal(ctx, error)
+    ctx["heading"] = ctx["_"](ERROR_HEADINGS.get(status, "Refused"))
     return render(request, "error.html", ctx, status)

@@ -12,12 +12,25 @@ from sqlalchemy import Engine
 
 from shopfloor.actions.board import machine_tiles
 from shopfloor.api.deps import Principal, get_engine
+from shopfloor.errors import TerminalQuantity
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
 from shopfloor.store import inspections as insp
 from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render
 
 router = APIRouter(include_in_schema=False)
 STOP_QUESTION_AFTER = timedelta(minutes=3)
+# The name of each terminal action in a confirmation ("Stored: Good 5"), as on its button or figure.
+ACTION_NAMES = {
+    "start": "Start",
+    "pause": "Pause",
+    "setup": "Setup",
+    "finish": "Finish",
+    "good": "Good",
+    "scrap": "Scrap",
+    "reason": "Reason for the stop",
+}
 
 
 def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -33,6 +46,30 @@ def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetim
     return out
 
 
+def stop_question(plant: Plant, tile: dict[str, Any], now: datetime) -> tuple[bool, int, datetime | None]:
+    """Whether to ask why the machine stopped, for how many minutes of planned time it has stood, and when the
+    question becomes due if not yet.  Only an unexplained idle or down state is asked about, and only in planned
+    time: the stop counts only its planned minutes (a break or the time between shifts is not a stop to
+    explain), and nothing is asked while a break or no shift is on."""
+    since = tile.get("since")
+    if tile.get("state") not in ("idle", "down") or tile.get("reason") or since is None:
+        return False, 0, None
+    tz, calendar = plant.site.tz, plant.calendar
+    stood = sum(iv.seconds for iv in calendar.planned(tz, Interval(since, now))) if since < now else 0.0
+    minutes = int(stood // 60)
+    needed = STOP_QUESTION_AFTER.total_seconds()
+    in_planned_time = bool(calendar.planned(tz, Interval(now, now + timedelta(seconds=1))))
+    if stood >= needed and in_planned_time:
+        return True, minutes, None
+    # Not yet: the moment the planned time stood reaches the threshold (the page asks again then), within a day.
+    left = max(needed - stood, 0.0)
+    for iv in calendar.planned(tz, Interval(now, now + timedelta(days=1))):
+        if iv.seconds >= left:
+            return False, minutes, iv.start + timedelta(seconds=left)
+        left -= iv.seconds
+    return False, minutes, None
+
+
 @router.get("/terminal")
 def terminal(
     request: Request,
@@ -42,20 +79,14 @@ def terminal(
 ) -> HTMLResponse:
     plant = plant_of(engine)
     chosen = next((m for m in plant.machines if m.code == machine), None)
-    tile, ask, minutes, dispatch, inspections = None, False, 0, [], []
+    tile, ask, minutes, ask_at, dispatch, inspections = None, False, 0, None, [], []
     if chosen is not None:
         now = datetime.now(timezone.utc)
         with engine.connect() as conn:
             tile = machine_tiles(conn, plant, now, [chosen.code])[0]
             dispatch = work_orders.dispatch_list(conn, chosen.code)
             inspections = _terminal_inspections(conn, chosen.code, tile, now)
-        stopped_for = tile["in_state_s"] or 0
-        ask = (
-            tile["state"] in ("idle", "down")
-            and not tile["reason"]
-            and stopped_for >= STOP_QUESTION_AFTER.total_seconds()
-        )
-        minutes = int(stopped_for // 60)
+        ask, minutes, ask_at = stop_question(plant, tile, now)
     ctx = page_context(
         request,
         principal,
@@ -65,9 +96,14 @@ def terminal(
         tile=tile,
         ask_reason=ask,
         stop_minutes=minutes,
+        ask_at=ask_at.isoformat() if ask_at else "",
         dispatch=dispatch,
         inspections=inspections,
         defect_codes=plant.defect_codes or ("DEFECT",),
         downtime_reasons=plant.downtime_reasons or ("OTHER",),
     )
+    _ = ctx["_"]
+    ctx["action_names"] = {action: _(name) for action, name in ACTION_NAMES.items()}
+    ctx.setdefault("code_names", {})
+    ctx["quantity_refusal"] = TerminalQuantity()
     return render(request, "terminal.html", ctx)

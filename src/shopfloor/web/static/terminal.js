@@ -2,6 +2,14 @@
 // server confirms it is stored.  Entries are sent one at a time, in order; a resend carries the same key and
 // time, so the server stores it once.  While the network is down the entries wait here and go out when it
 // comes back.
+// A refusal's text from the server's problem document, already in the page's language (the request sent it):
+// the message, and each problem of several (a form or a request that does not match the schema).
+window.refusalText = function (doc, status) {
+  if (!doc || !doc.detail) return String(status || "");
+  const parts = (doc.problems || []).map((p) => p.message).filter(Boolean);
+  return parts.length ? `${doc.detail}: ${parts.join("; ")}` : doc.detail;
+};
+
 (function () {
   const STORE = "shopfloor.pop.queue";
   const root = document.getElementById("pop");
@@ -20,11 +28,18 @@
   const load = () => JSON.parse(localStorage.getItem(STORE) || "[]");
   const save = (q) => localStorage.setItem(STORE, JSON.stringify(q));
 
+  // An entry in the operator's words: the action's name, the quantity, the defect or reason chosen.
+  const names = JSON.parse(root.dataset.actions || "{}");
+  const codeNames = JSON.parse(root.dataset.codeNames || "{}");
+  function describe(e) {
+    const what = e.defect || e.reason;
+    return [names[e.action] || e.action, e.quantity, what ? codeNames[what] || what : null].filter((x) => x !== undefined && x !== null).join(" ");
+  }
   function show(text, cls) { statusEl.textContent = text; statusEl.className = "status " + cls; }
   function render() {
     queueEl.replaceChildren(...load().map((e) => {
       const li = document.createElement("li");
-      li.textContent = `${e.machine} ${e.action}${e.quantity ? " " + e.quantity : ""} ${new Date(e.ts).toLocaleTimeString()}`;
+      li.textContent = `${e.machine} ${describe(e)} ${new Date(e.ts).toLocaleTimeString(document.documentElement.lang)}`;
       return li;
     }));
   }
@@ -63,15 +78,15 @@
             window.location.reload();  // the running order changed: show the new dispatch list
             return;
           }
-          show(`${root.dataset.msgStored}: ${entry.action}${entry.quantity ? " " + entry.quantity : ""}`, "ok");
+          show(`${root.dataset.msgStored}: ${describe(entry)}`, "ok");
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
             if (el && value !== undefined && value !== null) el.textContent = value.toLocaleString();
           }
         } else {
-          let detail = "";
-          try { detail = (await response.json()).detail || ""; } catch (e) { /* not JSON */ }
-          show(`${root.dataset.msgError}: ${detail}`, "bad");
+          let doc = null;
+          try { doc = await response.json(); } catch (e) { /* not JSON */ }
+          show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad");
         }
       }
     } finally {
@@ -91,11 +106,16 @@
     const order = button.dataset.workOrder || root.dataset.workOrder;
     if (order && action !== "finish") entry.work_order = order;
     if (action === "good" || action === "scrap") {
-      if (!(qty >= 1)) { show(root.dataset.msgError, "bad"); return; }
+      if (!(qty >= 1)) { show(`${root.dataset.msgError}: ${root.dataset.msgQuantity}`, "bad"); return; }
       entry.quantity = qty;
     }
     if (action === "scrap") entry.defect = document.getElementById("defect").value;
-    if (action === "reason") entry.reason = button.dataset.reason;
+    if (action === "reason") {
+      entry.reason = button.dataset.reason;
+      // The stop is explained once the entry is queued: the question gives the screen back.
+      const question = document.getElementById("stop-question");
+      if (question) question.remove();
+    }
     const queue = load();
     queue.push(entry);
     save(queue);
@@ -114,6 +134,11 @@
     }
   });
   window.addEventListener("online", flush);
+  // An unexplained stop becomes a question after a few minutes of planned time: the page asks then.
+  if (root.dataset.askAt) {
+    const wait = Date.parse(root.dataset.askAt) - Date.now();
+    if (wait < 24 * 3600 * 1000) setTimeout(() => window.location.reload(), Math.max(wait, 0) + 1000);
+  }
   render();
   flush();
 })();
