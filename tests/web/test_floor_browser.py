@@ -207,3 +207,155 @@ def test_a_refused_action_shows_its_message_in_the_operators_language(sqlite_onl
         assert page.get_attribute("html", "lang") == lang
         expect(page.locator("p.error")).not_to_be_empty()
     page.screenshot(path=str(artefacts() / f"floor-not-found-{lang}.png"))
+
+
+# -- the board ----------------------------------------------------------------------------------------------------
+def sign_in_board(browser, base, viewport, path="/board", **context):
+    from tests.conftest import PASSWORD
+
+    page = browser.new_context(viewport=viewport, **context).new_page()
+    page.goto(f"{base}/login?next={path}")
+    page.fill("input[name=username]", "supervisor")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"{base}{path}")
+    return page
+
+
+def test_the_board_is_live_time_in_state_ticks_and_totals_follow_within_two_seconds(sqlite_only, app, live_server, browser):
+    import time
+
+    from shopfloor.actions.terminal import PopEntry, record_terminal_entry
+    from shopfloor.i18n import Translator
+
+    now = datetime.now(timezone.utc)
+    with app.state.engine.begin() as conn:
+        save_plant(conn, plant_with_shift_around(now), "test")
+        # Down for 4 min 56 s: the tile must turn to 5 min by itself, without a new event.
+        append_events(conn, [StateChange(now - timedelta(minutes=4, seconds=56), "CNC-02", MachineState.DOWN)])
+    page = sign_in_board(browser, live_server, {"width": 1280, "height": 800})
+    ko = Translator("ko", sample_plant().site.tz)
+    in_state = page.locator("#tile-CNC-02 .in-state")
+    expect(in_state).to_have_text(ko.duration(5 * 60), timeout=8000)
+    before_stamp = page.get_attribute("#summary time", "datetime")
+    assert page.inner_text(".site-gq") in ("–", "0")
+    page.wait_for_timeout(1500)  # the stream is connected
+
+    started = time.monotonic()
+    record_terminal_entry(
+        app.state.engine, "op-pin", PopEntry("k-live-1", datetime.now(timezone.utc), "WLD-01", "good", quantity=12)
+    )
+    expect(page.locator(".site-gq")).to_have_text("12", timeout=2000)
+    expect(page.locator("#tile-WLD-01 .gq")).to_have_text("12", timeout=2000)
+    took = time.monotonic() - started
+    assert took < 2.0, took
+    assert page.get_attribute("#summary time", "datetime") != before_stamp
+    # The line's OEE heading shows what the summary says for the line.
+    oee = page.get_attribute("#summary template[data-line=WELD]", "data-oee")
+    expect(page.locator(".line-oee[data-line=WELD]")).to_have_text(oee)
+    page.screenshot(path=str(artefacts() / "floor-board-1280-ko.png"), full_page=True)
+    print(f"plant total on the board {took:.2f} s after the count")
+
+
+def tiles_fit(page) -> dict:
+    return page.evaluate(
+        """() => {
+          const vw = innerWidth, vh = innerHeight, boxes = [], bad = [];
+          for (const t of document.querySelectorAll('.tile:not([hidden])')) {
+            const r = t.getBoundingClientRect();
+            boxes.push([r.left, r.top, r.right, r.bottom]);
+            if (r.left < 0 || r.top < 0 || r.right > vw + 0.5 || r.bottom > vh + 0.5) bad.push('outside ' + t.id);
+            if (t.scrollWidth > t.clientWidth + 1 || t.scrollHeight > t.clientHeight + 1) bad.push('overflow ' + t.id);
+            for (const dd of t.querySelectorAll('dd, .tile-head span')) if (dd.scrollWidth > dd.clientWidth + 1) bad.push('spill ' + t.id + ' ' + dd.textContent);
+          }
+          for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const [a, b] = [boxes[i], boxes[j]];
+            if (a[0] < b[2] - 0.5 && b[0] < a[2] - 0.5 && a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5) bad.push('overlap ' + i + ' ' + j);
+          }
+          const area = boxes.reduce((s, b) => s + (b[2] - b[0]) * (b[3] - b[1]), 0) / (vw * vh);
+          return {count: boxes.length, bad, area, scrolls: document.documentElement.scrollHeight > vh || document.documentElement.scrollWidth > vw,
+                  smallest: Math.min(...boxes.map((b) => b[3] - b[1]))};
+        }"""
+    )
+
+
+def plant_with_machines(n: int) -> Plant:
+    """The sample plant with a line of extra machines, to ``n`` machines in all."""
+    doc = sample_plant().to_dict()
+    have = sum(len(ln["machines"]) for a in doc["areas"] for ln in a["lines"])
+    extra = [{"code": f"PRS-{i:02d}", "name": f"Press {i}"} for i in range(1, n - have + 1)]
+    doc["areas"][0]["lines"].append({"code": "PRESS", "name": "Press line", "machines": extra})
+    return Plant.from_dict(doc)
+
+
+@pytest.mark.parametrize("machines", [7, 30])
+def test_tv_mode_fits_every_machine_on_one_1080p_screen(sqlite_only, app, live_server, browser, machines):
+    with app.state.engine.begin() as conn:
+        save_plant(conn, plant_with_machines(machines), "test")
+        now = datetime.now(timezone.utc)
+        append_events(conn, [StateChange(now - timedelta(minutes=7), "WLD-02", MachineState.DOWN)])
+    page = sign_in_board(browser, live_server, {"width": 1920, "height": 1080}, path="/board?tv=1")
+    assert page.locator("header.top").is_hidden()  # no menu
+    for lang in ("ko", "vi"):
+        if lang == "vi":
+            page.evaluate("document.cookie = 'sf_lang=vi; path=/'")
+            page.request.post(f"{live_server}/lang", form={"lang": "vi", "next": "/board?tv=1",
+                                                            "csrf_token": page.evaluate("document.querySelector('input[name=csrf_token]').value")})
+            page.reload()
+            page.wait_for_selector("html[lang=vi]")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(artefacts() / f"floor-board-tv-{machines}-{lang}.png"))
+        fit = tiles_fit(page)
+        assert fit["count"] == machines and fit["bad"] == [] and not fit["scrolls"], fit
+        assert fit["area"] > (0.6 if machines == 7 else 0.5), fit  # the screen is used, not a third of it
+        assert fit["smallest"] > (300 if machines == 7 else 120), fit
+    # Rotation through the lines: one line at a time, fitted the same way.
+    page.goto(f"{live_server}/board?tv=1&rotate=2")
+    page.wait_for_timeout(300)
+    first = page.evaluate("[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]")
+    assert len(first) == 1 and tiles_fit(page)["bad"] == []
+    page.wait_for_timeout(2200)
+    second = page.evaluate("[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]")
+    assert len(second) == 1 and second != first
+
+
+@pytest.mark.parametrize("lang", ["ko", "vi", "en"])
+def test_board_tiles_do_not_spill_at_1280(sqlite_only, app, live_server, browser, lang):
+    from tests.lots_data import add_master_data, start_order
+
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+    page = sign_in_board(browser, live_server, {"width": 1280, "height": 800})
+    page.click(f"button.lang[value={lang}]")
+    page.wait_for_selector(f"html[lang={lang}]")
+    fit = tiles_fit(page)
+    assert [b for b in fit["bad"] if not b.startswith("outside")] == [], fit
+    assert no_sideways_scroll(page) == []
+    assert page.locator(".legend .swatch").count() == 5
+    page.screenshot(path=str(artefacts() / f"floor-board-1280-{lang}.png"), full_page=True)
+
+
+def test_the_machine_page_shows_site_times_in_a_browser_in_utc(sqlite_only, app, live_server, browser):
+    now = stopped(app, minutes=30, machine="WLD-01")
+    page = sign_in_board(browser, live_server, {"width": 1280, "height": 800}, timezone_id="UTC")
+    page.goto(f"{live_server}/machines/WLD-01")
+    page.wait_for_selector("#timeline svg text")
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "UTC"
+    start = datetime.fromisoformat(page.get_attribute("#timeline", "data-start"))
+    end = datetime.fromisoformat(page.get_attribute("#timeline", "data-end"))
+    labels = page.eval_on_selector_all("#timeline svg text", "els => els.map(e => e.textContent)")
+    labels = [x for x in labels if len(x) == 5 and x[2] == ":"]
+
+    def hours(tz):  # the clock hours the window covers, read in ``tz``
+        first = start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        return {(first + timedelta(hours=k)).hour for k in range(int((end - first).total_seconds() // 3600) + 1)}
+
+    site, utc = hours(sample_plant().site.tz), hours(timezone.utc)
+    assert labels and site != utc
+    assert {int(x[:2]) for x in labels} <= site, (labels, site)  # the site's clock, not the browser's
+    # The machine's OEE with A, P and Q, live: its time in state ticks.
+    assert [page.inner_text(f"#tile-WLD-01 .aeq dt >> nth={i}") for i in range(3)] == ["A", "P", "Q"]
+    expect(page.locator(".legend")).to_be_visible()
+    page.screenshot(path=str(artefacts() / "floor-machine-utc-ko.png"), full_page=True)
+    assert now
