@@ -142,7 +142,7 @@ def test_a_stop_reason_is_recorded_for_the_stop(app):
     assert _tile_reason(app) == ("idle", "MATERIAL_WAIT")  # the reason given replaces it for the whole stop
     board = page_login(app, "supervisor").get("/board").text
     cnc = re.search(r'id="tile-CNC-01".*?<div class="since">(.*?)</div>', board, re.S).group(1)
-    assert re.search(r'· <span class="reason-name"[^>]*>MATERIAL_WAIT</span>$', cnc), cnc
+    assert re.search(r"· <span class=\"reason-name\"[^>]*>자재 대기</span>$", cnc), cnc  # its name, in Korean
 
 
 def _tile_reason(app) -> tuple[str, str]:

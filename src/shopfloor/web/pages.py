@@ -74,6 +74,8 @@ def page_context(
         "csrf_token": principal.session.csrf_token if principal and principal.session else None,
         "languages": LANGUAGES,
         "site_name": plant.site.name if plant else "shopfloor",
+        # A reason or defect code as people read it: its name in the page's language (else the code).
+        "code_name": (lambda code: plant.reason_name(code, lang)) if plant else (lambda code: code or ""),
         **extra,
     }
 

@@ -15,6 +15,7 @@ from shopfloor.api.deps import Principal, get_engine
 from shopfloor.errors import TerminalQuantity
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.model.reasons import ReasonCode
 from shopfloor.store import inspections as insp
 from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render
@@ -99,11 +100,12 @@ def terminal(
         ask_at=ask_at.isoformat() if ask_at else "",
         dispatch=dispatch,
         inspections=inspections,
-        defect_codes=plant.defect_codes or ("DEFECT",),
-        downtime_reasons=plant.downtime_reasons or ("OTHER",),
+        defect_codes=(plant.reasons_for("defects", chosen.code) if chosen else []) or [ReasonCode("DEFECT")],
+        downtime_reasons=(plant.reasons_for("downtime", chosen.code) if chosen else []) or [ReasonCode("OTHER")],
     )
     _ = ctx["_"]
     ctx["action_names"] = {action: _(name) for action, name in ACTION_NAMES.items()}
-    ctx.setdefault("code_names", {})
+    lang = ctx["t"].lang
+    ctx["code_names"] = {r.code: r.name(lang) for r in (*ctx["defect_codes"], *ctx["downtime_reasons"])}
     ctx["quantity_refusal"] = TerminalQuantity()
     return render(request, "terminal.html", ctx)

@@ -133,6 +133,8 @@ window.refusalText = function (doc, status) {
       field.value = step.dataset.clear ? 0 : (parseInt(field.value || "0", 10) + parseInt(step.dataset.add, 10));
     }
   });
+  // A reason's own colour (set here: the page's policy allows no style attributes in its markup).
+  for (const b of document.querySelectorAll("[data-colour]")) b.style.background = b.dataset.colour;
   window.addEventListener("online", flush);
   // An unexplained stop becomes a question after a few minutes of planned time: the page asks then.
   if (root.dataset.askAt) {
