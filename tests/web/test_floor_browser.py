@@ -359,3 +359,34 @@ def test_the_machine_page_shows_site_times_in_a_browser_in_utc(sqlite_only, app,
     expect(page.locator(".legend")).to_be_visible()
     page.screenshot(path=str(artefacts() / "floor-machine-utc-ko.png"), full_page=True)
     assert now
+
+
+# -- the machine chooser ------------------------------------------------------------------------------------------
+def test_the_chooser_shows_name_state_and_order_and_the_device_keeps_its_machine(sqlite_only, app, live_server, browser):
+    from tests.lots_data import add_master_data, start_order
+
+    stopped(app, minutes=1, machine="CNC-02")
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+    tablet = browser.new_context(viewport={"width": 412, "height": 915})
+    page = tablet.new_page()
+    pin_sign_in(page, live_server)  # in Vietnamese
+    wld = page.locator("#chooser a.pick[data-machine=WLD-01]")
+    assert "Laser welder 1" in wld.inner_text() and "WO-77 · SHELL" in wld.inner_text()
+    cnc = page.locator("#chooser a.pick[data-machine=CNC-02]")
+    assert "Hỏng" in cnc.inner_text() and "red" in cnc.get_attribute("class")
+    assert no_sideways_scroll(page) == []
+    page.screenshot(path=str(artefacts() / "floor-chooser-phone-vi.png"), full_page=True)
+    wld.click()
+    page.wait_for_selector("#mine")
+    page.click("#mine")  # this tablet is WLD-01's
+    expect(page.locator("#mine")).to_have_attribute("aria-pressed", "true")
+    page.goto(f"{live_server}/terminal")
+    page.wait_for_url(f"{live_server}/terminal?machine=WLD-01")  # it opens on its machine
+    assert page.locator("#chooser a.pick").first.get_attribute("data-machine") == "WLD-01"
+    # Another device signed in as the same operator chooses for itself.
+    other = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+    pin_sign_in(other, live_server)
+    assert other.url == f"{live_server}/terminal"
+    assert other.locator("#chooser a.pick").count() == 7

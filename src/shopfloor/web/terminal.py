@@ -81,10 +81,12 @@ def terminal(
     plant = plant_of(engine)
     chosen = next((m for m in plant.machines if m.code == machine), None)
     tile, ask, minutes, ask_at, dispatch, inspections = None, False, 0, None, [], []
+    now = datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        chooser = machine_tiles(conn, plant, now)  # each machine's name, state and order, to choose from
     if chosen is not None:
-        now = datetime.now(timezone.utc)
         with engine.connect() as conn:
-            tile = machine_tiles(conn, plant, now, [chosen.code])[0]
+            tile = next(m for m in chooser if m["code"] == chosen.code)
             dispatch = work_orders.dispatch_list(conn, chosen.code)
             inspections = _terminal_inspections(conn, chosen.code, tile, now)
         ask, minutes, ask_at = stop_question(plant, tile, now)
@@ -93,6 +95,7 @@ def terminal(
         principal,
         plant,
         machines=plant.machines,
+        chooser=chooser,
         machine=chosen,
         tile=tile,
         ask_reason=ask,

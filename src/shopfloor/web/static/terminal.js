@@ -10,6 +10,37 @@ window.refusalText = function (doc, status) {
   return parts.length ? `${doc.detail}: ${parts.join("; ")}` : doc.detail;
 };
 
+// The machines of this terminal (this device): kept in the browser, shown first in the chooser; with one, the
+// terminal opens on it.
+(function () {
+  const KEY = "shopfloor.terminal.machines";
+  const chooser = document.getElementById("chooser");
+  if (!chooser) return;
+  const mine = () => JSON.parse(localStorage.getItem(KEY) || "[]");
+  const here = new URLSearchParams(window.location.search).get("machine");
+  if (!here && mine().length === 1 && !new URLSearchParams(window.location.search).has("all")) {
+    window.location.replace(`/terminal?machine=${encodeURIComponent(mine()[0])}`);
+    return;
+  }
+  function mark() {
+    const list = mine();
+    for (const a of chooser.querySelectorAll("a.pick")) a.classList.toggle("mine", list.includes(a.dataset.machine));
+    // This terminal's machines first, in the order they were chosen.
+    const picks = [...chooser.querySelectorAll("a.pick")];
+    picks.sort((a, b) => (list.includes(b.dataset.machine) ? 1 : 0) - (list.includes(a.dataset.machine) ? 1 : 0));
+    chooser.append(...picks);
+    const button = document.getElementById("mine");
+    if (button) button.setAttribute("aria-pressed", String(list.includes(button.dataset.machine)));
+  }
+  const button = document.getElementById("mine");
+  if (button) button.addEventListener("click", () => {
+    const list = mine(), code = button.dataset.machine;
+    localStorage.setItem(KEY, JSON.stringify(list.includes(code) ? list.filter((c) => c !== code) : [...list, code]));
+    mark();
+  });
+  mark();
+})();
+
 (function () {
   const STORE = "shopfloor.pop.queue";
   const root = document.getElementById("pop");
