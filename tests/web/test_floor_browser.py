@@ -4,6 +4,7 @@ control makes the page scroll sideways from 360 to 1920 px.
 
 Screenshots go to artefacts/screenshots/floor-*.png (override with SHOPFLOOR_ARTEFACTS)."""
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -390,3 +391,59 @@ def test_the_chooser_shows_name_state_and_order_and_the_device_keeps_its_machine
     pin_sign_in(other, live_server)
     assert other.url == f"{live_server}/terminal"
     assert other.locator("#chooser a.pick").count() == 7
+
+
+# -- the languages of the floor -----------------------------------------------------------------------------------
+MISSING_GLYPHS = """(text) => {
+  // A character without a glyph in any installed font is drawn as the font's .notdef box ("tofu"), the same
+  // picture as a private-use or unassigned code point: compare each character's pixels with those.
+  const family = getComputedStyle(document.body).fontFamily;
+  const canvas = document.createElement('canvas'); canvas.width = 72; canvas.height = 72;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const draw = (ch) => { ctx.clearRect(0, 0, 72, 72); ctx.font = `48px ${family}`; ctx.fillText(ch, 8, 56);
+                         return ctx.getImageData(0, 0, 72, 72).data.join(','); };
+  const tofu = new Set([draw('\\uE000'), draw('\\u{10FFFD}'), draw('\\u{E0FFF}')]);
+  const missing = [];
+  for (const ch of new Set([...text])) {
+    if (/[\\s\\p{Cf}]/u.test(ch)) continue;  // spaces, joiners: nothing to draw
+    if (tofu.has(draw(ch))) missing.push(ch);
+  }
+  return missing;
+}"""
+
+
+def test_each_terminal_language_renders_without_a_missing_glyph(sqlite_only, app, live_server, browser):
+    from shopfloor.i18n import TERMINAL_LANGUAGES
+    from tests.lots_data import add_master_data, start_order
+
+    stopped(app, minutes=11, machine="CNC-02")
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+    page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+    pin_sign_in(page, live_server)
+    # The check finds a missing glyph when there is one (an unassigned code point).
+    assert page.evaluate(MISSING_GLYPHS, "A\U0010fffd가") == ["\U0010fffd"]
+    for lang in TERMINAL_LANGUAGES:
+        page.goto(f"{live_server}/terminal?machine=WLD-01")
+        page.click(f"button.lang[value={lang}]")
+        page.wait_for_selector(f"html[lang={lang}]")
+        page.wait_for_selector("#material")
+        text = page.inner_text("body")
+        assert page.evaluate(MISSING_GLYPHS, text) == [], lang
+        assert no_sideways_scroll(page) == [], lang
+        if lang in ("ne", "km", "my", "si", "th"):
+            assert not re.search(r"[A-Za-z]{4,}", page.inner_text("[data-action=good]")), lang  # translated
+        if lang in ("ko", "vi", "ne"):
+            page.screenshot(path=str(artefacts() / f"floor-terminal-tablet-{lang}.png"), full_page=True)
+            page.goto(f"{live_server}/terminal?machine=CNC-02")
+            expect(page.locator("#stop-question")).to_be_visible()
+            assert page.evaluate(MISSING_GLYPHS, page.inner_text("body")) == [], lang
+            page.screenshot(path=str(artefacts() / f"floor-stop-question-tablet-{lang}.png"))
+            page.goto(f"{live_server}/terminal")
+            page.screenshot(path=str(artefacts() / f"floor-chooser-tablet-{lang}.png"), full_page=True)
+    # The reason names in Nepali, from the plant file.
+    page.goto(f"{live_server}/terminal?machine=WLD-01")
+    page.click("button.lang[value=ne]")
+    page.wait_for_selector("html[lang=ne]")
+    expect(page.locator("button.reason[data-reason=LASER_FAULT]")).to_contain_text("लेजर खराबी")

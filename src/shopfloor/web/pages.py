@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
 from shopfloor.api.errors import status_of
 from shopfloor.errors import CsrfTokenWrong, DomainError, PlantNotImported, Problems
-from shopfloor.i18n import LANGUAGES, Translator, error_translation, pick_language
+from shopfloor.i18n import LANGUAGES, TERMINAL_LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant
 from shopfloor.store import accounts
 from shopfloor.store.plant import current_plant
@@ -64,7 +64,10 @@ def page_context(
     Without a plant (the hub), ``zone`` is the reader's organisation's time zone: it sets the default language
     and the zone times are shown in."""
     tz_name = plant.site.timezone if plant else (zone or "UTC")
-    lang = pick_language(principal.user.language if principal else None, request.cookies.get(LANG_COOKIE), tz_name)
+    terminal = is_terminal(request)
+    lang = pick_language(
+        principal.user.language if principal else None, request.cookies.get(LANG_COOKIE), tz_name, terminal
+    )
     t = Translator(lang, plant.site.tz if plant else ZoneInfo(zone) if zone else timezone.utc)
     return {
         "request": request,
@@ -72,12 +75,17 @@ def page_context(
         "_": t.gettext,
         "user": principal.user if principal else None,
         "csrf_token": principal.session.csrf_token if principal and principal.session else None,
-        "languages": LANGUAGES,
+        "languages": TERMINAL_LANGUAGES if terminal else LANGUAGES,
         "site_name": plant.site.name if plant else "shopfloor",
         # A reason or defect code as people read it: its name in the page's language (else the code).
         "code_name": (lambda code: plant.reason_name(code, lang)) if plant else (lambda code: code or ""),
         **extra,
     }
+
+
+def is_terminal(request: Request) -> bool:
+    """A page of the operator terminal (it speaks the terminal languages)."""
+    return request.url.path.startswith("/terminal")
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
