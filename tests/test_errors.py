@@ -52,6 +52,7 @@ KINDS = (
     errors.TooLarge,
     errors.UnsupportedMedia,
     errors.Unavailable,
+    errors.Fault,
 )
 
 

@@ -39,6 +39,7 @@ from shopfloor.live import broker
 from shopfloor.settings import Settings
 from shopfloor.store.db import open_store
 from shopfloor.web import assets, board, terminal
+from shopfloor.web import reasons as reason_pages
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
@@ -105,6 +106,7 @@ PAGE_ROUTERS = (
     sign_in_pages.router,
     board.router,
     terminal.router,
+    reason_pages.router,
 )
 
 

@@ -2085,7 +2085,61 @@ class AssetsNotInstalled(Unavailable):
     message = "browser libraries are not installed: run ./run setup"
 
 
-# == input that no store may hold (security) ===================================================================
-class TextHasNul(Invalid):
+# == input that no store may hold (security) ============================================================class TextHasNul(Invalid):
     code = "input.nul_character"
     message = "text may not contain the NUL character (code 0): remove it and try again"
+=======
+# == the floor: the server's own failures, shown as a page =====================================================
+class Fault(DomainError):
+    """The server failed on a request that was not wrong (a bug, a lost database): logged, and said so."""
+
+
+class ServerFault(Fault):
+    code = "server.fault"
+    message = "the server could not do this ({reference}); it is logged: try again or call the supervisor"
+
+
+# == the floor: reason and defect codes ========================================================================
+class ReasonKindUnknown(Invalid):
+    code = "reason.kind"
+    message = "the kind is downtime or defects, not {kind}"
+
+
+class ReasonCodeBad(Invalid):
+    code = "reason.code"
+    message = "{code} is not a code: letters or digits of any script, then '_', '.' or '-', up to 64"
+
+
+class ReasonNameBad(Invalid):
+    code = "reason.name"
+    message = "the name in {lang} must have 1 to {max} characters"
+
+
+class ReasonGroupBad(Invalid):
+    code = "reason.group"
+    message = "{group} is not a group path such as breakdown/electrical"
+
+
+class ReasonIconBad(Invalid):
+    code = "reason.icon"
+    message = "the icon must have 1 to 8 characters"
+
+
+class ReasonColourBad(Invalid):
+    code = "reason.colour"
+    message = "{colour} is not a colour such as #d93025"
+
+
+class ReasonMachineUnknown(Invalid):
+    code = "reason.machine_unknown"
+    message = "{machine} is not a machine or line of the plant"
+
+
+class ReasonExists(Conflict):
+    code = "reason.exists"
+    message = "the code {code} exists already"
+
+
+class ReasonNotFound(NotFound):
+    code = "reason.not_found"
+    message = "no code {code}"

@@ -21,6 +21,69 @@ from babel.numbers import format_decimal, format_percent
 from shopfloor.errors import DomainError, Problems, Translation
 
 LANGUAGES = {"ko": "한국어", "en": "English", "vi": "Tiếng Việt"}
+# The operator terminal speaks the languages of the people on the floor too (the employment permit system's
+# countries); its catalogs hold the terminal's texts and the refusals a terminal can show.  Each is named in
+# itself.  Supervisor and office pages stay in LANGUAGES.
+TERMINAL_LANGUAGES = {
+    **LANGUAGES,
+    "ne": "नेपाली",
+    "km": "ខ្មែរ",
+    "id": "Bahasa Indonesia",
+    "my": "မြန်မာ",
+    "th": "ไทย",
+    "uz": "Oʻzbekcha",
+    "fil": "Filipino",
+    "si": "සිංහල",
+}
+# The refusals an operator can meet at the terminal (its entries, lots, inspections, sign-in): each has its
+# message in every terminal language (tests/web/test_floor_languages.py).
+TERMINAL_ERROR_CODES = (
+    "auth.csrf",
+    "auth.role_forbidden",
+    "auth.sign_in_required",
+    "auth.throttled",
+    "auth.wrong_secret",
+    "lot.action_not_allowed",
+    "lot.final",
+    "lot.issue_order_not_running",
+    "lot.not_found",
+    "lot.not_in_bom",
+    "lot.output_order_not_running",
+    "lot.short",
+    "quantity.decimals",
+    "quantity.negative",
+    "quantity.not_finite",
+    "quantity.not_number",
+    "quantity.not_positive",
+    "quantity.too_large",
+    "request.field.missing",
+    "request.field.not_number",
+    "request.field.not_whole_number",
+    "request.field.too_large",
+    "request.field.too_long",
+    "request.field.too_small",
+    "request.invalid",
+    "sample.impossible",
+    "sample.inspected",
+    "sample.nonconforming",
+    "sample.size",
+    "sample.value_not_number",
+    "sample.values_missing",
+    "server.fault",
+    "terminal.action_unknown",
+    "terminal.clock_ahead",
+    "terminal.defect_missing",
+    "terminal.defect_unknown",
+    "terminal.entry_too_old",
+    "terminal.machine_not_stopped",
+    "terminal.quantity",
+    "terminal.reason_missing",
+    "terminal.reason_unknown",
+    "work_order.final",
+    "work_order.machine_busy",
+    "work_order.not_found",
+    "work_order.transition_not_allowed",
+)
 # The catalogs live beside the templates that use most of their messages.
 CATALOGS = Path(__file__).parent / "web" / "translations"
 
@@ -50,7 +113,7 @@ def error_catalog(lang: str) -> dict[str, tuple[str, str]]:
 def error_translation(lang: str) -> Translation:
     """Error templates in ``lang``: none where the catalog has no entry for the code, or has one for an older
     English message (the English message is shown then rather than a translation of something else)."""
-    errors = error_catalog(lang) if lang in LANGUAGES else {}
+    errors = error_catalog(lang) if lang in TERMINAL_LANGUAGES else {}
 
     def template(code: str, english: str) -> str | None:
         entry = errors.get(code)
@@ -69,11 +132,12 @@ def error_message(error: DomainError, lang: str) -> str:
 
 
 def accepted_language(header: str | None) -> str | None:
-    """The first language of an ``Accept-Language`` header that shopfloor speaks, or None."""
+    """The first language of an ``Accept-Language`` header that shopfloor speaks (a terminal's included), or None."""
     for part in (header or "").split(","):
         tag = part.split(";")[0].strip().lower()
-        if tag[:2] in LANGUAGES:
-            return tag[:2]
+        primary = tag.split("-")[0]
+        if primary in TERMINAL_LANGUAGES:
+            return primary
     return None
 
 
@@ -81,9 +145,12 @@ def default_language(timezone: str) -> str:
     return "ko" if timezone == "Asia/Seoul" else "en"
 
 
-def pick_language(user_language: str | None, cookie: str | None, timezone: str) -> str:
+def pick_language(user_language: str | None, cookie: str | None, timezone: str, terminal: bool = False) -> str:
+    """The user's language, else the browser's choice, else the site's; a terminal page may use a terminal
+    language, other pages only theirs."""
+    spoken = TERMINAL_LANGUAGES if terminal else LANGUAGES
     for lang in (user_language, cookie):
-        if lang in LANGUAGES:
+        if lang in spoken:
             return lang  # type: ignore[return-value]
     return default_language(timezone)
 

@@ -671,3 +671,43 @@ def test_the_recall_pdf_speaks_the_readers_language_and_the_sites_time(plant_sto
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert ko.gettext("Recall report") in text and "영향 로트를 투입한 작업지시" in text
     assert ko.datetime_iso(report["generated_at"]) in text and "9:30" in text and missing_glyphs(pdf) == []
+# -- reason and defect codes ------------------------------------------------------------------------------------
+def test_reason_codes_are_added_changed_and_removed(plant_store, events):
+    from shopfloor.actions import reasons as reason_actions
+    from shopfloor.errors import Problems, ReasonColourBad, ReasonExists, ReasonMachineUnknown, ReasonNotFound
+    from shopfloor.store.plant import current_plant
+
+    # A Korean code, its names, a group of the reason tree, an icon, a colour, the line it applies to.
+    saved = reason_actions.save_reason(
+        plant_store, ACTOR, "downtime", "금형교체2", names={"ko": "금형 교체", "vi": "Thay khuôn", "ne": "मोल्ड"},
+        group="setup/mould", icon="🔧", colour="#1a73e8", machines=["MOULD"], new=True,
+    )  # fmt: skip
+    assert saved["code"] == "금형교체2" and saved["machines"] == ["MOULD"]
+    with plant_store.connect() as conn:
+        plant = current_plant(conn)
+    assert plant.reason_name("금형교체2", "vi") == "Thay khuôn" and plant.reason_name("금형교체2", "th") == "금형교체2"
+    assert "금형교체2" in [r.code for r in plant.reasons_for("downtime", "NC-01")]
+    assert "금형교체2" not in [r.code for r in plant.reasons_for("downtime", "WLD-01")]  # not on a laser welder
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]["new"]) == ("reason.save", "downtime:금형교체2", True)
+    assert events == [("plant", "CHANGWON")]
+
+    reason_actions.save_reason(plant_store, ACTOR, "downtime", "금형교체2", names={"en": "Mould change"})
+    with plant_store.connect() as conn:
+        plant = current_plant(conn)
+    assert plant.reason("금형교체2").names == {"en": "Mould change"} and plant.reason("금형교체2").machines == ()
+
+    before = audit_count(plant_store)
+    with pytest.raises(ReasonExists):
+        reason_actions.save_reason(plant_store, ACTOR, "downtime", "금형교체2", new=True)
+    with pytest.raises(Problems) as refused:
+        reason_actions.save_reason(plant_store, ACTOR, "defects", "X", colour="red", machines=["NOPE"])
+    assert refused.value.problems == [ReasonColourBad(colour="red"), ReasonMachineUnknown(machine="NOPE")]
+    assert audit_count(plant_store) == before and len(events) == 2
+
+    reason_actions.delete_reason(plant_store, ACTOR, "downtime", "금형교체2")
+    with plant_store.connect() as conn:
+        assert "금형교체2" not in current_plant(conn).downtime_reasons
+    assert last_audit(plant_store)["action"] == "reason.delete" and events[-1] == ("plant", "CHANGWON")
+    with pytest.raises(ReasonNotFound):
+        reason_actions.delete_reason(plant_store, ACTOR, "downtime", "금형교체2")

@@ -92,7 +92,7 @@ def test_operator_reports_and_the_board_follows_in_three_languages(sqlite_only, 
     term.fill("#qty", "2")
     term.select_option("#defect", "POROSITY")
     term.click("[data-action=scrap]")
-    expect(term.locator("#status")).to_contain_text("scrap")
+    expect(term.locator("#status")).to_contain_text("Hàng lỗi 2")  # the action's name in the operator's language
     assert term.inner_text(".sq") == "2"
     assert term.evaluate("JSON.parse(localStorage.getItem('shopfloor.pop.queue') || '[]').length") == 0
 
@@ -118,7 +118,7 @@ def test_operator_reports_and_the_board_follows_in_three_languages(sqlite_only, 
     expect(term.locator("#status.bad")).to_have_text(f"{term.get_attribute('#pop', 'data-msg-error')}: {refusal}")
 
     board.goto(f"{base}/machines/WLD-01")
-    board.wait_for_selector("#timeline canvas")
+    board.wait_for_selector("#timeline svg")
     board.screenshot(path=str(artefacts() / "machine-tablet.png"), full_page=True)
     assert foreign == []
 

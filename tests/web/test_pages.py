@@ -141,8 +141,8 @@ def test_a_stop_reason_is_recorded_for_the_stop(app):
     assert r.status_code == 200, r.text
     assert _tile_reason(app) == ("idle", "MATERIAL_WAIT")  # the reason given replaces it for the whole stop
     board = page_login(app, "supervisor").get("/board").text
-    cnc = re.search(r'id="tile-CNC-01".*?<div class="since">([^<]*)</div>', board, re.S).group(1)
-    assert cnc.endswith("· MATERIAL_WAIT")
+    cnc = re.search(r'id="tile-CNC-01".*?<div class="since">(.*?)</div>', board, re.S).group(1)
+    assert re.search(r"· <span class=\"reason-name\"[^>]*>자재 대기</span>$", cnc), cnc  # its name, in Korean
 
 
 def _tile_reason(app) -> tuple[str, str]:

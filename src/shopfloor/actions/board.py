@@ -46,6 +46,8 @@ def machine_tiles(
 ) -> list[dict[str, Any]]:
     ids = machine_ids(conn)
     shift, window = current_window(plant, now)
+    # The shift's target so far: ideal output of its planned time up to now (breaks excluded), per machine.
+    planned_s = sum(iv.seconds for iv in plant.calendar.planned(plant.site.tz, window)) if shift else 0.0
     me = machine_events.c
     out = []
     for m in plant.machines:
@@ -71,6 +73,8 @@ def machine_tiles(
         order = work_orders.running_on(conn, m.code)
         if order is not None:
             product = order.product
+        cycle = plant.ideal_cycle(product, m.code)
+        done = work_orders.progress(conn, order.code)["good"] if order is not None else None
         el, cover = kpi_store.measure(conn, plant, [m.code], window, now)
         figures = report(el, cover)
         state = last_state.state if last_state else None
@@ -90,6 +94,8 @@ def machine_tiles(
                 "order_quantity": order.quantity if order else None,
                 # suspect lots of a recall the running order consumed: its output is made on hold
                 "recall_hold": [h["lot"] for h in lot_store.order_holds_of(conn, order.code)] if order else [],
+                "order_good": done,
+                "target": int(planned_s // cycle) if cycle and shift else None,
                 "shift": shift,
                 **{
                     name: figures[name]

@@ -290,8 +290,11 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     return out.getvalue()
 
 
-def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> str:
-    """A printable page (A4 portrait) of the report; ``t`` translates, ``when`` formats times."""
+def report_html(
+    doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " "), name=str
+) -> str:
+    """A printable page (A4 portrait) of the report; ``t`` translates, ``when`` formats times, ``name`` names a
+    reason or defect code."""
     k = doc["kpi"]
     e = escape
 
@@ -349,11 +352,11 @@ thead th {{ background: #eee; }} .none {{ color: #555; }}
     )}
 <h2>{e(t("Top downtime reasons"))}</h2>{table(
         [t("Reason"), t("Minutes"), t("Stops"), "%"],
-        [[d["category"], _num(d["value"] / 60, 1), d["count"], _num(d["share_pct"], 1)] for d in doc["downtime"]],
+        [[name(d["category"]), _num(d["value"] / 60, 1), d["count"], _num(d["share_pct"], 1)] for d in doc["downtime"]],
     )}
 <h2>{e(t("Top defect codes"))}</h2>{table(
         [t("Defect"), t("Scrap"), t("Rework"), "PPM"],
-        [[d["key"], d["scrap"], d["rework"], _num(d["ppm"])] for d in doc["defects"]],
+        [[name(d["key"]), d["scrap"], d["rework"], _num(d["ppm"])] for d in doc["defects"]],
     )}
 <h2>{e(t("Orders finished"))}</h2>{table(
         [t("Work order"), t("Product"), t("Quantity"), t("Machine"), t("Completed"), t("On time")],
@@ -363,5 +366,6 @@ thead th {{ background: #eee; }} .none {{ color: #555; }}
 </body></html>"""  # fmt: skip
 
 
-def report_pdf(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> bytes:
-    return html_to_pdf(report_html(doc, t, when))
+def report_pdf(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " "), name=str) -> bytes:
+    """``name`` gives a reason or defect code's name in the report's language."""
+    return html_to_pdf(report_html(doc, t, when, name))

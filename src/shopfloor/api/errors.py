@@ -10,6 +10,8 @@ coded problem per field.
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +26,7 @@ from shopfloor import errors as e
 from shopfloor.i18n import accepted_language, error_translation
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 # The HTTP status of each kind of refusal; the first base class of an error found here decides.
 STATUS: dict[type[e.DomainError], int] = {
@@ -37,6 +40,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.Invalid: 422,
     e.TooManyAttempts: 429,
     e.Unavailable: 503,
+    e.Fault: 500,
 }
 TITLES = {
     400: "Bad request",
@@ -49,6 +53,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Invalid request",
     429: "Too many attempts",
+    500: "Server error",
     503: "Service unavailable",
 }
 
@@ -221,6 +226,18 @@ def install(app: FastAPI, page_answer: PageAnswer | None = None) -> None:
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError):
         return await answer(request, e.OutOfRange())
+
+    @app.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception):
+        # A failure of the server itself: logged with a reference the person can quote, answered as a refusal
+        # (a page in their language for a browser); the page itself may fail when the store is what failed.
+        reference = uuid.uuid4().hex[:8]
+        log.error("request %s %s failed (reference %s)", request.method, request.url.path, reference, exc_info=exc)
+        fault = e.ServerFault(reference=reference)
+        try:
+            return await answer(request, fault)
+        except Exception:  # noqa: BLE001 - the page could not be made: the problem document, which always can
+            return problem_response(request, fault)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -68,7 +68,7 @@ def production_cmd(
     lang: LangOption = "en",
     db: DbOption = None,
 ) -> None:
-    """Shift or daily production report: output against plan, OEE with A/E/Q, downtime and defects, orders."""
+    """Shift or daily production report: output against plan, OEE with A/P/Q, downtime and defects, orders."""
     engine = store(db)
     plant, gettext, when = _plant_and_t(engine, lang)
     try:
@@ -79,7 +79,7 @@ def production_cmd(
         doc = production_report(conn, plant, report_window(plant, chosen, shift), line=line,
                                 no_reason=gettext("(no reason)"))  # fmt: skip
     if pdf:
-        pdf.write_bytes(report_pdf(doc, gettext, when))
+        pdf.write_bytes(report_pdf(doc, gettext, when, lambda code: plant.reason_name(code, lang)))
         err.print(f"PDF written to {pdf}")
     if xlsx:
         xlsx.write_bytes(report_xlsx(doc, gettext))

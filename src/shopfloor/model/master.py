@@ -55,6 +55,7 @@ from shopfloor.errors import (
     WorkCentreUnknown,
 )
 from shopfloor.model.plant import CODE_PATTERN
+from shopfloor.model.reasons import REASON_CODE
 
 ITEM_KINDS = ("raw", "component", "wip", "finished", "consumable")
 LOCATION_KINDS = ("store", "line", "wip", "shipping", "quarantine")
@@ -422,7 +423,7 @@ class _Checker:
             code = self.text(sheet, i, "code", value, max_len=CODE_MAX, code=True)
             if not code:
                 continue
-            if not CODE_PATTERN.match(code):
+            if not REASON_CODE.match(code):  # letters of any script: 금형교체 is a code
                 self.add(sheet, i, "code", ReasonCodeForm(value=repr(code)))
             self.duplicate(sheet, i, "code", code, seen, repr(code))
 

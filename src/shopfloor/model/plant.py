@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shopfloor.model.calendar import Calendar, CalendarError, calendar_from_dict
+from shopfloor.model.reasons import KINDS, ReasonCode, read_reason
 from shopfloor.model.tags import MappingError, parse_tags
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -101,6 +102,30 @@ class Plant:
     connectors: tuple[ConnectorSpec, ...] = ()
     downtime_reasons: tuple[str, ...] = ()
     defect_codes: tuple[str, ...] = ()
+    # Names, group, icon, colour and machines of the codes above that have any (``shopfloor.model.reasons``).
+    reason_details: tuple[ReasonCode, ...] = field(default=(), compare=False)
+
+    def reason(self, code: str) -> ReasonCode:
+        """The reason or defect code with its details (a bare one when it has none)."""
+        for r in self.reason_details:
+            if r.code == code:
+                return r
+        return ReasonCode(code)
+
+    def reason_name(self, code: str | None, lang: str) -> str:
+        return "" if code is None else self.reason(code).name(lang)
+
+    def reasons_for(self, kind: str, machine: str | None = None) -> list[ReasonCode]:
+        """The downtime reasons (``kind`` "downtime") or defect codes ("defects") offered at ``machine``."""
+        codes = self.downtime_reasons if kind == "downtime" else self.defect_codes
+        line = None
+        if machine is not None:
+            try:
+                line = self.machine(machine).line
+            except KeyError:
+                line = None
+        out = [self.reason(c) for c in codes]
+        return [r for r in out if machine is None or r.applies_to(machine, line)]
 
     @property
     def lines(self) -> list[Line]:
@@ -168,7 +193,12 @@ class Plant:
                 else {}
             ),
             **(
-                {"reasons": {"downtime": list(self.downtime_reasons), "defects": list(self.defect_codes)}}
+                {
+                    "reasons": {
+                        "downtime": [self.reason(c).to_dict() for c in self.downtime_reasons],
+                        "defects": [self.reason(c).to_dict() for c in self.defect_codes],
+                    }
+                }
                 if self.downtime_reasons or self.defect_codes
                 else {}
             ),
@@ -214,13 +244,15 @@ class _PlantReader:
         calendar = self._calendar(doc.get("calendar", {}))
         self._tags([m for a in areas for ln in a.lines for m in ln.machines], {p.code for p in products})
         connectors = self._connectors(doc.get("connectors"), [m for a in areas for ln in a.lines for m in ln.machines])
-        downtime, defects = self._reasons(doc.get("reasons"))
+        known = machine_codes | {ln.code for a in areas for ln in a.lines}
+        downtime, defects, details = self._reasons(doc.get("reasons"), known)
         if self.problems:
             raise PlantError(self.problems)
         assert site is not None and calendar is not None
         return Plant(
             downtime_reasons=downtime,
             defect_codes=defects,
+            reason_details=details,
             site=site,
             areas=tuple(areas),
             products=tuple(products),
@@ -228,22 +260,29 @@ class _PlantReader:
             connectors=tuple(connectors),
         )
 
-    def _reasons(self, value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Downtime reason and defect codes offered on the terminal: ``reasons: {downtime: [...], defects: [...]}``."""
+    def _reasons(self, value: Any, known: set[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[ReasonCode, ...]]:
+        """Downtime reasons and defect codes: ``reasons: {downtime: [...], defects: [...]}``, each entry a code or a
+        mapping with its names, group, icon, colour and machines (``shopfloor.model.reasons.read_reason``)."""
         if value is None:
-            return (), ()
+            return (), (), ()
         if not isinstance(value, dict):
             self.problems.append("reasons: expected a mapping with downtime and defects lists")
-            return (), ()
-        out = []
-        for key in ("downtime", "defects"):
-            codes = [
-                self._code(c, f"reasons.{key}[{i}]") for i, c in enumerate(self._list(value.get(key), f"reasons.{key}"))
+            return (), (), ()
+        for key in sorted(set(value) - set(KINDS)):
+            self.problems.append(f"reasons.{key}: unknown key (expected downtime, defects)")
+        out: list[tuple[str, ...]] = []
+        details: list[ReasonCode] = []
+        for key in KINDS:
+            read = [
+                read_reason(c, f"reasons.{key}[{i}]", known, self.problems)
+                for i, c in enumerate(self._list(value.get(key), f"reasons.{key}"))
             ]
+            codes = [r.code for r in read if r is not None]
             if len(set(codes)) != len(codes):
                 self.problems.append(f"reasons.{key}: a code appears twice")
             out.append(tuple(codes))
-        return out[0], out[1]
+            details += [r for r in read if r is not None and r.to_dict() != r.code]
+        return out[0], out[1], tuple(details)
 
     def _tags(self, machines: list[Machine], products: set[str]) -> None:
         for m in machines:

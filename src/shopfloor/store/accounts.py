@@ -32,10 +32,12 @@ from shopfloor.errors import (
     UsernameInvalid,
     UserNotFound,
 )
+from shopfloor.model.reasons import NAME_LANGUAGES
 from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import HUB_ROLES, ROLES, api_tokens, organisations, sessions, sign_in_throttle, users
 
-LANGUAGES = ("ko", "en", "vi")
+# A user's own language: any of the terminal's (an operator may read Nepali; office pages then show the site's).
+LANGUAGES = NAME_LANGUAGES
 SESSION_LIFETIME = timedelta(hours=12)
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LIMIT = 5  # failed attempts per key within the window

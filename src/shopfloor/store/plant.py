@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from shopfloor.errors import Invalid, MachineCodesTaken, PlantNotImported, SeveralSites, SiteNotFound
 from shopfloor.model.calendar import calendar_from_dict
 from shopfloor.model.plant import Area, ConnectorSpec, Line, Machine, Plant, Product, Site
+from shopfloor.model.reasons import ReasonCode
 from shopfloor.store.locks import lock_name
 from shopfloor.store.schema import (
     areas,
@@ -218,16 +219,43 @@ def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
         ConnectorSpec(name=c["name"], type=c["type"], options={k: v for k, v in c.items() if k not in ("name", "type")})
         for c in ((latest or {}).get("connectors") or [])
     )
-    reasons = (latest or {}).get("reasons") or {}
+    downtime, defects, details = _reasons((latest or {}).get("reasons") or {})
     return Plant(
         site=Site(code=site["code"], name=site["name"], timezone=site["timezone"]),
         connectors=connectors,
-        downtime_reasons=tuple(reasons.get("downtime") or ()),
-        defect_codes=tuple(reasons.get("defects") or ()),
+        downtime_reasons=downtime,
+        defect_codes=defects,
+        reason_details=details,
         areas=built_areas,
         products=built_products,
         calendar=calendar_from_dict(site["calendar"]),
     )
+
+
+def _reasons(doc: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[ReasonCode, ...]]:
+    """The reasons of a stored plant document (validated when it was saved): codes, or codes with details."""
+    out, details = [], []
+    for kind in ("downtime", "defects"):
+        codes = []
+        for entry in doc.get(kind) or ():
+            reason = ReasonCode(entry) if isinstance(entry, str) else ReasonCode(
+                entry["code"], dict(entry.get("names") or {}), entry.get("group"), entry.get("icon"),
+                entry.get("colour"), tuple(entry.get("machines") or ()),
+            )  # fmt: skip
+            codes.append(reason.code)
+            if not isinstance(entry, str):
+                details.append(reason)
+        out.append(tuple(codes))
+    return out[0], out[1], tuple(details)
+
+
+def save_reasons(conn: Connection, plant: Plant, actor: str) -> None:
+    """Store ``plant`` with new reason and defect codes as the plant's latest version, in the caller's
+    transaction: the rest of the plant (and so every rollup) is unchanged."""
+    lock_name(conn, "site", plant.site.code)
+    site_id = conn.execute(select(sites.c.id).where(sites.c.code == plant.site.code)).scalar_one()
+    now = datetime.now(timezone.utc)
+    conn.execute(insert(plant_imports).values(site_id=site_id, imported_at=now, actor=actor, document=plant.to_dict()))
 
 
 def machine_ids(conn: Connection) -> dict[str, int]:

@@ -19,7 +19,7 @@ from shopfloor.api.deps import (
     set_session_cookie,
 )
 from shopfloor.errors import CrossSiteSignIn, LanguageUnknown, SignInThrottled, WrongSecret
-from shopfloor.i18n import LANGUAGES
+from shopfloor.i18n import TERMINAL_LANGUAGES
 from shopfloor.store import accounts
 from shopfloor.store.schema import HUB_ROLES
 from shopfloor.web.pages import (
@@ -98,7 +98,8 @@ def pin_form(
     try:
         return _sign_in(request, engine, who, lambda c: accounts.check_pin(c, who, pin), "/terminal")
     except (WrongSecret, SignInThrottled) as exc:
-        return _refused(request, engine, "pin_login.html", exc, "Wrong badge or PIN.")
+        # The badge stays in its field: only the PIN is typed again.
+        return _refused(request, engine, "pin_login.html", exc, "Wrong badge or PIN.", who=who)
 
 
 @router.post("/logout")
@@ -126,8 +127,8 @@ def set_language(
     engine: Engine = Depends(get_engine),
 ) -> Response:
     """Switch the language in one tap: for the signed-in user (kept), or for this browser before sign-in."""
-    if lang not in LANGUAGES:
-        raise LanguageUnknown(language=lang, languages=list(LANGUAGES))
+    if lang not in TERMINAL_LANGUAGES:  # a terminal language shows on the terminal; other pages keep theirs
+        raise LanguageUnknown(language=lang, languages=list(TERMINAL_LANGUAGES))
     if principal is not None and principal.session is not None:
         require_csrf(principal, csrf_token)
         save_language(engine, principal.actor, principal.user, lang)

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import Engine
 
@@ -25,6 +25,8 @@ from shopfloor.web.pages import page_context, page_user, plant_of, plant_or_none
 
 router = APIRouter(include_in_schema=False)
 HEARTBEAT_S = 15.0
+# The plant's and lines' totals follow a changed tile within this many seconds (read once for all open boards).
+SUMMARY_EVERY_S = 1.0
 
 
 def _board_context(engine: Engine, plant: Plant, now: datetime) -> dict[str, Any]:
@@ -46,10 +48,19 @@ def _board_context(engine: Engine, plant: Plant, now: datetime) -> dict[str, Any
 
 
 @router.get("/board")
-def board(request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)):
+def board(
+    request: Request,
+    tv: bool = False,
+    rotate: int = Query(0, ge=0, le=3600, description="TV mode: seconds each line is shown; 0 shows all at once"),
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
+):
+    """The live board; ``tv=1`` is the kiosk mode for a screen on the wall: no menu, dark, every machine on one
+    screen in a grid fitted to it, or one line after another every ``rotate`` seconds."""
     plant = plant_of(engine)
     now = datetime.now(timezone.utc)
-    return render(request, "board.html", page_context(request, principal, plant, **_board_context(engine, plant, now)))
+    ctx = page_context(request, principal, plant, tv=tv, rotate=rotate, **_board_context(engine, plant, now))
+    return render(request, "board.html", ctx)
 
 
 def _sse(event: str, html: str) -> str:
@@ -66,15 +77,30 @@ async def board_stream(
     ctx = page_context(request, principal, plant)
     queue = broker.subscribe()
 
+    async def summary() -> str:
+        board_ctx = await _shared_summary(engine, plant)
+        return _sse("summary", templates.get_template("_summary.html").render({**ctx, **board_ctx}))
+
     async def events():
+        loop = asyncio.get_running_loop()
+        last_summary, dirty = loop.time(), False
         try:
             yield ": connected\n\n"
             while True:
+                # Totals after a change as soon as SUMMARY_EVERY_S allows, and at each heartbeat anyway (the
+                # shift's OEE moves with time even when no machine reports).
+                due = SUMMARY_EVERY_S if dirty else HEARTBEAT_S
                 try:
-                    version, code = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                    wait = max(due - (loop.time() - last_summary), 0.05)
+                    version, code = await asyncio.wait_for(queue.get(), timeout=wait)
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
+                    if plant is not None:
+                        yield await summary()
+                    else:
+                        yield ": heartbeat\n\n"
+                    last_summary, dirty = loop.time(), False
                     continue
+                dirty = True
                 changed = {code: version}
                 while not queue.empty():
                     v, c = queue.get_nowait()
@@ -83,12 +109,32 @@ async def board_stream(
                     tile = await _shared_tile(engine, plant, changed_code, changed_version)
                     html = templates.get_template("_tile.html").render({**ctx, "m": tile})
                     yield _sse(f"tile-{tile['code']}", html)
+                if plant is not None and loop.time() - last_summary >= SUMMARY_EVERY_S:  # changes without a pause
+                    yield await summary()
+                    last_summary, dirty = loop.time(), False
         finally:
             broker.unsubscribe(queue)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
+
+
+_summary_cache: dict[str, Any] = {"at": 0.0, "future": None}
+
+
+async def _shared_summary(engine: Engine, plant: Plant) -> dict[str, Any]:
+    """The plant's and lines' totals, read from the store at most once per SUMMARY_EVERY_S for all open boards."""
+    loop = asyncio.get_running_loop()
+    fut = _summary_cache["future"]
+    if fut is None or loop.time() - _summary_cache["at"] >= SUMMARY_EVERY_S * 0.9 or fut.get_loop() is not loop:
+        fut = loop.create_future()
+        _summary_cache.update(at=loop.time(), future=fut)
+        try:
+            fut.set_result(await asyncio.to_thread(_board_context, engine, plant, datetime.now(timezone.utc)))
+        except Exception as exc:  # noqa: BLE001 - every board waiting for it gets the error
+            fut.set_exception(exc)
+    return await asyncio.shield(fut)
 
 
 def _tiles(engine: Engine, plant: Plant, now: datetime, codes: list[str]) -> list[dict[str, Any]]:
@@ -143,16 +189,19 @@ def machine_page(
         for span, ev in state_segments(states, day)
     ]
     pareto = [
-        {"reason": r.category, "seconds": r.value, "count": r.count, "cumulative_pct": round(r.cumulative_pct, 1)}
+        {"reason": ctx["code_name"](r.category), "seconds": r.value, "count": r.count, "cumulative_pct": round(r.cumulative_pct, 1)}
         for r in downtime_by_reason(states, day, planned, t.gettext("(no reason)"))
     ]
     # The target is the ideal output of the product the machine is making now (its order, else its last count).
     with engine.connect() as conn:
-        product = machine_tiles(conn, plant, now, [code])[0]["product"]
+        tile = machine_tiles(conn, plant, now, [code])[0]
+    product = tile["product"]
     cycle = plant.ideal_cycle(product, code)
     target = int(3600 / cycle) if cycle else 0
     ctx.update(
         machine=machine,
+        m=tile,
+        site_zone=plant.site.timezone,
         now=now,
         window_start=day.start,
         pareto=pareto,

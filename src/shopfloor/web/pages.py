@@ -26,7 +26,7 @@ from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
 from shopfloor.api.errors import status_of
 from shopfloor.analytics.kpi import OVER_100_CAUSE
 from shopfloor.errors import CsrfTokenWrong, DomainError, PlantNotImported, Problems
-from shopfloor.i18n import LANGUAGES, Translator, error_translation, pick_language
+from shopfloor.i18n import LANGUAGES, TERMINAL_LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant
 from shopfloor.store import accounts
 from shopfloor.store.plant import current_plant
@@ -67,7 +67,10 @@ def page_context(
     Without a plant (the hub), ``zone`` is the reader's organisation's time zone: it sets the default language
     and the zone times are shown in."""
     tz_name = plant.site.timezone if plant else (zone or "UTC")
-    lang = pick_language(principal.user.language if principal else None, request.cookies.get(LANG_COOKIE), tz_name)
+    terminal = is_terminal(request)
+    lang = pick_language(
+        principal.user.language if principal else None, request.cookies.get(LANG_COOKIE), tz_name, terminal
+    )
     t = Translator(lang, plant.site.tz if plant else ZoneInfo(zone) if zone else timezone.utc)
     return {
         "request": request,
@@ -75,10 +78,17 @@ def page_context(
         "_": t.gettext,
         "user": principal.user if principal else None,
         "csrf_token": principal.session.csrf_token if principal and principal.session else None,
-        "languages": LANGUAGES,
+        "languages": TERMINAL_LANGUAGES if terminal else LANGUAGES,
         "site_name": plant.site.name if plant else "shopfloor",
+        # A reason or defect code as people read it: its name in the page's language (else the code).
+        "code_name": (lambda code: plant.reason_name(code, lang)) if plant else (lambda code: code or ""),
         **extra,
     }
+
+
+def is_terminal(request: Request) -> bool:
+    """A page of the operator terminal (it speaks the terminal languages)."""
+    return request.url.path.startswith("/terminal")
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -141,7 +151,8 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
     """A refusal met by a page (not the API): a page of its own, in the user's language.  None for the API and
     the operations routes, which answer with a problem document."""
     path = request.url.path
-    if path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/"):
+    machine_paths = path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/")
+    if machine_paths and not _browser_navigation(request):
         return None
     if request.headers.get("hx-request"):  # a fragment polled by htmx: the problem document, not a page
         return None
@@ -149,7 +160,19 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
     return await asyncio.to_thread(_refusal_page, request, error, status)
 
 
+def _browser_navigation(request: Request) -> bool:
+    """A person's browser opening the address (a link to a label, a typed URL): it asks for HTML first.  Scripts
+    (fetch, htmx) and API clients do not, and get the problem document."""
+    accept = request.headers.get("accept", "")
+    return accept.startswith("text/html") or request.headers.get("sec-fetch-mode") == "navigate"
+
+
+# The heading of an error page by its status (the message says the rest).
+ERROR_HEADINGS = {403: "Not allowed", 404: "Not found", 500: "Server error"}
+
+
 def _refusal_page(request: Request, error: DomainError, status: int) -> Response:
     ctx = page_context(request, _asker(request), plant_or_none(request.app.state.engine))
     show_refusal(ctx, error)
+    ctx["heading"] = ctx["_"](ERROR_HEADINGS.get(status, "Refused"))
     return render(request, "error.html", ctx, status)

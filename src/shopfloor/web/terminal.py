@@ -15,7 +15,10 @@ from sqlalchemy import Engine
 from shopfloor.actions.attendance import sign_in, sign_out
 from shopfloor.actions.board import machine_tiles
 from shopfloor.api.deps import Principal, ensure, get_engine
-from shopfloor.errors import DomainError
+from shopfloor.errors import DomainError, TerminalQuantity
+from shopfloor.model.intervals import Interval
+from shopfloor.model.plant import Plant
+from shopfloor.model.reasons import ReasonCode
 from shopfloor.store import attendance
 from shopfloor.store import inspections as insp
 from shopfloor.store import work_orders
@@ -23,6 +26,16 @@ from shopfloor.web.pages import page_context, page_user, plant_of, render, requi
 
 router = APIRouter(include_in_schema=False)
 STOP_QUESTION_AFTER = timedelta(minutes=3)
+# The name of each terminal action in a confirmation ("Stored: Good 5"), as on its button or figure.
+ACTION_NAMES = {
+    "start": "Start",
+    "pause": "Pause",
+    "setup": "Setup",
+    "finish": "Finish",
+    "good": "Good",
+    "scrap": "Scrap",
+    "reason": "Reason for the stop",
+}
 
 
 def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -36,6 +49,30 @@ def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetim
             continue
         out.append({"char": char, **insp.due(conn, char, machine, now)})
     return out
+
+
+def stop_question(plant: Plant, tile: dict[str, Any], now: datetime) -> tuple[bool, int, datetime | None]:
+    """Whether to ask why the machine stopped, for how many minutes of planned time it has stood, and when the
+    question becomes due if not yet.  Only an unexplained idle or down state is asked about, and only in planned
+    time: the stop counts only its planned minutes (a break or the time between shifts is not a stop to
+    explain), and nothing is asked while a break or no shift is on."""
+    since = tile.get("since")
+    if tile.get("state") not in ("idle", "down") or tile.get("reason") or since is None:
+        return False, 0, None
+    tz, calendar = plant.site.tz, plant.calendar
+    stood = sum(iv.seconds for iv in calendar.planned(tz, Interval(since, now))) if since < now else 0.0
+    minutes = int(stood // 60)
+    needed = STOP_QUESTION_AFTER.total_seconds()
+    in_planned_time = bool(calendar.planned(tz, Interval(now, now + timedelta(seconds=1))))
+    if stood >= needed and in_planned_time:
+        return True, minutes, None
+    # Not yet: the moment the planned time stood reaches the threshold (the page asks again then), within a day.
+    left = max(needed - stood, 0.0)
+    for iv in calendar.planned(tz, Interval(now, now + timedelta(days=1))):
+        if iv.seconds >= left:
+            return False, minutes, iv.start + timedelta(seconds=left)
+        left -= iv.seconds
+    return False, minutes, None
 
 
 @router.get("/terminal")
@@ -77,36 +114,39 @@ def _terminal_page(
     plant = plant_of(engine)
     signed_in: list[dict[str, Any]] = []
     chosen = next((m for m in plant.machines if m.code == machine), None)
-    tile, ask, minutes, dispatch, inspections = None, False, 0, [], []
+    tile, ask, minutes, ask_at, dispatch, inspections = None, False, 0, None, [], []
+    now = datetime.now(timezone.utc)
+    with engine.connect() as conn:
+        chooser = machine_tiles(conn, plant, now)  # each machine's name, state and order, to choose from
     if chosen is not None:
-        now = datetime.now(timezone.utc)
         with engine.connect() as conn:
-            tile = machine_tiles(conn, plant, now, [chosen.code])[0]
+            tile = next(m for m in chooser if m["code"] == chosen.code)
             dispatch = work_orders.dispatch_list(conn, chosen.code)
             inspections = _terminal_inspections(conn, chosen.code, tile, now)
             signed_in = attendance.signed_in_at(conn, chosen.code)
-        stopped_for = tile["in_state_s"] or 0
-        ask = (
-            tile["state"] in ("idle", "down")
-            and not tile["reason"]
-            and stopped_for >= STOP_QUESTION_AFTER.total_seconds()
-        )
-        minutes = int(stopped_for // 60)
+        ask, minutes, ask_at = stop_question(plant, tile, now)
     ctx = page_context(
         request,
         principal,
         plant,
         machines=plant.machines,
+        chooser=chooser,
         machine=chosen,
         tile=tile,
         ask_reason=ask,
         stop_minutes=minutes,
+        ask_at=ask_at.isoformat() if ask_at else "",
         dispatch=dispatch,
         inspections=inspections,
-        defect_codes=plant.defect_codes or ("DEFECT",),
-        downtime_reasons=plant.downtime_reasons or ("OTHER",),
+        defect_codes=(plant.reasons_for("defects", chosen.code) if chosen else []) or [ReasonCode("DEFECT")],
+        downtime_reasons=(plant.reasons_for("downtime", chosen.code) if chosen else []) or [ReasonCode("OTHER")],
         signed_in=signed_in,
     )
+    _ = ctx["_"]
+    ctx["action_names"] = {action: _(name) for action, name in ACTION_NAMES.items()}
+    lang = ctx["t"].lang
+    ctx["code_names"] = {r.code: r.name(lang) for r in (*ctx["defect_codes"], *ctx["downtime_reasons"])}
+    ctx["quantity_refusal"] = TerminalQuantity()
     status = 200
     if refusal is not None:
         status = show_refusal(ctx, refusal)

@@ -54,7 +54,8 @@ def production(
         doc = production_report(conn, plant, window, line=line, no_reason=gettext("(no reason)"))
     name = f"production-{line or plant.site.code}-{day.isoformat()}{'-' + shift if shift else ''}"
     if format == "pdf":
-        return Response(report_pdf(doc, gettext, when), media_type="application/pdf",
+        names = lambda code: plant.reason_name(code, lang)  # noqa: E731 - reasons and defects by their names
+        return Response(report_pdf(doc, gettext, when, names), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})  # fmt: skip
     if format == "xlsx":
         return Response(report_xlsx(doc, gettext), media_type=XLSX,

@@ -35,7 +35,7 @@
       if (response.status >= 500) { show(box.dataset.msgOffline, "bad"); return; }
       delete keys[what];
       const doc = await response.json().catch(() => ({}));
-      if (!response.ok) { show(`${root.dataset.msgError}: ${doc.detail || response.status}`, "bad"); return; }
+      if (!response.ok) { show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad"); return; }
       if (doc.violations && doc.violations.length) {
         show(`${box.dataset.msgOut}: ${doc.violations.map((v) => `${v.chart} ${v.rule}`).join(", ")}`, "bad");
       } else {

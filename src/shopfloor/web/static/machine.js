@@ -5,15 +5,22 @@ document.addEventListener("DOMContentLoaded", () => {
   if (timelineEl) {
     const segs = JSON.parse(timelineEl.dataset.series);
     const labels = JSON.parse(timelineEl.dataset.labels);
-    echarts.init(timelineEl).setOption({
+    // Times in the site's zone, whatever the zone of the browser that shows them (ECharts would use its own).
+    const zone = timelineEl.dataset.tz, lang = timelineEl.dataset.lang;
+    const hm = new Intl.DateTimeFormat(lang, { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const full = new Intl.DateTimeFormat(lang, { timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    echarts.init(timelineEl, null, { renderer: "svg" }).setOption({
       animation: false,
       // An element, not a string: ECharts inserts a string as HTML, and a reason is data anyone may have typed.
       tooltip: { formatter: (p) => {
         const tip = document.createElement("span");
-        tip.textContent = `${labels[p.value[3]] || p.value[3]} ${p.value[4] || ""}`;
+        tip.append(`${labels[p.value[3]] || p.value[3]} ${p.value[4] || ""}`, document.createElement("br"),
+                   `${full.format(new Date(p.value[1]))} – ${hm.format(new Date(p.value[2]))}`);
         return tip;
       } },
-      xAxis: { type: "time" }, yAxis: { type: "category", data: [""] },
+      xAxis: { type: "time", min: Date.parse(timelineEl.dataset.start), max: Date.parse(timelineEl.dataset.end),
+               axisLabel: { formatter: (value) => hm.format(new Date(value)), hideOverlap: true } },
+      yAxis: { type: "category", data: [""] },
       series: [{ type: "custom", renderItem: (params, api) => {
         const start = api.coord([api.value(1), 0]); const end = api.coord([api.value(2), 0]);
         const h = api.size([0, 1])[1] * 0.6;

@@ -41,7 +41,7 @@
     if (response.status >= 500) { show(box.dataset.msgOffline, "bad"); return null; }
     delete pending[id];
     const doc = await response.json().catch(() => ({}));
-    if (!response.ok) { show(`${root.dataset.msgError}: ${doc.detail || response.status}`, "bad"); return null; }
+    if (!response.ok) { show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad"); return null; }
     return doc;
   }
   async function issue() {

@@ -2,6 +2,45 @@
 // server confirms it is stored.  Entries are sent one at a time, in order; a resend carries the same key and
 // time, so the server stores it once.  While the network is down the entries wait here and go out when it
 // comes back.
+// A refusal's text from the server's problem document, already in the page's language (the request sent it):
+// the message, and each problem of several (a form or a request that does not match the schema).
+window.refusalText = function (doc, status) {
+  if (!doc || !doc.detail) return String(status || "");
+  const parts = (doc.problems || []).map((p) => p.message).filter(Boolean);
+  return parts.length ? `${doc.detail}: ${parts.join("; ")}` : doc.detail;
+};
+
+// The machines of this terminal (this device): kept in the browser, shown first in the chooser; with one, the
+// terminal opens on it.
+(function () {
+  const KEY = "shopfloor.terminal.machines";
+  const chooser = document.getElementById("chooser");
+  if (!chooser) return;
+  const mine = () => JSON.parse(localStorage.getItem(KEY) || "[]");
+  const here = new URLSearchParams(window.location.search).get("machine");
+  if (!here && mine().length === 1 && !new URLSearchParams(window.location.search).has("all")) {
+    window.location.replace(`/terminal?machine=${encodeURIComponent(mine()[0])}`);
+    return;
+  }
+  function mark() {
+    const list = mine();
+    for (const a of chooser.querySelectorAll("a.pick")) a.classList.toggle("mine", list.includes(a.dataset.machine));
+    // This terminal's machines first, in the order they were chosen.
+    const picks = [...chooser.querySelectorAll("a.pick")];
+    picks.sort((a, b) => (list.includes(b.dataset.machine) ? 1 : 0) - (list.includes(a.dataset.machine) ? 1 : 0));
+    chooser.append(...picks);
+    const button = document.getElementById("mine");
+    if (button) button.setAttribute("aria-pressed", String(list.includes(button.dataset.machine)));
+  }
+  const button = document.getElementById("mine");
+  if (button) button.addEventListener("click", () => {
+    const list = mine(), code = button.dataset.machine;
+    localStorage.setItem(KEY, JSON.stringify(list.includes(code) ? list.filter((c) => c !== code) : [...list, code]));
+    mark();
+  });
+  mark();
+})();
+
 (function () {
   const STORE = "shopfloor.pop.queue";
   const root = document.getElementById("pop");
@@ -20,11 +59,18 @@
   const load = () => JSON.parse(localStorage.getItem(STORE) || "[]");
   const save = (q) => localStorage.setItem(STORE, JSON.stringify(q));
 
+  // An entry in the operator's words: the action's name, the quantity, the defect or reason chosen.
+  const names = JSON.parse(root.dataset.actions || "{}");
+  const codeNames = JSON.parse(root.dataset.codeNames || "{}");
+  function describe(e) {
+    const what = e.defect || e.reason;
+    return [names[e.action] || e.action, e.quantity, what ? codeNames[what] || what : null].filter((x) => x !== undefined && x !== null).join(" ");
+  }
   function show(text, cls) { statusEl.textContent = text; statusEl.className = "status " + cls; }
   function render() {
     queueEl.replaceChildren(...load().map((e) => {
       const li = document.createElement("li");
-      li.textContent = `${e.machine} ${e.action}${e.quantity ? " " + e.quantity : ""} ${new Date(e.ts).toLocaleTimeString()}`;
+      li.textContent = `${e.machine} ${describe(e)} ${new Date(e.ts).toLocaleTimeString(document.documentElement.lang)}`;
       return li;
     }));
   }
@@ -63,18 +109,18 @@
             window.location.reload();  // the running order changed: show the new dispatch list
             return;
           }
-          show(`${root.dataset.msgStored}: ${entry.action}${entry.quantity ? " " + entry.quantity : ""}`, "ok");
+          show(`${root.dataset.msgStored}: ${describe(entry)}`, "ok");
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
             if (el && value !== undefined && value !== null) el.textContent = value.toLocaleString();
           }
         } else {
-          let problem = {};
-          try { problem = await response.json(); } catch (e) { /* not JSON */ }
-          if (problem.code === "terminal.count_implausible" && !entry.confirmed) {
+          let doc = null;
+          try { doc = await response.json(); } catch (e) { /* not JSON */ }
+          if (doc && doc.code === "terminal.count_implausible" && !entry.confirmed) {
             // A count the ideal cycle time cannot explain: the operator confirms, a supervisor approves with badge
             // and PIN; the entry then goes out again with its own key and time.
-            if (window.confirm(problem.detail)) {
+            if (window.confirm(doc.detail)) {
               const approver = window.prompt(root.dataset.msgApprover || "Supervisor badge");
               const pin = approver ? window.prompt(root.dataset.msgApproverPin || "PIN") : null;
               if (approver && pin) {
@@ -84,7 +130,7 @@
               }
             }
           }
-          show(`${root.dataset.msgError}: ${problem.detail || ""}`, "bad");
+          show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad");
         }
       }
     } finally {
@@ -104,11 +150,16 @@
     const order = button.dataset.workOrder || root.dataset.workOrder;
     if (order && action !== "finish") entry.work_order = order;
     if (action === "good" || action === "scrap") {
-      if (!(qty >= 1)) { show(root.dataset.msgError, "bad"); return; }
+      if (!(qty >= 1)) { show(`${root.dataset.msgError}: ${root.dataset.msgQuantity}`, "bad"); return; }
       entry.quantity = qty;
     }
     if (action === "scrap") entry.defect = document.getElementById("defect").value;
-    if (action === "reason") entry.reason = button.dataset.reason;
+    if (action === "reason") {
+      entry.reason = button.dataset.reason;
+      // The stop is explained once the entry is queued: the question gives the screen back.
+      const question = document.getElementById("stop-question");
+      if (question) question.remove();
+    }
     const queue = load();
     queue.push(entry);
     save(queue);
@@ -126,6 +177,8 @@
       field.value = step.dataset.clear ? 0 : (parseInt(field.value || "0", 10) + parseInt(step.dataset.add, 10));
     }
   });
+  // A reason's own colour (set here: the page's policy allows no style attributes in its markup).
+  for (const b of document.querySelectorAll("[data-colour]")) b.style.background = b.dataset.colour;
   window.addEventListener("online", flush);
   // A recall that holds the running order's output reaches this terminal live: the board's event for this
   // machine carries its tile, whose recall notice (or none) replaces the one shown.
@@ -136,6 +189,11 @@
       const held = new DOMParser().parseFromString(ev.data, "text/html").querySelector(".recall-hold");
       notice.replaceChildren(...(held ? [held] : []));
     });
+  }
+  // An unexplained stop becomes a question after a few minutes of planned time: the page asks then.
+  if (root.dataset.askAt) {
+    const wait = Date.parse(root.dataset.askAt) - Date.now();
+    if (wait < 24 * 3600 * 1000) setTimeout(() => window.location.reload(), Math.max(wait, 0) + 1000);
   }
   render();
   flush();
