@@ -2085,10 +2085,12 @@ class AssetsNotInstalled(Unavailable):
     message = "browser libraries are not installed: run ./run setup"
 
 
-# == input that no store may hold (security) ============================================================class TextHasNul(Invalid):
+# == input that no store may hold (security) ===================================================================
+class TextHasNul(Invalid):
     code = "input.nul_character"
     message = "text may not contain the NUL character (code 0): remove it and try again"
-=======
+
+
 # == the floor: the server's own failures, shown as a page =====================================================
 class Fault(DomainError):
     """The server failed on a request that was not wrong (a bug, a lost database): logged, and said so."""
