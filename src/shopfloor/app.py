@@ -37,7 +37,10 @@ from shopfloor.api.routers import (
 from shopfloor.live import broker
 from shopfloor.settings import Settings
 from shopfloor.store.db import open_store
+from shopfloor.store.first_run import has_users
 from shopfloor.web import assets, board, terminal
+from shopfloor.web import plant as plant_pages
+from shopfloor.web import setup as setup_pages
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
@@ -57,6 +60,8 @@ PUBLIC_ROUTES = {
     ("POST", "/terminal/login"),
     ("POST", "/lang"),  # a language choice; for a signed-in user it needs the CSRF token
     ("GET", "/static/vendor/{name}"),
+    ("GET", "/setup"),  # without sign-in only while the store has no user (web/setup.py), else admins only
+    ("POST", "/setup"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/pin"),
     ("GET", "/api/openapi.json"),
@@ -100,6 +105,8 @@ PAGE_ROUTERS = (
     quality_pages.router,
     report_pages.router,
     sign_in_pages.router,
+    setup_pages.router,
+    plant_pages.router,
     board.router,
     terminal.router,
 )
@@ -142,6 +149,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
         target = "/terminal/login" if exc.terminal else f"/login?next={exc.next_path}"
+        with app.state.engine.connect() as conn:
+            if not has_users(conn):  # nobody can sign in yet: the guided set-up names the first administrator
+                target = "/setup"
         return RedirectResponse(target, status_code=303)
 
     hub_routers = (hub.router, hub_pages.router) if settings.hub else ()

@@ -553,6 +553,37 @@ class InstantInvalid(Invalid):
     message = "{option} {value} is not a date (YYYY-MM-DD) or an ISO 8601 date-time"
 
 
+# -- the guided set-up and the plant pages ---------------------------------------------------------------------
+class SetupDone(Conflict):
+    code = "setup.done"
+    message = "the plant {site} is set up already: change it on the plant pages"
+
+
+class SetupNeedsAdmin(Invalid):
+    code = "setup.admin_required"
+    message = "the store has no user yet: name the first administrator and give a password"
+
+
+class PasswordsDiffer(Invalid):
+    code = "setup.passwords_differ"
+    message = "the two passwords differ"
+
+
+class PlantEntityUnknown(NotFound):
+    code = "plant.entity_unknown"
+    message = "no {kind} {code} in the plant"
+
+
+class PlantEntityExists(Conflict):
+    code = "plant.entity_exists"
+    message = "{kind} {code} exists already"
+
+
+class PlantEntityInUse(Conflict):
+    code = "plant.entity_in_use"
+    message = "{kind} {code} still holds {holds}: remove or move them first"
+
+
 # == machine events ============================================================================================
 class EventsRefused(Problems):
     code = "events.refused"
