@@ -41,6 +41,7 @@ from shopfloor.store.first_run import has_users
 from shopfloor.web import assets, board, terminal
 from shopfloor.web import plant as plant_pages
 from shopfloor.web import setup as setup_pages
+from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
@@ -107,6 +108,7 @@ PAGE_ROUTERS = (
     sign_in_pages.router,
     setup_pages.router,
     plant_pages.router,
+    work_order_pages.router,
     board.router,
     terminal.router,
 )

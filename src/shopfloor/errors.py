@@ -682,6 +682,28 @@ class OperatorUnknown(Invalid):
     message = "unknown user {operator}"
 
 
+class WorkOrdersRefused(Problems):
+    """A file of work orders with problems, each with its row and column; no order was created."""
+
+    code = "work_order.import_refused"
+    message = "the file of work orders was refused ({count} problem(s)), no order was created"
+
+
+class OrderFileUnreadable(Unreadable):
+    code = "work_order.file_unreadable"
+    message = "{file}: not an Excel workbook (.xlsx) or a CSV file ({reason})"
+
+
+class OrderDateInvalid(Invalid):
+    code = "work_order.date_invalid"
+    message = "{value} is not a date (2026-12-10, 2026.12.10, 12/10/2026 or 20261210)"
+
+
+class OrderFileEmpty(Invalid):
+    code = "work_order.file_empty"
+    message = "{file}: no order in the file"
+
+
 # == the operator terminal =====================================================================================
 class TerminalClockAhead(Invalid):
     code = "terminal.clock_ahead"

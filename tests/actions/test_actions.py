@@ -196,6 +196,34 @@ def test_the_plant_is_changed_one_entity_at_a_time(engine, events):
     assert audit_count(engine) == before and len(events) == seen
 
 
+def test_work_orders_are_reordered_and_imported(plant_store, events):
+    from shopfloor.actions.order_import import import_orders
+    from shopfloor.errors import WorkOrdersRefused
+
+    for code in ("R-1", "R-2"):
+        wo_actions.create_work_order(plant_store, ACTOR, code=code, product="DRUM-A", quantity=5, machine="WLD-01")
+    events.clear()
+    done = wo_actions.reorder_work_orders(plant_store, ACTOR, ["R-2", "R-1"])
+    assert [(o["code"], o["priority"]) for o in done] == [("R-2", 2), ("R-1", 1)]
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["detail"]) == ("work_order.reorder", {"sequence": ["R-2", "R-1"]})
+    assert sorted(events) == [("machine", "WLD-01"), ("work_order", "R-1"), ("work_order", "R-2")]
+    events.clear()
+    summary = import_orders(plant_store, ACTOR, b"order,item,qty\nI-1,DRUM-A,3\nI-2,DRUM-A,4\n", "erp.csv")
+    assert summary["created"] == 2
+    with plant_store.connect() as conn:
+        assert wo_store.get(conn, "I-2").quantity == 4
+    assert last_audit(plant_store)["action"] == "work_order.import"
+    assert sorted(events) == [("work_order", "I-1"), ("work_order", "I-2")]
+    events.clear()
+    before = audit_count(plant_store)
+    with pytest.raises(WorkOrdersRefused) as refused:
+        import_orders(plant_store, ACTOR, b"order,item,qty\nI-3,DRUM-A,3\nI-1,DRUM-A,4\n", "erp.csv")
+    assert [(p.row, p.column, p.error.code) for p in refused.value.problems] == [(3, "code", "work_order.exists")]
+    with plant_store.connect() as conn:
+        assert "I-3" not in {o.code for o in wo_store.list_orders(conn)}
+    assert audit_count(plant_store) == before and events == []
+
 def test_a_machine_photo_is_stored(engine, events):
     from shopfloor.actions.plant import set_machine_photo
     from shopfloor.errors import MediaTypeUnsupported
