@@ -40,6 +40,7 @@ from shopfloor.store.db import open_store
 from shopfloor.store.first_run import has_users
 from shopfloor.web import assets, board, terminal
 from shopfloor.web import plant as plant_pages
+from shopfloor.web import connectors as connector_pages
 from shopfloor.web import setup as setup_pages
 from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web import auth as sign_in_pages
@@ -109,6 +110,7 @@ PAGE_ROUTERS = (
     setup_pages.router,
     plant_pages.router,
     work_order_pages.router,
+    connector_pages.router,
     board.router,
     terminal.router,
 )

@@ -2082,6 +2082,31 @@ class BackupIncomplete(Invalid):
 
 
 # == machine data sources ======================================================================================
+class DiscoveryFailed(Unavailable):
+    code = "connect.unreachable"
+    message = "{endpoint} did not answer as expected ({reason})"
+
+
+class EndpointMissing(Invalid):
+    code = "connect.endpoint_missing"
+    message = "enter the {what} of the machine's data source"
+
+
+class ProtocolUnknown(Invalid):
+    code = "connect.protocol_unknown"
+    message = "{protocol} is not one of {protocols}"
+
+
+class NothingMapped(Invalid):
+    code = "connect.nothing_mapped"
+    message = "map at least one source to the state, a counter, the alarm code or a process value"
+
+
+class RoleTwice(Invalid):
+    code = "connect.role_twice"
+    message = "{role} is mapped to two sources; keep one"
+
+
 class ConnectorStatusMissing(NotFound):
     code = "connectors.no_status"
     message = "no connector status yet: the ingest (demo, serve or ingest) has not run"

@@ -292,3 +292,9 @@ def photographed(conn: Connection) -> set[str]:
         .scalars()
         .all()
     )
+
+
+def plant_version(conn: Connection) -> int | None:
+    """The number of the plant document saved last (each import or change on the pages saves one): a reader
+    that saw this number has the current plant."""
+    return conn.execute(select(plant_imports.c.id).order_by(plant_imports.c.id.desc()).limit(1)).scalar()
