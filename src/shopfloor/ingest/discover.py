@@ -35,7 +35,11 @@ DECODINGS = (
 
 
 def _plain(value: Any) -> Any:
-    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+    """A value as a page shows it: a number, text or truth value as it is, anything else as (short) text."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = str(value)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 async def opcua_browse(url: str, timeout_s: float = 4.0) -> list[dict[str, Any]]:
@@ -53,8 +57,8 @@ async def opcua_browse(url: str, timeout_s: float = 4.0) -> list[dict[str, Any]]
             nonlocal count
             out = []
             for child in await node.get_children(refs=ua.ObjectIds.HierarchicalReferences):
-                if child.nodeid == ua.NodeId(ua.ObjectIds.Server) or count >= MAX_NODES:
-                    continue
+                if child.nodeid.NamespaceIndex == 0 or count >= MAX_NODES:
+                    continue  # the standard's own nodes (Server, Aliases) are no machine's
                 count += 1
                 name = (await child.read_browse_name()).Name
                 cls = await child.read_node_class()
