@@ -224,6 +224,31 @@ def test_work_orders_are_reordered_and_imported(plant_store, events):
         assert "I-3" not in {o.code for o in wo_store.list_orders(conn)}
     assert audit_count(plant_store) == before and events == []
 
+def test_a_machine_is_connected_from_the_pages(engine, events):
+    from shopfloor.actions.connect import connect_machine, mapping
+    from shopfloor.errors import MachineNotFound
+    from shopfloor.store.plant import load_plant
+
+    import_plant(engine, ACTOR, parse_plant_document(PLANT_YAML, "plant.yaml"))
+    events.clear()
+    picks = [{"source": "ns=2;s=M1.State", "name": "State", "role": "state"},
+             {"source": "ns=2;s=M1.Count", "name": "Count", "role": "total_count"}]  # fmt: skip
+    spec, source, tags = mapping("opcua", "m1-opcua", {"url": "opc.tcp://127.0.0.1:4840/"}, picks)
+    assert connect_machine(engine, ACTOR, "M1", connector=spec, source=source, tags=tags)["connector"] == "m1-opcua"
+    with engine.connect() as conn:
+        plant = load_plant(conn)
+    assert plant.machine("M1").connector == {"name": "m1-opcua", "nodes": {"State": "ns=2;s=M1.State",
+                                                                          "Count": "ns=2;s=M1.Count"}}  # fmt: skip
+    assert [c.name for c in plant.connectors] == ["m1-opcua"] and plant.machine("M1").tags["total_count"]["bits"] == 32
+    entry = last_audit(engine)
+    assert (entry["action"], entry["target"]) == ("connector.save", "machine:M1")
+    assert sorted(events) == [("machine", "M1"), ("plant", "S")]
+    events.clear()
+    before = audit_count(engine)
+    with pytest.raises(MachineNotFound):
+        connect_machine(engine, ACTOR, "NOPE", connector=spec, source=source, tags=tags)
+    assert audit_count(engine) == before and events == []
+
 def test_a_machine_photo_is_stored(engine, events):
     from shopfloor.actions.plant import set_machine_photo
     from shopfloor.errors import MediaTypeUnsupported
