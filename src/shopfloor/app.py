@@ -38,8 +38,13 @@ from shopfloor.api.routers import (
 from shopfloor.live import broker
 from shopfloor.settings import Settings
 from shopfloor.store.db import open_store
+from shopfloor.store.first_run import has_users
 from shopfloor.web import assets, board, terminal
+from shopfloor.web import connectors as connector_pages
+from shopfloor.web import plant as plant_pages
 from shopfloor.web import reasons as reason_pages
+from shopfloor.web import setup as setup_pages
+from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
@@ -60,6 +65,8 @@ PUBLIC_ROUTES = {
     ("POST", "/terminal/login"),
     ("POST", "/lang"),  # a language choice; for a signed-in user it needs the CSRF token
     ("GET", "/static/vendor/{name}"),
+    ("GET", "/setup"),  # without sign-in only while the store has no user (web/setup.py), else admins only
+    ("POST", "/setup"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/pin"),
     ("GET", "/api/openapi.json"),
@@ -104,14 +111,24 @@ PAGE_ROUTERS = (
     report_pages.router,
     user_pages.router,
     sign_in_pages.router,
+    setup_pages.router,
+    plant_pages.router,
+    work_order_pages.router,
+    connector_pages.router,
     board.router,
     terminal.router,
     reason_pages.router,
 )
 
 
-def _sign_in_page(next_path: str, terminal: bool) -> RedirectResponse:
-    return RedirectResponse("/terminal/login" if terminal else f"/login?next={next_path}", status_code=303)
+def _sign_in_page(engine: Engine, next_path: str, terminal: bool) -> RedirectResponse:
+    """Where a request without a signed-in user goes: the sign-in page, or the guided set-up while nobody can sign
+    in yet (it names the first administrator)."""
+    target = "/terminal/login" if terminal else f"/login?next={next_path}"
+    with engine.connect() as conn:
+        if not has_users(conn):
+            target = "/setup"
+    return RedirectResponse(target, status_code=303)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -150,7 +167,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
-        return _sign_in_page(exc.next_path, exc.terminal)
+        return _sign_in_page(app.state.engine, exc.next_path, exc.terminal)
 
     # Outermost: a request's body is read only once its sender is known, and no more of it than its route takes.
     app.add_middleware(
@@ -159,7 +176,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         public=PUBLIC_ROUTES,
         body_limit=settings.max_body_kb * 1024,
         upload_limit=settings.max_upload_mb * 2**20,
-        page_login=lambda request: _sign_in_page(request.url.path, request.url.path.startswith("/terminal")),
+        page_login=lambda request: _sign_in_page(
+            app.state.engine, request.url.path, request.url.path.startswith("/terminal")
+        ),
         headers={**SECURITY_HEADERS, "Content-Security-Policy": CSP},
     )
 

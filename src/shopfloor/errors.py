@@ -558,6 +558,37 @@ class InstantInvalid(Invalid):
     message = "{option} {value} is not a date (YYYY-MM-DD) or an ISO 8601 date-time"
 
 
+# -- the guided set-up and the plant pages ---------------------------------------------------------------------
+class SetupDone(Conflict):
+    code = "setup.done"
+    message = "the plant {site} is set up already: change it on the plant pages"
+
+
+class SetupNeedsAdmin(Invalid):
+    code = "setup.admin_required"
+    message = "the store has no user yet: name the first administrator and give a password"
+
+
+class PasswordsDiffer(Invalid):
+    code = "setup.passwords_differ"
+    message = "the two passwords differ"
+
+
+class PlantEntityUnknown(NotFound):
+    code = "plant.entity_unknown"
+    message = "no {kind} {code} in the plant"
+
+
+class PlantEntityExists(Conflict):
+    code = "plant.entity_exists"
+    message = "{kind} {code} exists already"
+
+
+class PlantEntityInUse(Conflict):
+    code = "plant.entity_in_use"
+    message = "{kind} {code} still holds {holds}: remove or move them first"
+
+
 # == machine events ============================================================================================
 class EventsRefused(Problems):
     code = "events.refused"
@@ -654,6 +685,28 @@ class NothingToAssign(Invalid):
 class OperatorUnknown(Invalid):
     code = "work_order.operator_unknown"
     message = "unknown user {operator}"
+
+
+class WorkOrdersRefused(Problems):
+    """A file of work orders with problems, each with its row and column; no order was created."""
+
+    code = "work_order.import_refused"
+    message = "the file of work orders was refused ({count} problem(s)), no order was created"
+
+
+class OrderFileUnreadable(Unreadable):
+    code = "work_order.file_unreadable"
+    message = "{file}: not an Excel workbook (.xlsx) or a CSV file ({reason})"
+
+
+class OrderDateInvalid(Invalid):
+    code = "work_order.date_invalid"
+    message = "{value} is not a date (2026-12-10, 2026.12.10, 12/10/2026 or 20261210)"
+
+
+class OrderFileEmpty(Invalid):
+    code = "work_order.file_empty"
+    message = "{file}: no order in the file"
 
 
 # == the operator terminal =====================================================================================
@@ -2069,6 +2122,31 @@ class BackupIncomplete(Invalid):
 
 
 # == machine data sources ======================================================================================
+class DiscoveryFailed(Unavailable):
+    code = "connect.unreachable"
+    message = "{endpoint} did not answer as expected ({reason})"
+
+
+class EndpointMissing(Invalid):
+    code = "connect.endpoint_missing"
+    message = "enter the {what} of the machine's data source"
+
+
+class ProtocolUnknown(Invalid):
+    code = "connect.protocol_unknown"
+    message = "{protocol} is not one of {protocols}"
+
+
+class NothingMapped(Invalid):
+    code = "connect.nothing_mapped"
+    message = "map at least one source to the state, a counter, the alarm code or a process value"
+
+
+class RoleTwice(Invalid):
+    code = "connect.role_twice"
+    message = "{role} is mapped to two sources; keep one"
+
+
 class ConnectorStatusMissing(NotFound):
     code = "connectors.no_status"
     message = "no connector status yet: the ingest (demo, serve or ingest) has not run"

@@ -162,6 +162,124 @@ def test_the_plant_is_imported(engine, events):
 PLANT_YAML = "site: {code: S, timezone: UTC}\nareas: [{code: A, lines: [{code: L, machines: [{code: M1}]}]}]\n"
 
 
+# -- the guided set-up and the plant pages ----------------------------------------------------------------------
+def test_the_first_plant_and_administrator_are_set_up(engine, events):
+    from shopfloor.actions.setup import set_up_plant
+    from shopfloor.errors import SetupDone, SetupNeedsAdmin
+
+    plant = parse_plant_document(PLANT_YAML, "plant.yaml")
+    with pytest.raises(SetupNeedsAdmin):
+        set_up_plant(engine, ACTOR, plant)
+    assert events == [] and audit_count(engine) == 0
+    summary = set_up_plant(engine, "user:kim", plant, admin={"username": "kim", "password": "correct horse 1"})
+    assert (summary["admin"], summary["site"], summary["machines"]) == ("kim", "S", 1)
+    with engine.connect() as conn:
+        assert accounts.by_username(conn, "kim").role == "admin"
+        entries = [(e["action"], e["target"], e["actor"]) for e in audit.entries(conn, 5)]
+    assert entries == [("plant.setup", "site:S", "user:kim"), ("user.create", "user:kim", "user:kim")]
+    assert sorted(events) == [("machine", "M1"), ("plant", "S"), ("user", "kim")]
+    with pytest.raises(SetupDone):
+        set_up_plant(engine, ACTOR, plant)
+    assert audit_count(engine) == 2
+
+
+def test_the_plant_is_changed_one_entity_at_a_time(engine, events):
+    from shopfloor.actions.plant import edit_plant
+    from shopfloor.errors import PlantEntityInUse, PlantFileRefused
+    from shopfloor.store.plant import load_plant
+
+    import_plant(engine, ACTOR, parse_plant_document(PLANT_YAML, "plant.yaml"))
+    events.clear()
+    edit_plant(engine, ACTOR, "line", "L2", {"name": "Press", "area": "A"}, new=True)
+    edit_plant(engine, ACTOR, "machine", "M2", {"name": "Press 2", "type": "press", "line": "L2"}, new=True)
+    edit_plant(engine, ACTOR, "extra_shift", "2026-12-05/Sat", {"date": "2026-12-05", "name": "Sat",
+                                                                 "start": "08:00", "end": "12:00"})  # fmt: skip
+    with engine.connect() as conn:
+        plant = load_plant(conn)
+    assert plant.machine("M2").kind == "press" and plant.machine("M2").line == "L2"
+    assert [(d.isoformat(), s.name) for d, s in plant.calendar.extra_shifts] == [("2026-12-05", "Sat")]
+    entry = last_audit(engine)
+    assert (entry["action"], entry["target"]) == ("plant.extra_shift.save", "extra_shift:2026-12-05/Sat")
+    assert ("plant", "S") in events and ("machine", "M2") in events
+    # Refused as the YAML import refuses, and refused while it holds something: nothing written, nothing sent.
+    before, seen = audit_count(engine), len(events)
+    with pytest.raises(PlantFileRefused) as refused:
+        edit_plant(engine, ACTOR, "shift", "Day", {"start": "25:00", "end": "17:00", "days": ["mon"]})
+    assert [p.params["where"] for p in refused.value.problems] == ["calendar.shifts[0].start"]
+    with pytest.raises(PlantEntityInUse):
+        edit_plant(engine, ACTOR, "line", "L2")
+    assert audit_count(engine) == before and len(events) == seen
+
+
+def test_work_orders_are_reordered_and_imported(plant_store, events):
+    from shopfloor.actions.order_import import import_orders
+    from shopfloor.errors import WorkOrdersRefused
+
+    for code in ("R-1", "R-2"):
+        wo_actions.create_work_order(plant_store, ACTOR, code=code, product="DRUM-A", quantity=5, machine="WLD-01")
+    events.clear()
+    done = wo_actions.reorder_work_orders(plant_store, ACTOR, ["R-2", "R-1"])
+    assert [(o["code"], o["priority"]) for o in done] == [("R-2", 2), ("R-1", 1)]
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["detail"]) == ("work_order.reorder", {"sequence": ["R-2", "R-1"]})
+    assert sorted(events) == [("machine", "WLD-01"), ("work_order", "R-1"), ("work_order", "R-2")]
+    events.clear()
+    summary = import_orders(plant_store, ACTOR, b"order,item,qty\nI-1,DRUM-A,3\nI-2,DRUM-A,4\n", "erp.csv")
+    assert summary["created"] == 2
+    with plant_store.connect() as conn:
+        assert wo_store.get(conn, "I-2").quantity == 4
+    assert last_audit(plant_store)["action"] == "work_order.import"
+    assert sorted(events) == [("work_order", "I-1"), ("work_order", "I-2")]
+    events.clear()
+    before = audit_count(plant_store)
+    with pytest.raises(WorkOrdersRefused) as refused:
+        import_orders(plant_store, ACTOR, b"order,item,qty\nI-3,DRUM-A,3\nI-1,DRUM-A,4\n", "erp.csv")
+    assert [(p.row, p.column, p.error.code) for p in refused.value.problems] == [(3, "code", "work_order.exists")]
+    with plant_store.connect() as conn:
+        assert "I-3" not in {o.code for o in wo_store.list_orders(conn)}
+    assert audit_count(plant_store) == before and events == []
+
+def test_a_machine_is_connected_from_the_pages(engine, events):
+    from shopfloor.actions.connect import connect_machine, mapping
+    from shopfloor.errors import MachineNotFound
+    from shopfloor.store.plant import load_plant
+
+    import_plant(engine, ACTOR, parse_plant_document(PLANT_YAML, "plant.yaml"))
+    events.clear()
+    picks = [{"source": "ns=2;s=M1.State", "name": "State", "role": "state"},
+             {"source": "ns=2;s=M1.Count", "name": "Count", "role": "total_count"}]  # fmt: skip
+    spec, source, tags = mapping("opcua", "m1-opcua", {"url": "opc.tcp://127.0.0.1:4840/"}, picks)
+    assert connect_machine(engine, ACTOR, "M1", connector=spec, source=source, tags=tags)["connector"] == "m1-opcua"
+    with engine.connect() as conn:
+        plant = load_plant(conn)
+    assert plant.machine("M1").connector == {"name": "m1-opcua", "nodes": {"State": "ns=2;s=M1.State",
+                                                                          "Count": "ns=2;s=M1.Count"}}  # fmt: skip
+    assert [c.name for c in plant.connectors] == ["m1-opcua"] and plant.machine("M1").tags["total_count"]["bits"] == 32
+    entry = last_audit(engine)
+    assert (entry["action"], entry["target"]) == ("connector.save", "machine:M1")
+    assert sorted(events) == [("machine", "M1"), ("plant", "S")]
+    events.clear()
+    before = audit_count(engine)
+    with pytest.raises(MachineNotFound):
+        connect_machine(engine, ACTOR, "NOPE", connector=spec, source=source, tags=tags)
+    assert audit_count(engine) == before and events == []
+
+def test_a_machine_photo_is_stored(engine, events):
+    from shopfloor.actions.plant import set_machine_photo
+    from shopfloor.errors import MediaTypeUnsupported
+    from shopfloor.store.plant import photo
+
+    import_plant(engine, ACTOR, parse_plant_document(PLANT_YAML, "plant.yaml"))
+    events.clear()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    assert set_machine_photo(engine, ACTOR, "M1", png)["content_type"] == "image/png"
+    with engine.connect() as conn:
+        assert photo(conn, "M1") == ("image/png", png)
+    assert (last_audit(engine)["action"], events) == ("plant.machine.photo", [("machine", "M1")])
+    with pytest.raises(MediaTypeUnsupported):
+        set_machine_photo(engine, ACTOR, "M1", b"<svg/>")
+
+
 def test_master_data_is_imported(plant_store, events):
     content = b"code,name,kind\nWH-9,Kho,store\n"
     summary = master_data.import_master(plant_store, ACTOR, content, "locations.csv")

@@ -161,3 +161,55 @@ def test_overlapping_shifts_are_refused_because_their_time_would_count_twice():
 def test_bad_shifts_are_refused_with_a_reason(shift, message):
     with pytest.raises(CalendarError, match=message):
         calendar_from_dict({"shifts": [shift]})
+
+
+# -- extra shifts: a shift worked on one date only ---------------------------------------------------------------
+def test_an_extra_saturday_shift_counts_on_its_date_only():
+    # Day shift mon-fri 06:00-14:00 with 60 min of breaks; an extra Saturday 2026-12-05 08:00-12:00 with a 15 min
+    # break.  Hand count, Asia/Seoul: Saturday 5 Dec planned = 4 h - 15 min = 3 h 45 min = 13 500 s; Saturday 12 Dec
+    # has no shift at all; the extra shift of a holiday still counts (worked on purpose).
+    cal = calendar_from_dict(
+        {
+            "shifts": [DAY],
+            "holidays": ["2026-12-07"],
+            "extra_shifts": [
+                {"date": "2026-12-05", "name": "Sat", "start": "08:00", "end": "12:00",
+                 "breaks": [{"start": "10:00", "end": "10:15"}]},
+                {"date": "2026-12-07", "name": "Catch-up", "start": "09:00", "end": "11:00"},
+            ],
+        }
+    )  # fmt: skip
+    tz = ZoneInfo("Asia/Seoul")
+
+    def planned_on(day: int) -> float:
+        start = datetime(2026, 12, day, tzinfo=tz)
+        return total_seconds(cal.planned(tz, Interval(start, start + timedelta(days=1))))
+
+    assert planned_on(5) == 13_500
+    assert planned_on(12) == 0
+    assert planned_on(7) == 7_200  # the holiday cancels the Day shift, not the extra one
+    assert planned_on(8) == 8 * 3600 - 60 * 60
+    assert calendar_from_dict(cal.to_dict()) == cal
+
+
+def test_an_extra_shift_is_checked_like_a_shift():
+    with pytest.raises(CalendarError) as bad:
+        calendar_from_dict(
+            {
+                "shifts": [DAY],
+                "extra_shifts": [
+                    {"date": "2026-12-32", "name": "X", "start": "08:00", "end": "12:00"},
+                    {"date": "2026-12-05", "name": "Y", "start": "08:00", "end": "12:00",
+                     "breaks": [{"start": "13:00", "end": "13:30"}]},
+                ],
+            }
+        )  # fmt: skip
+    assert bad.value.problems == [
+        ".extra_shifts[0].date: '2026-12-32' is not a date YYYY-MM-DD",
+        ".extra_shifts[1].breaks[0]: break 13:00-13:30 is not inside the shift 08:00-12:00",
+    ]
+    with pytest.raises(CalendarError) as overlap:  # Tuesday 8 Dec has the Day shift 06:00-14:00
+        calendar_from_dict(
+            {"shifts": [DAY], "extra_shifts": [{"date": "2026-12-08", "name": "Z", "start": "12:00", "end": "16:00"}]}
+        )
+    assert overlap.value.problems == [".shifts: shift 'Day' overlaps shift 'Z' (their time would be counted twice)"]

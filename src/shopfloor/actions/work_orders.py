@@ -122,3 +122,18 @@ def _busy(engine: Engine, code: str, target: Status, machine: str | None) -> Mac
         where = machine or store.get(conn, code).machine
         running = store.running_on(conn, where) if where else None
     return MachineBusy(running=running.code, machine=where) if running is not None else None
+
+
+def reorder_work_orders(engine: Engine, actor: str, codes: list[str]) -> list[dict[str, Any]]:
+    """Put orders in a new sequence: the first gets the highest priority (the dispatch list of a machine shows
+    the highest first).  Orders already started keep theirs and are refused."""
+    with change(engine, actor) as c:
+        plant = c.plant()
+        out = []
+        for rank, code in enumerate(codes):
+            order = store.assign(c.conn, plant, code, actor, priority=len(codes) - rank)
+            out.append(order)
+        c.audit("work_order.reorder", "work_orders", {"sequence": codes})
+        c.publish("work_order", *codes)
+        c.publish("machine", *(o.machine for o in out))
+        return [order_with_progress(c.conn, o) for o in out]

@@ -33,9 +33,10 @@ from shopfloor.ingest.writer import MAPPER_STATE_KEY, IngestWriter, WriterEmit, 
 from shopfloor.live import broker
 from shopfloor.model.plant import Plant
 from shopfloor.store.db import open_store
-from shopfloor.store.plant import load_plant
+from shopfloor.store.plant import load_plant, plant_version
 
 log = logging.getLogger(__name__)
+PLANT_EVERY_S = 2.0  # how often the ingest looks for a changed plant (connectors saved on the pages)
 
 
 def open_when_reachable(url: str | None, retry_s: float = 2.0) -> tuple[Engine, Plant]:
@@ -70,8 +71,11 @@ async def run_ingest(
     only: set[str] | None = None,
     worker: str | None = None,
     status_every_s: float = STATUS_EVERY_S,
+    plant_every_s: float = PLANT_EVERY_S,
 ) -> None:
-    """Run the connectors of the plant file (or those in ``only``) into the store until SIGTERM or SIGINT;
+    """Run the connectors of the plant file (or those in ``only``) into the store until SIGTERM or SIGINT,
+    following the plant as it changes in the store (looked at every ``plant_every_s``: a connector saved on the
+    pages runs without a restart);
     raises ``ConnectorConfigError`` after a clean stop when a connector's configuration cannot work.  A worker
     running some connectors keeps its mapping state under its own key; ``worker`` (default: from the host name
     and the buffer folder) names it."""
@@ -96,14 +100,39 @@ async def run_ingest(
     # The boards of the web processes hear of each committed batch's machines, through PostgreSQL.
     emit = writer.emit_for_connector(lambda signals: broker.publish(s.machine for s in signals))
     fatal: list[ConnectorConfigError] = []
-    tasks = [asyncio.create_task(_supervise(c, emit, fatal, stop), name=f"connector-{c.name}") for c in built]
+    running = {c.name: (_signature(plant, c.name), c) for c in built}
+    tasks = {c.name: asyncio.create_task(_supervise(c, emit, fatal, stop), name=f"connector-{c.name}") for c in built}
+
+    def follow(changed: Plant) -> None:
+        """The plant changed in the store (a connector saved on the pages): run what it says now, restarting
+        only the connectors whose configuration or machines changed."""
+        wanted = {spec.name for spec in changed.connectors if only is None or spec.name in only}
+        fresh = {c.name: c for c in build_connectors(changed, None, wanted, worker)}
+        writer.use_plant(changed)
+        for name in list(tasks):
+            if name not in fresh or _signature(changed, name) != running[name][0]:
+                tasks.pop(name).cancel()
+                built.remove(running.pop(name)[1])
+                log.info("connector %s stopped: the plant changed", name)
+        for name, c in fresh.items():
+            if name in tasks:
+                continue
+            if hasattr(c, "quarantine"):
+                c.quarantine = writer.quarantine  # type: ignore[attr-defined]
+            running[name] = (_signature(changed, name), c)
+            built.append(c)
+            tasks[name] = asyncio.create_task(_supervise(c, emit, fatal, stop), name=f"connector-{name}")
+            log.info("connector %s started: the plant changed", name)
+
+    watch = asyncio.create_task(_follow_plant(engine, follow, plant_every_s))
     status = asyncio.create_task(publish_status(engine, built, writer, status_every_s, worker))
     try:
         await stop.wait()
     finally:
-        for task in tasks:
+        watch.cancel()
+        for task in tasks.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(watch, *tasks.values(), return_exceptions=True)
         status.cancel()
         await asyncio.gather(status, return_exceptions=True)
         await writer.stop()
@@ -116,6 +145,37 @@ async def run_ingest(
                 loop.remove_signal_handler(signum)
     if fatal:
         raise fatal[0]
+
+
+def _signature(plant: Plant, name: str) -> str:
+    """What a connector is made of: its options and its machines' sources (a change restarts it)."""
+    spec = next((c for c in plant.connectors if c.name == name), None)
+    machines = {m.code: m.connector for m in plant.machines_of(name)}
+    return repr((spec.type, sorted(spec.options.items()), sorted(machines.items())) if spec else None)
+
+
+def _load_changed(engine: Engine, seen: int | None) -> tuple[int | None, Plant | None]:
+    with engine.connect() as conn:
+        version = plant_version(conn)
+        return version, (load_plant(conn) if version != seen else None)
+
+
+async def _follow_plant(engine: Engine, follow, every_s: float) -> None:
+    """Call ``follow(plant)`` each time another plant document is saved in the store."""
+    version, _ = await asyncio.to_thread(_load_changed, engine, None)
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            now, changed = await asyncio.to_thread(_load_changed, engine, version)
+        except (OperationalError, DBAPIError):
+            continue  # the store does not answer: the connectors go on as they are
+        if changed is None:
+            continue
+        version = now
+        try:
+            follow(changed)
+        except (ValueError, ConnectorConfigError) as exc:  # a configuration that cannot run: the rest go on
+            log.error("the changed plant's connectors were not all started: %s", exc)
 
 
 async def _supervise(connector: Connector, emit: WriterEmit, fatal: list[ConnectorConfigError], stop: asyncio.Event):

@@ -74,6 +74,22 @@ def build_connectors(
     return out
 
 
+HISTORY_KEPT = 50  # connections and disconnections kept per worker
+
+
+def note_changes(connectors: list[Any], seen: dict[str, bool], history: list[dict[str, Any]]) -> None:
+    """Append to ``history`` each connector that connected or lost its connection since ``seen`` (its last
+    state, updated), with the error it reported; the oldest entries beyond ``HISTORY_KEPT`` are dropped."""
+    now = datetime.now(timezone.utc).isoformat()
+    for c in connectors:
+        st = c.status
+        if st.name in seen and seen[st.name] != st.connected:
+            history.append({"at": now, "connector": st.name, "connected": st.connected,
+                            "error": None if st.connected else st.last_error})  # fmt: skip
+        seen[st.name] = st.connected
+    del history[:-HISTORY_KEPT]
+
+
 def save_status(
     engine: Engine,
     connectors: list[Any],
@@ -81,6 +97,7 @@ def save_status(
     worker: str = "main",
     every_s: float = STATUS_EVERY_S,
     stopped: bool = False,
+    history: list[dict[str, Any]] | None = None,
 ) -> None:
     # Imported here: the writer imports this module's status keys, so a top-level import would be a cycle.
     from shopfloor.ingest.writer import _upsert_state
@@ -93,6 +110,7 @@ def save_status(
         "stopped": stopped,
         "buffered": buffered,
         "connectors": [c.status.as_dict() for c in connectors],
+        "history": list(history or []),
     }
     with writing(engine) as conn:
         _upsert_state(conn, f"{STATUS_KEY}/{worker}", doc)
@@ -110,7 +128,9 @@ def load_status(engine: Engine, now: datetime | None = None) -> dict[str, Any] |
     docs = [doc for (doc,) in rows if isinstance(doc, dict) and "connectors" in doc]
     if not docs:
         return None
-    out: dict[str, Any] = {"at": max(d["at"] for d in docs), "buffered": 0, "connectors": [], "workers": []}
+    out: dict[str, Any] = {"at": max(d["at"] for d in docs), "buffered": 0, "connectors": [], "workers": [],
+                           "history": sorted((h for d in docs for h in d.get("history") or []),
+                                             key=lambda h: h["at"], reverse=True)}  # fmt: skip
     for doc in docs:
         reported = datetime.fromisoformat(doc["at"])
         every = float(doc.get("every_s") or STATUS_EVERY_S)
@@ -131,11 +151,14 @@ async def publish_status(
     """Save the connectors' status every ``every_s``; a store that cannot be reached is noted and tried again
     (the data itself goes to the disk buffer meanwhile: a status is never a reason to stop)."""
     failing = False
+    seen: dict[str, bool] = {}
+    history: list[dict[str, Any]] = []
     while True:
         for c in connectors:
             c.status.buffered = writer.buffered
+        note_changes(connectors, seen, history)
         try:
-            await asyncio.to_thread(save_status, engine, connectors, writer.buffered, worker, every_s)
+            await asyncio.to_thread(save_status, engine, connectors, writer.buffered, worker, every_s, False, history)
         except (OperationalError, DBAPIError) as exc:
             if not failing:
                 log.warning("connector status not saved (the store does not answer): %s", str(exc).splitlines()[0])

@@ -317,6 +317,13 @@ class IngestWriter:
         self._ids = self._machine_ids_or_empty()
         self._sqlite = engine.dialect.name == "sqlite"
 
+    def use_plant(self, plant: Plant) -> None:
+        """Map with a changed plant (machines or tags added on the pages) from the next batch on; the counter
+        baselines and filters of the machines already known are kept."""
+        mapper = SignalMapper(plant, self.mapper.state())
+        self.plant, self.mapper, self._watched = plant, mapper, spc_monitor.watched(plant)
+        self._ids = self._machine_ids_or_empty()
+
     def _machine_ids_or_empty(self) -> dict[str, int]:
         try:
             with self.engine.connect() as conn:

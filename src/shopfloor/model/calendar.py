@@ -134,6 +134,8 @@ def local_periods(tz: ZoneInfo, window: Interval, unit: str) -> list[Interval]:
 class Calendar:
     shifts: tuple[Shift, ...]
     holidays: frozenset[date] = frozenset()
+    # Exceptions: a shift worked on one date only (a Saturday this week), in addition to the regular ones.
+    extra_shifts: tuple[tuple[date, Shift], ...] = ()
 
     def occurrences(self, tz: ZoneInfo, window: Interval) -> list[ShiftOccurrence]:
         """Every shift occurrence that overlaps ``window``, in start order."""
@@ -142,10 +144,10 @@ class Calendar:
         out: list[ShiftOccurrence] = []
         day = local_first
         while day <= local_last:
-            if day not in self.holidays:
-                for shift in self.shifts:
-                    if day.weekday() not in shift.days:
-                        continue
+            extras = [shift for on, shift in self.extra_shifts if on == day]
+            if day not in self.holidays or extras:
+                regular = [] if day in self.holidays else [s for s in self.shifts if day.weekday() in s.days]
+                for shift in regular + extras:
                     ls, le = shift._local_span(day)
                     span = Interval(_to_utc(ls, tz), _to_utc(le, tz))
                     if span.end <= window.start or span.start >= window.end:
@@ -184,6 +186,24 @@ class Calendar:
                 for s in self.shifts
             ],
             "holidays": [d.isoformat() for d in sorted(self.holidays)],
+            **(
+                {
+                    "extra_shifts": [
+                        {
+                            "date": on.isoformat(),
+                            "name": s.name,
+                            "start": s.start.strftime("%H:%M"),
+                            "end": s.end.strftime("%H:%M"),
+                            "breaks": [
+                                {"start": b.start.strftime("%H:%M"), "end": b.end.strftime("%H:%M")} for b in s.breaks
+                            ],
+                        }
+                        for on, s in sorted(self.extra_shifts, key=lambda e: (e[0], e[1].start))
+                    ]
+                }
+                if self.extra_shifts
+                else {}
+            ),
         }
 
 
@@ -208,9 +228,9 @@ def calendar_from_dict(doc: Any) -> Calendar:
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise CalendarError([": expected a mapping with keys shifts and holidays"])
-    for key in sorted(set(doc) - {"shifts", "holidays"}):
-        problems.append(f".{key}: unknown key (expected shifts, holidays)")
+        raise CalendarError([": expected a mapping with keys shifts, holidays and extra_shifts"])
+    for key in sorted(set(doc) - {"shifts", "holidays", "extra_shifts"}):
+        problems.append(f".{key}: unknown key (expected shifts, holidays, extra_shifts)")
     shifts: list[Shift] = []
     raw_shifts = doc.get("shifts") or []
     if not isinstance(raw_shifts, list):
@@ -218,20 +238,59 @@ def calendar_from_dict(doc: Any) -> Calendar:
     names: set[str] = set()
     for i, s in enumerate(raw_shifts):
         path = f".shifts[{i}]"
-        if not isinstance(s, dict):
-            problems.append(f"{path}: expected a mapping with name, start, end, days, breaks")
+        shift = _shift(s, path, i, problems, with_days=True)
+        if shift is None:
             continue
-        for key in ("name", "start", "end"):
-            if key not in s:
-                problems.append(f"{path}.{key}: missing")
-        name = str(s.get("name", f"shift{i + 1}"))
-        if name in names:
-            problems.append(f"{path}.name: shift {name!r} defined twice")
-        names.add(name)
-        start = _parse_time(s.get("start"), f"{path}.start", problems) if "start" in s else None
-        end = _parse_time(s.get("end"), f"{path}.end", problems) if "end" in s else None
+        if shift.name in names:
+            problems.append(f"{path}.name: shift {shift.name!r} defined twice")
+        names.add(shift.name)
+        shifts.append(shift)
+    extra: list[tuple[date, Shift]] = []
+    raw_extra = doc.get("extra_shifts") or []
+    if not isinstance(raw_extra, list):
+        problems.append(".extra_shifts: expected a list")
+        raw_extra = []
+    for i, s in enumerate(raw_extra):
+        path = f".extra_shifts[{i}]"
+        if not isinstance(s, dict) or "date" not in s:
+            problems.append(f"{path}.date: missing")
+            continue
+        try:
+            on = s["date"] if isinstance(s["date"], date) else date.fromisoformat(str(s["date"]))
+        except ValueError:
+            problems.append(f"{path}.date: {s['date']!r} is not a date YYYY-MM-DD")
+            continue
+        shift = _shift({k: v for k, v in s.items() if k != "date"}, path, i, problems, with_days=False)
+        if shift is not None:
+            extra.append((on, shift))
+    holidays: set[date] = set()
+    for j, h in enumerate(doc.get("holidays") or []):
+        try:
+            holidays.add(h if isinstance(h, date) else date.fromisoformat(str(h)))
+        except ValueError:
+            problems.append(f".holidays[{j}]: {h!r} is not a date YYYY-MM-DD")
+    calendar = Calendar(shifts=tuple(shifts), holidays=frozenset(holidays), extra_shifts=tuple(extra))
+    if not problems:
+        problems.extend(_overlaps(calendar))
+    if problems:
+        raise CalendarError(problems)
+    return calendar
+
+
+def _shift(s: Any, path: str, i: int, problems: list[str], *, with_days: bool) -> Shift | None:
+    """One shift of the calendar (``with_days``: a regular shift on weekdays; else an extra shift of one date)."""
+    if not isinstance(s, dict):
+        problems.append(f"{path}: expected a mapping with name, start, end, days, breaks")
+        return None
+    for key in ("name", "start", "end"):
+        if key not in s:
+            problems.append(f"{path}.{key}: missing")
+    name = str(s.get("name", f"shift{i + 1}"))
+    start = _parse_time(s.get("start"), f"{path}.start", problems) if "start" in s else None
+    end = _parse_time(s.get("end"), f"{path}.end", problems) if "end" in s else None
+    days: set[int] = set()
+    if with_days:
         raw_days = s.get("days", list(WEEKDAYS[:5]))
-        days: set[int] = set()
         if not isinstance(raw_days, list) or not raw_days:
             problems.append(f"{path}.days: expected a non-empty list of mon, tue, wed, thu, fri, sat, sun")
         else:
@@ -241,38 +300,29 @@ def calendar_from_dict(doc: Any) -> Calendar:
                     problems.append(f"{path}.days: {d!r} is not a weekday (mon..sun)")
                 else:
                     days.add(WEEKDAYS.index(key))
-        breaks: list[Break] = []
-        for j, b in enumerate(s.get("breaks") or []):
-            bpath = f"{path}.breaks[{j}]"
-            if not isinstance(b, dict) or "start" not in b or "end" not in b:
-                problems.append(f"{bpath}: expected a mapping with start and end")
-                continue
-            bs = _parse_time(b["start"], f"{bpath}.start", problems)
-            be = _parse_time(b["end"], f"{bpath}.end", problems)
-            if bs is None or be is None or start is None or end is None:
-                continue
-            if not _break_inside(start, end, bs, be):
-                problems.append(
-                    f"{bpath}: break {bs:%H:%M}-{be:%H:%M} is not inside the shift {start:%H:%M}-{end:%H:%M}"
-                )
-                continue
-            breaks.append(Break(bs, be))
-        if start is not None and end is not None:
-            if start == end:
-                problems.append(f"{path}: start and end are equal; split a 24-hour shift into two shifts")
-            shifts.append(Shift(name=name, start=start, end=end, days=frozenset(days), breaks=tuple(breaks)))
-    holidays: set[date] = set()
-    for j, h in enumerate(doc.get("holidays") or []):
-        try:
-            holidays.add(h if isinstance(h, date) else date.fromisoformat(str(h)))
-        except ValueError:
-            problems.append(f".holidays[{j}]: {h!r} is not a date YYYY-MM-DD")
-    calendar = Calendar(shifts=tuple(shifts), holidays=frozenset(holidays))
-    if not problems:
-        problems.extend(_overlaps(calendar))
-    if problems:
-        raise CalendarError(problems)
-    return calendar
+    breaks: list[Break] = []
+    raw_breaks = s.get("breaks") or []
+    if not isinstance(raw_breaks, list):
+        problems.append(f"{path}.breaks: expected a list of start and end")
+        raw_breaks = []
+    for j, b in enumerate(raw_breaks):
+        bpath = f"{path}.breaks[{j}]"
+        if not isinstance(b, dict) or "start" not in b or "end" not in b:
+            problems.append(f"{bpath}: expected a mapping with start and end")
+            continue
+        bs = _parse_time(b["start"], f"{bpath}.start", problems)
+        be = _parse_time(b["end"], f"{bpath}.end", problems)
+        if bs is None or be is None or start is None or end is None:
+            continue
+        if not _break_inside(start, end, bs, be):
+            problems.append(f"{bpath}: break {bs:%H:%M}-{be:%H:%M} is not inside the shift {start:%H:%M}-{end:%H:%M}")
+            continue
+        breaks.append(Break(bs, be))
+    if start is None or end is None:
+        return None
+    if start == end:
+        problems.append(f"{path}: start and end are equal; split a 24-hour shift into two shifts")
+    return Shift(name=name, start=start, end=end, days=frozenset(days), breaks=tuple(breaks))
 
 
 def _minutes(t: time) -> int:
@@ -297,6 +347,10 @@ def _overlaps(calendar: Calendar) -> list[str]:
     tz = ZoneInfo("UTC")
     monday = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday
     occ = calendar.occurrences(tz, Interval(monday, monday + timedelta(days=14)))
+    for on, _ in calendar.extra_shifts:  # an extra shift must not overlap the shifts of its own days either
+        start = datetime(on.year, on.month, on.day, tzinfo=timezone.utc)
+        occ += calendar.occurrences(tz, Interval(start - timedelta(days=1), start + timedelta(days=2)))
+    occ = sorted(set(occ), key=lambda o: (o.span.start, o.span.end, o.name))
     problems = []
     reported: set[tuple[str, str]] = set()
     for a, b in zip(occ, occ[1:]):

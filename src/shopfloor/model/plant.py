@@ -34,6 +34,7 @@ class Machine:
     area: str
     tags: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     connector: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    kind: str | None = None  # the machine's type as the plant names it (press, laser welder, CNC lathe)
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ class Plant:
 
 def _machine_to_dict(m: Machine) -> dict[str, Any]:
     d: dict[str, Any] = {"code": m.code, "name": m.name}
+    if m.kind:
+        d["type"] = m.kind
     if m.tags:
         d["tags"] = m.tags
     if m.connector:
@@ -397,6 +400,10 @@ class _PlantReader:
                     if connector is not None and not isinstance(connector, dict):
                         self.problems.append(f"{mpath}.connector: expected a mapping")
                         connector = None
+                    kind = md.get("type")
+                    if kind is not None and (not isinstance(kind, str) or not 0 < len(kind) <= 64):
+                        self.problems.append(f"{mpath}.type: expected a name of 1-64 characters")
+                        kind = None
                     machines.append(
                         Machine(
                             code=mcode,
@@ -405,6 +412,7 @@ class _PlantReader:
                             area=acode,
                             tags=tags,
                             connector=connector,
+                            kind=kind or None,
                         )
                     )
                 lines.append(Line(code=lcode, name=str(ld.get("name", lcode)), area=acode, machines=tuple(machines)))

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from shopfloor.errors import Invalid, MachineCodesTaken, PlantNotImported, SeveralSites, SiteNotFound
+from shopfloor.errors import Invalid, MachineCodesTaken, MachineNotFound, PlantNotImported, SeveralSites, SiteNotFound
 from shopfloor.model.calendar import calendar_from_dict
 from shopfloor.model.plant import Area, ConnectorSpec, Line, Machine, Plant, Product, Site
 from shopfloor.model.reasons import ReasonCode
@@ -17,6 +17,7 @@ from shopfloor.store.schema import (
     hourly_rollups,
     lines,
     local_rollups,
+    machine_photos,
     machines,
     plant_imports,
     products,
@@ -96,6 +97,7 @@ def save_plant(conn: Connection, plant: Plant, actor: str) -> dict[str, Any]:
                     "line_id": line_ids[m.line],
                     "tags": m.tags,
                     "connector": m.connector,
+                    "kind": m.kind,
                     "retired_at": None,
                 },
             )
@@ -191,6 +193,7 @@ def load_plant(conn: Connection, site_code: str | None = None) -> Plant:
                 area=area_code[ln["area_id"]],
                 tags=m["tags"] or {},
                 connector=m["connector"],
+                kind=m["kind"],
             )
             for m in machine_rows
             if m["line_id"] == ln["id"]
@@ -279,3 +282,47 @@ def current_plant(conn: Connection) -> Plant:
     if latest is not None:
         _cache[key] = (tuple(latest), plant)
     return plant
+
+
+def save_photo(conn: Connection, machine: str, content_type: str, data: bytes, actor: str) -> None:
+    """Replace the photo of ``machine`` (a machine of the plant, retired ones excepted)."""
+    machine_id = conn.execute(
+        select(machines.c.id).where(machines.c.code == machine, machines.c.retired_at.is_(None))
+    ).scalar()
+    if machine_id is None:
+        raise MachineNotFound(machine=machine)
+    conn.execute(delete(machine_photos).where(machine_photos.c.machine_id == machine_id))
+    conn.execute(
+        insert(machine_photos).values(
+            machine_id=machine_id,
+            content_type=content_type,
+            data=data,
+            uploaded_at=datetime.now(timezone.utc),
+            uploaded_by=actor,
+        )
+    )
+
+
+def photo(conn: Connection, machine: str) -> tuple[str, bytes] | None:
+    """(content type, bytes) of the machine's photo, or None."""
+    row = conn.execute(
+        select(machine_photos.c.content_type, machine_photos.c.data)
+        .join(machines, machines.c.id == machine_photos.c.machine_id)
+        .where(machines.c.code == machine)
+    ).first()
+    return (row.content_type, row.data) if row is not None else None
+
+
+def photographed(conn: Connection) -> set[str]:
+    """Codes of the machines that have a photo."""
+    return set(
+        conn.execute(select(machines.c.code).join(machine_photos, machine_photos.c.machine_id == machines.c.id))
+        .scalars()
+        .all()
+    )
+
+
+def plant_version(conn: Connection) -> int | None:
+    """The number of the plant document saved last (each import or change on the pages saves one): a reader
+    that saw this number has the current plant."""
+    return conn.execute(select(plant_imports.c.id).order_by(plant_imports.c.id.desc()).limit(1)).scalar()

@@ -130,6 +130,18 @@ machines = Table(
     Column("connector", JSON, nullable=True),
     # A machine removed from the plant file keeps its history; it is only marked retired.
     Column("retired_at", UTCDateTime, nullable=True),
+    Column("kind", String(64), nullable=True),  # its type (press, CNC lathe), as the plant names it
+)
+
+# A machine's photo, shown on the plant pages (one per machine, replaced by the next upload).
+machine_photos = Table(
+    "machine_photos",
+    metadata,
+    Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
+    Column("content_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
 )
 
 products = Table(

@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
 from shopfloor.api.errors import status_of
 from shopfloor.analytics.kpi import OVER_100_CAUSE
-from shopfloor.errors import CsrfTokenWrong, DomainError, PlantNotImported, Problems
+from shopfloor.errors import CrossSiteSignIn, CsrfTokenWrong, DomainError, PlantNotImported, Problems
 from shopfloor.i18n import LANGUAGES, TERMINAL_LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant
 from shopfloor.store import accounts
@@ -118,6 +118,13 @@ def safe_next(path: str | None) -> str:
     return path
 
 
+def same_origin(request: Request) -> None:
+    """A form posted before anyone can sign in (no session, so no CSRF token) must come from this site."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and urlsplit(origin).netloc != request.url.netloc:
+        raise CrossSiteSignIn()
+
+
 def new_form_key() -> str:
     """A request key for one form: posting the same form twice does the action once."""
     return uuid.uuid4().hex
@@ -156,6 +163,8 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
         return None
     if request.headers.get("hx-request"):  # a fragment polled by htmx: the problem document, not a page
         return None
+    if isinstance(error, PlantNotImported):  # a new store: the guided set-up instead of a refusal
+        return RedirectResponse("/setup", status_code=303)
     # The store is read in a worker thread, as in the pages themselves: never on the loop serving the boards.
     return await asyncio.to_thread(_refusal_page, request, error, status)
 
