@@ -26,6 +26,7 @@ from shopfloor.api.routers import (
     inspections,
     kpi,
     lots,
+    maintenance,
     master,
     operations,
     plant,
@@ -41,6 +42,7 @@ from shopfloor.web import assets, board, terminal
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
+from shopfloor.web import maintenance as maintenance_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
 from shopfloor.web import reports as report_pages
@@ -92,12 +94,15 @@ API_ROUTERS = (
     pop.router,
     connectors.router,
     admin.router,
+    maintenance.router,
+    maintenance.moulds_router,
 )
 PAGE_ROUTERS = (
     assets.router,
     lot_pages.router,
     master_pages.router,
     quality_pages.router,
+    maintenance_pages.router,
     report_pages.router,
     sign_in_pages.router,
     board.router,

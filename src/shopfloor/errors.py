@@ -2043,3 +2043,89 @@ class AssetUnknown(NotFound):
 class AssetsNotInstalled(Unavailable):
     code = "asset.not_installed"
     message = "browser libraries are not installed: run ./run setup"
+
+
+# == maintenance and moulds ====================================================================================
+class MaintenancePlanExists(Conflict):
+    code = "maintenance.plan_exists"
+    message = "maintenance plan {plan} exists already"
+
+
+class MaintenancePlanUnknown(NotFound):
+    code = "maintenance.plan_unknown"
+    message = "no maintenance plan {plan}"
+
+
+class MaintenancePlanSubject(Invalid):
+    code = "maintenance.plan_subject"
+    message = "a maintenance plan is for one machine or one mould: name exactly one of them"
+
+
+class MaintenanceTriggerInvalid(Invalid):
+    code = "maintenance.trigger_invalid"
+    message = "trigger {trigger} is not one of {allowed}"
+
+
+class MaintenanceShotsNeedMould(Invalid):
+    code = "maintenance.shots_need_mould"
+    message = "a plan by shot count is for a mould, not a machine"
+
+
+class MaintenanceNumberInvalid(Invalid):
+    code = "maintenance.number_invalid"
+    message = "{field} must be a number of at least {minimum}, not {value}"
+
+
+class MaintenanceOrderUnknown(NotFound):
+    code = "maintenance.order_unknown"
+    message = "no maintenance order {order}"
+
+
+class MaintenanceStepNotAllowed(Conflict):
+    code = "maintenance.step_not_allowed"
+    message = "maintenance order {order} is {status}: it can go to {allowed}, not {target}"
+
+
+class BreakdownAlreadyOpen(Conflict):
+    code = "maintenance.breakdown_open"
+    message = "machine {machine} has an open breakdown request already: {order}"
+
+
+class PlanOrderAlreadyOpen(Conflict):
+    code = "maintenance.plan_order_open"
+    message = "plan {plan} has an open maintenance order already: {order}"
+
+
+class ChecklistIncomplete(Invalid):
+    code = "maintenance.checklist_incomplete"
+    message = "checklist items not done: {items}"
+
+
+class MaintenancePartInvalid(Invalid):
+    code = "maintenance.part_invalid"
+    message = "part line {line}: give a part, a quantity above zero and a unit cost of zero or more"
+
+
+class MouldExists(Conflict):
+    code = "mould.exists"
+    message = "mould {mould} exists already"
+
+
+class MouldUnknown(NotFound):
+    code = "mould.unknown"
+    message = "no mould {mould}"
+
+
+class MouldMounted(Conflict):
+    code = "mould.mounted"
+    message = "mould {mould} is mounted on {machine}: unmount it first"
+
+
+class MachineHoldsMould(Conflict):
+    code = "mould.machine_occupied"
+    message = "machine {machine} holds mould {mould}: unmount it first"
+
+
+class MouldNotMounted(Conflict):
+    code = "mould.not_mounted"
+    message = "mould {mould} is not mounted"

@@ -17,6 +17,7 @@ from shopfloor.actions import events as event_actions
 from shopfloor.actions import hub as hub_actions
 from shopfloor.actions import jobs as job_actions
 from shopfloor.actions import lots as lot_actions
+from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import master_data, scheduled_reports
 from shopfloor.actions import quality as quality_actions
 from shopfloor.actions import terminal as terminal_actions
@@ -25,6 +26,7 @@ from shopfloor.actions.core import ChangeNotAudited, change
 from shopfloor.actions.demo import sample_plant
 from shopfloor.actions.hub_share import key_rotation, signed_report
 from shopfloor.actions.plant import import_plant, parse_plant_document
+from shopfloor import errors
 from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
@@ -34,7 +36,16 @@ from shopfloor.store import accounts, audit, jobs, schedules
 from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
-from shopfloor.store.schema import alarms, machine_events, machines, ncrs
+from shopfloor.store.schema import (
+    alarms,
+    machine_events,
+    machines,
+    maintenance_orders,
+    maintenance_plans,
+    mould_mounts,
+    moulds,
+    ncrs,
+)
 from tests.lots_data import add_master_data
 
 ACTOR = "user:tester"
@@ -435,3 +446,93 @@ def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_pa
     )
     assert events == [("schedule", "xl")]
     assert [p.name for p in out.iterdir()] == ["production-CHANGWON-2026-03-02.xlsx"]
+
+
+# -- maintenance and moulds ----------------------------------------------------------------------------------
+def test_moulds_are_created_mounted_and_unmounted(plant_store, events):
+
+    made = mnt.create_mould(plant_store, ACTOR, code="MD-1", name="cover", cavities=4, life_shots=500_000)
+    assert (made["shots"], last_audit(plant_store)["action"], events) == (0, "mould.create", [("mould", "MD-1")])
+    events.clear()
+    mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-01")
+    assert (last_audit(plant_store)["detail"]["machine"], events) == ("WLD-01", [("mould", "MD-1"), ("machine", "WLD-01")])
+    events.clear()
+    with pytest.raises(errors.MouldMounted):
+        mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-02")
+    assert events == []
+    off = mnt.unmount_mould(plant_store, ACTOR, "MD-1")
+    assert (off["machine"], last_audit(plant_store)["action"]) == (None, "mould.unmount")
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(moulds)).scalar() == 1
+        assert conn.execute(select(mould_mounts.c.unmounted_at)).scalar() is not None
+    with pytest.raises(errors.MouldExists):
+        mnt.create_mould(plant_store, ACTOR, code="MD-1", name="again", cavities=2)
+    with pytest.raises(errors.MaintenanceNumberInvalid):
+        mnt.create_mould(plant_store, ACTOR, code="MD-2", name="none", cavities=0)
+
+
+def test_maintenance_plans_and_orders(plant_store, events):
+
+    plan = mnt.create_maintenance_plan(plant_store, ACTOR, code="PM-W1", name="weekly", trigger="calendar",
+                                       interval=7, machine="WLD-01", checklist=["grease"])  # fmt: skip
+    assert (plan["due"]["state"], last_audit(plant_store)["action"]) == ("ok", "maintenance.plan")
+    assert events == [("maintenance", "PM-W1"), ("machine", "WLD-01")]
+    with pytest.raises(errors.MaintenanceShotsNeedMould):
+        mnt.create_maintenance_plan(plant_store, ACTOR, code="X", name="x", trigger="shots", interval=1,
+                                    machine="WLD-01")  # fmt: skip
+    with pytest.raises(errors.MaintenanceTriggerInvalid):
+        mnt.create_maintenance_plan(plant_store, ACTOR, code="X", name="x", trigger="moon", interval=1,
+                                    machine="WLD-01")  # fmt: skip
+    with pytest.raises(errors.MaintenancePlanExists):
+        mnt.create_maintenance_plan(plant_store, ACTOR, code="PM-W1", name="x", trigger="calendar", interval=1,
+                                    machine="WLD-01")  # fmt: skip
+    events.clear()
+    order = mnt.open_preventive_order(plant_store, ACTOR, "PM-W1")
+    assert (order["status"], order["plan"], last_audit(plant_store)["action"]) == ("open", "PM-W1",
+                                                                                    "maintenance.preventive")
+    assert ("maintenance", order["code"]) in events
+    with pytest.raises(errors.PlanOrderAlreadyOpen):
+        mnt.open_preventive_order(plant_store, ACTOR, "PM-W1")
+    events.clear()
+    started = mnt.start_maintenance(plant_store, ACTOR, order["code"])
+    assert (started["status"], last_audit(plant_store)["action"]) == ("in_progress", "maintenance.start")
+    assert events == [("maintenance", order["code"]), ("machine", "WLD-01")]
+    with plant_store.connect() as conn:  # the machine is in planned downtime
+        assert conn.execute(select(machine_events.c.state).order_by(machine_events.c.id.desc())).scalar() == (
+            "planned_stop")
+    with pytest.raises(errors.ChecklistIncomplete):
+        mnt.close_maintenance(plant_store, ACTOR, order["code"], done=[])
+    closed = mnt.close_maintenance(plant_store, ACTOR, order["code"], done=["grease"], labour_minutes=30,
+                                   hourly_rate=40, parts=[{"part": "grease", "qty": 1, "unit_cost": 5}])  # fmt: skip
+    assert (closed["status"], closed["cost"], last_audit(plant_store)["action"]) == ("closed", 25.0,
+                                                                                      "maintenance.close")
+    with pytest.raises(errors.MaintenanceStepNotAllowed):
+        mnt.acknowledge_maintenance(plant_store, ACTOR, order["code"])
+    events.clear()
+    bd = mnt.raise_breakdown(plant_store, "user:op", "WLD-02", description="hydraulic leak")
+    assert (bd["kind"], bd["source"], last_audit(plant_store)["action"]) == ("breakdown", "terminal",
+                                                                              "maintenance.breakdown")
+    assert events == [("maintenance", bd["code"]), ("machine", "WLD-02")]
+    with pytest.raises(errors.BreakdownAlreadyOpen):
+        mnt.raise_breakdown(plant_store, "user:op", "WLD-02")
+    acked = mnt.acknowledge_maintenance(plant_store, ACTOR, bd["code"])
+    assert (acked["acknowledged_by"], last_audit(plant_store)["action"]) == (ACTOR, "maintenance.acknowledge")
+    with pytest.raises(errors.MaintenancePartInvalid):
+        mnt.close_maintenance(plant_store, ACTOR, bd["code"], parts=[{"part": "", "qty": 1}])
+    mnt.close_maintenance(plant_store, ACTOR, bd["code"], labour_minutes=60, hourly_rate=30)
+    with plant_store.connect() as conn:
+        rows = conn.execute(select(maintenance_orders.c.code, maintenance_orders.c.status, maintenance_orders.c.cost)
+                            .order_by(maintenance_orders.c.id)).all()  # fmt: skip
+        assert [tuple(r) for r in rows] == [(order["code"], "closed", 25.0), (bd["code"], "closed", 30.0)]
+        assert conn.execute(select(maintenance_plans.c.last_done_at)).scalar() is not None
+    # The server's watch: CNC-01 down for 20 minutes gets a request.
+    now = datetime.now(timezone.utc)
+    event_actions.record_events(plant_store, ACTOR, [{"ts": now - timedelta(minutes=20), "machine": "CNC-01",
+                                "event": "state", "state": "down"}], "test")  # fmt: skip
+    events.clear()
+    raised = mnt.raise_breakdowns_for_long_stops(plant_store, mnt.WATCH_ACTOR, after=timedelta(minutes=15))
+    assert [o["machine"] for o in raised] == ["CNC-01"]
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["actor"], entry["detail"]["source"]) == ("maintenance.breakdown",
+                                                                            "system:maintenance", "auto")
+    assert events == [("maintenance", raised[0]["code"]), ("machine", "CNC-01")]

@@ -11,6 +11,7 @@ import typer
 import uvicorn
 
 from shopfloor import logs
+from shopfloor.actions import maintenance
 from shopfloor.actions.scheduled_reports import scheduler
 from shopfloor.app import create_app
 from shopfloor.cli.common import DbOption, fail, settings
@@ -35,7 +36,7 @@ def serve_cmd(
     db: DbOption = None,
 ) -> None:
     """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
-    scheduled reports when they are due."""
+    scheduled reports when they are due; raise breakdown requests for machines that stay down."""
     served = settings(db=db, secure=secure_cookies, hub=hub)
     logs.configure(served.log_level, served.log_format)
     engine = open_store(served.db)
@@ -43,11 +44,13 @@ def serve_cmd(
 
     async def main() -> None:
         reports = asyncio.create_task(scheduler(engine, served))
+        stops = asyncio.create_task(maintenance.watch(engine, served))
         try:
             config = uvicorn.Config(web_app, host=host, port=port, log_level="info", log_config=None)
             await uvicorn.Server(config).serve()
         finally:
             reports.cancel()
+            stops.cancel()
 
     asyncio.run(main())
 

@@ -847,3 +847,116 @@ machine_ingest_state = Table(
     Column("machine_id", Integer, ForeignKey("machines.id"), primary_key=True),
     Column("state", JSON, nullable=False),
 )
+
+# == maintenance and moulds (revision 0020) ===================================================================
+# A mould or tool: it moves between machines (``mould_mounts``); its shots are counted from the counts of the
+# machine it is mounted on (one shot makes ``cavities`` parts), plus the shots it had when it was registered.
+moulds = Table(
+    "moulds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("cavities", Integer, nullable=False),
+    Column("life_shots", BigInteger, nullable=True),
+    Column("initial_shots", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+mould_mounts = Table(
+    "mould_mounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mould_id", Integer, ForeignKey("moulds.id"), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("mounted_at", UTCDateTime, nullable=False),
+    Column("mounted_by", String(200), nullable=False),
+    Column("unmounted_at", UTCDateTime, nullable=True),
+    Column("unmounted_by", String(200), nullable=True),
+    # A mould is on one machine at a time, and a machine holds one mould at a time.
+    Index(
+        "uq_mould_mounts_open_mould",
+        "mould_id",
+        unique=True,
+        sqlite_where=text("unmounted_at IS NULL"),
+        postgresql_where=text("unmounted_at IS NULL"),
+    ),
+    Index(
+        "uq_mould_mounts_open_machine",
+        "machine",
+        unique=True,
+        sqlite_where=text("unmounted_at IS NULL"),
+        postgresql_where=text("unmounted_at IS NULL"),
+    ),
+)
+
+# A preventive maintenance plan of a machine or a mould (exactly one of the two): its trigger (calendar,
+# run_hours, cycles, shots), interval and warning margin in the trigger's unit, the planned length of the work
+# (planned downtime), its checklist, and when it was last done (usage is counted from then).
+maintenance_plans = Table(
+    "maintenance_plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("machine", String(64), nullable=True),
+    Column("mould", String(64), nullable=True),
+    Column("trigger", String(16), nullable=False),
+    Column("interval", Float, nullable=False),
+    Column("warn_before", Float, nullable=False),
+    Column("planned_minutes", Float, nullable=False),
+    Column("checklist", JSON, nullable=False),
+    Column("last_done_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A maintenance order: preventive (from a plan) or a breakdown (raised at the terminal, on a page, or by the
+# server when a machine stays down); acknowledged and closed by maintenance staff with the checklist, the parts,
+# the labour and who did it.  ``down_since``: the start of the downtime it repairs.
+maintenance_orders = Table(
+    "maintenance_orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("machine", String(64), nullable=True),
+    Column("mould", String(64), nullable=True),
+    Column("plan_id", Integer, ForeignKey("maintenance_plans.id"), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Column("down_since", UTCDateTime, nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("started_by", String(200), nullable=True),
+    Column("planned_minutes", Float, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(200), nullable=True),
+    Column("checklist", JSON, nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("labour_minutes", Float, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("note", Text, nullable=True),
+    Index("ix_maintenance_orders_machine", "machine", "raised_at"),
+    # One open breakdown per machine: the terminal and the server's watch cannot raise the same one twice.
+    Index(
+        "uq_maintenance_orders_open_breakdown",
+        "machine",
+        unique=True,
+        sqlite_where=text("kind = 'breakdown' AND status != 'closed'"),
+        postgresql_where=text("kind = 'breakdown' AND status != 'closed'"),
+    ),
+    # One open order per plan.
+    Index(
+        "uq_maintenance_orders_open_plan",
+        "plan_id",
+        unique=True,
+        sqlite_where=text("status != 'closed'"),
+        postgresql_where=text("status != 'closed'"),
+    ),
+)
