@@ -2129,3 +2129,94 @@ class MachineHoldsMould(Conflict):
 class MouldNotMounted(Conflict):
     code = "mould.not_mounted"
     message = "mould {mould} is not mounted"
+
+
+# == documents and NC programs =================================================================================
+class DocumentExists(Conflict):
+    code = "document.exists"
+    message = "document {document} exists already"
+
+
+class DocumentUnknown(NotFound):
+    code = "document.unknown"
+    message = "no document {document}"
+
+
+class DocumentKindInvalid(Invalid):
+    code = "document.kind_invalid"
+    message = "kind {kind} is not one of {allowed}"
+
+
+class DocumentScopeMissing(Invalid):
+    code = "document.scope_missing"
+    message = "a document is for an item, an operation of an item or a machine: name at least one"
+
+
+class DocumentRevisionExists(Conflict):
+    code = "document.revision_exists"
+    message = "document {document} has a revision {revision} already"
+
+
+class DocumentRevisionUnknown(NotFound):
+    code = "document.revision_unknown"
+    message = "document {document} has no revision {revision}"
+
+
+class DocumentFileEmpty(Invalid):
+    code = "document.file_empty"
+    message = "{filename} is empty"
+
+
+class DocumentFileTooLarge(TooLarge):
+    code = "document.file_too_large"
+    message = "{filename} is {size} bytes: the limit is {limit}"
+
+
+class DocumentMediaRefused(UnsupportedMedia):
+    code = "document.media_refused"
+    message = "{filename}: {media_type} is not accepted (PDF, images, text and NC programs are)"
+
+
+class DocumentAlreadyApproved(Conflict):
+    code = "document.already_approved"
+    message = "revision {revision} of {document} is approved already"
+
+
+class DocumentRevisionNotCurrent(Conflict):
+    code = "document.revision_not_current"
+    message = "revision {revision} of {document} is {state}: the revision in force is {current}"
+
+
+class DocumentNotConfirmed(Conflict):
+    code = "document.not_confirmed"
+    message = "read and confirm revision {revision} of {document} ({title}) before starting {work_order}"
+
+
+class NcDesignMissing(Invalid):
+    code = "nc.design_missing"
+    message = "an NC program revision names its design revision and the CAD/CAM file's SHA-256"
+
+
+class NcHashInvalid(Invalid):
+    code = "nc.hash_invalid"
+    message = "{value} is not a SHA-256 (64 hexadecimal digits)"
+
+
+class NcNotAProgram(Invalid):
+    code = "nc.not_a_program"
+    message = "document {document} is not an NC program"
+
+
+class NcTargetMissing(Invalid):
+    code = "nc.target_missing"
+    message = "machine {machine} has no DNC target: set an FTP address or a shared folder"
+
+
+class NcTargetInvalid(Invalid):
+    code = "nc.target_invalid"
+    message = "DNC target {target}: use ftp://user:password@host:port/folder or an absolute folder path"
+
+
+class NcTransferFailed(Unavailable):
+    code = "nc.transfer_failed"
+    message = "sending to {target} failed: {reason}"

@@ -6,6 +6,7 @@ change has committed; a refused action leaves neither row, nor audit entry, nor 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -16,6 +17,7 @@ from shopfloor.actions import accounts as account_actions
 from shopfloor.actions import events as event_actions
 from shopfloor.actions import hub as hub_actions
 from shopfloor.actions import jobs as job_actions
+from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import lots as lot_actions
 from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import master_data, scheduled_reports
@@ -38,12 +40,15 @@ from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
 from shopfloor.store.schema import (
     alarms,
+    document_confirmations,
+    document_revisions,
     machine_events,
     machines,
     maintenance_orders,
     maintenance_plans,
     mould_mounts,
     moulds,
+    nc_transfers,
     ncrs,
 )
 from tests.lots_data import add_master_data
@@ -536,3 +541,58 @@ def test_maintenance_plans_and_orders(plant_store, events):
     assert (entry["action"], entry["actor"], entry["detail"]["source"]) == ("maintenance.breakdown",
                                                                             "system:maintenance", "auto")
     assert events == [("maintenance", raised[0]["code"]), ("machine", "CNC-01")]
+
+
+# -- documents and NC programs -------------------------------------------------------------------------------
+def test_documents_revisions_approval_confirmation_and_nc_transfer(plant_store, events, tmp_path):
+    made = doc_actions.create_document(plant_store, ACTOR, code="WI-1", title="Weld drum", kind="work_instruction",
+                                       item="DRUM-A", machine="WLD-01")  # fmt: skip
+    assert (made["current"], last_audit(plant_store)["action"], events) == (None, "document.create",
+                                                                           [("document", "WI-1")])
+    events.clear()
+    pdf = b"%PDF-1.4 work instruction rev A"
+    doc = doc_actions.add_document_revision(plant_store, ACTOR, "WI-1", revision="A", filename="wi.pdf", data=pdf,
+                                            media_type="application/pdf")  # fmt: skip
+    assert doc["revisions"][0]["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert (doc["revisions"][0]["state"], last_audit(plant_store)["action"], events) == (
+        "draft", "document.revision", [("document", "WI-1")])
+    with pytest.raises(errors.DocumentMediaRefused):
+        doc_actions.add_document_revision(plant_store, ACTOR, "WI-1", revision="B", filename="x.html",
+                                          data=b"<script>", media_type="text/html")  # fmt: skip
+    approved = doc_actions.approve_document_revision(plant_store, ACTOR, "WI-1", "A")
+    assert (approved["current"], last_audit(plant_store)["action"]) == ("A", "document.approve")
+    with pytest.raises(errors.DocumentAlreadyApproved):
+        doc_actions.approve_document_revision(plant_store, ACTOR, "WI-1", "A")
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-D", product="DRUM-A", quantity=5, machine="WLD-01")
+    events.clear()
+    doc_actions.confirm_document(plant_store, "user:op", "WI-1", "A", work_order="WO-D", machine="WLD-01")
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["actor"], entry["detail"]["revision"]) == ("document.confirm", "user:op", "A")
+    assert events == [("document", "WI-1"), ("machine", "WLD-01")]
+    # NC program: made from a design revision, approved, sent to the DNC's shared folder.
+    cad = hashlib.sha256(b"mould core CAD rev 3").hexdigest()
+    doc_actions.create_document(plant_store, ACTOR, code="NC-1", title="core", kind="nc_program", item="DRUM-A",
+                                machine="WLD-01", design_ref="MD-7 core")  # fmt: skip
+    with pytest.raises(errors.NcDesignMissing):
+        doc_actions.add_document_revision(plant_store, ACTOR, "NC-1", revision="1", filename="O1001.nc",
+                                          data=b"O1001", media_type="text/plain")  # fmt: skip
+    program = b"%\nO1001 (CORE)\nG90 G54\nM30\n%\n"
+    doc_actions.add_document_revision(plant_store, ACTOR, "NC-1", revision="1", filename="O1001.nc", data=program,
+                                      media_type="text/plain", design_revision="3", cad_sha256=cad,
+                                      program_name="O1001")  # fmt: skip
+    with pytest.raises(errors.DocumentRevisionNotCurrent):
+        doc_actions.send_nc_program(plant_store, ACTOR, "NC-1", "1", machine="WLD-01")
+    doc_actions.approve_document_revision(plant_store, ACTOR, "NC-1", "1")
+    with pytest.raises(errors.NcTargetMissing):
+        doc_actions.send_nc_program(plant_store, ACTOR, "NC-1", "1", machine="WLD-01")
+    events.clear()
+    doc_actions.set_dnc_target(plant_store, ACTOR, "WLD-01", url=str(tmp_path / "dnc"))
+    assert (last_audit(plant_store)["action"], events) == ("dnc.target", [("machine", "WLD-01")])
+    events.clear()
+    sent = doc_actions.send_nc_program(plant_store, ACTOR, "NC-1", "1", machine="WLD-01")
+    assert (tmp_path / "dnc" / "O1001").read_bytes() == program and sent["remote_name"] == "O1001"
+    assert (last_audit(plant_store)["action"], events) == ("nc.send", [("document", "NC-1"), ("machine", "WLD-01")])
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(document_revisions)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(document_confirmations)).scalar() == 1
+        assert conn.execute(select(nc_transfers.c.remote_name)).scalar() == "O1001"

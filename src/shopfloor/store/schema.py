@@ -960,3 +960,84 @@ maintenance_orders = Table(
         postgresql_where=text("status != 'closed'"),
     ),
 )
+
+# == documents and NC programs (revision 0020b) ===============================================================
+# A controlled document of an item, an operation and/or a machine: a work instruction, drawing, inspection sheet,
+# set-up sheet, or an NC program (made from a design: ``design_ref``).
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("item", String(64), nullable=True),
+    Column("operation_seq", Integer, nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("design_ref", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+# Its revisions: the file (size-limited, with its SHA-256), draft until approved; an approved revision is in
+# force from its effective date until a later approved one takes effect (then it is superseded).  An NC program's
+# revision names the design revision and the CAD/CAM file's hash it was made from, and the program name the
+# control reports while it runs it.
+document_revisions = Table(
+    "document_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("revision", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("approved_at", UTCDateTime, nullable=True),
+    Column("approved_by", String(200), nullable=True),
+    Column("effective_from", UTCDateTime, nullable=True),
+    Column("design_revision", String(64), nullable=True),
+    Column("cad_sha256", String(64), nullable=True),
+    Column("program_name", String(64), nullable=True),
+    UniqueConstraint("document_id", "revision"),
+)
+
+# An operator confirmed reading a revision for a work order at a machine (at order start).
+document_confirmations = Table(
+    "document_confirmations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision_id", Integer, ForeignKey("document_revisions.id"), nullable=False),
+    Column("work_order", String(64), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("revision_id", "work_order", "operator"),
+)
+
+# Where a machine's control takes its NC programs: ftp://user:password@host:port/folder or a shared folder.
+dnc_targets = Table(
+    "dnc_targets",
+    metadata,
+    Column("machine", String(64), primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Each program sent to a machine, and the program the machine reported running (checked against the approved one).
+nc_transfers = Table(
+    "nc_transfers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision_id", Integer, ForeignKey("document_revisions.id"), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("sent_by", String(200), nullable=False),
+    Column("remote_name", String(200), nullable=False),
+)
