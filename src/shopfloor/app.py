@@ -21,6 +21,7 @@ from shopfloor.api.routers import (
     alarms,
     auth,
     connectors,
+    documents,
     events,
     hub,
     inspections,
@@ -96,6 +97,7 @@ API_ROUTERS = (
     admin.router,
     maintenance.router,
     maintenance.moulds_router,
+    documents.router,
 )
 PAGE_ROUTERS = (
     assets.router,

@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # admins plan, acknowledge and close the work
     "request_maintenance": frozenset({"operator", "supervisor", "quality", "manager", "admin"}),
     "maintain": frozenset({"supervisor", "manager", "admin"}),
+    # documents: engineering (managers), quality and admins write and approve; NC programs are sent by them too
+    "manage_documents": frozenset({"quality", "manager", "admin"}),
 }
 
 

@@ -12,12 +12,25 @@ from sqlalchemy import Engine
 
 from shopfloor.actions.board import machine_tiles
 from shopfloor.api.deps import Principal, get_engine
+from shopfloor.store import documents as document_store
 from shopfloor.store import inspections as insp
 from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render
 
 router = APIRouter(include_in_schema=False)
 STOP_QUESTION_AFTER = timedelta(minutes=3)
+
+
+def _terminal_documents(conn, plant, machine: str, dispatch, actor: str, now: datetime) -> list[dict[str, Any]]:
+    """Per order of the dispatch list, the documents in force to read and confirm before it starts."""
+    out = []
+    for wo in dispatch:
+        done = document_store.confirmed_ids(conn, wo.code, actor)
+        found = document_store.applicable(conn, plant, wo.product, machine, now)
+        if found:
+            out.append({"order": wo.code, "status": wo.status.value,
+                        "documents": [{**d, "confirmed": d["revision"]["id"] in done} for d in found]})  # fmt: skip
+    return out
 
 
 def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -42,13 +55,14 @@ def terminal(
 ) -> HTMLResponse:
     plant = plant_of(engine)
     chosen = next((m for m in plant.machines if m.code == machine), None)
-    tile, ask, minutes, dispatch, inspections = None, False, 0, [], []
+    tile, ask, minutes, dispatch, inspections, documents = None, False, 0, [], [], []
     if chosen is not None:
         now = datetime.now(timezone.utc)
         with engine.connect() as conn:
             tile = machine_tiles(conn, plant, now, [chosen.code])[0]
             dispatch = work_orders.dispatch_list(conn, chosen.code)
             inspections = _terminal_inspections(conn, chosen.code, tile, now)
+            documents = _terminal_documents(conn, plant, chosen.code, dispatch, principal.actor, now)
         stopped_for = tile["in_state_s"] or 0
         ask = (
             tile["state"] in ("idle", "down")
@@ -67,6 +81,7 @@ def terminal(
         stop_minutes=minutes,
         dispatch=dispatch,
         inspections=inspections,
+        documents=documents,
         defect_codes=plant.defect_codes or ("DEFECT",),
         downtime_reasons=plant.downtime_reasons or ("OTHER",),
     )

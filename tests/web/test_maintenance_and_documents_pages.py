@@ -118,3 +118,30 @@ def test_maintenance_in_the_browser_in_three_languages(sqlite_only, app, live_se
     page.goto(f"{live_server}/board")
     assert page.locator("#tile-WLD-02 .mt-breakdown").count() == 1
     page.screenshot(path=str(shots / "board-maintenance-vi.png"))
+
+
+def test_the_terminal_shows_the_revision_in_force_and_the_operator_confirms_it(app, as_role):
+    mgr, op = as_role("manager"), as_role("operator")
+    assert mgr.post("/api/v1/documents", json={"code": "WI-9", "title": "Weld drum A", "kind": "work_instruction",
+                                               "item": "DRUM-A"}).status_code == 201  # fmt: skip
+    up = mgr.post("/api/v1/documents/WI-9/revisions", data={"revision": "C"},
+                  files={"file": ("wi.pdf", b"%PDF-1.4 rev C", "application/pdf")})  # fmt: skip
+    assert up.status_code == 201, up.text
+    assert op.post("/api/v1/documents/WI-9/revisions/C/approve").status_code == 403
+    assert mgr.post("/api/v1/documents/WI-9/revisions/C/approve").status_code == 200
+    assert mgr.post("/api/v1/work-orders", json={"code": "WO-9", "product": "DRUM-A", "quantity": 3,
+                                                 "machine": "WLD-01"}).status_code == 201  # fmt: skip
+    assert as_role("supervisor").post("/api/v1/work-orders/WO-9/transition", json={"to": "released"}).status_code == 200
+    page = op.get("/terminal?machine=WLD-01").text
+    assert 'data-document="WI-9" data-revision="C" data-work-order="WO-9"' in page
+    assert op.get("/api/v1/documents/WI-9/revisions/C/file").content == b"%PDF-1.4 rev C"
+    start = {"key": "k-start-9", "ts": datetime.now(timezone.utc).isoformat(), "machine": "WLD-01",
+             "action": "start", "work_order": "WO-9"}  # fmt: skip
+    refused = op.post("/api/v1/pop/entries", json=start, headers={"Accept-Language": "vi"})
+    assert refused.status_code == 409 and refused.json()["code"] == "document.not_confirmed"
+    assert "Hãy đọc và xác nhận phiên bản C" in refused.json()["detail"]
+    ok = op.post("/api/v1/documents/confirmations", json={"document": "WI-9", "revision": "C", "work_order": "WO-9",
+                                                          "machine": "WLD-01"})  # fmt: skip
+    assert ok.status_code == 201, ok.text
+    assert "doc-ok" in op.get("/terminal?machine=WLD-01").text
+    assert op.post("/api/v1/pop/entries", json=start).status_code in (200, 201)
