@@ -47,6 +47,7 @@ from shopfloor.web import maintenance as maintenance_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
 from shopfloor.web import reports as report_pages
+from shopfloor.web import skills as skill_pages
 from shopfloor.web.pages import LoginRequired, refusal_page
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
@@ -105,6 +106,7 @@ PAGE_ROUTERS = (
     master_pages.router,
     quality_pages.router,
     maintenance_pages.router,
+    skill_pages.router,
     report_pages.router,
     sign_in_pages.router,
     board.router,

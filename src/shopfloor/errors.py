@@ -2220,3 +2220,34 @@ class NcTargetInvalid(Invalid):
 class NcTransferFailed(Unavailable):
     code = "nc.transfer_failed"
     message = "sending to {target} failed: {reason}"
+
+
+# == skills ====================================================================================================
+class SkillExists(Conflict):
+    code = "skill.exists"
+    message = "skill {skill} exists already"
+
+
+class SkillUnknown(NotFound):
+    code = "skill.unknown"
+    message = "no skill {skill}"
+
+
+class SkillOperationUnknown(NotFound):
+    code = "skill.operation_unknown"
+    message = "item {item} has no operation {seq}"
+
+
+class SkillMissing(Forbidden):
+    code = "skill.missing"
+    message = "{operator} is not certified for {skill}, which operation {operation} needs"
+
+
+class SkillExpired(Forbidden):
+    code = "skill.expired"
+    message = "the certification of {operator} for {skill} expired on {expired}: operation {operation} needs it"
+
+
+class SkillExpiryInvalid(Invalid):
+    code = "skill.expiry_invalid"
+    message = "{value} is not a date (YYYY-MM-DD)"

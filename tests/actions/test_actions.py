@@ -19,6 +19,7 @@ from shopfloor.actions import hub as hub_actions
 from shopfloor.actions import jobs as job_actions
 from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import lots as lot_actions
+from shopfloor.actions import skills as skill_actions
 from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import master_data, scheduled_reports
 from shopfloor.actions import quality as quality_actions
@@ -38,8 +39,12 @@ from shopfloor.store import accounts, audit, jobs, schedules
 from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
+from shopfloor.store.schema import operations as operations_table
 from shopfloor.store.schema import (
     alarms,
+    operation_skills,
+    operator_skills,
+    skills,
     document_confirmations,
     document_revisions,
     machine_events,
@@ -596,3 +601,34 @@ def test_documents_revisions_approval_confirmation_and_nc_transfer(plant_store, 
         assert conn.execute(select(func.count()).select_from(document_revisions)).scalar() == 2
         assert conn.execute(select(func.count()).select_from(document_confirmations)).scalar() == 1
         assert conn.execute(select(nc_transfers.c.remote_name)).scalar() == "O1001"
+
+
+# -- skills ---------------------------------------------------------------------------------------------------
+def test_skills_required_and_certified(plant_store, events):
+    with plant_store.begin() as conn:
+        conn.execute(operations_table.insert().values(item="DRUM-A", seq=10, code="WELD", name="Weld",
+                                                      work_centre="WLD-01", ideal_cycle_s=40, setup_s=0))  # fmt: skip
+    skill_actions.create_skill(plant_store, ACTOR, code="WELD-2G", name="Welding 2G")
+    assert (last_audit(plant_store)["action"], events) == ("skill.create", [("skill", "WELD-2G")])
+    with pytest.raises(errors.SkillExists):
+        skill_actions.create_skill(plant_store, ACTOR, code="WELD-2G", name="again")
+    events.clear()
+    skill_actions.require_skill(plant_store, ACTOR, item="DRUM-A", seq=10, skill="WELD-2G")
+    assert (last_audit(plant_store)["action"], events) == ("skill.require", [("skill", "WELD-2G")])
+    with pytest.raises(errors.SkillUnknown):
+        skill_actions.require_skill(plant_store, ACTOR, item="DRUM-A", seq=10, skill="NOPE")
+    events.clear()
+    until = datetime(2027, 6, 30, tzinfo=timezone.utc)
+    with plant_store.begin() as conn:
+        accounts.create_user(conn, "kim", "operator", pin="1234")
+    skill_actions.certify_operator(plant_store, ACTOR, "kim", skill="WELD-2G", expires_at=until)
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]["expires_at"]) == ("skill.certify", "user:kim",
+                                                                                 until.isoformat())
+    assert events == [("skill", "WELD-2G")]
+    with pytest.raises(errors.OperatorUnknown):
+        skill_actions.certify_operator(plant_store, ACTOR, "ghost", skill="WELD-2G")
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(skills)).scalar() == 1
+        assert conn.execute(select(operation_skills.c.skill)).scalar() == "WELD-2G"
+        assert conn.execute(select(operator_skills.c.expires_at)).scalar() == until

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shopfloor.actions import maintenance as mnt
-from shopfloor.errors import MaintenanceNumberInvalid, MouldMounted
+from shopfloor.errors import MaintenanceNumberInvalid, MouldMounted, SkillExpiryInvalid
 from shopfloor.i18n import error_message
 from tests.conftest import PASSWORD
 from tests.web.test_browser import CHROMIUM, artefacts, browser, sqlite_only  # noqa: F401 - fixtures
@@ -145,3 +145,21 @@ def test_the_terminal_shows_the_revision_in_force_and_the_operator_confirms_it(a
     assert ok.status_code == 201, ok.text
     assert "doc-ok" in op.get("/terminal?machine=WLD-01").text
     assert op.post("/api/v1/pop/entries", json=start).status_code in (200, 201)
+
+
+def test_the_skills_matrix_page(app, as_role):
+    sup = as_role("supervisor")
+    page = sup.get("/skills")
+    assert page.status_code == 200
+    csrf = _csrf(page.text)
+    assert sup.post("/skills", data={"csrf_token": csrf, "code": "WELD-2G", "name": "Welding 2G"},
+                    follow_redirects=False).status_code == 303  # fmt: skip
+    assert sup.post("/skills/certify", data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G",
+                                             "expires": "2099-12-31"}, follow_redirects=False).status_code == 303
+    bad = sup.post("/skills/certify", data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G",
+                                            "expires": "31.12.2099"})  # fmt: skip
+    assert bad.status_code == 422
+    assert error_message(SkillExpiryInvalid(value="31.12.2099"), "ko") in bad.text
+    again = sup.get("/skills").text
+    assert 'class="sk-valid"' in again and "WELD-2G" in again
+    assert as_role("operator").post("/skills", data={"csrf_token": csrf, "code": "X"}).status_code == 403

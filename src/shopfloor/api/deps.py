@@ -48,6 +48,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "maintain": frozenset({"supervisor", "manager", "admin"}),
     # documents: engineering (managers), quality and admins write and approve; NC programs are sent by them too
     "manage_documents": frozenset({"quality", "manager", "admin"}),
+    "manage_skills": frozenset({"supervisor", "manager", "admin"}),
 }
 
 

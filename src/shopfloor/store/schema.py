@@ -1041,3 +1041,31 @@ nc_transfers = Table(
     Column("sent_by", String(200), nullable=False),
     Column("remote_name", String(200), nullable=False),
 )
+
+# == skills and certifications (revision 0020b) ================================================================
+skills = Table(
+    "skills",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+# The skills an operation of an item needs: nobody without them (valid) may start it.
+operation_skills = Table(
+    "operation_skills",
+    metadata,
+    Column("item", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("skill", String(64), ForeignKey("skills.code"), primary_key=True),
+)
+
+# An operator's certification in a skill, valid until ``expires_at`` (None: without expiry).
+operator_skills = Table(
+    "operator_skills",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("skill", String(64), ForeignKey("skills.code"), primary_key=True),
+    Column("certified_at", UTCDateTime, nullable=False),
+    Column("certified_by", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+)

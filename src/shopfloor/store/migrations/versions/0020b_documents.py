@@ -1,6 +1,7 @@
 """Documents and NC programs: controlled documents per item, operation and machine, their revisions (file,
 SHA-256, approval, effective date, the design an NC program was made from), the operators' confirmations at order
-start, the machines' DNC targets and the programs sent.
+start, the machines' DNC targets and the programs sent; skills, the skills operations need and the operators'
+certifications with their expiry.
 
 Revision ID: 0020b
 Revises: 0020
@@ -96,9 +97,36 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nc_transfers")),
     )
+    op.create_table(
+        "skills",
+        sa.Column("code", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_skills")),
+    )
+    op.create_table(
+        "operation_skills",
+        sa.Column("item", sa.String(64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("skill", sa.String(64), nullable=False),
+        sa.ForeignKeyConstraint(["skill"], ["skills.code"], name=op.f("fk_operation_skills_skill_skills")),
+        sa.PrimaryKeyConstraint("item", "seq", "skill", name=op.f("pk_operation_skills")),
+    )
+    op.create_table(
+        "operator_skills",
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("skill", sa.String(64), nullable=False),
+        sa.Column("certified_at", UTCDateTime(), nullable=False),
+        sa.Column("certified_by", sa.String(200), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["skill"], ["skills.code"], name=op.f("fk_operator_skills_skill_skills")),
+        sa.PrimaryKeyConstraint("username", "skill", name=op.f("pk_operator_skills")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("operator_skills")
+    op.drop_table("operation_skills")
+    op.drop_table("skills")
     op.drop_table("nc_transfers")
     op.drop_table("dnc_targets")
     op.drop_table("document_confirmations")
