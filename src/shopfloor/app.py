@@ -22,11 +22,13 @@ from shopfloor.api.routers import (
     alarms,
     auth,
     connectors,
+    documents,
     events,
     hub,
     inspections,
     kpi,
     lots,
+    maintenance,
     master,
     operations,
     plant,
@@ -48,10 +50,12 @@ from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
+from shopfloor.web import maintenance as maintenance_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
 from shopfloor.web import reports as report_pages
 from shopfloor.web import users as user_pages
+from shopfloor.web import skills as skill_pages
 from shopfloor.web.pages import LoginRequired, refusal_page
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;
@@ -102,12 +106,17 @@ API_ROUTERS = (
     pop.router,
     connectors.router,
     admin.router,
+    maintenance.router,
+    maintenance.moulds_router,
+    documents.router,
 )
 PAGE_ROUTERS = (
     assets.router,
     lot_pages.router,
     master_pages.router,
     quality_pages.router,
+    maintenance_pages.router,
+    skill_pages.router,
     report_pages.router,
     user_pages.router,
     sign_in_pages.router,

@@ -2223,3 +2223,209 @@ class ReasonExists(Conflict):
 class ReasonNotFound(NotFound):
     code = "reason.not_found"
     message = "no code {code}"
+# == maintenance and moulds ====================================================================================
+class MaintenancePlanExists(Conflict):
+    code = "maintenance.plan_exists"
+    message = "maintenance plan {plan} exists already"
+
+
+class MaintenancePlanUnknown(NotFound):
+    code = "maintenance.plan_unknown"
+    message = "no maintenance plan {plan}"
+
+
+class MaintenancePlanSubject(Invalid):
+    code = "maintenance.plan_subject"
+    message = "a maintenance plan is for one machine or one mould: name exactly one of them"
+
+
+class MaintenanceTriggerInvalid(Invalid):
+    code = "maintenance.trigger_invalid"
+    message = "trigger {trigger} is not one of {allowed}"
+
+
+class MaintenanceShotsNeedMould(Invalid):
+    code = "maintenance.shots_need_mould"
+    message = "a plan by shot count is for a mould, not a machine"
+
+
+class MaintenanceNumberInvalid(Invalid):
+    code = "maintenance.number_invalid"
+    message = "{field} must be a number of at least {minimum}, not {value}"
+
+
+class MaintenanceOrderUnknown(NotFound):
+    code = "maintenance.order_unknown"
+    message = "no maintenance order {order}"
+
+
+class MaintenanceStepNotAllowed(Conflict):
+    code = "maintenance.step_not_allowed"
+    message = "maintenance order {order} is {status}: it can go to {allowed}, not {target}"
+
+
+class BreakdownAlreadyOpen(Conflict):
+    code = "maintenance.breakdown_open"
+    message = "machine {machine} has an open breakdown request already: {order}"
+
+
+class PlanOrderAlreadyOpen(Conflict):
+    code = "maintenance.plan_order_open"
+    message = "plan {plan} has an open maintenance order already: {order}"
+
+
+class ChecklistIncomplete(Invalid):
+    code = "maintenance.checklist_incomplete"
+    message = "checklist items not done: {items}"
+
+
+class MaintenancePartInvalid(Invalid):
+    code = "maintenance.part_invalid"
+    message = "part line {line}: give a part, a quantity above zero and a unit cost of zero or more"
+
+
+class MouldExists(Conflict):
+    code = "mould.exists"
+    message = "mould {mould} exists already"
+
+
+class MouldUnknown(NotFound):
+    code = "mould.unknown"
+    message = "no mould {mould}"
+
+
+class MouldMounted(Conflict):
+    code = "mould.mounted"
+    message = "mould {mould} is mounted on {machine}: unmount it first"
+
+
+class MachineHoldsMould(Conflict):
+    code = "mould.machine_occupied"
+    message = "machine {machine} holds mould {mould}: unmount it first"
+
+
+class MouldNotMounted(Conflict):
+    code = "mould.not_mounted"
+    message = "mould {mould} is not mounted"
+
+
+# == documents and NC programs =================================================================================
+class DocumentExists(Conflict):
+    code = "document.exists"
+    message = "document {document} exists already"
+
+
+class DocumentUnknown(NotFound):
+    code = "document.unknown"
+    message = "no document {document}"
+
+
+class DocumentKindInvalid(Invalid):
+    code = "document.kind_invalid"
+    message = "kind {kind} is not one of {allowed}"
+
+
+class DocumentScopeMissing(Invalid):
+    code = "document.scope_missing"
+    message = "a document is for an item, an operation of an item or a machine: name at least one"
+
+
+class DocumentRevisionExists(Conflict):
+    code = "document.revision_exists"
+    message = "document {document} has a revision {revision} already"
+
+
+class DocumentRevisionUnknown(NotFound):
+    code = "document.revision_unknown"
+    message = "document {document} has no revision {revision}"
+
+
+class DocumentFileEmpty(Invalid):
+    code = "document.file_empty"
+    message = "{filename} is empty"
+
+
+class DocumentFileTooLarge(TooLarge):
+    code = "document.file_too_large"
+    message = "{filename} is {size} bytes: the limit is {limit}"
+
+
+class DocumentMediaRefused(UnsupportedMedia):
+    code = "document.media_refused"
+    message = "{filename}: {media_type} is not accepted (PDF, images, text and NC programs are)"
+
+
+class DocumentAlreadyApproved(Conflict):
+    code = "document.already_approved"
+    message = "revision {revision} of {document} is approved already"
+
+
+class DocumentRevisionNotCurrent(Conflict):
+    code = "document.revision_not_current"
+    message = "revision {revision} of {document} is {state}: the revision in force is {current}"
+
+
+class DocumentNotConfirmed(Conflict):
+    code = "document.not_confirmed"
+    message = "read and confirm revision {revision} of {document} ({title}) before starting {work_order}"
+
+
+class NcDesignMissing(Invalid):
+    code = "nc.design_missing"
+    message = "an NC program revision names its design revision and the CAD/CAM file's SHA-256"
+
+
+class NcHashInvalid(Invalid):
+    code = "nc.hash_invalid"
+    message = "{value} is not a SHA-256 (64 hexadecimal digits)"
+
+
+class NcNotAProgram(Invalid):
+    code = "nc.not_a_program"
+    message = "document {document} is not an NC program"
+
+
+class NcTargetMissing(Invalid):
+    code = "nc.target_missing"
+    message = "machine {machine} has no DNC target: set an FTP address or a shared folder"
+
+
+class NcTargetInvalid(Invalid):
+    code = "nc.target_invalid"
+    message = "DNC target {target}: use ftp://user:password@host:port/folder or an absolute folder path"
+
+
+class NcTransferFailed(Unavailable):
+    code = "nc.transfer_failed"
+    message = "sending to {target} failed: {reason}"
+
+
+# == skills ====================================================================================================
+class SkillExists(Conflict):
+    code = "skill.exists"
+    message = "skill {skill} exists already"
+
+
+class SkillUnknown(NotFound):
+    code = "skill.unknown"
+    message = "no skill {skill}"
+
+
+class SkillOperationUnknown(NotFound):
+    code = "skill.operation_unknown"
+    message = "item {item} has no operation {seq}"
+
+
+class SkillMissing(Forbidden):
+    code = "skill.missing"
+    message = "{operator} is not certified for {skill}, which operation {operation} needs"
+
+
+class SkillExpired(Forbidden):
+    code = "skill.expired"
+    message = "the certification of {operator} for {skill} expired on {expired}: operation {operation} needs it"
+
+
+class SkillExpiryInvalid(Invalid):
+    code = "skill.expiry_invalid"
+    message = "{value} is not a date (YYYY-MM-DD)"

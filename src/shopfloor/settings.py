@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         "INFO", description="Lowest level of log lines written"
     )
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+    breakdown_after_min: float = Field(
+        15.0,
+        gt=0,
+        description="A machine down this many minutes gets a breakdown request for maintenance (shopfloor serve)",
+    )
 
     # -- serving under load and attack: limits of `shopfloor serve` ----------------------------------------------
     max_body_kb: int = Field(

@@ -6,6 +6,7 @@ change has committed; a refused action leaves neither row, nor audit entry, nor 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -16,7 +17,10 @@ from shopfloor.actions import accounts as account_actions
 from shopfloor.actions import events as event_actions
 from shopfloor.actions import hub as hub_actions
 from shopfloor.actions import jobs as job_actions
+from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import lots as lot_actions
+from shopfloor.actions import skills as skill_actions
+from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import master_data, scheduled_reports
 from shopfloor.actions import quality as quality_actions
 from shopfloor.actions import terminal as terminal_actions
@@ -39,6 +43,8 @@ from shopfloor.errors import (
     UserNotFound,
     WrongSecret,
 )
+from shopfloor import errors
+from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
 from shopfloor.model.signing import generate_key
@@ -48,6 +54,23 @@ from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
 from shopfloor.store.schema import ROLES, alarms, machine_events, machines, ncrs
+from shopfloor.store.schema import operations as operations_table
+from shopfloor.store.schema import (
+    alarms,
+    operation_skills,
+    operator_skills,
+    skills,
+    document_confirmations,
+    document_revisions,
+    machine_events,
+    machines,
+    maintenance_orders,
+    maintenance_plans,
+    mould_mounts,
+    moulds,
+    nc_transfers,
+    ncrs,
+)
 from tests.lots_data import add_master_data
 
 ACTOR = "user:tester"
@@ -829,3 +852,177 @@ def test_reason_codes_are_added_changed_and_removed(plant_store, events):
     assert last_audit(plant_store)["action"] == "reason.delete" and events[-1] == ("plant", "CHANGWON")
     with pytest.raises(ReasonNotFound):
         reason_actions.delete_reason(plant_store, ACTOR, "downtime", "금형교체2")
+# -- maintenance and moulds ----------------------------------------------------------------------------------
+def test_moulds_are_created_mounted_and_unmounted(plant_store, events):
+
+    made = mnt.create_mould(plant_store, ACTOR, code="MD-1", name="cover", cavities=4, life_shots=500_000)
+    assert (made["shots"], last_audit(plant_store)["action"], events) == (0, "mould.create", [("mould", "MD-1")])
+    events.clear()
+    mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-01")
+    assert (last_audit(plant_store)["detail"]["machine"], events) == ("WLD-01", [("mould", "MD-1"), ("machine", "WLD-01")])
+    events.clear()
+    with pytest.raises(errors.MouldMounted):
+        mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-02")
+    assert events == []
+    off = mnt.unmount_mould(plant_store, ACTOR, "MD-1")
+    assert (off["machine"], last_audit(plant_store)["action"]) == (None, "mould.unmount")
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(moulds)).scalar() == 1
+        assert conn.execute(select(mould_mounts.c.unmounted_at)).scalar() is not None
+    with pytest.raises(errors.MouldExists):
+        mnt.create_mould(plant_store, ACTOR, code="MD-1", name="again", cavities=2)
+    with pytest.raises(errors.MaintenanceNumberInvalid):
+        mnt.create_mould(plant_store, ACTOR, code="MD-2", name="none", cavities=0)
+
+
+def test_maintenance_plans_and_orders(plant_store, events):
+
+    plan = mnt.create_maintenance_plan(plant_store, ACTOR, code="PM-W1", name="weekly", trigger="calendar",
+                                       interval=7, machine="WLD-01", checklist=["grease"])  # fmt: skip
+    assert (plan["due"]["state"], last_audit(plant_store)["action"]) == ("ok", "maintenance.plan")
+    assert events == [("maintenance", "PM-W1"), ("machine", "WLD-01")]
+    with pytest.raises(errors.MaintenanceShotsNeedMould):
+        mnt.create_maintenance_plan(plant_store, ACTOR, code="X", name="x", trigger="shots", interval=1,
+                                    machine="WLD-01")  # fmt: skip
+    with pytest.raises(errors.MaintenanceTriggerInvalid):
+        mnt.create_maintenance_plan(plant_store, ACTOR, code="X", name="x", trigger="moon", interval=1,
+                                    machine="WLD-01")  # fmt: skip
+    with pytest.raises(errors.MaintenancePlanExists):
+        mnt.create_maintenance_plan(plant_store, ACTOR, code="PM-W1", name="x", trigger="calendar", interval=1,
+                                    machine="WLD-01")  # fmt: skip
+    events.clear()
+    order = mnt.open_preventive_order(plant_store, ACTOR, "PM-W1")
+    assert (order["status"], order["plan"], last_audit(plant_store)["action"]) == ("open", "PM-W1",
+                                                                                    "maintenance.preventive")
+    assert ("maintenance", order["code"]) in events
+    with pytest.raises(errors.PlanOrderAlreadyOpen):
+        mnt.open_preventive_order(plant_store, ACTOR, "PM-W1")
+    events.clear()
+    started = mnt.start_maintenance(plant_store, ACTOR, order["code"])
+    assert (started["status"], last_audit(plant_store)["action"]) == ("in_progress", "maintenance.start")
+    assert events == [("maintenance", order["code"]), ("machine", "WLD-01")]
+    with plant_store.connect() as conn:  # the machine is in planned downtime
+        assert conn.execute(select(machine_events.c.state).order_by(machine_events.c.id.desc())).scalar() == (
+            "planned_stop")
+    with pytest.raises(errors.ChecklistIncomplete):
+        mnt.close_maintenance(plant_store, ACTOR, order["code"], done=[])
+    closed = mnt.close_maintenance(plant_store, ACTOR, order["code"], done=["grease"], labour_minutes=30,
+                                   hourly_rate=40, parts=[{"part": "grease", "qty": 1, "unit_cost": 5}])  # fmt: skip
+    assert (closed["status"], closed["cost"], last_audit(plant_store)["action"]) == ("closed", 25.0,
+                                                                                      "maintenance.close")
+    with pytest.raises(errors.MaintenanceStepNotAllowed):
+        mnt.acknowledge_maintenance(plant_store, ACTOR, order["code"])
+    events.clear()
+    bd = mnt.raise_breakdown(plant_store, "user:op", "WLD-02", description="hydraulic leak")
+    assert (bd["kind"], bd["source"], last_audit(plant_store)["action"]) == ("breakdown", "terminal",
+                                                                              "maintenance.breakdown")
+    assert events == [("maintenance", bd["code"]), ("machine", "WLD-02")]
+    with pytest.raises(errors.BreakdownAlreadyOpen):
+        mnt.raise_breakdown(plant_store, "user:op", "WLD-02")
+    acked = mnt.acknowledge_maintenance(plant_store, ACTOR, bd["code"])
+    assert (acked["acknowledged_by"], last_audit(plant_store)["action"]) == (ACTOR, "maintenance.acknowledge")
+    with pytest.raises(errors.MaintenancePartInvalid):
+        mnt.close_maintenance(plant_store, ACTOR, bd["code"], parts=[{"part": "", "qty": 1}])
+    mnt.close_maintenance(plant_store, ACTOR, bd["code"], labour_minutes=60, hourly_rate=30)
+    with plant_store.connect() as conn:
+        rows = conn.execute(select(maintenance_orders.c.code, maintenance_orders.c.status, maintenance_orders.c.cost)
+                            .order_by(maintenance_orders.c.id)).all()  # fmt: skip
+        assert [tuple(r) for r in rows] == [(order["code"], "closed", 25.0), (bd["code"], "closed", 30.0)]
+        assert conn.execute(select(maintenance_plans.c.last_done_at)).scalar() is not None
+    # The server's watch: CNC-01 down for 20 minutes gets a request.
+    now = datetime.now(timezone.utc)
+    event_actions.record_events(plant_store, ACTOR, [{"ts": now - timedelta(minutes=20), "machine": "CNC-01",
+                                "event": "state", "state": "down"}], "test")  # fmt: skip
+    events.clear()
+    raised = mnt.raise_breakdowns_for_long_stops(plant_store, mnt.WATCH_ACTOR, after=timedelta(minutes=15))
+    assert [o["machine"] for o in raised] == ["CNC-01"]
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["actor"], entry["detail"]["source"]) == ("maintenance.breakdown",
+                                                                            "system:maintenance", "auto")
+    assert events == [("maintenance", raised[0]["code"]), ("machine", "CNC-01")]
+
+
+# -- documents and NC programs -------------------------------------------------------------------------------
+def test_documents_revisions_approval_confirmation_and_nc_transfer(plant_store, events, tmp_path):
+    made = doc_actions.create_document(plant_store, ACTOR, code="WI-1", title="Weld drum", kind="work_instruction",
+                                       item="DRUM-A", machine="WLD-01")  # fmt: skip
+    assert (made["current"], last_audit(plant_store)["action"], events) == (None, "document.create",
+                                                                           [("document", "WI-1")])
+    events.clear()
+    pdf = b"%PDF-1.4 work instruction rev A"
+    doc = doc_actions.add_document_revision(plant_store, ACTOR, "WI-1", revision="A", filename="wi.pdf", data=pdf,
+                                            media_type="application/pdf")  # fmt: skip
+    assert doc["revisions"][0]["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert (doc["revisions"][0]["state"], last_audit(plant_store)["action"], events) == (
+        "draft", "document.revision", [("document", "WI-1")])
+    with pytest.raises(errors.DocumentMediaRefused):
+        doc_actions.add_document_revision(plant_store, ACTOR, "WI-1", revision="B", filename="x.html",
+                                          data=b"<script>", media_type="text/html")  # fmt: skip
+    approved = doc_actions.approve_document_revision(plant_store, ACTOR, "WI-1", "A")
+    assert (approved["current"], last_audit(plant_store)["action"]) == ("A", "document.approve")
+    with pytest.raises(errors.DocumentAlreadyApproved):
+        doc_actions.approve_document_revision(plant_store, ACTOR, "WI-1", "A")
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-D", product="DRUM-A", quantity=5, machine="WLD-01")
+    events.clear()
+    doc_actions.confirm_document(plant_store, "user:op", "WI-1", "A", work_order="WO-D", machine="WLD-01")
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["actor"], entry["detail"]["revision"]) == ("document.confirm", "user:op", "A")
+    assert events == [("document", "WI-1"), ("machine", "WLD-01")]
+    # NC program: made from a design revision, approved, sent to the DNC's shared folder.
+    cad = hashlib.sha256(b"mould core CAD rev 3").hexdigest()
+    doc_actions.create_document(plant_store, ACTOR, code="NC-1", title="core", kind="nc_program", item="DRUM-A",
+                                machine="WLD-01", design_ref="MD-7 core")  # fmt: skip
+    with pytest.raises(errors.NcDesignMissing):
+        doc_actions.add_document_revision(plant_store, ACTOR, "NC-1", revision="1", filename="O1001.nc",
+                                          data=b"O1001", media_type="text/plain")  # fmt: skip
+    program = b"%\nO1001 (CORE)\nG90 G54\nM30\n%\n"
+    doc_actions.add_document_revision(plant_store, ACTOR, "NC-1", revision="1", filename="O1001.nc", data=program,
+                                      media_type="text/plain", design_revision="3", cad_sha256=cad,
+                                      program_name="O1001")  # fmt: skip
+    with pytest.raises(errors.DocumentRevisionNotCurrent):
+        doc_actions.send_nc_program(plant_store, ACTOR, "NC-1", "1", machine="WLD-01")
+    doc_actions.approve_document_revision(plant_store, ACTOR, "NC-1", "1")
+    with pytest.raises(errors.NcTargetMissing):
+        doc_actions.send_nc_program(plant_store, ACTOR, "NC-1", "1", machine="WLD-01")
+    events.clear()
+    doc_actions.set_dnc_target(plant_store, ACTOR, "WLD-01", url=str(tmp_path / "dnc"))
+    assert (last_audit(plant_store)["action"], events) == ("dnc.target", [("machine", "WLD-01")])
+    events.clear()
+    sent = doc_actions.send_nc_program(plant_store, ACTOR, "NC-1", "1", machine="WLD-01")
+    assert (tmp_path / "dnc" / "O1001").read_bytes() == program and sent["remote_name"] == "O1001"
+    assert (last_audit(plant_store)["action"], events) == ("nc.send", [("document", "NC-1"), ("machine", "WLD-01")])
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(document_revisions)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(document_confirmations)).scalar() == 1
+        assert conn.execute(select(nc_transfers.c.remote_name)).scalar() == "O1001"
+
+
+# -- skills ---------------------------------------------------------------------------------------------------
+def test_skills_required_and_certified(plant_store, events):
+    with plant_store.begin() as conn:
+        conn.execute(operations_table.insert().values(item="DRUM-A", seq=10, code="WELD", name="Weld",
+                                                      work_centre="WLD-01", ideal_cycle_s=40, setup_s=0))  # fmt: skip
+    skill_actions.create_skill(plant_store, ACTOR, code="WELD-2G", name="Welding 2G")
+    assert (last_audit(plant_store)["action"], events) == ("skill.create", [("skill", "WELD-2G")])
+    with pytest.raises(errors.SkillExists):
+        skill_actions.create_skill(plant_store, ACTOR, code="WELD-2G", name="again")
+    events.clear()
+    skill_actions.require_skill(plant_store, ACTOR, item="DRUM-A", seq=10, skill="WELD-2G")
+    assert (last_audit(plant_store)["action"], events) == ("skill.require", [("skill", "WELD-2G")])
+    with pytest.raises(errors.SkillUnknown):
+        skill_actions.require_skill(plant_store, ACTOR, item="DRUM-A", seq=10, skill="NOPE")
+    events.clear()
+    until = datetime(2027, 6, 30, tzinfo=timezone.utc)
+    with plant_store.begin() as conn:
+        accounts.create_user(conn, "kim", "operator", pin="1234")
+    skill_actions.certify_operator(plant_store, ACTOR, "kim", skill="WELD-2G", expires_at=until)
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]["expires_at"]) == ("skill.certify", "user:kim",
+                                                                                 until.isoformat())
+    assert events == [("skill", "WELD-2G")]
+    with pytest.raises(errors.OperatorUnknown):
+        skill_actions.certify_operator(plant_store, ACTOR, "ghost", skill="WELD-2G")
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(skills)).scalar() == 1
+        assert conn.execute(select(operation_skills.c.skill)).scalar() == "WELD-2G"
+        assert conn.execute(select(operator_skills.c.expires_at)).scalar() == until

@@ -200,6 +200,12 @@ def test_every_message_of_every_page_has_korean_and_vietnamese():
         "Operating rate",
         # chart limits, NCR statuses and dispositions
         *("frozen", "provisional", "all", "none", "open", "closed", "rework", "use_as_is", "return_to_supplier"),
+        # maintenance: order kinds, statuses and sources, plan triggers, units and due states shown through _(value)
+        *("preventive", "breakdown", "acknowledged", "in_progress", "terminal", "auto", "plan", "page"),
+        *("calendar", "run_hours", "cycles", "shots", "d", "h", "pcs", "due_ok", "due_due", "due_overdue"),
+        # document kinds and revision states shown through _(value)
+        *("work_instruction", "drawing", "inspection_sheet", "setup_sheet", "nc_program"),
+        *("draft", "pending", "current", "superseded"),
     }
     for lang in LANGUAGES:
         if lang == "en":

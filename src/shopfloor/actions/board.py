@@ -16,6 +16,7 @@ from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store import lots as lot_store
+from shopfloor.store import maintenance as maintenance_store
 from shopfloor.store import work_orders
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import alarms, machine_events
@@ -104,6 +105,7 @@ def machine_tiles(
                 "coverage": figures["coverage"],
                 "partial": figures["partial"],
                 "since_data": cover.start,
+                "maintenance": maintenance_store.machine_summary(conn, plant, m.code, now),
             }
         )
     return out

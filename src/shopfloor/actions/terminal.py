@@ -17,6 +17,8 @@ from sqlalchemy import Connection, Engine, func, select
 
 from shopfloor.actions.board import current_window
 from shopfloor.actions.core import Change, change
+from shopfloor.actions.documents import check_confirmed
+from shopfloor.actions.skills import check_skills
 from shopfloor.actions.events import store_events
 from shopfloor.errors import (
     CountApprovalRequired,
@@ -222,6 +224,10 @@ def _order_step(c: Change, entry: PopEntry) -> None:
         wo = work_orders.get(c.conn, entry.work_order)
         if wo.status is Status.IN_PROGRESS and wo.machine == entry.machine:
             return
+        # The documents in force for this order at this machine must have been read and confirmed.
+        check_confirmed(c.conn, c.plant(), wo.code, entry.machine, c.actor, entry.ts)
+        # Whoever starts it holds the skills its operations here need.
+        check_skills(c.conn, c.plant(), wo.code, entry.machine, c.actor, entry.ts)
         if wo.status is Status.PLANNED:
             work_orders.transition(c.conn, wo.code, Status.RELEASED, c.actor, "started on the terminal", at=entry.ts)
         work_orders.transition(c.conn, wo.code, Status.IN_PROGRESS, c.actor, None, entry.machine, at=entry.ts)

@@ -42,6 +42,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_plant": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"manager", "admin"}),
+    # maintenance: anyone on the floor raises a breakdown request; supervisors (maintenance staff), managers and
+    # admins plan, acknowledge and close the work
+    "request_maintenance": frozenset({"operator", "supervisor", "quality", "manager", "admin"}),
+    "maintain": frozenset({"supervisor", "manager", "admin"}),
+    # documents: engineering (managers), quality and admins write and approve; NC programs are sent by them too
+    "manage_documents": frozenset({"quality", "manager", "admin"}),
+    "manage_skills": frozenset({"supervisor", "manager", "admin"}),
 }
 
 

@@ -11,6 +11,7 @@ import typer
 import uvicorn
 
 from shopfloor import logs
+from shopfloor.actions import maintenance
 from shopfloor.actions.scheduled_reports import scheduler
 from shopfloor.api.serving import MAX_HEADER_BYTES, guarded_protocol
 from shopfloor.app import create_app
@@ -36,9 +37,9 @@ def serve_cmd(
     db: DbOption = None,
 ) -> None:
     """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
-    scheduled reports when they are due.  Slow request headers and bodies, open connections and body sizes are
-    limited by the settings SHOPFLOOR_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _KEEP_ALIVE_S, _MAX_CONNECTIONS,
-    _MAX_BODY_KB and _MAX_UPLOAD_MB."""
+    scheduled reports when they are due; raise breakdown requests for machines that stay down.  Slow request
+    headers and bodies, open connections and body sizes are limited by the settings SHOPFLOOR_HEADER_TIMEOUT_S,
+    _BODY_TIMEOUT_S, _KEEP_ALIVE_S, _MAX_CONNECTIONS, _MAX_BODY_KB and _MAX_UPLOAD_MB."""
     served = settings(db=db, secure=secure_cookies, hub=hub)
     logs.configure(served.log_level, served.log_format)
     engine = open_store(served.db)
@@ -46,6 +47,7 @@ def serve_cmd(
 
     async def main() -> None:
         reports = asyncio.create_task(scheduler(engine, served))
+        stops = asyncio.create_task(maintenance.watch(engine, served))
         try:
             config = uvicorn.Config(
                 web_app,
@@ -61,6 +63,7 @@ def serve_cmd(
             await uvicorn.Server(config).serve()
         finally:
             reports.cancel()
+            stops.cancel()
 
     asyncio.run(main())
 

@@ -59,6 +59,8 @@ class Mapped:
     measurements: list[Measurement] = field(default_factory=list)
     columns: list[MeasurementColumns] = field(default_factory=list)  # more measurements, a block at a time
     anomalies: list[tuple[Signal, str]] = field(default_factory=list)
+    # The NC programs the machines reported running: (time, machine, program name), each change once.
+    programs: list[tuple[datetime, str, str]] = field(default_factory=list)
     ignored: int = 0
     # Good count events made from total increments in this batch, by machine: their place in ``events``.
     _good_from_total: dict[str, list[int]] = field(default_factory=dict, repr=False)
@@ -110,6 +112,8 @@ class SignalMapper:
                 self._route(code, t.product_signal, "product", None)
             for p in t.process:
                 self._route(code, p.signal, "process", p)
+            if t.program_signal:
+                self._route(code, t.program_signal, "program", None)
         # Signals whose only use is an uncompressed process value: (machine, signal) -> stored name.
         self._plain = {
             key: routes[0][1].name
@@ -126,6 +130,7 @@ class SignalMapper:
         self._counters: dict[str, CounterTracker] = {}
         self._filters: dict[str, Deadband | SwingingDoor | None] = {}
         self._product: dict[str, str | None] = {}
+        self._program: dict[str, str] = {}  # not kept across restarts: the first reading after one is checked again
         self._last_state: dict[str, MachineState] = {}
         self._alarm: dict[str, str | None] = {}
         self._pending_scrap: dict[str, int] = {}
@@ -291,6 +296,11 @@ class SignalMapper:
         elif role == "product":
             key = value_key(sig.value)
             self._product[m] = self.tags[m].product_map.get(key, key)
+        elif role == "program":
+            name = str(sig.value).strip()
+            if name and self._program.get(m) != name:
+                self._program[m] = name
+                out.programs.append((sig.ts, m, name))
         elif role in COUNT_ROLES:
             self._count(sig, rule, out)
         elif role == "process":

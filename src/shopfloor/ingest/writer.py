@@ -41,7 +41,7 @@ from shopfloor.connectors.base import ConnectorState, Quality, Signal, SignalBlo
 from shopfloor.ingest.buffer import DiskBuffer
 from shopfloor.ingest.mapping import Mapped, Measurement, MeasurementColumns, SignalMapper
 from shopfloor.model.plant import Plant
-from shopfloor.store import rollups, spc_monitor, work_orders
+from shopfloor.store import nc_monitor, rollups, spc_monitor, work_orders
 from shopfloor.store.db import writing
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import machine_ids
@@ -606,6 +606,8 @@ class IngestWriter:
                     touched = {(m.machine, m.name) for m in mapped.measurements}
                     touched.update((c.machine, n) for c in mapped.columns for n in set(c.names))
                     raised = spc_monitor.check(conn, self.plant, touched, self._watched)
+                if mapped.programs:  # the NC program running against the approved one
+                    raised = [*raised, *nc_monitor.check(conn, self.plant, mapped.programs)]
                 for sig, reason in mapped.anomalies:
                     conn.execute(
                         quarantine.insert().values(

@@ -21,7 +21,7 @@ from typing import Any
 from shopfloor.model.events import MachineState
 
 COUNT_ROLES = ("good_count", "total_count", "scrap_count", "rework_count")
-ROLES = ("state", *COUNT_ROLES, "alarm", "product", "process")
+ROLES = ("state", *COUNT_ROLES, "alarm", "product", "process", "program")
 
 
 class MappingError(ValueError):
@@ -87,6 +87,9 @@ class MachineTags:
     product_map: dict[str, str] = field(default_factory=dict)
     product_default: str | None = None
     process: tuple[ProcessRule, ...] = ()
+    # The NC program the control reports running (MTConnect PROGRAM, an OPC UA node, a Sparkplug metric): checked
+    # against the approved program of the running operation.
+    program_signal: str | None = None
 
 
 def value_key(value: Any) -> str:
@@ -192,6 +195,7 @@ def parse_tags(machine: str, doc: dict[str, Any], products: set[str]) -> Machine
                     problems.append(f"{path}.product.map.{k}: unknown product {v!r}")
             if product_default is not None and product_default not in products:
                 problems.append(f"{path}.product.default: unknown product {product_default!r}")
+    program_signal = signal_of("program", doc["program"]) if "program" in doc else None
     process = []
     specs = doc.get("process") or []
     if not isinstance(specs, list):
@@ -244,4 +248,5 @@ def parse_tags(machine: str, doc: dict[str, Any], products: set[str]) -> Machine
         product_map,
         product_default,
         tuple(process),
+        program_signal,
     )

@@ -48,6 +48,7 @@ class SimulatedMachine:
     scrap_count: int = 0
     total_count: int = 0
     values: dict[str, float] = field(default_factory=dict)
+    program: str | None = None  # the NC program the control runs (CNC machines), reported as tag Program
     _rng: random.Random = field(init=False, repr=False)
     _until: datetime | None = field(default=None, init=False, repr=False)
     _clock: datetime | None = field(default=None, init=False, repr=False)
@@ -73,6 +74,8 @@ class SimulatedMachine:
             "TotalCount": self.total_count,
         }
         out.update(self.values)
+        if self.program is not None:
+            out["Program"] = self.program  # type: ignore[assignment]
         return out
 
     def _scheduled(self, now: datetime) -> bool:

@@ -40,13 +40,15 @@ DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 def agent_items(code: str, process_values: list[str]) -> list[AgentItem]:
     """The data items of a machine served by the MTConnect agent: availability, execution, the alarm message,
-    parts made (PART_COUNT of subType ALL) and scrapped (subType BAD), and each process value as a LOAD."""
+    parts made (PART_COUNT of subType ALL) and scrapped (subType BAD), the NC program running (PROGRAM), and each
+    process value as a LOAD."""
     items = [
         AgentItem(f"{code}_avail", "AVAILABILITY", "EVENT", "avail"),
         AgentItem(f"{code}_exec", "EXECUTION", "EVENT", "execution"),
         AgentItem(f"{code}_alarm", "MESSAGE", "EVENT", "alarm"),
         AgentItem(f"{code}_total", "PART_COUNT", "EVENT", "total", "ALL"),
         AgentItem(f"{code}_bad", "PART_COUNT", "EVENT", "bad", "BAD"),
+        AgentItem(f"{code}_program", "PROGRAM", "EVENT", "program"),
     ]
     return items + [AgentItem(f"{code}_{n}", "LOAD", "SAMPLE", n) for n in process_values]
 
@@ -86,6 +88,8 @@ class ProtocolPlant:
                     self.assignment[m.code] = "mqtt" if mqtt_url else "none"
                 elif line.code == "CNC":
                     self.assignment[m.code] = "mtconnect" if i == len(line.machines) - 1 else "opcua"
+                    # The CNC controls report the NC program they run (MTConnect PROGRAM, an OPC UA node).
+                    virtual.machines[m.code].program = f"O{1001 + i}"
                 else:
                     self.assignment[m.code] = "modbus"
         self.modbus: ModbusPlantServer | None = None
@@ -172,7 +176,8 @@ class ProtocolPlant:
                         for tag, value in changed.items():
                             await self.opcua.set(code, tag, value)
                     elif protocol == "mtconnect" and self.agent:
-                        names = {"State": "execution", "AlarmCode": "alarm", "TotalCount": "total", "ScrapCount": "bad"}
+                        names = {"State": "execution", "AlarmCode": "alarm", "TotalCount": "total", "ScrapCount": "bad",
+                                 "Program": "program"}  # fmt: skip
                         for tag, value in changed.items():
                             if tag == "State":
                                 value = EXECUTION[STATE_MAP[int(value)]]
@@ -204,7 +209,8 @@ class ProtocolPlant:
         if self.agent:
             specs.append({"name": "cnc-mtconnect", "type": "mtconnect", "url": self.agent.url, "poll_s": 1.0})
             for code in self.machines_on("mtconnect"):
-                items = {"execution": "State", "alarm": "AlarmCode", "total": "TotalCount", "bad": "ScrapCount"}
+                items = {"execution": "State", "alarm": "AlarmCode", "total": "TotalCount", "bad": "ScrapCount",
+                         "program": "Program"}  # fmt: skip
                 items.update({n: n for n in self._tags(code) if n[0].islower()})
                 per_machine[code] = {"name": "cnc-mtconnect", "device": code, "items": items}
         if self.edge:
@@ -234,4 +240,6 @@ def connected_plant(plant: Plant, protocols: ProtocolPlant) -> Plant:
                     m["connector"] = per_machine[m["code"]]
                 if protocols.assignment.get(m["code"]) == "mtconnect":
                     m["tags"]["state"]["map"] = MTCONNECT_STATE_MAP
+                if protocols.assignment.get(m["code"]) in ("mtconnect", "opcua"):
+                    m["tags"]["program"] = {"signal": "Program"}
     return Plant.from_dict(doc)

@@ -894,3 +894,224 @@ attendance = Table(
         postgresql_where=text("signed_out IS NULL"),
     ),
 )
+# == maintenance and moulds (revision 0020) ===================================================================
+# A mould or tool: it moves between machines (``mould_mounts``); its shots are counted from the counts of the
+# machine it is mounted on (one shot makes ``cavities`` parts), plus the shots it had when it was registered.
+moulds = Table(
+    "moulds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("cavities", Integer, nullable=False),
+    Column("life_shots", BigInteger, nullable=True),
+    Column("initial_shots", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+mould_mounts = Table(
+    "mould_mounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mould_id", Integer, ForeignKey("moulds.id"), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("mounted_at", UTCDateTime, nullable=False),
+    Column("mounted_by", String(200), nullable=False),
+    Column("unmounted_at", UTCDateTime, nullable=True),
+    Column("unmounted_by", String(200), nullable=True),
+    # A mould is on one machine at a time, and a machine holds one mould at a time.
+    Index(
+        "uq_mould_mounts_open_mould",
+        "mould_id",
+        unique=True,
+        sqlite_where=text("unmounted_at IS NULL"),
+        postgresql_where=text("unmounted_at IS NULL"),
+    ),
+    Index(
+        "uq_mould_mounts_open_machine",
+        "machine",
+        unique=True,
+        sqlite_where=text("unmounted_at IS NULL"),
+        postgresql_where=text("unmounted_at IS NULL"),
+    ),
+)
+
+# A preventive maintenance plan of a machine or a mould (exactly one of the two): its trigger (calendar,
+# run_hours, cycles, shots), interval and warning margin in the trigger's unit, the planned length of the work
+# (planned downtime), its checklist, and when it was last done (usage is counted from then).
+maintenance_plans = Table(
+    "maintenance_plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("machine", String(64), nullable=True),
+    Column("mould", String(64), nullable=True),
+    Column("trigger", String(16), nullable=False),
+    Column("interval", Float, nullable=False),
+    Column("warn_before", Float, nullable=False),
+    Column("planned_minutes", Float, nullable=False),
+    Column("checklist", JSON, nullable=False),
+    Column("last_done_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A maintenance order: preventive (from a plan) or a breakdown (raised at the terminal, on a page, or by the
+# server when a machine stays down); acknowledged and closed by maintenance staff with the checklist, the parts,
+# the labour and who did it.  ``down_since``: the start of the downtime it repairs.
+maintenance_orders = Table(
+    "maintenance_orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("machine", String(64), nullable=True),
+    Column("mould", String(64), nullable=True),
+    Column("plan_id", Integer, ForeignKey("maintenance_plans.id"), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Column("down_since", UTCDateTime, nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("started_by", String(200), nullable=True),
+    Column("planned_minutes", Float, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(200), nullable=True),
+    Column("checklist", JSON, nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("labour_minutes", Float, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("note", Text, nullable=True),
+    Index("ix_maintenance_orders_machine", "machine", "raised_at"),
+    # One open breakdown per machine: the terminal and the server's watch cannot raise the same one twice.
+    Index(
+        "uq_maintenance_orders_open_breakdown",
+        "machine",
+        unique=True,
+        sqlite_where=text("kind = 'breakdown' AND status != 'closed'"),
+        postgresql_where=text("kind = 'breakdown' AND status != 'closed'"),
+    ),
+    # One open order per plan.
+    Index(
+        "uq_maintenance_orders_open_plan",
+        "plan_id",
+        unique=True,
+        sqlite_where=text("status != 'closed'"),
+        postgresql_where=text("status != 'closed'"),
+    ),
+)
+
+# == documents and NC programs (revision 0020b) ===============================================================
+# A controlled document of an item, an operation and/or a machine: a work instruction, drawing, inspection sheet,
+# set-up sheet, or an NC program (made from a design: ``design_ref``).
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("item", String(64), nullable=True),
+    Column("operation_seq", Integer, nullable=True),
+    Column("machine", String(64), nullable=True),
+    Column("design_ref", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+# Its revisions: the file (size-limited, with its SHA-256), draft until approved; an approved revision is in
+# force from its effective date until a later approved one takes effect (then it is superseded).  An NC program's
+# revision names the design revision and the CAD/CAM file's hash it was made from, and the program name the
+# control reports while it runs it.
+document_revisions = Table(
+    "document_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("revision", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("approved_at", UTCDateTime, nullable=True),
+    Column("approved_by", String(200), nullable=True),
+    Column("effective_from", UTCDateTime, nullable=True),
+    Column("design_revision", String(64), nullable=True),
+    Column("cad_sha256", String(64), nullable=True),
+    Column("program_name", String(64), nullable=True),
+    UniqueConstraint("document_id", "revision"),
+)
+
+# An operator confirmed reading a revision for a work order at a machine (at order start).
+document_confirmations = Table(
+    "document_confirmations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision_id", Integer, ForeignKey("document_revisions.id"), nullable=False),
+    Column("work_order", String(64), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("revision_id", "work_order", "operator"),
+)
+
+# Where a machine's control takes its NC programs: ftp://user:password@host:port/folder or a shared folder.
+dnc_targets = Table(
+    "dnc_targets",
+    metadata,
+    Column("machine", String(64), primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Each program sent to a machine, and the program the machine reported running (checked against the approved one).
+nc_transfers = Table(
+    "nc_transfers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision_id", Integer, ForeignKey("document_revisions.id"), nullable=False),
+    Column("machine", String(64), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("sent_by", String(200), nullable=False),
+    Column("remote_name", String(200), nullable=False),
+)
+
+# == skills and certifications (revision 0020b) ================================================================
+skills = Table(
+    "skills",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+# The skills an operation of an item needs: nobody without them (valid) may start it.
+operation_skills = Table(
+    "operation_skills",
+    metadata,
+    Column("item", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("skill", String(64), ForeignKey("skills.code"), primary_key=True),
+)
+
+# An operator's certification in a skill, valid until ``expires_at`` (None: without expiry).
+operator_skills = Table(
+    "operator_skills",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("skill", String(64), ForeignKey("skills.code"), primary_key=True),
+    Column("certified_at", UTCDateTime, nullable=False),
+    Column("certified_by", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+)

@@ -20,6 +20,7 @@ from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.model.reasons import ReasonCode
 from shopfloor.store import attendance
+from shopfloor.store import documents as document_store
 from shopfloor.store import inspections as insp
 from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
@@ -36,6 +37,18 @@ ACTION_NAMES = {
     "scrap": "Scrap",
     "reason": "Reason for the stop",
 }
+
+
+def _terminal_documents(conn, plant, machine: str, dispatch, actor: str, now: datetime) -> list[dict[str, Any]]:
+    """Per order of the dispatch list, the documents in force to read and confirm before it starts."""
+    out = []
+    for wo in dispatch:
+        done = document_store.confirmed_ids(conn, wo.code, actor)
+        found = document_store.applicable(conn, plant, wo.product, machine, now)
+        if found:
+            out.append({"order": wo.code, "status": wo.status.value,
+                        "documents": [{**d, "confirmed": d["revision"]["id"] in done} for d in found]})  # fmt: skip
+    return out
 
 
 def _terminal_inspections(conn, machine: str, tile: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -114,7 +127,7 @@ def _terminal_page(
     plant = plant_of(engine)
     signed_in: list[dict[str, Any]] = []
     chosen = next((m for m in plant.machines if m.code == machine), None)
-    tile, ask, minutes, ask_at, dispatch, inspections = None, False, 0, None, [], []
+    tile, ask, minutes, ask_at, dispatch, inspections, documents = None, False, 0, None, [], [], []
     now = datetime.now(timezone.utc)
     with engine.connect() as conn:
         chooser = machine_tiles(conn, plant, now)  # each machine's name, state and order, to choose from
@@ -124,6 +137,7 @@ def _terminal_page(
             dispatch = work_orders.dispatch_list(conn, chosen.code)
             inspections = _terminal_inspections(conn, chosen.code, tile, now)
             signed_in = attendance.signed_in_at(conn, chosen.code)
+            documents = _terminal_documents(conn, plant, chosen.code, dispatch, principal.actor, now)
         ask, minutes, ask_at = stop_question(plant, tile, now)
     ctx = page_context(
         request,
@@ -138,6 +152,7 @@ def _terminal_page(
         ask_at=ask_at.isoformat() if ask_at else "",
         dispatch=dispatch,
         inspections=inspections,
+        documents=documents,
         defect_codes=(plant.reasons_for("defects", chosen.code) if chosen else []) or [ReasonCode("DEFECT")],
         downtime_reasons=(plant.reasons_for("downtime", chosen.code) if chosen else []) or [ReasonCode("OTHER")],
         signed_in=signed_in,
