@@ -25,7 +25,7 @@ from shopfloor.actions.core import ChangeNotAudited, change
 from shopfloor.actions.demo import sample_plant
 from shopfloor.actions.hub_share import key_rotation, signed_report
 from shopfloor.actions.plant import import_plant, parse_plant_document
-from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
+from shopfloor.errors import DefectUnknown, LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
 from shopfloor.model.signing import generate_key
@@ -34,7 +34,7 @@ from shopfloor.store import accounts, audit, jobs, schedules
 from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
-from shopfloor.store.schema import alarms, machine_events, machines, ncrs
+from shopfloor.store.schema import alarms, audit_log, machine_events, machines, ncrs
 from tests.lots_data import add_master_data
 
 ACTOR = "user:tester"
@@ -116,6 +116,27 @@ def test_a_terminal_entry_stores_its_event_once(plant_store, events):
     entry_row = last_audit(plant_store)
     assert (entry_row["action"], entry_row["actor"], entry_row["target"]) == ("pop.good", "user:op", "machine:WLD-01")
     assert events == [("machine", "WLD-01"), ("machine", "WLD-01")]
+
+
+def test_terminal_entries_go_into_one_transaction_each_with_its_audit_row_and_answer(plant_store, events):
+    """Taps of two operators in one call: each stored and audited under its operator, a refused one answered with
+    its error without holding up the others, a resent one a duplicate, and the shift's units in each answer."""
+    now = datetime.now(timezone.utc)
+    good = terminal_actions.PopEntry(uuid.uuid4().hex, now, "WLD-01", "good", 4)
+    scrap = terminal_actions.PopEntry(uuid.uuid4().hex, now, "WLD-01", "scrap", 1, defect="NOPE-DEFECT")
+    more = terminal_actions.PopEntry(uuid.uuid4().hex, now + timedelta(microseconds=1), "WLD-01", "good", 2)
+    taps = [("op", good), ("op", scrap), ("kim", more), ("op", good)]
+    out = terminal_actions.record_terminal_entries(plant_store, taps)
+    assert out[1] == DefectUnknown(defect="NOPE-DEFECT")
+    assert [(o["duplicate"], o["gq"]) for o in (out[0], out[2], out[3])] == [(False, 6), (False, 6), (True, 6)]
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.sum(machine_events.c.quantity))).scalar() == 6
+        rows = conn.execute(select(audit_log.c.actor, audit_log.c.action).order_by(audit_log.c.id)).all()
+    assert [tuple(r) for r in rows[-3:]] == [("user:op", "pop.good"), ("user:kim", "pop.good"), ("user:op", "pop.good")]
+    assert set(events) == {("machine", "WLD-01")}
+    events.clear()
+    assert terminal_actions.record_terminal_entries(plant_store, [("op", scrap)]) == [out[1]]  # nothing stored
+    assert events == []
 
 
 def test_events_are_recorded_once(plant_store, events):

@@ -8,16 +8,19 @@ work order moved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from shopfloor.actions.board import shift_counts
 from shopfloor.actions.core import Change, change
-from shopfloor.actions.events import store_events
 from shopfloor.errors import (
     DefectUnknown,
+    DomainError,
     DowntimeReasonUnknown,
     MachineNotStopped,
     MachineUnknown,
@@ -31,8 +34,8 @@ from shopfloor.errors import (
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
-from shopfloor.store import work_orders
-from shopfloor.store.events import state_run_start
+from shopfloor.store import rollups, work_orders
+from shopfloor.store.events import append_events, state_run_start
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
 
@@ -64,12 +67,18 @@ def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
     """The product of the machine's latest count, else the product its tag mapping names."""
     mid = machine_ids(conn)[machine]
     me = machine_events.c
-    product = conn.execute(
-        select(me.product)
-        .where(me.machine_id == mid, me.kind != "state", me.product.is_not(None))
-        .order_by(me.ts.desc(), me.id.desc())
-        .limit(1)
-    ).scalar()
+    # The latest of each kind of count, each read from the end of the (machine, kind, time) index.
+    latest = [
+        conn.execute(
+            select(me.ts, me.id, me.product)
+            .where(me.machine_id == mid, me.kind == kind.value, me.product.is_not(None))
+            .order_by(me.ts.desc(), me.id.desc())
+            .limit(1)
+        ).first()
+        for kind in CountKind
+    ]
+    found = [row for row in latest if row is not None]
+    product = max(found, key=lambda row: (row.ts, row.id)).product if found else None
     if product:
         return product
     tags = plant.machine(machine).tags or {}
@@ -150,13 +159,141 @@ def _order_step(c: Change, entry: PopEntry) -> None:
             c.publish("work_order", running.code)
 
 
+class _NothingStored(Exception):
+    """Every tap of a batch was refused: the transaction ends without a change (and without an audit row)."""
+
+
+def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) -> list[dict[str, Any] | DomainError]:
+    """Several taps, each of an operator (a username), in one transaction: each checked and stored in turn (so a
+    tap sees those before it, as if sent one after the other), the rollups of their machines brought up to date
+    once, one audit row per tap stored, and the good and scrap units of each machine's shift so far.  A tap that
+    is refused does not hold up the others: its place in the answer holds its error.  Each tap is stored once
+    however often it is sent."""
+    now = datetime.now(timezone.utc)
+    out: list[dict[str, Any] | DomainError] = []
+    stored: list[tuple[int, Change, PopEntry, bool]] = []
+    try:
+        with change(engine, "system:terminal") as c:
+            plant = c.plant()
+            earliest: dict[str, datetime] = {}
+            for operator, entry in taps:
+                tap = Change(c.conn, f"user:{operator}", _plant=plant)
+                try:
+                    # Start and finish move work orders: a refusal half-way leaves them as they were.
+                    with c.conn.begin_nested() if entry.action in ("start", "finish") else nullcontext():
+                        event = to_event(c.conn, plant, entry, operator, now)
+                        _order_step(tap, entry)
+                        result = append_events(c.conn, work_orders.attribute(c.conn, [event]))
+                except DomainError as exc:
+                    out.append(exc)
+                    continue
+                for code, ts in result.earliest.items():
+                    earliest[code] = min(ts, earliest.get(code, ts))
+                stored.append((len(out), tap, entry, result.inserted == 0))
+                out.append({})
+            if not stored:
+                raise _NothingStored
+            rollups.invalidate(c.conn, earliest)
+            hours = rollups.refresh(c.conn, plant, sorted(earliest))
+            machines = sorted({entry.machine for _, _, entry, _ in stored})
+            counts = {m: shift_counts(c.conn, plant, m, now) for m in machines}
+            for place, tap, entry, duplicate in stored:
+                summary = {
+                    "inserted": 0 if duplicate else 1,
+                    "duplicates_skipped": int(duplicate),
+                    "rollup_hours": hours,
+                }
+                tap.audit(f"pop.{entry.action}", f"machine:{entry.machine}", summary)
+                c.audited += tap.audited
+                for topic, keys in tap.events.items():
+                    c.publish(topic, *keys)
+                c.publish("machine", entry.machine)
+                gq_sq = counts[entry.machine]
+                out[place] = {"stored": True, "duplicate": duplicate, "key": entry.key, "action": entry.action,
+                              "gq": gq_sq["gq"], "sq": gq_sq["sq"]}  # fmt: skip
+    except _NothingStored:
+        pass
+    return out
+
+
 def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dict[str, Any]:
-    """One tap of ``operator`` (a username) on the terminal: stored once however often it is sent."""
-    with change(engine, f"user:{operator}") as c:
-        plant = c.plant()
-        event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
-        _order_step(c, entry)
-        summary = store_events(c.conn, plant, [event])
-        c.audit(f"pop.{entry.action}", f"machine:{entry.machine}", summary)
-        c.publish("machine", entry.machine)
-    return {"stored": True, "duplicate": summary["inserted"] == 0, "key": entry.key, "action": entry.action}
+    """One tap of ``operator`` (a username) on the terminal, answered once stored (or raising its refusal), with
+    the good and scrap units of the machine's shift so far.
+
+    Taps that arrive while the store is writing earlier ones wait and go together into the next transaction
+    (``record_terminal_entries``; one commit, the rollups brought up to date once): a hundred terminals cost the
+    store a few transactions a second, not a hundred.  Each waiting request is answered after the commit of its
+    own tap."""
+    with _queues_guard:
+        queue = _queues.setdefault(id(engine), _TapQueue())
+    tap = _Tap(operator, entry)
+    with queue.lock:
+        queue.pending.append(tap)
+        lead = not queue.busy
+        queue.busy = True
+    if not lead:
+        tap.done.wait()
+        if not tap.lead:
+            return tap.answer()
+    with queue.lock:
+        batch, queue.pending = queue.pending[:MAX_TAPS_PER_COMMIT], queue.pending[MAX_TAPS_PER_COMMIT:]
+    try:
+        outcomes = _record_batch(engine, batch)
+    finally:
+        with queue.lock:  # the next waiting tap leads the next batch; its request answers when that commits
+            if queue.pending:
+                queue.pending[0].lead = True
+                queue.pending[0].done.set()
+            else:
+                queue.busy = False
+    for t, outcome in zip(batch, outcomes):
+        t.outcome = outcome
+        if t is not tap:
+            t.done.set()
+    return tap.answer()
+
+
+MAX_TAPS_PER_COMMIT = 500
+
+
+@dataclass
+class _Tap:
+    operator: str
+    entry: PopEntry
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # this tap's request writes the next batch
+    outcome: dict[str, Any] | BaseException | None = None
+
+    def answer(self) -> dict[str, Any]:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        assert self.outcome is not None
+        return self.outcome
+
+
+@dataclass
+class _TapQueue:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: list[_Tap] = field(default_factory=list)
+    busy: bool = False  # a request is writing a batch
+
+
+_queues: dict[int, _TapQueue] = {}  # by engine
+_queues_guard = threading.Lock()
+
+
+def _record_batch(engine: Engine, batch: list[_Tap]) -> list[dict[str, Any] | BaseException]:
+    """The outcome of each tap of ``batch``; should the batch's transaction fail as a whole (the store away, a
+    conflict with another writer), each tap is tried on its own, so that one cannot fail the others."""
+    try:
+        return list(record_terminal_entries(engine, [(t.operator, t.entry) for t in batch]))
+    except Exception as exc:  # noqa: BLE001 - handed to the requests that wait for it
+        if len(batch) == 1:
+            return [exc]
+    out: list[dict[str, Any] | BaseException] = []
+    for t in batch:
+        try:
+            out += record_terminal_entries(engine, [(t.operator, t.entry)])
+        except Exception as exc:  # noqa: BLE001 - handed to the request that waits for it
+            out.append(exc)
+    return out

@@ -165,11 +165,19 @@ def history(conn: Connection, machine: str, window: Interval) -> tuple[list[Stat
 
 def event_span(conn: Connection, machine_id: int) -> tuple[datetime, datetime] | None:
     """First and last event time of a machine, or None without events."""
+    # The first and last of each kind, each read from the end of the (machine, kind, time) index: a min and max
+    # over all kinds at once would read every event of the machine (its index does not lead with time).
     me = machine_events.c
-    row = conn.execute(select(func.min(me.ts), func.max(me.ts)).where(me.machine_id == machine_id)).first()
-    if row is None or row[0] is None:
+    kinds = ("state", *(k.value for k in CountKind))
+
+    def end(agg, kind: str):
+        return select(agg(me.ts)).where(me.machine_id == machine_id, me.kind == kind).scalar_subquery()
+
+    row = conn.execute(select(*[end(func.min, k) for k in kinds], *[end(func.max, k) for k in kinds])).one()
+    firsts = [ts for ts in row[: len(kinds)] if ts is not None]
+    if not firsts:
         return None
-    return row[0], row[1]
+    return min(firsts), max(ts for ts in row[len(kinds) :] if ts is not None)
 
 
 def count_events(conn: Connection) -> int:
