@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select, union_all
 
 from shopfloor.actions.board import shift_counts
 from shopfloor.actions.core import Change, change
@@ -63,21 +63,28 @@ class PopEntry:
     work_order: str | None = None
 
 
-def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
-    """The product of the machine's latest count, else the product its tag mapping names."""
-    mid = machine_ids(conn)[machine]
+def _latest_product_statement():
+    # The latest count of each kind that names a product, each read from the end of the (machine, kind, time)
+    # index; built once, as it runs on most taps.
     me = machine_events.c
-    # The latest of each kind of count, each read from the end of the (machine, kind, time) index.
+    mid = bindparam("machine_id")
     latest = [
-        conn.execute(
-            select(me.ts, me.id, me.product)
-            .where(me.machine_id == mid, me.kind == kind.value, me.product.is_not(None))
-            .order_by(me.ts.desc(), me.id.desc())
-            .limit(1)
-        ).first()
+        select(me.ts, me.id, me.product)
+        .where(me.machine_id == mid, me.kind == kind.value, me.product.is_not(None))
+        .order_by(me.ts.desc(), me.id.desc())
+        .limit(1)
+        .subquery()
         for kind in CountKind
     ]
-    found = [row for row in latest if row is not None]
+    return union_all(*[select(q.c.ts, q.c.id, q.c.product) for q in latest])
+
+
+_LATEST_PRODUCT = _latest_product_statement()
+
+
+def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
+    """The product of the machine's latest count, else the product its tag mapping names."""
+    found = conn.execute(_LATEST_PRODUCT, {"machine_id": machine_ids(conn)[machine]}).all()
     product = max(found, key=lambda row: (row.ts, row.id)).product if found else None
     if product:
         return product
