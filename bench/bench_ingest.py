@@ -1,9 +1,11 @@
 """End-to-end ingest: Sparkplug B DDATA batches from an edge node (born by the project's EdgeNode, its DDATA
 written to the broker as ready MQTT packets), through the broker, the MQTT connector, the tag mapping and the
-single writer into SQLite, in values per second; baseline: a raw bulk insert of the same
+single writer into SQLite and into PostgreSQL, in values per second.  SQLite's baseline: a raw bulk insert of the same
 rows into the same table of a fresh store (the store's own connection settings), measured in the same run: the
 faster of one executemany and INSERTs of 5,000 rows each (as the writer makes them).  Each figure is the best of
-five runs, both sides (the machine is shared with the broker and the edge node).
+five runs, both sides (the machine is shared with the broker and the edge node).  PostgreSQL's baseline is psycopg's
+COPY in binary format of the same rows into a fresh store (the fastest way in), medians of alternated runs, with the
+CPU time of the benchmark's process per value on each side.
 
 The MQTT stack: the same pipeline is run with the connector's MQTT connection made by a general library instead
 of the project's own client (``mqtt_client``): gmqtt (asyncio) and aiomqtt (paho-mqtt on asyncio), each handing
@@ -28,14 +30,17 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiomqtt
 import gmqtt
+import psycopg
 
+from bench.stores import pg_database, pg_server
 from shopfloor.connectors.mqtt import MqttConnector, broker_address
 from shopfloor.connectors.mqtt_client import Message
+from shopfloor.ingest.writer import _COPY_COLUMNS as COPY_COLUMNS
 from shopfloor.ingest.writer import _ROWS_PER_INSERT as ROWS_PER_INSERT
 from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.model.plant import Plant
@@ -45,6 +50,7 @@ from shopfloor.store.schema import to_micros
 
 PUBLISHER = """
 import socket, sys, time
+from bench.stores import pg_database, pg_server
 from shopfloor.connectors.mqtt import broker_address
 from shopfloor.connectors.mqtt_client import connect_packet, disconnect_packet, publish_packet
 from shopfloor.connectors.sparkplug.edge import EdgeNode
@@ -139,12 +145,20 @@ CLIENTS = {"own client": MqttConnector, "gmqtt 0.8": GmqttConnector, "aiomqtt 2.
 
 
 def _pipeline(
-    url: str, tmp: Path, devices: int, metrics: int, rounds: int, connector: type[MqttConnector] = MqttConnector
-) -> float:
-    """Seconds from the first DDATA sent to the last value committed."""
+    url: str,
+    tmp: Path,
+    devices: int,
+    metrics: int,
+    rounds: int,
+    connector: type[MqttConnector] = MqttConnector,
+    store: str | None = None,
+) -> tuple[float, float]:
+    """Seconds from the first DDATA sent to the last value committed, and the CPU seconds this process spent
+    meanwhile (decoding, mapping, writing; the database server's own work is not in it).  ``store``: a
+    PostgreSQL URL, else a new SQLite file."""
     total = devices * metrics * rounds
     group = f"bench-{uuid.uuid4().hex[:6]}"
-    engine = open_store(str(tmp / f"{group}.db"))
+    engine = open_store(store or str(tmp / f"{group}.db"))
     plant = _plant(devices, metrics)
     with engine.begin() as conn:
         save_plant(conn, plant, "bench")
@@ -169,13 +183,13 @@ def _pipeline(
         while writer.stats.committed_signals < devices * metrics:  # the births
             await asyncio.sleep(0.05)
         start_rows = writer.stats.committed_measurements
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         publisher.stdin.write("go\n")
         publisher.stdin.flush()
         deadline = time.monotonic() + 600
         while writer.stats.committed_measurements - start_rows < total and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         stored = writer.stats.committed_measurements - start_rows
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -184,12 +198,43 @@ def _pipeline(
         await writer.stop()
         if stored < total:
             raise AssertionError(f"only {stored} of {total} values were stored")
-        return elapsed
+        return elapsed, cpu
 
     try:
         return asyncio.run(pipeline())
     finally:
         engine.dispose()
+
+
+def _rows(ids: dict[str, int], devices: int, metrics: int, rounds: int, stamp) -> list[tuple]:
+    now = datetime.now(timezone.utc)
+    return [
+        (ids[f"D{d:03d}"], f"v{m}", stamp(now + timedelta(milliseconds=r)), float(r * 1000 + m), "good")
+        for r in range(1, rounds + 1)
+        for d in range(devices)
+        for m in range(metrics)
+    ]
+
+
+def _pg_copy(url: str, devices: int, metrics: int, rounds: int) -> tuple[float, float]:
+    """Seconds (and CPU seconds of this process) to COPY the same rows into the measurements of a fresh
+    PostgreSQL store with psycopg, in binary format, one transaction per 50,000 rows."""
+    engine = open_store(url)
+    with engine.begin() as c:
+        save_plant(c, _plant(devices, metrics), "bench")
+    engine.dispose()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as db:
+        ids = dict(db.execute("SELECT code, id FROM machines").fetchall())
+        rows = _rows(ids, devices, metrics, rounds, lambda ts: ts)
+        db.commit()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, len(rows), 50_000):
+            with db.transaction(), db.cursor() as cur:
+                with cur.copy(f"COPY measurements {COPY_COLUMNS} FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(["int4", "text", "timestamptz", "float8", "text"])
+                    for row in rows[i : i + 50_000]:
+                        cp.write_row(row)
+        return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _raw_insert(tmp: Path, devices: int, metrics: int, rounds: int, multirow: bool) -> float:
@@ -204,13 +249,7 @@ def _raw_insert(tmp: Path, devices: int, metrics: int, rounds: int, multirow: bo
     db = sqlite3.connect(str(path), isolation_level=None)
     _sqlite_pragmas(db, None)
     ids = dict(db.execute("SELECT code, id FROM machines"))
-    now = to_micros(datetime.now(timezone.utc))
-    rows = [
-        (ids[f"D{d:03d}"], f"v{m}", now + r * 1000, float(r * 1000 + m), "good")
-        for r in range(1, rounds + 1)
-        for d in range(devices)
-        for m in range(metrics)
-    ]
+    rows = _rows(ids, devices, metrics, rounds, to_micros)
     sql = "INSERT INTO measurements (machine_id, name, ts, value, quality) VALUES "
     t0 = time.perf_counter()
     for i in range(0, len(rows), 50_000):
@@ -235,8 +274,9 @@ def run(quick: bool = False) -> list[dict]:
     out = []
     for devices, metrics, rounds in shapes:
         total = devices * metrics * rounds
+        shape = f"{total} values ({devices} devices x {metrics} metrics per DDATA)"
         with tempfile.TemporaryDirectory() as tmp:
-            pipeline_s = min(_pipeline(url, Path(tmp), devices, metrics, rounds) for _ in range(repeat))
+            pipeline_s = min(_pipeline(url, Path(tmp), devices, metrics, rounds)[0] for _ in range(repeat))
             raw_s = min(
                 _raw_insert(Path(tmp), devices, metrics, rounds, multirow)
                 for _ in range(repeat)
@@ -245,8 +285,7 @@ def run(quick: bool = False) -> list[dict]:
         rate, raw_rate = total / pipeline_s, total / raw_s
         out.append(
             {
-                "name": f"Sparkplug DDATA -> broker -> store, {total} values ({devices} devices x {metrics} metrics "
-                "per DDATA)",
+                "name": f"SQLite: Sparkplug DDATA -> broker -> store, {shape}",
                 "value": rate,
                 "unit": "values/s",
                 "baseline": raw_rate,
@@ -254,8 +293,43 @@ def run(quick: bool = False) -> list[dict]:
                 "ratio": rate / raw_rate,
             }
         )
+        if pg_server():
+            out += _postgresql(url, devices, metrics, rounds, repeat, shape)
     out.extend(_mqtt_stacks(url, quick))
     return out
+
+
+def _postgresql(url: str, devices: int, metrics: int, rounds: int, repeat: int, shape: str) -> list[dict]:
+    """The pipeline into PostgreSQL against psycopg's binary COPY of the same rows, runs alternated, each in a
+    new database; medians of ``repeat`` runs each.  Also the CPU of this process per value on each side."""
+    total = devices * metrics * rounds
+    base = pg_server()
+    assert base is not None
+    pipe, copy = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeat):
+            with pg_database(base) as db:
+                pipe.append(_pipeline(url, Path(tmp), devices, metrics, rounds, store=db))
+            with pg_database(base) as db:
+                copy.append(_pg_copy(db, devices, metrics, rounds))
+    (pipe_s, pipe_cpu), (copy_s, copy_cpu) = _median_run(pipe), _median_run(copy)
+    return [
+        {
+            "name": f"PostgreSQL: Sparkplug DDATA -> broker -> store, {shape}",
+            "value": total / pipe_s,
+            "unit": "values/s",
+            "baseline": total / copy_s,
+            "baseline_unit": "values/s psycopg binary COPY of the same rows",
+            "ratio": copy_s / pipe_s,
+            "cpu_us_per_value": pipe_cpu / total * 1e6,
+            "baseline_cpu_us_per_value": copy_cpu / total * 1e6,
+        }
+    ]
+
+
+def _median_run(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The run of median duration (with its CPU time)."""
+    return sorted(runs)[len(runs) // 2]
 
 
 def _mqtt_stacks(url: str, quick: bool) -> list[dict]:
@@ -266,7 +340,7 @@ def _mqtt_stacks(url: str, quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(1 if quick else 3):
             for name, connector in CLIENTS.items():
-                best[name] = min(best[name], _pipeline(url, Path(tmp), devices, metrics, rounds, connector))
+                best[name] = min(best[name], _pipeline(url, Path(tmp), devices, metrics, rounds, connector)[0])
     own = total / best["own client"]
     return [
         {

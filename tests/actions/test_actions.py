@@ -13,16 +13,17 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from shopfloor import errors
 from shopfloor.actions import accounts as account_actions
+from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import events as event_actions
 from shopfloor.actions import hub as hub_actions
 from shopfloor.actions import jobs as job_actions
-from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import lots as lot_actions
-from shopfloor.actions import skills as skill_actions
 from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import master_data, scheduled_reports
 from shopfloor.actions import quality as quality_actions
+from shopfloor.actions import skills as skill_actions
 from shopfloor.actions import terminal as terminal_actions
 from shopfloor.actions import work_orders as wo_actions
 from shopfloor.actions.core import ChangeNotAudited, change
@@ -32,6 +33,7 @@ from shopfloor.actions.plant import import_plant, parse_plant_document
 from shopfloor.errors import (
     BadgeTaken,
     CannotDeactivateSelf,
+    DefectUnknown,
     DomainError,
     LotNotFound,
     PasswordTooShort,
@@ -43,8 +45,6 @@ from shopfloor.errors import (
     UserNotFound,
     WrongSecret,
 )
-from shopfloor import errors
-from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
 from shopfloor.model.signing import generate_key
@@ -53,13 +53,10 @@ from shopfloor.store import accounts, audit, jobs, schedules
 from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
-from shopfloor.store.schema import ROLES, alarms, machine_events, machines, ncrs
-from shopfloor.store.schema import operations as operations_table
 from shopfloor.store.schema import (
+    ROLES,
     alarms,
-    operation_skills,
-    operator_skills,
-    skills,
+    audit_log,
     document_confirmations,
     document_revisions,
     machine_events,
@@ -70,7 +67,11 @@ from shopfloor.store.schema import (
     moulds,
     nc_transfers,
     ncrs,
+    operation_skills,
+    operator_skills,
+    skills,
 )
+from shopfloor.store.schema import operations as operations_table
 from tests.lots_data import add_master_data
 
 ACTOR = "user:tester"
@@ -154,6 +155,27 @@ def test_a_terminal_entry_stores_its_event_once(plant_store, events):
     assert (entry_row["action"], entry_row["actor"], entry_row["target"]) == (
         "pop.correction", "user:op", "machine:WLD-01")  # fmt: skip
     assert events == [("machine", "WLD-01"), ("machine", "WLD-01")]
+
+
+def test_terminal_entries_go_into_one_transaction_each_with_its_audit_row_and_answer(plant_store, events):
+    """Taps of two operators in one call: each stored and audited under its operator, a refused one answered with
+    its error without holding up the others, a resent one a duplicate, and the shift's units in each answer."""
+    now = datetime.now(timezone.utc)
+    good = terminal_actions.PopEntry(uuid.uuid4().hex, now, "WLD-01", "good", 4)
+    scrap = terminal_actions.PopEntry(uuid.uuid4().hex, now, "WLD-01", "scrap", 1, defect="NOPE-DEFECT")
+    more = terminal_actions.PopEntry(uuid.uuid4().hex, now + timedelta(microseconds=1), "WLD-01", "good", 2)
+    taps = [("op", good), ("op", scrap), ("kim", more), ("op", good)]
+    out = terminal_actions.record_terminal_entries(plant_store, taps)
+    assert out[1] == DefectUnknown(defect="NOPE-DEFECT")
+    assert [(o["duplicate"], o["gq"]) for o in (out[0], out[2], out[3])] == [(False, 6), (False, 6), (True, 6)]
+    with plant_store.connect() as conn:
+        assert conn.execute(select(func.sum(machine_events.c.quantity))).scalar() == 6
+        rows = conn.execute(select(audit_log.c.actor, audit_log.c.action).order_by(audit_log.c.id)).all()
+    assert [tuple(r) for r in rows[-3:]] == [("user:op", "pop.good"), ("user:kim", "pop.good"), ("user:op", "pop.good")]
+    assert set(events) == {("machine", "WLD-01")}
+    events.clear()
+    assert terminal_actions.record_terminal_entries(plant_store, [("op", scrap)]) == [out[1]]  # nothing stored
+    assert events == []
 
 
 def test_events_are_recorded_once(plant_store, events):
@@ -679,12 +701,11 @@ def test_finish_never_ends_a_breakdown(plant_store, events):
     event is stored and availability keeps counting the stop.  By hand: running 06:00-07:00, down from 07:00, a
     finish at 07:30 and the window 06:00-08:00 (the sample plant's day shift): APT 1 h, down 1 h, availability 0.5;
     had the finish stored ``no_order``, the half hour after it would be planned time and availability 1 h / 1.5 h."""
+    from shopfloor.actions.demo import last_working_day
     from shopfloor.analytics.kpi import kpis
     from shopfloor.model.intervals import Interval
     from shopfloor.store import kpi as kpi_store
     from shopfloor.store.plant import load_plant
-
-    from shopfloor.actions.demo import last_working_day
 
     with plant_store.connect() as conn:
         plant = load_plant(conn)

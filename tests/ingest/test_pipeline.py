@@ -465,3 +465,35 @@ def test_two_readings_of_a_value_at_one_instant_keep_the_later_one(engine, tmp_p
     asyncio.run(scenario())
     rows, _, _ = _stored(engine)
     assert [(r[0], r[2]) for r in rows if r[0] == "weld_speed"] == [("weld_speed", 11.0), ("weld_speed", 13.0)]
+
+
+def test_measurements_in_rows_and_blocks_replace_what_is_stored_and_the_later_reading_wins(engine):
+    """``insert_measurements`` with rows and blocks of columns: new instants are added, an instant the store holds
+    is replaced, and of two readings of one instant in the same call the later one is kept (on PostgreSQL the fast
+    COPY meets the stored row and the batch goes through the staging table instead)."""
+    from shopfloor.ingest.mapping import Measurement, MeasurementColumns
+    from shopfloor.ingest.writer import insert_measurements
+    from shopfloor.store.plant import machine_ids
+
+    plant = Plant.from_dict(PLANT)
+    with engine.begin() as conn:
+        save_plant(conn, plant, "test")
+    t = [T0 + timedelta(seconds=s) for s in range(3)]
+    with engine.begin() as conn:
+        ids = machine_ids(conn)
+        first = MeasurementColumns("M1", ["a", "b", "a"], [0, 0, 1], {0: t[0], 1: t[1]}, [1.0, 2.0, 3.0])
+        assert insert_measurements(conn, [Measurement(t[2], "M1", "a", 4.0)], ids, [first]) == 4
+    with engine.begin() as conn:
+        again = MeasurementColumns("M1", ["a", "a", "c"], [0, 0, 0], {0: t[0]}, [10.0, 11.0, 5.0])
+        written = insert_measurements(conn, [Measurement(t[2], "M1", "a", 40.0)], ids, [again])
+        # PostgreSQL writes one row per instant (a at t0, c at t0, a at t2); SQLite counts each reading it wrote.
+        assert written == (3 if engine.dialect.name == "postgresql" else 4)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(measurements.c.name, measurements.c.ts, measurements.c.value).order_by(
+                measurements.c.ts, measurements.c.name
+            )
+        ).all()
+    assert [(n, ts.astimezone(timezone.utc), v) for n, ts, v in stored] == [
+        ("a", t[0], 11.0), ("b", t[0], 2.0), ("c", t[0], 5.0), ("a", t[1], 3.0), ("a", t[2], 40.0)
+    ]  # fmt: skip

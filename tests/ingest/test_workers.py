@@ -83,3 +83,49 @@ def test_two_workers_that_split_one_machine_s_readings_count_each_part_once(stor
             ).all()
         )
     assert (int(kinds["good"]), int(kinds["scrap"])) == (90, 10)
+
+
+WORKERS = 20
+
+
+def test_workers_that_meet_a_new_machine_at_once_all_commit(store, tmp_path):  # noqa: F811
+    """Twenty workers released together, each with a first reading of the same machine, whose state row none has
+    stored yet: each commits (none fails on the row's key), and the machine keeps one state row.  On PostgreSQL,
+    reading "no row" then inserting one lost the race for all but one of them."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from shopfloor.store.schema import machine_ingest_state, measurements
+    from tests.store.test_store_races import engine_like
+
+    engine, plant = store
+    racing = engine_like(engine, WORKERS)
+    start = threading.Barrier(WORKERS)
+    outcomes: list = [None] * WORKERS
+
+    def worker(i: int) -> None:
+        async def run() -> None:
+            writer = IngestWriter(racing, plant, None, state_key=f"mapper:{i}")  # no disk buffer: a failure raises
+            await writer.start()
+            try:
+                start.wait()
+                await writer.submit([sig("Power", float(i), i)])
+            finally:
+                await writer.stop()
+
+        try:
+            asyncio.run(run())
+        except Exception as exc:  # noqa: BLE001 - the test looks at every outcome
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    racing.dispose()
+    assert outcomes == [None] * WORKERS
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(machine_ingest_state)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(measurements)).scalar() >= 1

@@ -17,7 +17,7 @@ from shopfloor.model.plant import Plant
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import maintenance as maintenance_store
-from shopfloor.store import work_orders
+from shopfloor.store import rollups, work_orders
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import alarms, machine_events
 
@@ -111,16 +111,25 @@ def machine_tiles(
     return out
 
 
+_COUNT_KINDS = ("good", "scrap", "rework")
+
+
 def shift_counts(conn: Connection, plant: Plant, machine: str, now: datetime) -> dict[str, int]:
-    """Good, scrap and rework units of a machine in the current shift (else today), with one query."""
+    """Good, scrap and rework units of a machine in the current shift (else today): the hours of it that are
+    rolled up from their rollups, the rest (the hour in progress, a shift that starts within an hour) from the
+    events, so that the cost does not grow with the units already counted in the shift."""
     _, window = current_window(plant, now)
+    mid = machine_ids(conn)[machine]
+    pieces = rollups.cover(window, rollups.coverage(conn, mid), plant.site.tz, units=("hour",))
+    rolled = rollups.summed(conn, [mid], pieces)
+    done = {"good": rolled.gq, "scrap": rolled.sq, "rework": rolled.rq}
     me = machine_events.c
-    rows = conn.execute(
-        select(me.kind, func.coalesce(func.sum(me.quantity), 0))
-        .where(
-            me.machine_id == machine_ids(conn)[machine], me.kind != "state", me.ts >= window.start, me.ts < window.end
-        )
-        .group_by(me.kind)
-    ).all()
-    done = {kind: int(q) for kind, q in rows}
-    return {"gq": done.get("good", 0), "sq": done.get("scrap", 0), "rq": done.get("rework", 0)}
+    for span in pieces.raw:
+        rows = conn.execute(
+            select(me.kind, func.coalesce(func.sum(me.quantity), 0))
+            .where(me.machine_id == mid, me.kind.in_(_COUNT_KINDS), me.ts >= span.start, me.ts < span.end)
+            .group_by(me.kind)
+        ).all()
+        for kind, q in rows:
+            done[kind] += int(q)
+    return {"gq": done["good"], "sq": done["scrap"], "rq": done["rework"]}

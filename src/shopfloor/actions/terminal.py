@@ -9,21 +9,23 @@ work order moved.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select, union_all
 
-from shopfloor.actions.board import current_window
+from shopfloor.actions.board import current_window, shift_counts
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.documents import check_confirmed
 from shopfloor.actions.skills import check_skills
-from shopfloor.actions.events import store_events
 from shopfloor.errors import (
     CountApprovalRequired,
     CountImplausible,
     DefectUnknown,
+    DomainError,
     DowntimeReasonUnknown,
     MachineNotStopped,
     MachineUnknown,
@@ -36,10 +38,10 @@ from shopfloor.errors import (
 )
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
-from shopfloor.model.work_orders import Status
 from shopfloor.model.tags import COUNT_ROLES
-from shopfloor.store import accounts, work_orders
-from shopfloor.store.events import state_run_start
+from shopfloor.model.work_orders import Status
+from shopfloor.store import accounts, rollups, work_orders
+from shopfloor.store.events import append_events, state_run_start
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
 
@@ -130,16 +132,29 @@ def _approval(conn: Connection, plant: Plant, entry: PopEntry, operator: str, pr
     return {"approved_by": approver.username, "allowed": allowed, "minutes": round(minutes, 1), "cycle_s": cycle}
 
 
-def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
-    """The product of the machine's latest count, else the product its tag mapping names."""
-    mid = machine_ids(conn)[machine]
+def _latest_product_statement():
+    # The latest count of each kind that names a product, each read from the end of the (machine, kind, time)
+    # index; built once, as it runs on most taps.
     me = machine_events.c
-    product = conn.execute(
-        select(me.product)
-        .where(me.machine_id == mid, me.kind != "state", me.product.is_not(None))
+    mid = bindparam("machine_id")
+    latest = [
+        select(me.ts, me.id, me.product)
+        .where(me.machine_id == mid, me.kind == kind.value, me.product.is_not(None))
         .order_by(me.ts.desc(), me.id.desc())
         .limit(1)
-    ).scalar()
+        .subquery()
+        for kind in CountKind
+    ]
+    return union_all(*[select(q.c.ts, q.c.id, q.c.product) for q in latest])
+
+
+_LATEST_PRODUCT = _latest_product_statement()
+
+
+def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
+    """The product of the machine's latest count, else the product its tag mapping names."""
+    found = conn.execute(_LATEST_PRODUCT, {"machine_id": machine_ids(conn)[machine]}).all()
+    product = max(found, key=lambda row: (row.ts, row.id)).product if found else None
     if product:
         return product
     tags = plant.machine(machine).tags or {}
@@ -241,26 +256,159 @@ def _order_step(c: Change, entry: PopEntry) -> None:
             c.publish("work_order", running.code)
 
 
+class _NothingStored(Exception):
+    """Every tap of a batch was refused: the transaction ends without a change (and without an audit row)."""
+
+
+def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) -> list[dict[str, Any] | DomainError]:
+    """Several taps, each of an operator (a username), in one transaction: each checked and stored in turn (so a
+    tap sees those before it, as if sent one after the other), the rollups of their machines brought up to date
+    once, one audit row per tap stored, and the good and scrap units of each machine's shift so far.  A tap that
+    is refused does not hold up the others: its place in the answer holds its error.  Each tap is stored once
+    however often it is sent."""
+    now = datetime.now(timezone.utc)
+    out: list[dict[str, Any] | DomainError] = []
+    stored: list[tuple[int, Change, PopEntry, MachineEvent | None, dict[str, Any] | None, bool]] = []
+    try:
+        with change(engine, "system:terminal") as c:
+            plant = c.plant()
+            earliest: dict[str, datetime] = {}
+            for operator, entry in taps:
+                tap = Change(c.conn, f"user:{operator}", _plant=plant)
+                try:
+                    # Start and finish move work orders: a refusal half-way leaves them as they were.
+                    with c.conn.begin_nested() if entry.action in ("start", "finish") else nullcontext():
+                        event = to_event(c.conn, plant, entry, operator, now)
+                        approval = None
+                        if isinstance(event, CountEvent):
+                            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts)
+                        _order_step(tap, entry)
+                        result = None
+                        if event is not None:  # None: a finish that leaves a machine that is down as it is
+                            result = append_events(c.conn, work_orders.attribute(c.conn, [event]))
+                except DomainError as exc:
+                    out.append(exc)
+                    continue
+                if result is not None:
+                    for code, ts in result.earliest.items():
+                        earliest[code] = min(ts, earliest.get(code, ts))
+                duplicate = result is not None and result.inserted == 0
+                stored.append((len(out), tap, entry, event, approval, duplicate))
+                out.append({})
+            if not stored:
+                raise _NothingStored
+            rollups.invalidate(c.conn, earliest)
+            hours = rollups.refresh(c.conn, plant, sorted(earliest))
+            machines = sorted({entry.machine for _, _, entry, *_ in stored})
+            counts = {m: shift_counts(c.conn, plant, m, now) for m in machines}
+            for place, tap, entry, event, approval, duplicate in stored:
+                summary: dict[str, Any] = {
+                    "inserted": 0 if duplicate or event is None else 1,
+                    "duplicates_skipped": int(duplicate),
+                    "rollup_hours": hours,
+                }
+                if event is None:
+                    summary["state_kept"] = MachineState.DOWN.value
+                if approval:
+                    summary["implausible_count"] = approval
+                correction = isinstance(event, CountEvent) and event.source.startswith("pop-correction:")
+                if correction:
+                    summary["correction_of_counter"] = True
+                action = "pop.correction" if correction else f"pop.{entry.action}"
+                detail = {"action": entry.action, **summary} if correction else summary
+                tap.audit(action, f"machine:{entry.machine}", detail)
+                c.audited += tap.audited
+                for topic, keys in tap.events.items():
+                    c.publish(topic, *keys)
+                c.publish("machine", entry.machine)
+                gq_sq = counts[entry.machine]
+                out[place] = {"stored": True, "duplicate": duplicate, "key": entry.key, "action": entry.action,
+                              "state_kept": event is None, "correction": correction,
+                              "approved_by": approval["approved_by"] if approval else None,
+                              "gq": gq_sq["gq"], "sq": gq_sq["sq"]}  # fmt: skip
+    except _NothingStored:
+        pass
+    return out
+
+
 def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dict[str, Any]:
-    """One tap of ``operator`` (a username) on the terminal: stored once however often it is sent."""
-    with change(engine, f"user:{operator}") as c:
-        plant = c.plant()
-        event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
-        approval = None
-        if isinstance(event, CountEvent):
-            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts)
-        _order_step(c, entry)
-        summary: dict[str, Any] = store_events(c.conn, plant, [] if event is None else [event])
-        if event is None:
-            summary["state_kept"] = MachineState.DOWN.value
-        if approval:
-            summary["implausible_count"] = approval
-        correction = isinstance(event, CountEvent) and event.source.startswith("pop-correction:")
-        if correction:
-            summary["correction_of_counter"] = True
-        action = "pop.correction" if correction else f"pop.{entry.action}"
-        c.audit(action, f"machine:{entry.machine}", {"action": entry.action, **summary} if correction else summary)
-        c.publish("machine", entry.machine)
-    return {"stored": True, "duplicate": event is not None and summary["inserted"] == 0, "key": entry.key,
-            "action": entry.action, "state_kept": event is None, "correction": correction,
-            "approved_by": approval["approved_by"] if approval else None}  # fmt: skip
+    """One tap of ``operator`` (a username) on the terminal, answered once stored (or raising its refusal), with
+    the good and scrap units of the machine's shift so far.
+
+    Taps that arrive while the store is writing earlier ones wait and go together into the next transaction
+    (``record_terminal_entries``; one commit, the rollups brought up to date once): a hundred terminals cost the
+    store a few transactions a second, not a hundred.  Each waiting request is answered after the commit of its
+    own tap."""
+    with _queues_guard:
+        queue = _queues.setdefault(id(engine), _TapQueue())
+    tap = _Tap(operator, entry)
+    with queue.lock:
+        queue.pending.append(tap)
+        lead = not queue.busy
+        queue.busy = True
+    if not lead:
+        tap.done.wait()
+        if not tap.lead:
+            return tap.answer()
+    with queue.lock:
+        batch, queue.pending = queue.pending[:MAX_TAPS_PER_COMMIT], queue.pending[MAX_TAPS_PER_COMMIT:]
+    try:
+        outcomes = _record_batch(engine, batch)
+    finally:
+        with queue.lock:  # the next waiting tap leads the next batch; its request answers when that commits
+            if queue.pending:
+                queue.pending[0].lead = True
+                queue.pending[0].done.set()
+            else:
+                queue.busy = False
+    for t, outcome in zip(batch, outcomes):
+        t.outcome = outcome
+        if t is not tap:
+            t.done.set()
+    return tap.answer()
+
+
+MAX_TAPS_PER_COMMIT = 500
+
+
+@dataclass
+class _Tap:
+    operator: str
+    entry: PopEntry
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # this tap's request writes the next batch
+    outcome: dict[str, Any] | BaseException | None = None
+
+    def answer(self) -> dict[str, Any]:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        assert self.outcome is not None
+        return self.outcome
+
+
+@dataclass
+class _TapQueue:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: list[_Tap] = field(default_factory=list)
+    busy: bool = False  # a request is writing a batch
+
+
+_queues: dict[int, _TapQueue] = {}  # by engine
+_queues_guard = threading.Lock()
+
+
+def _record_batch(engine: Engine, batch: list[_Tap]) -> list[dict[str, Any] | BaseException]:
+    """The outcome of each tap of ``batch``; should the batch's transaction fail as a whole (the store away, a
+    conflict with another writer), each tap is tried on its own, so that one cannot fail the others."""
+    try:
+        return list(record_terminal_entries(engine, [(t.operator, t.entry) for t in batch]))
+    except Exception as exc:  # noqa: BLE001 - handed to the requests that wait for it
+        if len(batch) == 1:
+            return [exc]
+    out: list[dict[str, Any] | BaseException] = []
+    for t in batch:
+        try:
+            out += record_terminal_entries(engine, [(t.operator, t.entry)])
+        except Exception as exc:  # noqa: BLE001 - handed to the request that waits for it
+            out.append(exc)
+    return out

@@ -33,7 +33,7 @@ from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -45,7 +45,7 @@ from shopfloor.store import nc_monitor, rollups, spc_monitor, work_orders
 from shopfloor.store.db import writing
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import machine_ids
-from shopfloor.store.schema import ingest_state, machine_ingest_state, measurements, quarantine, to_micros
+from shopfloor.store.schema import ingest_state, machine_ingest_state, quarantine, to_micros
 
 log = logging.getLogger(__name__)
 MAPPER_STATE_KEY = "mapper"
@@ -154,24 +154,81 @@ def insert_measurements(
         elif rows:
             flat = flat + sqlite_parameters(rows, (), ids)  # type: ignore[arg-type]
         return _sqlite_insert_rows(conn, flat, count)
-    # One row per instant (PostgreSQL refuses to update a row twice in one statement): the later reading wins.
-    latest = {
-        (ids[m.machine], m.name, m.ts): {
-            "machine_id": ids[m.machine], "name": m.name, "ts": m.ts, "value": m.value, "quality": m.quality
-        }
-        for m in chain(rows, *(c.rows() for c in columns))
-    }  # fmt: skip
-    values = list(latest.values())
-    # An executemany reports no row count (-1): the rows written are counted from RETURNING.
-    insert = postgresql.insert(measurements)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["machine_id", "name", "ts"],
-        set_={"value": insert.excluded.value, "quality": insert.excluded.quality},
-    ).returning(measurements.c.machine_id)
-    total = 0
-    for i in range(0, len(values), 10_000):
-        total += len(conn.execute(stmt, values[i : i + 10_000]).all())
-    return total
+    return _pg_copy_rows(conn, rows, columns, ids, count)
+
+
+# PostgreSQL: the rows go in by COPY in binary format, straight into the table, inside a savepoint.  Should a row
+# meet one the store already holds (or another of the same batch), the savepoint is rolled back and the batch goes
+# through a staging table of the session instead: COPY into it, then one INSERT ... SELECT that keeps the latest
+# reading of each instant and replaces what the store holds.  A multi-row INSERT with parameters cost some 31 us of
+# CPU a value, mostly psycopg parsing each statement of 1,000 rows again (beyond its statement cache); COPY sends
+# the values as they are, about 2 us a value.
+_COPY_COLUMNS = "(machine_id, name, ts, value, quality)"
+_COPY_TYPES = ["int4", "text", "timestamptz", "float8", "text"]
+_STAGE = "shopfloor_measurements_stage"
+_STAGE_CREATE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (seq int8 NOT NULL, machine_id int4 NOT NULL, name text NOT NULL,"
+    " ts timestamptz NOT NULL, value float8 NOT NULL, quality text NOT NULL) ON COMMIT DELETE ROWS"
+)
+_STAGE_MERGE = (
+    f"INSERT INTO measurements {_COPY_COLUMNS} SELECT DISTINCT ON (machine_id, name, ts) machine_id, name, ts,"
+    f" value, quality FROM {_STAGE} ORDER BY machine_id, name, ts, seq DESC" + _UPSERT
+)
+
+
+def _copy_rows(cursor: Any, sql: str, types: list[str], rows: list[Measurement], columns: list[MeasurementColumns],
+               ids: dict[str, int], numbered: bool) -> None:  # fmt: skip
+    """Write the rows of ``rows`` and ``columns`` with one COPY (``numbered``: each with its place first)."""
+    seq = 0
+    with cursor.copy(sql) as copy:
+        copy.set_types(types)
+        write = copy.write_row
+        if numbered:
+            for ts, machine, name, value, quality in rows:
+                write((seq, ids[machine], name, ts, value, quality))
+                seq += 1
+            for machine, names, stamps, times, values in columns:
+                mid = ids[machine]
+                for k, name, value in zip(stamps, names, values):
+                    write((seq, mid, name, times[k], value, "good"))
+                    seq += 1
+            return
+        for ts, machine, name, value, quality in rows:
+            write((ids[machine], name, ts, value, quality))
+        for machine, names, stamps, times, values in columns:
+            mid = ids[machine]
+            if len(times) == 1:  # one instant for the whole block, as one scan of a PLC gives
+                (ts,) = times.values()
+                for name, value in zip(names, values):
+                    write((mid, name, ts, value, "good"))
+            else:
+                for k, name, value in zip(stamps, names, values):
+                    write((mid, name, times[k], value, "good"))
+
+
+def _pg_copy_rows(
+    conn: Connection, rows: list[Measurement], columns: list[MeasurementColumns], ids: dict[str, int], count: int
+) -> int:
+    from psycopg import errors as psycopg_errors  # only a PostgreSQL store needs the driver (SQLite ingest skips it)
+
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        cur.execute("SAVEPOINT shopfloor_copy")
+        try:
+            _copy_rows(cur, f"COPY measurements {_COPY_COLUMNS} FROM STDIN (FORMAT BINARY)", _COPY_TYPES, rows,
+                       columns, ids, numbered=False)  # fmt: skip
+        except psycopg_errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT shopfloor_copy")
+        else:
+            cur.execute("RELEASE SAVEPOINT shopfloor_copy")
+            return count
+        cur.execute("RELEASE SAVEPOINT shopfloor_copy")
+        cur.execute(_STAGE_CREATE)
+        cur.execute(f"TRUNCATE {_STAGE}")
+        _copy_rows(cur, f"COPY {_STAGE} (seq, machine_id, name, ts, value, quality) FROM STDIN (FORMAT BINARY)",
+                   ["int8", *_COPY_TYPES], rows, columns, ids, numbered=True)  # fmt: skip
+        cur.execute(_STAGE_MERGE)
+        return cur.rowcount
 
 
 def sqlite_parameters(rows: list[Measurement], columns: list[MeasurementColumns], ids: dict[str, int]) -> list[Any]:
@@ -316,6 +373,7 @@ class IngestWriter:
         self._task: asyncio.Task[None] | None = None
         self._ids = self._machine_ids_or_empty()
         self._sqlite = engine.dialect.name == "sqlite"
+        self._state_rows: set[int] = set()  # machines whose machine_ingest_state row is known to exist
 
     def use_plant(self, plant: Plant) -> None:
         """Map with a changed plant (machines or tags added on the pages) from the next batch on; the counter
@@ -545,11 +603,22 @@ class IngestWriter:
         self.stats.store_available = True
 
     def _load_machine_states(self, conn: Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
-        """Each machine's state as the store holds it (locked for this transaction), loaded into the mapper."""
+        """Each machine's state as the store holds it (locked for this transaction), loaded into the mapper.
+
+        A machine seen for the first time gets its row first (empty, inserted unless another worker's already
+        is), so the lock is always on a row: two workers that meet a new machine at once take turns on it like
+        on any other, where reading "no row" and inserting one each would make the second fail on the key."""
         if not codes:
             return {}
         ms = machine_ingest_state.c
         by_id = {self._ids[c]: c for c in codes}
+        new = [i for i in by_id if i not in self._state_rows]
+        if new:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(
+                dialect.insert(machine_ingest_state).on_conflict_do_nothing(index_elements=["machine_id"]),
+                [{"machine_id": i, "state": {}} for i in sorted(new)],
+            )
         rows = conn.execute(
             select(ms.machine_id, ms.state)
             .where(ms.machine_id.in_(list(by_id)))
@@ -558,19 +627,22 @@ class IngestWriter:
         ).all()
         loaded = {}
         for machine_id, state in rows:
-            self.mapper.load_machine_state(by_id[machine_id], state)
+            if state:  # an empty row: no worker has stored this machine's state yet, the mapper keeps its own
+                self.mapper.load_machine_state(by_id[machine_id], state)
             loaded[by_id[machine_id]] = state
         return loaded
 
     def _save_machine_states(self, conn: Connection, codes: list[str], loaded: dict[str, dict[str, Any]]) -> None:
-        """Write back the states that changed (a machine that only sent plain process values keeps its row)."""
+        """Write back the states that changed (a machine that only sent plain process values keeps its row); the
+        rows exist and are locked (``_load_machine_states``)."""
         ms = machine_ingest_state.c
         for code in codes:
             state = self.mapper.machine_state(code)
-            if code not in loaded:
-                conn.execute(insert(machine_ingest_state).values(machine_id=self._ids[code], state=state))
-            elif state != loaded[code]:
+            if state != loaded.get(code):
                 conn.execute(update(machine_ingest_state).where(ms.machine_id == self._ids[code]).values(state=state))
+
+    def _committed_state_rows(self, codes: list[str]) -> None:
+        self._state_rows.update(self._ids[c] for c in codes)
 
     def _commit(
         self,
@@ -629,6 +701,7 @@ class IngestWriter:
             self.mapper.load_state(before)
             raise
         self._saved_state = after
+        self._committed_state_rows(codes)
         s = self.stats
         s.committed_signals += signal_count(signals)
         s.committed_events += result.inserted

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfloor.errors import MachineNotFound, MachineUnknown
@@ -163,13 +163,30 @@ def history(conn: Connection, machine: str, window: Interval) -> tuple[list[Stat
     return states, counts  # type: ignore[return-value]
 
 
+def _span_statement():
+    # The first and last of each kind, each read from the end of the (machine, kind, time) index: a min and max
+    # over all kinds at once would read every event of the machine (its index does not lead with time).  Built
+    # once: the statement is run on every write of events.
+    me = machine_events.c
+    mid = bindparam("machine_id")
+
+    def end(agg, kind: str):
+        return select(agg(me.ts)).where(me.machine_id == mid, me.kind == kind).scalar_subquery()
+
+    return select(*[end(func.min, k) for k in _KINDS], *[end(func.max, k) for k in _KINDS])
+
+
+_KINDS = ("state", *(k.value for k in CountKind))
+_SPAN = _span_statement()
+
+
 def event_span(conn: Connection, machine_id: int) -> tuple[datetime, datetime] | None:
     """First and last event time of a machine, or None without events."""
-    me = machine_events.c
-    row = conn.execute(select(func.min(me.ts), func.max(me.ts)).where(me.machine_id == machine_id)).first()
-    if row is None or row[0] is None:
+    row = conn.execute(_SPAN, {"machine_id": machine_id}).one()
+    firsts = [ts for ts in row[: len(_KINDS)] if ts is not None]
+    if not firsts:
         return None
-    return row[0], row[1]
+    return min(firsts), max(ts for ts in row[len(_KINDS) :] if ts is not None)
 
 
 def count_events(conn: Connection) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
 
-from shopfloor.actions.board import shift_counts
 from shopfloor.actions.terminal import PopEntry, record_terminal_entry
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
-from shopfloor.store.plant import current_plant
 
 router = APIRouter(prefix="/api/v1/pop", tags=["terminal"])
 
@@ -73,7 +70,4 @@ def post_entry(
         body.approver,
         body.approver_pin,
     )
-    result = record_terminal_entry(engine, principal.user.username, entry)
-    with engine.connect() as conn:
-        counts = shift_counts(conn, current_plant(conn), body.machine, datetime.now(timezone.utc))
-    return {**result, "gq": counts["gq"], "sq": counts["sq"]}
+    return record_terminal_entry(engine, principal.user.username, entry)
