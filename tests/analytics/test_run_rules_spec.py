@@ -66,8 +66,9 @@ def test_a_bad_spec_is_refused_saying_what_is_wrong(spec, message):
         parse_rules(spec)
 
 
-@pytest.mark.parametrize("spec", ["nelson:5=1/3", "nelson:5=3/3", "nelson:5=2/50", "nelson:2=2", "nelson:2=50",
-                                  "nelson:4=3", "we:4=2"])
+@pytest.mark.parametrize(
+    "spec", ["nelson:5=1/3", "nelson:5=3/3", "nelson:5=2/50", "nelson:2=2", "nelson:2=50", "nelson:4=3", "we:4=2"]
+)
 def test_parameters_at_the_ends_of_their_ranges_are_accepted(spec):
     parse_rules(spec)
 

@@ -25,7 +25,9 @@ def sig(tag: str, value: int, seconds: int, machine: str = "M1") -> Signal:
 
 
 def counts(out) -> list[tuple[str, int, int]]:
-    return [(e.kind.value, e.quantity, int((e.ts - T0).total_seconds())) for e in out.events if isinstance(e, CountEvent)]
+    return [
+        (e.kind.value, e.quantity, int((e.ts - T0).total_seconds())) for e in out.events if isinstance(e, CountEvent)
+    ]
 
 
 def test_scrap_takes_back_the_most_recent_good_units_of_the_batch_first():
