@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from shopfloor.actions.demo import sample_plant
@@ -24,6 +25,11 @@ from shopfloor.store import accounts
 from shopfloor.store.db import open_engine, open_store, resolve_url
 from shopfloor.store.plant import save_plant
 from shopfloor.store.schema import metadata
+
+# A mutation run (`mutmut run`, see pyproject.toml) reruns the covering tests once per mutant: it asks for fewer
+# generated examples with HYPOTHESIS_PROFILE=mutation.  The default profile is hypothesis's own.
+settings.register_profile("mutation", max_examples=25, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parent.parent
 # Published worked examples and specification samples the tests read, each with its source in SOURCES.md.
