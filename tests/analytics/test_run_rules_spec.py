@@ -100,3 +100,37 @@ def test_a_trend_names_its_six_points():
     # Six in a row increasing (Nelson 3): 0..5 rising, completed at point 5.
     values = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.1]
     assert evaluate(chart(values), "nelson:3") == [Violation("nelson3", 5, (0, 1, 2, 3, 4, 5))]
+
+
+def test_a_point_on_the_centre_line_is_on_neither_side():
+    # Nine in a row above the centre but the fifth exactly on it: no run of nine on either side.
+    values = [0.5] * 4 + [0.0] + [0.5] * 4
+    assert evaluate(chart(values), "nelson:2") == []
+    assert evaluate(chart([-0.5] * 4 + [0.0] + [-0.5] * 4), "nelson:2") == []
+
+
+def test_a_point_on_a_control_limit_is_not_beyond_it():
+    assert evaluate(chart([3.0, -3.0, 3.01, -3.01]), "nelson:1") == [
+        Violation("nelson1", 2, (2,)),
+        Violation("nelson1", 3, (3,)),
+    ]
+
+
+def test_the_limits_set_names_its_one_rule_limit():
+    assert evaluate(chart([0.0, 4.0]), "limits") == [Violation("limit", 1, (1,))]
+
+
+def test_points_of_zero_sigma_fall_in_no_zone():
+    # Sigma 0 at every point (a constant process): no zone of 1 or 2 sigma can be crossed.
+    n = 5
+    flat = spc.Chart("i", np.full(n, 0.5), np.zeros(n), np.full(n, 3.0), np.full(n, -3.0), np.zeros(n))
+    assert evaluate(flat, "nelson:5,6") == []
+
+
+def test_fourteen_alternating_points_and_a_flat_step_that_breaks_them():
+    # Up, down, up, ... 14 points (13 differences of alternating sign): Nelson 4 completes at point 13.
+    values = [(-1.0) ** i * 0.5 for i in range(14)]
+    assert evaluate(chart(values), "nelson:4") == [Violation("nelson4", 13, tuple(range(14)))]
+    # The same with the first step flat (0, 0, -1, 1, ...): only 12 points alternate, no violation.
+    flat_first = [0.0, 0.0] + [(-1.0) ** (i + 1) * 0.5 for i in range(12)]
+    assert evaluate(chart(flat_first), "nelson:4") == []
