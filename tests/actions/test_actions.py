@@ -171,7 +171,9 @@ def test_terminal_entries_go_into_one_transaction_each_with_its_audit_row_and_an
     with plant_store.connect() as conn:
         assert conn.execute(select(func.sum(machine_events.c.quantity))).scalar() == 6
         rows = conn.execute(select(audit_log.c.actor, audit_log.c.action).order_by(audit_log.c.id)).all()
-    assert [tuple(r) for r in rows[-3:]] == [("user:op", "pop.good"), ("user:kim", "pop.good"), ("user:op", "pop.good")]
+    # WLD-01 counts with its PLC: typed counts are audited as corrections of its counter
+    assert [tuple(r) for r in rows[-3:]] == [
+        ("user:op", "pop.correction"), ("user:kim", "pop.correction"), ("user:op", "pop.correction")]  # fmt: skip
     assert set(events) == {("machine", "WLD-01")}
     events.clear()
     assert terminal_actions.record_terminal_entries(plant_store, [("op", scrap)]) == [out[1]]  # nothing stored

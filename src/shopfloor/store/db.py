@@ -56,8 +56,13 @@ def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany) -
     server error) and SQLite would keep it, cutting the text short for many readers.  Checked for every
     statement, so no form, file or API field is forgotten; the transaction is refused whole."""
     rows = parameters if executemany else [parameters]
-    for row in rows:
-        values = row.values() if isinstance(row, dict) else row or ()
+    for row in rows or ():
+        if isinstance(row, dict):
+            values = row.values()
+        elif isinstance(row, (list, tuple)):
+            values = row
+        else:  # a driver's flat list of values (one value per placeholder of a many-row statement)
+            values = (row,)
         if any(_has_nul(v) for v in values):
             raise TextHasNul()
 
