@@ -57,3 +57,25 @@ def test_sparkplug_births_name_the_edge_nodes_devices_and_metrics(mqtt_url, uniq
     metrics = {m["name"]: m["value"] for m in devices["PRS-03"]["metrics"]}
     assert metrics["Total"] == 42 and metrics["force_kN"] == pytest.approx(81.5)
     assert devices["PRS-03"]["birth"] is True and devices["PRS-03"]["edge"] == "edge1"
+
+
+def test_an_mtconnect_agent_names_its_devices_and_data_items():
+    from shopfloor.ingest.discover import mtconnect_probe
+    from shopfloor.simulator.mtconnect_agent import MTConnectAgent
+    from shopfloor.simulator.servers import agent_items
+
+    async def probe():
+        agent = MTConnectAgent({"CNC-09": agent_items("CNC-09", ["spindle_load"])})
+        await agent.start()
+        try:
+            return await mtconnect_probe(agent.url)
+        finally:
+            await agent.stop()
+
+    devices = asyncio.run(probe())
+    assert [d["device"] for d in devices] == ["CNC-09"]
+    items = {i["id"]: i for i in devices[0]["items"]}
+    assert (items["CNC-09_total"]["type"], items["CNC-09_total"]["sub_type"]) == ("PART_COUNT", "ALL")
+    assert items["CNC-09_spindle_load"]["category"] == "SAMPLE"
+    with pytest.raises(DiscoveryFailed):
+        asyncio.run(mtconnect_probe(f"http://127.0.0.1:{free_port()}", timeout_s=1.0))
