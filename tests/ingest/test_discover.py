@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -79,3 +80,27 @@ def test_an_mtconnect_agent_names_its_devices_and_data_items():
     assert items["CNC-09_spindle_load"]["category"] == "SAMPLE"
     with pytest.raises(DiscoveryFailed):
         asyncio.run(mtconnect_probe(f"http://127.0.0.1:{free_port()}", timeout_s=1.0))
+
+
+def test_the_ingest_of_a_new_store_waits_for_its_plant(tmp_path):
+    """``shopfloor ingest`` started before the set-up waits for the plant instead of stopping."""
+    from shopfloor.actions.demo import sample_plant
+    from shopfloor.ingest.process import open_when_reachable
+    from shopfloor.store.db import open_store
+    from shopfloor.store.plant import save_plant
+
+    db = str(tmp_path / "new.db")
+    setup_engine = open_store(db)  # created and migrated, no plant
+
+    def set_up():
+        with setup_engine.begin() as conn:
+            save_plant(conn, sample_plant(), "test")
+
+    setter = threading.Timer(0.6, set_up)  # the set-up happens while the ingest waits
+    setter.start()
+    started = time.monotonic()
+    engine, plant = open_when_reachable(db, retry_s=0.1)  # in the main thread: it handles SIGTERM
+    setter.join()
+    assert time.monotonic() - started >= 0.6 and plant.site.code == sample_plant().site.code
+    engine.dispose()
+    setup_engine.dispose()
