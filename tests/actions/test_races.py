@@ -110,3 +110,35 @@ def test_an_alarm_acknowledged_by_several_at_once_is_acknowledged_once(planned):
     assert Counter(type(r).__name__ for r in results) == Counter({"dict": 1, "AlarmAcknowledged": THREADS - 1})
     winner = next(r["ack_by"] for r in results if isinstance(r, dict))
     assert all(r.params["by"] == winner for r in results if isinstance(r, AlarmAcknowledged))
+
+
+# -- the guided set-up and the plant pages ----------------------------------------------------------------------
+def test_two_first_set_ups_at_once_make_one_plant_and_one_administrator(engine):
+    from shopfloor.actions.plant import parse_plant_document
+    from shopfloor.actions.setup import set_up_plant
+    from shopfloor.errors import SetupDone
+    from shopfloor.store.schema import sites, users
+
+    docs = [parse_plant_document(f"site: {{code: S{i}, timezone: UTC}}\nareas: [{{code: A, lines: [{{code: L{i}, "
+                                 f"machines: [{{code: M{i}}}]}}]}}]\n", "p.yaml") for i in range(THREADS)]  # fmt: skip
+    results = together(
+        [lambda i=i: set_up_plant(engine, f"user:a{i}", docs[i], admin={"username": f"a{i}", "password": "x" * 12})
+         for i in range(THREADS)]  # fmt: skip
+    )
+    assert Counter(type(r).__name__ for r in results) == Counter({"dict": 1, "SetupDone": THREADS - 1})
+    assert all(isinstance(r, SetupDone) for r in results if not isinstance(r, dict))
+    with engine.connect() as conn:
+        assert conn.execute(select(sites.c.code)).scalars().all() == [next(r for r in results if isinstance(r, dict))["site"]]
+        assert len(conn.execute(select(users.c.username)).all()) == 1
+
+
+def test_plant_changes_at_once_are_all_kept(planned):
+    from shopfloor.actions.plant import edit_plant
+    from shopfloor.store.plant import load_plant
+
+    results = together([lambda i=i: edit_plant(planned, "user:x", "holiday", f"2027-01-{i + 10:02d}", {})
+                        for i in range(THREADS)])  # fmt: skip
+    assert all(isinstance(r, dict) for r in results), results
+    with planned.connect() as conn:
+        holidays = {d.isoformat() for d in load_plant(conn).calendar.holidays}
+    assert {f"2027-01-{i + 10:02d}" for i in range(THREADS)} <= holidays  # none lost to a concurrent change

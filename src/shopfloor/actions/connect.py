@@ -30,9 +30,10 @@ from shopfloor.store.first_run import has_plant
 from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import load_plant, save_plant
 
-PROTOCOLS = ("opcua", "modbus", "mtconnect")  # browsed on the pages; MQTT sources are set in the plant file
+PROTOCOLS = ("opcua", "modbus", "mqtt", "mtconnect")
 ROLES = ("state", "good_count", "total_count", "scrap_count", "alarm", "process")
 DEFAULT_STATE_MAP = "0=idle, 1=running, 2=setup, 3=down, 4=planned_stop"
+LISTEN_S = 5.0  # how long the pages listen for Sparkplug births
 DECODING = {label: (dtype, order) for label, dtype, order in d.DECODINGS}
 
 
@@ -41,7 +42,7 @@ def endpoint_of(protocol: str, form: dict[str, str]) -> dict[str, Any]:
     register range to read."""
     if protocol not in PROTOCOLS:
         raise ProtocolUnknown(protocol=protocol, protocols=list(PROTOCOLS))
-    if protocol in ("opcua", "mtconnect"):
+    if protocol in ("opcua", "mtconnect", "mqtt"):
         url = form.get("url", "").strip()
         if not url:
             raise EndpointMissing(what="url")
@@ -68,6 +69,8 @@ def discover(protocol: str, endpoint: dict[str, Any]) -> dict[str, Any]:
         e = endpoint
         words = asyncio.run(d.modbus_words(e["host"], e["port"], e["unit"], e["table"], e["start"], e["count"]))
         return {"registers": d.decodings(words, e["start"]), "decodings": [x[0] for x in d.DECODINGS]}
+    if protocol == "mqtt":
+        return {"sparkplug": asyncio.run(d.sparkplug_births(endpoint["url"], LISTEN_S))}
     return {"devices": asyncio.run(d.mtconnect_probe(endpoint["url"]))}
 
 
@@ -116,6 +119,11 @@ def mapping(protocol: str, name: str, endpoint: dict[str, Any], picks: list[dict
         spec = {"name": name, "type": "modbus", "host": endpoint["host"], "port": endpoint["port"], "poll_s": 1.0}
         source = {"name": name, "unit": endpoint["unit"],
                   "registers": [_register(p, endpoint.get("table", "holding")) for p in chosen]}  # fmt: skip
+    elif protocol == "mqtt":
+        group, _, device = (endpoint.get("device") or "").partition("/")
+        edge, _, device = device.partition("/")
+        spec = {"name": name, "type": "mqtt", "url": endpoint["url"], "groups": [group] if group else []}
+        source = {"name": name, "device": device or edge, **({"edge": edge} if device else {})}
     else:
         spec = {"name": name, "type": "mtconnect", "url": endpoint["url"], "poll_s": 1.0}
         source = {"name": name, "device": endpoint.get("device", ""), "items": {p["source"]: _signal(p) for p in chosen}}
@@ -147,6 +155,11 @@ def try_mapping(protocol: str, endpoint: dict[str, Any], picks: list[dict[str, A
         live = {_signal(p): values.get(p["source"]) for p in chosen}
     elif protocol == "modbus":
         live = asyncio.run(d.modbus_values(endpoint["host"], endpoint["port"], endpoint["unit"], source["registers"]))
+    elif protocol == "mqtt":
+        heard = asyncio.run(d.sparkplug_births(endpoint["url"], LISTEN_S))
+        wanted = endpoint.get("device", "")
+        live = {m["name"]: m["value"] for e in heard if f"{e['group']}/{e['edge']}/{e['device']}".rstrip("/") == wanted
+                for m in e["metrics"]}  # fmt: skip
     else:
         live = {}
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from asyncua import Client, ua
@@ -16,6 +17,11 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from shopfloor.connectors.modbus import MAX_REGISTERS, TYPES, RegisterSpec
+from shopfloor.connectors.mqtt_client import MqttRefused, connect_packet
+from shopfloor.connectors.mqtt_client import connect as mqtt_connect
+from shopfloor.connectors.sparkplug.codec import decode_payload, metric_value, type_name
+from shopfloor.connectors.sparkplug.errors import SparkplugError
+from shopfloor.connectors.sparkplug.topics import parse_topic
 from shopfloor.connectors.mtconnect import MalformedDocument, MTConnectError, parse_probe, parse_xml
 from shopfloor.errors import DiscoveryFailed
 
@@ -169,3 +175,51 @@ async def mtconnect_probe(url: str, timeout_s: float = 4.0) -> list[dict[str, An
             {"id": di.id, "name": di.name, "type": di.type, "sub_type": di.sub_type, "category": di.category}
         )
     return [{"device": name, "items": found} for name, found in devices.items()]
+
+
+async def sparkplug_births(url: str, listen_s: float = 5.0, timeout_s: float = 4.0) -> list[dict[str, Any]]:
+    """The Sparkplug B edge nodes and devices heard on the broker during ``listen_s``: the metrics (name, type,
+    value) of each birth certificate, and the devices seen only in data messages (whose metrics a birth names).
+    Listening only: nothing is published."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def on_message(message) -> None:
+        try:
+            topic = parse_topic(message.topic)
+        except SparkplugError:
+            return
+        if topic.message_type not in ("NBIRTH", "DBIRTH", "NDATA", "DDATA"):
+            return
+        key = (topic.group or "", topic.edge_node or "", topic.device or "")
+        entry = seen.setdefault(key, {"group": key[0], "edge": key[1], "device": key[2], "metrics": [], "birth": False})
+        if topic.message_type.endswith("BIRTH"):
+            try:
+                payload = decode_payload(bytes(message.payload))
+            except (SparkplugError, ValueError):
+                return
+            entry["birth"] = True
+            entry["metrics"] = [
+                {"name": m.name, "type": type_name(m.datatype), "value": _plain(_metric(m))} for m in payload.metrics
+            ]
+
+    try:
+        link = await mqtt_connect(host, port, connect_packet(f"shopfloor-discover-{id(seen):x}", 30, True), on_message,
+                                  30, tls=parts.scheme == "mqtts", timeout_s=timeout_s)  # fmt: skip
+    except (OSError, TimeoutError, MqttRefused) as exc:
+        raise DiscoveryFailed(endpoint=url, reason=str(exc) or type(exc).__name__) from None
+    try:
+        await link.subscribe([("spBv1.0/+/NBIRTH/+", 0), ("spBv1.0/+/DBIRTH/+/+", 0), ("spBv1.0/+/NDATA/+", 0),
+                              ("spBv1.0/+/DDATA/+/+", 0)], timeout_s)  # fmt: skip
+        await asyncio.sleep(listen_s)
+    finally:
+        link.disconnect()
+    return sorted(seen.values(), key=lambda e: (e["group"], e["edge"], e["device"]))
+
+
+def _metric(metric: Any) -> Any:
+    try:
+        return metric_value(metric)
+    except (SparkplugError, ValueError):
+        return None

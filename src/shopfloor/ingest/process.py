@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shopfloor.connectors.base import RECONNECT_MAX_S, Connector, ConnectorConfigError
+from shopfloor.errors import PlantNotImported
 from shopfloor.ingest.service import STATUS_EVERY_S, build_connectors, default_worker, publish_status, save_status
 from shopfloor.ingest.writer import MAPPER_STATE_KEY, IngestWriter, WriterEmit, tune_gc_for_ingest
 from shopfloor.live import broker
@@ -40,8 +41,9 @@ PLANT_EVERY_S = 2.0  # how often the ingest looks for a changed plant (connector
 
 
 def open_when_reachable(url: str | None, retry_s: float = 2.0) -> tuple[Engine, Plant]:
-    """The store and its plant, once the store answers: tried again every ``retry_s`` until it does (or SIGTERM
-    or SIGINT ends the wait, as KeyboardInterrupt)."""
+    """The store and its plant, once the store answers and holds a plant (a new store gets one from the set-up
+    page): tried again every ``retry_s`` until it does (or SIGTERM or SIGINT ends the wait, as
+    KeyboardInterrupt)."""
     previous = signal.getsignal(signal.SIGTERM)
 
     def interrupt(signum, frame):  # noqa: ARG001 - the signal handler's signature
@@ -59,6 +61,12 @@ def open_when_reachable(url: str | None, retry_s: float = 2.0) -> tuple[Engine, 
                 if not waiting:
                     log.warning("the store does not answer; waiting for it: %s", str(exc).splitlines()[0])
                 waiting = True
+                time.sleep(retry_s)
+            except PlantNotImported:
+                if not waiting:
+                    log.warning("no plant in the store yet; waiting for the set-up page or shopfloor import plant")
+                waiting = True
+                engine.dispose()
                 time.sleep(retry_s)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -82,10 +82,16 @@ def _connect_page(request: Request, principal: Principal, engine: Engine, form: 
     picks = {p["source"]: p for p in _picks(form)}
     nodes = [n for n in _flat(found.get("tree", [])) if n.get("variable") or n.get("children")]
     items = [{**i, "device": dv["device"]} for dv in found.get("devices", []) for i in dv["items"]]
+    items += [
+        {"id": m["name"], "name": m["name"], "type": m["type"], "value": m["value"], "category": "",
+         "device": f"{e['group']}/{e['edge']}/{e['device']}".rstrip("/")}
+        for e in found.get("sparkplug", []) for m in e["metrics"]
+    ]  # fmt: skip
+    heard_only = [e for e in found.get("sparkplug", []) if not e["birth"]]
     ctx = page_context(
         request, principal, plant, form={"state_map": DEFAULT_STATE_MAP, **form}, protocols=PROTOCOLS, roles=ROLES,
         machines=[m.code for m in plant.machines], products=[p.code for p in plant.products], found=found, nodes=nodes, items=items, picks=picks,
-        results=results,
+        results=results, heard_only=heard_only,
     )  # fmt: skip
     status = show_refusal(ctx, refusal) if refusal is not None else 200
     return render(request, "connect.html", ctx, status)

@@ -170,7 +170,7 @@ def work_orders_import(
     except DomainError as exc:
         return _list_page(request, principal, engine, refusal=exc)
     rows: dict[int, list] = {}
-    t = page_context(request, principal, None)["t"]
+    t = page_context(request, principal, plant_of(engine))["t"]
     for p in preview["problems"]:
         rows.setdefault(p.row or 0, []).append({"column": p.column, "message": t.error(p.error)})
     preview["by_row"] = rows
