@@ -42,6 +42,7 @@ from shopfloor.store.db import open_store
 from shopfloor.web import assets, board, terminal
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
+from shopfloor.web import documents as document_pages
 from shopfloor.web import lots as lot_pages
 from shopfloor.web import maintenance as maintenance_pages
 from shopfloor.web import master as master_pages
@@ -107,6 +108,7 @@ PAGE_ROUTERS = (
     quality_pages.router,
     maintenance_pages.router,
     skill_pages.router,
+    document_pages.router,
     report_pages.router,
     sign_in_pages.router,
     board.router,

@@ -163,3 +163,60 @@ def test_the_skills_matrix_page(app, as_role):
     again = sup.get("/skills").text
     assert 'class="sk-valid"' in again and "WELD-2G" in again
     assert as_role("operator").post("/skills", data={"csrf_token": csrf, "code": "X"}).status_code == 403
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (./run setup)")
+def test_documents_skills_and_the_terminal_in_the_browser(sqlite_only, app, live_server, browser):  # noqa: F811
+    from shopfloor.actions.demo_materials import sample_master
+    from shopfloor.actions.demo_mould_shop import load_mould_shop
+    from shopfloor.actions.skills import certify_operator
+    from shopfloor.actions.work_orders import create_work_order, transition_work_order
+    from shopfloor.store.master import save_master
+    from shopfloor.store.plant import current_plant
+
+    engine = app.state.engine
+    with engine.begin() as conn:
+        save_master(conn, sample_master(current_plant(conn)), "test")
+    load_mould_shop(engine, datetime.now(timezone.utc))
+    certify_operator(engine, "cli:root", "operator", skill="NC-5AX", expires_at=datetime.now(timezone.utc)
+                     + timedelta(days=20))  # fmt: skip
+    create_work_order(engine, "cli:root", code="WO-CORE-7", product="MOULD-CORE", quantity=2, machine="NC-01")
+    transition_work_order(engine, "cli:root", "WO-CORE-7", "released")
+    shots = artefacts()
+    page = browser.new_page(viewport=TABLET)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    for lang, title in (("ko", "문서 및 NC 프로그램"), ("en", "Documents and NC programs"), ("vi", "Tài liệu và chương trình NC")):
+        page.goto(f"{live_server}/documents")
+        page.locator(f"form.langs button[value={lang}]").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == title
+        assert page.locator("#doc-NC-CORE-10 .doc-current").inner_text() == "2"
+        assert page.locator("#doc-NC-CORE-10 tr.rev-superseded").count() == 1
+        page.screenshot(path=str(shots / f"documents-{lang}.png"), full_page=True)
+        page.goto(f"{live_server}/skills")
+        assert page.locator("td.sk-expiring").count() == 1
+        page.screenshot(path=str(shots / f"skills-{lang}.png"), full_page=True)
+    # The operator at NC-01: the work instruction and the NC program in force, confirmed one by one; then start.
+    op = browser.new_page(viewport={"width": 1024, "height": 768})
+    op.goto(f"{live_server}/login")
+    op.fill("input[name=username]", "operator")
+    op.fill("input[name=password]", PASSWORD)
+    op.click("button[type=submit]")
+    op.goto(f"{live_server}/terminal?machine=NC-01")
+    op.locator("form.langs button[value=vi]").click()
+    op.wait_for_load_state()
+    op.goto(f"{live_server}/terminal?machine=NC-01")
+    assert op.locator("#documents .doc-confirm").count() == 2
+    op.screenshot(path=str(shots / "terminal-documents-vi.png"), full_page=True)
+    op.locator('button.order-pick[data-work-order="WO-CORE-7"]').click()
+    op.wait_for_selector("#status.bad")
+    assert "Hãy đọc và xác nhận" in op.locator("#status").inner_text()
+    op.screenshot(path=str(shots / "terminal-documents-refused-vi.png"), full_page=True)
+    for _ in range(2):
+        op.locator("#documents .doc-confirm").first.click()
+        op.wait_for_timeout(300)
+    assert op.locator("#documents .doc-ok").count() == 2
+    op.screenshot(path=str(shots / "terminal-documents-confirmed-vi.png"), full_page=True)
