@@ -167,3 +167,20 @@ def test_a_machine_down_past_the_threshold_gets_one_breakdown_request(engine, pl
     assert [o["machine"] for o in second] == ["M1"]  # M2 has its request already
     assert second[0]["down_since"] == at(9).isoformat() and second[0]["source"] == "auto"
     assert mnt.raise_breakdowns_for_long_stops(engine, mnt.WATCH_ACTOR, after=after, at=at(9, 30)) == []
+
+
+def test_mtbf_mttr_and_cost_of_a_machine_by_hand(engine, plant):
+    # M1 runs 08:00-16:00 except two breakdowns: 10:00-10:30 and 13:00-14:00.  APT = 8 - 0.5 - 1 = 6.5 h.
+    put(engine, plant, StateChange(at(8), "M1", MachineState.RUNNING), StateChange(at(10), "M1", MachineState.DOWN),
+        StateChange(at(10, 30), "M1", MachineState.RUNNING), StateChange(at(13), "M1", MachineState.DOWN),
+        StateChange(at(14), "M1", MachineState.RUNNING))
+    first = mnt.raise_breakdown(engine, A, "M1", at=at(10, 5))
+    mnt.close_maintenance(engine, A, first["code"], labour_minutes=30, hourly_rate=40, at=at(10, 30),
+                          parts=[{"part": "fuse", "qty": 2, "unit_cost": 5}])  # fmt: skip
+    second = mnt.raise_breakdown(engine, A, "M1", at=at(13, 20))
+    mnt.close_maintenance(engine, A, second["code"], labour_minutes=60, hourly_rate=40, at=at(14))
+    with engine.connect() as conn:
+        r = store.reliability(conn, plant, Interval(at(8), at(16)), "M1", None, at(16))
+    # FE = 2; MTBF = 6.5 h / 2 = 3.25 h; TTR = 30 min (from the stop at 10:00) and 60 min: MTTR = 45 min;
+    # cost = (2 x 5 + 30/60 x 40) + 60/60 x 40 = 30 + 40 = 70.
+    assert (r["failures"], r["mtbf_s"], r["mttr_s"], r["cost"]) == (2, 3.25 * 3600, 45 * 60, 70.0)
