@@ -31,6 +31,8 @@ def test_the_mould_shop_of_the_demo(engine):
     assert (case["machine"], case["shots"] >= 287_500, case["life_used"] >= 0.958) == ("NC-02", True, True)
     assert program["current"] == "2"
     assert [(r["revision"], r["state"], r["design_revision"]) for r in program["revisions"]] == [
-        ("1", "superseded", "3"), ("2", "current", "4")]
+        ("1", "superseded", "3"),
+        ("2", "current", "4"),
+    ]
     assert len(raised) == 1  # CNC-01 runs O1001 where O1011 is approved; CNC-03 runs its approved O1003
     assert "NC-5AX" in held

@@ -41,8 +41,8 @@ from shopfloor.settings import Settings
 from shopfloor.store.db import open_store
 from shopfloor.web import assets, board, terminal
 from shopfloor.web import auth as sign_in_pages
-from shopfloor.web import hub as hub_pages
 from shopfloor.web import documents as document_pages
+from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
 from shopfloor.web import maintenance as maintenance_pages
 from shopfloor.web import master as master_pages

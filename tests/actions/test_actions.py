@@ -13,23 +13,23 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from shopfloor import errors
 from shopfloor.actions import accounts as account_actions
+from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import events as event_actions
 from shopfloor.actions import hub as hub_actions
 from shopfloor.actions import jobs as job_actions
-from shopfloor.actions import documents as doc_actions
 from shopfloor.actions import lots as lot_actions
-from shopfloor.actions import skills as skill_actions
 from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import master_data, scheduled_reports
 from shopfloor.actions import quality as quality_actions
+from shopfloor.actions import skills as skill_actions
 from shopfloor.actions import terminal as terminal_actions
 from shopfloor.actions import work_orders as wo_actions
 from shopfloor.actions.core import ChangeNotAudited, change
 from shopfloor.actions.demo import sample_plant
 from shopfloor.actions.hub_share import key_rotation, signed_report
 from shopfloor.actions.plant import import_plant, parse_plant_document
-from shopfloor import errors
 from shopfloor.errors import LotNotFound, SampleAlreadyVoided, TransitionNotAllowed
 from shopfloor.live import broker
 from shopfloor.model.funding import Rule
@@ -39,12 +39,8 @@ from shopfloor.store import accounts, audit, jobs, schedules
 from shopfloor.store import hub as hub_store
 from shopfloor.store import lots as lot_store
 from shopfloor.store import work_orders as wo_store
-from shopfloor.store.schema import operations as operations_table
 from shopfloor.store.schema import (
     alarms,
-    operation_skills,
-    operator_skills,
-    skills,
     document_confirmations,
     document_revisions,
     machine_events,
@@ -55,7 +51,11 @@ from shopfloor.store.schema import (
     moulds,
     nc_transfers,
     ncrs,
+    operation_skills,
+    operator_skills,
+    skills,
 )
+from shopfloor.store.schema import operations as operations_table
 from tests.lots_data import add_master_data
 
 ACTOR = "user:tester"
@@ -465,7 +465,8 @@ def test_moulds_are_created_mounted_and_unmounted(plant_store, events):
     assert (made["shots"], last_audit(plant_store)["action"], events) == (0, "mould.create", [("mould", "MD-1")])
     events.clear()
     mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-01")
-    assert (last_audit(plant_store)["detail"]["machine"], events) == ("WLD-01", [("mould", "MD-1"), ("machine", "WLD-01")])
+    assert last_audit(plant_store)["detail"]["machine"] == "WLD-01"
+    assert events == [("mould", "MD-1"), ("machine", "WLD-01")]
     events.clear()
     with pytest.raises(errors.MouldMounted):
         mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-02")

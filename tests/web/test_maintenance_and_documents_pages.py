@@ -51,7 +51,8 @@ def test_the_page_shows_plans_orders_and_moulds_and_takes_the_work(app, as_role)
     r = sup.post(f"/maintenance/orders/{code}/acknowledge", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     r = sup.post(f"/maintenance/orders/{code}/close", follow_redirects=False,
-                 data={"csrf_token": csrf, "parts": "seal; 2; 12.5", "labour_minutes": "45", "hourly_rate": "40"})  # fmt: skip
+                 data={"csrf_token": csrf, "parts": "seal; 2; 12.5", "labour_minutes": "45",
+                       "hourly_rate": "40"})  # fmt: skip
     assert r.status_code == 303
     orders = sup.get("/api/v1/maintenance/orders?machine=WLD-01").json()
     assert (orders[0]["status"], orders[0]["cost"], orders[0]["parts"][0]["part"]) == ("closed", 55.0, "seal")
@@ -62,14 +63,22 @@ def test_the_page_shows_plans_orders_and_moulds_and_takes_the_work(app, as_role)
     assert error_message(MaintenanceNumberInvalid(field="cavities", minimum=1, value="zero"), "ko") in bad.text
     assert sup.get("/api/v1/moulds").json() == []
     # Moulds: made, mounted, refused when mounted twice.
-    assert sup.post("/maintenance/moulds", data={"csrf_token": csrf, "code": "MD-1", "cavities": "4",
-                                                 "life_shots": "100000"}, follow_redirects=False).status_code == 303
+    assert (
+        sup.post(
+            "/maintenance/moulds",
+            data={"csrf_token": csrf, "code": "MD-1", "cavities": "4", "life_shots": "100000"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     assert sup.post("/maintenance/moulds/MD-1/mount", data={"csrf_token": csrf, "machine": "WLD-01"},
                     follow_redirects=False).status_code == 303  # fmt: skip
     twice = sup.post("/maintenance/moulds/MD-1/mount", data={"csrf_token": csrf, "machine": "WLD-02"})
     assert error_message(MouldMounted(mould="MD-1", machine="WLD-01"), "ko") in twice.text
-    reliability = sup.get("/api/v1/maintenance/reliability", params={
-        "machine": "WLD-01", "start": long_ago.isoformat(), "end": datetime.now(timezone.utc).isoformat()}).json()
+    reliability = sup.get(
+        "/api/v1/maintenance/reliability",
+        params={"machine": "WLD-01", "start": long_ago.isoformat(), "end": datetime.now(timezone.utc).isoformat()},
+    ).json()
     assert (reliability["failures"], reliability["cost"]) == (1, 55.0)
     assert reliability["mttr_s"] is not None
 
@@ -154,8 +163,14 @@ def test_the_skills_matrix_page(app, as_role):
     csrf = _csrf(page.text)
     assert sup.post("/skills", data={"csrf_token": csrf, "code": "WELD-2G", "name": "Welding 2G"},
                     follow_redirects=False).status_code == 303  # fmt: skip
-    assert sup.post("/skills/certify", data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G",
-                                             "expires": "2099-12-31"}, follow_redirects=False).status_code == 303
+    assert (
+        sup.post(
+            "/skills/certify",
+            data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G", "expires": "2099-12-31"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     bad = sup.post("/skills/certify", data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G",
                                             "expires": "31.12.2099"})  # fmt: skip
     assert bad.status_code == 422
@@ -188,7 +203,8 @@ def test_documents_skills_and_the_terminal_in_the_browser(sqlite_only, app, live
     page.fill("input[name=username]", "manager")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    for lang, title in (("ko", "문서 및 NC 프로그램"), ("en", "Documents and NC programs"), ("vi", "Tài liệu và chương trình NC")):
+    titles = (("ko", "문서 및 NC 프로그램"), ("en", "Documents and NC programs"), ("vi", "Tài liệu và chương trình NC"))
+    for lang, title in titles:
         page.goto(f"{live_server}/documents")
         page.locator(f"form.langs button[value={lang}]").click()
         page.wait_for_load_state()

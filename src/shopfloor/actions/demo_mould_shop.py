@@ -49,7 +49,8 @@ def load_mould_shop(engine: Engine, now: datetime) -> dict[str, Any]:
     maintenance.create_maintenance_plan(
         engine, ACTOR, code="PM-NC01-M", name="NC-01 monthly: way lube, coolant, spindle runout", trigger="calendar",
         interval=30, warn_before=3, machine="NC-01", planned_minutes=90,
-        checklist=["way lube level", "coolant concentration", "spindle runout < 3 um"], last_done_at=now - timedelta(days=28),
+        checklist=["way lube level", "coolant concentration", "spindle runout < 3 um"],
+        last_done_at=now - timedelta(days=28),
     )  # fmt: skip
     maintenance.create_maintenance_plan(
         engine, ACTOR, code="PM-NC02-H", name="NC-02 every 250 run hours: filters", trigger="run_hours", interval=250,

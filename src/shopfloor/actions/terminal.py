@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, select
 
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.documents import check_confirmed
-from shopfloor.actions.skills import check_skills
 from shopfloor.actions.events import store_events
+from shopfloor.actions.skills import check_skills
 from shopfloor.errors import (
     DefectUnknown,
     DowntimeReasonUnknown,

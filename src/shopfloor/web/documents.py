@@ -96,9 +96,16 @@ async def new_revision(
         if len(data) > docs.MAX_DOCUMENT_BYTES:
             raise DocumentFileTooLarge(filename=file.filename or "file", size=len(data), limit=docs.MAX_DOCUMENT_BYTES)
         docs.add_document_revision(
-            engine, principal.actor, code, revision=revision.strip(), filename=file.filename or "file", data=data,
-            media_type=file.content_type or "application/octet-stream", note=note.strip() or None,
-            design_revision=design_revision.strip() or None, cad_sha256=cad_sha256.strip() or None,
+            engine,
+            principal.actor,
+            code,
+            revision=revision.strip(),
+            filename=file.filename or "file",
+            data=data,
+            media_type=file.content_type or "application/octet-stream",
+            note=note.strip() or None,
+            design_revision=design_revision.strip() or None,
+            cad_sha256=cad_sha256.strip() or None,
             program_name=program_name.strip() or None,
         )
 

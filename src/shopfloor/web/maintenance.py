@@ -29,7 +29,11 @@ def _page(request: Request, principal: Principal, engine: Engine, refusal: Domai
     window = Interval(now - timedelta(days=RELIABILITY_DAYS), now)
     with engine.connect() as conn:
         plans = [
-            {**p.to_dict(), "due": store.plan_due(conn, plant, p, now).to_dict(), "order": store.open_for_plan(conn, p.id)}
+            {
+                **p.to_dict(),
+                "due": store.plan_due(conn, plant, p, now).to_dict(),
+                "order": store.open_for_plan(conn, p.id),
+            }
             for p in store.plans(conn)
         ]
         orders = store.orders(conn, limit=100)
