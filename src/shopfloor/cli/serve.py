@@ -36,7 +36,7 @@ def serve_cmd(
     db: DbOption = None,
 ) -> None:
     """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
-    scheduled reports when they are due; raise breakdown requests for machines that stay down."""
+    scheduled reports when they are due.  Raise breakdown requests for machines that stay down."""
     served = settings(db=db, secure=secure_cookies, hub=hub)
     logs.configure(served.log_level, served.log_format)
     engine = open_store(served.db)
