@@ -73,6 +73,7 @@ def test_the_page_shows_plans_orders_and_moulds_and_takes_the_work(app, as_role)
     )
     assert sup.post("/maintenance/moulds/MD-1/mount", data={"csrf_token": csrf, "machine": "WLD-01"},
                     follow_redirects=False).status_code == 303  # fmt: skip
+    assert "mt-mounts" in sup.get("/maintenance").text  # its mounting history
     twice = sup.post("/maintenance/moulds/MD-1/mount", data={"csrf_token": csrf, "machine": "WLD-02"})
     assert error_message(MouldMounted(mould="MD-1", machine="WLD-01"), "ko") in twice.text
     reliability = sup.get(
