@@ -19,6 +19,7 @@ from shopfloor.analytics.maintenance import Repair, mtbf_s, mttr_s
 from shopfloor.errors import (
     BreakdownAlreadyOpen,
     MachineHoldsMould,
+    MachineUnknown,
     MaintenanceOrderUnknown,
     MaintenancePlanUnknown,
     MaintenanceStepNotAllowed,
@@ -489,6 +490,8 @@ def reliability(
     (``analytics.maintenance``): operating time is the APT of the machine, or of the machines the mould was on."""
     now = now or datetime.now(window.end.tzinfo)
     if machine is not None:
+        if machine not in {m.code for m in plant.machines}:
+            raise MachineUnknown(machine=machine)
         operating = kpi.machine_elements(conn, plant, machine, window, now).apt_s if window.start < now else 0.0
     else:
         mould_row(conn, mould)
