@@ -48,6 +48,7 @@ from shopfloor.web import reasons as reason_pages
 from shopfloor.web import setup as setup_pages
 from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web import auth as sign_in_pages
+from shopfloor.web import documents as document_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
 from shopfloor.web import maintenance as maintenance_pages
@@ -117,6 +118,7 @@ PAGE_ROUTERS = (
     quality_pages.router,
     maintenance_pages.router,
     skill_pages.router,
+    document_pages.router,
     report_pages.router,
     user_pages.router,
     sign_in_pages.router,

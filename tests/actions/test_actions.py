@@ -882,7 +882,8 @@ def test_moulds_are_created_mounted_and_unmounted(plant_store, events):
     assert (made["shots"], last_audit(plant_store)["action"], events) == (0, "mould.create", [("mould", "MD-1")])
     events.clear()
     mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-01")
-    assert (last_audit(plant_store)["detail"]["machine"], events) == ("WLD-01", [("mould", "MD-1"), ("machine", "WLD-01")])
+    assert last_audit(plant_store)["detail"]["machine"] == "WLD-01"
+    assert events == [("mould", "MD-1"), ("machine", "WLD-01")]
     events.clear()
     with pytest.raises(errors.MouldMounted):
         mnt.mount_mould(plant_store, ACTOR, "MD-1", machine="WLD-02")

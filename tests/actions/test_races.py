@@ -10,10 +10,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
+from shopfloor.actions import maintenance as mnt
 from shopfloor.actions import quality as quality_actions
 from shopfloor.actions import work_orders as wo_actions
 from shopfloor.actions.demo import sample_plant
-from shopfloor.errors import AlarmAcknowledged, DomainError, MachineBusy
+from shopfloor.errors import AlarmAcknowledged, BreakdownAlreadyOpen, DomainError, MachineBusy
+from shopfloor.store import maintenance as mnt_store
 from shopfloor.store import work_orders as wo_store
 from shopfloor.store.plant import save_plant
 from shopfloor.store.schema import alarms, machines, work_order_events, work_orders
@@ -142,3 +144,15 @@ def test_plant_changes_at_once_are_all_kept(planned):
     with planned.connect() as conn:
         holidays = {d.isoformat() for d in load_plant(conn).calendar.holidays}
     assert {f"2027-01-{i + 10:02d}" for i in range(THREADS)} <= holidays  # none lost to a concurrent change
+
+
+def test_one_breakdown_request_per_machine_when_many_call_at_once(planned):
+    results = together([lambda: mnt.raise_breakdown(planned, "user:op", "CNC-01")] * THREADS)
+    kinds = Counter(type(r).__name__ for r in results)
+    assert kinds == {"dict": 1, BreakdownAlreadyOpen.__name__: THREADS - 1}
+    with planned.connect() as conn:
+        assert len(mnt_store.orders(conn, machine="CNC-01")) == 1
+    # Two orders raised at once on two machines take two numbers.
+    two = together([lambda: mnt.raise_breakdown(planned, "user:op", "CNC-02"),
+                    lambda: mnt.raise_breakdown(planned, "user:op", "CNC-03")])  # fmt: skip
+    assert len({r["code"] for r in two}) == 2

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 
 from shopfloor.actions import skills, terminal
 from shopfloor.actions import work_orders as wo
-from shopfloor.errors import SkillOperationUnknown, SkillExpired, SkillMissing
+from shopfloor.errors import SkillExpired, SkillMissing, SkillOperationUnknown
 from shopfloor.i18n import error_message
 from shopfloor.store import accounts
 from shopfloor.store.schema import operations

@@ -51,7 +51,8 @@ def test_the_page_shows_plans_orders_and_moulds_and_takes_the_work(app, as_role)
     r = sup.post(f"/maintenance/orders/{code}/acknowledge", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     r = sup.post(f"/maintenance/orders/{code}/close", follow_redirects=False,
-                 data={"csrf_token": csrf, "parts": "seal; 2; 12.5", "labour_minutes": "45", "hourly_rate": "40"})  # fmt: skip
+                 data={"csrf_token": csrf, "parts": "seal; 2; 12.5", "labour_minutes": "45",
+                       "hourly_rate": "40"})  # fmt: skip
     assert r.status_code == 303
     orders = sup.get("/api/v1/maintenance/orders?machine=WLD-01").json()
     assert (orders[0]["status"], orders[0]["cost"], orders[0]["parts"][0]["part"]) == ("closed", 55.0, "seal")
@@ -62,14 +63,23 @@ def test_the_page_shows_plans_orders_and_moulds_and_takes_the_work(app, as_role)
     assert error_message(MaintenanceNumberInvalid(field="cavities", minimum=1, value="zero"), "ko") in bad.text
     assert sup.get("/api/v1/moulds").json() == []
     # Moulds: made, mounted, refused when mounted twice.
-    assert sup.post("/maintenance/moulds", data={"csrf_token": csrf, "code": "MD-1", "cavities": "4",
-                                                 "life_shots": "100000"}, follow_redirects=False).status_code == 303
+    assert (
+        sup.post(
+            "/maintenance/moulds",
+            data={"csrf_token": csrf, "code": "MD-1", "cavities": "4", "life_shots": "100000"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     assert sup.post("/maintenance/moulds/MD-1/mount", data={"csrf_token": csrf, "machine": "WLD-01"},
                     follow_redirects=False).status_code == 303  # fmt: skip
+    assert "mt-mounts" in sup.get("/maintenance").text  # its mounting history
     twice = sup.post("/maintenance/moulds/MD-1/mount", data={"csrf_token": csrf, "machine": "WLD-02"})
     assert error_message(MouldMounted(mould="MD-1", machine="WLD-01"), "ko") in twice.text
-    reliability = sup.get("/api/v1/maintenance/reliability", params={
-        "machine": "WLD-01", "start": long_ago.isoformat(), "end": datetime.now(timezone.utc).isoformat()}).json()
+    reliability = sup.get(
+        "/api/v1/maintenance/reliability",
+        params={"machine": "WLD-01", "start": long_ago.isoformat(), "end": datetime.now(timezone.utc).isoformat()},
+    ).json()
     assert (reliability["failures"], reliability["cost"]) == (1, 55.0)
     assert reliability["mttr_s"] is not None
 
@@ -154,8 +164,14 @@ def test_the_skills_matrix_page(app, as_role):
     csrf = _csrf(page.text)
     assert sup.post("/skills", data={"csrf_token": csrf, "code": "WELD-2G", "name": "Welding 2G"},
                     follow_redirects=False).status_code == 303  # fmt: skip
-    assert sup.post("/skills/certify", data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G",
-                                             "expires": "2099-12-31"}, follow_redirects=False).status_code == 303
+    assert (
+        sup.post(
+            "/skills/certify",
+            data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G", "expires": "2099-12-31"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     bad = sup.post("/skills/certify", data={"csrf_token": csrf, "username": "op-pin", "skill": "WELD-2G",
                                             "expires": "31.12.2099"})  # fmt: skip
     assert bad.status_code == 422
@@ -163,3 +179,61 @@ def test_the_skills_matrix_page(app, as_role):
     again = sup.get("/skills").text
     assert 'class="sk-valid"' in again and "WELD-2G" in again
     assert as_role("operator").post("/skills", data={"csrf_token": csrf, "code": "X"}).status_code == 403
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (./run setup)")
+def test_documents_skills_and_the_terminal_in_the_browser(sqlite_only, app, live_server, browser):  # noqa: F811
+    from shopfloor.actions.demo_materials import sample_master
+    from shopfloor.actions.demo_mould_shop import load_mould_shop
+    from shopfloor.actions.skills import certify_operator
+    from shopfloor.actions.work_orders import create_work_order, transition_work_order
+    from shopfloor.store.master import save_master
+    from shopfloor.store.plant import current_plant
+
+    engine = app.state.engine
+    with engine.begin() as conn:
+        save_master(conn, sample_master(current_plant(conn)), "test")
+    load_mould_shop(engine, datetime.now(timezone.utc))
+    certify_operator(engine, "cli:root", "operator", skill="NC-5AX", expires_at=datetime.now(timezone.utc)
+                     + timedelta(days=20))  # fmt: skip
+    create_work_order(engine, "cli:root", code="WO-CORE-7", product="MOULD-CORE", quantity=2, machine="NC-01")
+    transition_work_order(engine, "cli:root", "WO-CORE-7", "released")
+    shots = artefacts()
+    page = browser.new_page(viewport=TABLET)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    titles = (("ko", "문서 및 NC 프로그램"), ("en", "Documents and NC programs"), ("vi", "Tài liệu và chương trình NC"))
+    for lang, title in titles:
+        page.goto(f"{live_server}/documents")
+        page.locator(f"form.langs button[value={lang}]").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == title
+        assert page.locator("#doc-NC-CORE-10 .doc-current").inner_text() == "2"
+        assert page.locator("#doc-NC-CORE-10 tr.rev-superseded").count() == 1
+        page.screenshot(path=str(shots / f"documents-{lang}.png"), full_page=True)
+        page.goto(f"{live_server}/skills")
+        assert page.locator("td.sk-expiring").count() == 1
+        page.screenshot(path=str(shots / f"skills-{lang}.png"), full_page=True)
+    # The operator at NC-01: the work instruction and the NC program in force, confirmed one by one; then start.
+    op = browser.new_page(viewport={"width": 1024, "height": 768})
+    op.goto(f"{live_server}/login")
+    op.fill("input[name=username]", "operator")
+    op.fill("input[name=password]", PASSWORD)
+    op.click("button[type=submit]")
+    op.goto(f"{live_server}/terminal?machine=NC-01")
+    op.locator("form.langs button[value=vi]").click()
+    op.wait_for_load_state()
+    op.goto(f"{live_server}/terminal?machine=NC-01")
+    assert op.locator("#documents .doc-confirm").count() == 2
+    op.screenshot(path=str(shots / "terminal-documents-vi.png"), full_page=True)
+    op.locator('button.order-pick[data-work-order="WO-CORE-7"]').click()
+    op.wait_for_selector("#status.bad")
+    assert "Hãy đọc và xác nhận" in op.locator("#status").inner_text()
+    op.screenshot(path=str(shots / "terminal-documents-refused-vi.png"), full_page=True)
+    for _ in range(2):
+        op.locator("#documents .doc-confirm").first.click()
+        op.wait_for_timeout(300)
+    assert op.locator("#documents .doc-ok").count() == 2
+    op.screenshot(path=str(shots / "terminal-documents-confirmed-vi.png"), full_page=True)

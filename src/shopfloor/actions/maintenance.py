@@ -350,8 +350,14 @@ def raise_breakdowns_for_long_stops(
     for machine, _since in candidates:
         try:
             raised.append(
-                raise_breakdown(engine, actor, machine, source="auto", at=now,
-                                description=f"down for {int(after.total_seconds() // 60)} min or more")
+                raise_breakdown(
+                    engine,
+                    actor,
+                    machine,
+                    source="auto",
+                    at=now,
+                    description=f"down for {int(after.total_seconds() // 60)} min or more",
+                )
             )
         except BreakdownAlreadyOpen:
             continue

@@ -50,8 +50,11 @@ def certify_operator(
             raise OperatorUnknown(operator=username)
         now = datetime.now(timezone.utc)
         store.certify(c.conn, username, skill, actor, now, expires_at)
-        c.audit("skill.certify", f"user:{username}", {"skill": skill,
-                                                      "expires_at": expires_at.isoformat() if expires_at else None})
+        c.audit(
+            "skill.certify",
+            f"user:{username}",
+            {"skill": skill, "expires_at": expires_at.isoformat() if expires_at else None},
+        )
         c.publish("skill", skill)
         return {"username": username, "skill": skill, "expires_at": expires_at.isoformat() if expires_at else None}
 

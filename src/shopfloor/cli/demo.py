@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from shopfloor import runtime
 from shopfloor.actions.demo import create_demo_accounts, load_demo, load_history, sample_plant
 from shopfloor.actions.demo_materials import has_lots, load_materials
+from shopfloor.actions.demo_mould_shop import load_mould_shop
 from shopfloor.cli.common import console, settings
 from shopfloor.cli.kpi import kpi_cmd
 from shopfloor.model.intervals import Interval
@@ -86,6 +87,7 @@ def _serve_demo(demo_settings: Settings, engine: Engine, host: str, port: int, d
                 await asyncio.to_thread(load_history, engine, live, Interval(start, now), seed) if start < now else 0
             )
         logins = create_demo_accounts(engine)
+        await asyncio.to_thread(load_mould_shop, engine, now)  # the first start only
 
         def ready() -> None:
             console.print(

@@ -76,9 +76,7 @@ def approve(conn: Connection, revision_id: int, actor: str, at: datetime, effect
 
 
 def content(conn: Connection, revision_id: int) -> bytes:
-    return conn.execute(
-        select(document_revisions.c.content).where(document_revisions.c.id == revision_id)
-    ).scalar_one()
+    return conn.execute(select(document_revisions.c.content).where(document_revisions.c.id == revision_id)).scalar_one()
 
 
 def revision_dict(row: Any, state_: RevisionState) -> dict[str, Any]:
@@ -133,7 +131,9 @@ def _operation_seqs(conn: Connection, plant: Plant, item: str, machine: str) -> 
     line = plant.machine(machine).line
     o = operations.c
     return list(
-        conn.execute(select(o.seq).where(o.item == item, or_(o.work_centre == machine, o.work_centre == line))).scalars()
+        conn.execute(
+            select(o.seq).where(o.item == item, or_(o.work_centre == machine, o.work_centre == line))
+        ).scalars()
     )
 
 
@@ -184,9 +184,7 @@ def confirm(conn: Connection, revision_id: int, work_order: str, machine: str, o
 
 def confirmed_ids(conn: Connection, work_order: str, operator: str) -> set[int]:
     c = document_confirmations.c
-    return set(
-        conn.execute(select(c.revision_id).where(c.work_order == work_order, c.operator == operator)).scalars()
-    )
+    return set(conn.execute(select(c.revision_id).where(c.work_order == work_order, c.operator == operator)).scalars())
 
 
 # -- DNC -----------------------------------------------------------------------------------------------------
@@ -206,7 +204,11 @@ def record_transfer(conn: Connection, revision_id: int, machine: str, shown_targ
                     remote_name: str) -> None:  # fmt: skip
     conn.execute(
         insert(nc_transfers).values(
-            revision_id=revision_id, machine=machine, target=shown_target, sent_at=at, sent_by=actor,
+            revision_id=revision_id,
+            machine=machine,
+            target=shown_target,
+            sent_at=at,
+            sent_by=actor,
             remote_name=remote_name,
         )
     )

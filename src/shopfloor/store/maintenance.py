@@ -19,6 +19,7 @@ from shopfloor.analytics.maintenance import Repair, mtbf_s, mttr_s
 from shopfloor.errors import (
     BreakdownAlreadyOpen,
     MachineHoldsMould,
+    MachineUnknown,
     MaintenanceOrderUnknown,
     MaintenancePlanUnknown,
     MaintenanceStepNotAllowed,
@@ -46,7 +47,6 @@ from shopfloor.store.events import state_run_start
 from shopfloor.store.locks import lock_name
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events, maintenance_orders, maintenance_plans, mould_mounts, moulds
-
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -114,8 +114,9 @@ def unmount(conn: Connection, code: str, at: datetime, actor: str) -> str:
     if here is None:
         raise MouldNotMounted(mould=code)
     conn.execute(
-        update(mould_mounts).where(mould_mounts.c.id == here.id).values(unmounted_at=max(at, here.mounted_at),
-                                                                        unmounted_by=actor)
+        update(mould_mounts)
+        .where(mould_mounts.c.id == here.id)
+        .values(unmounted_at=max(at, here.mounted_at), unmounted_by=actor)
     )
     return here.machine
 
@@ -478,13 +479,19 @@ def machine_summary(conn: Connection, plant: Plant, machine: str, now: datetime)
 
 
 def reliability(
-    conn: Connection, plant: Plant, window: Interval, machine: str | None, mould: str | None,
+    conn: Connection,
+    plant: Plant,
+    window: Interval,
+    machine: str | None,
+    mould: str | None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """MTBF and MTTR (seconds) and maintenance cost of a machine or a mould over ``window``
     (``analytics.maintenance``): operating time is the APT of the machine, or of the machines the mould was on."""
     now = now or datetime.now(window.end.tzinfo)
     if machine is not None:
+        if machine not in {m.code for m in plant.machines}:
+            raise MachineUnknown(machine=machine)
         operating = kpi.machine_elements(conn, plant, machine, window, now).apt_s if window.start < now else 0.0
     else:
         mould_row(conn, mould)

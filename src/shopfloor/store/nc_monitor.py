@@ -60,10 +60,15 @@ def check(conn: Connection, plant: Plant, reports: list[tuple[datetime, str, str
         ).scalar()
         if already:
             continue
-        points = [f"reported {reported}"] + [
-            f"approved {p['revision'].get('program_name') or p['revision']['filename']} ({p['code']} rev "
-            f"{p['revision']['revision']})" for p in programs
-        ] + ([f"order {order}"] if order else [])
+        points = (
+            [f"reported {reported}"]
+            + [
+                f"approved {p['revision'].get('program_name') or p['revision']['filename']} ({p['code']} rev "
+                f"{p['revision']['revision']})"
+                for p in programs
+            ]
+            + ([f"order {order}"] if order else [])
+        )
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         row = conn.execute(
             dialect.insert(alarms)

@@ -74,7 +74,6 @@ def required_at(conn: Connection, plant: Plant, item: str, machine: str) -> dict
 
 def matrix(conn: Connection) -> dict[str, Any]:
     """Operators x skills: each cell the certification's expiry (or None for no expiry), absent when none."""
-    s = operator_skills.c
     people = [
         dict(r._mapping)
         for r in conn.execute(

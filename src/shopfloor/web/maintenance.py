@@ -29,11 +29,18 @@ def _page(request: Request, principal: Principal, engine: Engine, refusal: Domai
     window = Interval(now - timedelta(days=RELIABILITY_DAYS), now)
     with engine.connect() as conn:
         plans = [
-            {**p.to_dict(), "due": store.plan_due(conn, plant, p, now).to_dict(), "order": store.open_for_plan(conn, p.id)}
+            {
+                **p.to_dict(),
+                "due": store.plan_due(conn, plant, p, now).to_dict(),
+                "order": store.open_for_plan(conn, p.id),
+            }
             for p in store.plans(conn)
         ]
         orders = store.orders(conn, limit=100)
-        moulds = [store.mould_dict(conn, plant, code, now) for code in store.mould_codes(conn)]
+        moulds = [
+            {**store.mould_dict(conn, plant, code, now), "mounts": store.mounts(conn, code)[-5:]}
+            for code in store.mould_codes(conn)
+        ]
         reliability = [store.reliability(conn, plant, window, m.code, None, now) for m in plant.machines]
         reliability += [store.reliability(conn, plant, window, None, m["code"], now) for m in moulds]
     ctx = page_context(

@@ -74,8 +74,8 @@ def require(
     principal: Principal = Depends(page_user),
     engine: Engine = Depends(get_engine),
 ) -> Response:
-    return _do(request, principal, engine, csrf_token,
-               lambda: actions.require_skill(engine, principal.actor, item=item.strip(), seq=seq, skill=skill))  # fmt: skip
+    return _do(request, principal, engine, csrf_token, lambda: actions.require_skill(
+        engine, principal.actor, item=item.strip(), seq=seq, skill=skill))  # fmt: skip
 
 
 @router.post("/skills/certify")

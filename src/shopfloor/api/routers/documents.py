@@ -59,13 +59,15 @@ def list_documents(_: Principal = Depends(require("view")), engine: Engine = Dep
 
 @router.post("", status_code=201, responses=problem_responses(401, 403, 409, 422), summary="A new document")
 def create_document(
-    body: DocumentIn, principal: Principal = Depends(require("manage_documents")), engine: Engine = Depends(get_engine)
+    body: DocumentIn,
+    principal: Principal = Depends(require("manage_documents")),
+    engine: Engine = Depends(get_engine),
 ) -> dict[str, Any]:
     return docs.create_document(engine, principal.actor, **body.model_dump())
 
 
 @router.post("/{code}/revisions", status_code=201, responses=problem_responses(401, 403, 404, 409, 413, 415, 422),
-             summary="Upload a draft revision (multipart: file, revision; NC: design_revision, cad_sha256)")  # fmt: skip
+             summary="Upload a draft revision (multipart: file, revision; NC: design revision, CAD hash)")  # fmt: skip
 async def add_revision(
     code: str,
     file: Annotated[UploadFile, File()],
@@ -81,9 +83,17 @@ async def add_revision(
     if len(data) > docs.MAX_DOCUMENT_BYTES:
         raise DocumentFileTooLarge(filename=file.filename or "file", size=len(data), limit=docs.MAX_DOCUMENT_BYTES)
     return docs.add_document_revision(
-        engine, principal.actor, code, revision=revision, filename=file.filename or "file", data=data,
-        media_type=file.content_type or "application/octet-stream", note=note, design_revision=design_revision,
-        cad_sha256=cad_sha256, program_name=program_name,
+        engine,
+        principal.actor,
+        code,
+        revision=revision,
+        filename=file.filename or "file",
+        data=data,
+        media_type=file.content_type or "application/octet-stream",
+        note=note,
+        design_revision=design_revision,
+        cad_sha256=cad_sha256,
+        program_name=program_name,
     )
 
 

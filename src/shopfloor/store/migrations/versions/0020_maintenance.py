@@ -48,12 +48,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mould_mounts")),
     )
     op.create_index(
-        "uq_mould_mounts_open_mould", "mould_mounts", ["mould_id"], unique=True,
-        sqlite_where=OPEN_MOUNT, postgresql_where=OPEN_MOUNT,
+        "uq_mould_mounts_open_mould",
+        "mould_mounts",
+        ["mould_id"],
+        unique=True,
+        sqlite_where=OPEN_MOUNT,
+        postgresql_where=OPEN_MOUNT,
     )
     op.create_index(
-        "uq_mould_mounts_open_machine", "mould_mounts", ["machine"], unique=True,
-        sqlite_where=OPEN_MOUNT, postgresql_where=OPEN_MOUNT,
+        "uq_mould_mounts_open_machine",
+        "mould_mounts",
+        ["machine"],
+        unique=True,
+        sqlite_where=OPEN_MOUNT,
+        postgresql_where=OPEN_MOUNT,
     )
     op.create_table(
         "maintenance_plans",
@@ -107,12 +115,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_maintenance_orders_machine", "maintenance_orders", ["machine", "raised_at"])
     op.create_index(
-        "uq_maintenance_orders_open_breakdown", "maintenance_orders", ["machine"], unique=True,
-        sqlite_where=OPEN_BREAKDOWN, postgresql_where=OPEN_BREAKDOWN,
+        "uq_maintenance_orders_open_breakdown",
+        "maintenance_orders",
+        ["machine"],
+        unique=True,
+        sqlite_where=OPEN_BREAKDOWN,
+        postgresql_where=OPEN_BREAKDOWN,
     )
     op.create_index(
-        "uq_maintenance_orders_open_plan", "maintenance_orders", ["plan_id"], unique=True,
-        sqlite_where=OPEN_ORDER, postgresql_where=OPEN_ORDER,
+        "uq_maintenance_orders_open_plan",
+        "maintenance_orders",
+        ["plan_id"],
+        unique=True,
+        sqlite_where=OPEN_ORDER,
+        postgresql_where=OPEN_ORDER,
     )
 
 

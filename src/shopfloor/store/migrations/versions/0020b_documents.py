@@ -70,11 +70,14 @@ def upgrade() -> None:
         sa.Column("operator", sa.String(200), nullable=False),
         sa.Column("confirmed_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["revision_id"], ["document_revisions.id"],
+            ["revision_id"],
+            ["document_revisions.id"],
             name=op.f("fk_document_confirmations_revision_id_document_revisions"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_document_confirmations")),
-        sa.UniqueConstraint("revision_id", "work_order", "operator", name=op.f("uq_document_confirmations_revision_id")),
+        sa.UniqueConstraint(
+            "revision_id", "work_order", "operator", name=op.f("uq_document_confirmations_revision_id")
+        ),
     )
     op.create_table(
         "dnc_targets",
