@@ -2099,3 +2099,29 @@ class ReasonExists(Conflict):
 class ReasonNotFound(NotFound):
     code = "reason.not_found"
     message = "no code {code}"
+
+
+# == the floor: shift handover and defect photos ===============================================================
+class HandoverTextBad(Invalid):
+    code = "handover.text"
+    message = "a handover note has 1 to {max} characters"
+
+
+class HandoverNoShift(Conflict):
+    code = "handover.no_shift"
+    message = "no shift is on now: a handover note belongs to a shift"
+
+
+class PhotoTooLarge(TooLarge):
+    code = "photo.too_large"
+    message = "the photo is larger than {limit}"
+
+
+class PhotoNotImage(UnsupportedMedia):
+    code = "photo.not_image"
+    message = "send a JPEG, PNG or WebP picture, not {content_type}"
+
+
+class PhotoNotFound(NotFound):
+    code = "photo.not_found"
+    message = "no photo {photo}"

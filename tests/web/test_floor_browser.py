@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from shopfloor.actions.demo import sample_plant
 from shopfloor.model.events import MachineState, StateChange
@@ -447,3 +448,45 @@ def test_each_terminal_language_renders_without_a_missing_glyph(sqlite_only, app
     page.click("button.lang[value=ne]")
     page.wait_for_selector("html[lang=ne]")
     expect(page.locator("button.reason[data-reason=LASER_FAULT]")).to_contain_text("लेजर खराबी")
+
+
+# -- handover and defect photos -----------------------------------------------------------------------------------
+def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_only, app, live_server, browser):
+    from shopfloor.store import floor
+    from shopfloor.store.schema import defect_photos
+
+    now = datetime.now(timezone.utc)
+    with app.state.engine.begin() as conn:
+        save_plant(conn, plant_with_shift_around(now), "test")
+        # Left by the shift before (written before this shift began).
+        floor.write_handover(conn, "WLD-01", "earlier/Night", "Night", "Wire feeder jams: clean the liner", "user:kim",
+                             now - timedelta(hours=4))  # fmt: skip
+    page = browser.new_context(viewport={"width": 412, "height": 915}).new_page()
+    pin_sign_in(page, live_server)
+    page.goto(f"{live_server}/terminal?machine=WLD-01")
+    expect(page.locator("#handover")).to_contain_text("Wire feeder jams: clean the liner")
+    assert page.locator("#handover").bounding_box()["y"] < 915  # on the first screen
+    page.screenshot(path=str(artefacts() / "floor-handover-phone-vi.png"))
+    page.fill("#handover-text", "Liner cleaned at 10:00")
+    page.click("#handover-save")
+    expect(page.locator("#handover-status.ok")).to_be_visible()
+    # A scrap with a photo from the tablet's camera (a file input that opens the camera on a tablet).
+    assert page.get_attribute("#defect-photo", "capture") == "environment"
+    page.set_input_files("#defect-photo", {"name": "defect.jpg", "mimeType": "image/jpeg",
+                                           "buffer": b"\xff\xd8\xff\xe0" + b"\x01" * 500})  # fmt: skip
+    page.fill("#qty", "1")
+    page.select_option("#defect", "POROSITY")
+    page.click("[data-action=scrap]")
+    expect(page.locator("#status.ok")).to_be_visible()
+    expect(page.locator("#defect-photo")).to_have_value("")  # sent
+    with app.state.engine.connect() as conn:
+        rows = conn.execute(select(defect_photos.c.defect, defect_photos.c.size)).all()
+    assert [tuple(r) for r in rows] == [("POROSITY", 504)]
+    # A file that is not a picture is refused in the operator's language.
+    page.set_input_files("#defect-photo", {"name": "x.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7"})
+    page.wait_for_timeout(700)
+    page.click("[data-action=scrap]")
+    from shopfloor.errors import PhotoNotImage
+    from shopfloor.i18n import error_message
+
+    expect(page.locator("#status.bad")).to_contain_text(error_message(PhotoNotImage(content_type="application/pdf"), "vi"))
