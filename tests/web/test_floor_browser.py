@@ -490,3 +490,65 @@ def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_
     from shopfloor.i18n import error_message
 
     expect(page.locator("#status.bad")).to_contain_text(error_message(PhotoNotImage(content_type="application/pdf"), "vi"))
+
+
+# -- scanning -----------------------------------------------------------------------------------------------------
+def barcode_video(path, text: str, width: int = 640, height: int = 480) -> None:
+    """A Y4M video (chromium's fake camera) of ``text`` as a Code 128 symbol, black on white, still."""
+    from shopfloor.reports.barcode import code128_modules
+
+    module = 3
+    row = bytearray(b"\xff" * width)
+    x = (width - module * (sum(code128_modules(text)))) // 2
+    for i, w in enumerate(code128_modules(text)):
+        if i % 2 == 0:  # bars first
+            row[x : x + w * module] = b"\x00" * (w * module)
+        x += w * module
+    luma = bytes(b"\xff" * width) * (height // 4) + bytes(row) * (height // 2) + bytes(b"\xff" * width) * (height // 4)
+    chroma = b"\x80" * (width // 2 * height // 2)
+    frame = b"FRAME\n" + luma + chroma + chroma
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode() + frame * 3)
+
+
+def test_a_scanner_or_the_camera_reads_lots_and_orders(sqlite_only, app, live_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from shopfloor.store import lots
+    from tests.lots_data import add_master_data, start_order
+    from tests.web.test_browser import CHROMIUM
+
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        lots.receive(conn, "COIL", 50, "clerk", code="COIL-77", supplier="POSCO", supplier_lot="P-77")
+        lots.receive(conn, "COIL", 50, "clerk", code="COIL-88", supplier="POSCO", supplier_lot="P-88")
+        start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+        start_order(conn, plant, "WO-78", "SHELL", machine="WLD-01", start=False)
+    video = tmp_path / "coil.y4m"
+    barcode_video(video, "COIL-88")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])  # fmt: skip
+        ctx = b.new_context(viewport={"width": 1024, "height": 768}, permissions=["camera"])
+        page = ctx.new_page()
+        pin_sign_in(page, live_server)
+        page.goto(f"{live_server}/terminal?machine=WLD-01")
+        page.wait_for_selector("#material")
+        # A keyboard-wedge scanner types the lot and Enter, fast, wherever the focus is not in a field.
+        page.wait_for_function("window.terminalScanned !== undefined")  # the page's scripts are running
+        page.keyboard.type("COIL-77\n")
+        expect(page.locator("#lot-status.ok")).to_contain_text("COIL-77")
+        # The camera reads a lot's label.
+        page.click("#scan-camera")
+        expect(page.locator("#lot-status.ok")).to_contain_text("COIL-88", timeout=15000)
+        expect(page.locator("#scanner")).to_be_hidden()
+        # A scanned order of the machine's dispatch list starts it (once the running one is finished).
+        page.click("[data-action=finish]")
+        expect(page.locator(".order-now")).to_have_count(0)
+        page.wait_for_function("window.terminalScanned !== undefined")
+        page.keyboard.type("WO-78\n")
+        expect(page.locator(".order-now .order")).to_have_text("WO-78")
+        b.close()
+    with app.state.engine.connect() as conn:
+        assert lots.get(conn, "COIL-88").qty == "0"  # issued whole to WO-77 by the camera's scan
