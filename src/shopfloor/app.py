@@ -38,12 +38,12 @@ from shopfloor.live import broker
 from shopfloor.settings import Settings
 from shopfloor.store.db import open_store
 from shopfloor.web import assets, board, terminal
-from shopfloor.web import reasons as reason_pages
 from shopfloor.web import auth as sign_in_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
 from shopfloor.web import master as master_pages
 from shopfloor.web import quality as quality_pages
+from shopfloor.web import reasons as reason_pages
 from shopfloor.web import reports as report_pages
 from shopfloor.web.pages import LoginRequired, refusal_page
 

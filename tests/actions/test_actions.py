@@ -525,7 +525,11 @@ def test_a_defect_photo_is_attached_to_its_scrap_entry(plant_store, events):
     assert events == [("machine", "WLD-01")]
     before = audit_count(plant_store)
     with pytest.raises(PhotoNotImage):
-        floor_actions.attach_defect_photo(plant_store, ACTOR, "WLD-01", "k-scrap-0002", b"%PDF-1.7", claimed_type="application/pdf")
+        floor_actions.attach_defect_photo(
+            plant_store, ACTOR, "WLD-01", "k-scrap-0002", b"%PDF-1.7", claimed_type="application/pdf"
+        )
     with pytest.raises(PhotoTooLarge):
-        floor_actions.attach_defect_photo(plant_store, ACTOR, "WLD-01", "k-scrap-0003", JPEG + b"\x00" * (4 * 1024 * 1024))
+        floor_actions.attach_defect_photo(
+            plant_store, ACTOR, "WLD-01", "k-scrap-0003", JPEG + b"\x00" * (4 * 1024 * 1024)
+        )
     assert audit_count(plant_store) == before and len(events) == 1

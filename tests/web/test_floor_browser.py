@@ -6,9 +6,10 @@ Screenshots go to artefacts/screenshots/floor-*.png (override with SHOPFLOOR_ART
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from shopfloor.actions.demo import sample_plant
@@ -16,7 +17,26 @@ from shopfloor.model.events import MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import save_plant
-from tests.web.test_browser import artefacts, browser, sqlite_only  # noqa: F401 - the shared fixtures
+from tests.web.test_browser import CHROMIUM, artefacts
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (./run setup)")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def sqlite_only(request):
+    if "postgresql" in request.node.callspec.id:
+        pytest.skip("browser tests run once, on SQLite; the actions they use are tested on both stores")
+
 
 SIZES = {"phone": (412, 915), "tablet": (1024, 768), "tv": (1920, 1080)}
 
@@ -64,12 +84,14 @@ def no_sideways_scroll(page) -> list[str]:
     return page.evaluate(
         """() => {
           const w = document.documentElement.clientWidth, out = [];
-          if (document.documentElement.scrollWidth > w) out.push('page ' + document.documentElement.scrollWidth + ' > ' + w);
+          const page = document.documentElement.scrollWidth;
+          if (page > w) out.push('page ' + page + ' > ' + w);
           for (const el of document.querySelectorAll('button, a, input, select, label, h1, h2, p, dd, dt')) {
             const r = el.getBoundingClientRect();
-            if (r.width && r.right > w + 0.5) out.push(el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 30) + ' ' + r.right);
-            if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible' && el.tagName !== 'SELECT'
-                && el.clientWidth > 0 && ['BUTTON', 'A', 'DD', 'H1'].includes(el.tagName))
+            const what = el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 30);
+            if (r.width && r.right > w + 0.5) out.push(what + ' ' + r.right);
+            const spills = el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible';
+            if (spills && el.clientWidth > 0 && ['BUTTON', 'A', 'DD', 'H1'].includes(el.tagName))
               out.push('overflowing ' + el.tagName + ' ' + (el.textContent || '').trim().slice(0, 30));
           }
           return out;
@@ -198,7 +220,9 @@ def test_a_refused_action_shows_its_message_in_the_operators_language(sqlite_onl
 
     page.fill("#lot-code", "COIL-HELD")
     page.press("#lot-code", "Enter")
-    held = LotActionNotAllowed(lot="COIL-HELD", status="hold", action="issue", can="adjust, move, release, return, scrap")
+    held = LotActionNotAllowed(
+        lot="COIL-HELD", status="hold", action="issue", can="adjust, move, release, return, scrap"
+    )
     expect(page.locator("#lot-status.bad")).to_have_text(f"{refused}: {error_message(held, lang)}")
     page.screenshot(path=str(artefacts() / f"floor-refused-lot-{lang}.png"), full_page=True)
 
@@ -224,7 +248,9 @@ def sign_in_board(browser, base, viewport, path="/board", **context):
     return page
 
 
-def test_the_board_is_live_time_in_state_ticks_and_totals_follow_within_two_seconds(sqlite_only, app, live_server, browser):
+def test_the_board_is_live_time_in_state_ticks_and_totals_follow_within_two_seconds(
+    sqlite_only, app, live_server, browser
+):
     import time
 
     from shopfloor.actions.terminal import PopEntry, record_terminal_entry
@@ -268,14 +294,17 @@ def tiles_fit(page) -> dict:
             boxes.push([r.left, r.top, r.right, r.bottom]);
             if (r.left < 0 || r.top < 0 || r.right > vw + 0.5 || r.bottom > vh + 0.5) bad.push('outside ' + t.id);
             if (t.scrollWidth > t.clientWidth + 1 || t.scrollHeight > t.clientHeight + 1) bad.push('overflow ' + t.id);
-            for (const dd of t.querySelectorAll('dd, .tile-head span')) if (dd.scrollWidth > dd.clientWidth + 1) bad.push('spill ' + t.id + ' ' + dd.textContent);
+            for (const dd of t.querySelectorAll('dd, .tile-head span'))
+              if (dd.scrollWidth > dd.clientWidth + 1) bad.push('spill ' + t.id + ' ' + dd.textContent);
           }
           for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
             const [a, b] = [boxes[i], boxes[j]];
-            if (a[0] < b[2] - 0.5 && b[0] < a[2] - 0.5 && a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5) bad.push('overlap ' + i + ' ' + j);
+            const apart = a[0] >= b[2] - 0.5 || b[0] >= a[2] - 0.5 || a[1] >= b[3] - 0.5 || b[1] >= a[3] - 0.5;
+            if (!apart) bad.push('overlap ' + i + ' ' + j);
           }
           const area = boxes.reduce((s, b) => s + (b[2] - b[0]) * (b[3] - b[1]), 0) / (vw * vh);
-          return {count: boxes.length, bad, area, scrolls: document.documentElement.scrollHeight > vh || document.documentElement.scrollWidth > vw,
+          const root = document.documentElement;
+          return {count: boxes.length, bad, area, scrolls: root.scrollHeight > vh || root.scrollWidth > vw,
                   smallest: Math.min(...boxes.map((b) => b[3] - b[1]))};
         }"""
     )
@@ -301,8 +330,14 @@ def test_tv_mode_fits_every_machine_on_one_1080p_screen(sqlite_only, app, live_s
     for lang in ("ko", "vi"):
         if lang == "vi":
             page.evaluate("document.cookie = 'sf_lang=vi; path=/'")
-            page.request.post(f"{live_server}/lang", form={"lang": "vi", "next": "/board?tv=1",
-                                                            "csrf_token": page.evaluate("document.querySelector('input[name=csrf_token]').value")})
+            page.request.post(
+                f"{live_server}/lang",
+                form={
+                    "lang": "vi",
+                    "next": "/board?tv=1",
+                    "csrf_token": page.evaluate("document.querySelector('input[name=csrf_token]').value"),
+                },
+            )
             page.reload()
             page.wait_for_selector("html[lang=vi]")
         page.wait_for_timeout(300)
@@ -314,10 +349,14 @@ def test_tv_mode_fits_every_machine_on_one_1080p_screen(sqlite_only, app, live_s
     # Rotation through the lines: one line at a time, fitted the same way.
     page.goto(f"{live_server}/board?tv=1&rotate=2")
     page.wait_for_timeout(300)
-    first = page.evaluate("[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]")
+    first = page.evaluate(
+        "[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]"
+    )
     assert len(first) == 1 and tiles_fit(page)["bad"] == []
     page.wait_for_timeout(2200)
-    second = page.evaluate("[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]")
+    second = page.evaluate(
+        "[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]"
+    )
     assert len(second) == 1 and second != first
 
 
@@ -364,7 +403,9 @@ def test_the_machine_page_shows_site_times_in_a_browser_in_utc(sqlite_only, app,
 
 
 # -- the machine chooser ------------------------------------------------------------------------------------------
-def test_the_chooser_shows_name_state_and_order_and_the_device_keeps_its_machine(sqlite_only, app, live_server, browser):
+def test_the_chooser_shows_name_state_and_order_and_the_device_keeps_its_machine(
+    sqlite_only, app, live_server, browser
+):
     from tests.lots_data import add_master_data, start_order
 
     stopped(app, minutes=1, machine="CNC-02")
@@ -489,7 +530,9 @@ def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_
     from shopfloor.errors import PhotoNotImage
     from shopfloor.i18n import error_message
 
-    expect(page.locator("#status.bad")).to_contain_text(error_message(PhotoNotImage(content_type="application/pdf"), "vi"))
+    expect(page.locator("#status.bad")).to_contain_text(
+        error_message(PhotoNotImage(content_type="application/pdf"), "vi")
+    )
 
 
 # -- scanning -----------------------------------------------------------------------------------------------------
@@ -512,11 +555,8 @@ def barcode_video(path, text: str, width: int = 640, height: int = 480) -> None:
 
 
 def test_a_scanner_or_the_camera_reads_lots_and_orders(sqlite_only, app, live_server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     from shopfloor.store import lots
     from tests.lots_data import add_master_data, start_order
-    from tests.web.test_browser import CHROMIUM
 
     with app.state.engine.begin() as conn:
         plant = add_master_data(conn, with_plant=False)

@@ -215,9 +215,7 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     return out.getvalue()
 
 
-def report_html(
-    doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " "), name=str
-) -> str:
+def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " "), name=str) -> str:
     """A printable page (A4 portrait) of the report; ``t`` translates, ``when`` formats times, ``name`` names a
     reason or defect code."""
     k = doc["kpi"]

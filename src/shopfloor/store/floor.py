@@ -13,7 +13,9 @@ from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import defect_photos, handover_notes
 
 
-def write_handover(conn: Connection, machine: str, shift_key: str, shift: str, text: str, by: str, now: datetime) -> dict:
+def write_handover(
+    conn: Connection, machine: str, shift_key: str, shift: str, text: str, by: str, now: datetime
+) -> dict:
     """The note of ``machine`` for the shift occurrence ``shift_key``: written, or replaced by its new text."""
     mid = machine_ids(conn)[machine]
     lock_name(conn, "handover", machine, shift_key)  # check-then-insert: one note per machine and shift
@@ -57,8 +59,16 @@ def add_photo(
 ) -> int:  # fmt: skip
     return conn.execute(
         insert(defect_photos)
-        .values(machine_id=machine_ids(conn)[machine], entry_key=entry_key, defect=defect, content_type=content_type,
-                size=len(data), data=data, taken_at=now, taken_by=by)  # fmt: skip
+        .values(
+            machine_id=machine_ids(conn)[machine],
+            entry_key=entry_key,
+            defect=defect,
+            content_type=content_type,
+            size=len(data),
+            data=data,
+            taken_at=now,
+            taken_by=by,
+        )  # fmt: skip
         .returning(defect_photos.c.id)
     ).scalar_one()
 

@@ -1,5 +1,5 @@
-"""The browser libraries (htmx, its SSE extension, ECharts, ZXing for the terminal's camera scanning), installed from the npm registry by ``./run`` and
-served by the application itself: pages load nothing from another origin."""
+"""The browser libraries (htmx, its SSE extension, ECharts, ZXing for the terminal's camera scanning), installed
+from the npm registry by ``./run`` and served by the application itself: pages load nothing from another origin."""
 
 from __future__ import annotations
 

@@ -148,7 +148,9 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
     """A refusal met by a page (not the API): a page of its own, in the user's language.  None for the API and
     the operations routes, which answer with a problem document."""
     path = request.url.path
-    machine_paths = path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/")
+    machine_paths = (
+        path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/")
+    )
     if machine_paths and not _browser_navigation(request):
         return None
     if request.headers.get("hx-request"):  # a fragment polled by htmx: the problem document, not a page

@@ -16,9 +16,8 @@ from shopfloor.errors import TerminalQuantity
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.model.reasons import ReasonCode
-from shopfloor.store import floor
+from shopfloor.store import floor, work_orders
 from shopfloor.store import inspections as insp
-from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render
 
 router = APIRouter(include_in_schema=False)

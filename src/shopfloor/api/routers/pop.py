@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
-from starlette.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from shopfloor.actions.board import shift_counts
 from shopfloor.actions.floor import PHOTO_MAX_BYTES, attach_defect_photo, write_handover_note
@@ -107,9 +107,7 @@ async def post_photo(
 
 
 @router.get("/photos/{photo_id}", responses=problem_responses(401, 403, 404), summary="A defect photo")
-def get_photo(
-    photo_id: int, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)
-) -> Response:
+def get_photo(photo_id: int, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> Response:
     with engine.connect() as conn:
         kind, data = floor.photo(conn, photo_id)
     return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
