@@ -42,21 +42,21 @@ from shopfloor.settings import Settings
 from shopfloor.store.db import open_store
 from shopfloor.store.first_run import has_users
 from shopfloor.web import assets, board, terminal
-from shopfloor.web import connectors as connector_pages
-from shopfloor.web import plant as plant_pages
-from shopfloor.web import reasons as reason_pages
-from shopfloor.web import setup as setup_pages
-from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web import auth as sign_in_pages
+from shopfloor.web import connectors as connector_pages
 from shopfloor.web import documents as document_pages
 from shopfloor.web import hub as hub_pages
 from shopfloor.web import lots as lot_pages
 from shopfloor.web import maintenance as maintenance_pages
 from shopfloor.web import master as master_pages
+from shopfloor.web import plant as plant_pages
 from shopfloor.web import quality as quality_pages
+from shopfloor.web import reasons as reason_pages
 from shopfloor.web import reports as report_pages
-from shopfloor.web import users as user_pages
+from shopfloor.web import setup as setup_pages
 from shopfloor.web import skills as skill_pages
+from shopfloor.web import users as user_pages
+from shopfloor.web import work_orders as work_order_pages
 from shopfloor.web.pages import LoginRequired, refusal_page
 
 # Routes anyone may call without signing in.  Everything else must depend on current_principal/require;

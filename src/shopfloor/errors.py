@@ -2429,3 +2429,29 @@ class SkillExpired(Forbidden):
 class SkillExpiryInvalid(Invalid):
     code = "skill.expiry_invalid"
     message = "{value} is not a date (YYYY-MM-DD)"
+
+
+# == the floor: shift handover and defect photos ===============================================================
+class HandoverTextBad(Invalid):
+    code = "handover.text"
+    message = "a handover note has 1 to {max} characters"
+
+
+class HandoverNoShift(Conflict):
+    code = "handover.no_shift"
+    message = "no shift is on now: a handover note belongs to a shift"
+
+
+class PhotoTooLarge(TooLarge):
+    code = "photo.too_large"
+    message = "the photo is larger than {limit}"
+
+
+class PhotoNotImage(UnsupportedMedia):
+    code = "photo.not_image"
+    message = "send a JPEG, PNG or WebP picture, not {content_type}"
+
+
+class PhotoNotFound(NotFound):
+    code = "photo.not_found"
+    message = "no photo {photo}"

@@ -1050,3 +1050,61 @@ def test_skills_required_and_certified(plant_store, events):
         assert conn.execute(select(func.count()).select_from(skills)).scalar() == 1
         assert conn.execute(select(operation_skills.c.skill)).scalar() == "WELD-2G"
         assert conn.execute(select(operator_skills.c.expires_at)).scalar() == until
+
+
+
+
+# -- the floor: handover notes and defect photos ------------------------------------------------------------------
+def test_a_handover_note_is_written_once_per_machine_and_shift_and_shown_to_the_next(plant_store, events):
+    from shopfloor.actions import floor as floor_actions
+    from shopfloor.errors import HandoverNoShift, HandoverTextBad
+    from shopfloor.store import floor
+    from shopfloor.store.schema import handover_notes
+
+    # A Tuesday of the sample plant, Asia/Seoul: the Day shift 06:00-14:00, then Swing from 14:00.
+    day = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)  # 12:00 KST, Day shift
+    floor_actions.write_handover_note(plant_store, ACTOR, "CNC-01", "Spindle warm-up needs 10 min", now=day)
+    floor_actions.write_handover_note(plant_store, ACTOR, "CNC-01", "Coolant low: refill before start", now=day)
+    with plant_store.connect() as conn:
+        rows = conn.execute(select(handover_notes.c.shift, handover_notes.c.text)).all()
+        swing_start = datetime(2026, 12, 1, 5, 0, tzinfo=timezone.utc)
+        shown = floor.handover_for(conn, "CNC-01", swing_start)
+    assert [tuple(r) for r in rows] == [("Day", "Coolant low: refill before start")]  # one per machine and shift
+    assert shown["text"] == "Coolant low: refill before start" and shown["written_by"] == ACTOR
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]["shift"]) == ("handover.write", "machine:CNC-01", "Day")
+    assert events == [("machine", "CNC-01"), ("machine", "CNC-01")]
+    before = audit_count(plant_store)
+    with pytest.raises(HandoverTextBad):
+        floor_actions.write_handover_note(plant_store, ACTOR, "CNC-01", "  ", now=day)
+    sunday = datetime(2026, 12, 6, 3, 0, tzinfo=timezone.utc)  # no shift on Sundays
+    with pytest.raises(HandoverNoShift):
+        floor_actions.write_handover_note(plant_store, ACTOR, "CNC-01", "anyone?", now=sunday)
+    assert audit_count(plant_store) == before and len(events) == 2
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+
+
+def test_a_defect_photo_is_attached_to_its_scrap_entry(plant_store, events):
+    from shopfloor.actions import floor as floor_actions
+    from shopfloor.errors import PhotoNotImage, PhotoTooLarge
+    from shopfloor.store import floor
+
+    saved = floor_actions.attach_defect_photo(plant_store, ACTOR, "WLD-01", "k-scrap-0001", JPEG, defect="POROSITY")
+    with plant_store.connect() as conn:
+        assert floor.photo(conn, saved["id"]) == ("image/jpeg", JPEG)
+        assert [p["defect"] for p in floor.photos_of(conn, "k-scrap-0001")] == ["POROSITY"]
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["detail"]["entry"]) == ("photo.add", "k-scrap-0001")
+    assert events == [("machine", "WLD-01")]
+    before = audit_count(plant_store)
+    with pytest.raises(PhotoNotImage):
+        floor_actions.attach_defect_photo(
+            plant_store, ACTOR, "WLD-01", "k-scrap-0002", b"%PDF-1.7", claimed_type="application/pdf"
+        )
+    with pytest.raises(PhotoTooLarge):
+        floor_actions.attach_defect_photo(
+            plant_store, ACTOR, "WLD-01", "k-scrap-0003", JPEG + b"\x00" * (4 * 1024 * 1024)
+        )
+    assert audit_count(plant_store) == before and len(events) == 1

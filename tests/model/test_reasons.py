@@ -31,7 +31,8 @@ def test_codes_of_any_script_with_their_names_round_trip():
 def test_every_problem_of_the_reasons_is_named_by_its_place():
     with pytest.raises(PlantError) as refused:
         Plant.from_dict(with_reasons({"downtime": [
-            {"code": "A B"}, {"code": "X", "names": {"xx": "?"}, "colour": "red", "machines": ["NOPE"], "icon": "123456789"},
+            {"code": "A B"},
+            {"code": "X", "names": {"xx": "?"}, "colour": "red", "machines": ["NOPE"], "icon": "123456789"},
             "DUP", "DUP",
         ], "other": []}))  # fmt: skip
     problems = refused.value.problems
@@ -40,4 +41,6 @@ def test_every_problem_of_the_reasons_is_named_by_its_place():
     assert any(p.startswith("reasons.downtime[1].colour:") for p in problems)
     assert any(p.startswith("reasons.downtime[1].icon:") for p in problems)
     assert any(p.startswith("reasons.downtime[1].machines: 'NOPE'") for p in problems)
-    assert "reasons.downtime: a code appears twice" in problems and any(p.startswith("reasons.other:") for p in problems)
+    assert "reasons.downtime: a code appears twice" in problems and any(
+        p.startswith("reasons.other:") for p in problems
+    )

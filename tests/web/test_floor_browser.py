@@ -6,16 +6,37 @@ Screenshots go to artefacts/screenshots/floor-*.png (override with SHOPFLOOR_ART
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
 
 from shopfloor.actions.demo import sample_plant
 from shopfloor.model.events import MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import save_plant
-from tests.web.test_browser import artefacts, browser, sqlite_only  # noqa: F401 - the shared fixtures
+from tests.web.test_browser import CHROMIUM, artefacts
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (./run setup)")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def sqlite_only(request):
+    if "postgresql" in request.node.callspec.id:
+        pytest.skip("browser tests run once, on SQLite; the actions they use are tested on both stores")
+
 
 SIZES = {"phone": (412, 915), "tablet": (1024, 768), "tv": (1920, 1080)}
 
@@ -63,12 +84,14 @@ def no_sideways_scroll(page) -> list[str]:
     return page.evaluate(
         """() => {
           const w = document.documentElement.clientWidth, out = [];
-          if (document.documentElement.scrollWidth > w) out.push('page ' + document.documentElement.scrollWidth + ' > ' + w);
+          const page = document.documentElement.scrollWidth;
+          if (page > w) out.push('page ' + page + ' > ' + w);
           for (const el of document.querySelectorAll('button, a, input, select, label, h1, h2, p, dd, dt')) {
             const r = el.getBoundingClientRect();
-            if (r.width && r.right > w + 0.5) out.push(el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 30) + ' ' + r.right);
-            if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible' && el.tagName !== 'SELECT'
-                && el.clientWidth > 0 && ['BUTTON', 'A', 'DD', 'H1'].includes(el.tagName))
+            const what = el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 30);
+            if (r.width && r.right > w + 0.5) out.push(what + ' ' + r.right);
+            const spills = el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible';
+            if (spills && el.clientWidth > 0 && ['BUTTON', 'A', 'DD', 'H1'].includes(el.tagName))
               out.push('overflowing ' + el.tagName + ' ' + (el.textContent || '').trim().slice(0, 30));
           }
           return out;
@@ -197,7 +220,9 @@ def test_a_refused_action_shows_its_message_in_the_operators_language(sqlite_onl
 
     page.fill("#lot-code", "COIL-HELD")
     page.press("#lot-code", "Enter")
-    held = LotActionNotAllowed(lot="COIL-HELD", status="hold", action="issue", can="adjust, move, release, return, scrap")
+    held = LotActionNotAllowed(
+        lot="COIL-HELD", status="hold", action="issue", can="adjust, move, release, return, scrap"
+    )
     expect(page.locator("#lot-status.bad")).to_have_text(f"{refused}: {error_message(held, lang)}")
     page.screenshot(path=str(artefacts() / f"floor-refused-lot-{lang}.png"), full_page=True)
 
@@ -223,7 +248,9 @@ def sign_in_board(browser, base, viewport, path="/board", **context):
     return page
 
 
-def test_the_board_is_live_time_in_state_ticks_and_totals_follow_within_two_seconds(sqlite_only, app, live_server, browser):
+def test_the_board_is_live_time_in_state_ticks_and_totals_follow_within_two_seconds(
+    sqlite_only, app, live_server, browser
+):
     import time
 
     from shopfloor.actions.terminal import PopEntry, record_terminal_entry
@@ -267,14 +294,17 @@ def tiles_fit(page) -> dict:
             boxes.push([r.left, r.top, r.right, r.bottom]);
             if (r.left < 0 || r.top < 0 || r.right > vw + 0.5 || r.bottom > vh + 0.5) bad.push('outside ' + t.id);
             if (t.scrollWidth > t.clientWidth + 1 || t.scrollHeight > t.clientHeight + 1) bad.push('overflow ' + t.id);
-            for (const dd of t.querySelectorAll('dd, .tile-head span')) if (dd.scrollWidth > dd.clientWidth + 1) bad.push('spill ' + t.id + ' ' + dd.textContent);
+            for (const dd of t.querySelectorAll('dd, .tile-head span'))
+              if (dd.scrollWidth > dd.clientWidth + 1) bad.push('spill ' + t.id + ' ' + dd.textContent);
           }
           for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
             const [a, b] = [boxes[i], boxes[j]];
-            if (a[0] < b[2] - 0.5 && b[0] < a[2] - 0.5 && a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5) bad.push('overlap ' + i + ' ' + j);
+            const apart = a[0] >= b[2] - 0.5 || b[0] >= a[2] - 0.5 || a[1] >= b[3] - 0.5 || b[1] >= a[3] - 0.5;
+            if (!apart) bad.push('overlap ' + i + ' ' + j);
           }
           const area = boxes.reduce((s, b) => s + (b[2] - b[0]) * (b[3] - b[1]), 0) / (vw * vh);
-          return {count: boxes.length, bad, area, scrolls: document.documentElement.scrollHeight > vh || document.documentElement.scrollWidth > vw,
+          const root = document.documentElement;
+          return {count: boxes.length, bad, area, scrolls: root.scrollHeight > vh || root.scrollWidth > vw,
                   smallest: Math.min(...boxes.map((b) => b[3] - b[1]))};
         }"""
     )
@@ -300,8 +330,14 @@ def test_tv_mode_fits_every_machine_on_one_1080p_screen(sqlite_only, app, live_s
     for lang in ("ko", "vi"):
         if lang == "vi":
             page.evaluate("document.cookie = 'sf_lang=vi; path=/'")
-            page.request.post(f"{live_server}/lang", form={"lang": "vi", "next": "/board?tv=1",
-                                                            "csrf_token": page.evaluate("document.querySelector('input[name=csrf_token]').value")})
+            page.request.post(
+                f"{live_server}/lang",
+                form={
+                    "lang": "vi",
+                    "next": "/board?tv=1",
+                    "csrf_token": page.evaluate("document.querySelector('input[name=csrf_token]').value"),
+                },
+            )
             page.reload()
             page.wait_for_selector("html[lang=vi]")
         page.wait_for_timeout(300)
@@ -313,10 +349,14 @@ def test_tv_mode_fits_every_machine_on_one_1080p_screen(sqlite_only, app, live_s
     # Rotation through the lines: one line at a time, fitted the same way.
     page.goto(f"{live_server}/board?tv=1&rotate=2")
     page.wait_for_timeout(300)
-    first = page.evaluate("[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]")
+    first = page.evaluate(
+        "[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]"
+    )
     assert len(first) == 1 and tiles_fit(page)["bad"] == []
     page.wait_for_timeout(2200)
-    second = page.evaluate("[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]")
+    second = page.evaluate(
+        "[...new Set([...document.querySelectorAll('.tile:not([hidden])')].map(t => t.dataset.line))]"
+    )
     assert len(second) == 1 and second != first
 
 
@@ -363,7 +403,9 @@ def test_the_machine_page_shows_site_times_in_a_browser_in_utc(sqlite_only, app,
 
 
 # -- the machine chooser ------------------------------------------------------------------------------------------
-def test_the_chooser_shows_name_state_and_order_and_the_device_keeps_its_machine(sqlite_only, app, live_server, browser):
+def test_the_chooser_shows_name_state_and_order_and_the_device_keeps_its_machine(
+    sqlite_only, app, live_server, browser
+):
     from tests.lots_data import add_master_data, start_order
 
     stopped(app, minutes=1, machine="CNC-02")
@@ -447,3 +489,106 @@ def test_each_terminal_language_renders_without_a_missing_glyph(sqlite_only, app
     page.click("button.lang[value=ne]")
     page.wait_for_selector("html[lang=ne]")
     expect(page.locator("button.reason[data-reason=LASER_FAULT]")).to_contain_text("लेजर खराबी")
+
+
+# -- handover and defect photos -----------------------------------------------------------------------------------
+def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_only, app, live_server, browser):
+    from shopfloor.store import floor
+    from shopfloor.store.schema import defect_photos
+
+    now = datetime.now(timezone.utc)
+    with app.state.engine.begin() as conn:
+        save_plant(conn, plant_with_shift_around(now), "test")
+        # Left by the shift before (written before this shift began).
+        floor.write_handover(conn, "WLD-01", "earlier/Night", "Night", "Wire feeder jams: clean the liner", "user:kim",
+                             now - timedelta(hours=4))  # fmt: skip
+    page = browser.new_context(viewport={"width": 412, "height": 915}).new_page()
+    pin_sign_in(page, live_server)
+    page.goto(f"{live_server}/terminal?machine=WLD-01")
+    expect(page.locator("#handover")).to_contain_text("Wire feeder jams: clean the liner")
+    assert page.locator("#handover").bounding_box()["y"] < 915  # on the first screen
+    page.screenshot(path=str(artefacts() / "floor-handover-phone-vi.png"))
+    page.fill("#handover-text", "Liner cleaned at 10:00")
+    page.click("#handover-save")
+    expect(page.locator("#handover-status.ok")).to_be_visible()
+    # A scrap with a photo from the tablet's camera (a file input that opens the camera on a tablet).
+    assert page.get_attribute("#defect-photo", "capture") == "environment"
+    page.set_input_files("#defect-photo", {"name": "defect.jpg", "mimeType": "image/jpeg",
+                                           "buffer": b"\xff\xd8\xff\xe0" + b"\x01" * 500})  # fmt: skip
+    page.fill("#qty", "1")
+    page.select_option("#defect", "POROSITY")
+    page.click("[data-action=scrap]")
+    expect(page.locator("#status.ok")).to_be_visible()
+    expect(page.locator("#defect-photo")).to_have_value("")  # sent
+    with app.state.engine.connect() as conn:
+        rows = conn.execute(select(defect_photos.c.defect, defect_photos.c.size)).all()
+    assert [tuple(r) for r in rows] == [("POROSITY", 504)]
+    # A file that is not a picture is refused in the operator's language.
+    page.set_input_files("#defect-photo", {"name": "x.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7"})
+    page.wait_for_timeout(700)
+    page.click("[data-action=scrap]")
+    from shopfloor.errors import PhotoNotImage
+    from shopfloor.i18n import error_message
+
+    expect(page.locator("#status.bad")).to_contain_text(
+        error_message(PhotoNotImage(content_type="application/pdf"), "vi")
+    )
+
+
+# -- scanning -----------------------------------------------------------------------------------------------------
+def barcode_video(path, text: str, width: int = 640, height: int = 480) -> None:
+    """A Y4M video (chromium's fake camera) of ``text`` as a Code 128 symbol, black on white, still."""
+    from shopfloor.reports.barcode import code128_modules
+
+    module = 3
+    row = bytearray(b"\xff" * width)
+    x = (width - module * (sum(code128_modules(text)))) // 2
+    for i, w in enumerate(code128_modules(text)):
+        if i % 2 == 0:  # bars first
+            row[x : x + w * module] = b"\x00" * (w * module)
+        x += w * module
+    luma = bytes(b"\xff" * width) * (height // 4) + bytes(row) * (height // 2) + bytes(b"\xff" * width) * (height // 4)
+    chroma = b"\x80" * (width // 2 * height // 2)
+    frame = b"FRAME\n" + luma + chroma + chroma
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode() + frame * 3)
+
+
+def test_a_scanner_or_the_camera_reads_lots_and_orders(sqlite_only, app, live_server, tmp_path):
+    from shopfloor.store import lots
+    from tests.lots_data import add_master_data, start_order
+
+    with app.state.engine.begin() as conn:
+        plant = add_master_data(conn, with_plant=False)
+        lots.receive(conn, "COIL", 50, "clerk", code="COIL-77", supplier="POSCO", supplier_lot="P-77")
+        lots.receive(conn, "COIL", 50, "clerk", code="COIL-88", supplier="POSCO", supplier_lot="P-88")
+        start_order(conn, plant, "WO-77", "SHELL", machine="WLD-01")
+        start_order(conn, plant, "WO-78", "SHELL", machine="WLD-01", start=False)
+    video = tmp_path / "coil.y4m"
+    barcode_video(video, "COIL-88")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])  # fmt: skip
+        ctx = b.new_context(viewport={"width": 1024, "height": 768}, permissions=["camera"])
+        page = ctx.new_page()
+        pin_sign_in(page, live_server)
+        page.goto(f"{live_server}/terminal?machine=WLD-01")
+        page.wait_for_selector("#material")
+        # A keyboard-wedge scanner types the lot and Enter, fast, wherever the focus is not in a field.
+        page.wait_for_function("window.terminalScanned !== undefined")  # the page's scripts are running
+        page.keyboard.type("COIL-77\n")
+        expect(page.locator("#lot-status.ok")).to_contain_text("COIL-77")
+        # The camera reads a lot's label.
+        page.click("#scan-camera")
+        expect(page.locator("#lot-status.ok")).to_contain_text("COIL-88", timeout=15000)
+        expect(page.locator("#scanner")).to_be_hidden()
+        # A scanned order of the machine's dispatch list starts it (once the running one is finished).
+        page.click("[data-action=finish]")
+        expect(page.locator(".order-now")).to_have_count(0)
+        page.wait_for_function("window.terminalScanned !== undefined")
+        page.keyboard.type("WO-78\n")
+        expect(page.locator(".order-now .order")).to_have_text("WO-78")
+        b.close()
+    with app.state.engine.connect() as conn:
+        assert lots.get(conn, "COIL-88").qty == "0"  # issued whole to WO-77 by the camera's scan

@@ -23,7 +23,7 @@ def test_a_browser_gets_error_pages_in_its_language_and_scripts_get_problems(app
     op = sign_in_page(app, "operator", "ko")
     page = op.get("/api/v1/lots/NOPE/label.pdf", headers=BROWSER)
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
-    assert "<html lang=\"ko\"" in page.text and "찾을 수 없음" in page.text
+    assert '<html lang="ko"' in page.text and "찾을 수 없음" in page.text
     script = op.get("/api/v1/lots/NOPE/label.pdf", headers={"Accept": "*/*", "Accept-Language": "ko"})
     assert script.status_code == 404 and script.headers["content-type"] == "application/problem+json"
     nowhere = op.get("/no/such/page", headers=BROWSER)
@@ -60,8 +60,19 @@ def test_managers_keep_the_reason_codes_on_their_page_and_others_may_not(app):
     page = manager.get("/admin/reasons")
     assert page.status_code == 200 and "레이저 고장" in page.text and "금형교체" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    form = {"csrf_token": csrf, "kind": "defects", "code": "찍힘", "group": "surface", "icon": "", "colour": "#aa0000",
-            "machines": "CNC, NC-01", "name_ko": "찍힘", "name_vi": "Vết lõm", "name_ne": "डेन्ट", "new": "1"}
+    form = {
+        "csrf_token": csrf,
+        "kind": "defects",
+        "code": "찍힘",
+        "group": "surface",
+        "icon": "",
+        "colour": "#aa0000",
+        "machines": "CNC, NC-01",
+        "name_ko": "찍힘",
+        "name_vi": "Vết lõm",
+        "name_ne": "डेन्ट",
+        "new": "1",
+    }
     assert operator.post("/admin/reasons", data={**form, "csrf_token": "x"}).status_code == 403
     saved = manager.post("/admin/reasons", data=form, follow_redirects=False)
     assert saved.status_code == 303
@@ -69,7 +80,10 @@ def test_managers_keep_the_reason_codes_on_their_page_and_others_may_not(app):
         plant = current_plant(conn)
     assert plant.reason("찍힘").machines == ("CNC", "NC-01") and plant.reason_name("찍힘", "vi") == "Vết lõm"
     refused = manager.post("/admin/reasons", data={**form, "code": "찍힘2", "colour": "빨강"})
-    assert refused.status_code == 422 and ReasonColourBad(colour="빨강").translated(error_translation("ko")) in refused.text
+    assert (
+        refused.status_code == 422
+        and ReasonColourBad(colour="빨강").translated(error_translation("ko")) in refused.text
+    )
     assert 'value="찍힘2"' in refused.text  # what was typed stays in the form
     gone = manager.post("/admin/reasons/delete", data={"csrf_token": csrf, "kind": "defects", "code": "찍힘"},
                         follow_redirects=False)  # fmt: skip

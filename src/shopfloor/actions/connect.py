@@ -18,7 +18,14 @@ from sqlalchemy import Engine
 
 from shopfloor.actions.core import change
 from shopfloor.actions.plant import checked_plant
-from shopfloor.errors import EndpointMissing, MachineNotFound, NothingMapped, PlantNotImported, ProtocolUnknown, RoleTwice
+from shopfloor.errors import (
+    EndpointMissing,
+    MachineNotFound,
+    NothingMapped,
+    PlantNotImported,
+    ProtocolUnknown,
+    RoleTwice,
+)
 from shopfloor.ingest import discover as d
 from shopfloor.ingest.service import load_status
 from shopfloor.model import plant_edit

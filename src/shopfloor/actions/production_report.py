@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import io
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -290,9 +290,7 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     return out.getvalue()
 
 
-def report_html(
-    doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " "), name=str
-) -> str:
+def report_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " "), name=str) -> str:
     """A printable page (A4 portrait) of the report; ``t`` translates, ``when`` formats times, ``name`` names a
     reason or defect code."""
     k = doc["kpi"]

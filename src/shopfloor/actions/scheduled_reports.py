@@ -160,7 +160,9 @@ def render(conn: Connection, plant: Plant, schedule: dict[str, Any], period: Per
     stem = f"production-{schedule['line'] or plant.site.code}-{period.key.replace('/', '-')}"
     files = []
     if "pdf" in schedule["formats"]:
-        files.append((f"{stem}.pdf", report_pdf(doc, t.gettext, t.datetime_iso, lambda c: plant.reason_name(c, t.lang))))
+        files.append(
+            (f"{stem}.pdf", report_pdf(doc, t.gettext, t.datetime_iso, lambda c: plant.reason_name(c, t.lang)))
+        )
     if "xlsx" in schedule["formats"]:
         files.append((f"{stem}.xlsx", report_xlsx(doc, t.gettext)))
     return files

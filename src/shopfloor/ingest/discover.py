@@ -19,10 +19,10 @@ from pymodbus.exceptions import ModbusException
 from shopfloor.connectors.modbus import MAX_REGISTERS, TYPES, RegisterSpec
 from shopfloor.connectors.mqtt_client import MqttRefused, connect_packet
 from shopfloor.connectors.mqtt_client import connect as mqtt_connect
+from shopfloor.connectors.mtconnect import MalformedDocument, MTConnectError, parse_probe, parse_xml
 from shopfloor.connectors.sparkplug.codec import decode_payload, metric_value, type_name
 from shopfloor.connectors.sparkplug.errors import SparkplugError
 from shopfloor.connectors.sparkplug.topics import parse_topic
-from shopfloor.connectors.mtconnect import MalformedDocument, MTConnectError, parse_probe, parse_xml
 from shopfloor.errors import DiscoveryFailed
 
 MAX_NODES = 500

@@ -54,7 +54,6 @@ from shopfloor.errors import (
     ValueRequired,
     WorkCentreUnknown,
 )
-from shopfloor.model.plant import CODE_PATTERN
 from shopfloor.model.reasons import REASON_CODE
 
 ITEM_KINDS = ("raw", "component", "wip", "finished", "consumable")

@@ -1115,3 +1115,34 @@ operator_skills = Table(
     Column("certified_by", String(200), nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
 )
+
+# -- the floor: what one shift leaves the next, and pictures of defects --------------------------------------------
+# A machine's handover note of one shift occurrence (its key: local day and shift name), the latest text kept.
+handover_notes = Table(
+    "handover_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("machine_id", Integer, ForeignKey("machines.id"), nullable=False),
+    Column("shift_key", String(80), nullable=False),
+    Column("shift", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("written_at", UTCDateTime, nullable=False),
+    Column("written_by", String(200), nullable=False),
+    UniqueConstraint("machine_id", "shift_key", name="uq_handover_notes_machine_shift"),
+)
+
+# A photo of a defect, attached to the terminal's scrap entry (by the entry's key).
+defect_photos = Table(
+    "defect_photos",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("machine_id", Integer, ForeignKey("machines.id"), nullable=False),
+    Column("entry_key", String(64), nullable=False),
+    Column("defect", String(64), nullable=True),
+    Column("content_type", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("taken_by", String(200), nullable=False),
+    Index("ix_defect_photos_entry_key", "entry_key"),
+)

@@ -189,7 +189,12 @@ def machine_page(
         for span, ev in state_segments(states, day)
     ]
     pareto = [
-        {"reason": ctx["code_name"](r.category), "seconds": r.value, "count": r.count, "cumulative_pct": round(r.cumulative_pct, 1)}
+        {
+            "reason": ctx["code_name"](r.category),
+            "seconds": r.value,
+            "count": r.count,
+            "cumulative_pct": round(r.cumulative_pct, 1),
+        }
         for r in downtime_by_reason(states, day, planned, t.gettext("(no reason)"))
     ]
     # The target is the ideal output of the product the machine is making now (its order, else its last count).

@@ -22,9 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from shopfloor.analytics.kpi import OVER_100_CAUSE
 from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
 from shopfloor.api.errors import status_of
-from shopfloor.analytics.kpi import OVER_100_CAUSE
 from shopfloor.errors import CrossSiteSignIn, CsrfTokenWrong, DomainError, PlantNotImported, Problems
 from shopfloor.i18n import LANGUAGES, TERMINAL_LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant
@@ -158,7 +158,9 @@ async def refusal_page(request: Request, error: DomainError, status: int) -> Res
     """A refusal met by a page (not the API): a page of its own, in the user's language.  None for the API and
     the operations routes, which answer with a problem document."""
     path = request.url.path
-    machine_paths = path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/")
+    machine_paths = (
+        path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/")
+    )
     if machine_paths and not _browser_navigation(request):
         return None
     if request.headers.get("hx-request"):  # a fragment polled by htmx: the problem document, not a page

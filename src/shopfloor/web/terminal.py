@@ -13,16 +13,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.actions.attendance import sign_in, sign_out
-from shopfloor.actions.board import machine_tiles
+from shopfloor.actions.board import current_window, machine_tiles
 from shopfloor.api.deps import Principal, ensure, get_engine
 from shopfloor.errors import DomainError, TerminalQuantity
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.model.reasons import ReasonCode
-from shopfloor.store import attendance
+from shopfloor.store import attendance, floor, work_orders
 from shopfloor.store import documents as document_store
 from shopfloor.store import inspections as insp
-from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
 
 router = APIRouter(include_in_schema=False)
@@ -128,12 +127,17 @@ def _terminal_page(
     signed_in: list[dict[str, Any]] = []
     chosen = next((m for m in plant.machines if m.code == machine), None)
     tile, ask, minutes, ask_at, dispatch, inspections, documents = None, False, 0, None, [], [], []
+    handover, own_note, shift = None, None, None
     now = datetime.now(timezone.utc)
     with engine.connect() as conn:
         chooser = machine_tiles(conn, plant, now)  # each machine's name, state and order, to choose from
     if chosen is not None:
         with engine.connect() as conn:
             tile = next(m for m in chooser if m["code"] == chosen.code)
+            shift, window = current_window(plant, now)
+            # What the previous shift left (shown at sign-in), and this shift's own note so far.
+            handover = floor.handover_for(conn, chosen.code, window.start if shift else now)
+            own_note = floor.own_handover(conn, chosen.code, f"{window.start.isoformat()}/{shift}") if shift else None
             dispatch = work_orders.dispatch_list(conn, chosen.code)
             inspections = _terminal_inspections(conn, chosen.code, tile, now)
             signed_in = attendance.signed_in_at(conn, chosen.code)
@@ -145,6 +149,9 @@ def _terminal_page(
         plant,
         machines=plant.machines,
         chooser=chooser,
+        handover=handover,
+        own_note=own_note,
+        shift_on=shift,
         machine=chosen,
         tile=tile,
         ask_reason=ask,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime, time
-from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,7 +23,14 @@ from shopfloor.actions.work_orders import (
     transition_work_order,
 )
 from shopfloor.api.deps import Principal, allowed, ensure, get_engine
-from shopfloor.errors import DomainError, InstantInvalid, NotOneOf, OrderFileUnreadable, PayloadTooLarge, WorkOrderQuantity
+from shopfloor.errors import (
+    DomainError,
+    InstantInvalid,
+    NotOneOf,
+    OrderFileUnreadable,
+    PayloadTooLarge,
+    WorkOrderQuantity,
+)
 from shopfloor.model.work_orders import TRANSITIONS, Status
 from shopfloor.store import work_orders as store
 from shopfloor.store.schema import work_order_events, work_orders

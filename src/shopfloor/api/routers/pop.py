@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
+from shopfloor.actions.floor import PHOTO_MAX_BYTES, attach_defect_photo, write_handover_note
 from shopfloor.actions.terminal import PopEntry, record_terminal_entry
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
+from shopfloor.store import floor
 
 router = APIRouter(prefix="/api/v1/pop", tags=["terminal"])
 
@@ -71,3 +74,48 @@ def post_entry(
         body.approver_pin,
     )
     return record_terminal_entry(engine, principal.user.username, entry)
+
+
+# -- the floor: handover notes and defect photos --------------------------------------------------------------------
+class HandoverIn(BaseModel):
+    machine: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=2000, description="What the next shift should know")
+
+
+@router.post(
+    "/handover",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="The shift's handover note of a machine for the next shift (written again, it replaces it)",
+)
+def post_handover(
+    body: HandoverIn, principal: Principal = Depends(require("report_production")), engine: Engine = Depends(get_engine)
+) -> dict[str, Any]:
+    return write_handover_note(engine, principal.actor, body.machine, body.text)
+
+
+@router.post(
+    "/photos",
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 413, 415, 422),
+    summary="A photo of a defect (JPEG, PNG or WebP, at most 4 MB) attached to a scrap entry by its key",
+)
+async def post_photo(
+    machine: str = Form(..., min_length=1, max_length=64),
+    key: str = Form(..., min_length=8, max_length=64, description="The scrap entry's key"),
+    defect: str | None = Form(None, max_length=64),
+    photo: UploadFile = File(..., description="The picture"),
+    principal: Principal = Depends(require("report_production")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    data = await photo.read(PHOTO_MAX_BYTES + 1)
+    return await run_in_threadpool(
+        attach_defect_photo, engine, principal.actor, machine, key, data, defect=defect,
+        claimed_type=photo.content_type,
+    )  # fmt: skip
+
+
+@router.get("/photos/{photo_id}", responses=problem_responses(401, 403, 404), summary="A defect photo")
+def get_photo(photo_id: int, _: Principal = Depends(require("view")), engine: Engine = Depends(get_engine)) -> Response:
+    with engine.connect() as conn:
+        kind, data = floor.photo(conn, photo_id)
+    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})

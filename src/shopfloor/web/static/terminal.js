@@ -110,6 +110,7 @@ window.refusalText = function (doc, status) {
             return;
           }
           show(`${root.dataset.msgStored}: ${describe(entry)}`, "ok");
+          if (entry.action === "scrap") sendPhoto(entry);
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
             if (el && value !== undefined && value !== null) el.textContent = value.toLocaleString();
@@ -137,6 +138,40 @@ window.refusalText = function (doc, status) {
       sending = false;
     }
   }
+
+  // The photo of a scrap's defect goes once the scrap entry is stored, named by the entry's key.
+  async function sendPhoto(entry) {
+    const input = document.getElementById("defect-photo");
+    if (!input || !input.files || !input.files.length) return;
+    const form = new FormData();
+    form.append("machine", entry.machine); form.append("key", entry.key); form.append("defect", entry.defect || "");
+    form.append("photo", input.files[0]);
+    const response = await fetch("/api/v1/pop/photos", {
+      method: "POST", credentials: "same-origin", body: form,
+      headers: { "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf },
+    });
+    if (response.ok) { input.value = ""; return; }
+    let doc = null;
+    try { doc = await response.json(); } catch (e) { /* not JSON */ }
+    show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad");
+  }
+
+  const noteButton = document.getElementById("handover-save");
+  if (noteButton) noteButton.addEventListener("click", async () => {
+    const status = document.getElementById("handover-status");
+    let response;
+    try {
+      response = await fetch("/api/v1/pop/handover", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf },
+        body: JSON.stringify({ machine: root.dataset.machine, text: document.getElementById("handover-text").value }),
+      });
+    } catch (e) { status.textContent = root.dataset.msgError; status.className = "status bad"; return; }
+    if (response.ok) { status.textContent = noteButton.dataset.msgSaved; status.className = "status ok"; return; }
+    let doc = null;
+    try { doc = await response.json(); } catch (e) { /* not JSON */ }
+    status.textContent = `${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`; status.className = "status bad";
+  });
 
   function tap(button) {
     // One entry per tap: the button is locked until the entry is queued, so a double tap is one entry.

@@ -1,7 +1,7 @@
 """The plant pages: a machine's type and its photo.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from shopfloor.store.schema import UTCDateTime
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
