@@ -63,7 +63,9 @@
             window.location.reload();  // the running order changed: show the new dispatch list
             return;
           }
-          show(`${root.dataset.msgStored}: ${entry.action}${entry.quantity ? " " + entry.quantity : ""}`, "ok");
+          // on a machine that counts itself a typed count is a correction of its counter: said so
+          const label = body.correction ? ` (${root.dataset.msgCorrection})` : "";
+          show(`${root.dataset.msgStored}: ${entry.action}${entry.quantity ? " " + entry.quantity : ""}${label}`, "ok");
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
             if (el && value !== undefined && value !== null) el.textContent = value.toLocaleString();
