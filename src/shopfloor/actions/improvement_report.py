@@ -420,7 +420,7 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
     charts = "".join(
         f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>"
         for r in doc["kpis"]
-        if r["daily_before"] or r["daily_after"]
+        if has_values(r)
     )
     b, a = doc["baseline"], doc["after"]
     scope = doc["scope"]["line"] or doc["site_name"]
@@ -449,6 +449,11 @@ thead th {{ background: #eee; }}
 <tbody>{rows}</tbody></table>
 <div class="charts">{charts}</div>
 </body></html>"""
+
+
+def has_values(r: dict[str, Any]) -> bool:
+    """Whether a KPI has any daily value to chart (a chart without points says nothing)."""
+    return any(d["value"] is not None for d in r["daily_before"] + r["daily_after"])
 
 
 def _change(pct: float | None) -> str:

@@ -15,6 +15,7 @@ from shopfloor.actions.demo import last_working_day
 from shopfloor.actions.improvement_report import (
     daily_svg,
     effect,
+    has_values,
     fmt,
     improvement_pdf,
     improvement_report,
@@ -136,7 +137,7 @@ def _job_context(request: Request, principal: Principal, engine: Engine, job: jo
     if job.error:
         ctx["job_error"] = ctx["t"].error(from_dict(job.error))
     if job.finished and job.result is not None:
-        ctx["charts"] = [(r, Markup(daily_svg(r))) for r in job.result["kpis"]]
+        ctx["charts"] = [(r, Markup(daily_svg(r)) if has_values(r) else None) for r in job.result["kpis"]]
     return ctx
 
 
