@@ -577,3 +577,18 @@ def test_the_recall_pdf_speaks_the_readers_language_and_the_sites_time(plant_sto
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert ko.gettext("Recall report") in text and "영향 로트를 투입한 작업지시" in text
     assert ko.datetime_iso(report["generated_at"]) in text and "9:30" in text and missing_glyphs(pdf) == []
+
+
+def test_two_shipments_of_one_lot_on_one_delivery_note_are_two_trace_nodes(plant_store):
+    """By hand: lot FG-9 of 10 shipped as 3 and then 2 on delivery note DN-9: two shipment nodes, each id once."""
+    from shopfloor.store import trace as trace_store
+
+    lot_actions.receive_lot(plant_store, ACTOR, item="DRUM-A", qty="10", code="FG-9")
+    lot_actions.ship_lot(plant_store, ACTOR, "FG-9", qty="3", customer="LGE", shipment="DN-9")
+    lot_actions.ship_lot(plant_store, ACTOR, "FG-9", qty="2", customer="LGE", shipment="DN-9")
+    with plant_store.connect() as conn:
+        graph = trace_store.trace(conn, "FG-9", trace_store.FORWARD)
+    ids = [n["id"] for n in graph.nodes]
+    shipped = [n for n in graph.nodes if n["type"] == "shipment"]
+    assert len(ids) == len(set(ids)) and [(n["shipment"], n["qty"]) for n in shipped] == [("DN-9", "3"), ("DN-9", "2")]
+    assert {e["to"] for e in graph.edges if e["kind"] == "ship"} == {n["id"] for n in shipped}
