@@ -359,7 +359,7 @@ def effect(r: dict[str, Any], t=lambda s: s) -> str:
         return "–"
     text = _signed(r["kpi"], d, t)
     lo, hi = test.get("ci_low"), test.get("ci_high")
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None and lo != hi:  # an interval collapsed to a point says nothing more
         conf = test.get("confidence", 0.95) * 100
         text += f" ({conf:.0f} % {t('CI')} {_signed(r['kpi'], lo, t)} … {_signed(r['kpi'], hi, t)})"
     return text
@@ -465,7 +465,7 @@ def _test_text(r: dict[str, Any], t=lambda s: s) -> str:
     if test.get("p_value") is not None:
         return f"{t(test['method'])}: p = {test['p_value']:.3g}"
     if test.get("note"):
-        return f"{t(test['method'])}: {test['note']}"
+        return f"{t(test['method'])}: {t(test['note'])}"
     return t(test["method"])
 
 
