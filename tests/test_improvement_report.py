@@ -43,10 +43,10 @@ from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, Targ
 from shopfloor.model.events import CountEvent, CountKind, MachineState, StateChange
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status
+from shopfloor.store import lots
 from shopfloor.store import work_orders as wo
 from shopfloor.store.db import open_store
 from shopfloor.store.events import append_events
-from shopfloor.store import lots
 from shopfloor.store.plant import load_plant, save_plant
 from shopfloor.store.schema import customers, items
 

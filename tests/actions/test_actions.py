@@ -444,12 +444,11 @@ def test_finish_never_ends_a_breakdown(plant_store, events):
     event is stored and availability keeps counting the stop.  By hand: running 06:00-07:00, down from 07:00, a
     finish at 07:30 and the window 06:00-08:00 (the sample plant's day shift): APT 1 h, down 1 h, availability 0.5;
     had the finish stored ``no_order``, the half hour after it would be planned time and availability 1 h / 1.5 h."""
+    from shopfloor.actions.demo import last_working_day
     from shopfloor.analytics.kpi import kpis
     from shopfloor.model.intervals import Interval
     from shopfloor.store import kpi as kpi_store
     from shopfloor.store.plant import load_plant
-
-    from shopfloor.actions.demo import last_working_day
 
     with plant_store.connect() as conn:
         plant = load_plant(conn)
@@ -486,9 +485,7 @@ def test_finish_never_ends_a_breakdown(plant_store, events):
     assert terminal_actions.record_terminal_entry(plant_store, "op", told)["state_kept"] is False
 
 
-def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tells_their_terminal(
-    plant_store, events
-):
+def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tells_their_terminal(plant_store, events):
     """10 kg of the suspect coil R9 issued to WO-R, running on WLD-01, with no output yet: the recall lists WO-R,
     the hold puts WO-R's output under hold, the next output lot of WO-R is created on hold, and the machine's
     live event reaches its terminal (whose tile shows the notice)."""

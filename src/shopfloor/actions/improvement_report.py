@@ -418,9 +418,7 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
         for r in doc["kpis"]
     )
     charts = "".join(
-        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>"
-        for r in doc["kpis"]
-        if has_values(r)
+        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>" for r in doc["kpis"] if has_values(r)
     )
     b, a = doc["baseline"], doc["after"]
     scope = doc["scope"]["line"] or doc["site_name"]

@@ -26,6 +26,7 @@ from shopfloor.errors import (
     MachineNotStopped,
     MachineUnknown,
     ReasonMissing,
+    SignInThrottled,
     TerminalActionUnknown,
     TerminalClockAhead,
     TerminalDefectMissing,
@@ -34,9 +35,10 @@ from shopfloor.errors import (
 )
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
 from shopfloor.model.plant import Plant
-from shopfloor.model.work_orders import Status
 from shopfloor.model.tags import COUNT_ROLES
+from shopfloor.model.work_orders import Status
 from shopfloor.store import accounts, work_orders
+from shopfloor.store.db import writing
 from shopfloor.store.events import state_run_start
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
@@ -112,17 +114,17 @@ def count_bound(conn: Connection, plant: Plant, machine: str, product: str | Non
     return allowed, span / 60, cycle
 
 
-def _approval(conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime):
-    """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal."""
+def _approval(
+    conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime, approver
+):
+    """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal.
+    ``approver`` is the user whose badge and PIN came with the entry (checked and throttled by ``_approver``)."""
     bound = count_bound(conn, plant, entry.machine, product, ts)
     if bound is None or entry.quantity <= bound[0]:
         return None
     allowed, minutes, cycle = bound
     if not entry.confirmed:
         raise CountImplausible(quantity=entry.quantity, minutes=f"{minutes:.1f}", cycle=f"{cycle:g}", allowed=allowed)
-    approver = None
-    if entry.approver and entry.approver_pin:
-        approver = accounts.check_pin(conn, entry.approver, entry.approver_pin)
     if approver is None or approver.role not in APPROVER_ROLES or approver.username == operator:
         raise CountApprovalRequired()
     return {"approved_by": approver.username, "allowed": allowed, "minutes": round(minutes, 1), "cycle_s": cycle}
@@ -155,9 +157,7 @@ def _last_state(conn: Connection, machine_id: int, at: datetime):
     ).first()
 
 
-def to_event(
-    conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime
-) -> MachineEvent | None:
+def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime) -> MachineEvent | None:
     """The event an entry stores; None for "finish" on a machine that is down (see ``_keeps_down``)."""
     try:
         plant.machine(entry.machine)
@@ -205,6 +205,22 @@ def to_event(
     raise TerminalActionUnknown(action=entry.action)
 
 
+def _approver(engine: Engine, entry: PopEntry):
+    """The user whose badge (or name) and PIN approve the entry, None without them or when the PIN is wrong.  The
+    PIN is checked as a sign-in is: throttled per user and every attempt recorded (in a transaction of its own, so
+    a refused entry still counts its failed attempt)."""
+    if not (entry.confirmed and entry.approver and entry.approver_pin):
+        return None
+    keys = [f"user:{entry.approver}"]
+    with writing(engine) as conn:
+        wait = accounts.throttled_for(conn, keys)
+        if wait:
+            raise SignInThrottled(seconds=wait)
+        user = accounts.check_pin(conn, entry.approver, entry.approver_pin)
+        accounts.record_attempt(conn, keys, success=user is not None)
+    return user
+
+
 def _keeps_down(conn: Connection, entry: PopEntry, ts: datetime) -> bool:
     """Finishing (an order, or a stray tap with none) does not end a breakdown: a machine that is down stays down
     until the machine signals another state or the operator gives an explicit reason with the entry.  Otherwise
@@ -237,12 +253,13 @@ def _order_step(c: Change, entry: PopEntry) -> None:
 
 def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dict[str, Any]:
     """One tap of ``operator`` (a username) on the terminal: stored once however often it is sent."""
+    approver = _approver(engine, entry)
     with change(engine, f"user:{operator}") as c:
         plant = c.plant()
         event = to_event(c.conn, plant, entry, operator, datetime.now(timezone.utc))
         approval = None
         if isinstance(event, CountEvent):
-            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts)
+            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts, approver)
         _order_step(c, entry)
         summary: dict[str, Any] = store_events(c.conn, plant, [] if event is None else [event])
         if event is None:

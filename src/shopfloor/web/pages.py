@@ -22,9 +22,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from shopfloor.analytics.kpi import OVER_100_CAUSE
 from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
 from shopfloor.api.errors import status_of
-from shopfloor.analytics.kpi import OVER_100_CAUSE
 from shopfloor.errors import CsrfTokenWrong, DomainError, PlantNotImported, Problems
 from shopfloor.i18n import LANGUAGES, Translator, error_translation, pick_language
 from shopfloor.model.plant import Plant

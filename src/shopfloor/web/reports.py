@@ -15,8 +15,8 @@ from shopfloor.actions.demo import last_working_day
 from shopfloor.actions.improvement_report import (
     daily_svg,
     effect,
-    has_values,
     fmt,
+    has_values,
     improvement_pdf,
     improvement_report,
     improvement_xlsx,

@@ -16,9 +16,8 @@ from shopfloor.actions.attendance import sign_in, sign_out
 from shopfloor.actions.board import machine_tiles
 from shopfloor.api.deps import Principal, ensure, get_engine
 from shopfloor.errors import DomainError
-from shopfloor.store import attendance
+from shopfloor.store import attendance, work_orders
 from shopfloor.store import inspections as insp
-from shopfloor.store import work_orders
 from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
 
 router = APIRouter(include_in_schema=False)
