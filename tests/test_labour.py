@@ -95,3 +95,27 @@ def test_nobody_signed_in_is_no_figure_not_zero(engine):
         plant = load_plant(conn)
         day = kpi_report(conn, plant, Interval(at(2, 0), at(3, 0)), site=True, now=at(4, 0))
     assert (day["worker_h"], day["labour_productivity"]) == (0.0, None)
+
+
+def test_clocking_in_and_out_on_the_terminal_page(app):
+    """The operator B-1001 (op-pin, Vietnamese) clocks in at CNC-01 and is listed there; clocking in again is refused
+    on the page in their language; clocking out empties the list."""
+    import re
+
+    from shopfloor.errors import AlreadySignedIn
+    from tests.api.test_work_orders import _terminal
+    from tests.web.test_pages import refusal_shown
+
+    client, headers = _terminal(app)
+    token = headers["X-CSRF-Token"]
+    form = {"machine": "CNC-01", "badge": "B-1001", "csrf_token": token}
+    done = client.post("/terminal/attendance", data={**form, "action": "in"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/terminal?machine=CNC-01"
+    page = client.get("/terminal?machine=CNC-01").text
+    assert re.search(r'class="signed-in">[^<]*op-pin \(', page)
+    again = client.post("/terminal/attendance", data={**form, "action": "in"})
+    assert again.status_code == 409
+    assert refusal_shown(AlreadySignedIn(who="op-pin", machine="CNC-01"), "vi") in again.text
+    client.post("/terminal/attendance", data={**form, "action": "out"})
+    assert "op-pin (" not in client.get("/terminal?machine=CNC-01").text
+    assert client.post("/terminal/attendance", data={**form, "action": "in", "csrf_token": "x"}).status_code == 403

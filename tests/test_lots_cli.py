@@ -55,8 +55,16 @@ def test_recall_holds_what_is_in_stock_and_writes_excel(db, tmp_path):
     status = {n["code"]: n["status"] for n in report["affected"]}
     assert status["FG-1-2"] == "hold" and status["FG-1-1"] == "shipped" and status["COIL-B"] == "consumed"
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["summary", "affected", "shipments", "origin", "orders", "consuming orders", "inspections",
-                             "ncrs"]
+    assert wb.sheetnames == [
+        "summary",
+        "affected",
+        "shipments",
+        "origin",
+        "orders",
+        "consuming orders",
+        "inspections",
+        "ncrs",
+    ]
     shipped = list(wb["shipments"].iter_rows(values_only=True))
     assert shipped[0][:3] == ("customer", "customer_name", "shipment") and shipped[1][:3] == (
         "LGE",

@@ -744,9 +744,7 @@ def test_finish_never_ends_a_breakdown(plant_store, events):
     assert terminal_actions.record_terminal_entry(plant_store, "op", told)["state_kept"] is False
 
 
-def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tells_their_terminal(
-    plant_store, events
-):
+def test_a_recall_lists_running_orders_without_output_holds_their_output_and_tells_their_terminal(plant_store, events):
     """10 kg of the suspect coil R9 issued to WO-R, running on WLD-01, with no output yet: the recall lists WO-R,
     the hold puts WO-R's output under hold, the next output lot of WO-R is created on hold, and the machine's
     live event reaches its terminal (whose tile shows the notice)."""
@@ -1108,3 +1106,20 @@ def test_a_defect_photo_is_attached_to_its_scrap_entry(plant_store, events):
             plant_store, ACTOR, "WLD-01", "k-scrap-0003", JPEG + b"\x00" * (4 * 1024 * 1024)
         )
     assert audit_count(plant_store) == before and len(events) == 1
+
+
+
+
+def test_two_shipments_of_one_lot_on_one_delivery_note_are_two_trace_nodes(plant_store):
+    """By hand: lot FG-9 of 10 shipped as 3 and then 2 on delivery note DN-9: two shipment nodes, each id once."""
+    from shopfloor.store import trace as trace_store
+
+    lot_actions.receive_lot(plant_store, ACTOR, item="DRUM-A", qty="10", code="FG-9")
+    lot_actions.ship_lot(plant_store, ACTOR, "FG-9", qty="3", customer="LGE", shipment="DN-9")
+    lot_actions.ship_lot(plant_store, ACTOR, "FG-9", qty="2", customer="LGE", shipment="DN-9")
+    with plant_store.connect() as conn:
+        graph = trace_store.trace(conn, "FG-9", trace_store.FORWARD)
+    ids = [n["id"] for n in graph.nodes]
+    shipped = [n for n in graph.nodes if n["type"] == "shipment"]
+    assert len(ids) == len(set(ids)) and [(n["shipment"], n["qty"]) for n in shipped] == [("DN-9", "3"), ("DN-9", "2")]
+    assert {e["to"] for e in graph.edges if e["kind"] == "ship"} == {n["id"] for n in shipped}

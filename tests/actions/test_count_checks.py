@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import func, select
 
 from shopfloor.actions import events as event_actions
 from shopfloor.actions.production_report import production_report
@@ -29,7 +30,7 @@ from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import accounts, audit
 from shopfloor.store.plant import load_plant, save_plant
-from shopfloor.store.schema import machine_events
+from shopfloor.store.schema import login_attempts, machine_events
 
 PLANT = {
     "site": {"code": "S", "name": "Counts", "timezone": "UTC"},
@@ -91,6 +92,10 @@ def test_a_count_the_ideal_cycle_cannot_explain_needs_confirmation_and_a_supervi
         record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-SUP",
                                                   approver_pin="9999"))  # fmt: skip
     assert stored_units(engine) == 2
+    with engine.connect() as conn:  # the wrong PIN is a failed attempt kept for throttling, as at sign-in
+        la = login_attempts.c
+        failed = conn.execute(select(func.count()).where(la.key == "user:B-SUP", la.success.is_(False))).scalar()
+    assert failed == 1
     done = record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-SUP",
                                                      approver_pin="2222"))  # fmt: skip
     assert done["approved_by"] == "sup" and stored_units(engine) == 4

@@ -25,7 +25,10 @@ EXPECTED = {  # language: (page title, "no data", sheet names of the workbook)
 
 
 def test_improvement_page_pdf_and_excel_of_the_demo_in_three_languages(
-    sqlite_only, engine, live_server, browser  # noqa: F811
+    sqlite_only,  # noqa: F811 (the fixture)
+    engine,
+    live_server,
+    browser,  # noqa: F811 (the fixture)
 ):
     demo = load_demo(engine)
     with engine.connect() as conn:

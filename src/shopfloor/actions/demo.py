@@ -7,14 +7,14 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shopfloor.actions.demo_materials import has_lots, load_materials
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.simulator.history import simulate_history
-from shopfloor.store import accounts, audit, rollups, work_orders
+from shopfloor.store import accounts, attendance, audit, rollups, work_orders
 from shopfloor.store.events import append_events
 from shopfloor.store.plant import load_plant, save_plant
 
@@ -62,11 +62,30 @@ def create_demo_accounts(engine: Engine) -> list[tuple[str, str, str]]:
     return out
 
 
+def demo_attendance(conn: Connection, plant: Plant, window: Interval) -> int:
+    """The demo's people: one operator at each machine for each shift of ``window``, clocked in at its start and
+    out at its end (the worker-hours of labour productivity); a machine already staffed then is left as it is."""
+    added = 0
+    operators = [u for u, role, *_ in DEMO_ACCOUNTS if role == "operator"]
+    for n, occ in enumerate(plant.calendar.occurrences(plant.site.tz, window)):
+        span = occ.span.intersect(window)
+        if span is None:
+            continue
+        for i, m in enumerate(plant.machines):
+            if not attendance.spans(conn, [m.code], span):
+                who = f"{operators[(n + i) % len(operators)]}-{m.code}"
+                attendance.add_stay(conn, who, m.code, span, "demo")
+                added += 1
+    return added
+
+
 def load_history(engine: Engine, plant: Plant, window: Interval, seed: int) -> int:
     """Simulated events of every machine over ``window`` (rows already stored are skipped); counts made while a
-    work order was in progress on their machine are attributed to it."""
+    work order was in progress on their machine are attributed to it; an operator clocked in at each machine for
+    each shift."""
     events = simulate_history(plant, window, seed)
     with engine.begin() as conn:
+        demo_attendance(conn, plant, window)
         result = append_events(conn, work_orders.attribute(conn, events))
         rollups.invalidate(conn, result.earliest)
         rollups.refresh(conn, plant)
@@ -85,6 +104,7 @@ def load_demo(engine: Engine, seed: int = 7, day: date | None = None) -> dict[st
         if not has_lots(conn):
             load_materials(conn, plant, window.start + timedelta(hours=6))
         result = append_events(conn, work_orders.attribute(conn, events))
+        demo_attendance(conn, plant, window)
         rollups.invalidate(conn, result.earliest)
         rollups.refresh(conn, plant)
         audit.record(

@@ -359,7 +359,7 @@ def effect(r: dict[str, Any], t=lambda s: s) -> str:
         return "–"
     text = _signed(r["kpi"], d, t)
     lo, hi = test.get("ci_low"), test.get("ci_high")
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None and lo != hi:  # an interval collapsed to a point says nothing more
         conf = test.get("confidence", 0.95) * 100
         text += f" ({conf:.0f} % {t('CI')} {_signed(r['kpi'], lo, t)} … {_signed(r['kpi'], hi, t)})"
     return text
@@ -418,9 +418,7 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
         for r in doc["kpis"]
     )
     charts = "".join(
-        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>"
-        for r in doc["kpis"]
-        if r["daily_before"] or r["daily_after"]
+        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>" for r in doc["kpis"] if has_values(r)
     )
     b, a = doc["baseline"], doc["after"]
     scope = doc["scope"]["line"] or doc["site_name"]
@@ -451,6 +449,11 @@ thead th {{ background: #eee; }}
 </body></html>"""
 
 
+def has_values(r: dict[str, Any]) -> bool:
+    """Whether a KPI has any daily value to chart (a chart without points says nothing)."""
+    return any(d["value"] is not None for d in r["daily_before"] + r["daily_after"])
+
+
 def _change(pct: float | None) -> str:
     return "–" if pct is None else f"{pct:+.1f} %"
 
@@ -460,7 +463,7 @@ def _test_text(r: dict[str, Any], t=lambda s: s) -> str:
     if test.get("p_value") is not None:
         return f"{t(test['method'])}: p = {test['p_value']:.3g}"
     if test.get("note"):
-        return f"{t(test['method'])}: {test['note']}"
+        return f"{t(test['method'])}: {t(test['note'])}"
     return t(test["method"])
 
 

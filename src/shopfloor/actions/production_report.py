@@ -230,7 +230,8 @@ HEADERS = {
     "machine": "Machine", "product": "Product", "partial": "Partial", "pq": "Produced", "gq": "Good", "sq": "Scrap",
     "rq": "Rework", "availability": "Availability", "effectiveness": "Performance", "quality_ratio": "Quality",
     "oee": "OEE", "output_per_hour": "Output per hour", "bucket": "Shift", "from": "From", "to": "To",
-    "category": "Reason", "value": "Downtime (s)", "count": "Stops", "share_pct": "Share %", "cumulative_pct": "Cumulative %",
+    "category": "Reason", "value": "Downtime (s)", "count": "Stops", "share_pct": "Share %",
+    "cumulative_pct": "Cumulative %",
     "key": "Defect", "scrap": "Scrap", "rework": "Rework", "ppm": "PPM", "code": "Work order", "quantity": "Quantity",
     "completed": "Completed", "on_time": "On time",
 }  # fmt: skip

@@ -171,7 +171,8 @@ def _table(columns: tuple[str, ...], rows: list[dict[str, Any]], labels: dict[st
 
 # Headings and column names of the PDF, in English; ``recall_labels`` gives them in the reader's language.
 LABELS = {
-    "title": "Recall report", "suspect": "Suspect lot", "supplier_lot": "Supplier lot", "affected_lots": "Affected lots",
+    "title": "Recall report", "suspect": "Suspect lot", "supplier_lot": "Supplier lot",
+    "affected_lots": "Affected lots",
     "in_stock_lots": "Lots in stock", "shipments": "Shipments", "customers": "Customers",
     "supplier_lots": "Supplier lots of origin", "generated_at": "Generated at", "affected": "Affected lots",
     "shipments_heading": "Shipments", "origin": "Origin", "orders": "Work orders", "ncrs": "Nonconformances",

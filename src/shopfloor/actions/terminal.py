@@ -30,6 +30,7 @@ from shopfloor.errors import (
     MachineNotStopped,
     MachineUnknown,
     ReasonMissing,
+    SignInThrottled,
     TerminalActionUnknown,
     TerminalClockAhead,
     TerminalDefectMissing,
@@ -41,6 +42,7 @@ from shopfloor.model.plant import Plant
 from shopfloor.model.tags import COUNT_ROLES
 from shopfloor.model.work_orders import Status
 from shopfloor.store import accounts, rollups, work_orders
+from shopfloor.store.db import writing
 from shopfloor.store.events import append_events, state_run_start
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import machine_events
@@ -116,17 +118,17 @@ def count_bound(conn: Connection, plant: Plant, machine: str, product: str | Non
     return allowed, span / 60, cycle
 
 
-def _approval(conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime):
-    """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal."""
+def _approval(
+    conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime, approver
+):
+    """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal.
+    ``approver`` is the user whose badge and PIN came with the entry (checked and throttled by ``_approver``)."""
     bound = count_bound(conn, plant, entry.machine, product, ts)
     if bound is None or entry.quantity <= bound[0]:
         return None
     allowed, minutes, cycle = bound
     if not entry.confirmed:
         raise CountImplausible(quantity=entry.quantity, minutes=f"{minutes:.1f}", cycle=f"{cycle:g}", allowed=allowed)
-    approver = None
-    if entry.approver and entry.approver_pin:
-        approver = accounts.check_pin(conn, entry.approver, entry.approver_pin)
     if approver is None or approver.role not in APPROVER_ROLES or approver.username == operator:
         raise CountApprovalRequired()
     return {"approved_by": approver.username, "allowed": allowed, "minutes": round(minutes, 1), "cycle_s": cycle}
@@ -172,9 +174,7 @@ def _last_state(conn: Connection, machine_id: int, at: datetime):
     ).first()
 
 
-def to_event(
-    conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime
-) -> MachineEvent | None:
+def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime) -> MachineEvent | None:
     """The event an entry stores; None for "finish" on a machine that is down (see ``_keeps_down``)."""
     try:
         plant.machine(entry.machine)
@@ -220,6 +220,28 @@ def to_event(
         start = state_run_start(conn, mid, ts) or last.ts
         return StateChange(start, entry.machine, MachineState(last.state), entry.reason, source)
     raise TerminalActionUnknown(action=entry.action)
+
+
+def _approver(engine: Engine, entry: PopEntry):
+    """The user whose badge (or name) and PIN approve the entry, None without them or when the PIN is wrong.  The
+    PIN is checked as a sign-in is: the try reserved first against the account and the terminal's machine
+    (``store.accounts.reserve_try``, in a transaction of its own, so a refused entry still counts its try), and
+    given back when the PIN is right."""
+    if not (entry.confirmed and entry.approver and entry.approver_pin):
+        return None
+    with writing(engine) as conn:
+        account = accounts.account_key(conn, entry.approver)
+        device = f"device:approval:{entry.machine}"
+        wait = accounts.reserve_try(conn, account, device)
+        if wait:
+            conn.rollback()
+            raise SignInThrottled(seconds=wait)
+    with engine.connect() as conn:
+        user = accounts.check_pin(conn, entry.approver, entry.approver_pin)
+    if user is not None:
+        with writing(engine) as conn:
+            accounts.try_succeeded(conn, account, device)
+    return user
 
 
 def _keeps_down(conn: Connection, entry: PopEntry, ts: datetime) -> bool:
@@ -268,20 +290,31 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
     however often it is sent."""
     now = datetime.now(timezone.utc)
     out: list[dict[str, Any] | DomainError] = []
+    # A supervisor's badge and PIN approving a count are checked (and the attempt recorded) before the taps'
+    # transaction, each in its own: a wrong PIN still counts against the throttle.
+    approvers: list[Any] = []
+    for _, entry in taps:
+        try:
+            approvers.append(_approver(engine, entry))
+        except DomainError as exc:
+            approvers.append(exc)
     stored: list[tuple[int, Change, PopEntry, MachineEvent | None, dict[str, Any] | None, bool]] = []
     try:
         with change(engine, "system:terminal") as c:
             plant = c.plant()
             earliest: dict[str, datetime] = {}
-            for operator, entry in taps:
+            for (operator, entry), approver in zip(taps, approvers):
                 tap = Change(c.conn, f"user:{operator}", _plant=plant)
+                if isinstance(approver, DomainError):
+                    out.append(approver)
+                    continue
                 try:
                     # Start and finish move work orders: a refusal half-way leaves them as they were.
                     with c.conn.begin_nested() if entry.action in ("start", "finish") else nullcontext():
                         event = to_event(c.conn, plant, entry, operator, now)
                         approval = None
                         if isinstance(event, CountEvent):
-                            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts)
+                            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts, approver)
                         _order_step(tap, entry)
                         result = None
                         if event is not None:  # None: a finish that leaves a machine that is down as it is

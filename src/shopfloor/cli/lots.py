@@ -71,8 +71,8 @@ def recall_command(
     lang: LangOption = "en",
     db: DbOption = None,
 ) -> None:
-    """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers, and
-    every order that consumed an affected lot (with ``--hold``, their future output is held)."""
+    """Recall report for a suspect lot: origin, every affected lot and where it is, shipments to customers.
+    Also every order that consumed an affected lot; with --hold their future output is held."""
     engine = store(db)
     if lang not in LANGUAGES:
         raise ReportLanguage(languages=list(LANGUAGES), lang=lang)

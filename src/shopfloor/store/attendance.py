@@ -54,6 +54,12 @@ def sign_out(conn: Connection, username: str, ts: datetime) -> dict[str, Any]:
             "signed_out": out.isoformat()}  # fmt: skip
 
 
+def add_stay(conn: Connection, username: str, machine: str, span: Interval, actor: str) -> None:
+    """A whole stay already over (a roster, the demo): signed in at the span's start, out at its end."""
+    conn.execute(insert(attendance).values(username=username, machine=machine, signed_in=span.start,
+                                           signed_out=span.end, actor=actor))  # fmt: skip
+
+
 def signed_in_at(conn: Connection, machine: str) -> list[dict[str, Any]]:
     a = attendance.c
     rows = conn.execute(

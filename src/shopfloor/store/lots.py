@@ -527,7 +527,7 @@ def consuming_orders(conn: Connection, lot_codes: list[str]) -> list[dict[str, A
 
 
 def hold_order_output(conn: Connection, work_order: str, lot: str, reason: str, actor: str, at=None) -> bool:
-    """Hold every future output lot of ``work_order`` (it consumed the suspect ``lot``); False when it was so already."""
+    """Hold every future output lot of ``work_order`` (it consumed the suspect ``lot``); False if it was already."""
     lock_name(conn, "order_hold", f"{work_order}/{lot}")
     oh = order_holds.c
     if conn.execute(select(oh.id).where(oh.work_order == work_order, oh.lot == lot)).first():

@@ -16,6 +16,7 @@ from shopfloor.actions.improvement_report import (
     daily_svg,
     effect,
     fmt,
+    has_values,
     improvement_pdf,
     improvement_report,
     improvement_xlsx,
@@ -136,7 +137,7 @@ def _job_context(request: Request, principal: Principal, engine: Engine, job: jo
     if job.error:
         ctx["job_error"] = ctx["t"].error(from_dict(job.error))
     if job.finished and job.result is not None:
-        ctx["charts"] = [(r, Markup(daily_svg(r))) for r in job.result["kpis"]]
+        ctx["charts"] = [(r, Markup(daily_svg(r)) if has_values(r) else None) for r in job.result["kpis"]]
     return ctx
 
 

@@ -39,8 +39,9 @@ class EntryOut(BaseModel):
     key: str
     action: str
     state_kept: bool = Field(
-        False, description="True when a finish left a machine that is down as it was (only the machine or a reason "
-        "given with the entry ends a breakdown)"
+        False,
+        description="True when a finish left a machine that is down as it was (only the machine or a reason "
+        "given with the entry ends a breakdown)",
     )
     correction: bool = Field(
         False, description="True when the machine counts its own units: the typed count is stored as a correction"

@@ -109,7 +109,9 @@ window.refusalText = function (doc, status) {
             window.location.reload();  // the running order changed: show the new dispatch list
             return;
           }
-          show(`${root.dataset.msgStored}: ${describe(entry)}`, "ok");
+          // on a machine that counts itself a typed count is a correction of its counter: said so
+          const label = body.correction ? ` (${root.dataset.msgCorrection})` : "";
+          show(`${root.dataset.msgStored}: ${describe(entry)}${label}`, "ok");
           if (entry.action === "scrap") sendPhoto(entry);
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
