@@ -2059,3 +2059,8 @@ class AssetsNotInstalled(Unavailable):
 class TextHasNul(Invalid):
     code = "input.nul_character"
     message = "text may not contain the NUL character (code 0): remove it and try again"
+
+
+class EventTimeImplausible(Invalid):
+    code = "event.time_implausible"
+    message = "event {where}: time {ts} is not plausible (between 1970 and 2999)"

@@ -34,6 +34,7 @@ from shopfloor.errors import (
     SampleTimeInvalid,
     SampleWholeNumber,
 )
+from shopfloor.model.inputs import plausible_time, whole_number
 from shopfloor.store import inspections as insp
 
 REQUIRED = ("product", "characteristic", "ts")
@@ -98,7 +99,7 @@ def import_samples(
             continue
         try:
             ts = datetime.fromisoformat(row["ts"])
-            if ts.tzinfo is None:
+            if plausible_time(ts) is None:
                 raise ValueError
         except ValueError:
             problems.append(SamplesFileProblem(line, SampleTimeInvalid(value=row["ts"])))
@@ -113,11 +114,12 @@ def import_samples(
                 text = row.get(col, "")
                 if col == "inspected" and not text:
                     continue  # np and c charts: the characteristic's sample size
-                if not text.isdigit():
+                number = whole_number(text)
+                if number is None or number < 0:
                     problems.append(SamplesFileProblem(line, SampleWholeNumber(field=col, value=text)))
                     bad = True
                     break
-                kwargs[col] = int(text)
+                kwargs[col] = number
             if bad:
                 continue
         for col in ("defect", "lot", "work_order", "machine"):

@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import re
 import warnings
 import zipfile
@@ -81,6 +82,7 @@ from shopfloor.errors import (
     UnpacksTooLarge,
     ValueWithoutHeader,
 )
+from shopfloor.model.inputs import MAX_DIGITS, decimal_number, whole_number
 from shopfloor.model.master import (
     COLUMNS,
     SHEET_FIELDS,
@@ -655,12 +657,14 @@ def _convert(raw: Any, column: _Column) -> Any:
         return _text(raw)
     if isinstance(raw, str):
         text = raw.strip()
-        if column.kind == "int" and re.fullmatch(r"[+-]?\d+", text):
-            return int(text)
-        try:
-            raw = float(text)
-        except ValueError:
+        if column.kind == "int" and whole_number(text) is not None:
+            return whole_number(text)
+        number = decimal_number(text)  # ASCII digits only: not "١٢٣", "1_000", "inf" or "1,5"
+        if number is None:
             return text
+        raw = number
+    if isinstance(raw, float) and not math.isfinite(raw) or abs(raw) >= 10**MAX_DIGITS:
+        return _text(raw)  # kept as text, so that the check reports it
     if column.kind == "float":
         try:
             return float(raw)

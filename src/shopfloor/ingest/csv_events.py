@@ -27,6 +27,7 @@ from shopfloor.model.events import (
     StateChange,
     event_key,
 )
+from shopfloor.model.inputs import plausible_time, whole_number
 from shopfloor.model.plant import Plant
 
 REQUIRED = ("ts", "machine", "event", "value")
@@ -157,6 +158,9 @@ def _parse_row(
         if ts.tzinfo is None:
             errors.append(f"line {line}: ts {cell['ts']!r} has no UTC offset (write e.g. 2026-03-02T06:00:00+09:00)")
             ts = None
+        elif plausible_time(ts) is None:
+            errors.append(f"line {line}: ts {cell['ts']!r} is not a plausible time (between 1970 and 2999)")
+            ts = None
         else:
             ts = ts.astimezone(timezone.utc)
             if ts > now + MAX_FUTURE:
@@ -186,10 +190,11 @@ def _parse_row(
         if len(errors) > before or ts is None:
             return None
         return StateChange(ts=ts, machine=machine, state=state, reason=reason, source=source)
-    try:
-        quantity = int(value)
-    except ValueError:
-        errors.append(f"line {line}: {kind.value} quantity {value!r} is not a whole number")
+    quantity = whole_number(value)
+    if quantity is None:
+        errors.append(
+            f"line {line}: {kind.value} quantity {value!r} is not a whole number (digits 0-9 only, at most 15)"
+        )
         return None
     if quantity < 0:
         errors.append(f"line {line}: {kind.value} quantity {quantity} is negative; a correction is a new event")
