@@ -38,6 +38,7 @@ from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.reports.svg_chart import Scale, format_number, nice_ticks
+from shopfloor.reports.workbook import append_row
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.schema import work_order_events, work_orders
 
@@ -88,14 +89,14 @@ def completed_orders(conn: Connection, machines: list[str], window: Interval) ->
 
 def _period(conn: Connection, plant: Plant, machines: list[str], window: Interval, now: datetime | None):
     total, cover = kpi_store.measure(conn, plant, machines, window, now)
-    daily = []
+    days = []
     for label, iv, el, _ in kpi_store.measure_buckets(conn, plant, machines, window, "day", now):
         if known_pbt(el) <= 0:
             continue
         on, due, _ = completed_orders(conn, machines, iv)
-        daily.append({"day": label, "elements": el, "kpi": kpis(el), "on_time": on, "due_orders": due})
+        days.append({"day": label, "elements": el, "kpi": kpis(el), "on_time": on, "due_orders": due})
     on_time, due_orders, _ = completed_orders(conn, machines, window)
-    return total, cover, daily, on_time, due_orders
+    return total, cover, days, on_time, due_orders
 
 
 def _period_doc(window: Interval, total: KpiElements, cover: Coverage, daily: list, due: int, on_time: int) -> dict:
@@ -329,26 +330,26 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     ws.title = "kpis"
     head = ["kpi", "before", "after", "change_pct", "significant", "improved", "p_value", "ci_low", "ci_high",
             "target", "target_met"]  # fmt: skip
-    ws.append(head)
+    append_row(ws, head)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in doc["kpis"]:
         test = r["test"]
         ci = (test.get("ci_low"), test.get("ci_high"))
-        ws.append([t(r["label"]), r["before"], r["after"], r["change_pct"], r["significant"], r["improved"],
+        append_row(ws, [t(r["label"]), r["before"], r["after"], r["change_pct"], r["significant"], r["improved"],
                    test.get("p_value"), ci[0], ci[1], r["target"], r.get("target_met")])  # fmt: skip
     daily = wb.create_sheet("daily")
-    daily.append(["kpi", "period", "day", "value"])
+    append_row(daily, ["kpi", "period", "day", "value"])
     for r in doc["kpis"]:
         for key, name in (("daily_before", "baseline"), ("daily_after", "after")):
             for d in r[key]:
-                daily.append([r["kpi"], name, d["day"], d["value"]])
+                append_row(daily, [r["kpi"], name, d["day"], d["value"]])
     periods = wb.create_sheet("periods")
-    periods.append(["period", "from", "to", "partial", "data_from", "data_to", "coverage"])
+    append_row(periods, ["period", "from", "to", "partial", "data_from", "data_to", "coverage"])
     for name in ("baseline", "after"):
         p = doc[name]
         cover = p["coverage"]
-        periods.append([name, p["from"], p["to"], p["partial"], cover["from"], cover["to"], cover["fraction"]])
+        append_row(periods, [name, p["from"], p["to"], p["partial"], cover["from"], cover["to"], cover["fraction"]])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

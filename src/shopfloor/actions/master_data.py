@@ -95,6 +95,7 @@ from shopfloor.model.master import (
     Partner,
     Problem,
 )
+from shopfloor.reports.workbook import neutralise
 from shopfloor.store.master import load_master, save_master
 from shopfloor.store.master import plant_codes as store_plant_codes
 
@@ -237,7 +238,7 @@ def _set_cell(cell: Cell, value: Any) -> None:
         cell.value = repr(value)
         cell.data_type = "n"
     elif isinstance(value, str):
-        cell.data_type = "s"  # text even when it looks like a formula ("=...") or an error ("#N/A")
+        neutralise(cell)  # text even when it looks like a formula ("=...") or an error ("#N/A")
 
 
 def export_csv(data: MasterData) -> dict[str, bytes]:
