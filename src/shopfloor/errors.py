@@ -2064,3 +2064,13 @@ class TextHasNul(Invalid):
 class EventTimeImplausible(Invalid):
     code = "event.time_implausible"
     message = "event {where}: time {ts} is not plausible (between 1970 and 2999)"
+
+
+class CsvLooksLikeCp949(Invalid):
+    """Korean Excel saves "CSV (comma delimited)" in CP949; the file is refused with how to save it as UTF-8."""
+
+    code = "file.looks_like_cp949"
+    message = (
+        "the file is not UTF-8 but looks like CP949, the encoding of Korean Excel's 'CSV (comma delimited)': in "
+        "Excel choose Save As and the type 'CSV UTF-8 (comma delimited)', then send that file"
+    )

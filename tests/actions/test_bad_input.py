@@ -10,9 +10,16 @@ from sqlalchemy import func, select
 from shopfloor.actions import events as event_actions
 from shopfloor.actions import quality as quality_actions
 from shopfloor.actions.plant import parse_plant_document
-from shopfloor.errors import DomainError, EventsFileRefused, EventsRefused, EventTimeImplausible, TextHasNul
+from shopfloor.errors import (
+    CsvLooksLikeCp949,
+    DomainError,
+    EventsFileRefused,
+    EventsRefused,
+    EventTimeImplausible,
+    TextHasNul,
+)
 from shopfloor.i18n import error_message
-from shopfloor.model.inputs import decimal_number, whole_number
+from shopfloor.model.inputs import decimal_number, looks_like_cp949, whole_number
 from shopfloor.store import audit
 from shopfloor.store.schema import machine_events
 from tests.conftest import REPO
@@ -93,3 +100,21 @@ def test_an_ideal_cycle_that_is_not_a_finite_positive_number_is_refused(cycle):
     with pytest.raises(DomainError) as refused:
         parse_plant_document(text, "plant.yaml")
     assert "ideal_cycle_s" in str(refused.value) and "up to a week" in str(refused.value)
+
+
+def test_a_cp949_file_is_refused_with_how_to_save_it_as_utf8(plant_store, tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_bytes("ts,machine,event,value,product,reason\n2026-03-02T09:00:00+09:00,WLD-01,state,down,,레이저\n"
+                     .encode("cp949"))  # fmt: skip
+    before = _state(plant_store)
+    with pytest.raises(EventsFileRefused) as refused:
+        event_actions.import_events(plant_store, "user:t", path)
+    assert [p.params["problem"] for p in refused.value.problems] == [CsvLooksLikeCp949().message]
+    with pytest.raises(CsvLooksLikeCp949):
+        quality_actions.import_sample_file(plant_store, "user:q", "product,characteristic,ts,values\n품목,지름,x,1\n"
+                                           .encode("cp949"), "samples.csv")  # fmt: skip
+    assert _state(plant_store) == before
+    assert "CSV UTF-8" in error_message(CsvLooksLikeCp949(), "ko") and "CP949" in error_message(
+        CsvLooksLikeCp949(), "vi"
+    )
+    assert not looks_like_cp949("plain ascii é".encode("latin-1"))

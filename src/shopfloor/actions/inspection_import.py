@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from shopfloor.errors import (
     CharacteristicOfProductNotFound,
+    CsvLooksLikeCp949,
     DomainError,
     SamplesColumnsMissing,
     SamplesColumnsUnknown,
@@ -34,7 +35,7 @@ from shopfloor.errors import (
     SampleTimeInvalid,
     SampleWholeNumber,
 )
-from shopfloor.model.inputs import plausible_time, whole_number
+from shopfloor.model.inputs import looks_like_cp949, plausible_time, whole_number
 from shopfloor.store import inspections as insp
 
 REQUIRED = ("product", "characteristic", "ts")
@@ -46,7 +47,7 @@ def _rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SamplesFileNotText() from None
+        raise (CsvLooksLikeCp949() if looks_like_cp949(content) else SamplesFileNotText()) from None
     try:
         dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
     except csv.Error:

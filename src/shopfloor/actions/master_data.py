@@ -62,6 +62,7 @@ from shopfloor.errors import (
     ColumnMissing,
     ColumnTwice,
     ColumnUnknown,
+    CsvLooksLikeCp949,
     CsvNotReadable,
     CsvNotText,
     DamagedZip,
@@ -82,7 +83,7 @@ from shopfloor.errors import (
     UnpacksTooLarge,
     ValueWithoutHeader,
 )
-from shopfloor.model.inputs import MAX_DIGITS, decimal_number, whole_number
+from shopfloor.model.inputs import MAX_DIGITS, decimal_number, looks_like_cp949, whole_number
 from shopfloor.model.master import (
     COLUMNS,
     SHEET_FIELDS,
@@ -556,7 +557,8 @@ def _csv_table(sheet: str, content: bytes, problems: list[Problem]) -> list[list
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(sheet, None, None, CsvNotText(byte=exc.start)))
+        wrong = CsvLooksLikeCp949() if looks_like_cp949(content) else CsvNotText(byte=exc.start)
+        problems.append(Problem(sheet, None, None, wrong))
         return None
     first_line = text.split("\n", 1)[0]
     names = {c.name for c in _SPEC[sheet]}

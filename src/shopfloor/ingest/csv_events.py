@@ -18,6 +18,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from shopfloor.errors import CsvLooksLikeCp949
 from shopfloor.model.events import (
     CountEvent,
     CountKind,
@@ -27,7 +28,7 @@ from shopfloor.model.events import (
     StateChange,
     event_key,
 )
-from shopfloor.model.inputs import plausible_time, whole_number
+from shopfloor.model.inputs import looks_like_cp949, plausible_time, whole_number
 from shopfloor.model.plant import Plant
 
 REQUIRED = ("ts", "machine", "event", "value")
@@ -64,6 +65,8 @@ def parse_events_csv(data: bytes | str, plant: Plant, source: str, now: datetime
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
+            if looks_like_cp949(data):
+                raise CsvImportError([CsvLooksLikeCp949().message], 0) from None
             raise CsvImportError([f"the file is not UTF-8 text (byte {exc.start})"], 0) from None
     else:
         text = data.lstrip("\ufeff")

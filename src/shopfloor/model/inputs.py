@@ -46,3 +46,13 @@ def plausible_time(ts: datetime) -> datetime | None:
     except (OverflowError, ValueError):
         return None
     return utc if EARLIEST <= utc <= LATEST else None
+
+
+def looks_like_cp949(content: bytes) -> bool:
+    """Whether bytes that are not UTF-8 read as Korean text in CP949, the encoding Korean Excel saves
+    "CSV (comma delimited)" files in: they decode without error and hold Hangul syllables."""
+    try:
+        text = content.decode("cp949")
+    except UnicodeDecodeError:
+        return False
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
