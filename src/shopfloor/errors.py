@@ -2074,3 +2074,13 @@ class CsvLooksLikeCp949(Invalid):
         "the file is not UTF-8 but looks like CP949, the encoding of Korean Excel's 'CSV (comma delimited)': in "
         "Excel choose Save As and the type 'CSV UTF-8 (comma delimited)', then send that file"
     )
+
+
+class ScheduleFolderOutside(Invalid):
+    code = "schedule.folder_outside_roots"
+    message = "target {target}: reports may be written only under {roots}"
+
+
+class ScheduleNoRoots(Invalid):
+    code = "schedule.no_report_roots"
+    message = "no report folders are configured: set SHOPFLOOR_REPORT_ROOTS, or send the reports by e-mail"
