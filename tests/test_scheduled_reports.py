@@ -14,6 +14,8 @@ from shopfloor.errors import (
     ScheduleAddresses,
     ScheduleDelivery,
     ScheduleFolder,
+    ScheduleFolderOutside,
+    ScheduleNoRoots,
     SchedulePeriod,
 )
 from shopfloor.settings import Settings
@@ -33,8 +35,14 @@ def test_a_schedule_that_cannot_work_is_refused(report_store, tmp_path):  # noqa
         ({"delivery": "email", "target": "nobody"}, ScheduleAddresses(target="nobody")),
         ({"line": "NOPE"}, LineUnknown(line="NOPE", lines=["L"])),
         ({"lang": "fr"}, ReportLanguage(languages=["ko", "en", "vi"], lang="fr")),
+        ({"roots": []}, ScheduleNoRoots()),
+        (
+            {"target": str(tmp_path / ".." / "etc")},
+            ScheduleFolderOutside(target=str(tmp_path / ".." / "etc"), roots=[str(tmp_path)]),
+        ),
+        ({"target": "/etc/cron.d"}, ScheduleFolderOutside(target="/etc/cron.d", roots=[str(tmp_path)])),
     ]:
-        base = {"name": "d", "period": "day", "delivery": "folder", "target": str(tmp_path)}
+        base = {"name": "d", "period": "day", "delivery": "folder", "target": str(tmp_path), "roots": [tmp_path]}
         with pytest.raises(type(refusal)) as refused:
             sched.add_schedule(engine, "test", **(base | spec))
         assert refused.value == refusal
@@ -44,7 +52,7 @@ def test_each_finished_day_is_written_once_and_older_days_are_not_sent(report_st
     engine, plant = report_store
     out = tmp_path / "reports"
     sched.add_schedule(engine, "test", name="daily", period="day", delivery="folder", target=str(out),
-                       formats="pdf+xlsx", lang="ko", now=NOW - timedelta(days=1))  # fmt: skip
+                       formats="pdf+xlsx", lang="ko", now=NOW - timedelta(days=1), roots=[tmp_path])  # fmt: skip
     first = sched.run_due(engine, SETTINGS, NOW)
     assert [(r["period"], r["ok"]) for r in first] == [("2026-03-02", True)]
     assert sorted(p.name for p in out.iterdir()) == ["production-S-2026-03-02.pdf", "production-S-2026-03-02.xlsx"]

@@ -46,3 +46,16 @@ def test_no_script_inserts_html_built_from_data():
         ):
             found += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text)]
     assert found == []
+
+
+def test_every_workbook_is_written_through_the_one_writer():
+    """Every module that makes a workbook writes its rows with ``reports/workbook.py``, which keeps text cells from
+    being formulas; a worksheet's own ``append`` would store ``=...`` as a live formula."""
+    writers = [p for p in SRC.rglob("*.py") if re.search(r"\bWorkbook\(\)", p.read_text(encoding="utf-8"))]
+    assert len(writers) >= 5  # production, recall, improvement, master data, hub roll-up
+    for path in writers:
+        text = path.read_text(encoding="utf-8")
+        assert "shopfloor.reports.workbook import" in text, path
+        sheets = set(re.findall(r"(\w+) = wb\.(?:active|create_sheet\()", text))
+        direct = [m.group(0) for m in re.finditer(r"\b(\w+)\.append\(", text) if m.group(1) in sheets]
+        assert direct == [], path

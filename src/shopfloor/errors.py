@@ -2455,3 +2455,26 @@ class PhotoNotImage(UnsupportedMedia):
 class PhotoNotFound(NotFound):
     code = "photo.not_found"
     message = "no photo {photo}"
+class EventTimeImplausible(Invalid):
+    code = "event.time_implausible"
+    message = "event {where}: time {ts} is not plausible (between 1970 and 2999)"
+
+
+class CsvLooksLikeCp949(Invalid):
+    """Korean Excel saves "CSV (comma delimited)" in CP949; the file is refused with how to save it as UTF-8."""
+
+    code = "file.looks_like_cp949"
+    message = (
+        "the file is not UTF-8 but looks like CP949, the encoding of Korean Excel's 'CSV (comma delimited)': in "
+        "Excel choose Save As and the type 'CSV UTF-8 (comma delimited)', then send that file"
+    )
+
+
+class ScheduleFolderOutside(Invalid):
+    code = "schedule.folder_outside_roots"
+    message = "target {target}: reports may be written only under {roots}"
+
+
+class ScheduleNoRoots(Invalid):
+    code = "schedule.no_report_roots"
+    message = "no report folders are configured: set SHOPFLOOR_REPORT_ROOTS, or send the reports by e-mail"

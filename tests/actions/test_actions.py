@@ -584,7 +584,7 @@ def test_refused_account_changes_leave_the_store_as_it_was(plant_store, events):
 # -- reports: schedules and background jobs -----------------------------------------------------------------
 def test_a_schedule_is_added(plant_store, events, tmp_path):
     doc = scheduled_reports.add_schedule(plant_store, ACTOR, name="daily", period="day", delivery="folder",
-                                         target=str(tmp_path))  # fmt: skip
+                                         target=str(tmp_path), roots=[tmp_path])  # fmt: skip
     with plant_store.connect() as conn:
         assert schedules.get(conn, "daily") == doc
     assert (last_audit(plant_store)["action"], events) == ("report.schedule", [("schedule", "daily")])
@@ -682,7 +682,7 @@ def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_pa
     monday = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
     out = tmp_path / "reports"
     scheduled_reports.add_schedule(plant_store, ACTOR, name="xl", period="day", delivery="folder",
-                                   target=str(out), formats="xlsx", now=monday)  # fmt: skip
+                                   target=str(out), formats="xlsx", now=monday, roots=[tmp_path])  # fmt: skip
     events.clear()
     settings = Settings(smtp_url=None, smtp_from=None)
     sent = scheduled_reports.run_due(plant_store, settings, monday + timedelta(days=1))

@@ -396,10 +396,11 @@ def test_csv_problems_name_the_sheet_row_and_column():
         "notes.csv: not a sheet of the master data (expected items.csv, bom.csv, routings.csv, suppliers.csv,"
         " customers.csv, locations.csv, defect_codes.csv, downtime_reasons.csv)",
         "bom: row 3, column component: 'B' appears twice (also on row 2)",
-        "bom: row 4, column quantity: inf is not a finite number",
+        "bom: row 4, column quantity: '1e400' is not a number",
         "bom: row 5, column quantity: 'abc' is not a number",
         "bom: row 5, column scrap_pct: must be at least 0, got -1",
-        "customers: not UTF-8 text (byte 13); save the file as 'CSV UTF-8'",
+        "customers: the file is not UTF-8 but looks like CP949, the encoding of Korean Excel's 'CSV (comma"
+        " delimited)': in Excel choose Save As and the type 'CSV UTF-8 (comma delimited)', then send that file",
     ]
 
 

@@ -22,10 +22,12 @@ from shopfloor.errors import (
     EventsFileRefused,
     EventsRefused,
     EventStateMissing,
+    EventTimeImplausible,
     FileTooLarge,
 )
 from shopfloor.ingest.csv_events import MAX_FUTURE, CsvImportError, parse_events_csv
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
+from shopfloor.model.inputs import plausible_time
 from shopfloor.model.plant import Plant
 from shopfloor.store import rollups, work_orders
 from shopfloor.store.events import append_events
@@ -65,6 +67,9 @@ def _checked(plant: Plant, events: list[dict[str, Any]], source: str) -> list[Ma
         where = f"[{i}]"
         if e["machine"] not in known:
             problems.append(EventMachineUnknown(where=where, machine=e["machine"]))
+        if plausible_time(e["ts"]) is None:
+            problems.append(EventTimeImplausible(where=where, ts=e["ts"].isoformat()))
+            continue
         if (e["ts"] - now).total_seconds() > MAX_FUTURE.total_seconds():
             problems.append(EventInFuture(where=where, ts=e["ts"].isoformat()))
         if e["event"] == "state":

@@ -50,6 +50,7 @@ from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.reports.svg_chart import Scale, format_number, nice_ticks
+from shopfloor.reports.workbook import append_row
 from shopfloor.store import attendance
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.schema import lot_movements, lots, work_order_events, work_orders
@@ -479,7 +480,7 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
     ws.title = _sheet(t("KPIs"))
     head = ["KPI", "Unit", "Baseline", "After", "Change %", "Effect", "CI low", "CI high", "Verdict", "Test",
             "p", "Target", "Target met"]  # fmt: skip
-    ws.append([t(h) for h in head])
+    append_row(ws, [t(h) for h in head])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in doc["kpis"]:
@@ -489,24 +490,24 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         def scaled(v, scale=scale):
             return None if v is None else v * scale
 
-        ws.append([t(r["label"]), t(r["unit"]), scaled(r["before"]), scaled(r["after"]), r["change_pct"],
+        append_row(ws, [t(r["label"]), t(r["unit"]), scaled(r["before"]), scaled(r["after"]), r["change_pct"],
                    scaled(test.get("difference")), scaled(test.get("ci_low")), scaled(test.get("ci_high")),
                    t(r["verdict"]), t(test["method"]), test.get("p_value"), scaled(r["target"]),
                    r.get("target_met")])  # fmt: skip
     daily = wb.create_sheet(_sheet(t("Daily values")))
-    daily.append([t(h) for h in ("KPI", "Unit", "Period", "Date", "Value")])
+    append_row(daily, [t(h) for h in ("KPI", "Unit", "Period", "Date", "Value")])
     for r in doc["kpis"]:
         scale = 100.0 if r["kpi"] in PERCENT_KPIS else 1.0
         for key, name in (("daily_before", "Baseline"), ("daily_after", "After")):
             for d in r[key]:
                 value = None if d["value"] is None else d["value"] * scale
-                daily.append([t(r["label"]), t(r["unit"]), t(name), d["day"], value])
+                append_row(daily, [t(r["label"]), t(r["unit"]), t(name), d["day"], value])
     periods = wb.create_sheet(_sheet(t("Periods")))
-    periods.append([t(h) for h in ("Period", "First day", "Last day", "Time zone", "Partial", "Coverage")])
+    append_row(periods, [t(h) for h in ("Period", "First day", "Last day", "Time zone", "Partial", "Coverage")])
     for key, name in (("baseline", "Baseline"), ("after", "After")):
         p = doc[key]
         fraction = p["coverage"]["fraction"]
-        periods.append([t(name), p["first_day"], p["last_day"], doc["timezone"], p["partial"], fraction])
+        append_row(periods, [t(name), p["first_day"], p["last_day"], doc["timezone"], p["partial"], fraction])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from shopfloor.errors import (
     CharacteristicOfProductNotFound,
+    CsvLooksLikeCp949,
     DomainError,
     SamplesColumnsMissing,
     SamplesColumnsUnknown,
@@ -34,6 +35,7 @@ from shopfloor.errors import (
     SampleTimeInvalid,
     SampleWholeNumber,
 )
+from shopfloor.model.inputs import looks_like_cp949, plausible_time, whole_number
 from shopfloor.store import inspections as insp
 
 REQUIRED = ("product", "characteristic", "ts")
@@ -45,7 +47,7 @@ def _rows(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SamplesFileNotText() from None
+        raise (CsvLooksLikeCp949() if looks_like_cp949(content) else SamplesFileNotText()) from None
     try:
         dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
     except csv.Error:
@@ -98,7 +100,7 @@ def import_samples(
             continue
         try:
             ts = datetime.fromisoformat(row["ts"])
-            if ts.tzinfo is None:
+            if plausible_time(ts) is None:
                 raise ValueError
         except ValueError:
             problems.append(SamplesFileProblem(line, SampleTimeInvalid(value=row["ts"])))
@@ -113,11 +115,12 @@ def import_samples(
                 text = row.get(col, "")
                 if col == "inspected" and not text:
                     continue  # np and c charts: the characteristic's sample size
-                if not text.isdigit():
+                number = whole_number(text)
+                if number is None or number < 0:
                     problems.append(SamplesFileProblem(line, SampleWholeNumber(field=col, value=text)))
                     bad = True
                     break
-                kwargs[col] = int(text)
+                kwargs[col] = number
             if bad:
                 continue
         for col in ("defect", "lot", "work_order", "machine"):

@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import re
 import warnings
 import zipfile
@@ -61,6 +62,7 @@ from shopfloor.errors import (
     ColumnMissing,
     ColumnTwice,
     ColumnUnknown,
+    CsvLooksLikeCp949,
     CsvNotReadable,
     CsvNotText,
     DamagedZip,
@@ -81,6 +83,7 @@ from shopfloor.errors import (
     UnpacksTooLarge,
     ValueWithoutHeader,
 )
+from shopfloor.model.inputs import MAX_DIGITS, decimal_number, looks_like_cp949, whole_number
 from shopfloor.model.master import (
     COLUMNS,
     SHEET_FIELDS,
@@ -93,6 +96,7 @@ from shopfloor.model.master import (
     Partner,
     Problem,
 )
+from shopfloor.reports.workbook import neutralise
 from shopfloor.store.master import load_master, save_master
 from shopfloor.store.master import plant_codes as store_plant_codes
 
@@ -235,7 +239,7 @@ def _set_cell(cell: Cell, value: Any) -> None:
         cell.value = repr(value)
         cell.data_type = "n"
     elif isinstance(value, str):
-        cell.data_type = "s"  # text even when it looks like a formula ("=...") or an error ("#N/A")
+        neutralise(cell)  # text even when it looks like a formula ("=...") or an error ("#N/A")
 
 
 def export_csv(data: MasterData) -> dict[str, bytes]:
@@ -553,7 +557,8 @@ def _csv_table(sheet: str, content: bytes, problems: list[Problem]) -> list[list
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(sheet, None, None, CsvNotText(byte=exc.start)))
+        wrong = CsvLooksLikeCp949() if looks_like_cp949(content) else CsvNotText(byte=exc.start)
+        problems.append(Problem(sheet, None, None, wrong))
         return None
     first_line = text.split("\n", 1)[0]
     names = {c.name for c in _SPEC[sheet]}
@@ -655,12 +660,14 @@ def _convert(raw: Any, column: _Column) -> Any:
         return _text(raw)
     if isinstance(raw, str):
         text = raw.strip()
-        if column.kind == "int" and re.fullmatch(r"[+-]?\d+", text):
-            return int(text)
-        try:
-            raw = float(text)
-        except ValueError:
+        if column.kind == "int" and whole_number(text) is not None:
+            return whole_number(text)
+        number = decimal_number(text)  # ASCII digits only: not "١٢٣", "1_000", "inf" or "1,5"
+        if number is None:
             return text
+        raw = number
+    if isinstance(raw, float) and not math.isfinite(raw) or abs(raw) >= 10**MAX_DIGITS:
+        return _text(raw)  # kept as text, so that the check reports it
     if column.kind == "float":
         try:
             return float(raw)

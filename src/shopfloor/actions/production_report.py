@@ -35,6 +35,7 @@ from shopfloor.model.events import CountEvent
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
+from shopfloor.reports.workbook import append_row
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.events import history
 from shopfloor.store.schema import work_order_events, work_orders
@@ -263,7 +264,7 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
         (t("Data"), coverage_note(k, t, lambda iso: iso) or t("complete")),
     ]
     for key, value in rows:
-        ws.append([key, value])
+        append_row(ws, [key, value])
         ws.cell(ws.max_row, 1).font = Font(bold=True)
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 50
@@ -272,12 +273,12 @@ def report_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
 
     def sheet(title: str, columns: tuple[str, ...], items: list[dict[str, Any]]) -> None:
         s = wb.create_sheet(t(title)[:31])
-        s.append([f"{t(HEADERS.get(c, c))} ({zone})" if c in times else t(HEADERS.get(c, c)) for c in columns])
+        append_row(s, [f"{t(HEADERS.get(c, c))} ({zone})" if c in times else t(HEADERS.get(c, c)) for c in columns])
         for cell in s[1]:
             cell.font = Font(bold=True)
         s.freeze_panes = "A2"
         for item in items:
-            s.append([_local(item.get(c), zone) if c in times else item.get(c) for c in columns])
+            append_row(s, [_local(item.get(c), zone) if c in times else item.get(c) for c in columns])
 
     sheet("Machines", ("machine", "product", "partial", "pq", "gq", "sq", "rq", "availability", "effectiveness",
                        "quality_ratio", "oee", "output_per_hour"), doc["machines"])  # fmt: skip

@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from shopfloor.model.lots import LotStatus
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
+from shopfloor.reports.workbook import append_row
 from shopfloor.store import lots as lot_store
 from shopfloor.store import trace as trace_store
 
@@ -107,12 +108,12 @@ NCR_COLUMNS = ("code", "opened_at", "lot", "qty", "defect", "description", "stat
 
 def _sheet(wb: Workbook, title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     ws = wb.create_sheet(title)
-    ws.append(list(columns))
+    append_row(ws, list(columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     ws.freeze_panes = "A2"
     for row in rows:
-        ws.append([", ".join(v) if isinstance(v := row.get(c), list) else v for c in columns])
+        append_row(ws, [", ".join(v) if isinstance(v := row.get(c), list) else v for c in columns])
     for i, col in enumerate(columns, start=1):
         width = max([len(col)] + [len(str(r.get(col) or "")) for r in rows[:500]]) + 2
         ws.column_dimensions[ws.cell(1, i).column_letter].width = min(width, 40)
@@ -136,7 +137,7 @@ def recall_xlsx(report: dict[str, Any]) -> bytes:
         ("generated at", report["generated_at"]),
         *[(k.replace("_", " "), ", ".join(v) if isinstance(v, list) else v) for k, v in report["summary"].items()],
     ]:
-        summary.append([key, value])
+        append_row(summary, [key, value])
         summary.cell(summary.max_row, 1).font = Font(bold=True)
     summary.column_dimensions["A"].width = 20
     summary.column_dimensions["B"].width = 60

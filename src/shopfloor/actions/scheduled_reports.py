@@ -42,8 +42,10 @@ from shopfloor.errors import (
     ScheduleDelivery,
     ScheduleExists,
     ScheduleFolder,
+    ScheduleFolderOutside,
     ScheduleFormats,
     ScheduleNameMissing,
+    ScheduleNoRoots,
     SchedulePeriod,
     ScheduleTargetMissing,
     refuse,
@@ -72,7 +74,8 @@ class Period:
 
 def add_schedule(engine: Engine, actor: str, **spec: Any) -> dict[str, Any]:
     """A new schedule (``name``, ``period`` shift or day, ``delivery`` folder or email, ``target``, ``line``,
-    ``lang``, ``formats``); every problem of the spec is named.  Periods that ended before it are not sent."""
+    ``lang``, ``formats``; ``roots``: the folders reports may be written under); every problem of the spec is
+    named.  Periods that ended before it are not sent."""
     with change(engine, actor) as c:
         plant = c.plant()
         name = (spec.get("name") or "").strip()
@@ -84,6 +87,19 @@ def add_schedule(engine: Engine, actor: str, **spec: Any) -> dict[str, Any]:
         c.audit("report.schedule", f"schedule:{name}", doc)
         c.publish("schedule", name)
     return doc
+
+
+def _folder_problems(target: str, roots: list[Path]) -> list[DomainError]:
+    """A report folder lies under one of the configured roots (``SHOPFLOOR_REPORT_ROOTS``), named without ``..``
+    and without leaving the root through a symbolic link."""
+    if not roots:
+        return [ScheduleNoRoots()]
+    if ".." in Path(target).parts:
+        return [ScheduleFolderOutside(target=target, roots=[str(r) for r in roots])]
+    resolved = Path(target).resolve()
+    if not any(resolved == r or r in resolved.parents for r in (Path(r).resolve() for r in roots)):
+        return [ScheduleFolderOutside(target=target, roots=[str(r) for r in roots])]
+    return []
 
 
 def _checked(conn: Connection, plant: Plant, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +122,8 @@ def _checked(conn: Connection, plant: Plant, name: str, spec: dict[str, Any]) ->
         problems.append(ScheduleAddresses(target=target))
     elif spec.get("delivery") == "folder" and not Path(target).is_absolute():
         problems.append(ScheduleFolder(target=target))
+    elif spec.get("delivery") == "folder":
+        problems += _folder_problems(target, spec.get("roots") or [])
     line = spec.get("line") or None
     if line is not None and line not in {ln.code for ln in plant.lines}:
         problems.append(LineUnknown(line=line, lines=[ln.code for ln in plant.lines]))

@@ -190,6 +190,8 @@ def schedule_add(
         formats=formats,
         delivery="folder" if folder else "email",
         target=str(folder.resolve()) if folder else email,
+        # the command runs with the rights of whoever runs it on this machine: the folder it names is allowed
+        roots=settings(db=db).report_folders or ([folder.resolve()] if folder else []),
     )
     console.print(f"schedule {doc['name']}: {doc['period']} report to {doc['target']}")
 

@@ -18,6 +18,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from shopfloor.errors import CsvLooksLikeCp949
 from shopfloor.model.events import (
     CountEvent,
     CountKind,
@@ -27,6 +28,7 @@ from shopfloor.model.events import (
     StateChange,
     event_key,
 )
+from shopfloor.model.inputs import looks_like_cp949, plausible_time, whole_number
 from shopfloor.model.plant import Plant
 
 REQUIRED = ("ts", "machine", "event", "value")
@@ -63,6 +65,8 @@ def parse_events_csv(data: bytes | str, plant: Plant, source: str, now: datetime
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
+            if looks_like_cp949(data):
+                raise CsvImportError([CsvLooksLikeCp949().message], 0) from None
             raise CsvImportError([f"the file is not UTF-8 text (byte {exc.start})"], 0) from None
     else:
         text = data.lstrip("\ufeff")
@@ -157,6 +161,9 @@ def _parse_row(
         if ts.tzinfo is None:
             errors.append(f"line {line}: ts {cell['ts']!r} has no UTC offset (write e.g. 2026-03-02T06:00:00+09:00)")
             ts = None
+        elif plausible_time(ts) is None:
+            errors.append(f"line {line}: ts {cell['ts']!r} is not a plausible time (between 1970 and 2999)")
+            ts = None
         else:
             ts = ts.astimezone(timezone.utc)
             if ts > now + MAX_FUTURE:
@@ -186,10 +193,11 @@ def _parse_row(
         if len(errors) > before or ts is None:
             return None
         return StateChange(ts=ts, machine=machine, state=state, reason=reason, source=source)
-    try:
-        quantity = int(value)
-    except ValueError:
-        errors.append(f"line {line}: {kind.value} quantity {value!r} is not a whole number")
+    quantity = whole_number(value)
+    if quantity is None:
+        errors.append(
+            f"line {line}: {kind.value} quantity {value!r} is not a whole number (digits 0-9 only, at most 15)"
+        )
         return None
     if quantity < 0:
         errors.append(f"line {line}: {kind.value} quantity {quantity} is negative; a correction is a new event")

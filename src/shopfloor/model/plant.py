@@ -18,6 +18,9 @@ from shopfloor.model.tags import MappingError, parse_tags
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+MAX_CYCLE_S = 7 * 24 * 3600  # an ideal cycle of more than a week is a typing error
+
+
 class PlantError(ValueError):
     """The plant document is invalid; ``problems`` lists each problem with its path in the document."""
 
@@ -451,8 +454,9 @@ class _PlantReader:
     def _positive(self, value: Any, path: str, optional: bool) -> float | None:
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            self.problems.append(f"{path}: expected a positive number of seconds, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_CYCLE_S:
+            # not 0 < nan, and .inf (YAML for infinity) is more than a week
+            self.problems.append(f"{path}: expected a positive number of seconds up to a week, got {value!r}")
             return None
         return float(value)
 

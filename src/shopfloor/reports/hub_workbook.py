@@ -9,21 +9,16 @@ import io
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import Cell
 from openpyxl.styles import Font
 
 from shopfloor.model.outcomes import kpi_label, party_label, spec_of
+from shopfloor.reports.workbook import append_row, set_cell
 
 WON = "#,##0"
 PERCENT = "0.0%"
 
 
-def _cell(cell: Cell, value: Any, number_format: str | None = None) -> None:
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"  # text even when it looks like a formula
-    elif number_format and value is not None:
-        cell.number_format = number_format
+_cell = set_cell  # text even when it looks like a formula
 
 
 def _parties(groups: list[dict[str, Any]]) -> list[str]:
@@ -54,7 +49,7 @@ def rollup_xlsx(groups: list[dict[str, Any]], rows: list[dict[str, Any]], t: Any
     head.append(_("Factories reporting"))
     for k in kpis:
         head += [f"{_(kpi_label(k))}: {_('mean attainment')}", f"{_(kpi_label(k))}: {_('target met')}"]
-    ws.append(head)
+    append_row(ws, head)
     for c in ws[1]:
         c.font = Font(bold=True)
     for r, g in enumerate(groups, start=2):
@@ -103,7 +98,7 @@ def rollup_xlsx(groups: list[dict[str, Any]], rows: list[dict[str, Any]], t: Any
             f"{label}: {_('value')}",
             f"{label}: {_('attainment')}",
         ]
-    ps.append(head)
+    append_row(ps, head)
     for c in ps[1]:
         c.font = Font(bold=True)
     for r, row in enumerate(rows, start=2):

@@ -48,23 +48,22 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _has_nul(value: object) -> bool:
-    return isinstance(value, str) and "\x00" in value
+    """Whether a statement's parameters hold text with a NUL: a value, a row (dict or sequence) or rows."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
-def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany) -> None:
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, _executemany) -> None:
     """No text with a NUL character reaches either store: PostgreSQL cannot hold one (its error would be a
     server error) and SQLite would keep it, cutting the text short for many readers.  Checked for every
     statement, so no form, file or API field is forgotten; the transaction is refused whole."""
-    rows = parameters if executemany else [parameters]
-    for row in rows or ():
-        if isinstance(row, dict):
-            values = row.values()
-        elif isinstance(row, (list, tuple)):
-            values = row
-        else:  # a driver's flat list of values (one value per placeholder of a many-row statement)
-            values = (row,)
-        if any(_has_nul(v) for v in values):
-            raise TextHasNul()
+    if _has_nul(parameters):
+        raise TextHasNul()
 
 
 def open_engine(url: str | None = None) -> Engine:

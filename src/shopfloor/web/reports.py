@@ -221,7 +221,8 @@ def schedules_add(
     ensure(principal, "manage_reports")
     try:
         add_schedule(engine, principal.actor, name=name, period=period, delivery=delivery, target=target,
-                     line=line or None, formats=formats, lang=lang)  # fmt: skip
+                     line=line or None, formats=formats, lang=lang,
+                     roots=request.app.state.settings.report_folders)  # fmt: skip
     except DomainError as exc:
         return _schedules_page(request, principal, engine, exc)
     return RedirectResponse("/admin/reports", status_code=303)
