@@ -40,7 +40,6 @@ import psycopg
 from bench.stores import pg_database, pg_server
 from shopfloor.connectors.mqtt import MqttConnector, broker_address
 from shopfloor.connectors.mqtt_client import Message
-from shopfloor.ingest.writer import _COPY_COLUMNS as COPY_COLUMNS
 from shopfloor.ingest.writer import _ROWS_PER_INSERT as ROWS_PER_INSERT
 from shopfloor.ingest.writer import IngestWriter, tune_gc_for_ingest
 from shopfloor.model.plant import Plant
@@ -48,6 +47,7 @@ from shopfloor.store.db import _sqlite_pragmas, open_store
 from shopfloor.store.plant import load_plant, save_plant
 from shopfloor.store.schema import to_micros
 
+COPY_COLUMNS = "(machine_id, name, ts, value, quality)"
 PUBLISHER = """
 import socket, sys, time
 from bench.stores import pg_database, pg_server

@@ -32,6 +32,7 @@ from bench.loadgen import LoadResult, post_request, run_load
 from bench.stores import pg_database, pg_server
 
 PASSWORD = "bench-password-1"
+ROOT = str(Path(__file__).resolve().parent.parent)  # bench/ is imported from the checkout
 
 
 def bare_app() -> FastAPI:
@@ -91,7 +92,7 @@ def _start(factory: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
             "warning",
             "--no-access-log",
         ],
-        env={**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, **env, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # start-up takes seconds, and many more on a busy machine

@@ -1123,3 +1123,23 @@ def test_two_shipments_of_one_lot_on_one_delivery_note_are_two_trace_nodes(plant
     shipped = [n for n in graph.nodes if n["type"] == "shipment"]
     assert len(ids) == len(set(ids)) and [(n["shipment"], n["qty"]) for n in shipped] == [("DN-9", "3"), ("DN-9", "2")]
     assert {e["to"] for e in graph.edges if e["kind"] == "ship"} == {n["id"] for n in shipped}
+
+
+def test_shift_counts_from_rolled_up_hours_and_the_hour_in_progress_equal_the_events(plant_store):
+    """Counts in the Day shift (06:00-14:00 Seoul) of Tuesday 2026-03-03: three in hours that are rolled up, one in
+    the hour in progress, one before the shift.  The answer is the events' sum, read partly from the rollups."""
+    from zoneinfo import ZoneInfo
+
+    from shopfloor.actions.board import shift_counts
+    from shopfloor.store import rollups
+    from shopfloor.store.plant import current_plant, machine_ids
+
+    seoul = ZoneInfo("Asia/Seoul")
+    at = [datetime(2026, 3, 3, h, m, tzinfo=seoul) for h, m in ((5, 50), (6, 10), (7, 20), (9, 40), (10, 5))]
+    rows = [{"ts": ts, "machine": "CNC-01", "event": "good", "quantity": q} for ts, q in zip(at, (100, 1, 2, 4, 8))]
+    rows.append({"ts": at[3], "machine": "CNC-01", "event": "scrap", "quantity": 16})
+    event_actions.record_events(plant_store, ACTOR, rows, "api:t")
+    with plant_store.connect() as conn:
+        assert rollups.coverage(conn, machine_ids(conn)["CNC-01"]).end == at[4].replace(minute=0)
+        counts = shift_counts(conn, current_plant(conn), "CNC-01", datetime(2026, 3, 3, 10, 30, tzinfo=seoul))
+    assert counts == {"gq": 15, "sq": 16, "rq": 0}

@@ -30,7 +30,7 @@ from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import accounts, audit
 from shopfloor.store.plant import load_plant, save_plant
-from shopfloor.store.schema import login_attempts, machine_events
+from shopfloor.store.schema import machine_events, sign_in_throttle
 
 PLANT = {
     "site": {"code": "S", "name": "Counts", "timezone": "UTC"},
@@ -66,7 +66,7 @@ def entry(ts, machine, action, qty, **kw) -> PopEntry:
 
 
 def stored_units(engine) -> int:
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     with engine.connect() as conn:
         return conn.execute(select(func.coalesce(func.sum(machine_events.c.quantity), 0))).scalar()
@@ -92,9 +92,9 @@ def test_a_count_the_ideal_cycle_cannot_explain_needs_confirmation_and_a_supervi
         record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-SUP",
                                                   approver_pin="9999"))  # fmt: skip
     assert stored_units(engine) == 2
-    with engine.connect() as conn:  # the wrong PIN is a failed attempt kept for throttling, as at sign-in
-        la = login_attempts.c
-        failed = conn.execute(select(func.count()).where(la.key == "user:B-SUP", la.success.is_(False))).scalar()
+    with engine.connect() as conn:  # the wrong PIN is a try counted against the supervisor's account, as at sign-in
+        th = sign_in_throttle.c
+        failed = conn.execute(select(th.failures).where(th.key == accounts.account_key(conn, "B-SUP"))).scalar()
     assert failed == 1
     done = record_terminal_entry(engine, "op", entry(at61, "M1", "scrap", 2, confirmed=True, approver="B-SUP",
                                                      approver_pin="2222"))  # fmt: skip

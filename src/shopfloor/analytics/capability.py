@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 METHODS = ("normal", "percentile", "boxcox")
 _STANDARD = NormalDist()
@@ -84,6 +83,8 @@ class Capability:
 
 def anderson_darling(values: np.ndarray) -> tuple[float, float]:
     """A*^2 (adjusted) and its p-value for normality with mean and sd estimated."""
+    from scipy import stats  # loaded when a statistic is computed: most processes never need it
+
     x = np.sort(np.asarray(values, dtype=float))
     n = len(x)
     sd = x.std(ddof=1)
@@ -116,6 +117,8 @@ def _indices(usl: float | None, lsl: float | None, mu: float, s: float | None):
 
 def _ratio_interval(value: float | None, n: int, confidence: float) -> list[float] | None:
     """Chi-squared interval of Cp or Pp (Montgomery eq. 8.19)."""
+    from scipy import stats  # loaded when a statistic is computed: most processes never need it
+
     if value is None or n < 2:
         return None
     alpha = 1 - confidence
@@ -137,6 +140,8 @@ def _bissell_interval(value: float | None, n: int, confidence: float) -> list[fl
 
 def boxcox_lambda(x: np.ndarray) -> float:
     """The Box-Cox lambda that maximises the normal log-likelihood of the transformed values."""
+    from scipy import stats  # loaded when a statistic is computed: most processes never need it
+
     return float(stats.boxcox_normmax(x, method="mle"))
 
 
@@ -185,6 +190,8 @@ def capability(
     bw, aw, tw = ppm(sigma_within)
     bo, ao, to = ppm(so)
     if method == "percentile":
+        from scipy import stats  # loaded when a statistic is computed: most processes never need it
+
         # Quantiles of a fitted distribution (ISO 22514-2 quantile method); the within indices need a normal model.
         if (x > 0).all():
             shape, _, scale = stats.lognorm.fit(x, floc=0)

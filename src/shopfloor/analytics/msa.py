@@ -28,7 +28,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,8 @@ def gauge_rr(
     data, tolerance: float | None = None, alpha_interaction: float = 0.05, study_var: float = 6.0
 ) -> GaugeStudy:
     """``data[part][operator][trial]`` (a p x o x r array of measurements, every cell with every trial)."""
+    from scipy import stats  # loaded when a statistic is computed: most processes never need it
+
     y = np.asarray(data, dtype=float)
     if y.ndim != 3:
         raise ValueError("a gauge study is measurements[part][operator][trial]: every part by every operator")

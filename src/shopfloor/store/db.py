@@ -5,16 +5,14 @@ The URL comes from the settings (``--db`` or ``SHOPFLOOR_DB``); a plain file pat
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from shopfloor.errors import TextHasNul
 
@@ -79,6 +77,11 @@ def open_engine(url: str | None = None) -> Engine:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
+    # Alembic (some 0.3 s to import) is loaded only when the schema has to change: a store already at the newest
+    # revision is recognised from the revision files and the store's alembic_version row (``schema_current``).
+    from alembic import command  # loaded only when the schema has to change
+    from alembic.config import Config  # likewise
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
@@ -86,18 +89,48 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def schema_current(conn) -> bool:
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration this version knows, read from the revision files (the one revision no other names as
+    the one before it); None if that is not one revision."""
+    revisions, before = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = _REVISION.search(source)
+        if found is None:
+            return None
+        revisions.add(found.group(1))
+        down = _DOWN_REVISION.search(source)
+        if down is not None:
+            before.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    heads = revisions - before
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_current(conn: Connection) -> bool:
     """Whether the store's schema is at the newest migration this version knows."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    return MigrationContext.configure(conn).get_current_revision() == head
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with conn.begin_nested():
+            stored = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:  # no alembic_version table: a new store
+        return False
+    return stored == [head]
 
 
 def open_store(url: str | None = None) -> Engine:
-    """Open the store and migrate it to the current schema."""
+    """Open the store and migrate it to the current schema (Alembic is loaded only when there is something to
+    do)."""
     engine = open_engine(url)
-    migrate(engine)
+    with engine.connect() as conn:
+        current = schema_current(conn)
+    if not current:
+        migrate(engine)
     return engine
 
 
