@@ -9,7 +9,10 @@ from the good units that total increments of the same batch counted, the most re
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from shopfloor.connectors.base import Quality, Signal
 from shopfloor.ingest.mapping import SignalMapper
@@ -50,3 +53,55 @@ def test_a_machine_without_a_total_counter_keeps_no_scrap_waiting():
     assert counts(out) == [("good", 5, 10), ("scrap", 2, 10)]
     assert mapper.state()["pending_scrap"] == {}
     assert mapper.machine_state("M1")["pending_scrap"] == 0
+
+
+def test_events_carry_the_identity_of_the_reading_and_the_change_it_reports():
+    # origin = "<source id>|<tag>|<change>": the state before and after, the alarm reason before and after.
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    out = mapper.map([sig("State", 1, 0), sig("State", 3, 5), sig("Alarm", 101, 6), sig("Alarm", 0, 7)])
+    assert [(e.state.value, e.reason, e.origin) for e in out.events] == [
+        ("running", None, "State:0|State|>running"),
+        ("down", None, "State:5|State|running>down"),
+        ("down", "LASER_FAULT", "Alarm:6|Alarm|alarm:>LASER_FAULT"),
+        ("down", None, "Alarm:7|Alarm|alarm:LASER_FAULT>"),
+    ]
+    assert all(e.source == "test" for e in out.events)
+
+
+@pytest.mark.parametrize("cleared", ["0", "", "false", "none", "None", 0, False])
+def test_an_alarm_code_that_says_none_clears_the_alarm(cleared):
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    mapper.map([sig("State", 1, 0), sig("Alarm", 7, 1)])
+    out = mapper.map([sig("Alarm", cleared, 2)])
+    # an unknown code is ALARM_<code>; its clearing brings the machine back to the state it was in
+    assert [(e.state.value, e.reason) for e in out.events] == [("running", None)]
+    assert mapper.machine_state("M1")["alarm"] is None
+
+
+def test_an_unknown_alarm_code_is_named_after_its_number():
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    out = mapper.map([sig("State", 1, 0), sig("Alarm", 7, 1)])
+    assert [(e.state.value, e.reason) for e in out.events][-1] == ("down", "ALARM_7")
+
+
+def test_a_mapper_continues_from_its_saved_state_as_if_it_had_never_stopped():
+    """The state saved with a commit (whole, or per machine for several workers) gives a new mapper the same
+    counters, product, state, alarm and pending scrap: the next readings map to the same events."""
+    plant = Plant.from_dict(PLANT)
+    first = [sig("State", 1, 0), sig("Total", 100, 0), sig("Scrap", 5, 0), sig("Alarm", 101, 1),
+             sig("Scrap", 8, 2)]  # fmt: skip
+    after = [sig("Total", 110, 10), sig("Alarm", 0, 11), sig("State", 3, 12), sig("Scrap", 9, 13)]
+    original = SignalMapper(plant)
+    original.map(first)
+    whole = SignalMapper(plant, json.loads(json.dumps(original.state())))
+    one = SignalMapper(plant)
+    one.load_machine_state("M1", json.loads(json.dumps(original.machine_state("M1"))))
+    assert original.machine_state("M1")["pending_scrap"] == 3 and original.machine_state("M1")["alarm"] == "LASER_FAULT"
+    expected = [(type(e).__name__, e.ts, getattr(e, "quantity", None), getattr(e, "state", None), e.reason)
+                for e in original.map(after).events]  # fmt: skip
+    for other in (whole, one):
+        got = [(type(e).__name__, e.ts, getattr(e, "quantity", None), getattr(e, "state", None), e.reason)
+               for e in other.map(after).events]  # fmt: skip
+        assert got == expected
+    # total +10 = 3 scrap waiting + 1 scrap of this batch (taken back from its good) + good 6
+    assert [(x[2], x[4]) for x in expected if x[0] == "CountEvent"] == [(6, None), (1, "NG")]
