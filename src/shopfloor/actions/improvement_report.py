@@ -171,7 +171,7 @@ def shipments(conn: Connection, machines: list[str], window: Interval) -> tuple[
 
 def _period(conn: Connection, plant: Plant, machines: list[str], window: Interval, now: datetime | None) -> dict:
     total, cover = kpi_store.measure(conn, plant, machines, window, now)
-    daily = []
+    day_rows = []
     clock = now or datetime.now(timezone.utc)
     worker_total = attendance.worker_s(conn, machines, window, clock)
     for label, iv, el, _ in kpi_store.measure_buckets(conn, plant, machines, window, "day", now):
@@ -179,14 +179,14 @@ def _period(conn: Connection, plant: Plant, machines: list[str], window: Interva
             continue
         day_kpis = kpis(el)
         day_kpis["labour_productivity"] = labour_productivity(el.gq, attendance.worker_s(conn, machines, iv, clock))
-        daily.append({"day": label, "elements": el, "kpi": day_kpis})
+        day_rows.append({"day": label, "elements": el, "kpi": day_kpis})
     on_time, due, _ = due_orders(conn, machines, window, now)
     shipped_on_time, shipped = shipments(conn, machines, window)
     return {
         "window": window,
         "total": total,
         "cover": cover,
-        "daily": daily,
+        "daily": day_rows,
         "on_time": on_time,
         "due": due,
         "lead": lead_times(conn, machines, window),

@@ -37,7 +37,7 @@ def serve_cmd(
     db: DbOption = None,
 ) -> None:
     """Serve the web application and the REST API (OpenAPI at /api/openapi.json) on a store, and send the
-    scheduled reports when they are due; raise breakdown requests for machines that stay down.  Slow request
+    scheduled reports when they are due.  Raise breakdown requests for machines that stay down.  Slow request
     headers and bodies, open connections and body sizes are limited by the settings SHOPFLOOR_HEADER_TIMEOUT_S,
     _BODY_TIMEOUT_S, _KEEP_ALIVE_S, _MAX_CONNECTIONS, _MAX_BODY_KB and _MAX_UPLOAD_MB."""
     served = settings(db=db, secure=secure_cookies, hub=hub)

@@ -224,7 +224,7 @@ def _pg_copy_rows(
             return count
         cur.execute("RELEASE SAVEPOINT shopfloor_copy")
         cur.execute(_STAGE_CREATE)
-        cur.execute(f"TRUNCATE {_STAGE}")
+        cur.execute("TRUNCATE shopfloor_measurements_stage")  # the table _STAGE names
         _copy_rows(cur, f"COPY {_STAGE} (seq, machine_id, name, ts, value, quality) FROM STDIN (FORMAT BINARY)",
                    ["int8", *_COPY_TYPES], rows, columns, ids, numbered=True)  # fmt: skip
         cur.execute(_STAGE_MERGE)
