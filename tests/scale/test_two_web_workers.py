@@ -169,7 +169,7 @@ def test_a_report_started_on_one_worker_is_followed_and_fetched_on_another(pg_en
             assert progress.headers["HX-Redirect"] == job_url
             assert "+12.5 %" in b.get(job_url).text
             workbook = load_workbook(io.BytesIO(b.get(job_url + "/file.xlsx").content))
-            assert workbook.sheetnames == ["kpis", "daily", "periods"] and workbook["kpis"].max_row == 7
+            assert workbook.sheetnames == ["KPIs", "Daily values", "Periods"] and workbook["KPIs"].max_row == 1 + 10
     finally:
         for w in workers:
             w.terminate()
