@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shopfloor.model.intervals import Interval, intersect_all, merge, subtract, total_seconds
+from shopfloor.model.intervals import Interval, hour_floor, hours, intersect_all, merge, subtract, total_seconds
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -70,3 +70,11 @@ def test_subtracting_an_exact_cover_leaves_nothing():
 
 def test_total_seconds_counts_an_overlap_once():
     assert total_seconds([iv(0, 10), iv(5, 15), iv(15, 15)]) == 15 * 60
+
+
+def test_a_window_is_cut_at_every_whole_hour():
+    # 08:20:30.5 to 10:05 is cut at 09:00 and 10:00: three parts, the first and last partial.
+    start = T0 + timedelta(minutes=20, seconds=30, microseconds=500_000)
+    parts = hours(Interval(start, T0 + timedelta(hours=2, minutes=5)))
+    assert parts == [Interval(start, at(60)), iv(60, 120), iv(120, 125)]
+    assert hour_floor(start) == T0
