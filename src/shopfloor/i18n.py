@@ -38,6 +38,10 @@ TERMINAL_LANGUAGES = {
 # The refusals an operator can meet at the terminal (its entries, lots, inspections, sign-in): each has its
 # message in every terminal language (tests/web/test_floor_languages.py).
 TERMINAL_ERROR_CODES = (
+    "document.not_confirmed",
+    "maintenance.breakdown_open",
+    "skill.expired",
+    "skill.missing",
     "terminal.count_approval",
     "terminal.count_implausible",
     "auth.csrf",
