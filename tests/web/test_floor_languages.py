@@ -19,8 +19,16 @@ from shopfloor.web.terminal import ACTION_NAMES
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "shopfloor" / "web" / "templates"
 # Templates of the terminal's pages (the page header included: it is on every terminal page).
-TERMINAL_TEMPLATES = ("terminal.html", "pin_login.html", "base.html", "error.html", "_reason_button.html",
-                      "_terminal_maintenance.html", "_terminal_documents.html", "_maintenance_badge.html")
+TERMINAL_TEMPLATES = (
+    "terminal.html",
+    "pin_login.html",
+    "base.html",
+    "error.html",
+    "_reason_button.html",
+    "_terminal_maintenance.html",
+    "_terminal_documents.html",
+    "_maintenance_badge.html",
+)
 # Texts a terminal shows that the templates take from the code: states, durations, sign-in refusals, roles.
 DYNAMIC = ("running", "idle", "setup", "down", "planned_stop", "no_order", "no data", "{m} min", "{h} h {m} min",
            "Wrong badge or PIN.", "Too many attempts; wait a few minutes.", "operator", "Not allowed", "Not found",
