@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.actions import documents as docs
-from shopfloor.api.deps import Principal, allowed, ensure, get_engine
+from shopfloor.api.deps import Principal, allowed, get_engine
 from shopfloor.errors import DocumentFileTooLarge, DomainError
 from shopfloor.model.documents import DocumentKind
 from shopfloor.store import documents as store
-from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
+from shopfloor.web.pages import form_action, page_context, page_user, plant_of, render, show_refusal
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,13 +48,9 @@ def documents_page(
 
 
 def _do(request: Request, principal: Principal, engine: Engine, csrf: str, work) -> Response:
-    require_csrf(principal, csrf)
-    ensure(principal, "manage_documents")
-    try:
-        work()
-    except DomainError as exc:
-        return _page(request, principal, engine, exc)
-    return RedirectResponse("/documents", status_code=303)
+    return form_action(
+        principal, csrf, "manage_documents", work, "/documents", lambda exc: _page(request, principal, engine, exc)
+    )
 
 
 @router.post("/documents")

@@ -8,16 +8,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.actions import maintenance as mnt
-from shopfloor.api.deps import Principal, allowed, ensure, get_engine
+from shopfloor.api.deps import Principal, allowed, get_engine
 from shopfloor.errors import DomainError, MaintenancePartInvalid
 from shopfloor.model.intervals import Interval
 from shopfloor.model.maintenance import Trigger
 from shopfloor.store import maintenance as store
-from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
+from shopfloor.web.pages import form_action, page_context, page_user, plant_of, render, show_refusal
 
 router = APIRouter(include_in_schema=False)
 RELIABILITY_DAYS = 30
@@ -69,13 +69,9 @@ def maintenance_page(
 
 
 def _do(request: Request, principal: Principal, engine: Engine, csrf: str, permission: str, work) -> Response:
-    require_csrf(principal, csrf)
-    ensure(principal, permission)
-    try:
-        work()
-    except DomainError as exc:
-        return _page(request, principal, engine, exc)
-    return RedirectResponse("/maintenance", status_code=303)
+    return form_action(
+        principal, csrf, permission, work, "/maintenance", lambda exc: _page(request, principal, engine, exc)
+    )
 
 
 def _number(text: str, default: float = 0.0) -> float | str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import uuid
+from collections.abc import Callable
 from datetime import timezone
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from shopfloor.analytics.kpi import OVER_100_CAUSE
-from shopfloor.api.deps import SESSION_COOKIE, Principal, optional_principal
+from shopfloor.api.deps import SESSION_COOKIE, Principal, ensure, optional_principal
 from shopfloor.api.errors import status_of
 from shopfloor.errors import CrossSiteSignIn, CsrfTokenWrong, DomainError, PlantNotImported, Problems
 from shopfloor.i18n import LANGUAGES, TERMINAL_LANGUAGES, Translator, error_translation, pick_language
@@ -109,6 +110,25 @@ def require_csrf(principal: Principal, sent: str) -> None:
     """A form of a signed-in user carries the session's CSRF token (a cross-site form cannot read it)."""
     if not sent or not hmac.compare_digest(sent, principal.session.csrf_token):
         raise CsrfTokenWrong()
+
+
+def form_action(
+    principal: Principal,
+    csrf: str,
+    permission: str,
+    work: Callable[[], Any],
+    done: str,
+    refused: Callable[[DomainError], Response],
+) -> Response:
+    """A page's form: CSRF and role checked, the action done, then back to ``done``; a refusal is shown on the page
+    (``refused``) in the reader's language, with nothing written."""
+    require_csrf(principal, csrf)
+    ensure(principal, permission)
+    try:
+        work()
+    except DomainError as exc:
+        return refused(exc)
+    return RedirectResponse(done, status_code=303)
 
 
 def safe_next(path: str | None) -> str:

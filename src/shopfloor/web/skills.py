@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
 from shopfloor.actions import skills as actions
-from shopfloor.api.deps import Principal, allowed, ensure, get_engine
+from shopfloor.api.deps import Principal, allowed, get_engine
 from shopfloor.errors import DomainError, SkillExpiryInvalid
 from shopfloor.store import skills as store
-from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
+from shopfloor.web.pages import form_action, page_context, page_user, plant_of, render, show_refusal
 
 router = APIRouter(include_in_schema=False)
 SOON = timedelta(days=30)
@@ -42,13 +42,9 @@ def skills_page(
 
 
 def _do(request: Request, principal: Principal, engine: Engine, csrf: str, work) -> Response:
-    require_csrf(principal, csrf)
-    ensure(principal, "manage_skills")
-    try:
-        work()
-    except DomainError as exc:
-        return _page(request, principal, engine, exc)
-    return RedirectResponse("/skills", status_code=303)
+    return form_action(
+        principal, csrf, "manage_skills", work, "/skills", lambda exc: _page(request, principal, engine, exc)
+    )
 
 
 @router.post("/skills")
