@@ -1335,6 +1335,14 @@ class QuantityInvalid(Invalid):
     message = "the quantity must be a finite number of zero or more, not {quantity}"
 
 
+class FormulaWithoutValue(Invalid):
+    code = "upload.formula_without_value"
+    message = (
+        "cell {cell} holds the formula {formula} but no calculated value: open the file in Excel or LibreOffice "
+        "Calc, save it and upload it again"
+    )
+
+
 class ValueRequired(Invalid):
     code = "master.value_required"
     message = "a value is required"

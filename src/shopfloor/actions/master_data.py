@@ -43,9 +43,9 @@ import dataclasses
 import io
 import math
 import re
-import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -68,6 +68,7 @@ from shopfloor.errors import (
     DamagedZip,
     DomainError,
     FileTwiceInZip,
+    FormulaWithoutValue,
     HeaderMissing,
     MasterDataRefused,
     NoCsvInZip,
@@ -96,7 +97,7 @@ from shopfloor.model.master import (
     Partner,
     Problem,
 )
-from shopfloor.reports.workbook import neutralise
+from shopfloor.reports.workbook import UncachedFormula, neutralise, uploaded_sheets
 from shopfloor.store.master import load_master, save_master
 from shopfloor.store.master import plant_codes as store_plant_codes
 
@@ -385,7 +386,7 @@ def _replace(
         )
     if plant_codes is None:
         plant_codes = store_plant_codes(conn)
-    for p in data.problems(plant_codes):
+    for p in _data_problems(data, problems, plant_codes):
         if p.sheet in stored_sheets:
             p = Problem(p.sheet, p.row, p.column, StoredDataProblem(problem=p.message))
         problems.append(p)
@@ -395,8 +396,15 @@ def _replace(
     return {"file": filename, "format": parsed.fmt, "sheets": [s for s in SHEETS if s in present], **summary}
 
 
+def _data_problems(data: MasterData, read: list[Problem], plant_codes: set[str] | None) -> list[Problem]:
+    """The problems of the data, but none for a cell whose problem found reading it is a formula without a
+    value (its formula text would be reported again as a missing or bad value)."""
+    formula_cells = {(p.sheet, p.row, p.column) for p in read if isinstance(p.error, FormulaWithoutValue)}
+    return [p for p in data.problems(plant_codes) if (p.sheet, p.row, p.column) not in formula_cells]
+
+
 def _checked(data: MasterData, problems: list[Problem], plant_codes: set[str] | None) -> MasterData:
-    problems = problems + data.problems(plant_codes)
+    problems = problems + _data_problems(data, problems, plant_codes)
     if problems:
         raise MasterDataRefused(_in_order(problems))
     return data
@@ -472,26 +480,21 @@ def _read_xlsx(content: bytes, budget: _Budget) -> tuple[MasterData, set[str], l
         raise _whole_file(NotWorkbook(reason="")) from None
     if too_big:
         raise MasterDataRefused([too_big])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds of errors for a file that is not a workbook
-        raise _whole_file(NotWorkbook(reason=f": {exc}")) from None
-    try:
-        sheets = {ws.title.strip().lower(): ws for ws in wb.worksheets}
-        problems: list[Problem] = []
-        entries: dict[str, tuple[Any, ...]] = {}
-        rows: dict[str, tuple[int, ...]] = {}
+    problems: list[Problem] = []
+    entries: dict[str, tuple[Any, ...]] = {}
+    rows: dict[str, tuple[int, ...]] = {}
+    with ExitStack() as stack:
+        try:
+            worksheets = stack.enter_context(uploaded_sheets(content))
+        except Exception as exc:  # openpyxl raises many kinds of errors for a file that is not a workbook
+            raise _whole_file(NotWorkbook(reason=f": {exc}")) from None
+        sheets = {ws.title.strip().lower(): ws for ws in worksheets}
         for sheet in SHEETS:
             ws = sheets.get(sheet)
             if ws is None:
                 problems.append(Problem(sheet, None, None, SheetMissing(sheets=SHEETS)))
                 continue
-            ws.reset_dimensions()  # read every row, whatever size the file declares
-            entries[sheet], rows[sheet] = _read_rows(sheet, ws.iter_rows(values_only=True), problems, budget)
-    finally:
-        wb.close()
+            entries[sheet], rows[sheet] = _read_rows(sheet, ws.rows(), problems, budget)
     return _data(entries, rows), set(SHEETS), problems
 
 
@@ -627,7 +630,12 @@ def _read_rows(
         values: dict[str, Any] = {}
         for column in spec:
             index = positions.get(column.name)
-            values[column.name] = _convert(cells[index] if index is not None and index < len(cells) else None, column)
+            cell = cells[index] if index is not None and index < len(cells) else None
+            if isinstance(cell, UncachedFormula):
+                problems.append(Problem(sheet, row, column.name, FormulaWithoutValue(cell=cell.cell,
+                                                                                     formula=cell.formula)))  # fmt: skip
+                cell = cell.formula
+            values[column.name] = _convert(cell, column)
         entries.append(_build(sheet, values))
         rows.append(row)
     return tuple(entries), tuple(rows)

@@ -14,7 +14,6 @@ import zipfile
 from datetime import date, datetime, time
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import Connection, Engine, select
 
 from shopfloor.actions.core import change
@@ -22,6 +21,7 @@ from shopfloor.errors import (
     AppearsTwice,
     ColumnMissing,
     DomainError,
+    FormulaWithoutValue,
     MachineUnknown,
     NotWholeNumber,
     OrderDateInvalid,
@@ -36,6 +36,7 @@ from shopfloor.errors import (
 )
 from shopfloor.model.master import Problem
 from shopfloor.model.plant import Plant
+from shopfloor.reports.workbook import UncachedFormula, uploaded_sheets
 from shopfloor.store import work_orders as store
 from shopfloor.store.plant import current_plant
 from shopfloor.store.schema import items, work_orders
@@ -66,8 +67,8 @@ def read_table(content: bytes, filename: str) -> list[list[Any]]:
     """The rows of the file (the first sheet of a workbook), the header first."""
     try:
         if filename.lower().endswith((".xlsx", ".xlsm")) or content[:2] == b"PK":
-            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
-            return [list(r) for r in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 1)]
+            with uploaded_sheets(content) as sheets:
+                return [list(r) for r in sheets[0].rows(max_row=MAX_ROWS + 1)]
         for encoding in ("utf-8-sig", "cp949"):
             try:
                 text = content.decode(encoding)
@@ -79,7 +80,7 @@ def read_table(content: bytes, filename: str) -> list[list[Any]]:
         first = text.split("\n", 1)[0]
         delimiter = max((",", ";", "\t"), key=first.count)
         return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)][: MAX_ROWS + 1]
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, csv.Error) as exc:
+    except (zipfile.BadZipFile, KeyError, IndexError, OSError, ValueError, csv.Error) as exc:
         raise OrderFileUnreadable(file=filename, reason=type(exc).__name__) from None
 
 
@@ -146,6 +147,9 @@ def parse_orders(content: bytes, filename: str, plant: Plant) -> tuple[list[dict
         order: dict[str, Any] = {"row": n}
         for column in ("code", "product", "quantity", "due", "machine", "priority"):
             value = cell(column)
+            if isinstance(value, UncachedFormula):
+                problems.append(Problem(SHEET, n, column, FormulaWithoutValue(cell=value.cell, formula=value.formula)))
+                continue
             if _text(value) == "":
                 if column in REQUIRED:
                     problems.append(Problem(SHEET, n, column, ValueRequired()))
