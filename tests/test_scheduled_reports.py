@@ -26,6 +26,11 @@ NOW = datetime(2026, 3, 3, 0, 30, tzinfo=timezone.utc)  # half past midnight aft
 SETTINGS = Settings(smtp_url=None, smtp_from=None)  # no mail server
 
 
+def _rooted(root) -> Settings:
+    """No mail server; reports may be written under ``root``."""
+    return Settings(smtp_url=None, smtp_from=None, report_roots=str(root))
+
+
 def test_a_schedule_that_cannot_work_is_refused(report_store, tmp_path):  # noqa: F811
     engine, plant = report_store
     for spec, refusal in [
@@ -53,11 +58,11 @@ def test_each_finished_day_is_written_once_and_older_days_are_not_sent(report_st
     out = tmp_path / "reports"
     sched.add_schedule(engine, "test", name="daily", period="day", delivery="folder", target=str(out),
                        formats="pdf+xlsx", lang="ko", now=NOW - timedelta(days=1), roots=[tmp_path])  # fmt: skip
-    first = sched.run_due(engine, SETTINGS, NOW)
+    first = sched.run_due(engine, _rooted(tmp_path), NOW)
     assert [(r["period"], r["ok"]) for r in first] == [("2026-03-02", True)]
     assert sorted(p.name for p in out.iterdir()) == ["production-S-2026-03-02.pdf", "production-S-2026-03-02.xlsx"]
-    assert sched.run_due(engine, SETTINGS, NOW + timedelta(hours=1)) == []  # nothing new
-    two_days_later = sched.run_due(engine, SETTINGS, NOW + timedelta(days=2))
+    assert sched.run_due(engine, _rooted(tmp_path), NOW + timedelta(hours=1)) == []  # nothing new
+    two_days_later = sched.run_due(engine, _rooted(tmp_path), NOW + timedelta(days=2))
     assert [r["period"] for r in two_days_later] == ["2026-03-03", "2026-03-04"]
 
 
@@ -99,16 +104,16 @@ def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_sto
     engine, plant = report_store
     sched.add_schedule(engine, "test", name="mail", period="day", delivery="email", target="a@b.example",
                        now=NOW - timedelta(days=1))  # fmt: skip
-    failed = sched.run_due(engine, SETTINGS, NOW)
+    failed = sched.run_due(engine, _rooted(tmp_path), NOW)
     assert failed[0]["ok"] is False and "SHOPFLOOR_SMTP_URL" in failed[0]["error"]
     assert (
-        sched.run_due(engine, SETTINGS, NOW + timedelta(seconds=30)) == []
+        sched.run_due(engine, _rooted(tmp_path), NOW + timedelta(seconds=30)) == []
     )  # a pause of 1 minute after the first failure
-    sched.run_due(engine, SETTINGS, NOW + timedelta(minutes=2))
+    sched.run_due(engine, _rooted(tmp_path), NOW + timedelta(minutes=2))
     with engine.connect() as conn:
         status = schedules.get(conn, "mail")
     assert status["attempts"] == 2 and status["last_period"] == "2026-03-01" and "SMTP" in status["last_error"]
-    assert sched.run_due(engine, SETTINGS, NOW + timedelta(minutes=2, seconds=30)) == []  # now 2 minutes
+    assert sched.run_due(engine, _rooted(tmp_path), NOW + timedelta(minutes=2, seconds=30)) == []  # now 2 minutes
     # Delivery fixed (a folder instead): the waiting periods go out in order.
     from sqlalchemy import update
 
@@ -116,7 +121,7 @@ def test_a_failure_is_kept_retried_with_pauses_and_later_periods_wait(report_sto
 
     with engine.begin() as conn:
         conn.execute(update(report_schedules).values(delivery="folder", target=str(tmp_path)))
-    done = sched.run_due(engine, SETTINGS, NOW + timedelta(days=1, minutes=10))
+    done = sched.run_due(engine, _rooted(tmp_path), NOW + timedelta(days=1, minutes=10))
     assert [(r["period"], r["ok"]) for r in done] == [("2026-03-02", True), ("2026-03-03", True)]
     with engine.connect() as conn:
         assert schedules.get(conn, "mail")["attempts"] == 0 and schedules.get(conn, "mail")["last_error"] is None

@@ -684,7 +684,7 @@ def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_pa
     scheduled_reports.add_schedule(plant_store, ACTOR, name="xl", period="day", delivery="folder",
                                    target=str(out), formats="xlsx", now=monday, roots=[tmp_path])  # fmt: skip
     events.clear()
-    settings = Settings(smtp_url=None, smtp_from=None)
+    settings = Settings(smtp_url=None, smtp_from=None, report_roots=str(tmp_path))
     sent = scheduled_reports.run_due(plant_store, settings, monday + timedelta(days=1))
     assert [(r["period"], r["ok"]) for r in sent] == [("2026-03-02", True)]
     assert scheduled_reports.run_due(plant_store, settings, monday + timedelta(days=1)) == []
@@ -696,6 +696,26 @@ def test_scheduled_reports_are_sent_once_and_audited(plant_store, events, tmp_pa
     )
     assert events == [("schedule", "xl")]
     assert [p.name for p in out.iterdir()] == ["production-CHANGWON-2026-03-02.xlsx"]
+
+
+def test_a_report_folder_is_checked_against_the_roots_at_each_delivery(plant_store, tmp_path):
+    """Roots narrowed after the schedule was saved, or its folder replaced by a symbolic link out of the roots:
+    the report is not written there, and the schedule keeps the failure and tries again later."""
+    monday = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir(), elsewhere.mkdir()
+    scheduled_reports.add_schedule(plant_store, ACTOR, name="xl", period="day", delivery="folder",
+                                   target=str(root / "out"), formats="xlsx", now=monday, roots=[root])  # fmt: skip
+    (root / "out").symlink_to(elsewhere)
+    settings = Settings(smtp_url=None, smtp_from=None, report_roots=str(root))
+    sent = scheduled_reports.run_due(plant_store, settings, monday + timedelta(days=1))
+    assert [(r["period"], r["ok"]) for r in sent] == [("2026-03-02", False)]
+    assert "ScheduleFolderOutside" in sent[0]["error"] and list(elsewhere.iterdir()) == []
+    (root / "out").unlink()
+    narrowed = Settings(smtp_url=None, smtp_from=None, report_roots=str(tmp_path / "other"))
+    sent = scheduled_reports.run_due(plant_store, narrowed, monday + timedelta(days=2))
+    assert [r["ok"] for r in sent] == [False] and not (root / "out").exists()
+    assert last_audit(plant_store)["action"] == "report.failed"
 
 
 def test_finish_never_ends_a_breakdown(plant_store, events):

@@ -188,6 +188,11 @@ def render(conn: Connection, plant: Plant, schedule: dict[str, Any], period: Per
 
 def deliver(settings: Settings, schedule: dict[str, Any], subject: str, files: list[tuple[str, bytes]]) -> None:
     if schedule["delivery"] == "folder":
+        # Checked again at each delivery: the roots may have changed since the schedule was saved, and a folder
+        # on the way may have been replaced by a symbolic link that leaves them.
+        problems = _folder_problems(schedule["target"], settings.report_folders)
+        if problems:
+            raise problems[0]
         folder = Path(schedule["target"])
         folder.mkdir(parents=True, exist_ok=True)
         for name, content in files:
