@@ -169,6 +169,33 @@ def test_every_figure_of_the_improvement_report(store):
     assert rate["test"]["df"] == pytest.approx(2.0) and rate["significant"] is False and rate["improved"] is False
 
 
+def test_performance_above_100_percent_is_flagged_in_the_report_the_pdf_and_the_workbook(store):
+    """By hand: the ideal cycle is 60 s.  On 3 March 438 units came from 7 h running (26,280 s of ideal time in
+    25,200 s), on 10 March 460 units from 7.5 h (27,600 s in 27,000 s).  Each period as a whole stays at or under
+    100 %: 1,260 units in 21 h (75,600 s in 75,600 s) and 1,374 units in 23 h (82,440 s in 82,800 s)."""
+    import io
+    from html import escape
+
+    from openpyxl import load_workbook
+
+    from shopfloor.actions.improvement_report import improvement_html
+    from shopfloor.analytics.kpi import OVER_100_CAUSE
+
+    engine, plant = store
+    with engine.connect() as conn:
+        doc = improvement_report(
+            conn, plant, period(plant, "2026-03-02..2026-03-04"), period(plant, "2026-03-09..2026-03-11")
+        )
+    b, a = doc["baseline"], doc["after"]
+    assert (b["over_100"], b["days_over_100"]) == (False, ["2026-03-03"])
+    assert (a["over_100"], a["days_over_100"]) == (False, ["2026-03-10"])
+    html = improvement_html(doc)
+    assert html.count(escape(OVER_100_CAUSE)) == 2 and "2026-03-03" in html and "2026-03-10" in html
+    periods = load_workbook(io.BytesIO(improvement_xlsx(doc)))["Periods"]
+    assert periods["G1"].value == "Performance above 100 %"
+    assert "2026-03-03" in periods["G2"].value and "2026-03-10" in periods["G3"].value
+
+
 def test_periods_and_targets_are_checked(store):
     engine, plant = store
     with pytest.raises(PeriodInvalid):

@@ -249,3 +249,33 @@ def test_machine_page_target_follows_the_product_the_machine_makes(app, as_role)
     client = page_login(app, "quality")
     html = client.get("/machines/CNC-01").text
     assert 'data-target="20"' in html  # TM-CASE: 180 s ideal cycle -> 20 per hour
+
+
+def test_the_board_flags_performance_above_100_percent_on_the_plant_and_its_line(app):
+    """A count far beyond what the ideal cycle allows in the time run (a typed count on top of the counter, or an
+    ideal cycle set too long): the plant's and the line's OEE carry the warning with its likely cause."""
+    from shopfloor.actions import events as event_actions
+    from shopfloor.actions.demo import last_working_day
+    from shopfloor.analytics.kpi import OVER_100_CAUSE
+    from shopfloor.i18n import Translator
+    from shopfloor.web.board import _board_context
+    from shopfloor.web.pages import templates
+
+    engine = app.state.engine
+    plant = sample_plant()
+    day = last_working_day(plant, datetime.now(plant.site.tz).date())
+    now = datetime.combine(day, datetime.min.time(), tzinfo=plant.site.tz) + timedelta(hours=10)
+    event_actions.record_events(engine, "user:t", [
+        {"ts": now - timedelta(minutes=30), "machine": "WLD-01", "event": "state", "state": "running"},
+        {"ts": now - timedelta(minutes=29), "machine": "WLD-01", "event": "good", "quantity": 5000,
+         "product": "DRUM-A"},
+    ], "api:t")  # fmt: skip
+    ctx = _board_context(engine, plant, now)
+    assert ctx["site"]["over_100"] is True, ctx["site"]
+    assert {ln["code"]: ln["over_100"] for ln in ctx["lines"]} == {"WELD": True, "CNC": False, "MOULD": False}
+    t = Translator("ko", plant.site.tz)
+    html = templates.get_template("_summary.html").render({**ctx, "t": t, "_": t.gettext})
+    cause = str(escape(t.gettext(OVER_100_CAUSE)))
+    assert f'class="over-100" role="img" title="{cause}"' in html[: html.index("</h1>")]
+    assert re.search(rf'<template data-line="WELD" data-oee="[^"]*⚠" data-title="{re.escape(cause)}"', html)
+    assert re.search(r'<template data-line="CNC" data-oee="[^"⚠]*" data-title=""', html)

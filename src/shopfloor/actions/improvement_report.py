@@ -43,7 +43,7 @@ from sqlalchemy import Connection, func, select
 
 from shopfloor.actions.kpi_report import coverage_note, scope
 from shopfloor.analytics import improvement as stats
-from shopfloor.analytics.kpi import known_pbt, kpis, labour_productivity
+from shopfloor.analytics.kpi import OVER_100_CAUSE, known_pbt, kpis, labour_productivity, over_100
 from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, PeriodTooLong, TargetKpiUnknown
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
@@ -252,7 +252,19 @@ def _period_doc(plant: Plant, p: dict) -> dict:
             "orders_due": p["due"], "orders_on_time": p["on_time"], "orders_completed": len(p["lead"]),
             "lots_shipped": p["shipped"], "lots_shipped_on_time": p["shipped_on_time"],
             "worker_h": p["worker_s"] / 3600,
-            "coverage": cover.to_dict(), "partial": cover.partial}  # fmt: skip
+            "coverage": cover.to_dict(), "partial": cover.partial,
+            # effectiveness above 100 % over the period or on a day of it: flagged wherever the figures are shown
+            "over_100": not cover.empty and bool(over_100(kpis(p["total"]))),
+            "days_over_100": [d["day"] for d in p["daily"] if over_100(d["kpi"])]}  # fmt: skip
+
+
+def over_100_note(period: dict[str, Any], t=lambda s: s) -> str | None:
+    """The warning for a period whose performance exceeds 100 % (whole period or some days), with its days."""
+    if not period.get("over_100") and not period.get("days_over_100"):
+        return None
+    days = period.get("days_over_100") or []
+    shown = ", ".join(days[:10]) + (f" (+{len(days) - 10})" if len(days) > 10 else "")
+    return f"⚠ {t(OVER_100_CAUSE)}" + (f": {shown}" if shown else "")
 
 
 def improvement_report(
@@ -426,7 +438,8 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
     notes = "".join(
         f"<div class='partial'>{e(t(name))}: {e(note)}</div>"
         for name, period_ in (("Baseline", b), ("After", a))
-        if (note := coverage_note(period_, t, when)) is not None
+        for note in (coverage_note(period_, t, when), over_100_note(period_, t))
+        if note is not None
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4 landscape; margin: 12mm; }}
@@ -503,11 +516,13 @@ def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:
                 value = None if d["value"] is None else d["value"] * scale
                 append_row(daily, [t(r["label"]), t(r["unit"]), t(name), d["day"], value])
     periods = wb.create_sheet(_sheet(t("Periods")))
-    append_row(periods, [t(h) for h in ("Period", "First day", "Last day", "Time zone", "Partial", "Coverage")])
+    append_row(periods, [t(h) for h in ("Period", "First day", "Last day", "Time zone", "Partial", "Coverage",
+                                        "Performance above 100 %")])  # fmt: skip
     for key, name in (("baseline", "Baseline"), ("after", "After")):
         p = doc[key]
         fraction = p["coverage"]["fraction"]
-        append_row(periods, [t(name), p["first_day"], p["last_day"], doc["timezone"], p["partial"], fraction])
+        append_row(periods, [t(name), p["first_day"], p["last_day"], doc["timezone"], p["partial"], fraction,
+                             over_100_note(p, t)])  # fmt: skip
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

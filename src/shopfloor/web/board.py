@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import Engine
 
 from shopfloor.actions.board import current_window, machine_tiles
-from shopfloor.analytics.kpi import KpiElements, kpis
+from shopfloor.analytics.kpi import KpiElements, kpis, over_100
 from shopfloor.analytics.pareto import downtime_by_reason, state_segments
 from shopfloor.api.deps import Principal, get_engine
 from shopfloor.errors import MachineNotFound
@@ -42,9 +42,12 @@ def _board_context(engine: Engine, plant: Plant, now: datetime) -> dict[str, Any
             ln["code"]: kpi_store.elements(conn, plant, [t["code"] for t in ln["tiles"]], window, now) for ln in lines
         }
     for ln in lines:
-        ln["oee"] = kpis(per_line[ln["code"]])["oee"]
+        figures = kpis(per_line[ln["code"]])
+        ln["oee"], ln["over_100"] = figures["oee"], bool(over_100(figures))
     site = KpiElements.sum(per_line.values())
-    return {"lines": lines, "site": {**kpis(site), "gq": site.gq, "sq": site.sq}, "now": now}
+    site_figures = kpis(site)
+    return {"lines": lines, "site": {**site_figures, "gq": site.gq, "sq": site.sq,
+                                     "over_100": bool(over_100(site_figures))}, "now": now}  # fmt: skip
 
 
 @router.get("/board")

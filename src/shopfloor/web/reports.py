@@ -20,6 +20,7 @@ from shopfloor.actions.improvement_report import (
     improvement_pdf,
     improvement_report,
     improvement_xlsx,
+    over_100_note,
     period,
 )
 from shopfloor.actions.jobs import start_job
@@ -133,7 +134,7 @@ def _job(engine: Engine, job_id: str, principal: Principal) -> jobs.Job:
 def _job_context(request: Request, principal: Principal, engine: Engine, job: jobs.Job) -> dict:
     plant = plant_or_none(engine)
     ctx = page_context(request, principal, plant, job=job, lines=plant.lines if plant else [], fmt=fmt,
-                       effect=effect)  # fmt: skip
+                       effect=effect, over_100_note=over_100_note)  # fmt: skip
     if job.error:
         ctx["job_error"] = ctx["t"].error(from_dict(job.error))
     if job.finished and job.result is not None:

@@ -28,6 +28,7 @@
     for (const tpl of document.querySelectorAll("#summary template[data-line]")) {
       for (const el of document.querySelectorAll(`.line-oee[data-line="${CSS.escape(tpl.dataset.line)}"]`)) {
         el.textContent = tpl.dataset.oee;
+        el.title = tpl.dataset.title || "";  // effectiveness above 100 %: the likely cause
       }
     }
   }
