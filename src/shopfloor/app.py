@@ -20,6 +20,7 @@ from shopfloor.api.body_guard import BodyGuard
 from shopfloor.api.routers import (
     admin,
     alarms,
+    attendance,
     auth,
     connectors,
     documents,
@@ -105,6 +106,7 @@ API_ROUTERS = (
     reports.router,
     alarms.router,
     pop.router,
+    attendance.router,
     connectors.router,
     admin.router,
     maintenance.router,
