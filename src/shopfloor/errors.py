@@ -2450,6 +2450,11 @@ class HandoverNoShift(Conflict):
     message = "no shift is on now: a handover note belongs to a shift"
 
 
+class PhotoAlreadyAttached(Conflict):
+    code = "photo.already_attached"
+    message = "the scrap entry {entry} has another photo already"
+
+
 class PhotoTooLarge(TooLarge):
     code = "photo.too_large"
     message = "the photo is larger than {limit}"

@@ -1128,6 +1128,22 @@ def test_a_defect_photo_is_attached_to_its_scrap_entry(plant_store, events):
     assert audit_count(plant_store) == before and len(events) == 1
 
 
+def test_a_defect_photo_sent_again_is_stored_once_and_another_photo_is_refused(plant_store, events):
+    """The terminal resends a photo whose answer it did not get: the one stored is answered again; a different
+    photo for the same scrap entry is refused, nothing written."""
+    from shopfloor.actions import floor as floor_actions
+    from shopfloor.errors import PhotoAlreadyAttached
+    from shopfloor.store import floor
+
+    first = floor_actions.attach_defect_photo(plant_store, ACTOR, "WLD-01", "k-scrap-0009", JPEG, defect="BURR")
+    before = audit_count(plant_store)
+    again = floor_actions.attach_defect_photo(plant_store, ACTOR, "WLD-01", "k-scrap-0009", JPEG, defect="BURR")
+    assert (again["id"], again["duplicate"], first["duplicate"]) == (first["id"], True, False)
+    with pytest.raises(PhotoAlreadyAttached):
+        floor_actions.attach_defect_photo(plant_store, ACTOR, "WLD-01", "k-scrap-0009", JPEG + b"\x01")
+    with plant_store.connect() as conn:
+        assert len(floor.photos_of(conn, "k-scrap-0009")) == 1
+    assert audit_count(plant_store) == before and len(events) == 1
 
 
 def test_two_shipments_of_one_lot_on_one_delivery_note_are_two_trace_nodes(plant_store):

@@ -5,6 +5,7 @@ control makes the page scroll sideways from 360 to 1920 px.
 Screenshots go to artefacts/screenshots/floor-*.png (override with SHOPFLOOR_ARTEFACTS)."""
 
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -533,6 +534,32 @@ def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_
     expect(page.locator("#status.bad")).to_contain_text(
         error_message(PhotoNotImage(content_type="application/pdf"), "vi")
     )
+    # The network fails while the photo is on its way: the tablet keeps it, through a reload of the page, and
+    # sends it when it can.
+    page.route("**/api/v1/pop/photos", lambda route: route.abort())
+    page.set_input_files("#defect-photo", {"name": "late.jpg", "mimeType": "image/jpeg",
+                                           "buffer": b"\xff\xd8\xff\xe0" + b"\x02" * 300})  # fmt: skip
+    page.wait_for_timeout(700)
+    page.click("[data-action=scrap]")
+    expect(page.locator("#status.ok")).to_be_visible()
+    expect(page.locator("#defect-photo")).to_have_value("")  # kept with the entry
+    kept = "() => new Promise((ok) => { const r = indexedDB.open('shopfloor-terminal-photos', 1); r.onsuccess = () => { const q = r.result.transaction('photos').objectStore('photos').count(); q.onsuccess = () => { r.result.close(); ok(q.result); }; }; })"  # noqa: E501
+    deadline = time.monotonic() + 10
+    while page.evaluate(kept) != 1 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate(kept) == 1
+    page.unroute("**/api/v1/pop/photos")
+    page.reload()
+    deadline = time.monotonic() + 10
+    sizes: list[int] = []
+    while time.monotonic() < deadline:
+        with app.state.engine.connect() as conn:
+            sizes = sorted(r.size for r in conn.execute(select(defect_photos.c.size)))
+        if sizes == [304, 504]:
+            break
+        page.wait_for_timeout(200)
+    assert sizes == [304, 504]
+    assert page.evaluate(kept) == 0
 
 
 # -- scanning -----------------------------------------------------------------------------------------------------

@@ -12,7 +12,14 @@ from sqlalchemy import Engine
 
 from shopfloor.actions.board import current_window
 from shopfloor.actions.core import change
-from shopfloor.errors import HandoverNoShift, HandoverTextBad, MachineNotFound, PhotoNotImage, PhotoTooLarge
+from shopfloor.errors import (
+    HandoverNoShift,
+    HandoverTextBad,
+    MachineNotFound,
+    PhotoAlreadyAttached,
+    PhotoNotImage,
+    PhotoTooLarge,
+)
 from shopfloor.store import floor
 
 HANDOVER_MAX = 2000
@@ -60,12 +67,21 @@ def attach_defect_photo(
     kind = photo_type(data)
     if kind is None:
         raise PhotoNotImage(content_type=claimed_type or "unknown")
+    with engine.connect() as conn:
+        stored = floor.photo_of_entry(conn, entry_key)
+    if stored is not None:
+        # One photo per scrap entry: the same photo sent again (its answer lost on the way) is the one stored.
+        if stored[1] != data:
+            raise PhotoAlreadyAttached(entry=entry_key)
+        return {"id": stored[0], "machine": machine, "entry_key": entry_key, "defect": defect, "content_type": kind,
+                "size": len(data), "duplicate": True}  # fmt: skip
     with change(engine, actor) as c:
         if machine not in {m.code for m in c.plant().machines}:
             raise MachineNotFound(machine=machine)
+        c.duplicate_means(PhotoAlreadyAttached(entry=entry_key))  # sent twice at once: the second finds the first
         taken = now or datetime.now(timezone.utc)
         photo_id = floor.add_photo(c.conn, machine, entry_key, defect, kind, data, actor, taken)
         c.audit("photo.add", f"machine:{machine}", {"photo": photo_id, "entry": entry_key, "bytes": len(data)})
         c.publish("machine", machine)
     return {"id": photo_id, "machine": machine, "entry_key": entry_key, "defect": defect, "content_type": kind,
-            "size": len(data)}  # fmt: skip
+            "size": len(data), "duplicate": False}  # fmt: skip

@@ -82,6 +82,14 @@ def photo(conn: Connection, photo_id: int) -> tuple[str, bytes]:
     return row.content_type, bytes(row.data)
 
 
+def photo_of_entry(conn: Connection, entry_key: str) -> tuple[int, bytes] | None:
+    """The id and bytes of the photo attached to the scrap entry ``entry_key``, if any."""
+    row = conn.execute(
+        select(defect_photos.c.id, defect_photos.c.data).where(defect_photos.c.entry_key == entry_key)
+    ).first()
+    return None if row is None else (row.id, bytes(row.data))
+
+
 def photos_of(conn: Connection, entry_key: str) -> list[dict[str, Any]]:
     dp = defect_photos.c
     rows = conn.execute(

@@ -1144,5 +1144,6 @@ defect_photos = Table(
     Column("data", LargeBinary, nullable=False),
     Column("taken_at", UTCDateTime, nullable=False),
     Column("taken_by", String(200), nullable=False),
-    Index("ix_defect_photos_entry_key", "entry_key"),
+    # one photo per scrap entry: a terminal that resends it (its answer lost) finds the one stored
+    Index("ix_defect_photos_entry_key", "entry_key", unique=True),
 )

@@ -97,8 +97,9 @@ def post_handover(
 @router.post(
     "/photos",
     status_code=201,
-    responses=problem_responses(401, 403, 404, 413, 415, 422),
-    summary="A photo of a defect (JPEG, PNG or WebP, at most 4 MB) attached to a scrap entry by its key",
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422),
+    summary="A photo of a defect (JPEG, PNG or WebP, at most 4 MB) attached to a scrap entry by its key; the same "
+    "photo sent again is answered with the one stored",
 )
 async def post_photo(
     machine: str = Form(..., min_length=1, max_length=64),

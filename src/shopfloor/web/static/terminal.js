@@ -112,7 +112,7 @@ window.refusalText = function (doc, status) {
           // on a machine that counts itself a typed count is a correction of its counter: said so
           const label = body.correction ? ` (${root.dataset.msgCorrection})` : "";
           show(`${root.dataset.msgStored}: ${describe(entry)}${label}`, "ok");
-          if (entry.action === "scrap") sendPhoto(entry);
+          if (entry.action === "scrap") flushPhotos();
           for (const [cls, value] of Object.entries({ gq: body.gq, sq: body.sq })) {
             const el = document.querySelector("." + cls);
             if (el && value !== undefined && value !== null) el.textContent = value.toLocaleString();
@@ -134,6 +134,7 @@ window.refusalText = function (doc, status) {
             }
           }
           show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad");
+          if (entry.action === "scrap") dropPhoto(entry.key);  // no scrap entry: its photo has nothing to go with
         }
       }
     } finally {
@@ -141,21 +142,68 @@ window.refusalText = function (doc, status) {
     }
   }
 
-  // The photo of a scrap's defect goes once the scrap entry is stored, named by the entry's key.
-  async function sendPhoto(entry) {
-    const input = document.getElementById("defect-photo");
-    if (!input || !input.files || !input.files.length) return;
-    const form = new FormData();
-    form.append("machine", entry.machine); form.append("key", entry.key); form.append("defect", entry.defect || "");
-    form.append("photo", input.files[0]);
-    const response = await fetch("/api/v1/pop/photos", {
-      method: "POST", credentials: "same-origin", body: form,
-      headers: { "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf },
+  // The photo of a scrap's defect is kept in the tablet (IndexedDB) from the tap until the server has stored it,
+  // like the entries: it goes once its scrap entry is stored, named by the entry's key, and again after a failure
+  // of the network or the server (the server answers a photo sent twice with the one it stored).
+  const PHOTO_DB = "shopfloor-terminal-photos";
+  function photoStore(mode, work) {
+    return new Promise((resolve, reject) => {
+      const open = indexedDB.open(PHOTO_DB, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore("photos", { keyPath: "key" });
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction("photos", mode);
+        const request = work(tx.objectStore("photos"));
+        tx.oncomplete = () => { db.close(); resolve(request ? request.result : undefined); };
+        tx.onerror = tx.onabort = () => { db.close(); reject(tx.error); };
+      };
     });
-    if (response.ok) { input.value = ""; return; }
-    let doc = null;
-    try { doc = await response.json(); } catch (e) { /* not JSON */ }
-    show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad");
+  }
+  async function keepPhoto(entry, file) {
+    await photoStore("readwrite", (s) => s.put({ key: entry.key, machine: entry.machine, defect: entry.defect || "",
+                                                 name: file.name, blob: file }));
+    flushPhotos();
+  }
+  function dropPhoto(key) { photoStore("readwrite", (s) => s.delete(key)).catch(() => {}); }
+
+  let sendingPhotos = false;
+  async function flushPhotos() {
+    if (sendingPhotos) return;
+    sendingPhotos = true;
+    try {
+      const waiting = new Set(load().map((e) => e.key));  // scrap entries not stored yet: their photos wait
+      for (const p of await photoStore("readonly", (s) => s.getAll())) {
+        if (waiting.has(p.key)) continue;
+        const form = new FormData();
+        form.append("machine", p.machine); form.append("key", p.key); form.append("defect", p.defect);
+        form.append("photo", p.blob, p.name || "photo");
+        let response;
+        try {
+          response = await fetch("/api/v1/pop/photos", {
+            method: "POST", credentials: "same-origin", body: form,
+            headers: { "Accept-Language": document.documentElement.lang, "X-CSRF-Token": root.dataset.csrf },
+          });
+        } catch (err) {
+          setTimeout(flushPhotos, 5000);
+          return;
+        }
+        if (response.status >= 500 || response.status === 401 || response.status === 429) {
+          setTimeout(flushPhotos, 5000);
+          return;
+        }
+        await photoStore("readwrite", (s) => s.delete(p.key));
+        if (!response.ok) {
+          let doc = null;
+          try { doc = await response.json(); } catch (e) { /* not JSON */ }
+          show(`${root.dataset.msgError}: ${window.refusalText(doc, response.status)}`, "bad");
+        }
+      }
+    } catch (err) {
+      /* no IndexedDB (a private window): the photo was not kept, nothing to send */
+    } finally {
+      sendingPhotos = false;
+    }
   }
 
   const noteButton = document.getElementById("handover-save");
@@ -190,7 +238,14 @@ window.refusalText = function (doc, status) {
       if (!(qty >= 1)) { show(`${root.dataset.msgError}: ${root.dataset.msgQuantity}`, "bad"); return; }
       entry.quantity = qty;
     }
-    if (action === "scrap") entry.defect = document.getElementById("defect").value;
+    if (action === "scrap") {
+      entry.defect = document.getElementById("defect").value;
+      const photo = document.getElementById("defect-photo");
+      if (photo && photo.files && photo.files.length) {
+        keepPhoto(entry, photo.files[0]).catch((err) => show(`${root.dataset.msgError}: ${err}`, "bad"));
+        photo.value = "";  // kept with the entry: the next scrap starts without a photo
+      }
+    }
     if (action === "reason") {
       entry.reason = button.dataset.reason;
       // The stop is explained once the entry is queued: the question gives the screen back.
@@ -216,7 +271,7 @@ window.refusalText = function (doc, status) {
   });
   // A reason's own colour (set here: the page's policy allows no style attributes in its markup).
   for (const b of document.querySelectorAll("[data-colour]")) b.style.background = b.dataset.colour;
-  window.addEventListener("online", flush);
+  window.addEventListener("online", () => { flush(); flushPhotos(); });
   // A recall that holds the running order's output reaches this terminal live: the board's event for this
   // machine carries its tile, whose recall notice (or none) replaces the one shown.
   const notice = document.getElementById("recall-notice");
@@ -234,4 +289,5 @@ window.refusalText = function (doc, status) {
   }
   render();
   flush();
+  flushPhotos();
 })();

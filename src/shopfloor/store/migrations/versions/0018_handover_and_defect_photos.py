@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["machine_id"], ["machines.id"], name=op.f("fk_defect_photos_machine_id_machines")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_defect_photos")),
     )
-    op.create_index("ix_defect_photos_entry_key", "defect_photos", ["entry_key"])
+    op.create_index("ix_defect_photos_entry_key", "defect_photos", ["entry_key"], unique=True)
 
 
 def downgrade() -> None:
