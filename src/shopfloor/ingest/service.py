@@ -8,6 +8,7 @@ that cannot be reached for a status save is only noted: the data itself goes to 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import re
@@ -15,16 +16,12 @@ import socket
 from datetime import datetime, timezone
 from hashlib import blake2b
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shopfloor.connectors.base import Connector
-from shopfloor.connectors.modbus import ModbusConnector
-from shopfloor.connectors.mqtt import MqttConnector, Quarantine
-from shopfloor.connectors.mtconnect import MTConnectConnector
-from shopfloor.connectors.opcua import OpcUaConnector
 from shopfloor.model.plant import Plant
 from shopfloor.store.db import writing
 from shopfloor.store.schema import ingest_state
@@ -41,6 +38,26 @@ def default_worker(buffer_dir: Path | None) -> str:
     host = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname())[:32] or "host"
     where = str(buffer_dir.resolve()) if buffer_dir is not None else f"pid-{os.getpid()}"
     return f"{host}-{blake2b(where.encode(), digest_size=3).hexdigest()}"
+
+
+if TYPE_CHECKING:
+    from shopfloor.connectors.mqtt import Quarantine
+
+# Each connector's module, imported when a plant names a connector of its type: the protocol libraries cost
+# tens of MB and a few tenths of a second each (asyncua alone 0.3 s and 20 MB), a plant uses one or two of them,
+# and `serve`, which reads the connectors' status from here, none.
+CONNECTOR_CLASSES = {
+    "modbus": ("shopfloor.connectors.modbus", "ModbusConnector"),
+    "opcua": ("shopfloor.connectors.opcua", "OpcUaConnector"),
+    "mtconnect": ("shopfloor.connectors.mtconnect", "MTConnectConnector"),
+    "mqtt": ("shopfloor.connectors.mqtt", "MqttConnector"),
+}
+
+
+def connector_class(kind: str) -> Any:
+    """The connector class of a plant file's connector ``type``, its module imported on first use."""
+    module, name = CONNECTOR_CLASSES[kind]
+    return getattr(importlib.import_module(module), name)
 
 
 def build_connectors(
@@ -62,15 +79,13 @@ def build_connectors(
         machines = {
             m.code: {k: v for k, v in (m.connector or {}).items() if k != "name"} for m in plant.machines_of(spec.name)
         }
-        if spec.type == "modbus":
-            out.append(ModbusConnector.from_config(spec.name, spec.options, machines))
-        elif spec.type == "opcua":
-            out.append(OpcUaConnector.from_config(spec.name, spec.options, machines))
+        cls = connector_class(spec.type)
+        if spec.type in ("modbus", "opcua"):
+            out.append(cls.from_config(spec.name, spec.options, machines))
         elif spec.type == "mtconnect":
-            out.append(MTConnectConnector.from_config(spec.name, spec.options, machines, worker=worker))
+            out.append(cls.from_config(spec.name, spec.options, machines, worker=worker))
         elif spec.type == "mqtt":
-            site = plant.site.code
-            out.append(MqttConnector.from_config(spec.name, spec.options, machines, quarantine, site, worker))
+            out.append(cls.from_config(spec.name, spec.options, machines, quarantine, plant.site.code, worker))
     return out
 
 
