@@ -40,6 +40,7 @@ from shopfloor.api.routers import (
 )
 from shopfloor.live import broker
 from shopfloor.settings import Settings
+from shopfloor.store.accounts import dummy_hash
 from shopfloor.store.db import open_store
 from shopfloor.store.first_run import has_users
 from shopfloor.web import assets, board, terminal
@@ -146,6 +147,7 @@ def _sign_in_page(engine: Engine, next_path: str, terminal: bool) -> RedirectRes
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The application on ``engine`` (by default the store ``settings.db`` names, migrated)."""
+    dummy_hash()  # made now, so that the first sign-in with an unknown name takes as long as any other
     app = FastAPI(
         title="shopfloor",
         version=__version__,

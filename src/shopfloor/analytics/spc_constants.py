@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from scipy.special import ndtr
 
 N_MIN, N_TABLE_MAX, N_MAX = 2, 25, 100
 
@@ -92,6 +91,8 @@ class Constants:
 
 def range_moments(n: int) -> tuple[float, float]:
     """(d2, d3): mean and standard deviation of the range of n standard normal observations."""
+    from scipy.special import ndtr  # noqa: PLC0415 -- 0.3 s to import; only sizes beyond the table need it
+
     pdf = np.exp(-0.5 * _X * _X) / math.sqrt(2.0 * math.pi)
     cdf = ndtr(_X)
     # P(R <= w) for every w of the grid: n * integral phi(x) (Phi(x + w) - Phi(x))^(n-1) dx.

@@ -46,8 +46,17 @@ MIN_PASSWORD = 10
 
 # argon2-cffi's default parameters: RFC 9106's low-memory profile.  No setting weakens them.
 _hasher = PasswordHasher()
-# A hash to verify against when the user does not exist, so that timing does not reveal which names exist.
-_DUMMY_HASH = _hasher.hash("not a real password")
+# A hash to verify against when the user does not exist, so that timing does not reveal which names exist; made
+# on first use (0.1 s of hashing that a command which never checks a password does not pay) by ``dummy_hash``.
+_DUMMY_HASH: str | None = None
+
+
+def dummy_hash() -> str:
+    """The hash a secret is checked against when there is no account: made once, with the current hasher."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not a real password")
+    return _DUMMY_HASH
 
 
 def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
@@ -55,7 +64,7 @@ def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
     to make the thousands of accounts it creates cheap (``tests/conftest.py``); a server never does."""
     global _hasher, _DUMMY_HASH
     previous, _hasher = _hasher, hasher
-    _DUMMY_HASH = hasher.hash("not a real password")
+    _DUMMY_HASH = None
     return previous
 
 
@@ -170,7 +179,7 @@ def set_language(conn: Connection, user_id: int, language: str) -> None:
 
 def _verify(hash_: str | None, secret: str) -> bool:
     try:
-        return _hasher.verify(hash_ or _DUMMY_HASH, secret) and hash_ is not None
+        return _hasher.verify(hash_ or dummy_hash(), secret) and hash_ is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
