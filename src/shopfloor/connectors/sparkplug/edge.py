@@ -268,6 +268,8 @@ class EdgeNode:
         self._thread: LoopThread | None = None
         self._link: MqttLink | None = None
         self._stopping = False
+        self._outgoing: list[tuple[int, str, bytes, int, concurrent.futures.Future]] = []  # for the loop, in order
+        self._flush_due = False
 
     # Convenience views of the session, for the virtual plant and tests.
     @property
@@ -382,16 +384,31 @@ class EdgeNode:
 
     def _send(self, topic: str, payload: bytes, qos: int) -> concurrent.futures.Future:
         """Hand a message to the loop, behind every one handed before (the caller holds the lock, so the order
-        is the order of seq); it goes out only on the connection it was made for."""
+        is the order of seq); it goes out only on the connection it was made for.  Messages handed while the
+        loop has not yet taken the last ones go with them: one wake-up of the loop thread for the lot."""
         done: concurrent.futures.Future = concurrent.futures.Future()
         thread = self._thread
-        try:
-            if thread is None or not thread.running:
-                raise RuntimeError("no loop")
-            thread.call(self._write, self._connects, topic, payload, qos, done)
-        except RuntimeError:  # not started, or stopped meanwhile
-            done.set_exception(ConnectionError(f"edge node {self.group}/{self.edge} is not running"))
+        with self._lock:
+            self._outgoing.append((self._connects, topic, payload, qos, done))
+            if self._flush_due:
+                return done
+            try:
+                if thread is None or not thread.running:
+                    raise RuntimeError("no loop")
+                thread.call(self._flush)
+                self._flush_due = True
+            except RuntimeError:  # not started, or stopped meanwhile
+                for *_, waiting in self._outgoing:
+                    waiting.set_exception(ConnectionError(f"edge node {self.group}/{self.edge} is not running"))
+                self._outgoing.clear()
         return done
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._outgoing = self._outgoing, []
+            self._flush_due = False
+        for item in batch:
+            self._write(*item)
 
     def _write(self, connection: int, topic: str, payload: bytes, qos: int, done: concurrent.futures.Future) -> None:
         link = self._link
