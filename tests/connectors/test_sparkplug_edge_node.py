@@ -14,8 +14,10 @@ import paho.mqtt.client as paho
 import pytest
 
 from shopfloor.connectors.mqtt import broker_address
-from shopfloor.connectors.sparkplug.codec import decode_payload, metric_value
+from shopfloor.connectors.sparkplug.codec import DT, decode_payload, metric_value, set_metric_value
 from shopfloor.connectors.sparkplug.edge import EdgeNode
+from shopfloor.connectors.sparkplug.host import REBIRTH_METRIC
+from shopfloor.connectors.sparkplug.schema import Payload
 from shopfloor.simulator.modbus_server import free_port
 
 
@@ -141,3 +143,39 @@ def test_callers_on_an_event_loop_publish_without_blocking_it(mqtt_url, unique):
         edge.stop()
         listener.close()
     assert listener.kinds()[:22] == ["NBIRTH", "DBIRTH"] + ["DDATA"] * 20
+
+
+@pytest.mark.mqtt
+def test_device_commands_reach_on_command_and_a_failing_handler_keeps_the_connection(mqtt_url, unique):
+    """DCMD by alias (as a host writes it) goes to ``on_command``; an NCMD rebirth brings births with the same
+    bdSeq; a second start after a stop is a new connection (the next bdSeq)."""
+    commands = []
+
+    def on_command(device, name, value):
+        commands.append((device, name, value))
+        raise RuntimeError("the application failed")
+
+    listener = Listener(mqtt_url, unique)
+    edge = node(mqtt_url, unique, on_command=on_command)
+    try:
+        edge.start()
+        dcmd = Payload(timestamp=1)
+        set_metric_value(dcmd.metrics.add(alias=edge.session.aliases[("D1", "n")]), DT["Int64"], 42)
+        listener.client.publish(f"spBv1.0/{unique}/DCMD/edge1/D1", dcmd.SerializeToString(), qos=1)
+        listener.wait(lambda: commands)
+        ncmd = Payload(timestamp=2)
+        set_metric_value(ncmd.metrics.add(name=REBIRTH_METRIC), DT["Boolean"], True)
+        listener.client.publish(f"spBv1.0/{unique}/NCMD/edge1", ncmd.SerializeToString(), qos=1)
+        listener.wait(lambda: listener.kinds().count("NBIRTH") == 2)
+        edge.stop()
+        edge.start()
+        listener.wait(lambda: listener.kinds().count("NBIRTH") == 3)
+        edge.stop()
+        listener.wait(lambda: listener.kinds().count("NDEATH") == 2)
+    finally:
+        edge.stop()
+        listener.close()
+    assert commands == [("D1", "n", 42)] and edge.rebirths == 1
+    assert "on_command failed" in edge.errors[0]
+    births = [(kind, bdseq) for kind, _, _, bdseq in listener.heard if kind in ("NBIRTH", "NDEATH")]
+    assert births[:5] == [("NBIRTH", 0), ("NBIRTH", 0), ("NDEATH", 0), ("NBIRTH", 1), ("NDEATH", 1)]

@@ -299,6 +299,10 @@ class EdgeNode:
         if self._thread is not None:
             raise EdgeError(f"edge node {self.group}/{self.edge} is already started")
         self._stopping = False
+        with self._lock:  # anything handed to the loop of an earlier start never went out
+            for *_, done in self._outgoing:
+                done.set_exception(ConnectionError(f"edge node {self.group}/{self.edge} was stopped"))
+            self._outgoing, self._flush_due = [], False
         self._thread = LoopThread(name=f"edge-{self.group}-{self.edge}")
         try:
             self._thread.run(self._connect(timeout_s), timeout_s + 1)
@@ -486,7 +490,7 @@ class EdgeNode:
                 try:
                     await self._connect()
                     break
-                except OSError as exc:  # unreachable, refused, or no CONNACK / SUBACK in time
+                except (OSError, ValueError) as exc:  # unreachable, refused, no CONNACK / SUBACK in time, bad bytes
                     log.warning("edge node %s/%s: %s", self.group, self.edge, exc)
 
     def _disconnect(self) -> None:
@@ -515,7 +519,11 @@ class EdgeNode:
                         self.rebirths += 1
                         self.births()
                 elif self.on_command is not None:
-                    self.on_command(device, name, value)
+                    try:
+                        self.on_command(device, name, value)
+                    except Exception as exc:  # noqa: BLE001 - the application's trouble must not end the connection
+                        self.errors.append(f"{msg.topic}: on_command failed: {exc!r}")
+                        log.exception("edge node %s/%s: on_command for %s", self.group, self.edge, msg.topic)
         except (SparkplugError, ValueError) as exc:
             self.errors.append(f"{msg.topic}: {exc}")
             log.warning("edge node %s/%s: %s: %s", self.group, self.edge, msg.topic, exc)
