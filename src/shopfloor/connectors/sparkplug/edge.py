@@ -22,7 +22,8 @@ and every DBIRTH again (the same bdSeq) before any more data, and other NCMD/DCM
 ``primary_host`` it births only while that host application's STATE says online (section "Edge Node Session
 Establishment"); without one it births on connecting, and again when any host application announces itself
 online, so a host that starts after the edge node still learns every metric.  A lost connection is made again
-every 1-2 s, with the next bdSeq, and the births go out again on it.
+every 1-2 s, with the next bdSeq, and the births go out again on it.  ``send`` gives a data message's seq with a
+future of its delivery (the broker's PUBACK at QoS 1), for callers that count what the broker acknowledged.
 """
 
 from __future__ import annotations
