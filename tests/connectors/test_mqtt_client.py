@@ -5,7 +5,12 @@ Sources: MQTT 5.0 section 1.5.5 (Variable Byte Integer: the table of sizes), fig
 (the example CONNECT variable header), 3.3 (PUBLISH, 3.3.2.3.4 Topic Alias, 3.3.1.2 QoS), 4.7 (topic
 filters: the non-normative examples of 4.7.1.2, 4.7.1.3 and 4.7.2), 3.2.2.2 (Session Present), 3.2.2.2 /
 4.4 (redelivery of unacknowledged QoS 1 messages in a kept session), 3.1.2.5 (the Will on a broken link),
-3.2.2.2 (CONNACK reason codes 0x86 / 0x87).
+3.2.2.2 (CONNACK reason codes 0x86 / 0x87), 3.2.2.3.3 / 4.9 (Receive Maximum: QoS 1 messages in flight),
+3.3.1.3 (RETAIN), 3.2.2.3.5 (Retain Available).
+
+The other end of the conversations with the broker is paho-mqtt, a second, independent MQTT implementation:
+what this client sends must be what another client reads, and the other way round, not only what this client's
+own parser expects.  (The project itself runs only this client; paho-mqtt is a test dependency.)
 """
 
 import asyncio
@@ -25,6 +30,7 @@ import pytest
 from shopfloor.connectors.mqtt import broker_address
 from shopfloor.connectors.mqtt_client import (
     MAX_REMAINING_LENGTH,
+    LoopThread,
     MqttProtocolError,
     MqttRefused,
     PacketReader,
@@ -381,3 +387,101 @@ def test_a_packet_shorter_than_its_fields_closes_the_link_with_the_reason():
     reason, got = run(scenario())
     assert reason == "protocol error from the server: a PUBLISH too short for its topic"
     assert got == []
+
+
+def test_publishes_beyond_the_server_s_receive_maximum_wait_in_order_for_a_place():
+    """A server of the test's own with Receive Maximum 2 (3.2.2.3.3): of four QoS 1 messages and a QoS 0 one
+    behind them, two go out; each PUBACK (given to the link as if read from the server) lets the next one go, in
+    the order published (4.9)."""
+
+    async def scenario():
+        seen: list[bytes] = []
+
+        async def serve(reader, writer):
+            await reader.read(1024)  # the CONNECT
+            writer.write(b"\x20\x06\x00\x00\x03\x21\x00\x02")  # CONNACK, Receive Maximum 2
+            await writer.drain()
+            split = PacketReader()
+            while data := await reader.read(4096):
+                seen.extend(parse_publish(f, body).payload for kind, f, body in split.feed(data) if kind == 3)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        link = await connect("127.0.0.1", port, connect_packet("x", 10, True), lambda m: None, 10)
+        assert link.receive_maximum == 2
+        futures = [link.publish("t", str(i).encode(), qos=1) for i in range(1, 5)]
+        link.publish("t", b"q0", qos=0)
+        await asyncio.sleep(0.3)
+        steps = [(list(seen), link.waiting)]  # 1 and 2 sent, three held
+        link.data_received(puback_packets([1]))
+        await asyncio.sleep(0.3)
+        steps.append((list(seen), link.waiting))  # 3 sent in 1's place
+        link.data_received(puback_packets([2]))
+        await asyncio.sleep(0.3)
+        steps.append((list(seen), link.waiting))  # 4, and the QoS 0 message behind it
+        done = [f.done() for f in futures]
+        link.disconnect()
+        server.close()
+        return steps, done
+
+    steps, done = run(scenario())
+    assert steps == [
+        ([b"1", b"2"], 3),
+        ([b"1", b"2", b"3"], 2),
+        ([b"1", b"2", b"3", b"4", b"q0"], 0),
+    ]
+    assert done == [True, True, False, False]
+
+
+@pytest.mark.mqtt
+def test_a_retained_message_reaches_a_later_subscriber_with_the_retain_flag(mqtt_url):
+    topic = f"r/{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        link = await _link(mqtt_url, f"r-{uuid.uuid4().hex[:8]}", [])
+        await asyncio.wait_for(link.publish(topic, b"kept", qos=1, retain=True), 5)
+        link.publish(topic, b"", qos=0, retain=False)  # not retained: does not replace it
+        await asyncio.sleep(0.2)
+        link.disconnect()
+        listener = Publisher(mqtt_url, listen=topic)
+        try:
+            await until(lambda: listener.heard)
+            await asyncio.sleep(0.2)
+            heard = list(listener.heard)
+            listener.publish(topic, b"", retain=True)  # an empty retained message clears it (3.3.1.3)
+        finally:
+            listener.close()
+        return heard
+
+    assert run(scenario()) == [(topic, b"kept")]
+
+
+@pytest.mark.mqtt
+def test_a_thread_based_caller_runs_the_client_on_a_loop_thread(mqtt_url):
+    """``LoopThread``: connect, subscribe and publish from plain threads; calls run on the loop in their order,
+    and more QoS 1 messages than the broker's Receive Maximum (Mosquitto: 20) are all acknowledged."""
+    topic = f"l/{uuid.uuid4().hex[:8]}"
+    listener = Publisher(mqtt_url, listen=topic)
+    thread = LoopThread("test-loop")
+    acks = []
+    try:
+        link = thread.run(_link(mqtt_url, f"l-{uuid.uuid4().hex[:8]}", []), 10)
+        order = []
+        for i in range(100):
+            thread.call(lambda i=i: acks.append(link.publish(topic, str(i).encode(), qos=1)) or order.append(i))
+        thread.run(until(lambda: len(acks) == 100 and all(f.done() for f in acks)), 20)
+        assert order == list(range(100)) and all(f.exception() is None for f in acks)
+        with pytest.raises(RuntimeError, match="wait for itself"):
+            thread.run(_wait_on_own_loop(thread), 5)
+        thread.call(link.disconnect)
+        thread.run(until(link.closed.done), 5)
+    finally:
+        thread.close()
+        listener.close()
+    assert not thread.running
+    assert [p for _, p in listener.heard] == [str(i).encode() for i in range(100)]
+
+
+async def _wait_on_own_loop(thread):
+    """On the loop thread, ``run`` refuses instead of waiting for itself forever."""
+    thread.run(asyncio.sleep(0))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
 
-from shopfloor.connectors.sparkplug.edge import EdgeNode
+from shopfloor.connectors.sparkplug.edge import EdgeNode, Sent
 from shopfloor.model.plant import Plant
 from shopfloor.store.db import open_store
 from shopfloor.store.plant import save_plant
@@ -194,15 +194,7 @@ class Publisher:
         host, port = "127.0.0.1", broker.port
         self.edge = EdgeNode(host, port, GROUP, EDGE, {DEVICE: {"Index": 0.0, "Counter": 0}}, qos=1,
                              client_id="faults-edge", keepalive_s=5)  # fmt: skip
-        self.infos: dict[int, object] = {}  # index -> its MQTT message info (is_published() once acknowledged)
-        publish = self.edge.client.publish
-        self._last = None
-
-        def noting(*args, **kwargs):
-            self._last = publish(*args, **kwargs)
-            return self._last
-
-        self.edge.client.publish = noting  # type: ignore[method-assign]
+        self.infos: dict[int, Sent] = {}  # index -> its message (acknowledged once the broker's PUBACK came)
         self.sent = 0
         self.counter = 0
         self.next = 1
@@ -216,22 +208,20 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, args=(rate,), daemon=True)
         self._thread.start()
 
-    def _publish(self) -> object | None:
-        """The next value, at a time of its own; its message info, or None when the edge node is not born."""
+    def _publish(self) -> Sent | None:
+        """The next value, at a time of its own; its message, or None when the edge node is not born."""
         i = self.next
         self.next += 1
         self.counter += 1
         ts = max(int(time.time() * 1000), self._last_ms + 1)
         self._last_ms = ts
-        with self.edge._lock:
-            self._last = None
-            seq = self.edge.data(DEVICE, {"Index": float(i), "Counter": self.counter}, ts_ms=ts)
-            if seq is None or self._last is None:
-                return None
-            self.times[i] = ts
-            self.infos[i] = self._last
-            self.sent += 1
-            return self._last
+        sent = self.edge.send(DEVICE, {"Index": float(i), "Counter": self.counter}, ts_ms=ts)
+        if sent is None:
+            return None
+        self.times[i] = ts
+        self.infos[i] = sent
+        self.sent += 1
+        return sent
 
     def _run(self, rate: float) -> None:
         while not self._stop.is_set():
@@ -245,13 +235,13 @@ class Publisher:
             self._thread.join(10)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            info = self._publish()
-            if info is not None:
+            sent = self._publish()
+            if sent is not None:
                 try:
-                    info.wait_for_publish(5)  # type: ignore[attr-defined]
-                except (RuntimeError, ValueError):
+                    sent.done.result(5)
+                except Exception:  # noqa: BLE001 - the connection ended first, or no answer yet: another one
                     pass
-                if info.is_published():  # type: ignore[attr-defined]
+                if sent.acknowledged:
                     break
             time.sleep(0.5)
         else:
@@ -259,7 +249,7 @@ class Publisher:
         self.edge.stop()
 
     def acknowledged(self) -> set[int]:
-        return {i for i, info in self.infos.items() if info.is_published()}  # type: ignore[attr-defined]
+        return {i for i, sent in self.infos.items() if sent.acknowledged}
 
 
 @dataclass
@@ -404,7 +394,7 @@ class Rig:
                 shutil.copy(log, target / log.relative_to(self.root))
         self.ingest.close()
         try:
-            self.publisher.edge.client.loop_stop()
+            self.publisher.edge.stop(clean=False)
         except Exception:  # noqa: BLE001 - already stopped
             pass
         self.broker.close()

@@ -1,4 +1,4 @@
-"""A small MQTT v5 client on asyncio: what the host connector needs, read straight off the socket.
+"""A small MQTT v5 client on asyncio: what the host connector and the edge node need, read straight off the socket.
 
 Written from the OASIS MQTT Version 5.0 standard (7 March 2019); section numbers below refer to it.
 
@@ -22,10 +22,15 @@ What it does:
   (``ack``), several in one write.  The client allows no topic aliases (Topic Alias Maximum absent, so 0) and
   subscribes at QoS 1 at most, so a PUBLISH with a topic alias or at QoS 2 is a protocol error (4.13): the
   client closes the connection with reason 0x82 and the application reconnects.
-* PUBLISH sent at QoS 0 and 1; a QoS 1 publish returns a future that its PUBACK resolves.
+* PUBLISH sent at QoS 0 and 1, retained or not; a QoS 1 publish returns a future that its PUBACK resolves.  No
+  more QoS 1 messages are in flight than the server's Receive Maximum (3.2.2.3.3, 4.9): the others wait, in
+  order with the QoS 0 messages sent after them, until a PUBACK frees a place.
 * PINGREQ every keep alive interval without another packet sent, also while reading is paused; no packet from
   the server for 1.5 keep alive intervals (while reading) closes the connection (3.1.2.10).
 * DISCONNECT (3.14) both ways, with the reason code named.
+
+``LoopThread`` runs the client for a caller without an event loop of its own (a thread-based program such as the
+edge node's callers): the connection lives on the thread's loop, and the caller hands it work in order.
 
 Flow control: while the application holds more than ``high_water`` received messages, the client stops reading
 the socket (TCP pushes back to the broker), and reads again below ``high_water / 2``.
@@ -34,10 +39,13 @@ the socket (TCP pushes back to the broker), and reads again below ``high_water /
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ssl
 import struct
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +86,7 @@ PROPERTY_TYPES = {
     0x2A: _BYTE,  # Shared Subscription Available
 }
 SESSION_EXPIRY, ASSIGNED_CLIENT_ID, SERVER_KEEP_ALIVE, REASON_STRING = 0x11, 0x12, 0x13, 0x1F
-RECEIVE_MAXIMUM, TOPIC_ALIAS, MAXIMUM_QOS, MAXIMUM_PACKET_SIZE = 0x21, 0x23, 0x24, 0x27
+RECEIVE_MAXIMUM, TOPIC_ALIAS, MAXIMUM_QOS, RETAIN_AVAILABLE, MAXIMUM_PACKET_SIZE = 0x21, 0x23, 0x24, 0x25, 0x27
 
 # Reason codes (2.4) as the standard names them.
 REASONS = {
@@ -479,6 +487,10 @@ class MqttLink(asyncio.Protocol):
         self.server: dict[int, Any] = {}
         self.max_qos = 1
         self.max_packet: int | None = None
+        self.receive_maximum = 65535  # the server's: QoS 1 messages in flight at most (3.2.2.3.3)
+        self.retain_available = True
+        self._in_flight = 0  # QoS 1 messages sent and not yet acknowledged
+        self._outbox: deque[bytes] = deque()  # PUBLISH packets waiting for a place in flight, in order
         self._reader = PacketReader()
         loop = asyncio.get_running_loop()
         self._connack: asyncio.Future[Connack] = loop.create_future()
@@ -537,6 +549,9 @@ class MqttLink(asyncio.Protocol):
         elif kind in (PUBACK, SUBACK):
             packet_id, codes = parse_suback(body) if kind == SUBACK else parse_ack(body)[:2]
             fut = self._waiting.pop((kind, packet_id), None)
+            if kind == PUBACK and fut is not None:
+                self._in_flight -= 1
+                self._send_waiting()
             if fut is not None and not fut.done():
                 fut.set_result(codes)
         elif kind == PINGRESP:
@@ -574,17 +589,56 @@ class MqttLink(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing() and not self.closed.done()
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> asyncio.Future | None:
-        """Send a PUBLISH; for QoS 1 a future that the server's PUBACK resolves with its reason codes."""
+        """Send a PUBLISH; for QoS 1 a future that the server's PUBACK resolves with its reason codes.
+
+        With ``receive_maximum`` QoS 1 messages in flight, the message waits (and so does every QoS 0 message
+        after it, to keep the order) until a PUBACK frees a place (4.9).  A retained message to a server without
+        Retain Available is refused here (3.2.2.3.5): the server would close the connection."""
+        if not self.is_open:
+            raise ConnectionError("the connection is closed")
+        if retain and not self.retain_available:
+            raise ValueError("the server does not support retained messages (Retain Available 0)")
         data = payload.encode("utf-8") if isinstance(payload, str) else payload
         qos = min(qos, self.max_qos)
         if qos == 0:
-            self._write(publish_packet(topic, data, 0, retain))
+            packet = publish_packet(topic, data, 0, retain)
+            self._check_size(packet)
+            if self._outbox:
+                self._outbox.append(packet)
+            else:
+                self._write(packet)
             return None
         packet_id = self._packet_id(PUBACK)
+        packet = publish_packet(topic, data, 1, retain, packet_id)
+        self._check_size(packet)
         fut = asyncio.get_running_loop().create_future()
         self._waiting[(PUBACK, packet_id)] = fut
-        self._write(publish_packet(topic, data, 1, retain, packet_id))
+        if self._outbox or self._in_flight >= self.receive_maximum:
+            self._outbox.append(packet)
+        else:
+            self._in_flight += 1
+            self._write(packet)
         return fut
+
+    @property
+    def waiting(self) -> int:
+        """Messages held back by the server's Receive Maximum, not yet written."""
+        return len(self._outbox)
+
+    def _check_size(self, packet: bytes) -> None:
+        if self.max_packet is not None and len(packet) > self.max_packet:
+            raise ValueError(f"a packet of {len(packet)} bytes is larger than the server accepts ({self.max_packet})")
+
+    def _send_waiting(self) -> None:
+        """Write the held-back messages that now have a place in flight (a QoS 0 one needs none)."""
+        out = self._outbox
+        while out and self.is_open:
+            qos = (out[0][0] >> 1) & 0x03
+            if qos and self._in_flight >= self.receive_maximum:
+                return
+            if qos:
+                self._in_flight += 1
+            self._write(out.popleft())
 
     def ack(self, packet_ids: list[int]) -> None:
         """Acknowledge received QoS 1 messages (one write for all of them)."""
@@ -646,6 +700,8 @@ class MqttLink(asyncio.Protocol):
                 fut.set_exception(error)
                 fut.exception()
         self._waiting.clear()
+        self._outbox.clear()
+        self._in_flight = 0
 
     async def _keep_alive(self) -> None:
         """PINGREQ when we have sent nothing for 3/4 of the interval or heard nothing for half of it; the link is
@@ -708,8 +764,78 @@ async def connect(
     link.server = ack.properties
     link.max_qos = ack.properties.get(MAXIMUM_QOS, 2)
     link.max_packet = ack.properties.get(MAXIMUM_PACKET_SIZE)
+    link.receive_maximum = ack.properties.get(RECEIVE_MAXIMUM, 65535)
+    link.retain_available = bool(ack.properties.get(RETAIN_AVAILABLE, 1))
     if SERVER_KEEP_ALIVE in ack.properties:  # the server's value stands (3.2.2.3.14)
         link.keepalive_s = ack.properties[SERVER_KEEP_ALIVE]
     if link.keepalive_s:
         link._pinger = asyncio.create_task(link._keep_alive(), name="mqtt-keepalive")
     return link
+
+
+# -- for thread-based callers -----------------------------------------------------------------------------------
+class LoopThread:
+    """An event loop in a daemon thread of its own, for a caller that has none: the MQTT connection is made and
+    used on it, and the caller, from any thread, hands it work.  ``call`` runs a function on the loop, in the
+    order of the calls (one FIFO queue, also for calls made on the loop thread itself); ``submit`` / ``run`` a
+    coroutine (``run`` waits for its result).  ``close`` cancels what still runs and ends the thread."""
+
+    def __init__(self, name: str = "mqtt-client"):
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        try:
+            self.loop.run_forever()
+            tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.loop.close()
+
+    @property
+    def in_thread(self) -> bool:
+        """Whether the caller is the loop's own thread (where ``run`` would wait for itself)."""
+        return threading.current_thread() is self._thread
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self.loop.is_closed()
+
+    def call(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function(*args)`` on the loop, after every call made before."""
+        self.loop.call_soon_threadsafe(function, *args)
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout_s: float | None = None) -> Any:
+        """Run a coroutine on the loop and wait for its result (or its exception) from another thread."""
+        if self.in_thread:
+            coro.close()
+            raise RuntimeError("LoopThread.run from the loop's own thread would wait for itself")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"no result within {timeout_s} s") from None
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the loop (its tasks are cancelled) and wait for the thread, unless called from it."""
+        if self.loop.is_closed():
+            return
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:  # closed meanwhile
+            return
+        if not self.in_thread:
+            self._thread.join(timeout_s)

@@ -9,8 +9,10 @@
   devices, wrapping 255 -> 0.  ``bdSeq`` is +1 (mod 256) on every new MQTT connection; the NDEATH in the
   connection's Will carries it, and the NBIRTH of that connection repeats it.  A rebirth keeps it.
 
-``EdgeNode`` connects that session to a broker with paho-mqtt (MQTT v5, clean start): the NDEATH is its Will
-(QoS 1, not retained), births, data and device deaths go out at QoS 0 as the specification says.  ``qos=1``
+``EdgeNode`` connects that session to a broker with the project's own MQTT v5 client (``mqtt_client``, the one
+the host side reads with; clean start) on an event loop in a thread of its own, so its callers make plain
+function calls from any thread or event loop: the NDEATH is its Will (QoS 1, not retained), births, data and
+device deaths go out at QoS 0 as the specification says, in the order they were made.  ``qos=1``
 raises all of them to QoS 1, for a plant that wants the broker to queue them for an absent host: all of them,
 because a broker may deliver a QoS 0 message ahead of QoS 1 messages it still holds, and a birth must never
 overtake the data sent before it.  Nor may old data follow a new birth: after a reconnection the messages of the
@@ -19,20 +21,26 @@ behind the new NBIRTH with the old session's seq.  NCMD ``Node Control/Rebirth``
 and every DBIRTH again (the same bdSeq) before any more data, and other NCMD/DCMD metrics go to ``on_command``.  With
 ``primary_host`` it births only while that host application's STATE says online (section "Edge Node Session
 Establishment"); without one it births on connecting, and again when any host application announces itself
-online, so a host that starts after the edge node still learns every metric.
+online, so a host that starts after the edge node still learns every metric.  A lost connection is made again
+every 1-2 s, with the next bdSeq, and the births go out again on it.  ``send`` gives a data message's seq with a
+future of its delivery (the broker's PUBACK at QoS 1), for callers that count what the broker acknowledged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
+from shopfloor.connectors.mqtt_client import LoopThread, MqttLink, MqttRefused, Will, connect, connect_packet
+from shopfloor.connectors.mqtt_client import Message as MqttMessage
 from shopfloor.connectors.sparkplug.codec import (
     DATA_TYPE_NAMES,
     DT,
@@ -208,8 +216,21 @@ class EdgeSession:
             raise EdgeError(f"{device!r} is not a device of edge node {self.group}/{self.edge}")
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A published message: its seq, and a future that resolves once the broker has it (the PUBACK at QoS 1,
+    the write at QoS 0), or fails when the connection ended first."""
+
+    seq: int
+    done: concurrent.futures.Future
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.done.done() and not self.done.cancelled() and self.done.exception() is None
+
+
 class EdgeNode:
-    """An ``EdgeSession`` on an MQTT v5 connection (paho-mqtt's network thread)."""
+    """An ``EdgeSession`` on an MQTT v5 connection (the project's own client, on a loop thread of its own)."""
 
     def __init__(
         self,
@@ -232,6 +253,7 @@ class EdgeNode:
             raise EdgeError(f"data QoS must be 0 or 1, not {qos}")
         self.session = EdgeSession(group, edge, devices, node_metrics, datatypes, bdseq)
         self.host, self.port, self.keepalive_s = host, port, keepalive_s
+        self.client_id = client_id or f"edge-{group}-{edge}"
         self.qos = qos
         self.primary_host = check_id(primary_host, "primary host id") if primary_host is not None else None
         self.on_command = on_command
@@ -241,19 +263,14 @@ class EdgeNode:
         self.errors: list[str] = []
         self.born = False
         self.connected = threading.Event()
-        self._lock = threading.RLock()
-        self._connects = 0
+        self._lock = threading.RLock()  # the session, and the order in which messages are handed to the loop
+        self._connects = 0  # connections attempted; a message goes out only on the one it was made for
         self._host_online_ts: int | None = None
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"edge-{group}-{edge}",
-            protocol=mqtt.MQTTv5,
-        )
-        self.client.on_pre_connect = self._on_pre_connect
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self._thread: LoopThread | None = None
+        self._link: MqttLink | None = None
+        self._stopping = False
+        self._outgoing: list[tuple[int, str, bytes, int, concurrent.futures.Future]] = []  # for the loop, in order
+        self._flush_due = False
 
     # Convenience views of the session, for the virtual plant and tests.
     @property
@@ -278,58 +295,87 @@ class EdgeNode:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
-        """Connect and wait until the births are out (or, with a primary host, until connected)."""
-        self.client.connect(self.host, self.port, keepalive=self.keepalive_s, clean_start=True)
-        self.client.loop_start()
+        """Connect and wait until the births are out (or, with a primary host, until connected).  Raises
+        ``OSError`` when the broker cannot be reached, ``MqttRefused`` (a ``ConnectionError``) when it refuses."""
+        if self._thread is not None:
+            raise EdgeError(f"edge node {self.group}/{self.edge} is already started")
+        self._stopping = False
+        with self._lock:  # anything handed to the loop of an earlier start never went out
+            for *_, done in self._outgoing:
+                done.set_exception(ConnectionError(f"edge node {self.group}/{self.edge} was stopped"))
+            self._outgoing, self._flush_due = [], False
+        self._thread = LoopThread(name=f"edge-{self.group}-{self.edge}")
+        try:
+            self._thread.run(self._connect(timeout_s), timeout_s + 1)
+        except BaseException:
+            self._thread.close()
+            self._thread = None
+            raise
+        self._thread.submit(self._stay_connected())
         if not self.connected.wait(timeout_s):
-            self.client.loop_stop()
+            self.stop(clean=False)
             raise ConnectionError(f"edge node {self.group}/{self.edge} could not connect to {self.host}:{self.port}")
 
     def stop(self, clean: bool = True) -> None:
         """Disconnect; with ``clean`` the NDEATH is published first (on a broken link the broker sends the Will)."""
-        if clean and self.connected.is_set():
+        thread = self._thread
+        if thread is None:
+            return
+        self._stopping = True
+        try:
+            if clean and self.connected.is_set():
+                with self._lock:
+                    topic, payload = self.session.death()
+                    done = self._send(topic, payload, 1)
+                try:
+                    done.result(5)
+                except (ConnectionError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                    pass
+            thread.call(self._disconnect)
+        finally:
+            thread.close()
+            self._thread = None
             with self._lock:
-                topic, payload = self.session.death()
-                info = self.client.publish(topic, payload, qos=1)
-            info.wait_for_publish(5)
-        self.client.disconnect()
-        self.client.loop_stop()
+                self.born = False
+            self.connected.clear()
 
     # -- publishing ----------------------------------------------------------------------------------------
     def births(self) -> None:
         """NBIRTH and every DBIRTH; DATA waits for them (the lock) so none goes out between."""
         with self._lock:
             for topic, payload in self.session.births():
-                self.client.publish(topic, payload, qos=self.qos)
+                self._send(topic, payload, self.qos)
             self.born = True
             self.births_published += 1
 
     def data(self, device: str, values: dict[str, Any], ts_ms: int | None = None) -> int | None:
         """Publish DDATA for ``values``; returns its seq, or None when not born (the next birth carries them)."""
-        return self._data(device, values, ts_ms)
+        sent = self.send(device, values, ts_ms)
+        return sent.seq if sent is not None else None
 
     def node_data(self, values: dict[str, Any], ts_ms: int | None = None) -> int | None:
         """Publish NDATA for the edge node's own metrics; returns its seq, or None when not born."""
-        return self._data(None, values, ts_ms)
+        sent = self.send(None, values, ts_ms)
+        return sent.seq if sent is not None else None
 
-    def _data(self, device: str | None, values: dict[str, Any], ts_ms: int | None) -> int | None:
+    def send(self, device: str | None, values: dict[str, Any], ts_ms: int | None = None) -> Sent | None:
+        """DDATA (NDATA for ``device`` None) as ``data``, with the future of its delivery; None when not born."""
         with self._lock:
             if not self.born:
                 self.session.update(device, values)
                 return None
             topic, payload, seq = self.session.data(device, values, ts_ms)
-            self.client.publish(topic, payload, qos=self.qos)
-            return seq
+            return Sent(seq, self._send(topic, payload, self.qos))
 
     def device_death(self, device: str) -> None:
         with self._lock:
             topic, payload = self.session.device_death(device)
-            self.client.publish(topic, payload, qos=self.qos)
+            self._send(topic, payload, self.qos)
 
     def device_birth(self, device: str) -> None:
         with self._lock:
             topic, payload = self.session.device_birth(device)
-            self.client.publish(topic, payload, qos=self.qos)
+            self._send(topic, payload, self.qos)
 
     def lose(self, count: int = 1) -> None:
         """Skip ``count`` sequence numbers, as if that many messages were lost (fault injection)."""
@@ -338,43 +384,132 @@ class EdgeNode:
 
     def raw(self, topic: str, data: bytes, qos: int = 0) -> None:
         """Publish arbitrary bytes (fault injection: a malformed payload)."""
-        self.client.publish(topic, data, qos=qos)
+        with self._lock:
+            self._send(topic, data, qos)
 
-    # -- paho callbacks (network thread) -------------------------------------------------------------------
-    def _on_pre_connect(self, client, userdata) -> None:
+    def _send(self, topic: str, payload: bytes, qos: int) -> concurrent.futures.Future:
+        """Hand a message to the loop, behind every one handed before (the caller holds the lock, so the order
+        is the order of seq); it goes out only on the connection it was made for.  Messages handed while the
+        loop has not yet taken the last ones go with them: one wake-up of the loop thread for the lot."""
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        thread = self._thread
+        with self._lock:
+            self._outgoing.append((self._connects, topic, payload, qos, done))
+            if self._flush_due:
+                return done
+            try:
+                if thread is None or not thread.running:
+                    raise RuntimeError("no loop")
+                thread.call(self._flush)
+                self._flush_due = True
+            except RuntimeError:  # not started, or stopped meanwhile
+                for *_, waiting in self._outgoing:
+                    waiting.set_exception(ConnectionError(f"edge node {self.group}/{self.edge} is not running"))
+                self._outgoing.clear()
+        return done
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._outgoing = self._outgoing, []
+            self._flush_due = False
+        for item in batch:
+            self._write(*item)
+
+    def _write(self, connection: int, topic: str, payload: bytes, qos: int, done: concurrent.futures.Future) -> None:
+        link = self._link
+        try:
+            if link is None or not link.is_open or connection != self._connects:
+                raise ConnectionError("the connection it was made for has ended")
+            ack = link.publish(topic, payload, qos)
+        except (ConnectionError, ValueError) as exc:
+            self._failed(qos, done, exc)
+            return
+        if ack is None:
+            done.set_result(None)
+        else:
+            ack.add_done_callback(lambda f: self._acknowledged(f, qos, done))
+
+    def _acknowledged(self, ack: asyncio.Future, qos: int, done: concurrent.futures.Future) -> None:
+        if ack.cancelled():
+            self._failed(qos, done, ConnectionError("cancelled"))
+        elif ack.exception() is not None:
+            self._failed(qos, done, ack.exception())  # type: ignore[arg-type]
+        else:
+            done.set_result(ack.result())
+
+    def _failed(self, qos: int, done: concurrent.futures.Future, exc: BaseException) -> None:
+        # Messages of a connection that ended before the broker acknowledged them belong to the old session: sent
+        # after the new births, they would carry the old seq into the new session.  They are dropped (the births
+        # carry the current values) and counted.
+        if qos and isinstance(exc, ConnectionError):
+            self.dropped_unacknowledged += 1
+        done.set_exception(exc)
+
+    # -- the connection (on the loop thread) ---------------------------------------------------------------
+    async def _connect(self, timeout_s: float = 10.0) -> None:
+        """A new connection: the next bdSeq in its Will, the subscriptions, then the births (without a primary
+        host)."""
         with self._lock:
             if self._connects:
                 self.session.new_connection()
             self._connects += 1
             topic, payload = self.session.death()
-            client.will_set(topic, payload, qos=1, retain=False)
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        if reason_code.is_failure:
-            self.errors.append(f"broker refused the connection: {reason_code}")
-            return
-        # Messages of the last connection that the broker never acknowledged belong to the old session: sent
-        # after the new births, they would carry the old seq into the new session.  They are dropped (the births
-        # carry the current values) and counted.
-        self.dropped_unacknowledged += len(client.drop_out_messages())
+        packet = connect_packet(self.client_id, self.keepalive_s, clean_start=True, will=Will(topic, payload, qos=1))
+        try:
+            link = await connect(self.host, self.port, packet, self._on_message, self.keepalive_s, timeout_s=timeout_s)
+        except MqttRefused as exc:
+            self.errors.append(f"broker refused the connection: {exc}")
+            raise
+        self._link = link
         states = state_topic(self.primary_host) if self.primary_host else f"{NAMESPACE}/STATE/+"
-        client.subscribe(
-            [(self.session.topic("NCMD"), 1), (f"{NAMESPACE}/{self.group}/DCMD/{self.edge}/+", 1), (states, 1)]
-        )
+        filters = [(self.session.topic("NCMD"), 1), (f"{NAMESPACE}/{self.group}/DCMD/{self.edge}/+", 1), (states, 1)]
+        try:
+            codes = await link.subscribe(filters, timeout_s)
+        except BaseException:
+            link.close("no SUBACK", None)
+            raise
+        for (topic_filter, _), code in zip(filters, codes, strict=True):
+            if code >= 0x80:
+                self.errors.append(f"broker refused the subscription to {topic_filter}: 0x{code:02X}")
         if self.primary_host is None:
             self.births()
         self.connected.set()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
-        with self._lock:
-            self.born = False
-        self.connected.clear()
+    async def _stay_connected(self) -> None:
+        """After a lost connection: not born, and a new connection (the next bdSeq) every 1-2 s until one holds."""
+        while not self._stopping:
+            link = self._link
+            reason = await asyncio.shield(link.closed) if link is not None else "not connected"
+            with self._lock:
+                self.born = False
+            self.connected.clear()
+            if self._stopping:
+                return
+            log.warning("edge node %s/%s: %s; connecting again", self.group, self.edge, reason)
+            while not self._stopping:
+                await asyncio.sleep(1.0 + random.random())
+                try:
+                    await self._connect()
+                    break
+                except (OSError, ValueError) as exc:  # unreachable, refused, no CONNACK / SUBACK in time, bad bytes
+                    log.warning("edge node %s/%s: %s", self.group, self.edge, exc)
 
-    def _on_message(self, client, userdata, msg) -> None:
+    def _disconnect(self) -> None:
+        if self._link is not None:
+            self._link.disconnect()
+
+    def _on_message(self, msg: MqttMessage) -> None:
+        try:
+            self._handle(msg)
+        finally:
+            if msg.qos and self._link is not None and self._link.is_open:
+                self._link.ack([msg.mid])
+
+    def _handle(self, msg: MqttMessage) -> None:
         try:
             topic = parse_topic(msg.topic)
             if topic.message_type == "STATE":
-                self._host_state(topic.host_id or "", msg.payload, bool(msg.retain))
+                self._host_state(topic.host_id or "", msg.payload, msg.retain)
                 return
             device = topic.device if topic.message_type == "DCMD" else None
             with self._lock:
@@ -385,7 +520,11 @@ class EdgeNode:
                         self.rebirths += 1
                         self.births()
                 elif self.on_command is not None:
-                    self.on_command(device, name, value)
+                    try:
+                        self.on_command(device, name, value)
+                    except Exception as exc:  # noqa: BLE001 - the application's trouble must not end the connection
+                        self.errors.append(f"{msg.topic}: on_command failed: {exc!r}")
+                        log.exception("edge node %s/%s: on_command for %s", self.group, self.edge, msg.topic)
         except (SparkplugError, ValueError) as exc:
             self.errors.append(f"{msg.topic}: {exc}")
             log.warning("edge node %s/%s: %s: %s", self.group, self.edge, msg.topic, exc)
