@@ -396,7 +396,7 @@ def control_chart_figure(
         lower = [_num(v) for v in extra]
         for run in _runs(lower):
             (line,) = ax.plot(run, [lower[i] for i in run], color="#b06000", linewidth=1.1, zorder=3)
-        chart.mark(line, "series c-minus", "C-")
+            chart.mark(line, "series c-minus", "C-")
 
     flagged = _violations_by_point(violations, n)
     size = 5.0 if n <= 60 else 3.6 if n <= 200 else 2.6
