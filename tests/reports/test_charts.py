@@ -118,6 +118,8 @@ def test_imr_chart_markers_limits_and_legend():
     chart, ax = control_chart_figure(doc, title="Flow rate <I chart> & more")
     svg = chart.svg()
     assert svg.startswith("<svg ") and "<?xml" not in svg and "font-family: " not in svg
+    # The pages' Content-Security-Policy allows no inline style: presentation attributes only.
+    assert " style=" not in svg and "<style" not in svg and 'fill="#ffffff"' in svg
     root = parse(svg)
     assert root.get("width") == "900" and root.get("viewBox") == "0 0 900 300"
     assert "Noto Sans CJK KR" in root.get("font-family")

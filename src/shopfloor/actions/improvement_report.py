@@ -48,7 +48,7 @@ from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, Peri
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
-from shopfloor.reports.charts import before_after_svg
+from shopfloor.reports.charts import before_after_svg, format_number
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.reports.workbook import append_row
 from shopfloor.store import attendance
@@ -370,15 +370,19 @@ def verdict(r: dict[str, Any], t=lambda s: s) -> str:
     return t(r["verdict"])
 
 
-def daily_svg(row: dict[str, Any], width: int = 760, height: int = 190) -> str:
+def daily_svg(row: dict[str, Any], t=lambda s: s, width: int = 760, height: int = 190) -> str:
     """Daily values of one KPI across both periods (``shopfloor.reports.charts.before_after_svg``): the baseline
-    in grey, the comparison in blue, each period's value as a dashed level."""
+    in grey, the comparison in blue, each period's value as a dashed level; the axis in the KPI's unit (percent
+    for a rate), the tooltips with the unit (``t`` translates it)."""
+    scale = 100.0 if row["kpi"] in PERCENT_KPIS else 1.0
     return before_after_svg(
         [(d["day"], d["value"]) for d in row["daily_before"]],
         [(d["day"], d["value"]) for d in row["daily_after"]],
         before_level=row["before"],
         after_level=row["after"],
-        format_value=lambda v: fmt(row["kpi"], v),
+        format_value=lambda v: fmt(row["kpi"], v, t),
+        format_tick=lambda v: format_number(v * scale),
+        empty=t("No data to plot"),
         width=width,
         height=height,
     )
@@ -397,7 +401,7 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
         for r in doc["kpis"]
     )
     charts = "".join(
-        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>" for r in doc["kpis"] if has_values(r)
+        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r, t)}</div>" for r in doc["kpis"] if has_values(r)
     )
     b, a = doc["baseline"], doc["after"]
     scope = doc["scope"]["line"] or doc["site_name"]

@@ -17,7 +17,7 @@ A control chart takes the dictionary of :meth:`shopfloor.analytics.spc.Chart.to_
 ``centre``, ``ucl`` and ``lcl`` (a number when constant, else one value per point, drawn as a stepped line) and the
 phase I ``baseline`` indices.  Rule violations are dictionaries with ``rule``, ``index`` and ``points``
 (:meth:`shopfloor.analytics.run_rules.Violation.to_dict`).  Missing values (None or NaN) leave a gap in the line;
-non-finite limits are not drawn.
+non-finite limits are not drawn.  A chart without data says so (``empty``: the text, in the reader's language).
 """
 
 from __future__ import annotations
@@ -243,18 +243,26 @@ def _esc(value: Any) -> str:
     return escape(_INVALID_XML.sub("", str(value)), quote=True)
 
 
-_DROP = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<metadata>.*?</metadata>\s*", re.S)
+_DROP = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<metadata>.*?</metadata>\s*|<style[^>]*>.*?</style>\s*", re.S)
+_STYLE = re.compile(r' style="([^"]*)"')
 _FONT = re.compile(r"font-family: [^;\"]*;?\s*")
 _REF = re.compile(r'(\bid=")([^"]+)(")|(href="#)([^"]+)(")|(url\(#)([^)]+)(\))')
 _ROOT = re.compile(r"<svg\b[^>]*>")
 
 
+def _attributes(m: re.Match[str]) -> str:
+    pairs = (part.split(":", 1) for part in m.group(1).split(";") if ":" in part)
+    return "".join(f' {k.strip()}="{v.strip()}"' for k, v in pairs)
+
+
 def _svg(chart: Chart) -> str:
     """The figure as an ``<svg>`` element for inlining: no XML prolog or metadata, sizes in px, text in the page's
-    fonts, ids prefixed, marked groups with their class, data attributes and tooltip."""
+    fonts, ids prefixed, marked groups with their class, data attributes and tooltip.  Styles are written as
+    presentation attributes (``fill="#fff"``, not ``style="fill: #fff"``) and there is no ``<style>`` element: the
+    pages' Content-Security-Policy allows no inline style, and a page's stylesheet cannot reach into the chart."""
     out = io.StringIO()
     chart.figure.canvas.print_svg(out, metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    text = _FONT.sub("", _DROP.sub("", out.getvalue()))
+    text = _STYLE.sub(_attributes, _FONT.sub("", _DROP.sub("", out.getvalue())))
     prefix = "c" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
     def ref(m: re.Match[str]) -> str:
@@ -270,9 +278,9 @@ def _svg(chart: Chart) -> str:
     root = (
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1" '
         f'class="chart-svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_esc(chart.label)}" font-family="{_esc(FONT_FAMILY)}">'
+        f'aria-label="{_esc(chart.label)}" font-family="{_esc(FONT_FAMILY)}" stroke-linejoin="round" '
+        'stroke-linecap="butt">'
     )
-    text = text.replace('<style type="text/css">*{', '<style type="text/css">.chart-svg *{', 1)
     return _ROOT.sub(lambda _: root, text, count=1).strip()
 
 
@@ -322,13 +330,16 @@ def _whole_steps() -> Iterable[int]:
         e += 1
 
 
-def _x_label_indices(n: int, has_labels: bool) -> list[int]:
-    if n <= MAX_X_LABELS:
+def _x_label_indices(n: int, has_labels: bool, most: int = MAX_X_LABELS) -> list[int]:
+    """The points whose label is shown: all of them up to ``most``, else evenly spaced ones (point numbers at
+    round steps)."""
+    most = max(2, min(most, MAX_X_LABELS))
+    if n <= most:
         return list(range(n))
     if has_labels:
-        step = math.ceil(n / MAX_X_LABELS)
+        step = math.ceil(n / most)
         return list(range(0, n, step))
-    step = next(s for s in _whole_steps() if n / s <= MAX_X_LABELS - 1)
+    step = next(s for s in _whole_steps() if n / s <= most - 1)
     numbers_shown = ([1] if step > 2 else []) + list(range(step, n + 1, step))
     return [k - 1 for k in numbers_shown]
 
@@ -346,6 +357,7 @@ def control_chart_figure(
     width: int = 900,
     height: int = 300,
     baseline_shading: bool = True,
+    empty: str = "No data to plot",
 ) -> tuple[Chart, Any]:
     """The control chart of :func:`control_chart_svg` before it is written: the chart and its axes (whose
     ``transData`` maps a point index and a value to the SVG's pixels, counted from the bottom, once
@@ -359,7 +371,7 @@ def control_chart_figure(
     if title:
         ax.set_title(title, loc="left")
     if n == 0:
-        _message(ax, "No data to plot")
+        _message(ax, empty)
         return chart, ax
     ax.set_xlim(-0.5, n - 0.5)
     _nice_y(ax)
@@ -416,8 +428,9 @@ def control_chart_figure(
             )  # fmt: skip
             chart.mark(pt, "pt", tip, index=i, value=format_number(v))
 
-    shown = _x_label_indices(n, labels is not None)
-    room = max(4, int(width / max(len(shown), 1) / 6))
+    longest = max((len(str(x)) for x in labels), default=1) if labels is not None else len(str(n))
+    shown = _x_label_indices(n, labels is not None, int(width * 0.9 / (5.6 * longest + 12)))
+    room = max(4, int(width * 0.9 / max(len(shown), 1) / 5.6))
     ax.set_xticks(shown, [_fit(str(labels[i]), room) if labels is not None else str(i + 1) for i in shown])
     legend = "  ".join(
         f"{name} {format_number(c)}" for key, name, _, _ in _LIMITS if (c := _constant(chart_doc.get(key))) is not None
@@ -436,6 +449,7 @@ def control_chart_svg(
     width: int = 900,
     height: int = 300,
     baseline_shading: bool = True,
+    empty: str = "No data to plot",
 ) -> str:
     """One control chart as inline SVG from ``Chart.to_dict()``.
 
@@ -446,8 +460,9 @@ def control_chart_svg(
     :data:`MAX_X_LABELS` of them; the constant limits are written top right.
     """
     chart, _ = control_chart_figure(
-        chart_doc, violations, title=title, labels=labels, width=width, height=height, baseline_shading=baseline_shading
-    )
+        chart_doc, violations, title=title, labels=labels, width=width, height=height,
+        baseline_shading=baseline_shading, empty=empty,
+    )  # fmt: skip
     return chart.svg()
 
 
@@ -468,6 +483,7 @@ def histogram_svg(
     title: str = "",
     width: int = 600,
     height: int = 260,
+    empty: str = "No data to plot",
 ) -> str:
     """The capability histogram (``Capability.to_dict()``: ``histogram`` with bin ``edges`` and ``counts``) as
     inline SVG: bars (class ``bar``), LSL and USL as red labelled lines (class ``spec lsl`` / ``spec usl``, taken
@@ -489,7 +505,7 @@ def histogram_svg(
     if title:
         ax.set_title(title, loc="left")
     if not has_bars:
-        _message(ax, "No data to plot")
+        _message(ax, empty)
         return _svg(chart)
     _, _, ticker = _matplotlib()
     ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=6, integer=True))
@@ -544,21 +560,23 @@ def before_after_svg(
     before_level: float | None,
     after_level: float | None,
     format_value=format_number,
+    format_tick=format_number,
     width: int = 760,
     height: int = 190,
+    empty: str = "No data to plot",
 ) -> str:
     """Daily values of one KPI across two periods: the baseline's points grey, the comparison's blue (each a
     group ``pt before`` / ``pt after`` with its day and value), each period's level a dashed line (``level``) and
     a line between the periods.  ``before`` and ``after`` are (day, value) pairs; ``format_value`` writes a value
-    in the tooltips and on the axis."""
+    in the tooltips, ``format_tick`` on the axis."""
     pts = [(d, v, "before") for d, v in before] + [(d, v, "after") for d, v in after]
     chart, ax = _new(width, height, "daily values")
     if not any(v is not None for _, v, _ in pts):
-        _message(ax, "No data to plot")
+        _message(ax, empty)
         return _svg(chart)
     _nice_y(ax)
     _, _, ticker = _matplotlib()
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: format_value(v)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: format_tick(v)))
     split = len(before)
     ax.set_xlim(-0.6, max(len(pts) - 1, 1) + 0.6)
     if 0 < split < len(pts):
@@ -592,6 +610,7 @@ def timeline_svg(
     *,
     width: int = 900,
     height: int = 110,
+    empty: str = "No data to plot",
 ) -> str:
     """A machine's states from ``start`` to ``end`` as coloured bars on a time axis read in the site's zone ``tz``
     (hours and minutes, whatever the zone of the reader).  A segment is (start, end, state, tooltip); each bar is a
@@ -611,6 +630,8 @@ def timeline_svg(
             [(x0, max(dates.date2num(e) - x0, 0))], (0.15, 0.7), facecolors=STATE_COLOURS.get(state, "#999999")
         )
         chart.mark(bars, "segment", tip, state=state)
+    if not segments:
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", color=MUTED_COLOUR)
     locator = dates.AutoDateLocator(tz=tz, minticks=4, maxticks=12)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(dates.DateFormatter("%H:%M", tz=tz))
@@ -625,12 +646,13 @@ def hourly_svg(
     target_label: str,
     width: int = 900,
     height: int = 260,
+    empty: str = "No data to plot",
 ) -> str:
     """Good units per hour as bars (``bar`` with ``data-value``) against the hourly ``target`` (a red line,
     ``target``, when above zero); ``good`` and ``target_label`` name them in the legend."""
-    chart, ax = _new(width, height, good)
+    chart, ax = _new(width, height if hours else 120, good)
     if not hours:
-        _message(ax, "No data to plot")
+        _message(ax, empty)
         return _svg(chart)
     _nice_y(ax)
     xs = list(range(len(hours)))
@@ -640,6 +662,8 @@ def hourly_svg(
     if target > 0:
         line = ax.axhline(target, color=STOP_COLOUR, linewidth=1.3, label=target_label)
         chart.mark(line, "target", f"{target_label} {format_number(target)}", value=format_number(target))
+    ax.set_ylim(0, max([v for _, v in hours] + [target, 1]) * 1.08)
+    ax.set_xlim(-0.6, max(len(hours), 8) - 0.4)
     shown = _x_label_indices(len(hours), True) if len(hours) > 16 else xs
     ax.set_xticks(shown, [hours[i][0] for i in shown])
     ax.legend(loc="upper left", bbox_to_anchor=(0, 1.16), ncols=2, frameon=False, fontsize=8.5)
@@ -652,21 +676,23 @@ def pareto_svg(
     minutes: str,
     width: int = 900,
     height: int = 280,
+    empty: str = "No data to plot",
 ) -> str:
     """Downtime by reason, longest first: minutes as red bars (``bar`` with ``data-reason``) and the cumulative
     share as a line on a 0-100 % axis (``cumulative``).  A reason is (name, minutes, cumulative percent)."""
-    chart, ax = _new(width, height, "Pareto")
+    chart, ax = _new(width, height if reasons else 120, "Pareto")
     if not reasons:
-        _message(ax, "No data to plot")
+        _message(ax, empty)
         return _svg(chart)
     _nice_y(ax)
     ax.set_ylabel(minutes)
-    room = max(6, int(width / len(reasons) / 6.5))
+    room = max(6, int(width / max(len(reasons), 5) / 6.5))
     for i, (name, value, cum) in enumerate(reasons):
         (bar,) = ax.bar(i, value, color=STOP_COLOUR, width=0.6)
         chart.mark(bar, "bar", f"{name}: {format_number(value)} {minutes} ({cum:g} %)", reason=name,
                    value=format_number(value))  # fmt: skip
     ax.set_xticks(range(len(reasons)), [_fit(name, room) for name, _, _ in reasons])
+    ax.set_xlim(-0.6, max(len(reasons), 5) - 0.4)
     share = ax.twinx()
     share.spines["top"].set_visible(False)
     share.set_ylim(0, 105)

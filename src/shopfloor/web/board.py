@@ -181,6 +181,7 @@ def _machine_charts(engine: Engine, plant: Plant, code: str, ctx: dict[str, Any]
     least the last 8 hours) in the site's zone, good output per hour against the target of the product being made,
     downtime by reason."""
     t = ctx["t"]
+    empty = t.gettext("No data to plot")
     _, window = current_window(plant, now)
     day = Interval(window.start - timedelta(hours=16), now) if window.seconds < 8 * 3600 else window
     with engine.connect() as conn:
@@ -202,22 +203,23 @@ def _machine_charts(engine: Engine, plant: Plant, code: str, ctx: dict[str, Any]
     cycle = plant.ideal_cycle(tile["product"], code)
     target = int(3600 / cycle) if cycle else 0
     hours = [(label[11:16], el.gq) for label, _, el in hourly]
-    return {
+    charts = {
         "m": tile,
         "now": now,
         "window_start": day.start,
         "pareto": pareto,
         "target_per_hour": target,
-        "timeline_svg": Markup(timeline_svg(segments, day.start, now, plant.site.tz)),  # noqa: S704 - escaped SVG
-        "hourly_svg": Markup(  # noqa: S704 - escaped SVG
-            hourly_svg(hours, target, good=t.gettext("Good"), target_label=t.gettext("target"))
-        ),
-        "pareto_svg": Markup(  # noqa: S704 - escaped SVG
-            pareto_svg(
-                [(r["reason"], r["seconds"] / 60, r["cumulative_pct"]) for r in pareto], minutes=t.gettext("min")
-            )
+        "timeline_svg": timeline_svg(segments, day.start, now, plant.site.tz, empty=empty),
+        "hourly_svg": hourly_svg(hours, target, good=t.gettext("Good"), target_label=t.gettext("target"), empty=empty),
+        "pareto_svg": pareto_svg(
+            [(r["reason"], r["seconds"] / 60, r["cumulative_pct"]) for r in pareto],
+            minutes=t.gettext("min"),
+            empty=empty,
         ),
     }
+    for key in ("timeline_svg", "hourly_svg", "pareto_svg"):
+        charts[key] = Markup(charts[key])  # noqa: S704 - SVG with its text escaped
+    return charts
 
 
 @router.get("/machines/{code}")

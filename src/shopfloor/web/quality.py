@@ -91,7 +91,11 @@ def _quality_page(
             doc = {"chart": "i", "values": [r.value for r in rows], "centre": limits.centre,
                    "ucl": float(chart.ucl[0]), "lcl": float(chart.lcl[0])}  # fmt: skip
             svg = control_chart_svg(
-                doc, [v.to_dict() for v in evaluate(chart, rules)], labels=[t.time(r.ts) for r in rows], height=280
+                doc,
+                [v.to_dict() for v in evaluate(chart, rules)],
+                labels=[t.time(r.ts) for r in rows],
+                height=280,
+                empty=t.gettext("No data to plot"),
             )
             charts.append({"machine": machine, "name": name, "svg": Markup(svg)})  # noqa: S704 - escaped SVG
         extras = quality_extras(conn, principal)
@@ -162,10 +166,12 @@ def _char_page(
     ctx = page_context(request, principal, plant_or_none(engine), char=char, doc=doc, new_key=new_form_key)
     t = ctx["t"]
     ctx["labels"] = labels = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
-    ctx["chart_svgs"] = [
-        Markup(control_chart_svg(c, c["violations"], labels=labels[-len(c["values"]) :] if labels else None))  # noqa: S704 - escaped SVG
+    empty = t.gettext("No data to plot")
+    svgs = [
+        control_chart_svg(c, c["violations"], labels=labels[-len(c["values"]) :] if labels else None, empty=empty)
         for c in doc.get("charts", [])
     ]
+    ctx["chart_svgs"] = [Markup(svg) for svg in svgs]  # noqa: S704 - SVG with its text escaped
     ctx["can_record"] = allowed(principal, "record_inspections")
     ctx["can_manage"] = allowed(principal, "manage_quality")
     with engine.connect() as conn:
