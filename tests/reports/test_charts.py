@@ -340,3 +340,13 @@ def test_report_pdf_is_a4_landscape_with_korean_and_vietnamese_text():
     text = unicodedata.normalize("NFC", "\n".join(p.extract_text() for p in reader.pages))
     for expected in ("SPC report", "용접 비드 폭", "Giới hạn trên", "Flow rate (NIST)", "nelson1"):
         assert expected in text
+
+
+def test_charts_drawn_in_threads_at_once_are_the_same_as_drawn_one_by_one():
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [imr(FLOW)[0].to_dict(), p_chart(P_DEFECTIVES, P_SIZES).to_dict(), shifted_xbar().to_dict()] * 4
+    alone = [control_chart_svg(d, title=f"chart {k}") for k, d in enumerate(docs)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda kd: control_chart_svg(kd[1], title=f"chart {kd[0]}"), enumerate(docs)))
+    assert together == alone

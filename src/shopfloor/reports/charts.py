@@ -206,6 +206,7 @@ class Chart:
     figure: Any
     label: str
     marks: dict[str, tuple[str, dict[str, str], str]] = field(default_factory=dict)
+    each: dict[str, list[tuple[str, dict[str, str], str]]] = field(default_factory=dict)
     count: int = 0
 
     def svg(self) -> str:
@@ -217,6 +218,15 @@ class Chart:
         gid = f"mark-{self.count}"
         artist.set_gid(gid)
         self.marks[gid] = (cls, {k.replace("_", "-"): str(v) for k, v in data.items()}, title)
+        return artist
+
+    def points(self, artist: Any, cls: str, points: list[tuple[str, str, dict[str, Any]]]) -> Any:
+        """Mark each marker of a line drawn with markers only (one per finite vertex, in order): ``points`` are
+        (class, tooltip, data) per marker.  One line for many points draws far faster than a line per point."""
+        self.mark(artist, cls)
+        self.each[f"mark-{self.count}"] = [
+            (c, {k.replace("_", "-"): str(v) for k, v in data.items()}, tip) for c, tip, data in points
+        ]
         return artist
 
 
@@ -255,6 +265,30 @@ def _attributes(m: re.Match[str]) -> str:
     return "".join(f' {k.strip()}="{v.strip()}"' for k, v in pairs)
 
 
+def _mark_attributes(cls: str, data: dict[str, str], title: str) -> str:
+    """The rest of a marked group's start tag and its tooltip."""
+    attrs = "".join(f' data-{k}="{_esc(v)}"' for k, v in data.items())
+    return f' class="{_esc(cls)}"{attrs}>' + (f"<title>{_esc(title)}</title>" if title else "")
+
+
+_USE = re.compile(r"<use [^>]*/>")
+
+
+def _wrap_markers(text: str, start: str, points: list[tuple[str, dict[str, str], str]]) -> str:
+    """Each marker (``<use>``) of the group that starts with ``start`` in a group of its own, with its class, data
+    and tooltip; matplotlib writes a line's markers one after the other, in the order of the line's points."""
+    at = text.find(start)
+    if at < 0 or not points:
+        return text
+    out, pos = [text[:at]], at
+    for (cls, data, title), m in zip(points, _USE.finditer(text, at)):
+        out.append(text[pos : m.start()])
+        out.append(f"<g{_mark_attributes(cls, data, title)}{m.group(0)}</g>")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def _svg(chart: Chart) -> str:
     """The figure as an ``<svg>`` element for inlining: no XML prolog or metadata, sizes in px, text in the page's
     fonts, ids prefixed, marked groups with their class, data attributes and tooltip.  Styles are written as
@@ -271,9 +305,11 @@ def _svg(chart: Chart) -> str:
 
     text = _REF.sub(ref, text)
     for gid, (cls, data, title) in chart.marks.items():
-        attrs = "".join(f' data-{k}="{_esc(v)}"' for k, v in data.items())
-        tip = f"<title>{_esc(title)}</title>" if title else ""
-        text = text.replace(f'<g id="{prefix}-{gid}">', f'<g id="{prefix}-{gid}" class="{_esc(cls)}"{attrs}>{tip}', 1)
+        text = text.replace(
+            f'<g id="{prefix}-{gid}">', f'<g id="{prefix}-{gid}"{_mark_attributes(cls, data, title)}', 1
+        )
+    for gid, points in chart.each.items():
+        text = _wrap_markers(text, f'<g id="{prefix}-{gid}"', points)
     width, height = (round(v / _PX) for v in chart.figure.get_size_inches())
     root = (
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1" '
@@ -412,21 +448,32 @@ def control_chart_figure(
 
     flagged = _violations_by_point(violations, n)
     size = 5.0 if n <= 60 else 3.6 if n <= 200 else 2.6
+    plain: list[int] = []
+    red: list[int] = []
     for i, v in enumerate(values):
-        if not math.isfinite(v):
-            continue
+        if math.isfinite(v):
+            (red if i in flagged else plain).append(i)
+
+    def point(i: int) -> tuple[str, str, dict[str, Any]]:
         name = f"Point {i + 1}" + (f" ({labels[i]})" if labels is not None else "")
-        tip = f"{name}: {format_number(v)}"
-        if i in flagged:
-            tip += " - " + ", ".join(flagged[i])
-            (pt,) = ax.plot([i], [v], "o", color=VIOLATION_COLOUR, markersize=size + 2, zorder=5)
-            chart.mark(pt, "pt violation", tip, index=i, value=format_number(v), rules=" ".join(flagged[i]))
-        else:
-            (pt,) = ax.plot(
-                [i], [v], "o", color=DATA_COLOUR, markeredgecolor="#ffffff", markeredgewidth=0.5, markersize=size,
-                zorder=4,
-            )  # fmt: skip
-            chart.mark(pt, "pt", tip, index=i, value=format_number(v))
+        tip = f"{name}: {format_number(values[i])}"
+        data: dict[str, Any] = {"index": i, "value": format_number(values[i])}
+        if i not in flagged:
+            return "pt", tip, data
+        return "pt violation", f"{tip} - {', '.join(flagged[i])}", data | {"rules": " ".join(flagged[i])}
+
+    if plain:
+        (line,) = ax.plot(
+            plain, [values[i] for i in plain], "o", linestyle="none", color=DATA_COLOUR, markeredgecolor="#ffffff",
+            markeredgewidth=0.5, markersize=size, zorder=4,
+        )  # fmt: skip
+        chart.points(line, "points", [point(i) for i in plain])
+    if red:
+        (line,) = ax.plot(
+            red, [values[i] for i in red], "o", linestyle="none", color=VIOLATION_COLOUR, markersize=size + 2,
+            zorder=5,
+        )  # fmt: skip
+        chart.points(line, "points violations", [point(i) for i in red])
 
     longest = max((len(str(x)) for x in labels), default=1) if labels is not None else len(str(n))
     shown = _x_label_indices(n, labels is not None, int(width * 0.9 / (5.6 * longest + 12)))
@@ -588,12 +635,13 @@ def before_after_svg(
         if level is not None and hi >= lo:
             (line,) = ax.plot([lo, hi], [level, level], color=colour, linestyle="--", linewidth=1.1)
             chart.mark(line, f"level {key}", format_value(level), value=level)
-    for i, (day, v, key) in enumerate(pts):
-        if v is None:
-            continue
-        colour = BEFORE_COLOUR if key == "before" else AFTER_COLOUR
-        (pt,) = ax.plot([i], [v], "o", color=colour, markersize=4.5)
-        chart.mark(pt, f"pt {key}", f"{day}: {format_value(v)}", day=day, value=v)
+    for key, colour in (("before", BEFORE_COLOUR), ("after", AFTER_COLOUR)):
+        idx = [i for i, (_, v, k) in enumerate(pts) if k == key and v is not None]
+        if idx:
+            (line,) = ax.plot(idx, [pts[i][1] for i in idx], "o", linestyle="none", color=colour, markersize=4.5)
+            marks = [(f"pt {key}", f"{pts[i][0]}: {format_value(pts[i][1])}", {"day": pts[i][0], "value": pts[i][1]})
+                     for i in idx]  # fmt: skip
+            chart.points(line, f"points {key}", marks)
     shown = _x_label_indices(len(pts), True)
     ax.set_xticks(shown, [str(pts[i][0])[5:] for i in shown])
     return _svg(chart)
