@@ -146,6 +146,10 @@ def test_the_quality_page_shows_the_chart_and_acknowledges_with_a_comment(engine
     client.post("/login", data={"username": "qe", "password": "quality-password-1"})
     html = client.get("/quality").text
     assert 'class="chart spc"' in html and "laser_power" in html and "nelson1" in html
+    # The chart is SVG from the server; the point that broke the rule is flagged with it.
+    last = len(BASELINE) + 1
+    flagged = re.findall(r'class="pt violation" data-index="(\d+)" data-value="[^"]*" data-rules="([^"]*)"', html)
+    assert any(i == str(last) and "nelson1" in r.split() for i, r in flagged), flagged
     alarm_id = re.search(r'action="/quality/alarms/(\d+)/ack"', html).group(1)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     r = client.post(

@@ -154,16 +154,24 @@ def _tile_reason(app) -> tuple[str, str]:
 def test_machine_page_has_its_three_charts(app, as_role):
     client = page_login(app, "quality")
     html = client.get("/machines/WLD-01").text
-    for chart in ('id="timeline"', 'id="hourly"', 'id="pareto"'):
-        assert chart in html
+    for chart in ("timeline", "hourly", "pareto"):
+        # Each chart is SVG drawn on the server (no chart script in the browser).
+        assert re.search(rf'id="{chart}"[^>]*><svg [^>]*class="chart-svg"', html), chart
+    assert "echarts" not in html
+    # The charts alone, as the page fetches them again when the machine's tile changes.
+    fragment = client.get("/machines/WLD-01/charts").text
+    assert fragment.startswith('<div id="machine-charts"') and fragment.count('class="chart-svg"') == 3
+    assert 'hx-trigger="sse:tile-WLD-01' in html
     assert client.get("/machines/NOPE").status_code == 404
+    assert client.get("/machines/NOPE/charts").status_code == 404
 
 
 def test_vendor_assets_are_served_locally(anonymous):
-    for name in ("htmx.min.js", "sse.js", "echarts.min.js"):
+    for name in ("htmx.min.js", "sse.js"):
         r = anonymous.get(f"/static/vendor/{name}")
         assert r.status_code == 200 and len(r.content) > 1000, name
     assert anonymous.get("/static/vendor/other.js").status_code == 404
+    assert anonymous.get("/static/vendor/echarts.min.js").status_code == 404  # charts are SVG from the server
     assert anonymous.get("/static/app.css").status_code == 200
 
 
@@ -249,6 +257,7 @@ def test_machine_page_target_follows_the_product_the_machine_makes(app, as_role)
     client = page_login(app, "quality")
     html = client.get("/machines/CNC-01").text
     assert 'data-target="20"' in html  # TM-CASE: 180 s ideal cycle -> 20 per hour
+    assert re.search(r'class="target" data-value="20"', html)  # and the chart draws that target
 
 
 def test_the_board_flags_performance_above_100_percent_on_the_plant_and_its_line(app):

@@ -36,6 +36,8 @@ def test_a_characteristic_page_shows_its_charts_and_records_a_sample(qapp):
     cid = qapp.state.char_id
     page = client.get(f"/quality/characteristics/{cid}")
     assert page.status_code == 200 and page.text.count('class="chart control"') == 2
+    # Each chart (X-bar and R) is SVG drawn on the server, one marked point per sample.
+    assert page.text.count('class="chart-svg"') == 2 and page.text.count('class="pt') == 6
     cp, cpk = map(float, re.search(r'<p class="capability">Cp ([0-9.]+) ·\s+Cpk ([0-9.]+) ·', page.text).groups())
     assert 0 < cpk <= cp  # both indices computed from the three samples, the process centred at most as well as spread
     key = re.search(r'name="key" value="([0-9a-f]+)"', page.text).group(1)

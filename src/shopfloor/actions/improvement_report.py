@@ -48,8 +48,8 @@ from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, Peri
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.reports.charts import before_after_svg, format_number
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
-from shopfloor.reports.svg_chart import Scale, format_number, nice_ticks
 from shopfloor.reports.workbook import append_row
 from shopfloor.store import attendance
 from shopfloor.store import kpi as kpi_store
@@ -382,40 +382,22 @@ def verdict(r: dict[str, Any], t=lambda s: s) -> str:
     return t(r["verdict"])
 
 
-def daily_svg(row: dict[str, Any], width: int = 760, height: int = 190) -> str:
-    """Daily values of one KPI across both periods: the baseline in grey, the comparison in blue, each period's
-    value as a dashed level."""
-    pts = [(d["value"], "b") for d in row["daily_before"]] + [(d["value"], "a") for d in row["daily_after"]]
-    values = [v for v, _ in pts if v is not None]
-    left, right, top, bottom = 56, 10, 12, 22
-    if not values:
-        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"></svg>'
-    levels = [v for v in (row["before"], row["after"]) if v is not None]
-    ticks = nice_ticks(min(values + levels), max(values + levels))
-    y = Scale(ticks[0], ticks[-1], height - bottom, top)
-    x = Scale(0, max(len(pts) - 1, 1), left, width - right)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="10">']
-    for tv in ticks:
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tv):.1f}" y2="{y(tv):.1f}" stroke="#e4e4e4"/>')
-        parts.append(f'<text x="{left - 4}" y="{y(tv) + 3:.1f}" text-anchor="end">{escape(format_number(tv))}</text>')
-    split = len(row["daily_before"])
-    if 0 < split < len(pts):
-        xs = (x(split - 1) + x(split)) / 2
-        parts.append(f'<line x1="{xs:.1f}" x2="{xs:.1f}" y1="{top}" y2="{height - bottom}" stroke="#888"/>')
-    for key, colour, lo, hi in (("before", "#888", 0, split - 1), ("after", "#1a73e8", split, len(pts) - 1)):
-        level = row[key]
-        if level is not None and hi >= lo:
-            parts.append(
-                f'<line x1="{x(lo):.1f}" x2="{x(hi):.1f}" y1="{y(level):.1f}" y2="{y(level):.1f}" stroke="{colour}" '
-                'stroke-dasharray="5 3"/>'
-            )
-    for i, (v, period_) in enumerate(pts):
-        if v is None:
-            continue
-        colour = "#888" if period_ == "b" else "#1a73e8"
-        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+def daily_svg(row: dict[str, Any], t=lambda s: s, width: int = 760, height: int = 190) -> str:
+    """Daily values of one KPI across both periods (``shopfloor.reports.charts.before_after_svg``): the baseline
+    in grey, the comparison in blue, each period's value as a dashed level; the axis in the KPI's unit (percent
+    for a rate), the tooltips with the unit (``t`` translates it)."""
+    scale = 100.0 if row["kpi"] in PERCENT_KPIS else 1.0
+    return before_after_svg(
+        [(d["day"], d["value"]) for d in row["daily_before"]],
+        [(d["day"], d["value"]) for d in row["daily_after"]],
+        before_level=row["before"],
+        after_level=row["after"],
+        format_value=lambda v: fmt(row["kpi"], v, t),
+        format_tick=lambda v: format_number(v * scale),
+        empty=t("No data to plot"),
+        width=width,
+        height=height,
+    )
 
 
 def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> str:
@@ -431,7 +413,7 @@ def improvement_html(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:1
         for r in doc["kpis"]
     )
     charts = "".join(
-        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r)}</div>" for r in doc["kpis"] if has_values(r)
+        f"<div class='chart'><h3>{e(t(r['label']))}</h3>{daily_svg(r, t)}</div>" for r in doc["kpis"] if has_values(r)
     )
     b, a = doc["baseline"], doc["after"]
     scope = doc["scope"]["line"] or doc["site_name"]

@@ -1,11 +1,12 @@
 """A characteristic's control chart as a printable report: each chart with its limits and rule violations, and
-the capability histogram against the specification limits (SVG drawn here, PDF through WeasyPrint)."""
+the capability histogram against the specification limits (SVG from ``shopfloor.reports.charts``, drawn with
+matplotlib; PDF through WeasyPrint)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shopfloor.reports.svg_chart import chart_report_html, chart_report_pdf, control_chart_svg, histogram_svg
+from shopfloor.reports.charts import chart_report_html, chart_report_pdf, control_chart_svg, histogram_svg
 
 CAPABILITY_FACTS = ("n", "mean", "sigma_within", "sigma_overall", "cp", "cpk", "pp", "ppk", "ppm_total_overall")
 NAMES = {"xbar": "X-bar", "r": "R", "s": "S", "i": "Individuals", "mr": "Moving range", "ewma": "EWMA"}

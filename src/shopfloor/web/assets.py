@@ -1,5 +1,6 @@
-"""The browser libraries (htmx, its SSE extension, ECharts, ZXing for the terminal's camera scanning), installed
-from the npm registry by ``./run`` and served by the application itself: pages load nothing from another origin."""
+"""The browser libraries (htmx, its SSE extension, ZXing for the terminal's camera scanning), installed from the
+npm registry by ``./run`` and served by the application itself: pages load nothing from another origin.  Charts are
+not drawn in the browser: the pages carry them as SVG made on the server (``shopfloor.reports.charts``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 VENDOR_FILES = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "sse.js": "htmx-ext-sse/dist/sse.min.js",
-    "echarts.min.js": "echarts/dist/echarts.min.js",
     "zxing.min.js": "@zxing/library/umd/index.min.js",
 }
 CHECKOUT_ASSETS = Path(__file__).resolve().parents[3] / "web-assets" / "node_modules"

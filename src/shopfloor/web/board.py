@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from markupsafe import Markup
 from sqlalchemy import Engine
 
 from shopfloor.actions.board import current_window, machine_tiles
@@ -19,6 +19,7 @@ from shopfloor.errors import MachineNotFound
 from shopfloor.live import broker
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
+from shopfloor.reports.charts import hourly_svg, pareto_svg, timeline_svg
 from shopfloor.store import kpi as kpi_store
 from shopfloor.store.events import history
 from shopfloor.web.pages import page_context, page_user, plant_of, plant_or_none, render, templates
@@ -167,10 +168,7 @@ async def _shared_tile(engine: Engine, plant: Plant, code: str, version: int) ->
     return await asyncio.shield(fut)
 
 
-@router.get("/machines/{code}")
-def machine_page(
-    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
-) -> HTMLResponse:
+def _machine(engine: Engine, code: str):
     plant = plant_or_none(engine)
     try:
         machine = plant.machine(code) if plant else None
@@ -178,51 +176,73 @@ def machine_page(
         machine = None
     if machine is None:
         raise MachineNotFound(machine=code)
-    ctx = page_context(request, principal, plant)
+    return plant, machine
+
+
+def _machine_charts(engine: Engine, plant: Plant, code: str, ctx: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The machine page's charts as inline SVG (``shopfloor.reports.charts``): the state timeline of the shift (at
+    least the last 8 hours) in the site's zone, good output per hour against the target of the product being made,
+    downtime by reason."""
     t = ctx["t"]
-    now = datetime.now(timezone.utc)
+    empty = t.gettext("No data to plot")
     _, window = current_window(plant, now)
     day = Interval(window.start - timedelta(hours=16), now) if window.seconds < 8 * 3600 else window
     with engine.connect() as conn:
         states, _counts = history(conn, code, day)
         hourly = kpi_store.bucketed(conn, plant, [code], day, "hour", now)
+        # The target is the ideal output of the product the machine is making now (its order, else its last count).
+        tile = machine_tiles(conn, plant, now, [code])[0]
     planned = lambda iv: plant.calendar.planned(plant.site.tz, iv)  # noqa: E731
     segments = [
-        {"start": span.start.isoformat(), "end": span.end.isoformat(), "state": ev.state.value, "reason": ev.reason}
+        (span.start, span.end, ev.state.value, f"{t.gettext(ev.state.value)} {ev.reason or ''}\n"
+         f"{t.datetime(span.start)} – {t.time(span.end)}".replace(" \n", "\n"))
         for span, ev in state_segments(states, day)
-    ]
+    ]  # fmt: skip
     pareto = [
-        {
-            "reason": ctx["code_name"](r.category),
-            "seconds": r.value,
-            "count": r.count,
-            "cumulative_pct": round(r.cumulative_pct, 1),
-        }
+        {"reason": ctx["code_name"](r.category), "seconds": r.value, "count": r.count,
+         "cumulative_pct": round(r.cumulative_pct, 1)}
         for r in downtime_by_reason(states, day, planned, t.gettext("(no reason)"))
-    ]
-    # The target is the ideal output of the product the machine is making now (its order, else its last count).
-    with engine.connect() as conn:
-        tile = machine_tiles(conn, plant, now, [code])[0]
-    product = tile["product"]
-    cycle = plant.ideal_cycle(product, code)
+    ]  # fmt: skip
+    cycle = plant.ideal_cycle(tile["product"], code)
     target = int(3600 / cycle) if cycle else 0
-    ctx.update(
-        machine=machine,
-        m=tile,
-        site_zone=plant.site.timezone,
-        now=now,
-        window_start=day.start,
-        pareto=pareto,
-        target_per_hour=target,
-        timeline_json=json.dumps(segments),
-        pareto_json=json.dumps(pareto),
-        hourly_json=json.dumps([{"hour": label[11:16], "gq": el.gq} for label, _, el in hourly]),
-        state_labels_json=json.dumps(
-            {s: t.gettext(s) for s in ("running", "idle", "setup", "down", "planned_stop", "no_order")},
-            ensure_ascii=False,
+    hours = [(label[11:16], el.gq) for label, _, el in hourly]
+    charts = {
+        "m": tile,
+        "now": now,
+        "window_start": day.start,
+        "pareto": pareto,
+        "target_per_hour": target,
+        "timeline_svg": timeline_svg(segments, day.start, now, plant.site.tz, empty=empty),
+        "hourly_svg": hourly_svg(hours, target, good=t.gettext("Good"), target_label=t.gettext("target"), empty=empty),
+        "pareto_svg": pareto_svg(
+            [(r["reason"], r["seconds"] / 60, r["cumulative_pct"]) for r in pareto],
+            minutes=t.gettext("min"),
+            empty=empty,
         ),
-        chart_labels_json=json.dumps(
-            {"good": t.gettext("Good"), "target": t.gettext("target"), "minutes": t.gettext("min")}, ensure_ascii=False
-        ),
-    )
+    }
+    for key in ("timeline_svg", "hourly_svg", "pareto_svg"):
+        charts[key] = Markup(charts[key])  # noqa: S704 - SVG with its text escaped
+    return charts
+
+
+@router.get("/machines/{code}")
+def machine_page(
+    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    plant, machine = _machine(engine, code)
+    ctx = page_context(request, principal, plant)
+    ctx.update(machine=machine, site_zone=plant.site.timezone)
+    ctx.update(_machine_charts(engine, plant, code, ctx, datetime.now(timezone.utc)))
     return render(request, "machine.html", ctx)
+
+
+@router.get("/machines/{code}/charts")
+def machine_charts(
+    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    """The machine page's charts alone: the page fetches them again when the machine's tile changes."""
+    plant, machine = _machine(engine, code)
+    ctx = page_context(request, principal, plant)
+    ctx.update(machine=machine, site_zone=plant.site.timezone)
+    ctx.update(_machine_charts(engine, plant, code, ctx, datetime.now(timezone.utc)))
+    return render(request, "_machine_charts.html", ctx)

@@ -4,13 +4,13 @@ values, characteristics and NCRs), a characteristic's control charts with sample
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import Engine, select
 
 from shopfloor.actions.quality import (
@@ -34,6 +34,7 @@ from shopfloor.errors import (
     SampleWholeNumber,
     SettingNotNumber,
 )
+from shopfloor.reports.charts import control_chart_svg
 from shopfloor.store import inspections as insp
 from shopfloor.store import ncr as ncr_store
 from shopfloor.store import spc_monitor
@@ -87,15 +88,16 @@ def _quality_page(
                 continue
             chart, _ = spc.imr([r.value for r in rows], centre=limits.centre, sigma=limits.sigma)
             t = page_context(request, principal, plant)["t"]
-            doc = {
-                "ts": [t.time(r.ts) for r in rows],
-                "values": [r.value for r in rows],
-                "centre": limits.centre,
-                "ucl": float(chart.ucl[0]),
-                "lcl": float(chart.lcl[0]),
-                "violations": sorted({v.index for v in evaluate(chart, rules)}),
-            }
-            charts.append({"machine": machine, "name": name, "json": json.dumps(doc)})
+            doc = {"chart": "i", "values": [r.value for r in rows], "centre": limits.centre,
+                   "ucl": float(chart.ucl[0]), "lcl": float(chart.lcl[0])}  # fmt: skip
+            svg = control_chart_svg(
+                doc,
+                [v.to_dict() for v in evaluate(chart, rules)],
+                labels=[t.time(r.ts) for r in rows],
+                height=280,
+                empty=t.gettext("No data to plot"),
+            )
+            charts.append({"machine": machine, "name": name, "svg": Markup(svg)})  # noqa: S704 - escaped SVG
         extras = quality_extras(conn, principal)
     ctx = page_context(
         request,
@@ -163,7 +165,13 @@ def _char_page(
         doc = insp.chart(conn, char, limit=100)
     ctx = page_context(request, principal, plant_or_none(engine), char=char, doc=doc, new_key=new_form_key)
     t = ctx["t"]
-    ctx["labels"] = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
+    ctx["labels"] = labels = [t.datetime(datetime.fromisoformat(ts)) for ts in doc.get("ts", [])]
+    empty = t.gettext("No data to plot")
+    svgs = [
+        control_chart_svg(c, c["violations"], labels=labels[-len(c["values"]) :] if labels else None, empty=empty)
+        for c in doc.get("charts", [])
+    ]
+    ctx["chart_svgs"] = [Markup(svg) for svg in svgs]  # noqa: S704 - SVG with its text escaped
     ctx["can_record"] = allowed(principal, "record_inspections")
     ctx["can_manage"] = allowed(principal, "manage_quality")
     with engine.connect() as conn:

@@ -138,7 +138,8 @@ def _job_context(request: Request, principal: Principal, engine: Engine, job: jo
     if job.error:
         ctx["job_error"] = ctx["t"].error(from_dict(job.error))
     if job.finished and job.result is not None:
-        ctx["charts"] = [(r, Markup(daily_svg(r)) if has_values(r) else None) for r in job.result["kpis"]]
+        t = ctx["t"].gettext
+        ctx["charts"] = [(r, Markup(daily_svg(r, t)) if has_values(r) else None) for r in job.result["kpis"]]
     return ctx
 
 
