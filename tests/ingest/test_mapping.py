@@ -105,3 +105,84 @@ def test_a_mapper_continues_from_its_saved_state_as_if_it_had_never_stopped():
         assert got == expected
     # total +10 = 3 scrap waiting + 1 scrap of this batch (taken back from its good) + good 6
     assert [(x[2], x[4]) for x in expected if x[0] == "CountEvent"] == [(6, None), (1, "NG")]
+
+
+def _plant_with(tags_update: dict, products: list[dict] | None = None) -> Plant:
+    plant = copy.deepcopy(PLANT)
+    tags = plant["areas"][0]["lines"][0]["machines"][0]["tags"]
+    tags.update(tags_update)
+    if products is not None:
+        plant["products"] = products
+    return Plant.from_dict(plant)
+
+
+def test_count_events_carry_machine_product_reason_source_and_the_reading():
+    """Good, scrap and rework counters counting apart: each increment is an event of its kind with the machine,
+    the running product, the counter's reason, the connector and the reading (source id, tag, values read)."""
+    plant = copy.deepcopy(PLANT)
+    tags = plant["areas"][0]["lines"][0]["machines"][0]["tags"]
+    tags["good_count"] = tags.pop("total_count") | {"signal": "Good"}
+    tags["rework_count"] = {"signal": "Rework", "bits": 16, "reason": "RW"}
+    mapper = SignalMapper(Plant.from_dict(plant))
+    mapper.map([sig("Good", 10, 0), sig("Scrap", 1, 0), sig("Rework", 4, 0)])
+    out = mapper.map([sig("Good", 15, 10), sig("Scrap", 3, 10), sig("Rework", 5, 10)])
+    assert [(e.kind.value, e.machine, e.quantity, e.product, e.reason, e.source, e.origin) for e in out.events] == [
+        ("good", "M1", 5, "P", None, "test", "Good:10|Good|10>15"),
+        ("scrap", "M1", 2, "P", "NG", "test", "Scrap:10|Scrap|1>3"),
+        ("rework", "M1", 1, "P", "RW", "test", "Rework:10|Rework|4>5"),
+    ]
+
+
+def test_good_units_from_a_total_counter_carry_the_reading_and_scrap_beyond_the_batch_waits():
+    """By hand, total = good + scrap: the batch at 10 s holds +2 total and +5 scrap, so the 2 are taken back and 3
+    scrap wait; at 15 s +1 total and +2 scrap: the 1 is taken back, 1 more waits (4); +5 total at 20 s are those 4
+    and 1 good unit; +3 at 30 s with 2 more scrap: 1 good; +2 at 40 s are good."""
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    mapper.map([sig("Total", 100, 0), sig("Scrap", 5, 0)])
+    out = mapper.map([sig("Total", 102, 10), sig("Scrap", 10, 10)])
+    assert counts(out) == [("scrap", 5, 10)]
+    assert mapper.state()["pending_scrap"] == {"M1": 3}
+    assert counts(mapper.map([sig("Total", 103, 15), sig("Scrap", 12, 15)])) == [("scrap", 2, 15)]
+    assert mapper.state()["pending_scrap"] == {"M1": 4}
+    assert counts(mapper.map([sig("Total", 108, 20)])) == [("good", 1, 20)]
+    assert mapper.machine_state("M1")["pending_scrap"] == 0
+    assert counts(mapper.map([sig("Total", 111, 30), sig("Scrap", 14, 30)])) == [("good", 1, 30), ("scrap", 2, 30)]
+    out = mapper.map([sig("Total", 113, 40)])
+    assert [(e.kind.value, e.quantity, e.product, e.source, e.origin) for e in out.events] == [
+        ("good", 2, "P", "test", "Total:40|Total|111>113")
+    ]
+
+
+def test_a_counter_cannot_count_faster_than_twice_the_ideal_rate_of_the_product_on_that_machine():
+    """Product Q: 1 s ideal cycle, 0.1 s on M1.  On M1 at most 2 / 0.1 = 20 units a second: +150 in 10 s are
+    counted; +250 in the next 10 s (25 a second) are a jump, held back and reported with the reading."""
+    plant = _plant_with({"product": {"default": "Q"}},
+                        [{"code": "Q", "ideal_cycle_s": 1.0, "cycle_by_machine": {"M1": 0.1}}])  # fmt: skip
+    mapper = SignalMapper(plant)
+    mapper.map([sig("Total", 100, 0)])
+    assert counts(mapper.map([sig("Total", 250, 10)])) == [("good", 150, 10)]
+    jump = mapper.map([sig("Total", 500, 20)])
+    assert counts(jump) == [] and [(s.tag, s.value) for s, _ in jump.anomalies] == [("Total", 500)]
+    assert all(isinstance(reason, str) and reason for _, reason in jump.anomalies)
+
+
+def test_a_product_without_an_ideal_cycle_puts_no_bound_on_its_counter():
+    plant = _plant_with({"product": {"default": "R"}}, [{"code": "R"}])
+    mapper = SignalMapper(plant)
+    mapper.map([sig("Total", 100, 0)])
+    out = mapper.map([sig("Total", 5100, 10)])
+    assert counts(out) == [("good", 5000, 10)] and out.anomalies == []
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [
+        ("12", 12), (" 7 ", 7), ("+12", 12), ("-3", -3), ("12.0", 12), ("12.5", None), ("x123", None), ("", None),
+        ("18446744073709551615", 2**64 - 1), ("+18446744073709551615", 2**64 - 1), (True, 1), (7.0, 7), (7.5, None),
+        (None, None),
+    ],
+)  # fmt: skip
+def test_a_counter_reading_is_an_exact_whole_number_or_nothing(value, number):
+    from shopfloor.ingest.mapping import as_count
+
+    assert as_count(value) == number
