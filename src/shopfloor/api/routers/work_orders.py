@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 
 from shopfloor.actions.work_orders import (
@@ -43,26 +43,29 @@ class AssignIn(BaseModel):
     clear: list[Literal["machine", "operator", "due"]] = Field(default_factory=list, description="Fields to empty")
 
 
+def _left_out_to_keep(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # sent with a value or left out, never null: there is no default to show
+
+
 class WorkOrderEdit(BaseModel):
     """The fields to change, each left out to keep it; null empties due, machine or operator."""
 
     model_config = ConfigDict(extra="forbid")
-    product: str | None = Field(None, min_length=1, max_length=64, description="Only while planned or released")
-    quantity: int | None = Field(
-        None, ge=1, le=10_000_000, description="Never below the good units already counted for the order"
-    )
+    # Not nullable: None is only what a field left out reads as (pydantic does not check a default).
+    product: str = Field(
+        None, min_length=1, max_length=64, description="Only while planned or released",
+        json_schema_extra=_left_out_to_keep,
+    )  # fmt: skip
+    quantity: int = Field(
+        None, ge=1, le=10_000_000, description="Never below the good units already counted for the order",
+        json_schema_extra=_left_out_to_keep,
+    )  # fmt: skip
     due: AwareDatetime | None = None
-    priority: int | None = Field(None, ge=-1000, le=1000, description="Higher first in the dispatch list")
+    priority: int = Field(
+        None, ge=-1000, le=1000, description="Higher first in the dispatch list", json_schema_extra=_left_out_to_keep
+    )
     machine: str | None = Field(None, max_length=64, description="Only while planned or released")
     operator: str | None = Field(None, max_length=200, description="Only while planned or released")
-
-    @model_validator(mode="after")
-    def _kept_fields_not_emptied(self) -> WorkOrderEdit:
-        sent = self.model_fields_set
-        emptied = [f for f in ("product", "quantity", "priority") if f in sent and getattr(self, f) is None]
-        if emptied:
-            raise ValueError(f"{', '.join(emptied)} cannot be emptied")
-        return self
 
 
 class TransitionIn(BaseModel):
