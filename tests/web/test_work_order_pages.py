@@ -2,6 +2,7 @@
 problems (nothing created) and then created all together; only planners change orders."""
 
 import io
+import re
 
 from openpyxl import Workbook
 
@@ -121,6 +122,9 @@ def test_a_planner_corrects_an_order_on_its_page(app, as_role, engine):
     r = sup.post("/work-orders/WO-E/edit", data=fields)
     assert (r.status_code, r.url.path, r.url.query) == (200, "/work-orders/WO-E", b"saved=1")
     assert 'role="status"' in r.text
+    history = r.text.split("<table")[-1]  # the correction in the page's language, the due dates as the plant's
+    assert re.search(r"(Changed|변경): (Product|제품) DRUM-A → TM-CASE, (Quantity|수량) 50 → 60, .* → WLD-02", history)
+    assert "11:59" in history.split("→ WLD-02")[0] and "T14:59" not in history.split("→ WLD-02")[0]
     with engine.connect() as conn:
         order = store.get(conn, "WO-E")
         entry = audit.entries(conn, 1)[0]

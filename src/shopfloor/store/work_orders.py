@@ -376,10 +376,14 @@ def edit(conn: Connection, plant: Plant, code: str, actor: str, fields: dict[str
             from_status=row.status,
             to_status=row.status,
             actor=actor,
-            reason="changed " + ", ".join(f"{k} {was[k]} → {now[k]}" for k in values),
+            reason="changed " + ", ".join(f"{k} {_said(was[k])} → {_said(now[k])}" for k in values),
         )
     )
     return before, after
+
+
+def _said(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def operations_of(conn: Connection, order: WorkOrder, plant: Plant) -> list[dict[str, Any]]:

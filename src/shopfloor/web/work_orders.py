@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, time
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -210,8 +211,28 @@ def _order_page(request: Request, principal: Principal, engine: Engine, code: st
     shown = {"product": order.product, "quantity": order.quantity, "machine": order.machine or "",
              "operator": order.operator or "", "priority": order.priority, "due": ctx["due_day"]}  # fmt: skip
     ctx["edit"] = shown | (typed or {})  # a refused correction is shown again as it was typed
+    ctx["history"] = [{**h._mapping, "reason": _shown_reason(h.reason, ctx["t"])} for h in history]
     status = show_refusal(ctx, refusal) if refusal is not None else 200
     return render(request, "work_order.html", ctx, status)
+
+
+FIELD_LABELS = {"product": "Product", "quantity": "Quantity", "due": "Due", "priority": "Priority",
+                "machine": "Machine", "operator": "Operator"}  # fmt: skip
+_FIELD = "|".join(FIELD_LABELS)
+_CHANGED = re.compile(rf"({_FIELD}) (.*?) → (.*?)(?=, (?:{_FIELD}) |$)")
+
+
+def _shown_reason(reason: str | None, t) -> str | None:
+    """A correction as the history records it (``changed quantity 120 → 150, due - → 2026-12-10T14:59:00+00:00``)
+    in the page's language; any other reason as it was given."""
+    if not reason or not reason.startswith("changed "):
+        return reason
+    parts = []
+    for field, old, new in _CHANGED.findall(reason.removeprefix("changed ")):
+        if field == "due":
+            old, new = (t.datetime(datetime.fromisoformat(v)) if v != "-" else v for v in (old, new))
+        parts.append(f"{t.gettext(FIELD_LABELS[field])} {old} → {new}")
+    return f"{t.gettext('Changed')}: {', '.join(parts)}" if parts else reason
 
 
 @router.get("/work-orders/{code}")
