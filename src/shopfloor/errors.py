@@ -702,6 +702,11 @@ class WorkOrderQuantityBelowGood(Conflict):
     message = "quantity {quantity} is below the {good} good units already reported for work order {work_order}"
 
 
+class WorkOrderPriority(Invalid):
+    code = "work_order.priority"
+    message = "priority must be between -1000 and 1000, not {priority}"
+
+
 class WorkOrderDueImplausible(Invalid):
     code = "work_order.due_implausible"
     message = "due date {due} is not plausible (between 1970 and 2999)"

@@ -179,6 +179,7 @@ def test_a_work_order_correction_is_refused_by_status_and_counts(plant_store, ev
         ({"machine": "CNC-01"}, errors.WorkOrderStarted(work_order="WO-F", status="in_progress")),
         ({"quantity": 6}, errors.WorkOrderQuantityBelowGood(work_order="WO-F", quantity=6, good=7)),
         ({"quantity": 0}, errors.WorkOrderQuantity(quantity=0)),
+        ({"priority": 5000}, errors.WorkOrderPriority(priority=5000)),
         ({"due": datetime(202, 5, 1, tzinfo=timezone.utc)},
          errors.WorkOrderDueImplausible(due="0202-05-01T00:00:00+00:00")),
         ({"product": "NOPE"}, errors.WorkOrderProductFixed(work_order="WO-F", status="in_progress")),
@@ -343,6 +344,11 @@ def test_work_orders_are_reordered_and_imported(plant_store, events):
     with plant_store.connect() as conn:
         assert "I-3" not in {o.code for o in wo_store.list_orders(conn)}
     assert audit_count(plant_store) == before and events == []
+    # An empty Excel date (1900-01-00) or a priority beyond the dispatch list's range: refused with its row.
+    with pytest.raises(WorkOrdersRefused) as refused:
+        import_orders(plant_store, ACTOR, b"order,item,qty,due,priority\nI-4,DRUM-A,3,1900-01-01,5000\n", "erp.csv")
+    problems = [(p.row, p.column, p.error.code) for p in refused.value.problems]
+    assert problems == [(2, "due", "work_order.due_implausible"), (2, "priority", "work_order.priority")]
 
 def test_a_machine_is_connected_from_the_pages(engine, events):
     from shopfloor.actions.connect import connect_machine, mapping

@@ -26,6 +26,7 @@ from shopfloor.errors import (
     WorkOrderNeedsMachine,
     WorkOrderNotEditable,
     WorkOrderNotFound,
+    WorkOrderPriority,
     WorkOrderProductFixed,
     WorkOrderQuantity,
     WorkOrderQuantityBelowGood,
@@ -96,7 +97,8 @@ def create(
             _quantity_problem(quantity),
             _product_problem(conn, plant, product),
             _machine_problem(plant, machine),
-            _due_problem(due),
+            priority_problem(priority),
+            due_problem(due),
         )
         if p is not None
     ]
@@ -143,7 +145,16 @@ def _machine_problem(plant: Plant, machine: str | None) -> MachineUnknown | None
     return None
 
 
-def _due_problem(due: datetime | None) -> WorkOrderDueImplausible | None:
+PRIORITY = (-1000, 1000)
+
+
+def priority_problem(priority: int | None) -> WorkOrderPriority | None:
+    if priority is not None and not PRIORITY[0] <= priority <= PRIORITY[1]:
+        return WorkOrderPriority(priority=priority)
+    return None
+
+
+def due_problem(due: datetime | None) -> WorkOrderDueImplausible | None:
     """A due date outside 1970..2999 (a typing slip such as 0202-05-01) is refused, as it would sort the order
     first or last of every list."""
     if due is not None and plausible_time(due) is None:
@@ -296,7 +307,7 @@ def assign(
     fields to empty (``machine``, ``operator``, ``due``).  Recorded as an event with the changes."""
     row = _row(conn, code, lock=True)
     _check_reassignable(code, row.status)
-    refuse(p for p in (_machine_problem(plant, machine), _due_problem(due)) if p is not None)
+    refuse(p for p in (_machine_problem(plant, machine), priority_problem(priority), due_problem(due)) if p)
     values: dict[str, Any] = {
         k: v
         for k, v in (("machine", machine), ("operator", operator), ("priority", priority), ("due", due))
@@ -358,7 +369,11 @@ def edit(conn: Connection, plant: Plant, code: str, actor: str, fields: dict[str
         problems.append(_product_problem(conn, plant, values["product"]))
     if "quantity" in values:
         problems.append(_quantity_problem(values["quantity"]))
-    problems += [_machine_problem(plant, values.get("machine")), _due_problem(values.get("due"))]
+    problems += [
+        _machine_problem(plant, values.get("machine")),
+        priority_problem(values.get("priority")),
+        due_problem(values.get("due")),
+    ]
     refuse(p for p in problems if p is not None)
     if "quantity" in values:
         good = progress(conn, code)["good"]
