@@ -38,6 +38,7 @@ def test_a_supervisor_plans_orders_in_the_browser(sqlite_only, live_server, brow
     expect(page.locator("[role=alert]")).to_contain_text("NOPE")
     assert "unknown product" not in page.inner_text("[role=alert]")
     expect(page.locator("#edit input[name=product]")).to_have_value("NOPE")  # shown again as typed
+    page.screenshot(path=str(artefacts() / "work-order-edit-refused-ko.png"), full_page=True)
     page.locator("#edit input[name=product]").fill("TM-CASE")
     page.locator("#edit input[name=quantity]").fill("150")
     page.locator("#edit button[type=submit]").click()
