@@ -682,6 +682,36 @@ class NothingToAssign(Invalid):
     message = "nothing to change: give a machine, operator, priority or due date"
 
 
+class NothingToEdit(Invalid):
+    code = "work_order.nothing_to_edit"
+    message = "nothing to change: give a product, quantity, due date, priority, machine or operator"
+
+
+class WorkOrderNotEditable(Conflict):
+    code = "work_order.not_editable"
+    message = "work order {work_order} is {status}: completed, closed and cancelled orders are not changed"
+
+
+class WorkOrderProductFixed(Conflict):
+    code = "work_order.product_fixed"
+    message = "work order {work_order} is {status}: its product changes only while it is planned or released"
+
+
+class WorkOrderQuantityBelowGood(Conflict):
+    code = "work_order.quantity_below_good"
+    message = "quantity {quantity} is below the {good} good units already reported for work order {work_order}"
+
+
+class WorkOrderPriority(Invalid):
+    code = "work_order.priority"
+    message = "priority must be between -1000 and 1000, not {priority}"
+
+
+class WorkOrderDueImplausible(Invalid):
+    code = "work_order.due_implausible"
+    message = "due date {due} is not plausible (between 1970 and 2999)"
+
+
 class OperatorUnknown(Invalid):
     code = "work_order.operator_unknown"
     message = "unknown user {operator}"

@@ -142,6 +142,65 @@ def test_work_order_create_assign_and_transition(plant_store, events):
         wo_actions.transition_work_order(plant_store, ACTOR, "WO-1", "planned")
 
 
+def test_a_work_order_is_corrected_field_by_field(plant_store, events):
+    due = datetime(2026, 6, 30, 14, 59, tzinfo=timezone.utc)
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-E", product="DRUM-A", quantity=10, machine="WLD-01")
+    events.clear()
+    edited = wo_actions.edit_work_order(plant_store, ACTOR, "WO-E", product="SHELL", quantity=12, due=due,
+                                        machine="CNC-01")  # fmt: skip
+    assert (edited["product"], edited["quantity"], edited["due"], edited["machine"], edited["priority"]) == (
+        "SHELL", 12, due.isoformat(), "CNC-01", 0)  # fmt: skip
+    with plant_store.connect() as conn:
+        row = wo_store.get(conn, "WO-E")
+    assert (row.product, row.quantity, row.due, row.machine) == ("SHELL", 12, due, "CNC-01")
+    entry = last_audit(plant_store)
+    assert (entry["action"], entry["target"], entry["detail"]) == ("work_order.edit", "work_order:WO-E", {
+        "before": {"product": "DRUM-A", "quantity": 10, "due": None, "machine": "WLD-01"},
+        "after": {"product": "SHELL", "quantity": 12, "due": due.isoformat(), "machine": "CNC-01"}})  # fmt: skip
+    assert sorted(events) == [("machine", "CNC-01"), ("machine", "WLD-01"), ("work_order", "WO-E")]
+    # the same values again change nothing: no row, no audit entry, no event
+    before, events[:] = audit_count(plant_store), []
+    wo_actions.edit_work_order(plant_store, ACTOR, "WO-E", quantity=12, machine="CNC-01")
+    assert (audit_count(plant_store), events) == (before, [])
+    with pytest.raises(errors.NothingToEdit):
+        wo_actions.edit_work_order(plant_store, ACTOR, "WO-E")
+
+
+def test_a_work_order_correction_is_refused_by_status_and_counts(plant_store, events):
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-F", product="DRUM-A", quantity=10, machine="WLD-01")
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-F", "released")
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-F", "in_progress")
+    now = datetime.now(timezone.utc) + timedelta(seconds=1)
+    event_actions.record_events(plant_store, ACTOR, [{"ts": now, "machine": "WLD-01", "event": "good", "quantity": 7}],
+                                "api:t")  # fmt: skip
+    before, events[:] = audit_count(plant_store), []
+    refusals = [
+        ({"product": "SHELL"}, errors.WorkOrderProductFixed(work_order="WO-F", status="in_progress")),
+        ({"machine": "CNC-01"}, errors.WorkOrderStarted(work_order="WO-F", status="in_progress")),
+        ({"quantity": 6}, errors.WorkOrderQuantityBelowGood(work_order="WO-F", quantity=6, good=7)),
+        ({"quantity": 0}, errors.WorkOrderQuantity(quantity=0)),
+        ({"priority": 5000}, errors.WorkOrderPriority(priority=5000)),
+        ({"due": datetime(202, 5, 1, tzinfo=timezone.utc)},
+         errors.WorkOrderDueImplausible(due="0202-05-01T00:00:00+00:00")),
+        ({"product": "NOPE"}, errors.WorkOrderProductFixed(work_order="WO-F", status="in_progress")),
+    ]  # fmt: skip
+    for fields, refusal in refusals:
+        with pytest.raises(DomainError) as refused:
+            wo_actions.edit_work_order(plant_store, ACTOR, "WO-F", **fields)
+        assert refused.value == refusal, fields
+    assert (audit_count(plant_store), events) == (before, [])
+    # while it runs, the quantity may go down to the good units counted, and the product given unchanged is no change
+    assert wo_actions.edit_work_order(plant_store, ACTOR, "WO-F", product="DRUM-A", quantity=7)["quantity"] == 7
+    wo_actions.transition_work_order(plant_store, ACTOR, "WO-F", "completed")
+    with pytest.raises(errors.WorkOrderNotEditable) as refused:
+        wo_actions.edit_work_order(plant_store, ACTOR, "WO-F", priority=5)
+    assert refused.value.params == {"work_order": "WO-F", "status": "completed"}
+    wo_actions.create_work_order(plant_store, ACTOR, code="WO-G", product="DRUM-A", quantity=10)
+    with pytest.raises(errors.Problems) as refused:
+        wo_actions.edit_work_order(plant_store, ACTOR, "WO-G", product="NOPE", machine="NOWHERE")
+    assert [p.code for p in refused.value.problems] == ["plant.product_unknown", "plant.machine_unknown"]
+
+
 # -- the terminal and machine events ------------------------------------------------------------------------
 def test_a_terminal_entry_stores_its_event_once(plant_store, events):
     entry = terminal_actions.PopEntry(uuid.uuid4().hex, datetime.now(timezone.utc), "WLD-01", "good", 4)
@@ -285,6 +344,11 @@ def test_work_orders_are_reordered_and_imported(plant_store, events):
     with plant_store.connect() as conn:
         assert "I-3" not in {o.code for o in wo_store.list_orders(conn)}
     assert audit_count(plant_store) == before and events == []
+    # An empty Excel date (1900-01-00) or a priority beyond the dispatch list's range: refused with its row.
+    with pytest.raises(WorkOrdersRefused) as refused:
+        import_orders(plant_store, ACTOR, b"order,item,qty,due,priority\nI-4,DRUM-A,3,1900-01-01,5000\n", "erp.csv")
+    problems = [(p.row, p.column, p.error.code) for p in refused.value.problems]
+    assert problems == [(2, "due", "work_order.due_implausible"), (2, "priority", "work_order.priority")]
 
 def test_a_machine_is_connected_from_the_pages(engine, events):
     from shopfloor.actions.connect import connect_machine, mapping

@@ -95,6 +95,30 @@ def test_orders_started_on_one_machine_at_once_leave_one_in_progress(planned):
         assert [o.code for o in wo_store.list_orders(conn, "in_progress", "CNC-01")] == [running]
 
 
+@pytest.mark.parametrize("round_", range(2))
+def test_a_product_changed_while_the_order_starts_is_changed_before_the_start_or_refused(planned, round_):
+    code = f"WO-P{round_}"
+    wo_actions.create_work_order(planned, "user:p", code=code, product="DRUM-A", quantity=5, machine="WLD-02")
+    wo_actions.transition_work_order(planned, "user:p", code, "released")
+    products = ("TM-CASE", "DF-CASE", "MOULD-CORE")
+    calls = [lambda: wo_actions.transition_work_order(planned, "user:t", code, "in_progress")] * 2
+    calls += [lambda p=p: wo_actions.edit_work_order(planned, "user:p", code, product=p) for p in products * 2]
+    results = together(calls)
+    assert {type(r).__name__ for r in results} <= {"dict", "TransitionNotAllowed", "WorkOrderProductFixed"}
+    ev, wo = work_order_events.c, work_orders.c
+    with planned.connect() as conn:
+        reasons = conn.execute(
+            select(ev.to_status, ev.reason).join(work_orders, wo.id == ev.work_order_id).where(wo.code == code)
+            .order_by(ev.id)
+        ).all()  # fmt: skip
+        order = wo_store.get(conn, code)
+    started = next(i for i, (to, reason) in enumerate(reasons) if to == "in_progress" and reason is None)
+    changes = [i for i, (_, reason) in enumerate(reasons) if reason and reason.startswith("changed product")]
+    assert all(i < started for i in changes)  # never a product changed once a unit could be made
+    assert order.status.value == "in_progress"
+    assert order.product == (reasons[changes[-1]][1].rsplit(" ", 1)[1] if changes else "DRUM-A")
+
+
 def test_an_alarm_acknowledged_by_several_at_once_is_acknowledged_once(planned):
     with planned.begin() as conn:
         mid = conn.execute(select(machines.c.id).where(machines.c.code == "NC-01")).scalar()

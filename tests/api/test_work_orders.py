@@ -215,3 +215,29 @@ def test_assignment_before_start_and_operations_from_the_routing(app, as_role):
     assert ops[10]["planned_s"] == 600 + 10 * 40 and (ops[10]["good"], ops[10]["scrap"]) == (4, 0)
     assert (ops[20]["good"], ops[20]["scrap"]) == (4 + 3, 1)  # the WELD line: WLD-01 and WLD-02
     assert [h["to"] for h in detail["history"]] == ["planned", "planned", "released", "in_progress"]
+
+
+def test_an_order_is_corrected_with_patch_and_refused_with_the_reason(app, as_role):
+    sup, op = as_role("supervisor"), as_role("operator")
+    _create(sup, "WO-E", machine="CNC-01", quantity=10)
+    assert op.patch("/api/v1/work-orders/WO-E", json={"quantity": 12}).status_code == 403
+    due = "2026-07-01T23:59:00+09:00"
+    fixed = sup.patch("/api/v1/work-orders/WO-E", json={"product": "DF-CASE", "quantity": 12, "due": due})
+    assert fixed.status_code == 200, fixed.text
+    body = fixed.json()
+    assert (body["product"], body["quantity"], body["machine"], body["status"]) == ("DF-CASE", 12, "CNC-01", "planned")
+    assert datetime.fromisoformat(body["due"]) == datetime.fromisoformat(due)
+    cleared = sup.patch("/api/v1/work-orders/WO-E", json={"due": None, "machine": None}).json()
+    assert (cleared["due"], cleared["machine"], cleared["quantity"]) == (None, None, 12)
+    for bad in ({"quantity": None}, {"quantity": 0}, {"colour": "red"}, {"due": "2026-07-01T10:00:00"}):
+        assert sup.patch("/api/v1/work-orders/WO-E", json=bad).status_code == 422, bad
+    nothing = sup.patch("/api/v1/work-orders/WO-E", json={})
+    assert (nothing.status_code, nothing.json()["code"]) == (422, "work_order.nothing_to_edit")
+    missing = sup.patch("/api/v1/work-orders/NOPE", json={"quantity": 3})
+    assert (missing.status_code, missing.json()["code"]) == (404, "work_order.not_found")
+    sup.post("/api/v1/work-orders/WO-E/transition", json={"to": "cancelled", "reason": "duplicate"})
+    final = sup.patch("/api/v1/work-orders/WO-E", json={"quantity": 3}, headers={"Accept-Language": "ko"})
+    assert (final.status_code, final.json()["code"]) == (409, "work_order.not_editable")
+    assert final.json()["detail"].startswith("작업지시 WO-E은(는) cancelled")
+    summary = app.openapi()["paths"]["/api/v1/work-orders/{code}"]["patch"]
+    assert summary["summary"].startswith("Correct a work order") and {"404", "409", "422"} <= set(summary["responses"])

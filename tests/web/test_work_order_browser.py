@@ -1,5 +1,6 @@
-"""In Debian's chromium: a supervisor creates a work order, releases it, imports an ERP file (previewed with a
-problem, then corrected and created), in Korean.  Screenshots in artefacts/screenshots/."""
+"""In Debian's chromium: a supervisor creates a work order, releases it, corrects it (a refusal first, shown in
+Korean with the values as typed), imports an ERP file (previewed with a problem, then corrected and created), in
+Korean.  Screenshots in artefacts/screenshots/."""
 
 import re
 
@@ -28,6 +29,25 @@ def test_a_supervisor_plans_orders_in_the_browser(sqlite_only, live_server, brow
     page.click("button[data-to=released]")
     expect(page.locator("h1 .badge")).to_have_class(re.compile("released"))
     page.screenshot(path=str(artefacts() / "work-order-ko.png"), full_page=True)
+
+    edit = page.locator("#edit form")
+    expect(edit.locator("input[name=quantity]")).to_have_value("120")
+    expect(edit.locator("select[name=machine]")).to_have_value("WLD-01")
+    edit.locator("input[name=product]").fill("NOPE")
+    edit.locator("button[type=submit]").click()
+    expect(page.locator("[role=alert]")).to_contain_text("NOPE")
+    assert "unknown product" not in page.inner_text("[role=alert]")
+    expect(page.locator("#edit input[name=product]")).to_have_value("NOPE")  # shown again as typed
+    page.screenshot(path=str(artefacts() / "work-order-edit-refused-ko.png"), full_page=True)
+    page.locator("#edit input[name=product]").fill("TM-CASE")
+    page.locator("#edit input[name=quantity]").fill("150")
+    page.locator("#edit button[type=submit]").click()
+    page.wait_for_url(f"{base}/work-orders/WO-777?saved=1")
+    expect(page.locator("[role=status]")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("TM-CASE")
+    expect(page.locator("dl.facts")).to_contain_text("150")
+    expect(page.locator("section", has_text="이력")).to_contain_text("변경: 제품 DRUM-A → TM-CASE, 수량 120 → 150")
+    page.screenshot(path=str(artefacts() / "work-order-edit-ko.png"), full_page=True)
 
     bad = tmp_path / "erp.csv"
     bad.write_bytes("작업지시번호,품목코드,지시수량,납기일\nE-1,DRUM-A,50,2026.12.10\nE-2,NOPE,5,2026.12.11\n".encode("cp949"))

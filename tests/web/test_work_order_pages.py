@@ -2,6 +2,7 @@
 problems (nothing created) and then created all together; only planners change orders."""
 
 import io
+import re
 
 from openpyxl import Workbook
 
@@ -94,3 +95,62 @@ def test_only_planners_change_orders(app, as_role):
         assert page.status_code == 200 and 'action="/work-orders/import"' not in page.text
         r = client.post("/work-orders", data={"csrf_token": _csrf(page.text), "code": "X", "product": "DRUM-A", "quantity": "1"})
         assert r.status_code == 403
+
+
+def test_a_planner_corrects_an_order_on_its_page(app, as_role, engine):
+    from datetime import datetime, timezone
+
+    from shopfloor.errors import WorkOrderQuantityBelowGood
+    from shopfloor.model.events import CountEvent, CountKind
+    from shopfloor.store.events import append_events
+    from shopfloor.web.pages import plant_of
+
+    sup = as_role("supervisor")
+    token = _csrf(sup.get("/work-orders").text)
+    sup.post("/work-orders", data={"csrf_token": token, "code": "WO-E", "product": "DRUM-A", "quantity": "50",
+                                   "machine": "WLD-01", "priority": "2", "due": "2026-12-10"})  # fmt: skip
+    listed = sup.get("/work-orders").text
+    assert 'href="/work-orders/WO-E#edit"' in listed
+    page = sup.get("/work-orders/WO-E").text
+    form = page.split('id="edit"')[1].split("</form>")[0]
+    for prefilled in ('name="product" required maxlength="64" list="products" value="DRUM-A"', 'value="50"',
+                      "<option selected>WLD-01</option>", 'name="priority" inputmode="numeric" value="2"',
+                      'value="2026-12-10"'):  # fmt: skip
+        assert prefilled in form, prefilled
+    fields = {"csrf_token": token, "product": "TM-CASE", "quantity": "60", "machine": "WLD-02", "operator": "",
+              "priority": "2", "due": "2026-12-12"}  # fmt: skip
+    r = sup.post("/work-orders/WO-E/edit", data=fields)
+    assert (r.status_code, r.url.path, r.url.query) == (200, "/work-orders/WO-E", b"saved=1")
+    assert 'role="status"' in r.text
+    history = r.text.split("<table")[-1]  # the correction in the page's language, the due dates as the plant's
+    assert re.search(r"(Changed|변경): (Product|제품) DRUM-A → TM-CASE, (Quantity|수량) 50 → 60, .* → WLD-02", history)
+    assert "11:59" in history.split("→ WLD-02")[0] and "T14:59" not in history.split("→ WLD-02")[0]
+    with engine.connect() as conn:
+        order = store.get(conn, "WO-E")
+        entry = audit.entries(conn, 1)[0]
+    assert (order.product, order.quantity, order.machine, order.priority) == ("TM-CASE", 60, "WLD-02", 2)
+    assert order.due.astimezone(plant_of(engine).site.tz).date().isoformat() == "2026-12-12"
+    changed = ["due", "machine", "product", "quantity"]
+    assert (entry["action"], sorted(entry["detail"]["after"])) == ("work_order.edit", changed)
+    # Started: product, machine and operator are shown but not sent; the quantity never below the good units.
+    for step in ("released", "in_progress"):
+        sup.post("/work-orders/WO-E/transition", data={"csrf_token": token, "to": step})
+    with engine.begin() as conn:
+        append_events(conn, [CountEvent(datetime.now(timezone.utc), "WLD-02", CountKind.GOOD, 55, work_order="WO-E")])
+    form = sup.get("/work-orders/WO-E").text.split('id="edit"')[1].split("</form>")[0]
+    assert 'value="TM-CASE" disabled' in form and '<select name="machine" disabled>' in form
+    sup.cookies.set("sf_lang", "ko")
+    r = sup.post("/work-orders/WO-E/edit", data={"csrf_token": token, "quantity": "52", "priority": "2", "due": ""})
+    refusal = error_message(WorkOrderQuantityBelowGood(work_order="WO-E", quantity=52, good=55), "ko")
+    assert r.status_code == 409 and refusal in r.text and "55" in refusal
+    assert 'name="quantity" required inputmode="numeric" value="52"' in r.text  # shown again as typed
+    r = sup.post("/work-orders/WO-E/edit", data={"csrf_token": token, "quantity": "sixty"})
+    assert r.status_code == 422
+    with engine.connect() as conn:
+        assert (store.get(conn, "WO-E").quantity, store.get(conn, "WO-E").due is not None) == (60, True)
+    # Only planners, with the form's token.
+    assert sup.post("/work-orders/WO-E/edit", data={"csrf_token": "wrong", "quantity": "70"}).status_code == 403
+    op = as_role("operator")
+    page = op.get("/work-orders/WO-E").text
+    assert 'id="edit"' not in page
+    assert op.post("/work-orders/WO-E/edit", data={"csrf_token": _csrf(page), "quantity": "70"}).status_code == 403

@@ -161,8 +161,12 @@ def parse_orders(content: bytes, filename: str, plant: Plant) -> tuple[list[dict
                         raise WorkOrderQuantity(quantity=order[column])
                 elif column == "priority":
                     order[column] = _whole(value)
+                    if (problem := store.priority_problem(order[column])) is not None:
+                        raise problem
                 elif column == "due":
                     order[column] = _due(value, plant)
+                    if (problem := store.due_problem(order[column])) is not None:
+                        raise problem
                 else:
                     order[column] = _text(value)
             except DomainError as exc:

@@ -1,4 +1,5 @@
-"""Work orders: create one, assign its machine, operator, priority or due date, and move it through its statuses.
+"""Work orders: create one, assign its machine, operator, priority or due date, correct it, and move it through
+its statuses.
 
 Each returns the order with its progress.  Live events: ``("work_order", code)``, and ``("machine", code)`` of
 the machines whose tile shows it.
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from shopfloor.actions.core import change
-from shopfloor.errors import MachineBusy, OperatorUnknown, WorkOrderExists
+from shopfloor.errors import MachineBusy, NothingToEdit, OperatorUnknown, WorkOrderExists
 from shopfloor.model.work_orders import Status
 from shopfloor.store import work_orders as store
 from shopfloor.store.schema import users
@@ -82,6 +83,62 @@ def assign_work_order(
         changed = {"machine": machine, "operator": operator, "priority": priority, "due": due, "clear": list(clear)}
         detail = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changed.items() if v}
         c.audit("work_order.assign", f"work_order:{code}", detail)
+        c.publish("work_order", code)
+        c.publish("machine", before.machine, order.machine)
+        return order_with_progress(c.conn, order)
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()  # a field left as it is
+
+
+def edit_work_order(
+    engine: Engine,
+    actor: str,
+    code: str,
+    *,
+    product: str = UNCHANGED,
+    quantity: int = UNCHANGED,
+    due: datetime | None = UNCHANGED,
+    priority: int = UNCHANGED,
+    machine: str | None = UNCHANGED,
+    operator: str | None = UNCHANGED,
+) -> dict[str, Any]:
+    """Correct an order: only the fields given change (None empties due, machine or operator).
+
+    Completed, closed and cancelled orders are refused (``WorkOrderNotEditable``); the product changes only while
+    planned or released (``WorkOrderProductFixed``); the quantity while planned, released or in progress, never
+    below the good units counted for it (``WorkOrderQuantityBelowGood``); machine and operator under the rule of
+    :func:`assign_work_order`.  A field given with the value the order has already is no change: when none
+    changes, nothing is written or audited.  The audit entry holds each changed field before and after."""
+    given = {
+        k: v
+        for k, v in (("product", product), ("quantity", quantity), ("due", due), ("priority", priority),
+                     ("machine", machine), ("operator", operator))
+        if v is not UNCHANGED
+    }  # fmt: skip
+    if not given:
+        raise NothingToEdit()
+    with engine.connect() as conn:
+        current = store.get(conn, code)
+    if current.status in store.EDITABLE and all(getattr(current, k) == v for k, v in given.items()):
+        with engine.connect() as conn:
+            return order_with_progress(conn, current)
+    with change(engine, actor) as c:
+        if "operator" in given:
+            _known_operator(c.conn, given["operator"])
+        before, order = store.edit(c.conn, c.plant(), code, actor, given)
+        was, now = before.to_dict(), order.to_dict()
+        changed = [k for k in given if was[k] != now[k]]
+        c.audit(
+            "work_order.edit",
+            f"work_order:{code}",
+            {"before": {k: was[k] for k in changed}, "after": {k: now[k] for k in changed}},
+        )
         c.publish("work_order", code)
         c.publish("machine", before.machine, order.machine)
         return order_with_progress(c.conn, order)

@@ -19,15 +19,22 @@ from shopfloor.errors import (
     MachineBusy,
     MachineUnknown,
     NothingToAssign,
+    NothingToEdit,
     ProductUnknown,
+    WorkOrderDueImplausible,
     WorkOrderExists,
     WorkOrderNeedsMachine,
+    WorkOrderNotEditable,
     WorkOrderNotFound,
+    WorkOrderPriority,
+    WorkOrderProductFixed,
     WorkOrderQuantity,
+    WorkOrderQuantityBelowGood,
     WorkOrderStarted,
     refuse,
 )
 from shopfloor.model.events import CountEvent, MachineEvent
+from shopfloor.model.inputs import plausible_time
 from shopfloor.model.plant import Plant
 from shopfloor.model.work_orders import Status, check_transition
 from shopfloor.store.locks import lock_name
@@ -84,16 +91,17 @@ def create(
     due: datetime | None = None,
     operator: str | None = None,
 ) -> WorkOrder:
-    problems = []
-    if quantity <= 0:
-        problems.append(WorkOrderQuantity(quantity=quantity))
-    if (
-        product not in {p.code for p in plant.products}
-        and not conn.execute(select(items.c.code).where(items.c.code == product)).first()
-    ):
-        problems.append(ProductUnknown(product=product))
-    if machine is not None and machine not in {m.code for m in plant.machines}:
-        problems.append(MachineUnknown(machine=machine))
+    problems = [
+        p
+        for p in (
+            _quantity_problem(quantity),
+            _product_problem(conn, plant, product),
+            _machine_problem(plant, machine),
+            priority_problem(priority),
+            due_problem(due),
+        )
+        if p is not None
+    ]
     lock_name(conn, "work_order", code)
     if conn.execute(select(work_orders.c.id).where(work_orders.c.code == code)).first():
         problems.append(WorkOrderExists(work_order=code))
@@ -118,6 +126,40 @@ def create(
         )
     )
     return get(conn, code)
+
+
+def _quantity_problem(quantity: int) -> WorkOrderQuantity | None:
+    return WorkOrderQuantity(quantity=quantity) if quantity <= 0 else None
+
+
+def _product_problem(conn: Connection, plant: Plant, product: str) -> ProductUnknown | None:
+    known = product in {p.code for p in plant.products}
+    if known or conn.execute(select(items.c.code).where(items.c.code == product)).first():
+        return None
+    return ProductUnknown(product=product)
+
+
+def _machine_problem(plant: Plant, machine: str | None) -> MachineUnknown | None:
+    if machine is not None and machine not in {m.code for m in plant.machines}:
+        return MachineUnknown(machine=machine)
+    return None
+
+
+PRIORITY = (-1000, 1000)
+
+
+def priority_problem(priority: int | None) -> WorkOrderPriority | None:
+    if priority is not None and not PRIORITY[0] <= priority <= PRIORITY[1]:
+        return WorkOrderPriority(priority=priority)
+    return None
+
+
+def due_problem(due: datetime | None) -> WorkOrderDueImplausible | None:
+    """A due date outside 1970..2999 (a typing slip such as 0202-05-01) is refused, as it would sort the order
+    first or last of every list."""
+    if due is not None and plausible_time(due) is None:
+        return WorkOrderDueImplausible(due=due.isoformat())
+    return None
 
 
 def get(conn: Connection, code: str) -> WorkOrder:
@@ -264,10 +306,8 @@ def assign(
     """Change the machine, operator, priority or due date of an order that has not started; ``clear`` names the
     fields to empty (``machine``, ``operator``, ``due``).  Recorded as an event with the changes."""
     row = _row(conn, code, lock=True)
-    if Status(row.status) not in ASSIGNABLE:
-        raise WorkOrderStarted(work_order=code, status=row.status)
-    if machine is not None and machine not in {m.code for m in plant.machines}:
-        raise MachineUnknown(machine=machine)
+    _check_reassignable(code, row.status)
+    refuse(p for p in (_machine_problem(plant, machine), priority_problem(priority), due_problem(due)) if p)
     values: dict[str, Any] = {
         k: v
         for k, v in (("machine", machine), ("operator", operator), ("priority", priority), ("due", due))
@@ -289,6 +329,76 @@ def assign(
         )
     )
     return get(conn, code)
+
+
+def _check_reassignable(code: str, status: str) -> None:
+    """Machine and operator change only before the order starts: no unit is counted on the old machine yet."""
+    if Status(status) not in ASSIGNABLE:
+        raise WorkOrderStarted(work_order=code, status=status)
+
+
+EDITABLE = (Status.PLANNED, Status.RELEASED, Status.IN_PROGRESS)
+EDITABLE_FIELDS = ("product", "quantity", "due", "priority", "machine", "operator")
+
+
+def edit(conn: Connection, plant: Plant, code: str, actor: str, fields: dict[str, Any]) -> tuple[WorkOrder, WorkOrder]:
+    """Correct an order: ``fields`` maps each field to change (of ``EDITABLE_FIELDS``) to its new value (None
+    empties machine, operator or due date).  Returns the order before and after; the fields whose value is
+    already the order's are left out of the change, and their rules do not apply.
+
+    Completed, closed and cancelled orders are refused; the product changes only while planned or released (no
+    unit is made yet), the machine and operator under the rule of :func:`assign`, the quantity never below the
+    good units already counted for the order.  The order is read under its row lock, so two corrections of one
+    order are decided one after the other."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not an editable field: {', '.join(sorted(unknown))}")
+    if not fields:
+        raise NothingToEdit()
+    row = _row(conn, code, lock=True)
+    before = _wo(row)
+    if before.status not in EDITABLE:
+        raise WorkOrderNotEditable(work_order=code, status=row.status)
+    values = {k: v for k, v in fields.items() if getattr(before, k) != v}
+    if "product" in values and before.status not in ASSIGNABLE:
+        raise WorkOrderProductFixed(work_order=code, status=row.status)
+    if "machine" in values or "operator" in values:
+        _check_reassignable(code, row.status)
+    problems = []
+    if "product" in values:
+        problems.append(_product_problem(conn, plant, values["product"]))
+    if "quantity" in values:
+        problems.append(_quantity_problem(values["quantity"]))
+    problems += [
+        _machine_problem(plant, values.get("machine")),
+        priority_problem(values.get("priority")),
+        due_problem(values.get("due")),
+    ]
+    refuse(p for p in problems if p is not None)
+    if "quantity" in values:
+        good = progress(conn, code)["good"]
+        if values["quantity"] < good:
+            raise WorkOrderQuantityBelowGood(work_order=code, quantity=values["quantity"], good=good)
+    if not values:
+        return before, before
+    conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
+    after = get(conn, code)
+    was, now = before.to_dict(), after.to_dict()
+    conn.execute(
+        insert(work_order_events).values(
+            work_order_id=row.id,
+            ts=datetime.now(timezone.utc),
+            from_status=row.status,
+            to_status=row.status,
+            actor=actor,
+            reason="changed " + ", ".join(f"{k} {_said(was[k])} → {_said(now[k])}" for k in values),
+        )
+    )
+    return before, after
+
+
+def _said(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def operations_of(conn: Connection, order: WorkOrder, plant: Plant) -> list[dict[str, Any]]:

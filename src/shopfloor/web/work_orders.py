@@ -1,13 +1,14 @@
 """Work order pages: the list (by status, in dispatch order, moved up and down), a new order, an order's page
-(machine, operator, priority and due date changed; released, started, completed, closed or cancelled; the
-operations of its routing and its history), and orders imported from an ERP's Excel or CSV file (a preview with
-the problems of each row, then created all together).  Every change goes through ``actions.work_orders`` or
-``actions.order_import``, as the API's do."""
+(corrected: product, quantity, machine, operator, priority and due date; released, started, completed, closed or
+cancelled; the operations of its routing and its history), and orders imported from an ERP's Excel or CSV file (a
+preview with the problems of each row, then created all together).  Every change goes through
+``actions.work_orders`` or ``actions.order_import``, as the API's do."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, time
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -18,6 +19,7 @@ from shopfloor.actions.order_import import import_orders, preview_orders
 from shopfloor.actions.work_orders import (
     assign_work_order,
     create_work_order,
+    edit_work_order,
     order_with_progress,
     reorder_work_orders,
     transition_work_order,
@@ -27,10 +29,12 @@ from shopfloor.errors import (
     DomainError,
     InstantInvalid,
     NotOneOf,
+    NotWholeNumber,
     OrderFileUnreadable,
     PayloadTooLarge,
     WorkOrderQuantity,
 )
+from shopfloor.model.inputs import whole_number
 from shopfloor.model.work_orders import TRANSITIONS, Status
 from shopfloor.store import work_orders as store
 from shopfloor.store.schema import work_order_events, work_orders
@@ -184,7 +188,8 @@ def work_orders_import(
 
 
 def _order_page(request: Request, principal: Principal, engine: Engine, code: str,
-                refusal: DomainError | None = None) -> HTMLResponse:  # fmt: skip
+                refusal: DomainError | None = None, typed: dict[str, str] | None = None,
+                saved: bool = False) -> HTMLResponse:  # fmt: skip
     plant = plant_of(engine)
     with engine.connect() as conn:
         order = store.get(conn, code)
@@ -201,16 +206,77 @@ def _order_page(request: Request, principal: Principal, engine: Engine, code: st
             next_steps=[s.value for s in TRANSITIONS[order.status]], machines=[m.code for m in plant.machines],
             can_plan=allowed(principal, "plan_production"),
             due_day=order.due.astimezone(plant.site.tz).date().isoformat() if order.due else "",
+            products=[p.code for p in plant.products], saved=saved,
         )  # fmt: skip
+    shown = {"product": order.product, "quantity": order.quantity, "machine": order.machine or "",
+             "operator": order.operator or "", "priority": order.priority, "due": ctx["due_day"]}  # fmt: skip
+    ctx["edit"] = shown | (typed or {})  # a refused correction is shown again as it was typed
+    ctx["history"] = [{**h._mapping, "reason": _shown_reason(h.reason, ctx["t"])} for h in history]
     status = show_refusal(ctx, refusal) if refusal is not None else 200
     return render(request, "work_order.html", ctx, status)
 
 
+FIELD_LABELS = {"product": "Product", "quantity": "Quantity", "due": "Due", "priority": "Priority",
+                "machine": "Machine", "operator": "Operator"}  # fmt: skip
+_FIELD = "|".join(FIELD_LABELS)
+_CHANGED = re.compile(rf"({_FIELD}) (.*?) → (.*?)(?=, (?:{_FIELD}) |$)")
+
+
+def _shown_reason(reason: str | None, t) -> str | None:
+    """A correction as the history records it (``changed quantity 120 → 150, due - → 2026-12-10T14:59:00+00:00``)
+    in the page's language; any other reason as it was given."""
+    if not reason or not reason.startswith("changed "):
+        return reason
+    parts = []
+    for field, old, new in _CHANGED.findall(reason.removeprefix("changed ")):
+        if field == "due":
+            old, new = (t.datetime(datetime.fromisoformat(v)) if v != "-" else v for v in (old, new))
+        parts.append(f"{t.gettext(FIELD_LABELS[field])} {old} → {new}")
+    return f"{t.gettext('Changed')}: {', '.join(parts)}" if parts else reason
+
+
 @router.get("/work-orders/{code}")
 def work_order_page(
-    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+    code: str,
+    request: Request,
+    saved: str = "",
+    principal: Principal = Depends(page_user),
+    engine: Engine = Depends(get_engine),
 ) -> HTMLResponse:
-    return _order_page(request, principal, engine, code)
+    return _order_page(request, principal, engine, code, saved=bool(saved))
+
+
+EDIT_FIELDS = ("product", "quantity", "machine", "operator", "priority", "due")
+
+
+@router.post("/work-orders/{code}/edit")
+async def work_order_edit(
+    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> Response:
+    """Correct an order: the fields the form sends (those of a started order it cannot change are disabled and
+    not sent); an empty machine, operator or due date empties it."""
+    form = await request.form()
+    require_csrf(principal, str(form.get("csrf_token", "")))
+    ensure(principal, "plan_production")
+    typed = {k: str(form[k]).strip() for k in EDIT_FIELDS if k in form}
+    try:
+        fields: dict = {k: typed[k] or None for k in ("product", "machine", "operator") if k in typed}
+        if "product" in fields and fields["product"] is None:
+            fields["product"] = ""
+        if "quantity" in typed:
+            fields["quantity"] = whole_number(typed["quantity"])
+            if fields["quantity"] is None:
+                raise WorkOrderQuantity(quantity=typed["quantity"])
+        if "priority" in typed:
+            fields["priority"] = whole_number(typed["priority"] or "0")
+            if fields["priority"] is None:
+                raise NotWholeNumber(value=typed["priority"])
+        if "due" in typed:
+            fields["due"] = _due(typed["due"], plant_of(engine).site.tz)
+        edit_work_order(engine, principal.actor, code, **fields)
+    except DomainError as exc:
+        return _order_page(request, principal, engine, code, exc, typed)
+    return RedirectResponse(f"/work-orders/{code}?saved=1", status_code=303)
 
 
 @router.post("/work-orders/{code}/assign")

@@ -1,16 +1,17 @@
-"""Work orders: list, create, change status; a machine's dispatch list; progress from the counts."""
+"""Work orders: list, create, correct, change status; a machine's dispatch list; progress from the counts."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 
 from shopfloor.actions.work_orders import (
     assign_work_order,
     create_work_order,
+    edit_work_order,
     order_with_progress,
     transition_work_order,
 )
@@ -40,6 +41,31 @@ class AssignIn(BaseModel):
     priority: int | None = Field(None, ge=-1000, le=1000)
     due: AwareDatetime | None = None
     clear: list[Literal["machine", "operator", "due"]] = Field(default_factory=list, description="Fields to empty")
+
+
+def _left_out_to_keep(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # sent with a value or left out, never null: there is no default to show
+
+
+class WorkOrderEdit(BaseModel):
+    """The fields to change, each left out to keep it; null empties due, machine or operator."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Not nullable: None is only what a field left out reads as (pydantic does not check a default).
+    product: str = Field(
+        None, min_length=1, max_length=64, description="Only while planned or released",
+        json_schema_extra=_left_out_to_keep,
+    )  # fmt: skip
+    quantity: int = Field(
+        None, ge=1, le=10_000_000, description="Never below the good units already counted for the order",
+        json_schema_extra=_left_out_to_keep,
+    )  # fmt: skip
+    due: AwareDatetime | None = None
+    priority: int = Field(
+        None, ge=-1000, le=1000, description="Higher first in the dispatch list", json_schema_extra=_left_out_to_keep
+    )
+    machine: str | None = Field(None, max_length=64, description="Only while planned or released")
+    operator: str | None = Field(None, max_length=200, description="Only while planned or released")
 
 
 class TransitionIn(BaseModel):
@@ -110,6 +136,25 @@ def assign(
 ) -> dict[str, Any]:
     fields = body.model_dump()
     return assign_work_order(engine, principal.actor, code, **{**fields, "clear": tuple(fields["clear"])})
+
+
+@router.patch(
+    "/work-orders/{code}",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Correct a work order: product, quantity, due date, priority, machine or operator",
+    description=(
+        "Only the fields sent change. Completed, closed and cancelled orders are refused; the product, machine "
+        "and operator change only while the order is planned or released; the quantity never goes below the good "
+        "units already counted for it. Fields sent with the value the order has already change nothing."
+    ),
+)
+def edit_order(
+    code: str,
+    body: WorkOrderEdit,
+    principal: Principal = Depends(require("plan_production")),
+    engine: Engine = Depends(get_engine),
+) -> dict[str, Any]:
+    return edit_work_order(engine, principal.actor, code, **body.model_dump(exclude_unset=True))
 
 
 @router.post(
