@@ -23,7 +23,7 @@ from tests.ingest.test_pipeline import PLANT
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
 
 
-def sig(tag: str, value: int, seconds: int, machine: str = "M1") -> Signal:
+def sig(tag: str, value: object, seconds: int, machine: str = "M1") -> Signal:
     return Signal("test", machine, tag, value, T0 + timedelta(seconds=seconds), Quality.GOOD, f"{tag}:{seconds}")
 
 
@@ -186,3 +186,38 @@ def test_a_counter_reading_is_an_exact_whole_number_or_nothing(value, number):
     from shopfloor.ingest.mapping import as_count
 
     assert as_count(value) == number
+
+
+def test_a_saved_state_keeps_the_product_read_and_the_compression_held_and_only_its_own_machine():
+    """The product read from the machine's program and the swinging door's held value go with the saved state
+    (whole, and per machine); a machine's state carries none of another machine's counters, filters or product,
+    and loading it leaves the other machine as it was."""
+    plant = copy.deepcopy(PLANT)
+    m1 = plant["areas"][0]["lines"][0]["machines"][0]
+    m1["tags"]["product"] = {"signal": "Program", "map": {"O1": "Q"}, "default": "P"}
+    plant["areas"][0]["lines"][0]["machines"].append(copy.deepcopy(m1) | {"code": "M2"})
+    plant["products"] = [{"code": "P", "ideal_cycle_s": 1.0}, {"code": "Q", "ideal_cycle_s": 1.0}]
+    plant = Plant.from_dict(plant)
+    first = [sig("Program", "O1", 0), sig("Total", 100, 0), sig("Power", 10.0, 0), sig("Power", 10.2, 1),
+             sig("Power", 10.4, 2), sig("Total", 50, 0, "M2"), sig("Power", 3.0, 0, "M2"), sig("State", 1, 0, "M2")]
+    after = [sig("Total", 103, 10), sig("Power", 20.0, 10), sig("Total", 52, 10, "M2")]  # fmt: skip
+
+    def seen(out) -> list[tuple]:
+        events = [(e.machine, e.kind.value, e.quantity, e.product) for e in out.events if isinstance(e, CountEvent)]
+        return events + [(m.machine, m.name, m.ts, m.value) for m in out.measurements]
+
+    original = SignalMapper(plant)
+    original.map(first)
+    saved = json.loads(json.dumps(original.machine_state("M1")))
+    assert saved["product"] == "Q" and list(saved["filters"]) == ["M1/laser_power"]
+    assert all(k.startswith("M1/") for k in saved["counters"]) and saved["last_state"] is None
+    whole = SignalMapper(plant, json.loads(json.dumps(original.state())))
+    assert whole.state()["product"]["M1"] == "Q"
+    one = SignalMapper(plant)
+    one.map([sig("Total", 40, 0, "M2"), sig("State", 1, 0, "M2"), sig("Program", "O1", 0, "M2")])
+    one.load_machine_state("M1", saved)
+    assert one.machine_state("M2")["product"] == "Q" and one.machine_state("M2")["last_state"] == "running"
+    expected = seen(original.map(after))
+    assert ("M1", "good", 3, "Q") in expected and ("M1", "laser_power", T0 + timedelta(seconds=2), 10.4) in expected
+    assert seen(whole.map(after)) == expected
+    assert [x for x in seen(one.map(after)) if x[0] == "M1"] == [x for x in expected if x[0] == "M1"]
