@@ -198,8 +198,16 @@ def test_a_saved_state_keeps_the_product_read_and_the_compression_held_and_only_
     plant["areas"][0]["lines"][0]["machines"].append(copy.deepcopy(m1) | {"code": "M2"})
     plant["products"] = [{"code": "P", "ideal_cycle_s": 1.0}, {"code": "Q", "ideal_cycle_s": 1.0}]
     plant = Plant.from_dict(plant)
-    first = [sig("Program", "O1", 0), sig("Total", 100, 0), sig("Power", 10.0, 0), sig("Power", 10.2, 1),
-             sig("Power", 10.4, 2), sig("Total", 50, 0, "M2"), sig("Power", 3.0, 0, "M2"), sig("State", 1, 0, "M2")]
+    first = [
+        sig("Program", "O1", 0),
+        sig("Total", 100, 0),
+        sig("Power", 10.0, 0),
+        sig("Power", 10.2, 1),
+        sig("Power", 10.4, 2),
+        sig("Total", 50, 0, "M2"),
+        sig("Power", 3.0, 0, "M2"),
+        sig("State", 1, 0, "M2"),
+    ]
     after = [sig("Total", 103, 10), sig("Power", 20.0, 10), sig("Total", 52, 10, "M2")]  # fmt: skip
 
     def seen(out) -> list[tuple]:
