@@ -229,3 +229,44 @@ def test_a_saved_state_keeps_the_product_read_and_the_compression_held_and_only_
     assert ("M1", "good", 3, "Q") in expected and ("M1", "laser_power", T0 + timedelta(seconds=2), 10.4) in expected
     assert seen(whole.map(after)) == expected
     assert [x for x in seen(one.map(after)) if x[0] == "M1"] == [x for x in expected if x[0] == "M1"]
+
+
+def test_a_state_saved_before_a_part_of_it_existed_loads_as_empty():
+    """A state written by an earlier version lacks keys: each missing part starts empty, whole or per machine."""
+    plant = Plant.from_dict(PLANT)
+    for mapper in (SignalMapper(plant, {}), SignalMapper(plant)):
+        mapper.load_machine_state("M1", {})
+        mapper.map([sig("Total", 100, 0), sig("State", 1, 0)])
+        assert counts(mapper.map([sig("Total", 103, 10)])) == [("good", 3, 10)]
+    assert SignalMapper(plant, {"counters": {}}).state()["pending_scrap"] == {}
+
+
+def test_bad_readings_are_ignored_and_alarms_return_the_machine_to_its_state_before_the_first():
+    """A reading of bad or stale quality, or without a value, is not used (counted as ignored).  A second alarm
+    code during an alarm keeps the state from before the first; clearing returns to it (idle when unknown)."""
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    mapper.map([sig("Total", 100, 0)])
+    bad = Signal("test", "M1", "Total", 150, T0 + timedelta(seconds=5), Quality.BAD, "Total:5")
+    empty = Signal("test", "M1", "Total", None, T0 + timedelta(seconds=6), Quality.GOOD, "Total:6")
+    out = mapper.map([bad, empty])
+    assert (counts(out), out.ignored) == ([], 2)
+    out = mapper.map([sig("State", 1, 10), sig("Alarm", 101, 11), sig("Alarm", 7, 12), sig("Alarm", 0, 13)])
+    assert [(e.machine, int((e.ts - T0).total_seconds()), e.state.value, e.reason) for e in out.events] == [
+        ("M1", 10, "running", None),
+        ("M1", 11, "down", "LASER_FAULT"),
+        ("M1", 12, "down", "ALARM_7"),
+        ("M1", 13, "running", None),
+    ]
+    fresh = SignalMapper(Plant.from_dict(PLANT))
+    out = fresh.map([sig("Alarm", 101, 1), sig("Alarm", 0, 2)])
+    assert [(e.machine, e.state.value) for e in out.events] == [("M1", "down"), ("M1", "idle")]
+
+
+def test_a_program_not_in_the_product_map_names_the_product_itself():
+    plant = copy.deepcopy(PLANT)
+    plant["areas"][0]["lines"][0]["machines"][0]["tags"]["product"] = {"signal": "Program", "map": {"O1": "P"}}
+    plant["products"] = [{"code": "P", "ideal_cycle_s": 1.0}, {"code": "Q", "ideal_cycle_s": 1.0}]
+    mapper = SignalMapper(Plant.from_dict(plant))
+    mapper.map([sig("Total", 100, 0), sig("Program", "O1", 0)])
+    out = mapper.map([sig("Total", 101, 5), sig("Program", "Q", 6), sig("Total", 102, 7)])
+    assert [(e.quantity, e.product) for e in out.events if isinstance(e, CountEvent)] == [(1, "P"), (1, "Q")]
