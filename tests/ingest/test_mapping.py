@@ -140,7 +140,7 @@ def test_good_units_from_a_total_counter_carry_the_reading_and_scrap_beyond_the_
     mapper = SignalMapper(Plant.from_dict(PLANT))
     mapper.map([sig("Total", 100, 0), sig("Scrap", 5, 0)])
     out = mapper.map([sig("Total", 102, 10), sig("Scrap", 10, 10)])
-    assert counts(out) == [("scrap", 5, 10)]
+    assert counts(out) == [("scrap", 5, 10)] and len(out.events) == 1  # the good units taken back are gone
     assert mapper.state()["pending_scrap"] == {"M1": 3}
     assert counts(mapper.map([sig("Total", 103, 15), sig("Scrap", 12, 15)])) == [("scrap", 2, 15)]
     assert mapper.state()["pending_scrap"] == {"M1": 4}
@@ -270,3 +270,18 @@ def test_a_program_not_in_the_product_map_names_the_product_itself():
     mapper.map([sig("Total", 100, 0), sig("Program", "O1", 0)])
     out = mapper.map([sig("Total", 101, 5), sig("Program", "Q", 6), sig("Total", 102, 7)])
     assert [(e.quantity, e.product) for e in out.events if isinstance(e, CountEvent)] == [(1, "P"), (1, "Q")]
+
+
+def test_total_units_that_are_all_scrap_already_reported_make_no_good_event():
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    mapper.map([sig("Total", 100, 0), sig("Scrap", 5, 0)])
+    mapper.map([sig("Total", 101, 10), sig("Scrap", 9, 10)])  # 1 taken back, 3 wait
+    out = mapper.map([sig("Total", 104, 20)])
+    assert out.events == [] and mapper.machine_state("M1")["pending_scrap"] == 0
+
+
+def test_a_process_value_of_bad_quality_is_stored_as_such_and_leaves_the_compression_alone():
+    mapper = SignalMapper(Plant.from_dict(PLANT))
+    bad = Signal("test", "M1", "Power", 99.0, T0 + timedelta(seconds=1), Quality.UNCERTAIN, "Power:1")
+    out = mapper.map([sig("Power", 10.0, 0), bad, sig("Power", 10.1, 2)])
+    assert [(m.value, m.quality) for m in out.measurements] == [(10.0, "good"), (99.0, "uncertain")]
