@@ -134,3 +134,24 @@ def test_fourteen_alternating_points_and_a_flat_step_that_breaks_them():
     # The same with the first step flat (0, 0, -1, 1, ...): only 12 points alternate, no violation.
     flat_first = [0.0, 0.0] + [(-1.0) ** (i + 1) * 0.5 for i in range(12)]
     assert evaluate(chart(flat_first), "nelson:4") == []
+
+
+def test_rules_seven_and_eight_each_work_alone():
+    """Nelson 7: 15 points in a row within one sigma; Nelson 8: 8 in a row beyond one sigma on both sides, one
+    point on one side being enough.  Each enabled alone finds its own pattern and not the other's."""
+    inside = [0.5, -0.5] * 7 + [0.5]
+    outside = [1.5] + [-1.5] * 7
+    assert evaluate(chart(inside), "nelson:7") == [Violation("nelson7", 14, tuple(range(15)))]
+    assert evaluate(chart(inside), "nelson:8") == []
+    assert evaluate(chart(outside), "nelson:8") == [Violation("nelson8", 7, tuple(range(8)))]
+    assert evaluate(chart(outside), "nelson:7") == []
+    assert evaluate(chart([-1.5] * 8), "nelson:8") == []  # all on one side: a run, not rule 8
+
+
+def test_a_point_exactly_at_a_zone_edge_is_inside_it():
+    """z = +-1 is within one sigma for neither rule 7 (|z| < 1) nor rule 8 (|z| > 1); z = -2 is not beyond two
+    sigma (rule 5) and z = -3 not beyond the lower limit (rule 1)."""
+    assert evaluate(chart([1.0, -1.0] * 8), "nelson:7") == []
+    assert evaluate(chart([1.0, -1.0] * 4), "nelson:8") == []
+    assert evaluate(chart([-2.0, -2.0, 0.0]), "nelson:5") == []
+    assert evaluate(chart([0.0, -3.0, 0.0]), "nelson:1") == []
