@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopfloor.api.deps import optional_principal
+from shopfloor.api.deps import principal_of
 from shopfloor.api.errors import problem_response
 from shopfloor.errors import DomainError, PayloadTooLarge, SignInRequired
 
@@ -96,7 +95,7 @@ class BodyGuard:
         template, limit = self._match(scope["method"], scope["path"])
         if (scope["method"], template) not in self.public:
             try:
-                principal = await run_in_threadpool(optional_principal, request, scope["app"].state.engine)
+                principal = await principal_of(request, scope["app"].state.engine)
                 refusal: DomainError | None = None if principal is not None else SignInRequired()
             except DomainError as exc:  # an unknown or revoked API token
                 refusal = exc
