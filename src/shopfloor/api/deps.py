@@ -63,7 +63,8 @@ class Principal:
         return f"user:{self.user.username}"
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # A coroutine: FastAPI would run a plain function in its thread pool, a thread hop for every request.
     return request.app.state.engine
 
 
