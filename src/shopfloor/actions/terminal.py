@@ -9,6 +9,7 @@ work order moved.
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
 import threading
 from contextlib import nullcontext
@@ -38,13 +39,13 @@ from shopfloor.errors import (
     TerminalEntryTooOld,
     TerminalQuantity,
 )
-from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
+from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange, event_key
 from shopfloor.model.plant import Plant
 from shopfloor.model.tags import COUNT_ROLES
 from shopfloor.model.work_orders import Status
 from shopfloor.store import accounts, audit, rollups, work_orders
 from shopfloor.store.db import writing
-from shopfloor.store.events import append_events, state_run_start
+from shopfloor.store.events import AppendResult, append_events, state_run_start, stored_already
 from shopfloor.store.plant import machine_ids, machine_ids_kept
 from shopfloor.store.schema import machine_events
 
@@ -139,6 +140,8 @@ class _Seen:
         self._first: dict[int, datetime | None] = {}
         # (machine id, span start) -> (split, units by product before it, (time, product, units) from it on)
         self._counted: dict[tuple[int, datetime], tuple[datetime, dict[str | None, int], list]] = {}
+        # Events taken as stored that the store does not hold yet (``record_terminal_entries`` stores them together)
+        self.pending: list[tuple[int, CountEvent]] = []
 
     def first_state(self, mid: int) -> datetime | None:
         if mid not in self._first:
@@ -152,6 +155,9 @@ class _Seen:
             before = {p: int(q or 0) for p, q in self.conn.execute(_COUNTED, {"mid": mid, "start": start, "end": ts})}
             after = [tuple(r) for r in self.conn.execute(_COUNTS_SINCE, {"mid": mid, "start": ts})]
             kept = self._counted[(mid, start)] = (ts, before, after)
+            for m, event in self.pending:
+                if m == mid:
+                    self._add(mid, start, event)
         split, before, after = kept
         if ts < split:  # an entry older than the one that asked first: read as it is
             return {p: int(q or 0) for p, q in self.conn.execute(_COUNTED, {"mid": mid, "start": start, "end": ts})}
@@ -161,6 +167,13 @@ class _Seen:
                 out[p] = out.get(p, 0) + int(q or 0)
         return out
 
+    def kept(self) -> tuple:
+        return copy.deepcopy((self._first, self._counted))
+
+    def restore(self, kept: tuple) -> None:
+        self._first, self._counted = kept
+        self.pending = []
+
     def stored(self, mid: int, event: MachineEvent) -> None:
         """``event`` of machine ``mid`` was stored by the batch."""
         if isinstance(event, StateChange):
@@ -169,13 +182,18 @@ class _Seen:
                 self._first[mid] = event.ts
             return
         assert isinstance(event, CountEvent)
-        for (m, start), (split, before, after) in self._counted.items():
-            if m != mid or event.ts < start:
-                continue
-            if event.ts < split:
-                before[event.product] = before.get(event.product, 0) + event.quantity
-            else:
-                after.append((event.ts, event.product, event.quantity))
+        for m, start in self._counted:
+            if m == mid:
+                self._add(mid, start, event)
+
+    def _add(self, mid: int, start: datetime, event: CountEvent) -> None:
+        split, before, after = self._counted[(mid, start)]
+        if event.ts < start:
+            return
+        if event.ts < split:
+            before[event.product] = before.get(event.product, 0) + event.quantity
+        else:
+            after.append((event.ts, event.product, event.quantity))
 
 
 def _approval(
@@ -387,11 +405,19 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
             latest: dict[str, tuple[datetime, str] | None] = {}
             spans: dict[str, list] = {}
             seen = _Seen(c.conn)
-            for (operator, entry), approver in zip(taps, approvers):
+
+            def note(result: AppendResult | None) -> None:
+                if result is not None:
+                    for code, ts in result.earliest.items():
+                        earliest[code] = min(ts, earliest.get(code, ts))
+
+            def one(i: int) -> None:
+                """Tap ``i`` checked and stored on its own."""
+                (operator, entry), approver = taps[i], approvers[i]
                 tap = Change(c.conn, f"user:{operator}", _plant=plant)
                 if isinstance(approver, DomainError):
                     out.append(approver)
-                    continue
+                    return
                 try:
                     # Start and finish move work orders: a refusal half-way leaves them as they were.
                     moves_orders = entry.action in ("start", "finish")
@@ -412,19 +438,79 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
                             result = append_events(c.conn, work_orders.attribute(c.conn, [event], spans))
                 except DomainError as exc:
                     out.append(exc)
-                    continue
+                    return
                 if event is not None and result is not None and result.inserted:
-                    seen.stored(machine_ids(c.conn)[event.machine], event)
-                if isinstance(event, CountEvent) and event.product and result is not None and result.inserted:
-                    known = latest.get(event.machine)
-                    if event.machine in latest and (known is None or event.ts >= known[0]):
-                        latest[event.machine] = (event.ts, event.product)
-                if result is not None:
-                    for code, ts in result.earliest.items():
-                        earliest[code] = min(ts, earliest.get(code, ts))
+                    _stored(event)
+                note(result)
                 duplicate = result is not None and result.inserted == 0
                 stored.append((len(out), tap, entry, event, approval, duplicate))
                 out.append({})
+
+            def _stored(event: MachineEvent) -> None:
+                seen.stored(machine_ids(c.conn)[event.machine], event)
+                if isinstance(event, CountEvent) and event.product:
+                    if event.machine not in latest:  # read before this count is counted in
+                        current_product(c.conn, plant, event.machine, latest)
+                    known = latest.get(event.machine)
+                    if event.machine in latest and (known is None or event.ts >= known[0]):
+                        latest[event.machine] = (event.ts, event.product)
+
+            def counts_together(run: list[int]) -> None:
+                """Good and scrap taps that follow each other, checked in turn as if each were stored at once and
+                then stored in one statement; should one of them be stored already (sent again), they are done
+                again one by one, which tells exactly what each saw."""
+                kept = (copy.deepcopy(latest), seen.kept())
+                at = (len(out), len(stored))
+                ready: list[tuple[int, CountEvent, str]] = []  # (place in ``stored``, event, its key)
+                keys: set[str] = set()
+                for i in run:
+                    (operator, entry), approver = taps[i], approvers[i]
+                    if isinstance(approver, DomainError):
+                        out.append(approver)
+                        continue
+                    tap = Change(c.conn, f"user:{operator}", _plant=plant)
+                    try:
+                        event = to_event(c.conn, plant, entry, operator, now, latest)
+                        assert isinstance(event, CountEvent)
+                        approval = _approval(c.conn, plant, entry, operator, event.product, event.ts, approver, seen)
+                    except DomainError as exc:
+                        out.append(exc)
+                        continue
+                    key = event_key(event)
+                    if key not in keys:  # the same tap twice in the batch: the second is a duplicate
+                        keys.add(key)
+                        _stored(event)
+                        seen.pending.append((machine_ids(c.conn)[event.machine], event))
+                        ready.append((len(stored), event, key))
+                    stored.append((len(out), tap, entry, event, approval, True))
+                    out.append({})
+                if not ready:
+                    return
+                if stored_already(c.conn, sorted(keys)):
+                    latest.clear()
+                    latest.update(kept[0])
+                    seen.restore(kept[1])
+                    del out[at[0] :], stored[at[1] :]
+                    for i in run:
+                        one(i)
+                    return
+                result = append_events(c.conn, work_orders.attribute(c.conn, [e for _, e, _ in ready], spans))
+                seen.pending = []
+                note(result)
+                for place, _, key in ready:
+                    stored[place] = (*stored[place][:5], key not in result.keys)
+
+            run: list[int] = []
+            for i, (_, entry) in enumerate(taps):
+                if entry.action in ("good", "scrap"):
+                    run.append(i)
+                    continue
+                if run:
+                    counts_together(run)
+                    run = []
+                one(i)
+            if run:
+                counts_together(run)
             if not stored:
                 raise _NothingStored
             rollups.invalidate(c.conn, earliest)
