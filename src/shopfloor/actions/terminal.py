@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, union_all
 
-from shopfloor.actions.board import current_window, shift_counts
+from shopfloor.actions.board import current_window, shift_counts_of
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.documents import check_confirmed
 from shopfloor.actions.skills import check_skills
@@ -516,7 +516,7 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
             rollups.invalidate(c.conn, earliest)
             hours = rollups.refresh(c.conn, plant, sorted(earliest))
             machines = sorted({entry.machine for _, _, entry, *_ in stored})
-            counts = {m: shift_counts(c.conn, plant, m, now) for m in machines}
+            counts = shift_counts_of(c.conn, plant, machines, now)
             audit_rows: list[tuple[str, str, str, dict[str, Any]]] = []
             for place, tap, entry, event, approval, duplicate in stored:
                 summary: dict[str, Any] = {
