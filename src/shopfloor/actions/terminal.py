@@ -513,8 +513,7 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
                 counts_together(run)
             if not stored:
                 raise _NothingStored
-            rollups.invalidate(c.conn, earliest)
-            hours = rollups.refresh(c.conn, plant, sorted(earliest))
+            hours = rollups.bring_up_to_date(c.conn, plant, earliest)
             machines = sorted({entry.machine for _, _, entry, *_ in stored})
             counts = shift_counts_of(c.conn, plant, machines, now)
             audit_rows: list[tuple[str, str, str, dict[str, Any]]] = []
