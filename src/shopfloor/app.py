@@ -7,6 +7,7 @@ API's authentication dependencies (``api.deps``) and error answers (``api.errors
 
 from __future__ import annotations
 
+import gc
 import time
 
 from fastapi import FastAPI, Request
@@ -226,4 +227,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The application for ``uvicorn --factory shopfloor.app:app_from_env``: every setting from SHOPFLOOR_*."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    # What start-up made (modules, routes, schemas, the store's metadata) lives as long as the process: out of the
+    # collector's sight, so that a full collection walks only what requests made (with it, one took 100-165 ms
+    # every second or so under a hundred terminals, the slowest taps' wait).
+    gc.freeze()
+    return app
