@@ -48,6 +48,7 @@ from shopfloor.store.plant import load_plant, save_plant
 from shopfloor.store.schema import to_micros
 
 COPY_COLUMNS = "(machine_id, name, ts, value, quality)"
+ROOT = str(Path(__file__).resolve().parent.parent)  # the checkout that holds bench/
 PUBLISHER = """
 import socket, sys, time
 from bench.stores import pg_database, pg_server
@@ -174,6 +175,8 @@ def _pipeline(
         # The edge node publishes from its own process, as a real gateway would.
         publisher = subprocess.Popen(
             [sys.executable, "-c", PUBLISHER, url, group, str(devices), str(metrics), str(rounds)],
+            # it imports bench/ and shopfloor from the checkout, wherever this was started from
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -282,3 +282,14 @@ def test_version_and_help_load_neither_the_store_nor_the_web_framework():
     for args in (["--version"], ["--help"]):
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
         assert done.stderr.strip() == "loaded: []", args
+
+
+def test_bench_markdown_prints_the_rows_of_json_files(tmp_path):
+    rows = [{"bench": "bench_web", "name": "taps", "value": 12.0, "unit": "ms", "baseline": 4.0,
+             "baseline_unit": "ms (bare)", "ratio": 3.0, "server_cpu_ms_per_request": 1.5}]  # fmt: skip
+    file = tmp_path / "rows.json"
+    file.write_text(json.dumps({"quick": False, "rows": rows}))
+    result = runner.invoke(app, ["bench", "--markdown", str(file), "--markdown", str(file)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("| `bench_web`")]
+    assert lines == ["| `bench_web` | taps | 12 ms | 4 ms (bare) (server cpu ms per request: 1.5) | 3 | ?, ? |"] * 2

@@ -7,12 +7,15 @@ API's authentication dependencies (``api.deps``) and error answers (``api.errors
 
 from __future__ import annotations
 
+import gc
 import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfloor import __version__
 from shopfloor.api import errors, metrics
@@ -94,6 +97,7 @@ CSP = (
 )
 
 API_ROUTERS = (
+    pop.router,  # first: the terminals' taps are most of the requests, and routes are matched in this order
     operations.router,
     auth.router,
     plant.router,
@@ -106,7 +110,6 @@ API_ROUTERS = (
     inspections.router,
     reports.router,
     alarms.router,
-    pop.router,
     attendance.router,
     connectors.router,
     admin.router,
@@ -145,6 +148,34 @@ def _sign_in_page(engine: Engine, next_path: str, terminal: bool) -> RedirectRes
     return RedirectResponse(target, status_code=303)
 
 
+class AnswerHeaders:
+    """The security headers on every answer (where the route set none of its own), and each request's time to
+    the start of its answer in the latency histogram.  A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware``
+    spent a task group and a memory stream on every request."""
+
+    def __init__(self, app: ASGIApp, *, headers: dict[str, str], latency: metrics.LatencyHistogram) -> None:
+        self.app = app
+        self.headers = headers
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = getattr(scope.get("route"), "path", "(unmatched)")
+                self.latency.observe(scope["method"], route, time.perf_counter() - started)
+                answer = MutableHeaders(scope=message)
+                for key, value in self.headers.items():
+                    answer.setdefault(key, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The application on ``engine`` (by default the store ``settings.db`` names, migrated)."""
     dummy_hash()  # made now, so that the first sign-in with an unknown name takes as long as any other
@@ -167,18 +198,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     latency = metrics.LatencyHistogram()
     app.state.latency = latency
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        latency.observe(request.method, getattr(route, "path", "(unmatched)"), time.perf_counter() - started)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        if settings.secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP}
+    if settings.secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    app.add_middleware(AnswerHeaders, headers=headers, latency=latency)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
@@ -208,4 +231,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The application for ``uvicorn --factory shopfloor.app:app_from_env``: every setting from SHOPFLOOR_*."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    # What start-up made (modules, routes, schemas, the store's metadata) lives as long as the process: out of the
+    # collector's sight, so that a full collection walks only what requests made (with it, one took 100-165 ms
+    # every second or so under a hundred terminals, the slowest taps' wait).
+    gc.freeze()
+    return app

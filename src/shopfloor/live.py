@@ -38,6 +38,7 @@ class Broker:
         self.version = 0
         self._subscribers: dict[asyncio.Queue[tuple[int, str]], str] = {}
         self._watchers: list[Watcher] = []
+        self._everywhere: list[Watcher] = []  # also called for the other processes' publications
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pg: PgFanOut | None = None
@@ -88,6 +89,32 @@ class Broker:
 
         return stop
 
+    def watch_everywhere(self, watcher: Watcher) -> None:
+        """Call ``watcher(topic, keys)`` for every publication of this process and of the others on the store
+        (PostgreSQL), for the life of the process: what a cache of the store's rows drops its entries by.  When
+        publications of the others may have been missed (the listening connection lost), it is called with
+        the topic ``"*"``: forget everything."""
+        with self._lock:
+            self._everywhere.append(watcher)
+            pg = self._pg
+        if pg is not None:
+            pg.listen()
+
+    def in_step(self) -> bool:
+        """Whether every publication that changes the store reaches ``watch_everywhere``: one process on an
+        SQLite store, or the connection listening to the other processes open."""
+        pg = self._pg
+        if pg is None:
+            return True
+        pg.listen()
+        return pg.listening
+
+    def _heard(self, codes: list[str], topic: str) -> None:
+        for watcher in list(self._everywhere):
+            watcher(topic, codes)
+        if topic != "*":
+            self.publish_local(codes, topic)
+
     def publish(self, machines: Iterable[str]) -> None:
         """The machines whose data changed (their tiles on the boards)."""
         self.publish_event(MACHINE, machines)
@@ -97,6 +124,8 @@ class Broker:
         if not codes:
             return
         for watcher in list(self._watchers):
+            watcher(topic, codes)
+        for watcher in list(self._everywhere):
             watcher(topic, codes)
         pg = self._pg
         if pg is not None:
@@ -143,6 +172,7 @@ class PgFanOut:
         self._send_conn = None
         self._listener: threading.Thread | None = None
         self.received = 0
+        self.listening = False  # LISTEN is in force: the other processes' publications arrive
 
     def _connect(self):
         # Imported here: psycopg is needed only where the store is PostgreSQL.
@@ -178,13 +208,17 @@ class PgFanOut:
                 with self._connect() as conn:
                     conn.execute("LISTEN shopfloor_machines")  # the channel name, never from input
                     pause = 1.0
+                    self.listening = True
+                    self.broker._heard(["*"], "*")  # what was published while not listening is unknown
                     for note in conn.notifies():
                         origin, _, rest = note.payload.partition("|")
                         topic, _, codes = rest.partition("|")
                         if origin != self.origin and codes:
                             self.received += 1
-                            self.broker.publish_local(codes.split(","), topic)
+                            self.broker._heard(codes.split(","), topic)
             except Exception as exc:  # noqa: BLE001 - the store restarting: listen again after a pause
+                self.listening = False
+                self.broker._heard(["*"], "*")
                 if self.broker._pg is not self:
                     return
                 log.warning("listening for live updates failed (%s); again in %.0f s", exc, pause)

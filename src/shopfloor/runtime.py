@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -53,6 +54,7 @@ async def run(
 
     app = create_app(settings, engine=engine)
     app.state.writer = writer
+    gc.freeze()  # the application's routes and schemas too, as in app_from_env
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     tasks = [asyncio.create_task(source(emit)) for source in sources]
     for task in tasks:

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from shopfloor.actions import events as event_actions
 from shopfloor.actions.production_report import production_report
-from shopfloor.actions.terminal import PopEntry, record_terminal_entry
+from shopfloor.actions.terminal import PopEntry, record_terminal_entries, record_terminal_entry
 from shopfloor.analytics.kpi import KpiElements, kpis, over_100
 from shopfloor.errors import CountApprovalRequired, CountImplausible
 from shopfloor.model.intervals import Interval
@@ -109,6 +109,23 @@ def test_a_count_the_ideal_cycle_cannot_explain_needs_confirmation_and_a_supervi
     m1 = {m["machine"]: m for m in doc["machines"]}["M1"]
     assert m1["effectiveness"] == pytest.approx(9600 / 3720)
     assert doc["over_100"] == ["(all)", "M1"]
+
+
+def test_counts_of_one_batch_are_checked_in_turn_and_a_resent_one_counts_once(counted):
+    """Three good units typed at T0 + 60 min in one batch: the first two fit the bound of 2, the third sees them
+    and is refused.  At T0 + 100 min, floor((6,000 + 2,400 - 2 x 2,400) / 2,400) = 1 more: a batch that resends
+    the first (a duplicate, its unit counted once) and brings one new unit stores the new one."""
+    engine, t0 = counted
+    at60 = t0 + timedelta(minutes=60)
+    first = entry(at60, "M1", "good", 1)
+    out = record_terminal_entries(engine, [("op", first), ("op", entry(at60 + timedelta(seconds=1), "M1", "good", 1)),
+                                           ("op", entry(at60 + timedelta(seconds=2), "M1", "good", 1))])  # fmt: skip
+    assert [o["duplicate"] for o in out[:2]] == [False, False]
+    assert out[2] == CountImplausible(quantity=1, minutes="60.0", cycle="2400", allowed=0)
+    at100 = t0 + timedelta(minutes=100)
+    out = record_terminal_entries(engine, [("op", first), ("op", entry(at100, "M1", "good", 1))])
+    assert [o["duplicate"] for o in out] == [True, False]
+    assert stored_units(engine) == 3
 
 
 def test_a_count_typed_on_a_machine_that_counts_is_a_correction(counted):

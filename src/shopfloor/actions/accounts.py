@@ -12,13 +12,17 @@ revoked at once), give a new password or PIN (the user's sessions end) and sign 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from shopfloor.actions.core import change
 from shopfloor.errors import CannotDeactivateSelf, SignInThrottled, TokenNotFound, UserExists, WrongSecret
+from shopfloor.live import broker
 from shopfloor.store import accounts
 from shopfloor.store.accounts import Session, User
 from shopfloor.store.db import writing
@@ -123,6 +127,66 @@ def sign_out(engine: Engine, session: Session) -> None:
         accounts.end_session(c.conn, session.token)
         c.audit("auth.logout", f"user:{session.user.username}")
         c.publish("user", session.user.username)
+
+
+# -- sessions, remembered ----------------------------------------------------------------------------------------
+# Every request of a signed-in terminal names its session: the row is remembered for a few seconds instead of read
+# each time.  Whatever ends a session or changes its user (signing out, deactivating, a new role, password or PIN,
+# signing out everywhere) publishes ("user", username) once committed, and that drops the user's sessions here, in
+# this process and (PostgreSQL) in the others; a session is remembered only while those publications are known to
+# arrive (``broker.in_step``).  Its expiry is checked on every use.
+SESSION_MEMORY_S = 10.0
+_sessions: dict[tuple[int, str], tuple[Session, float]] = {}
+_sessions_lock = threading.Lock()
+_sessions_generation = 0  # moves on every forgetting: a row read before it is not remembered after it
+_sessions_watched = False
+
+
+def _forget_sessions(topic: str, keys: list[str]) -> None:
+    global _sessions_generation
+    if topic not in ("user", "*"):
+        return
+    with _sessions_lock:
+        _sessions_generation += 1
+        if topic == "*":
+            _sessions.clear()
+            return
+        names = set(keys)
+        for key in [k for k, (s, _) in _sessions.items() if s.user.username in names]:
+            del _sessions[key]
+
+
+def remembered_session(engine: Engine, token: str) -> Session | None:
+    """The session of ``token`` if it is remembered and still valid, else None (ask ``session_of``)."""
+    hit = _sessions.get((id(engine), token))
+    if hit is None or hit[1] < time.monotonic() or hit[0].expires_at <= datetime.now(timezone.utc):
+        return None
+    return hit[0]
+
+
+def session_of(engine: Engine, token: str) -> Session | None:
+    """The signed-in session a cookie's token names (None: unknown, ended, expired, or its user deactivated)."""
+    global _sessions_watched
+    session = remembered_session(engine, token)
+    if session is not None:
+        return session
+    if not _sessions_watched:
+        with _sessions_lock:
+            if not _sessions_watched:
+                broker.watch_everywhere(_forget_sessions)
+                _sessions_watched = True
+    generation = _sessions_generation
+    with engine.connect() as conn:
+        session = accounts.session_for(conn, token)
+    if session is not None and broker.in_step():
+        with _sessions_lock:
+            if generation == _sessions_generation:
+                now = time.monotonic()
+                if len(_sessions) >= 10_000:  # the sessions no longer remembered go
+                    for key in [k for k, (_, until) in _sessions.items() if until < now]:
+                        del _sessions[key]
+                _sessions[(id(engine), token)] = (session, now + SESSION_MEMORY_S)
+    return session
 
 
 def user_of_token(engine: Engine, token: str) -> User | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from shopfloor.analytics.kpi import report
 from shopfloor.model.calendar import local_midnight
@@ -19,7 +19,7 @@ from shopfloor.store import lots as lot_store
 from shopfloor.store import maintenance as maintenance_store
 from shopfloor.store import rollups, work_orders
 from shopfloor.store.plant import machine_ids
-from shopfloor.store.schema import alarms, machine_events
+from shopfloor.store.schema import alarms, hourly_rollups, machine_events
 
 STATE_COLOURS = {
     "running": "green",
@@ -118,18 +118,44 @@ def shift_counts(conn: Connection, plant: Plant, machine: str, now: datetime) ->
     """Good, scrap and rework units of a machine in the current shift (else today): the hours of it that are
     rolled up from their rollups, the rest (the hour in progress, a shift that starts within an hour) from the
     events, so that the cost does not grow with the units already counted in the shift."""
+    return shift_counts_of(conn, plant, [machine], now)[machine]
+
+
+def shift_counts_of(conn: Connection, plant: Plant, machines: list[str], now: datetime) -> dict[str, dict[str, int]]:
+    """``shift_counts`` of several machines, read together: one statement for the rollup states, and for the
+    machines whose rollups cover the same hours one for their rollups and one per span left to the events."""
     _, window = current_window(plant, now)
-    mid = machine_ids(conn)[machine]
-    pieces = rollups.cover(window, rollups.coverage(conn, mid), plant.site.tz, units=("hour",))
-    rolled = rollups.summed(conn, [mid], pieces)
-    done = {"good": rolled.gq, "scrap": rolled.sq, "rework": rolled.rq}
-    me = machine_events.c
-    for span in pieces.raw:
-        rows = conn.execute(
-            select(me.kind, func.coalesce(func.sum(me.quantity), 0))
-            .where(me.machine_id == mid, me.kind.in_(_COUNT_KINDS), me.ts >= span.start, me.ts < span.end)
-            .group_by(me.kind)
-        ).all()
-        for kind, q in rows:
-            done[kind] += int(q)
-    return {"gq": done["good"], "sq": done["scrap"], "rq": done["rework"]}
+    ids = machine_ids(conn)
+    mids = {m: ids[m] for m in machines}
+    states = rollups.states(conn, list(mids.values()))
+    groups: dict[tuple, tuple[rollups.Pieces, list[int]]] = {}
+    for mid in mids.values():
+        state = states.get(mid)
+        pieces = rollups.cover(window, None if state is None else state.rolled, plant.site.tz, units=("hour",))
+        key = (tuple(pieces.rolled.get("hour", [])), tuple(pieces.raw))
+        groups.setdefault(key, (pieces, []))[1].append(mid)
+    done = {mid: {"good": 0, "scrap": 0, "rework": 0} for mid in mids.values()}
+    hr, me = hourly_rollups.c, machine_events.c
+    for pieces, group in groups.values():
+        hours = pieces.rolled.get("hour", [])
+        if hours:
+            rolled = conn.execute(
+                select(hr.machine_id, *[func.coalesce(func.sum(hr[n]), 0) for n in ("gq", "sq", "rq")])
+                .where(or_(*[and_(hr.machine_id.in_(group), hr.hour >= s.start, hr.hour < s.end) for s in hours]))
+                .group_by(hr.machine_id)
+            )
+            for mid, gq, sq, rq in rolled:
+                done[mid]["good"] += int(gq)
+                done[mid]["scrap"] += int(sq)
+                done[mid]["rework"] += int(rq)
+        for span in pieces.raw:
+            rows = conn.execute(
+                select(me.machine_id, me.kind, func.coalesce(func.sum(me.quantity), 0))
+                .where(me.machine_id.in_(group), me.kind.in_(_COUNT_KINDS), me.ts >= span.start, me.ts < span.end)
+                .group_by(me.machine_id, me.kind)
+            )
+            for mid, kind, q in rows:
+                done[mid][kind] += int(q)
+    return {
+        m: {"gq": done[mid]["good"], "sq": done[mid]["scrap"], "rq": done[mid]["rework"]} for m, mid in mids.items()
+    }

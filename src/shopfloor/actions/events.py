@@ -40,8 +40,7 @@ def store_events(conn: Connection, plant: Plant, events: list[MachineEvent]) -> 
     """Store events (each once) in the caller's transaction and bring the rollups up to date; counts are
     attributed to the work order that was in progress on their machine."""
     result = append_events(conn, work_orders.attribute(conn, events))
-    rollups.invalidate(conn, result.earliest)
-    hours = rollups.refresh(conn, plant, sorted(result.earliest))
+    hours = rollups.bring_up_to_date(conn, plant, result.earliest)
     return {"inserted": result.inserted, "duplicates_skipped": result.duplicates, "rollup_hours": hours}
 
 

@@ -8,6 +8,8 @@ work order moved.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import math
 import threading
 from contextlib import nullcontext
@@ -17,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, union_all
 
-from shopfloor.actions.board import current_window, shift_counts
+from shopfloor.actions.board import current_window, shift_counts_of
 from shopfloor.actions.core import Change, change
 from shopfloor.actions.documents import check_confirmed
 from shopfloor.actions.skills import check_skills
@@ -37,14 +39,14 @@ from shopfloor.errors import (
     TerminalEntryTooOld,
     TerminalQuantity,
 )
-from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange
+from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange, event_key
 from shopfloor.model.plant import Plant
 from shopfloor.model.tags import COUNT_ROLES
 from shopfloor.model.work_orders import Status
-from shopfloor.store import accounts, rollups, work_orders
+from shopfloor.store import accounts, audit, rollups, work_orders
 from shopfloor.store.db import writing
-from shopfloor.store.events import append_events, state_run_start
-from shopfloor.store.plant import machine_ids
+from shopfloor.store.events import AppendResult, append_events, state_run_start, stored_already
+from shopfloor.store.plant import machine_ids, machine_ids_kept
 from shopfloor.store.schema import machine_events
 
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
@@ -84,7 +86,9 @@ def has_counter(plant: Plant, machine: str) -> bool:
     return any(role in tags for role in COUNT_ROLES)
 
 
-def count_bound(conn: Connection, plant: Plant, machine: str, product: str | None, ts: datetime):
+def count_bound(
+    conn: Connection, plant: Plant, machine: str, product: str | None, ts: datetime, seen: _Seen | None = None
+):
     """(most units of ``product`` the machine can have made besides those counted already, minutes of the span,
     ideal cycle in s), or None without an ideal cycle time or a known state of the machine to count from.
 
@@ -93,37 +97,118 @@ def count_bound(conn: Connection, plant: Plant, machine: str, product: str | Non
     good, scrap or rework) took its product's ideal cycle, and so do the units of the entry: together they cannot
     take longer than the span plus one cycle (a unit finished right at its start).  Allowed = floor((span + cycle
     - ideal time already counted) / cycle).  Not the time since the last count alone: the scrap of a batch typed a
-    moment after its good units belongs to the same span.
+    moment after its good units belongs to the same span.  ``seen``: what a batch of taps has read already.
     """
     cycle = plant.ideal_cycle(product, machine)
     if not cycle:
         return None
-    me = machine_events.c
     mid = machine_ids(conn)[machine]
-    first_state = conn.execute(
-        select(func.min(me.ts)).where(me.machine_id == mid, me.kind == "state", me.ts < ts)
-    ).scalar()
-    if first_state is None:
+    seen = seen or _Seen(conn)
+    first_state = seen.first_state(mid)
+    if first_state is None or first_state >= ts:
         return None  # nothing says since when the machine could have been making parts
     _, shift = current_window(plant, ts)
     start = max(shift.start, first_state)
-    counted = conn.execute(
-        select(me.product, func.sum(me.quantity))
-        .where(me.machine_id == mid, me.kind != "state", me.ts >= start, me.ts < ts)
-        .group_by(me.product)
-    ).all()
+    counted = seen.counted(mid, start, ts).items()
     ideal_before = sum(int(q or 0) * (plant.ideal_cycle(p, machine) or 0) for p, q in counted)
     span = (ts - start).total_seconds()
     allowed = max(0, math.floor((span + cycle - ideal_before) / cycle))
     return allowed, span / 60, cycle
 
 
+_ME = machine_events.c
+_FIRST_STATE = select(func.min(_ME.ts)).where(_ME.machine_id == bindparam("mid"), _ME.kind == "state")
+_COUNTED = (
+    select(_ME.product, func.sum(_ME.quantity))
+    .where(
+        _ME.machine_id == bindparam("mid"), _ME.kind != "state", _ME.ts >= bindparam("start"), _ME.ts < bindparam("end")
+    )
+    .group_by(_ME.product)
+)
+_COUNTS_SINCE = select(_ME.ts, _ME.product, _ME.quantity).where(
+    _ME.machine_id == bindparam("mid"), _ME.kind != "state", _ME.ts >= bindparam("start")
+)
+
+
+class _Seen:
+    """What a batch of taps reads of each machine's events for the count check, read once and kept up to date
+    with the events the batch stores (``stored``): the first state of the machine, and the units counted since the
+    start of a span (summed up to the first entry that asked, and each unit after it)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._first: dict[int, datetime | None] = {}
+        # (machine id, span start) -> (split, units by product before it, (time, product, units) from it on)
+        self._counted: dict[tuple[int, datetime], tuple[datetime, dict[str | None, int], list]] = {}
+        # Events taken as stored that the store does not hold yet (``record_terminal_entries`` stores them together)
+        self.pending: list[tuple[int, CountEvent]] = []
+
+    def first_state(self, mid: int) -> datetime | None:
+        if mid not in self._first:
+            self._first[mid] = self.conn.execute(_FIRST_STATE, {"mid": mid}).scalar()
+        return self._first[mid]
+
+    def counted(self, mid: int, start: datetime, ts: datetime) -> dict[str | None, int]:
+        """Units by product counted on machine ``mid`` in [start, ts)."""
+        kept = self._counted.get((mid, start))
+        if kept is None:
+            before = {p: int(q or 0) for p, q in self.conn.execute(_COUNTED, {"mid": mid, "start": start, "end": ts})}
+            after = [tuple(r) for r in self.conn.execute(_COUNTS_SINCE, {"mid": mid, "start": ts})]
+            kept = self._counted[(mid, start)] = (ts, before, after)
+            for m, event in self.pending:
+                if m == mid:
+                    self._add(mid, start, event)
+        split, before, after = kept
+        if ts < split:  # an entry older than the one that asked first: read as it is
+            return {p: int(q or 0) for p, q in self.conn.execute(_COUNTED, {"mid": mid, "start": start, "end": ts})}
+        out = dict(before)
+        for at, p, q in after:
+            if at < ts:
+                out[p] = out.get(p, 0) + int(q or 0)
+        return out
+
+    def kept(self) -> tuple:
+        return copy.deepcopy((self._first, self._counted))
+
+    def restore(self, kept: tuple) -> None:
+        self._first, self._counted = kept
+        self.pending = []
+
+    def stored(self, mid: int, event: MachineEvent) -> None:
+        """``event`` of machine ``mid`` was stored by the batch."""
+        if isinstance(event, StateChange):
+            first = self._first.get(mid)
+            if mid in self._first and (first is None or event.ts < first):
+                self._first[mid] = event.ts
+            return
+        assert isinstance(event, CountEvent)
+        for m, start in self._counted:
+            if m == mid:
+                self._add(mid, start, event)
+
+    def _add(self, mid: int, start: datetime, event: CountEvent) -> None:
+        split, before, after = self._counted[(mid, start)]
+        if event.ts < start:
+            return
+        if event.ts < split:
+            before[event.product] = before.get(event.product, 0) + event.quantity
+        else:
+            after.append((event.ts, event.product, event.quantity))
+
+
 def _approval(
-    conn: Connection, plant: Plant, entry: PopEntry, operator: str, product: str | None, ts: datetime, approver
+    conn: Connection,
+    plant: Plant,
+    entry: PopEntry,
+    operator: str,
+    product: str | None,
+    ts: datetime,
+    approver,
+    seen: _Seen | None = None,
 ):
     """None when the count is plausible; else the approver's username once confirmed and approved, or a refusal.
     ``approver`` is the user whose badge and PIN came with the entry (checked and throttled by ``_approver``)."""
-    bound = count_bound(conn, plant, entry.machine, product, ts)
+    bound = count_bound(conn, plant, entry.machine, product, ts, seen)
     if bound is None or entry.quantity <= bound[0]:
         return None
     allowed, minutes, cycle = bound
@@ -153,10 +238,19 @@ def _latest_product_statement():
 _LATEST_PRODUCT = _latest_product_statement()
 
 
-def current_product(conn: Connection, plant: Plant, machine: str) -> str | None:
-    """The product of the machine's latest count, else the product its tag mapping names."""
-    found = conn.execute(_LATEST_PRODUCT, {"machine_id": machine_ids(conn)[machine]}).all()
-    product = max(found, key=lambda row: (row.ts, row.id)).product if found else None
+def current_product(conn: Connection, plant: Plant, machine: str, latest: dict | None = None) -> str | None:
+    """The product of the machine's latest count, else the product its tag mapping names.  ``latest`` keeps the
+    machine's latest count that names a product, (time, product) or None, from one call to the next (a caller
+    that stores a count updates it)."""
+    if latest is not None and machine in latest:
+        known = latest[machine]
+    else:
+        found = conn.execute(_LATEST_PRODUCT, {"machine_id": machine_ids(conn)[machine]}).all()
+        row = max(found, key=lambda row: (row.ts, row.id)) if found else None
+        known = None if row is None else (row.ts, row.product)
+        if latest is not None:
+            latest[machine] = known
+    product = known[1] if known else None
     if product:
         return product
     tags = plant.machine(machine).tags or {}
@@ -174,8 +268,11 @@ def _last_state(conn: Connection, machine_id: int, at: datetime):
     ).first()
 
 
-def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime) -> MachineEvent | None:
-    """The event an entry stores; None for "finish" on a machine that is down (see ``_keeps_down``)."""
+def to_event(
+    conn: Connection, plant: Plant, entry: PopEntry, operator: str, now: datetime, latest: dict | None = None
+) -> MachineEvent | None:
+    """The event an entry stores; None for "finish" on a machine that is down (see ``_keeps_down``).  ``latest``:
+    see ``current_product``."""
     try:
         plant.machine(entry.machine)
     except KeyError:
@@ -202,7 +299,7 @@ def to_event(conn: Connection, plant: Plant, entry: PopEntry, operator: str, now
         product = entry.product
         if product is None and entry.work_order:
             product = work_orders.get(conn, entry.work_order).product
-        product = product or current_product(conn, plant, entry.machine)
+        product = product or current_product(conn, plant, entry.machine, latest)
         kind = CountKind.GOOD if entry.action == "good" else CountKind.SCRAP
         if has_counter(plant, entry.machine):
             source = f"pop-correction:{operator}"  # the machine counts: a typed count corrects its counter
@@ -300,40 +397,126 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
             approvers.append(exc)
     stored: list[tuple[int, Change, PopEntry, MachineEvent | None, dict[str, Any] | None, bool]] = []
     try:
-        with change(engine, "system:terminal") as c:
+        with change(engine, "system:terminal") as c, machine_ids_kept(c.conn):
             plant = c.plant()
             earliest: dict[str, datetime] = {}
-            for (operator, entry), approver in zip(taps, approvers):
-                tap = Change(c.conn, f"user:{operator}", _plant=plant)
-                if isinstance(approver, DomainError):
-                    out.append(approver)
-                    continue
-                try:
-                    # Start and finish move work orders: a refusal half-way leaves them as they were.
-                    with c.conn.begin_nested() if entry.action in ("start", "finish") else nullcontext():
-                        event = to_event(c.conn, plant, entry, operator, now)
-                        approval = None
-                        if isinstance(event, CountEvent):
-                            approval = _approval(c.conn, plant, entry, operator, event.product, event.ts, approver)
-                        _order_step(tap, entry)
-                        result = None
-                        if event is not None:  # None: a finish that leaves a machine that is down as it is
-                            result = append_events(c.conn, work_orders.attribute(c.conn, [event]))
-                except DomainError as exc:
-                    out.append(exc)
-                    continue
+            # Read once per batch, and kept up to date by its taps: the latest product of each machine and when
+            # its orders were in progress.
+            latest: dict[str, tuple[datetime, str] | None] = {}
+            spans: dict[str, list] = {}
+            seen = _Seen(c.conn)
+
+            def note(result: AppendResult | None) -> None:
                 if result is not None:
                     for code, ts in result.earliest.items():
                         earliest[code] = min(ts, earliest.get(code, ts))
+
+            def one(i: int) -> None:
+                """Tap ``i`` checked and stored on its own."""
+                (operator, entry), approver = taps[i], approvers[i]
+                tap = Change(c.conn, f"user:{operator}", _plant=plant)
+                if isinstance(approver, DomainError):
+                    out.append(approver)
+                    return
+                try:
+                    # Start and finish move work orders: a refusal half-way leaves them as they were.
+                    moves_orders = entry.action in ("start", "finish")
+                    if moves_orders:
+                        spans.pop(entry.machine, None)
+                    with c.conn.begin_nested() if moves_orders else nullcontext():
+                        event = to_event(c.conn, plant, entry, operator, now, latest)
+                        approval = None
+                        if isinstance(event, CountEvent):
+                            approval = _approval(
+                                c.conn, plant, entry, operator, event.product, event.ts, approver, seen
+                            )
+                        _order_step(tap, entry)
+                        if moves_orders:
+                            spans.pop(entry.machine, None)
+                        result = None
+                        if event is not None:  # None: a finish that leaves a machine that is down as it is
+                            result = append_events(c.conn, work_orders.attribute(c.conn, [event], spans))
+                except DomainError as exc:
+                    out.append(exc)
+                    return
+                if event is not None and result is not None and result.inserted:
+                    _stored(event)
+                note(result)
                 duplicate = result is not None and result.inserted == 0
                 stored.append((len(out), tap, entry, event, approval, duplicate))
                 out.append({})
+
+            def _stored(event: MachineEvent) -> None:
+                seen.stored(machine_ids(c.conn)[event.machine], event)
+                if isinstance(event, CountEvent) and event.product:
+                    if event.machine not in latest:  # read before this count is counted in
+                        current_product(c.conn, plant, event.machine, latest)
+                    known = latest.get(event.machine)
+                    if event.machine in latest and (known is None or event.ts >= known[0]):
+                        latest[event.machine] = (event.ts, event.product)
+
+            def counts_together(run: list[int]) -> None:
+                """Good and scrap taps that follow each other, checked in turn as if each were stored at once and
+                then stored in one statement; should one of them be stored already (sent again), they are done
+                again one by one, which tells exactly what each saw."""
+                kept = (copy.deepcopy(latest), seen.kept())
+                at = (len(out), len(stored))
+                ready: list[tuple[int, CountEvent, str]] = []  # (place in ``stored``, event, its key)
+                keys: set[str] = set()
+                for i in run:
+                    (operator, entry), approver = taps[i], approvers[i]
+                    if isinstance(approver, DomainError):
+                        out.append(approver)
+                        continue
+                    tap = Change(c.conn, f"user:{operator}", _plant=plant)
+                    try:
+                        event = to_event(c.conn, plant, entry, operator, now, latest)
+                        assert isinstance(event, CountEvent)
+                        approval = _approval(c.conn, plant, entry, operator, event.product, event.ts, approver, seen)
+                    except DomainError as exc:
+                        out.append(exc)
+                        continue
+                    key = event_key(event)
+                    if key not in keys:  # the same tap twice in the batch: the second is a duplicate
+                        keys.add(key)
+                        _stored(event)
+                        seen.pending.append((machine_ids(c.conn)[event.machine], event))
+                        ready.append((len(stored), event, key))
+                    stored.append((len(out), tap, entry, event, approval, True))
+                    out.append({})
+                if not ready:
+                    return
+                if stored_already(c.conn, sorted(keys)):
+                    latest.clear()
+                    latest.update(kept[0])
+                    seen.restore(kept[1])
+                    del out[at[0] :], stored[at[1] :]
+                    for i in run:
+                        one(i)
+                    return
+                result = append_events(c.conn, work_orders.attribute(c.conn, [e for _, e, _ in ready], spans))
+                seen.pending = []
+                note(result)
+                for place, _, key in ready:
+                    stored[place] = (*stored[place][:5], key not in result.keys)
+
+            run: list[int] = []
+            for i, (_, entry) in enumerate(taps):
+                if entry.action in ("good", "scrap"):
+                    run.append(i)
+                    continue
+                if run:
+                    counts_together(run)
+                    run = []
+                one(i)
+            if run:
+                counts_together(run)
             if not stored:
                 raise _NothingStored
-            rollups.invalidate(c.conn, earliest)
-            hours = rollups.refresh(c.conn, plant, sorted(earliest))
+            hours = rollups.bring_up_to_date(c.conn, plant, earliest)
             machines = sorted({entry.machine for _, _, entry, *_ in stored})
-            counts = {m: shift_counts(c.conn, plant, m, now) for m in machines}
+            counts = shift_counts_of(c.conn, plant, machines, now)
+            audit_rows: list[tuple[str, str, str, dict[str, Any]]] = []
             for place, tap, entry, event, approval, duplicate in stored:
                 summary: dict[str, Any] = {
                     "inserted": 0 if duplicate or event is None else 1,
@@ -349,8 +532,8 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
                     summary["correction_of_counter"] = True
                 action = "pop.correction" if correction else f"pop.{entry.action}"
                 detail = {"action": entry.action, **summary} if correction else summary
-                tap.audit(action, f"machine:{entry.machine}", detail)
-                c.audited += tap.audited
+                audit_rows.append((tap.actor, action, f"machine:{entry.machine}", detail))
+                c.audited += 1 + tap.audited
                 for topic, keys in tap.events.items():
                     c.publish(topic, *keys)
                 c.publish("machine", entry.machine)
@@ -359,6 +542,7 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
                               "state_kept": event is None, "correction": correction,
                               "approved_by": approval["approved_by"] if approval else None,
                               "gq": gq_sq["gq"], "sq": gq_sq["sq"]}  # fmt: skip
+            audit.record_many(c.conn, audit_rows)
     except _NothingStored:
         pass
     return out
@@ -368,36 +552,23 @@ def record_terminal_entry(engine: Engine, operator: str, entry: PopEntry) -> dic
     """One tap of ``operator`` (a username) on the terminal, answered once stored (or raising its refusal), with
     the good and scrap units of the machine's shift so far.
 
-    Taps that arrive while the store is writing earlier ones wait and go together into the next transaction
-    (``record_terminal_entries``; one commit, the rollups brought up to date once): a hundred terminals cost the
-    store a few transactions a second, not a hundred.  Each waiting request is answered after the commit of its
-    own tap."""
-    with _queues_guard:
-        queue = _queues.setdefault(id(engine), _TapQueue())
-    tap = _Tap(operator, entry)
-    with queue.lock:
-        queue.pending.append(tap)
-        lead = not queue.busy
-        queue.busy = True
-    if not lead:
-        tap.done.wait()
-        if not tap.lead:
-            return tap.answer()
-    with queue.lock:
-        batch, queue.pending = queue.pending[:MAX_TAPS_PER_COMMIT], queue.pending[MAX_TAPS_PER_COMMIT:]
-    try:
-        outcomes = _record_batch(engine, batch)
-    finally:
-        with queue.lock:  # the next waiting tap leads the next batch; its request answers when that commits
-            if queue.pending:
-                queue.pending[0].lead = True
-                queue.pending[0].done.set()
-            else:
-                queue.busy = False
-    for t, outcome in zip(batch, outcomes):
-        t.outcome = outcome
-        if t is not tap:
-            t.done.set()
+    Taps go to the store's tap writer (a thread of its own while there are taps to write): those that arrive while
+    it writes earlier ones wait and go together into its next transaction (``record_terminal_entries``; one commit,
+    the rollups brought up to date once), so a hundred terminals cost the store a few transactions a second, not
+    a hundred.  Each tap is answered after the commit of its own batch."""
+    tap = _Tap(operator, entry, done=threading.Event())
+    _enqueue(engine, tap)
+    tap.done.wait()
+    return tap.answer()
+
+
+async def record_terminal_entry_async(engine: Engine, operator: str, entry: PopEntry) -> dict[str, Any]:
+    """``record_terminal_entry`` for a request handled on the event loop: it waits for the commit of its tap
+    without holding a thread."""
+    loop = asyncio.get_running_loop()
+    tap = _Tap(operator, entry, future=loop.create_future())
+    _enqueue(engine, tap)
+    await asyncio.shield(tap.future)  # a request that goes away still has its tap written, and answered to nobody
     return tap.answer()
 
 
@@ -408,9 +579,18 @@ MAX_TAPS_PER_COMMIT = 500
 class _Tap:
     operator: str
     entry: PopEntry
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False  # this tap's request writes the next batch
+    done: threading.Event | None = None  # set once written (a caller waiting in a thread) ...
+    future: asyncio.Future | None = None  # ... or this resolved on its loop (a caller on an event loop)
     outcome: dict[str, Any] | BaseException | None = None
+
+    def settle(self, outcome: dict[str, Any] | BaseException) -> None:
+        self.outcome = outcome
+        if self.done is not None:
+            self.done.set()
+        if self.future is not None:
+            loop = self.future.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, self.future)
 
     def answer(self) -> dict[str, Any]:
         if isinstance(self.outcome, BaseException):
@@ -419,15 +599,47 @@ class _Tap:
         return self.outcome
 
 
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 @dataclass
 class _TapQueue:
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: list[_Tap] = field(default_factory=list)
-    busy: bool = False  # a request is writing a batch
+    busy: bool = False  # the writer thread is running
 
 
 _queues: dict[int, _TapQueue] = {}  # by engine
 _queues_guard = threading.Lock()
+
+
+def _enqueue(engine: Engine, tap: _Tap) -> None:
+    with _queues_guard:
+        queue = _queues.setdefault(id(engine), _TapQueue())
+    with queue.lock:
+        queue.pending.append(tap)
+        if queue.busy:
+            return
+        queue.busy = True
+    threading.Thread(target=_write_taps, args=(engine, queue), name="shopfloor-taps", daemon=True).start()
+
+
+def _write_taps(engine: Engine, queue: _TapQueue) -> None:
+    """The tap writer: batches of the waiting taps, one transaction each, until none waits."""
+    while True:
+        with queue.lock:
+            if not queue.pending:
+                queue.busy = False
+                return
+            batch, queue.pending = queue.pending[:MAX_TAPS_PER_COMMIT], queue.pending[MAX_TAPS_PER_COMMIT:]
+        try:
+            outcomes = _record_batch(engine, batch)
+        except BaseException as exc:  # noqa: BLE001 - every waiting request hears of it; the writer goes on
+            outcomes = [exc] * len(batch)
+        for t, outcome in zip(batch, outcomes):
+            t.settle(outcome)
 
 
 def _record_batch(engine: Engine, batch: list[_Tap]) -> list[dict[str, Any] | BaseException]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopfloor.api.deps import optional_principal
+from shopfloor.api.deps import principal_of
 from shopfloor.api.errors import problem_response
 from shopfloor.errors import DomainError, PayloadTooLarge, SignInRequired
 
@@ -55,6 +54,7 @@ class BodyGuard:
         self.app = app
         self._routes = routes
         self._table: list[tuple[Any, set[str], str, int]] | None = None
+        self._matched: dict[tuple[str, str], tuple[str | None, int]] = {}  # (method, path) -> what _match found
         self.public = public
         self.body_limit = body_limit
         self.upload_limit = upload_limit
@@ -75,12 +75,20 @@ class BodyGuard:
         return table
 
     def _match(self, method: str, path: str) -> tuple[str | None, int]:
+        found = self._matched.get((method, path))
+        if found is not None:
+            return found
         if self._table is None:
             self._table = self._build()
+        found = None, self.body_limit
         for regex, methods, template, limit in self._table:
             if method in methods and regex.match(path):
-                return template, limit
-        return None, self.body_limit
+                found = template, limit
+                break
+        if len(self._matched) >= 4096:  # paths with ids in them: the memory stays bounded
+            self._matched.clear()
+        self._matched[(method, path)] = found
+        return found
 
     async def _answer(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
         for key, value in self.headers.items():
@@ -96,7 +104,7 @@ class BodyGuard:
         template, limit = self._match(scope["method"], scope["path"])
         if (scope["method"], template) not in self.public:
             try:
-                principal = await run_in_threadpool(optional_principal, request, scope["app"].state.engine)
+                principal = await principal_of(request, scope["app"].state.engine)
                 refusal: DomainError | None = None if principal is not None else SignInRequired()
             except DomainError as exc:  # an unknown or revoked API token
                 refusal = exc

@@ -12,9 +12,10 @@ import hmac
 from dataclasses import dataclass
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
-from shopfloor.actions.accounts import user_of_token
+from shopfloor.actions.accounts import remembered_session, session_of, user_of_token
 from shopfloor.errors import CsrfTokenWrong, RoleForbidden, SignInRequired, TokenUnknown
 from shopfloor.store import accounts
 from shopfloor.store.accounts import Session, User
@@ -62,7 +63,8 @@ class Principal:
         return f"user:{self.user.username}"
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # A coroutine: FastAPI would run a plain function in its thread pool, a thread hop for every request.
     return request.app.state.engine
 
 
@@ -72,9 +74,8 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -> Principal | None:
-    # A plain function: FastAPI runs it in its thread pool, so the store lookup never blocks the event loop
-    # that carries every open board's stream.
+def lookup_principal(request: Request, engine: Engine) -> Principal | None:
+    """The caller of ``request`` from the store (an API token, or the session of the cookie); it may block."""
     token = _bearer(request)
     if token:
         user = user_of_token(engine, token)
@@ -83,14 +84,40 @@ def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -
         return Principal(user, None)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        with engine.connect() as conn:
-            session = accounts.session_for(conn, cookie)
+        session = session_of(engine, cookie)
         if session is not None:
             return Principal(session.user, session)
     return None
 
 
-async def current_principal(request: Request, principal: Principal | None = Depends(optional_principal)) -> Principal:
+_UNKNOWN = object()
+
+
+async def principal_of(request: Request, engine: Engine) -> Principal | None:
+    """The caller of ``request``, found once per request (the body guard and the route's dependencies share it): a
+    remembered session is answered on the event loop, anything that reads the store in the thread pool, so the
+    loop that carries every open board's stream never waits on it."""
+    found = request.scope.get("state", {}).get("principal", _UNKNOWN)
+    if found is not _UNKNOWN:
+        return found  # type: ignore[return-value]
+    cookie = None if _bearer(request) else request.cookies.get(SESSION_COOKIE)
+    session = remembered_session(engine, cookie) if cookie else None
+    if session is not None:
+        principal: Principal | None = Principal(session.user, session)
+    else:
+        principal = await run_in_threadpool(lookup_principal, request, engine)
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+async def optional_principal(request: Request, engine: Engine = Depends(get_engine)) -> Principal | None:
+    return await principal_of(request, engine)
+
+
+async def current_principal(request: Request) -> Principal:
+    # principal_of itself rather than a dependency on optional_principal: FastAPI spends some 40 us on each
+    # dependency it resolves, and this one runs for every request of a signed-in user.
+    principal = await principal_of(request, request.app.state.engine)
     if principal is None:
         raise SignInRequired()
     if principal.session is not None and request.method not in SAFE_METHODS:

@@ -12,10 +12,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
-from shopfloor.api.deps import optional_principal
+from shopfloor.api.deps import principal_of
 from shopfloor.errors import PayloadTooLarge, SignInRequired
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -34,7 +33,7 @@ def limited_route(limit: int) -> type[APIRoute]:
             async def guarded(request: Request) -> Response:
                 if request.method in BODY_METHODS:
                     engine = request.app.state.engine
-                    if await run_in_threadpool(optional_principal, request, engine) is None:
+                    if await principal_of(request, engine) is None:
                         raise SignInRequired()
                     length = request.headers.get("content-length")
                     if length is not None and (not length.isdigit() or int(length) > limit):

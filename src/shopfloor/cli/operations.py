@@ -48,6 +48,15 @@ def bench_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Benchmarks to run (default: all), e.g. bench_web.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Small data sets, to check that the benchmarks run.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows to this file.")] = None,
+    markdown: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--markdown",
+            help="Print the rows of this --json file as the README's table and run nothing (repeat it for several).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the benchmarks of bench/ and print each figure next to its baseline measured in the same run."""
     if not (REPOSITORY / "bench" / "__main__.py").is_file():
@@ -56,5 +65,7 @@ def bench_cmd(
     # Imported here: bench/ is a folder of the checkout, found only once it is on the path.
     from bench.__main__ import main as bench_main
 
+    if markdown:
+        raise typer.Exit(bench_main(["--markdown", *map(str, markdown)]))
     args = [*(names or []), *(["--quick"] if quick else []), *(["--json", str(json_out)] if json_out else [])]
     raise typer.Exit(bench_main(args))

@@ -29,6 +29,16 @@ def record(
     )
 
 
+def record_many(conn: Connection, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+    """Several audit rows (actor, action, target, detail) in one statement."""
+    if rows:
+        now = datetime.now(timezone.utc)
+        conn.execute(
+            insert(audit_log),
+            [{"ts": now, "actor": a, "action": act, "target": t, "detail": d, "reason": None} for a, act, t, d in rows],
+        )
+
+
 def entries(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()
     return [dict(r) for r in rows]

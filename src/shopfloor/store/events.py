@@ -24,6 +24,7 @@ class AppendResult:
     duplicates: int = 0
     # Earliest new event per machine code: rollups from that hour on must be rebuilt.
     earliest: dict[str, datetime] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)  # the event keys of the events inserted
 
 
 def _row(event: MachineEvent, machine_id: int, key: str, now: datetime) -> dict:
@@ -76,10 +77,11 @@ def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendRes
     now = datetime.now(timezone.utc)
     rows = [_row(ev, ids[ev.machine], key, now) for key, ev in keyed.items()]
     code_of = {mid: code for code, mid in ids.items()}
-    insert_new = _insert_ignoring_duplicates(conn).returning(machine_events.c.machine_id, machine_events.c.ts)
+    insert_new = _INSERT_NEW[conn.dialect.name == "postgresql"]
     for i in range(0, len(rows), _CHUNK):
-        for machine_id, ts in conn.execute(insert_new, rows[i : i + _CHUNK]):
+        for machine_id, ts, key in conn.execute(insert_new, rows[i : i + _CHUNK]):
             result.inserted += 1
+            result.keys.add(key)
             code = code_of[machine_id]
             first = result.earliest.get(code)
             if first is None or ts < first:
@@ -88,10 +90,27 @@ def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendRes
     return result
 
 
-def _insert_ignoring_duplicates(conn: Connection):
-    """INSERT ... ON CONFLICT (event_key) DO NOTHING, in the dialect of the connection."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(machine_events).on_conflict_do_nothing(index_elements=["event_key"])
+# INSERT ... ON CONFLICT (event_key) DO NOTHING RETURNING what append_events reads back, in the dialect of the
+# connection (by "is PostgreSQL"), built once.
+_INSERT_NEW = {
+    pg: (postgresql if pg else sqlite)
+    .insert(machine_events)
+    .on_conflict_do_nothing(index_elements=["event_key"])
+    .returning(machine_events.c.machine_id, machine_events.c.ts, machine_events.c.event_key)
+    for pg in (False, True)
+}
+
+
+def stored_already(conn: Connection, keys: list[str]) -> bool:
+    """Whether an event of one of these keys (``event_key``) is stored."""
+    me = machine_events.c
+    found = False
+    for i in range(0, len(keys), _CHUNK):
+        found = (
+            found
+            or conn.execute(select(me.id).where(me.event_key.in_(keys[i : i + _CHUNK])).limit(1)).first() is not None
+        )
+    return found
 
 
 def _to_event(row, code: str) -> MachineEvent:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -261,9 +263,27 @@ def save_reasons(conn: Connection, plant: Plant, actor: str) -> None:
     conn.execute(insert(plant_imports).values(site_id=site_id, imported_at=now, actor=actor, document=plant.to_dict()))
 
 
+_MACHINE_IDS = select(machines.c.code, machines.c.id)
+
+
 def machine_ids(conn: Connection) -> dict[str, int]:
-    """Code -> id of every machine in the store, retired ones included (their history can still be read)."""
-    return dict(conn.execute(select(machines.c.code, machines.c.id)).all())
+    """Code -> id of every machine in the store, retired ones included (their history can still be read); read
+    once inside ``machine_ids_kept``.  Not to be changed by the caller."""
+    kept = conn.info.get("shopfloor.machine_ids")
+    if kept is not None:
+        return kept
+    return dict(conn.execute(_MACHINE_IDS).all())
+
+
+@contextmanager
+def machine_ids_kept(conn: Connection) -> Iterator[None]:
+    """Within it, ``machine_ids(conn)`` is read once: for a transaction that adds no machine and asks for them
+    often (a batch of terminal taps)."""
+    conn.info["shopfloor.machine_ids"] = dict(conn.execute(_MACHINE_IDS).all())
+    try:
+        yield
+    finally:
+        conn.info.pop("shopfloor.machine_ids", None)
 
 
 _cache: dict[str, tuple[tuple, Plant]] = {}

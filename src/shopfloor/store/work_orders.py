@@ -268,12 +268,17 @@ def _in_progress_spans(conn: Connection, machine: str) -> list[tuple[datetime, d
     return spans
 
 
-def attribute(conn: Connection, events: list[MachineEvent]) -> list[MachineEvent]:
+def attribute(
+    conn: Connection,
+    events: list[MachineEvent],
+    spans: dict[str, list[tuple[datetime, datetime | None, str]]] | None = None,
+) -> list[MachineEvent]:
     """Counts without a work order get the order that was in progress on their machine at their time.
 
     The work order is not part of an event's identity (``event_key``), so a count delivered again is still
-    recognised as the same count."""
-    spans: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
+    recognised as the same count.  ``spans`` keeps each machine's order spans from one call to the next (a caller
+    that moves an order of a machine drops the machine's entry)."""
+    spans = {} if spans is None else spans
     out: list[MachineEvent] = []
     for ev in events:
         if isinstance(ev, CountEvent) and ev.work_order is None:

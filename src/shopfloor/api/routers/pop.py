@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from shopfloor.actions.floor import PHOTO_MAX_BYTES, attach_defect_photo, write_handover_note
-from shopfloor.actions.terminal import PopEntry, record_terminal_entry
+from shopfloor.actions.terminal import PopEntry, record_terminal_entry_async
 from shopfloor.api.deps import Principal, get_engine, require
 from shopfloor.api.errors import problem_responses
 from shopfloor.store import floor
@@ -57,9 +57,10 @@ class EntryOut(BaseModel):
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Record one terminal entry; confirmed only once it is stored; a resend is stored once",
 )
-def post_entry(
+async def post_entry(
     body: EntryIn, principal: Principal = Depends(require("report_production")), engine: Engine = Depends(get_engine)
 ) -> dict[str, Any]:
+    # On the event loop: the tap waits for the commit of the tap writer's batch without holding a thread.
     entry = PopEntry(
         body.key,
         body.ts,
@@ -74,7 +75,7 @@ def post_entry(
         body.approver,
         body.approver_pin,
     )
-    return record_terminal_entry(engine, principal.user.username, entry)
+    return await record_terminal_entry_async(engine, principal.user.username, entry)
 
 
 # -- the floor: handover notes and defect photos --------------------------------------------------------------------
