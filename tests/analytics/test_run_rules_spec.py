@@ -146,6 +146,9 @@ def test_rules_seven_and_eight_each_work_alone():
     assert evaluate(chart(outside), "nelson:8") == [Violation("nelson8", 7, tuple(range(8)))]
     assert evaluate(chart(outside), "nelson:7") == []
     assert evaluate(chart([-1.5] * 8), "nelson:8") == []  # all on one side: a run, not rule 8
+    # after a point outside the zone the pattern's points start after it
+    assert evaluate(chart([2.0] + inside), "nelson:7") == [Violation("nelson7", 15, tuple(range(1, 16)))]
+    assert evaluate(chart([0.0] + outside), "nelson:8") == [Violation("nelson8", 8, tuple(range(1, 9)))]
 
 
 def test_a_point_exactly_at_a_zone_edge_is_inside_it():
