@@ -2261,6 +2261,8 @@ class ReasonExists(Conflict):
 class ReasonNotFound(NotFound):
     code = "reason.not_found"
     message = "no code {code}"
+
+
 # == maintenance and moulds ====================================================================================
 class MaintenancePlanExists(Conflict):
     code = "maintenance.plan_exists"
@@ -2498,6 +2500,8 @@ class PhotoNotImage(UnsupportedMedia):
 class PhotoNotFound(NotFound):
     code = "photo.not_found"
     message = "no photo {photo}"
+
+
 class EventTimeImplausible(Invalid):
     code = "event.time_implausible"
     message = "event {where}: time {ts} is not plausible (between 1970 and 2999)"

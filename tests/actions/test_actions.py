@@ -350,6 +350,7 @@ def test_work_orders_are_reordered_and_imported(plant_store, events):
     problems = [(p.row, p.column, p.error.code) for p in refused.value.problems]
     assert problems == [(2, "due", "work_order.due_implausible"), (2, "priority", "work_order.priority")]
 
+
 def test_a_machine_is_connected_from_the_pages(engine, events):
     from shopfloor.actions.connect import connect_machine, mapping
     from shopfloor.errors import MachineNotFound
@@ -374,6 +375,7 @@ def test_a_machine_is_connected_from_the_pages(engine, events):
     with pytest.raises(MachineNotFound):
         connect_machine(engine, ACTOR, "NOPE", connector=spec, source=source, tags=tags)
     assert audit_count(engine) == before and events == []
+
 
 def test_a_machine_photo_is_stored(engine, events):
     from shopfloor.actions.plant import set_machine_photo
@@ -917,6 +919,8 @@ def test_the_recall_pdf_speaks_the_readers_language_and_the_sites_time(plant_sto
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert ko.gettext("Recall report") in text and "영향 로트를 투입한 작업지시" in text
     assert ko.datetime_iso(report["generated_at"]) in text and "9:30" in text and missing_glyphs(pdf) == []
+
+
 # -- reason and defect codes ------------------------------------------------------------------------------------
 def test_reason_codes_are_added_changed_and_removed(plant_store, events):
     from shopfloor.actions import reasons as reason_actions
@@ -957,9 +961,10 @@ def test_reason_codes_are_added_changed_and_removed(plant_store, events):
     assert last_audit(plant_store)["action"] == "reason.delete" and events[-1] == ("plant", "CHANGWON")
     with pytest.raises(ReasonNotFound):
         reason_actions.delete_reason(plant_store, ACTOR, "downtime", "금형교체2")
+
+
 # -- maintenance and moulds ----------------------------------------------------------------------------------
 def test_moulds_are_created_mounted_and_unmounted(plant_store, events):
-
     made = mnt.create_mould(plant_store, ACTOR, code="MD-1", name="cover", cavities=4, life_shots=500_000)
     assert (made["shots"], last_audit(plant_store)["action"], events) == (0, "mould.create", [("mould", "MD-1")])
     events.clear()
@@ -982,7 +987,6 @@ def test_moulds_are_created_mounted_and_unmounted(plant_store, events):
 
 
 def test_maintenance_plans_and_orders(plant_store, events):
-
     plan = mnt.create_maintenance_plan(plant_store, ACTOR, code="PM-W1", name="weekly", trigger="calendar",
                                        interval=7, machine="WLD-01", checklist=["grease"])  # fmt: skip
     assert (plan["due"]["state"], last_audit(plant_store)["action"]) == ("ok", "maintenance.plan")
@@ -998,8 +1002,11 @@ def test_maintenance_plans_and_orders(plant_store, events):
                                     machine="WLD-01")  # fmt: skip
     events.clear()
     order = mnt.open_preventive_order(plant_store, ACTOR, "PM-W1")
-    assert (order["status"], order["plan"], last_audit(plant_store)["action"]) == ("open", "PM-W1",
-                                                                                    "maintenance.preventive")
+    assert (order["status"], order["plan"], last_audit(plant_store)["action"]) == (
+        "open",
+        "PM-W1",
+        "maintenance.preventive",
+    )
     assert ("maintenance", order["code"]) in events
     with pytest.raises(errors.PlanOrderAlreadyOpen):
         mnt.open_preventive_order(plant_store, ACTOR, "PM-W1")
@@ -1009,19 +1016,26 @@ def test_maintenance_plans_and_orders(plant_store, events):
     assert events == [("maintenance", order["code"]), ("machine", "WLD-01")]
     with plant_store.connect() as conn:  # the machine is in planned downtime
         assert conn.execute(select(machine_events.c.state).order_by(machine_events.c.id.desc())).scalar() == (
-            "planned_stop")
+            "planned_stop"
+        )
     with pytest.raises(errors.ChecklistIncomplete):
         mnt.close_maintenance(plant_store, ACTOR, order["code"], done=[])
     closed = mnt.close_maintenance(plant_store, ACTOR, order["code"], done=["grease"], labour_minutes=30,
                                    hourly_rate=40, parts=[{"part": "grease", "qty": 1, "unit_cost": 5}])  # fmt: skip
-    assert (closed["status"], closed["cost"], last_audit(plant_store)["action"]) == ("closed", 25.0,
-                                                                                      "maintenance.close")
+    assert (closed["status"], closed["cost"], last_audit(plant_store)["action"]) == (
+        "closed",
+        25.0,
+        "maintenance.close",
+    )
     with pytest.raises(errors.MaintenanceStepNotAllowed):
         mnt.acknowledge_maintenance(plant_store, ACTOR, order["code"])
     events.clear()
     bd = mnt.raise_breakdown(plant_store, "user:op", "WLD-02", description="hydraulic leak")
-    assert (bd["kind"], bd["source"], last_audit(plant_store)["action"]) == ("breakdown", "terminal",
-                                                                              "maintenance.breakdown")
+    assert (bd["kind"], bd["source"], last_audit(plant_store)["action"]) == (
+        "breakdown",
+        "terminal",
+        "maintenance.breakdown",
+    )
     assert events == [("maintenance", bd["code"]), ("machine", "WLD-02")]
     with pytest.raises(errors.BreakdownAlreadyOpen):
         mnt.raise_breakdown(plant_store, "user:op", "WLD-02")
@@ -1043,8 +1057,11 @@ def test_maintenance_plans_and_orders(plant_store, events):
     raised = mnt.raise_breakdowns_for_long_stops(plant_store, mnt.WATCH_ACTOR, after=timedelta(minutes=15))
     assert [o["machine"] for o in raised] == ["CNC-01"]
     entry = last_audit(plant_store)
-    assert (entry["action"], entry["actor"], entry["detail"]["source"]) == ("maintenance.breakdown",
-                                                                            "system:maintenance", "auto")
+    assert (entry["action"], entry["actor"], entry["detail"]["source"]) == (
+        "maintenance.breakdown",
+        "system:maintenance",
+        "auto",
+    )
     assert events == [("maintenance", raised[0]["code"]), ("machine", "CNC-01")]
 
 
@@ -1052,15 +1069,21 @@ def test_maintenance_plans_and_orders(plant_store, events):
 def test_documents_revisions_approval_confirmation_and_nc_transfer(plant_store, events, tmp_path):
     made = doc_actions.create_document(plant_store, ACTOR, code="WI-1", title="Weld drum", kind="work_instruction",
                                        item="DRUM-A", machine="WLD-01")  # fmt: skip
-    assert (made["current"], last_audit(plant_store)["action"], events) == (None, "document.create",
-                                                                           [("document", "WI-1")])
+    assert (made["current"], last_audit(plant_store)["action"], events) == (
+        None,
+        "document.create",
+        [("document", "WI-1")],
+    )
     events.clear()
     pdf = b"%PDF-1.4 work instruction rev A"
     doc = doc_actions.add_document_revision(plant_store, ACTOR, "WI-1", revision="A", filename="wi.pdf", data=pdf,
                                             media_type="application/pdf")  # fmt: skip
     assert doc["revisions"][0]["sha256"] == hashlib.sha256(pdf).hexdigest()
     assert (doc["revisions"][0]["state"], last_audit(plant_store)["action"], events) == (
-        "draft", "document.revision", [("document", "WI-1")])
+        "draft",
+        "document.revision",
+        [("document", "WI-1")],
+    )
     with pytest.raises(errors.DocumentMediaRefused):
         doc_actions.add_document_revision(plant_store, ACTOR, "WI-1", revision="B", filename="x.html",
                                           data=b"<script>", media_type="text/html")  # fmt: skip
@@ -1123,8 +1146,11 @@ def test_skills_required_and_certified(plant_store, events):
         accounts.create_user(conn, "kim", "operator", pin="1234")
     skill_actions.certify_operator(plant_store, ACTOR, "kim", skill="WELD-2G", expires_at=until)
     entry = last_audit(plant_store)
-    assert (entry["action"], entry["target"], entry["detail"]["expires_at"]) == ("skill.certify", "user:kim",
-                                                                                 until.isoformat())
+    assert (entry["action"], entry["target"], entry["detail"]["expires_at"]) == (
+        "skill.certify",
+        "user:kim",
+        until.isoformat(),
+    )
     assert events == [("skill", "WELD-2G")]
     with pytest.raises(errors.OperatorUnknown):
         skill_actions.certify_operator(plant_store, ACTOR, "ghost", skill="WELD-2G")
@@ -1132,8 +1158,6 @@ def test_skills_required_and_certified(plant_store, events):
         assert conn.execute(select(func.count()).select_from(skills)).scalar() == 1
         assert conn.execute(select(operation_skills.c.skill)).scalar() == "WELD-2G"
         assert conn.execute(select(operator_skills.c.expires_at)).scalar() == until
-
-
 
 
 # -- the floor: handover notes and defect photos ------------------------------------------------------------------

@@ -91,8 +91,8 @@ def test_a_text_cell_that_starts_with_an_equals_sign_stays_text():
 def test_an_order_file_with_a_formula_quantity_says_so():
     content = _workbook({"orders": [["order", "item", "qty"], ["O-1", "DRUM-A", "=2*3"], ["O-2", "DRUM-A", 4]]})
     orders, problems = parse_orders(content, "erp.xlsx", sample_plant())
-    assert [(p.row, p.column, p.error) for p in problems] == [(2, "quantity", FormulaWithoutValue(cell="C2",
-                                                                                                 formula="=2*3"))]  # fmt: skip
+    refusal = FormulaWithoutValue(cell="C2", formula="=2*3")
+    assert [(p.row, p.column, p.error) for p in problems] == [(2, "quantity", refusal)]
     assert [o.get("quantity") for o in orders] == [None, 4]
     saved = _workbook({"orders": [["order", "item", "qty"], ["O-1", "DRUM-A", "=2*3"]]}, saved={"2*3": "6"})
     assert [o["quantity"] for o in parse_orders(saved, "erp.xlsx", sample_plant())[0]] == [6]

@@ -148,13 +148,17 @@ def test_two_first_set_ups_at_once_make_one_plant_and_one_administrator(engine):
     docs = [parse_plant_document(f"site: {{code: S{i}, timezone: UTC}}\nareas: [{{code: A, lines: [{{code: L{i}, "
                                  f"machines: [{{code: M{i}}}]}}]}}]\n", "p.yaml") for i in range(THREADS)]  # fmt: skip
     results = together(
-        [lambda i=i: set_up_plant(engine, f"user:a{i}", docs[i], admin={"username": f"a{i}", "password": "x" * 12})
-         for i in range(THREADS)]  # fmt: skip
+        [
+            lambda i=i: set_up_plant(engine, f"user:a{i}", docs[i], admin={"username": f"a{i}", "password": "x" * 12})
+            for i in range(THREADS)
+        ]  # fmt: skip
     )
     assert Counter(type(r).__name__ for r in results) == Counter({"dict": 1, "SetupDone": THREADS - 1})
     assert all(isinstance(r, SetupDone) for r in results if not isinstance(r, dict))
     with engine.connect() as conn:
-        assert conn.execute(select(sites.c.code)).scalars().all() == [next(r for r in results if isinstance(r, dict))["site"]]
+        assert conn.execute(select(sites.c.code)).scalars().all() == [
+            next(r for r in results if isinstance(r, dict))["site"]
+        ]
         assert len(conn.execute(select(users.c.username)).all()) == 1
 
 

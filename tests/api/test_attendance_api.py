@@ -21,7 +21,11 @@ def test_a_badge_signs_in_and_out_at_a_machine(app, as_role):
     assert r.status_code == 201, r.text
     assert (r.json()["username"], r.json()["machine"]) == ("op-pin", "WLD-01")
     entry = _last_audit(engine)
-    assert (entry["action"], entry["target"], entry["actor"]) == ("attendance.sign_in", "machine:WLD-01", "user:operator")
+    assert (entry["action"], entry["target"], entry["actor"]) == (
+        "attendance.sign_in",
+        "machine:WLD-01",
+        "user:operator",
+    )
     present = as_role("supervisor").get("/api/v1/attendance", params={"machine": "WLD-01"}).json()
     assert [p["username"] for p in present] == ["op-pin"]
     assert datetime.fromisoformat(present[0]["signed_in"]) == at
@@ -46,6 +50,6 @@ def test_unknown_badges_and_machines_and_roles_are_refused(app, as_role, anonymo
     machine = op.post("/api/v1/attendance/sign-in", json={"badge": "B-1001", "machine": "NOPE"})
     assert (machine.status_code, machine.json()["code"]) == (422, "plant.machine_unknown")
     assert op.get("/api/v1/attendance", params={"machine": "NOPE"}).status_code == 422
-    assert as_role("quality").post("/api/v1/attendance/sign-in", json={"badge": "B-1001",
-                                                                      "machine": "WLD-01"}).status_code == 403  # fmt: skip
+    quality = as_role("quality").post("/api/v1/attendance/sign-in", json={"badge": "B-1001", "machine": "WLD-01"})
+    assert quality.status_code == 403
     assert anonymous.post("/api/v1/attendance/sign-out", json={"badge": "B-1001"}).status_code == 401

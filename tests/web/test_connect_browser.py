@@ -128,7 +128,9 @@ def _board_shows_running(page, base: str, machine: str, lang: str) -> None:
     while True:
         page.goto(f"{base}/board")
         tile = page.locator(f"#tile-{machine}")
-        if tile.get_attribute("data-state") == "running" and any(c.isdigit() for c in tile.locator(".oee").inner_text()):
+        if tile.get_attribute("data-state") == "running" and any(
+            c.isdigit() for c in tile.locator(".oee").inner_text()
+        ):
             break
         if time.monotonic() > deadline:
             raise AssertionError(f"the board never showed {machine} running with an OEE: {tile.inner_html()}")
@@ -163,7 +165,12 @@ def test_a_new_plant_connected_over_opc_ua_from_the_browser(empty_server, browse
     page.click("#discover")
     tree = page.locator("table.tree")
     expect(tree).to_contain_text(machine)
-    for name, role in (("State", "state"), ("TotalCount", "total_count"), ("ScrapCount", "scrap_count"), ("force_kN", "process")):
+    for name, role in (
+        ("State", "state"),
+        ("TotalCount", "total_count"),
+        ("ScrapCount", "scrap_count"),
+        ("force_kN", "process"),
+    ):
         tree.locator("tr.var", has_text=f"{machine}.{name}").locator("select").select_option(role)
     page.select_option("select[name=product]", "BRACKET")
     page.click("#test")
@@ -217,7 +224,11 @@ def test_a_new_plant_connected_over_modbus_with_the_word_order_chosen(empty_serv
     row.locator("select[name^=as_]").select_option("float32 CDAB")
     row.locator("input[name^=name_]").fill("force_kN")
     row.locator("select[name^=role_]").select_option("process")
-    for address, name, role in ((0, "State", "state"), (1, "TotalCount", "total_count"), (2, "ScrapCount", "scrap_count")):
+    for address, name, role in (
+        (0, "State", "state"),
+        (1, "TotalCount", "total_count"),
+        (2, "ScrapCount", "scrap_count"),
+    ):
         r = page.locator(f"table.decoded tr[data-address='{address}']")
         r.locator("input[name^=name_]").fill(name)
         r.locator("select[name^=role_]").select_option(role)

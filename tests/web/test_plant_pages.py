@@ -68,6 +68,6 @@ def test_only_an_administrator_changes_the_plant(app, as_role):
     for role in ("operator", "supervisor", "manager"):
         client = as_role(role)
         page = client.get("/admin/plant")
-        assert page.status_code == 200 and "/admin/plant/machine\"" not in page.text  # no forms
+        assert page.status_code == 200 and '/admin/plant/machine"' not in page.text  # no forms
         r = client.post("/admin/plant/area", data={"csrf_token": _csrf(page.text), "code": "Z"})
         assert r.status_code == 403

@@ -75,14 +75,18 @@ def test_the_set_up_makes_the_plant_and_the_first_admin_signed_in(empty_app, eng
     # The set-up is closed now: the page goes to the plant pages, a post is refused.
     assert client.get("/setup").url.path == "/admin/plant"
     again = TestClient(empty_app).post("/setup", data={**FORM, "site_code": "OTHER"})
-    assert again.status_code == 409 and error_message(SetupDone(site="ANSAN"), "ko") in again.text  # the site is in Seoul
+    assert (
+        again.status_code == 409 and error_message(SetupDone(site="ANSAN"), "ko") in again.text
+    )  # the site is in Seoul
 
 
 def test_bad_input_is_refused_in_the_language_with_the_store_unchanged(empty_app, engine):
     client = TestClient(empty_app, cookies={"sf_lang": "vi"})
     r = client.post("/setup", data={**FORM, "password2": "other-password"})
     assert r.status_code == 422 and error_message(PasswordsDiffer(), "vi") in r.text
-    r = client.post("/setup", data={**FORM, "timezone": "Mars/Olympus", "machine_code": "bad code", "shift0_end": "25:00"})
+    r = client.post(
+        "/setup", data={**FORM, "timezone": "Mars/Olympus", "machine_code": "bad code", "shift0_end": "25:00"}
+    )
     assert r.status_code == 422
     assert "site.timezone" in r.text and "machines[0].code" in r.text and "calendar.shifts[0].end" in r.text
     assert 'value="PRESS"' in r.text  # what was typed stays in the form

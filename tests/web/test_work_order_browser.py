@@ -50,7 +50,9 @@ def test_a_supervisor_plans_orders_in_the_browser(sqlite_only, live_server, brow
     page.screenshot(path=str(artefacts() / "work-order-edit-ko.png"), full_page=True)
 
     bad = tmp_path / "erp.csv"
-    bad.write_bytes("작업지시번호,품목코드,지시수량,납기일\nE-1,DRUM-A,50,2026.12.10\nE-2,NOPE,5,2026.12.11\n".encode("cp949"))
+    bad.write_bytes(
+        "작업지시번호,품목코드,지시수량,납기일\nE-1,DRUM-A,50,2026.12.10\nE-2,NOPE,5,2026.12.11\n".encode("cp949")
+    )
     page.goto(f"{base}/work-orders")
     page.set_input_files("#import input[type=file]", str(bad))
     page.click("#import button[type=submit]")
@@ -59,7 +61,9 @@ def test_a_supervisor_plans_orders_in_the_browser(sqlite_only, live_server, brow
     expect(page.locator("#preview button[name=commit]")).to_have_count(0)
     page.screenshot(path=str(artefacts() / "work-orders-import-ko.png"), full_page=True)
     good = tmp_path / "erp2.csv"
-    good.write_bytes("작업지시번호,품목코드,지시수량,납기일\nE-1,DRUM-A,50,2026.12.10\nE-2,TM-CASE,5,2026.12.11\n".encode("cp949"))
+    good.write_bytes(
+        "작업지시번호,품목코드,지시수량,납기일\nE-1,DRUM-A,50,2026.12.10\nE-2,TM-CASE,5,2026.12.11\n".encode("cp949")
+    )
     page.set_input_files("#import input[type=file]", str(good))
     page.click("#import button[type=submit]")
     page.click("#preview button[name=commit]")

@@ -24,7 +24,10 @@ def test_a_planner_runs_orders_on_the_pages(app, as_role, engine):
                                            "machine": "WLD-01", "priority": priority, "due": "2026-12-10"})  # fmt: skip
         assert r.status_code == 200 and r.url.path == f"/work-orders/{code}"
     # Edit: another machine and due date.
-    sup.post("/work-orders/WO-B/assign", data={"csrf_token": token, "machine": "WLD-01", "priority": "0", "due": "2026-12-11"})
+    sup.post(
+        "/work-orders/WO-B/assign",
+        data={"csrf_token": token, "machine": "WLD-01", "priority": "0", "due": "2026-12-11"},
+    )
     # Reorder: WO-B moves above WO-A (they are renumbered: the first has the highest priority).
     r = sup.post("/work-orders/reorder", data={"csrf_token": token, "code": "WO-B", "direction": "up"})
     assert r.url.path == "/work-orders" and r.text.index("WO-B") < r.text.index("WO-A")
@@ -61,7 +64,10 @@ def test_an_erp_file_is_previewed_with_its_problems_then_created(app, as_role, e
     with engine.connect() as conn:
         before = len(store.list_orders(conn))
     # A CP949 CSV as a Korean ERP writes it: headers in Korean, thousands separators, dotted dates.
-    bad = "작업지시번호,품목코드,지시수량,납기일,설비\nE-1,DRUM-A,\"1,200\",2026.12.10,WLD-01\nE-1,NOPE,2.5,2026.12.11,X-9\n"
+    bad = (
+        '작업지시번호,품목코드,지시수량,납기일,설비\nE-1,DRUM-A,"1,200",2026.12.10,WLD-01\n'
+        "E-1,NOPE,2.5,2026.12.11,X-9\n"
+    )
     r = sup.post("/work-orders/import", data={"csrf_token": token},
                  files={"file": ("orders.csv", bad.encode("cp949"), "text/csv")})  # fmt: skip
     assert r.status_code == 200 and 'data-row="2"' in r.text and 'data-row="3"' in r.text
@@ -74,17 +80,25 @@ def test_an_erp_file_is_previewed_with_its_problems_then_created(app, as_role, e
     # An Excel export without problems: previewed, then created together.
     good = _xlsx([["Order No", "Material", "Qty", "Due date", "Priority"], ["E-10", "DRUM-A", 120, "2026-12-10", 3],
                   ["E-11", "TM-CASE", 40.0, "20261211", None]])  # fmt: skip
-    r = sup.post("/work-orders/import", data={"csrf_token": token}, files={"file": ("erp.xlsx", good, "application/octet-stream")})
+    r = sup.post(
+        "/work-orders/import",
+        data={"csrf_token": token},
+        files={"file": ("erp.xlsx", good, "application/octet-stream")},
+    )
     assert 'name="commit"' in r.text and "E-11" in r.text
     content = r.text.split('name="content" value="')[1].split('"')[0]
-    r = sup.post("/work-orders/import", data={"csrf_token": token, "content": content, "filename": "erp.xlsx", "commit": "1"})
+    r = sup.post(
+        "/work-orders/import", data={"csrf_token": token, "content": content, "filename": "erp.xlsx", "commit": "1"}
+    )
     assert r.url.path == "/work-orders" and "E-10" in r.text
     with engine.connect() as conn:
         assert (store.get(conn, "E-10").quantity, store.get(conn, "E-10").priority) == (120, 3)
         assert store.get(conn, "E-11").quantity == 40
         assert audit.entries(conn, 1)[0]["action"] == "work_order.import"
     # The same file again: every order exists now, none created twice.
-    r = sup.post("/work-orders/import", data={"csrf_token": token, "content": content, "filename": "erp.xlsx", "commit": "1"})
+    r = sup.post(
+        "/work-orders/import", data={"csrf_token": token, "content": content, "filename": "erp.xlsx", "commit": "1"}
+    )
     assert r.status_code == 422 and error_message(WorkOrderExists(work_order="E-10"), "ko") in r.text
 
 
@@ -93,7 +107,9 @@ def test_only_planners_change_orders(app, as_role):
         client = as_role(role)
         page = client.get("/work-orders")
         assert page.status_code == 200 and 'action="/work-orders/import"' not in page.text
-        r = client.post("/work-orders", data={"csrf_token": _csrf(page.text), "code": "X", "product": "DRUM-A", "quantity": "1"})
+        r = client.post(
+            "/work-orders", data={"csrf_token": _csrf(page.text), "code": "X", "product": "DRUM-A", "quantity": "1"}
+        )
         assert r.status_code == 403
 
 

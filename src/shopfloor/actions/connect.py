@@ -106,8 +106,10 @@ def _state_map(text: str) -> dict[Any, str]:
     return out
 
 
-def mapping(protocol: str, name: str, endpoint: dict[str, Any], picks: list[dict[str, Any]],
-            state_map: str = "", product: str = "") -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
+def mapping(
+    protocol: str, name: str, endpoint: dict[str, Any], picks: list[dict[str, Any]], state_map: str = "",
+    product: str = "",
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
     """The plant document's parts of a connection: the connector, the machine's ``connector`` entry and its
     ``tags`` (``product``: what the machine makes when no source says, for its ideal cycle time).  Refused
     without any mapped source or with one role (other than process) mapped twice."""
@@ -133,7 +135,11 @@ def mapping(protocol: str, name: str, endpoint: dict[str, Any], picks: list[dict
         source = {"name": name, "device": device or edge, **({"edge": edge} if device else {})}
     else:
         spec = {"name": name, "type": "mtconnect", "url": endpoint["url"], "poll_s": 1.0}
-        source = {"name": name, "device": endpoint.get("device", ""), "items": {p["source"]: _signal(p) for p in chosen}}
+        source = {
+            "name": name,
+            "device": endpoint.get("device", ""),
+            "items": {p["source"]: _signal(p) for p in chosen},
+        }
     tags: dict[str, Any] = {}
     for p in chosen:
         signal, role = _signal(p), p["role"]

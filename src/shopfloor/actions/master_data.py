@@ -632,8 +632,8 @@ def _read_rows(
             index = positions.get(column.name)
             cell = cells[index] if index is not None and index < len(cells) else None
             if isinstance(cell, UncachedFormula):
-                problems.append(Problem(sheet, row, column.name, FormulaWithoutValue(cell=cell.cell,
-                                                                                     formula=cell.formula)))  # fmt: skip
+                refusal = FormulaWithoutValue(cell=cell.cell, formula=cell.formula)
+                problems.append(Problem(sheet, row, column.name, refusal))
                 cell = cell.formula
             values[column.name] = _convert(cell, column)
         entries.append(_build(sheet, values))

@@ -143,10 +143,9 @@ def parse_orders(content: bytes, filename: str, plant: Plant) -> tuple[list[dict
     orders: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(table[1:], start=2):
-        cell = lambda column: raw[header[column]] if column in header and header[column] < len(raw) else None  # noqa: E731
         order: dict[str, Any] = {"row": n}
         for column in ("code", "product", "quantity", "due", "machine", "priority"):
-            value = cell(column)
+            value = raw[header[column]] if column in header and header[column] < len(raw) else None
             if isinstance(value, UncachedFormula):
                 problems.append(Problem(SHEET, n, column, FormulaWithoutValue(cell=value.cell, formula=value.formula)))
                 continue
@@ -186,7 +185,9 @@ def check_orders(conn: Connection, plant: Plant, orders: list[dict[str, Any]]) -
     products = {p.code for p in plant.products} | set(conn.execute(select(items.c.code)).scalars())
     machines = {m.code for m in plant.machines}
     codes = [o["code"] for o in orders if "code" in o]
-    taken = set(conn.execute(select(work_orders.c.code).where(work_orders.c.code.in_(codes))).scalars()) if codes else set()
+    taken = (
+        set(conn.execute(select(work_orders.c.code).where(work_orders.c.code.in_(codes))).scalars()) if codes else set()
+    )
     problems = []
     for o in orders:
         if o.get("code") in taken:

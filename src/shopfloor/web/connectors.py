@@ -30,7 +30,20 @@ from shopfloor.errors import DomainError, MachineNotFound
 from shopfloor.web.pages import page_context, page_user, plant_of, render, require_csrf, show_refusal
 
 router = APIRouter(include_in_schema=False)
-FIELDS = ("machine", "protocol", "name", "url", "host", "port", "unit", "table", "start", "count", "state_map", "product")
+FIELDS = (
+    "machine",
+    "protocol",
+    "name",
+    "url",
+    "host",
+    "port",
+    "unit",
+    "table",
+    "start",
+    "count",
+    "state_map",
+    "product",
+)
 
 
 @router.get("/admin/connectors")
@@ -90,7 +103,8 @@ def _connect_page(request: Request, principal: Principal, engine: Engine, form: 
     heard_only = [e for e in found.get("sparkplug", []) if not e["birth"]]
     ctx = page_context(
         request, principal, plant, form={"state_map": DEFAULT_STATE_MAP, **form}, protocols=PROTOCOLS, roles=ROLES,
-        machines=[m.code for m in plant.machines], products=[p.code for p in plant.products], found=found, nodes=nodes, items=items, picks=picks,
+        machines=[m.code for m in plant.machines], products=[p.code for p in plant.products], found=found,
+        nodes=nodes, items=items, picks=picks,
         results=results, heard_only=heard_only,
     )  # fmt: skip
     status = show_refusal(ctx, refusal) if refusal is not None else 200
@@ -132,7 +146,9 @@ def _test_or_save(request: Request, principal: Principal, engine: Engine, form: 
             results = try_mapping(protocol, endpoint, picks, form.get("state_map", ""), machine, products)
             return _connect_page(request, principal, engine, form, results=results)
         name = form.get("name") or f"{machine}-{protocol}".lower()
-        spec, source, tags = mapping(protocol, name, endpoint, picks, form.get("state_map", ""), form.get("product", ""))
+        spec, source, tags = mapping(
+            protocol, name, endpoint, picks, form.get("state_map", ""), form.get("product", "")
+        )
         if protocol == "modbus":
             spec = {k: v for k, v in spec.items() if k not in ("table", "start", "count")}
         connect_machine(engine, principal.actor, machine, connector=spec, source=source, tags=tags)

@@ -29,7 +29,7 @@ def breaks_text(breaks: list[dict[str, Any]]) -> str:
 
 
 def _breaks(text: str) -> list[Any]:
-    """"10:00-10:15, 12:00-12:45" as the document's breaks; a piece that is not start-end is left for the
+    """ "10:00-10:15, 12:00-12:45" as the document's breaks; a piece that is not start-end is left for the
     reader to refuse with its place."""
     out: list[Any] = []
     for piece in (p.strip() for p in text.split(",")):
@@ -52,7 +52,7 @@ def _number(text: str) -> Any:
 
 
 def _cycles(text: str) -> dict[str, Any]:
-    """"WLD-01=42, WLD-02=45" as ``cycle_by_machine``."""
+    """ "WLD-01=42, WLD-02=45" as ``cycle_by_machine``."""
     out: dict[str, Any] = {}
     for piece in (p.strip() for p in text.split(",")):
         if piece:
@@ -88,8 +88,10 @@ def form_values(kind: str, form: Any) -> tuple[str, dict[str, Any]]:
     raise PlantEntityUnknown(kind=kind, code=get("code"))
 
 
-def _page(request: Request, principal: Principal, engine: Engine, *, refusal: DomainError | None = None,
-          failed: str | None = None, typed: dict[str, Any] | None = None, done: str | None = None) -> HTMLResponse:  # fmt: skip
+def _page(
+    request: Request, principal: Principal, engine: Engine, *, refusal: DomainError | None = None,
+    failed: str | None = None, typed: dict[str, Any] | None = None, done: str | None = None,
+) -> HTMLResponse:  # fmt: skip
     plant = plant_of(engine)
     with engine.connect() as conn:
         photos = photographed(conn)
@@ -144,7 +146,9 @@ async def plant_form(
 def plant_file(_: Principal = Depends(page_user), engine: Engine = Depends(get_engine)) -> Response:
     """The plant as a file ``shopfloor import plant`` reads again (the same document as ``GET /api/v1/plant``)."""
     text = yaml.safe_dump(plant_of(engine).to_dict(), allow_unicode=True, sort_keys=False)
-    return Response(text, media_type="application/yaml", headers={"Content-Disposition": 'attachment; filename="plant.yaml"'})
+    return Response(
+        text, media_type="application/yaml", headers={"Content-Disposition": 'attachment; filename="plant.yaml"'}
+    )
 
 
 @router.post("/admin/plant/machine/{code}/photo")
