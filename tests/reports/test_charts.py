@@ -350,3 +350,22 @@ def test_charts_drawn_in_threads_at_once_are_the_same_as_drawn_one_by_one():
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda kd: control_chart_svg(kd[1], title=f"chart {kd[0]}"), enumerate(docs)))
     assert together == alone
+
+
+def test_charts_for_print_are_pictures_and_the_pages_keep_their_svg():
+    """A PDF's charts are PNG pictures (WeasyPrint lays out SVG charts slowly); outside ``for_print`` the same
+    chart is SVG again."""
+    import base64
+
+    from shopfloor.reports.charts import PRINT_DPI, before_after_svg, for_print
+
+    days = [(f"2026-01-{d:02d}", float(d)) for d in range(1, 21)]
+    with for_print():
+        printed = before_after_svg(days[:10], days[10:], before_level=5.5, after_level=15.5)
+    shown = before_after_svg(days[:10], days[10:], before_level=5.5, after_level=15.5)
+    assert printed.startswith('<img class="chart-img" src="data:image/png;base64,') and 'width="760"' in printed
+    png = base64.b64decode(printed.split("base64,")[1].split('"')[0])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width = int.from_bytes(png[16:20], "big")
+    assert width == round(760 / 72 * PRINT_DPI)
+    assert shown.startswith("<svg") and 'class="pt before"' in shown

@@ -48,7 +48,7 @@ from shopfloor.errors import PeriodInvalid, PeriodReversed, PeriodsOverlap, Peri
 from shopfloor.model.calendar import local_days
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
-from shopfloor.reports.charts import before_after_svg, format_number
+from shopfloor.reports.charts import before_after_svg, for_print, format_number
 from shopfloor.reports.pdf import FONT_FAMILY, html_to_pdf
 from shopfloor.reports.workbook import append_row
 from shopfloor.store import attendance
@@ -464,7 +464,9 @@ def _test_text(r: dict[str, Any], t=lambda s: s) -> str:
 
 
 def improvement_pdf(doc: dict[str, Any], t=lambda s: s, when=lambda iso: iso[:16].replace("T", " ")) -> bytes:
-    return html_to_pdf(improvement_html(doc, t, when))
+    with for_print():  # the charts as pictures: WeasyPrint lays out SVG charts slowly (reports/charts.py)
+        html = improvement_html(doc, t, when)
+    return html_to_pdf(html)
 
 
 def improvement_xlsx(doc: dict[str, Any], t=lambda s: s) -> bytes:

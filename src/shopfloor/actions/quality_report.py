@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopfloor.reports.charts import chart_report_html, chart_report_pdf, control_chart_svg, histogram_svg
+from shopfloor.reports.charts import chart_report_html, chart_report_pdf, control_chart_svg, for_print, histogram_svg
 
 CAPABILITY_FACTS = ("n", "mean", "sigma_within", "sigma_overall", "cp", "cpk", "pp", "ppk", "ppm_total_overall")
 NAMES = {"xbar": "X-bar", "r": "R", "s": "S", "i": "Individuals", "mr": "Moving range", "ewma": "EWMA"}
@@ -57,4 +57,6 @@ def characteristic_html(doc: dict[str, Any]) -> str:
 
 def characteristic_pdf(doc: dict[str, Any]) -> bytes:
     title, subtitle = _title(doc)
-    return chart_report_pdf(sections(doc), title=title, subtitle=subtitle)
+    with for_print():  # the charts as pictures: WeasyPrint lays out SVG charts slowly (reports/charts.py)
+        printed = sections(doc)
+    return chart_report_pdf(printed, title=title, subtitle=subtitle)

@@ -22,13 +22,16 @@ non-finite limits are not drawn.  A chart without data says so (``empty``: the t
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import io
 import math
 import numbers
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from html import escape
@@ -83,6 +86,32 @@ MAX_X_LABELS = 12
 _LIMITS = (("centre", "CL", CENTRE_COLOUR, "-"), ("ucl", "UCL", LIMIT_COLOUR, "--"), ("lcl", "LCL", LIMIT_COLOUR, "--"))
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PX = 1 / 72  # the SVG canvas draws at 72 units per inch: one figure inch is 72 px of the SVG
+PRINT_DPI = 150
+_PRINT: ContextVar[bool] = ContextVar("shopfloor_charts_for_print", default=False)
+
+
+@contextmanager
+def for_print() -> Iterator[None]:
+    """Charts drawn inside are pictures (PNG at ``PRINT_DPI``) instead of SVG, for a PDF.  WeasyPrint lays out an
+    SVG chart of a few hundred marks in about 0.45 s and its picture in milliseconds: ten daily charts of 364
+    points took 4.8 s to print as SVG against 1.3 s drawn and printed as pictures (the tooltips and classes of
+    the SVG have no use on paper)."""
+    token = _PRINT.set(True)
+    try:
+        yield
+    finally:
+        _PRINT.reset(token)
+
+
+def _png(chart: Chart) -> str:
+    buf = io.BytesIO()
+    chart.figure.savefig(buf, format="png", dpi=PRINT_DPI)
+    width, height = (round(v / _PX) for v in chart.figure.get_size_inches())
+    data = base64.b64encode(buf.getvalue()).decode()
+    return (
+        f'<img class="chart-img" src="data:image/png;base64,{data}" width="{width}" height="{height}" '
+        f'alt="{_esc(chart.label)}">'
+    )
 
 
 @functools.cache
@@ -293,7 +322,10 @@ def _svg(chart: Chart) -> str:
     """The figure as an ``<svg>`` element for inlining: no XML prolog or metadata, sizes in px, text in the page's
     fonts, ids prefixed, marked groups with their class, data attributes and tooltip.  Styles are written as
     presentation attributes (``fill="#fff"``, not ``style="fill: #fff"``) and there is no ``<style>`` element: the
-    pages' Content-Security-Policy allows no inline style, and a page's stylesheet cannot reach into the chart."""
+    pages' Content-Security-Policy allows no inline style, and a page's stylesheet cannot reach into the chart.
+    Inside ``for_print`` the figure is an ``<img>`` of its PNG instead."""
+    if _PRINT.get():
+        return _png(chart)
     out = io.StringIO()
     chart.figure.canvas.print_svg(out, metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     text = _STYLE.sub(_attributes, _FONT.sub("", _DROP.sub("", out.getvalue())))
