@@ -323,17 +323,18 @@ def assign(
         raise NothingToAssign()
     conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
     shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+    _note_in_history(conn, row, actor, "assigned " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    return get(conn, code)
+
+
+def _note_in_history(conn: Connection, row: Any, actor: str, reason: str) -> None:
+    """A line in the order's history for a change that keeps its status (an assignment, an edit)."""
     conn.execute(
         insert(work_order_events).values(
-            work_order_id=row.id,
-            ts=datetime.now(timezone.utc),
-            from_status=row.status,
-            to_status=row.status,
-            actor=actor,
-            reason="assigned " + ", ".join(f"{k}={v}" for k, v in shown.items()),
-        )
+            work_order_id=row.id, ts=datetime.now(timezone.utc), from_status=row.status, to_status=row.status,
+            actor=actor, reason=reason,
+        )  # fmt: skip
     )
-    return get(conn, code)
 
 
 def _check_reassignable(code: str, status: str) -> None:
@@ -389,16 +390,7 @@ def edit(conn: Connection, plant: Plant, code: str, actor: str, fields: dict[str
     conn.execute(update(work_orders).where(work_orders.c.id == row.id).values(**values))
     after = get(conn, code)
     was, now = before.to_dict(), after.to_dict()
-    conn.execute(
-        insert(work_order_events).values(
-            work_order_id=row.id,
-            ts=datetime.now(timezone.utc),
-            from_status=row.status,
-            to_status=row.status,
-            actor=actor,
-            reason="changed " + ", ".join(f"{k} {_said(was[k])} → {_said(now[k])}" for k in values),
-        )
-    )
+    _note_in_history(conn, row, actor, "changed " + ", ".join(f"{k} {_said(was[k])} → {_said(now[k])}" for k in values))
     return before, after
 
 

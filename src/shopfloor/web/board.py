@@ -225,15 +225,19 @@ def _machine_charts(engine: Engine, plant: Plant, code: str, ctx: dict[str, Any]
     return charts
 
 
-@router.get("/machines/{code}")
-def machine_page(
-    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
-) -> HTMLResponse:
+def _machine_page(request: Request, principal: Principal, engine: Engine, code: str, template: str) -> HTMLResponse:
     plant, machine = _machine(engine, code)
     ctx = page_context(request, principal, plant)
     ctx.update(machine=machine, site_zone=plant.site.timezone)
     ctx.update(_machine_charts(engine, plant, code, ctx, datetime.now(timezone.utc)))
-    return render(request, "machine.html", ctx)
+    return render(request, template, ctx)
+
+
+@router.get("/machines/{code}")
+def machine_page(
+    code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
+) -> HTMLResponse:
+    return _machine_page(request, principal, engine, code, "machine.html")
 
 
 @router.get("/machines/{code}/charts")
@@ -241,8 +245,4 @@ def machine_charts(
     code: str, request: Request, principal: Principal = Depends(page_user), engine: Engine = Depends(get_engine)
 ) -> HTMLResponse:
     """The machine page's charts alone: the page fetches them again when the machine's tile changes."""
-    plant, machine = _machine(engine, code)
-    ctx = page_context(request, principal, plant)
-    ctx.update(machine=machine, site_zone=plant.site.timezone)
-    ctx.update(_machine_charts(engine, plant, code, ctx, datetime.now(timezone.utc)))
-    return render(request, "_machine_charts.html", ctx)
+    return _machine_page(request, principal, engine, code, "_machine_charts.html")
