@@ -47,10 +47,13 @@ class Broker:
         """Share publications with the other processes on this PostgreSQL store (idempotent); None: this
         process alone (an SQLite store)."""
         with self._lock:
+            old = self._pg
             if url is None:
                 self._pg = None
             elif self._pg is None or self._pg.url != url.replace("postgresql+psycopg://", "postgresql://", 1):
                 self._pg = PgFanOut(url, self)
+        if old is not None and old is not self._pg:
+            old.close()  # its connections to the store this process no longer uses
 
     def share_through(self, engine) -> None:
         """Share publications with the other processes on ``engine``'s store when it is PostgreSQL
@@ -163,6 +166,7 @@ class PgFanOut:
     """NOTIFY on publication, LISTEN in a background thread that reconnects after a failure."""
 
     CHANNEL = "shopfloor_machines"
+    WAIT_S = 1.0
 
     def __init__(self, url: str, broker: Broker):
         self.url = url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -173,6 +177,7 @@ class PgFanOut:
         self._listener: threading.Thread | None = None
         self.received = 0
         self.listening = False  # LISTEN is in force: the other processes' publications arrive
+        self._closed = False
 
     def _connect(self):
         # Imported here: psycopg is needed only where the store is PostgreSQL.
@@ -183,6 +188,8 @@ class PgFanOut:
     def notify(self, topic: str, codes: list[str]) -> None:
         payload = f"{self.origin}|{topic}|{','.join(codes)}"[:7900]  # NOTIFY payloads stay under 8000 bytes
         with self._send_lock:
+            if self._closed:
+                return  # replaced: this process publishes through its current store
             for attempt in (1, 2):
                 try:
                     if self._send_conn is None or self._send_conn.closed:
@@ -194,8 +201,21 @@ class PgFanOut:
                     if attempt == 2:
                         log.warning("live updates could not be sent to the other processes: %s", exc)
 
+    def close(self) -> None:
+        """Stop listening and close the connections (the listener ends within ``WAIT_S``)."""
+        self._closed = True
+        with self._send_lock:
+            if self._send_conn is not None:
+                try:
+                    self._send_conn.close()
+                except Exception:  # noqa: BLE001,S110 - closing a connection that is already broken
+                    pass
+                self._send_conn = None
+
     def listen(self) -> None:
         with self._send_lock:
+            if self._closed:
+                return
             if self._listener is not None and self._listener.is_alive():
                 return
             self._listener = threading.Thread(target=self._listen, name="shopfloor-listen", daemon=True)
@@ -203,23 +223,26 @@ class PgFanOut:
 
     def _listen(self) -> None:
         pause = 1.0
-        while self.broker._pg is self:  # a process that switched stores stops listening to the old one
+        while self.broker._pg is self and not self._closed:  # a process that switched stores stops listening
             try:
                 with self._connect() as conn:
                     conn.execute("LISTEN shopfloor_machines")  # the channel name, never from input
                     pause = 1.0
                     self.listening = True
                     self.broker._heard(["*"], "*")  # what was published while not listening is unknown
-                    for note in conn.notifies():
-                        origin, _, rest = note.payload.partition("|")
-                        topic, _, codes = rest.partition("|")
-                        if origin != self.origin and codes:
-                            self.received += 1
-                            self.broker._heard(codes.split(","), topic)
+                    while self.broker._pg is self and not self._closed:
+                        # Woken every WAIT_S to see whether this process still uses this store.
+                        for note in conn.notifies(timeout=self.WAIT_S):
+                            origin, _, rest = note.payload.partition("|")
+                            topic, _, codes = rest.partition("|")
+                            if origin != self.origin and codes:
+                                self.received += 1
+                                self.broker._heard(codes.split(","), topic)
+                    self.listening = False
             except Exception as exc:  # noqa: BLE001 - the store restarting: listen again after a pause
                 self.listening = False
                 self.broker._heard(["*"], "*")
-                if self.broker._pg is not self:
+                if self.broker._pg is not self or self._closed:
                     return
                 log.warning("listening for live updates failed (%s); again in %.0f s", exc, pause)
                 time.sleep(pause)
