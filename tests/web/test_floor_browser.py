@@ -492,10 +492,23 @@ def test_each_terminal_language_renders_without_a_missing_glyph(sqlite_only, app
     expect(page.locator("button.reason[data-reason=LASER_FAULT]")).to_contain_text("लेजर खराबी")
 
 
+def _until_photos(app, expected: list[tuple], timeout_s: float = 10.0) -> list[tuple]:
+    """The (defect, size) of the stored photos once they are ``expected`` (the page sends a photo after its
+    entry is stored, from the tablet's own store), or as they are when ``timeout_s`` has passed."""
+    from shopfloor.store.schema import defect_photos
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with app.state.engine.connect() as conn:
+            rows = sorted(tuple(r) for r in conn.execute(select(defect_photos.c.defect, defect_photos.c.size)))
+        if rows == expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
 # -- handover and defect photos -----------------------------------------------------------------------------------
 def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_only, app, live_server, browser):
     from shopfloor.store import floor
-    from shopfloor.store.schema import defect_photos
 
     now = datetime.now(timezone.utc)
     with app.state.engine.begin() as conn:
@@ -520,10 +533,8 @@ def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_
     page.select_option("#defect", "POROSITY")
     page.click("[data-action=scrap]")
     expect(page.locator("#status.ok")).to_be_visible()
-    expect(page.locator("#defect-photo")).to_have_value("")  # sent
-    with app.state.engine.connect() as conn:
-        rows = conn.execute(select(defect_photos.c.defect, defect_photos.c.size)).all()
-    assert [tuple(r) for r in rows] == [("POROSITY", 504)]
+    expect(page.locator("#defect-photo")).to_have_value("")  # kept with the entry, then sent
+    assert _until_photos(app, [("POROSITY", 504)]) == [("POROSITY", 504)]
     # A file that is not a picture is refused in the operator's language.
     page.set_input_files("#defect-photo", {"name": "x.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7"})
     page.wait_for_timeout(700)
@@ -550,15 +561,8 @@ def test_the_next_shift_reads_the_handover_and_a_scrap_carries_its_photo(sqlite_
     assert page.evaluate(kept) == 1
     page.unroute("**/api/v1/pop/photos")
     page.reload()
-    deadline = time.monotonic() + 10
-    sizes: list[int] = []
-    while time.monotonic() < deadline:
-        with app.state.engine.connect() as conn:
-            sizes = sorted(r.size for r in conn.execute(select(defect_photos.c.size)))
-        if sizes == [304, 504]:
-            break
-        page.wait_for_timeout(200)
-    assert sizes == [304, 504]
+    stored = _until_photos(app, [("POROSITY", 304), ("POROSITY", 504)])
+    assert stored == [("POROSITY", 304), ("POROSITY", 504)]
     assert page.evaluate(kept) == 0
 
 
