@@ -30,12 +30,20 @@ def _free_run(width: int = 3) -> int:
     raise RuntimeError("no run of free ports")
 
 
+def _interruptible() -> None:
+    """In the child before it starts: SIGINT delivered and handled by default, whatever the test process (or a
+    thread of a library in it) left blocked or ignored; a child inherits both, and Python does not install its
+    Ctrl+C handler where SIGINT is ignored at start."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_simulate_serves_at_the_port_base_and_prints_those_ports(tmp_path):
     base = _free_run()
     cmd = [sys.executable, "-m", "shopfloor.cli", "simulate", "--port-base", str(base), "--mqtt", "mqtt://127.0.0.1:1"]
     out = tmp_path / "out.txt"
     with open(out, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_interruptible)
     try:
         deadline = time.monotonic() + 60
         while "connectors:" not in out.read_text() or "machines:" not in out.read_text():
