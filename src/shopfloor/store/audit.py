@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from shopfloor.store.bulk import insert_many
 from shopfloor.store.schema import audit_log
 
 
@@ -33,8 +34,9 @@ def record_many(conn: Connection, rows: list[tuple[str, str, str, dict[str, Any]
     """Several audit rows (actor, action, target, detail) in one statement."""
     if rows:
         now = datetime.now(timezone.utc)
-        conn.execute(
-            insert(audit_log),
+        insert_many(
+            conn,
+            audit_log,
             [{"ts": now, "actor": a, "action": act, "target": t, "detail": d, "reason": None} for a, act, t, d in rows],
         )
 

@@ -142,7 +142,13 @@ _locks_guard = threading.Lock()
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction.  SQLite allows one writer at a time and makes the others wait in a sleeping busy
     loop; taking turns on an in-process lock instead keeps concurrent writers (a hundred terminals) from
-    stalling each other.  PostgreSQL writers run concurrently."""
+    stalling each other.  PostgreSQL writers run concurrently.
+
+    On SQLite the transaction begins with BEGIN IMMEDIATE, which takes the store's write lock (waiting for another
+    process's writer).  Python's sqlite3 would begin it only at the first INSERT, UPDATE or DELETE: what the
+    change read before then would not be part of it (another process could write between its check and its
+    write), and a savepoint taken before then would begin a transaction of its own, committed when the savepoint
+    is released, however the change ends."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn
@@ -150,4 +156,5 @@ def writing(engine: Engine) -> Iterator[Connection]:
     with _locks_guard:
         lock = _write_locks.setdefault(id(engine), threading.Lock())
     with lock, engine.begin() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield conn
