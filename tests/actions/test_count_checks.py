@@ -29,7 +29,7 @@ from shopfloor.errors import CountApprovalRequired, CountImplausible
 from shopfloor.model.intervals import Interval
 from shopfloor.model.plant import Plant
 from shopfloor.store import accounts, audit
-from shopfloor.store.plant import load_plant, save_plant
+from shopfloor.store.plant import load_plant, machine_ids, save_plant
 from shopfloor.store.schema import machine_events, sign_in_throttle
 
 PLANT = {
@@ -148,3 +148,99 @@ def test_performance_above_100_percent_is_flagged():
     assert (k["effectiveness"], k["oee"]) == (2.0, 2.0)
     assert over_100(k) == ["effectiveness", "oee"]
     assert over_100(kpis(KpiElements(pbt_s=3600, apt_s=3600, ideal_s=3600, pq=1, gq=1))) == []
+
+
+SPREAD = {
+    "site": {"code": "S", "name": "Spread", "timezone": "UTC"},
+    "areas": [{"code": "A", "lines": [{"code": "L", "machines": [
+        *({"code": f"A{i}"} for i in range(5)), *({"code": f"B{i}"} for i in range(5)),
+    ]}]}],
+    "products": [{"code": "P", "ideal_cycle_s": 600}, {"code": "Q", "ideal_cycle_s": 300}],
+    "calendar": PLANT["calendar"],
+}  # fmt: skip
+
+
+def test_a_batch_over_many_machines_answers_as_its_taps_sent_one_by_one(engine, monkeypatch):
+    """What a batch reads of its machines (latest product, order spans, first state, units counted) is read for
+    all of them at once, a few machines a statement here: each of its taps is answered as the same tap sent on its
+    own.  Machines A0..A4 get taps one at a time, B0..B4 the same taps in one batch: good and scrap counts with and
+    without a product (the machine's latest then counts), over their bound, a start in the middle, a resend."""
+    import shopfloor.actions.terminal as terminal
+
+    monkeypatch.setattr(terminal, "_PREFETCH_CHUNK", 2)
+    with engine.begin() as conn:
+        save_plant(conn, Plant.from_dict(SPREAD), "t")
+        accounts.create_user(conn, "op", "operator", pin="1111", badge="B-OP")
+    t0 = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(second=0, microsecond=0)
+    if t0.hour in (10, 11, 22, 23):  # keep T0 .. T0 + 70 min within one shift
+        t0 -= timedelta(hours=3)
+    first = [
+        {"ts": t0 + timedelta(minutes=i), "machine": f"{g}{i}", "event": "state", "state": "running"}
+        for g in "AB"
+        for i in range(4)
+    ]  # fmt: skip; machine 4 has no state: no bound
+    event_actions.record_events(engine, "user:t", first, "api:t")
+    taps: list[tuple[str, int, str, int, str | None]] = []  # (minute, machine, action, quantity, product)
+    for i in range(5):
+        taps += [(30, i, "good", 2, "P"), (31, i, "good", 1, None), (40, i, "scrap", 1 + i, None),
+                 (50, i, "good", 9, "Q")]  # fmt: skip
+    taps.insert(7, (35, 1, "start", 0, None))
+    keys = {}
+
+    def pop(group: str, minute: int, i: int, action: str, qty: int, product: str | None) -> PopEntry:
+        key = keys.setdefault((minute, i, action), uuid.uuid4().hex)
+        return PopEntry(f"{group}{key}", t0 + timedelta(minutes=minute), f"{group}{i}", action, qty or None,
+                        defect="BURR" if action == "scrap" else None, product=product)  # fmt: skip
+
+    def outcome(o):  # a refusal with its parameters, or whether the tap was a duplicate
+        return o["duplicate"] if isinstance(o, dict) else o
+
+    one_by_one = []
+    for t in taps:
+        try:
+            one_by_one.append(outcome(record_terminal_entry(engine, "op", pop("A", *t))))
+        except Exception as exc:  # noqa: BLE001 - compared with the batch's
+            one_by_one.append(outcome(exc))
+    batch = [outcome(o) for o in record_terminal_entries(engine, [("op", pop("B", *t)) for t in taps])]
+    assert batch == one_by_one
+    assert any(isinstance(o, CountImplausible) for o in batch) and batch.count(False) >= 10
+    resent = [outcome(o) for o in record_terminal_entries(engine, [("op", pop("B", *t)) for t in taps[:6]])]
+    assert resent == [True if o is False else o for o in batch[:6]]
+    with engine.connect() as conn:
+        me, code_of = machine_events.c, {mid: code for code, mid in machine_ids(conn).items()}
+        rows = conn.execute(select(me.machine_id, me.kind, func.sum(me.quantity)).group_by(me.machine_id, me.kind))
+        units = {(code_of[mid], kind): q for mid, kind, q in rows if kind != "state"}
+    a = {(m[1:], kind): q for (m, kind), q in units.items() if m[0] == "A"}
+    b = {(m[1:], kind): q for (m, kind), q in units.items() if m[0] == "B"}
+    assert a == b and sum(b.values()) > 0
+
+
+def test_a_count_without_a_product_is_for_the_machines_latest_product(engine):
+    """By hand: on A0, good Q at T0 + 10 min, scrap P at T0 + 20 min, rework R at T0 + 15 min stored last (later
+    by arrival, earlier in time) and a good count naming no product at T0 + 25 min: the latest count that names a
+    product is the scrap, so a tap naming none is for P.  On A1, two counts at the same instant: the one stored
+    last (P) holds.  On A2, no count: the product of its tag mapping, none here.  All in one batch."""
+    from shopfloor.model.events import CountEvent, CountKind
+    from shopfloor.store.db import writing
+    from shopfloor.store.events import append_events
+
+    with engine.begin() as conn:
+        plant = Plant.from_dict({**SPREAD, "products": [*SPREAD["products"], {"code": "R"}]})
+        save_plant(conn, plant, "t")
+        accounts.create_user(conn, "op", "operator", pin="1111", badge="B-OP")
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    good, scrap, rework = CountKind.GOOD, CountKind.SCRAP, CountKind.REWORK
+    earlier = [("A0", 10, good, "Q"), ("A0", 20, scrap, "P"), ("A0", 15, rework, "R"), ("A0", 25, good, None),
+               ("A1", 5, good, "Q"), ("A1", 5, scrap, "P")]  # fmt: skip
+    with writing(engine) as conn:
+        for machine, minute, kind, product in earlier:  # one at a time: ids in this order
+            append_events(conn, [CountEvent(t0 + timedelta(minutes=minute), machine, kind, 1, product,
+                                            "BURR" if kind is not CountKind.GOOD else None, "t")])  # fmt: skip
+    taps = [("op", PopEntry(uuid.uuid4().hex, t0 + timedelta(minutes=30 + i), m, "good", 1)) for i, m in
+            enumerate(["A0", "A1", "A2"])]  # fmt: skip
+    assert all(o["stored"] for o in record_terminal_entries(engine, taps))
+    with engine.connect() as conn:
+        me, ids = machine_events.c, machine_ids(conn)
+        stored = {m: conn.execute(select(me.product).where(me.machine_id == ids[m], me.ts == t.ts)).scalar_one()
+                  for (_, t), m in zip(taps, ["A0", "A1", "A2"])}  # fmt: skip
+    assert stored == {"A0": "P", "A1": "P", "A2": None}

@@ -15,9 +15,10 @@ import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, union_all
+from sqlalchemy import Connection, Engine, bindparam, func, literal, select, union_all
 
 from shopfloor.actions.board import current_window, shift_counts_of
 from shopfloor.actions.core import Change, change
@@ -45,9 +46,9 @@ from shopfloor.model.tags import COUNT_ROLES
 from shopfloor.model.work_orders import Status
 from shopfloor.store import accounts, audit, rollups, work_orders
 from shopfloor.store.db import writing
-from shopfloor.store.events import AppendResult, append_events, state_run_start, stored_already
+from shopfloor.store.events import AppendResult, append_events, state_run_start
 from shopfloor.store.plant import machine_ids, machine_ids_kept
-from shopfloor.store.schema import machine_events
+from shopfloor.store.schema import machine_events, machines
 
 MAX_CLOCK_AHEAD = timedelta(minutes=5)
 MAX_OFFLINE_AGE = timedelta(days=7)
@@ -104,11 +105,9 @@ def count_bound(
         return None
     mid = machine_ids(conn)[machine]
     seen = seen or _Seen(conn)
-    first_state = seen.first_state(mid)
-    if first_state is None or first_state >= ts:
+    start = _span_start(plant, seen, mid, ts)
+    if start is None:
         return None  # nothing says since when the machine could have been making parts
-    _, shift = current_window(plant, ts)
-    start = max(shift.start, first_state)
     counted = seen.counted(mid, start, ts).items()
     ideal_before = sum(int(q or 0) * (plant.ideal_cycle(p, machine) or 0) for p, q in counted)
     span = (ts - start).total_seconds()
@@ -116,8 +115,24 @@ def count_bound(
     return allowed, span / 60, cycle
 
 
+def _span_start(plant: Plant, seen: _Seen, mid: int, ts: datetime) -> datetime | None:
+    """Where ``count_bound``'s span for an entry at ``ts`` on machine ``mid`` starts: the start of the shift (else
+    the local day), or the machine's first known state if later; None without a state before ``ts``."""
+    first_state = seen.first_state(mid)
+    if first_state is None or first_state >= ts:
+        return None
+    _, shift = current_window(plant, ts)
+    return max(shift.start, first_state)
+
+
 _ME = machine_events.c
-_FIRST_STATE = select(func.min(_ME.ts)).where(_ME.machine_id == bindparam("mid"), _ME.kind == "state")
+_M = machines.c
+_MACHINES_ASKED = _M.id.in_(bindparam("mids", expanding=True))
+# The first state of each machine asked for, each read from the start of its part of the (machine, kind, time) index.
+_FIRST_STATES = select(
+    _M.id,
+    select(func.min(_ME.ts)).where(_ME.machine_id == _M.id, _ME.kind == "state").scalar_subquery(),
+).where(_MACHINES_ASKED)
 _COUNTED = (
     select(_ME.product, func.sum(_ME.quantity))
     .where(
@@ -125,15 +140,35 @@ _COUNTED = (
     )
     .group_by(_ME.product)
 )
-_COUNTS_SINCE = select(_ME.ts, _ME.product, _ME.quantity).where(
-    _ME.machine_id == bindparam("mid"), _ME.kind != "state", _ME.ts >= bindparam("start")
-)
+
+
+_PREFETCH_CHUNK = 50  # machines a statement: SQLite allows 500 parts of a UNION
+
+
+@lru_cache(maxsize=_PREFETCH_CHUNK)
+def _counted_statements(n: int):
+    """For ``n`` (machine, span start, split) triples (parameters mid<i>, start<i>, split<i>): the units counted
+    by product in [start, split), and each count from split on, of all of them in one statement each."""
+    before, after = [], []
+    for i in range(n):
+        mid, start, split = bindparam(f"mid{i}"), bindparam(f"start{i}"), bindparam(f"split{i}")
+        of_machine = (_ME.machine_id == mid, _ME.kind != "state")
+        before.append(
+            select(literal(i).label("i"), _ME.product, func.sum(_ME.quantity).label("units"))
+            .where(*of_machine, _ME.ts >= start, _ME.ts < split)
+            .group_by(_ME.product)
+        )
+        after.append(
+            select(literal(i).label("i"), _ME.ts, _ME.product, _ME.quantity).where(*of_machine, _ME.ts >= split)
+        )
+    return union_all(*before), union_all(*after)
 
 
 class _Seen:
     """What a batch of taps reads of each machine's events for the count check, read once and kept up to date
     with the events the batch stores (``stored``): the first state of the machine, and the units counted since the
-    start of a span (summed up to the first entry that asked, and each unit after it)."""
+    start of a span (summed up to the first entry that asked, and each unit after it).  ``prefetch`` reads them for
+    several machines at once."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -145,20 +180,45 @@ class _Seen:
 
     def first_state(self, mid: int) -> datetime | None:
         if mid not in self._first:
-            self._first[mid] = self.conn.execute(_FIRST_STATE, {"mid": mid}).scalar()
+            self.first_states([mid])
         return self._first[mid]
 
-    def counted(self, mid: int, start: datetime, ts: datetime) -> dict[str | None, int]:
-        """Units by product counted on machine ``mid`` in [start, ts)."""
-        kept = self._counted.get((mid, start))
-        if kept is None:
-            before = {p: int(q or 0) for p, q in self.conn.execute(_COUNTED, {"mid": mid, "start": start, "end": ts})}
-            after = [tuple(r) for r in self.conn.execute(_COUNTS_SINCE, {"mid": mid, "start": ts})]
-            kept = self._counted[(mid, start)] = (ts, before, after)
+    def first_states(self, mids: list[int]) -> None:
+        """The first states of ``mids`` read (those not known yet), in one statement."""
+        asked = sorted(set(mids) - set(self._first))
+        if asked:
+            self._first.update(dict.fromkeys(asked))
+            self._first.update({mid: ts for mid, ts in self.conn.execute(_FIRST_STATES, {"mids": asked})})
+
+    def prefetch(self, spans: dict[int, tuple[datetime, datetime]]) -> None:
+        """The units counted on each machine (id) since the start of its span, split at the time of the span's
+        first entry: ``spans`` maps a machine to (span start, split).  Two statements for up to 50 machines."""
+        asked = [(mid, start, split) for mid, (start, split) in spans.items() if (mid, start) not in self._counted]
+        for i in range(0, len(asked), _PREFETCH_CHUNK):
+            self._prefetch(asked[i : i + _PREFETCH_CHUNK])
+
+    def _prefetch(self, asked: list[tuple[int, datetime, datetime]]) -> None:
+        params: dict[str, Any] = {}
+        for i, (mid, start, split) in enumerate(asked):
+            params.update({f"mid{i}": mid, f"start{i}": start, f"split{i}": split})
+        before_sql, after_sql = _counted_statements(len(asked))
+        before: list[dict[str | None, int]] = [{} for _ in asked]
+        after: list[list] = [[] for _ in asked]
+        for i, product, units in self.conn.execute(before_sql, params):
+            before[i][product] = int(units or 0)
+        for i, ts, product, quantity in self.conn.execute(after_sql, params):
+            after[i].append((ts, product, quantity))
+        for i, (mid, start, split) in enumerate(asked):
+            self._counted[(mid, start)] = (split, before[i], after[i])
             for m, event in self.pending:
                 if m == mid:
                     self._add(mid, start, event)
-        split, before, after = kept
+
+    def counted(self, mid: int, start: datetime, ts: datetime) -> dict[str | None, int]:
+        """Units by product counted on machine ``mid`` in [start, ts)."""
+        if (mid, start) not in self._counted:
+            self.prefetch({mid: (start, ts)})
+        split, before, after = self._counted[(mid, start)]
         if ts < split:  # an entry older than the one that asked first: read as it is
             return {p: int(q or 0) for p, q in self.conn.execute(_COUNTED, {"mid": mid, "start": start, "end": ts})}
         out = dict(before)
@@ -219,43 +279,91 @@ def _approval(
     return {"approved_by": approver.username, "allowed": allowed, "minutes": round(minutes, 1), "cycle_s": cycle}
 
 
-def _latest_product_statement():
-    # The latest count of each kind that names a product, each read from the end of the (machine, kind, time)
-    # index; built once, as it runs on most taps.
-    me = machine_events.c
-    mid = bindparam("machine_id")
-    latest = [
-        select(me.ts, me.id, me.product)
-        .where(me.machine_id == mid, me.kind == kind.value, me.product.is_not(None))
-        .order_by(me.ts.desc(), me.id.desc())
-        .limit(1)
-        .subquery()
+def _latest_products_statement():
+    # For each machine asked for, its latest count of each kind that names a product: the id of each read from the
+    # end of the (machine, kind, time) index, then those rows.
+    e = machine_events.alias("latest")
+    ids = [
+        select(
+            select(e.c.id)
+            .where(e.c.machine_id == _M.id, e.c.kind == kind.value, e.c.product.is_not(None))
+            .order_by(e.c.ts.desc(), e.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        ).where(_MACHINES_ASKED)
         for kind in CountKind
     ]
-    return union_all(*[select(q.c.ts, q.c.id, q.c.product) for q in latest])
+    return select(_ME.machine_id, _ME.ts, _ME.id, _ME.product).where(_ME.id.in_(union_all(*ids)))
 
 
-_LATEST_PRODUCT = _latest_product_statement()
+_LATEST_PRODUCTS = _latest_products_statement()
+
+
+def latest_products(conn: Connection, machines: list[str], latest: dict) -> None:
+    """Each machine's latest count that names a product, (time, product) or None, into ``latest`` (by machine
+    code), in one statement for the machines not in it yet."""
+    ids = machine_ids(conn)
+    asked = {ids[m]: m for m in machines if m not in latest and m in ids}
+    if not asked:
+        return
+    found: dict[str, tuple] = {}
+    for mid, ts, id_, product in conn.execute(_LATEST_PRODUCTS, {"mids": sorted(asked)}):
+        code = asked[mid]
+        if code not in found or (ts, id_) > found[code][:2]:
+            found[code] = (ts, id_, product)
+    for code in asked.values():
+        row = found.get(code)
+        latest[code] = None if row is None else (row[0], row[2])
 
 
 def current_product(conn: Connection, plant: Plant, machine: str, latest: dict | None = None) -> str | None:
     """The product of the machine's latest count, else the product its tag mapping names.  ``latest`` keeps the
     machine's latest count that names a product, (time, product) or None, from one call to the next (a caller
     that stores a count updates it)."""
-    if latest is not None and machine in latest:
-        known = latest[machine]
-    else:
-        found = conn.execute(_LATEST_PRODUCT, {"machine_id": machine_ids(conn)[machine]}).all()
-        row = max(found, key=lambda row: (row.ts, row.id)) if found else None
-        known = None if row is None else (row.ts, row.product)
-        if latest is not None:
-            latest[machine] = known
+    latest = {} if latest is None else latest
+    latest_products(conn, [machine], latest)
+    known = latest[machine]
     product = known[1] if known else None
     if product:
         return product
     tags = plant.machine(machine).tags or {}
     default = (tags.get("product") or {}).get("default") if isinstance(tags.get("product"), dict) else None
     return default
+
+
+def _entry_product(conn: Connection, plant: Plant, entry: PopEntry, latest: dict | None) -> str | None:
+    """The product a count entry is for: the one it names, else its work order's, else the machine's current one."""
+    product = entry.product
+    if product is None and entry.work_order:
+        product = work_orders.get(conn, entry.work_order).product
+    return product or current_product(conn, plant, entry.machine, latest)
+
+
+def _prefetch(
+    conn: Connection, plant: Plant, taps: list[tuple[str, PopEntry]], latest: dict, spans: dict, seen: _Seen
+) -> None:
+    """What a batch's good and scrap taps will read of their machines, read for all of them at once: each machine's
+    latest product, order spans and first state, and the units counted in the span of its first count that has an
+    ideal cycle.  A tap that asks for something else reads it itself."""
+    ids = machine_ids(conn)
+    counts = [entry for _, entry in taps if entry.action in ("good", "scrap") and entry.machine in ids]
+    machines_ = sorted({entry.machine for entry in counts})
+    if not machines_:
+        return
+    latest_products(conn, machines_, latest)
+    spans.update(work_orders.in_progress_spans(conn, [m for m in machines_ if m not in spans]))
+    seen.first_states([ids[m] for m in machines_])
+    asked: dict[int, tuple[datetime, datetime]] = {}
+    for entry in counts:
+        mid = ids[entry.machine]
+        if mid in asked or (entry.product is None and entry.work_order):
+            continue
+        ts = entry.ts.astimezone(timezone.utc)
+        product = entry.product or current_product(conn, plant, entry.machine, latest)
+        start = _span_start(plant, seen, mid, ts) if plant.ideal_cycle(product, entry.machine) else None
+        if start is not None:
+            asked[mid] = (start, ts)
+    seen.prefetch(asked)
 
 
 def _last_state(conn: Connection, machine_id: int, at: datetime):
@@ -296,10 +404,7 @@ def to_event(
                 raise TerminalDefectMissing()
             if plant.defect_codes and entry.defect not in plant.defect_codes:
                 raise DefectUnknown(defect=entry.defect)
-        product = entry.product
-        if product is None and entry.work_order:
-            product = work_orders.get(conn, entry.work_order).product
-        product = product or current_product(conn, plant, entry.machine, latest)
+        product = _entry_product(conn, plant, entry, latest)
         kind = CountKind.GOOD if entry.action == "good" else CountKind.SCRAP
         if has_counter(plant, entry.machine):
             source = f"pop-correction:{operator}"  # the machine counts: a typed count corrects its counter
@@ -405,6 +510,7 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
             latest: dict[str, tuple[datetime, str] | None] = {}
             spans: dict[str, list] = {}
             seen = _Seen(c.conn)
+            _prefetch(c.conn, plant, taps, latest, spans, seen)
 
             def note(result: AppendResult | None) -> None:
                 if result is not None:
@@ -486,7 +592,11 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
                     out.append({})
                 if not ready:
                     return
-                if stored_already(c.conn, sorted(keys)):
+                events = work_orders.attribute(c.conn, [e for _, e, _ in ready], spans)
+                savepoint = c.conn.begin_nested()
+                result = append_events(c.conn, events)
+                if result.inserted < len(ready):
+                    savepoint.rollback()
                     latest.clear()
                     latest.update(kept[0])
                     seen.restore(kept[1])
@@ -494,7 +604,7 @@ def record_terminal_entries(engine: Engine, taps: list[tuple[str, PopEntry]]) ->
                     for i in run:
                         one(i)
                     return
-                result = append_events(c.conn, work_orders.attribute(c.conn, [e for _, e, _ in ready], spans))
+                savepoint.commit()
                 seen.pending = []
                 note(result)
                 for place, _, key in ready:

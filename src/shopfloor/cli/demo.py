@@ -23,7 +23,7 @@ from shopfloor.settings import Settings
 from shopfloor.simulator.plant import VirtualPlant
 from shopfloor.simulator.servers import ProtocolPlant, connected_plant, demo_broker
 from shopfloor.store.db import open_store, resolve_url
-from shopfloor.store.events import event_span
+from shopfloor.store.events import event_spans
 from shopfloor.store.plant import load_plant, machine_ids, save_plant
 
 cli = typer.Typer()
@@ -75,7 +75,7 @@ def _serve_demo(demo_settings: Settings, engine: Engine, host: str, port: int, d
         with engine.begin() as conn:
             save_plant(conn, live, "demo")
             live = load_plant(conn, live.site.code)
-            spans = [event_span(conn, mid) for mid in machine_ids(conn).values()]
+            spans = list(event_spans(conn, list(machine_ids(conn).values())).values())
             if not has_lots(conn):  # the first start: master data and a day of material flow up to now
                 load_materials(conn, live, now - timedelta(hours=7))
         start = now - timedelta(days=days)

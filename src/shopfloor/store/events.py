@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfloor.errors import MachineNotFound, MachineUnknown
 from shopfloor.model.events import CountEvent, CountKind, MachineEvent, MachineState, StateChange, event_key
 from shopfloor.model.intervals import Interval
+from shopfloor.store.bulk import insert_many
 from shopfloor.store.plant import machine_ids
-from shopfloor.store.schema import machine_events
+from shopfloor.store.schema import machine_events, machines
 
 _CHUNK = 1000
 
@@ -77,9 +77,10 @@ def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendRes
     now = datetime.now(timezone.utc)
     rows = [_row(ev, ids[ev.machine], key, now) for key, ev in keyed.items()]
     code_of = {mid: code for code, mid in ids.items()}
-    insert_new = _INSERT_NEW[conn.dialect.name == "postgresql"]
     for i in range(0, len(rows), _CHUNK):
-        for machine_id, ts, key in conn.execute(insert_new, rows[i : i + _CHUNK]):
+        inserted = insert_many(conn, machine_events, rows[i : i + _CHUNK], skip_conflicts_on="event_key",
+                               returning=_RETURNED)  # fmt: skip
+        for machine_id, ts, key in inserted:
             result.inserted += 1
             result.keys.add(key)
             code = code_of[machine_id]
@@ -90,27 +91,7 @@ def append_events(conn: Connection, events: Sequence[MachineEvent]) -> AppendRes
     return result
 
 
-# INSERT ... ON CONFLICT (event_key) DO NOTHING RETURNING what append_events reads back, in the dialect of the
-# connection (by "is PostgreSQL"), built once.
-_INSERT_NEW = {
-    pg: (postgresql if pg else sqlite)
-    .insert(machine_events)
-    .on_conflict_do_nothing(index_elements=["event_key"])
-    .returning(machine_events.c.machine_id, machine_events.c.ts, machine_events.c.event_key)
-    for pg in (False, True)
-}
-
-
-def stored_already(conn: Connection, keys: list[str]) -> bool:
-    """Whether an event of one of these keys (``event_key``) is stored."""
-    me = machine_events.c
-    found = False
-    for i in range(0, len(keys), _CHUNK):
-        found = (
-            found
-            or conn.execute(select(me.id).where(me.event_key.in_(keys[i : i + _CHUNK])).limit(1)).first() is not None
-        )
-    return found
+_RETURNED = (machine_events.c.machine_id, machine_events.c.ts, machine_events.c.event_key)
 
 
 def _to_event(row, code: str) -> MachineEvent:
@@ -183,29 +164,38 @@ def history(conn: Connection, machine: str, window: Interval) -> tuple[list[Stat
 
 
 def _span_statement():
-    # The first and last of each kind, each read from the end of the (machine, kind, time) index: a min and max
-    # over all kinds at once would read every event of the machine (its index does not lead with time).  Built
-    # once: the statement is run on every write of events.
-    me = machine_events.c
-    mid = bindparam("machine_id")
+    # The first and last of each kind for each machine asked for, each read from the end of the (machine, kind,
+    # time) index: a min and max over all kinds at once would read every event of the machine (its index does not
+    # lead with time).  Built once: the statement is run on every write of events.
+    me, m = machine_events.c, machines.c
 
     def end(agg, kind: str):
-        return select(agg(me.ts)).where(me.machine_id == mid, me.kind == kind).scalar_subquery()
+        return select(agg(me.ts)).where(me.machine_id == m.id, me.kind == kind).scalar_subquery()
 
-    return select(*[end(func.min, k) for k in _KINDS], *[end(func.max, k) for k in _KINDS])
+    return select(m.id, *[end(func.min, k) for k in _KINDS], *[end(func.max, k) for k in _KINDS]).where(
+        m.id.in_(bindparam("machine_ids", expanding=True))
+    )
 
 
 _KINDS = ("state", *(k.value for k in CountKind))
-_SPAN = _span_statement()
+_SPANS = _span_statement()
+
+
+def event_spans(conn: Connection, machine_ids_: Sequence[int]) -> dict[int, tuple[datetime, datetime] | None]:
+    """First and last event time of each machine (None without events), in one statement."""
+    out: dict[int, tuple[datetime, datetime] | None] = dict.fromkeys(machine_ids_)
+    if not out:
+        return out
+    for mid, *row in conn.execute(_SPANS, {"machine_ids": list(out)}):
+        firsts = [ts for ts in row[: len(_KINDS)] if ts is not None]
+        if firsts:
+            out[mid] = min(firsts), max(ts for ts in row[len(_KINDS) :] if ts is not None)
+    return out
 
 
 def event_span(conn: Connection, machine_id: int) -> tuple[datetime, datetime] | None:
     """First and last event time of a machine, or None without events."""
-    row = conn.execute(_SPAN, {"machine_id": machine_id}).one()
-    firsts = [ts for ts in row[: len(_KINDS)] if ts is not None]
-    if not firsts:
-        return None
-    return min(firsts), max(ts for ts in row[len(_KINDS) :] if ts is not None)
+    return event_spans(conn, [machine_id])[machine_id]
 
 
 def count_events(conn: Connection) -> int:

@@ -19,7 +19,7 @@ from shopfloor.model.calendar import buckets
 from shopfloor.model.intervals import Interval, merge
 from shopfloor.model.plant import Plant
 from shopfloor.store import rollups
-from shopfloor.store.events import event_span, history
+from shopfloor.store.events import event_spans, history
 from shopfloor.store.plant import StoreError, machine_ids
 
 # The rollups a query may read, coarsest first.  Tests narrow it to ("hour",) to check that every path agrees.
@@ -52,20 +52,21 @@ class _Machine:
 
 
 def _machines(conn: Connection, codes: Sequence[str]) -> list[_Machine]:
-    """The machines with their rolled-up span and first event, in two queries (plus one per machine whose rollups
-    have not been built yet)."""
+    """The machines with their rolled-up span and first event, in two queries (plus one for the machines whose
+    rollups have not been built yet)."""
     ids = machine_ids(conn)
     unknown = [c for c in codes if c not in ids]
     if unknown:
         raise StoreError(f"unknown machine {unknown[0]!r}")
     states = rollups.states(conn, [ids[c] for c in codes])
+    unrolled = event_spans(conn, [ids[c] for c in codes if getattr(states.get(ids[c]), "first_event", None) is None])
     out = []
     for code in codes:
         mid = ids[code]
         state = states.get(mid)
         first = state.first_event if state is not None else None
         if first is None:
-            span = event_span(conn, mid)
+            span = unrolled[mid]
             first = span[0] if span is not None else None
         out.append(_Machine(code, mid, state.rolled if state is not None else None, first))
     return out

@@ -33,7 +33,7 @@ from shopfloor.analytics.kpi import KpiElements, MachineHistory, PlannedTimeInde
 from shopfloor.model.calendar import local_period
 from shopfloor.model.intervals import Interval, hour_floor, hours, merge
 from shopfloor.model.plant import Plant
-from shopfloor.store.events import event_span, history
+from shopfloor.store.events import event_spans, history
 from shopfloor.store.plant import machine_ids
 from shopfloor.store.schema import ROLLUP_FIELDS, hourly_rollups, local_rollups, rollup_state
 
@@ -137,7 +137,8 @@ def bring_up_to_date(conn: Connection, plant: Plant, earliest: dict[str, datetim
         raise RuntimeError("the rollup states of the machines keep disappearing")
     for mid in mids:  # in id order, as every writer locks them
         _invalidate_machine(conn, mid, earliest[code_of[mid]], locked[mid])
-    return sum(_refresh_machine(conn, plant, code_of[mid], mid, locked[mid]) for mid in mids)
+    spans = event_spans(conn, mids)
+    return sum(_refresh_machine(conn, plant, code_of[mid], mid, spans[mid], locked[mid]) for mid in mids)
 
 
 def refresh(conn: Connection, plant: Plant, machines: list[str] | None = None) -> int:
@@ -145,8 +146,9 @@ def refresh(conn: Connection, plant: Plant, machines: list[str] | None = None) -
     ids = machine_ids(conn)
     codes = machines if machines is not None else [m.code for m in plant.machines]
     computed = 0
+    spans = event_spans(conn, [ids[code] for code in codes])
     for code in sorted(codes, key=ids.__getitem__):  # in id order, as ``invalidate`` locks them
-        computed += _refresh_machine(conn, plant, code, ids[code])
+        computed += _refresh_machine(conn, plant, code, ids[code], spans[ids[code]])
     return computed
 
 
@@ -161,9 +163,16 @@ def _periods_ending_in(tz: ZoneInfo, after: datetime, until: datetime, unit: str
     return out
 
 
-def _refresh_machine(conn: Connection, plant: Plant, code: str, mid: int, state: dict[str, Any] | None = None) -> int:
-    """``refresh`` for one machine; ``state``: its state row, locked by the caller already."""
-    span = event_span(conn, mid)
+def _refresh_machine(
+    conn: Connection,
+    plant: Plant,
+    code: str,
+    mid: int,
+    span: tuple[datetime, datetime] | None,
+    state: dict[str, Any] | None = None,
+) -> int:
+    """``refresh`` for one machine, whose first and last events are ``span`` (``event_spans``); ``state``: its state
+    row, locked by the caller already."""
     if span is None:
         return 0
     first, last = span

@@ -9,6 +9,7 @@ one machine at the same instant; the second start is refused with ``MachineBusy`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -248,24 +249,31 @@ def progress(conn: Connection, code: str) -> dict[str, int]:
     return {"good": done.get("good", 0), "scrap": done.get("scrap", 0), "rework": done.get("rework", 0)}
 
 
-def _in_progress_spans(conn: Connection, machine: str) -> list[tuple[datetime, datetime | None, str]]:
-    """When each order of the machine was in progress: (start, end or None while it still is, code)."""
+Spans = list[tuple[datetime, datetime | None, str]]  # (start, end or None while it still is, order code)
+
+
+def in_progress_spans(conn: Connection, machines: Sequence[str]) -> dict[str, Spans]:
+    """When each order of each machine was in progress: (start, end or None while it still is, code), in one
+    statement."""
     wo, ev = work_orders.c, work_order_events.c
+    out: dict[str, Spans] = {m: [] for m in machines}
+    if not out:
+        return out
     rows = conn.execute(
-        select(wo.code, ev.ts, ev.from_status, ev.to_status)
+        select(wo.machine, wo.code, ev.ts, ev.from_status, ev.to_status)
         .join(work_order_events, ev.work_order_id == wo.id)
-        .where(wo.machine == machine)
+        .where(wo.machine.in_(list(out)))
         .order_by(ev.ts, ev.id)
     ).all()
-    spans: list[tuple[datetime, datetime | None, str]] = []
-    open_: dict[str, datetime] = {}
-    for code, ts, before, after in rows:
+    open_: dict[tuple[str, str], datetime] = {}
+    for machine, code, ts, before, after in rows:
         if after == Status.IN_PROGRESS.value:
-            open_[code] = ts
-        elif before == Status.IN_PROGRESS.value and code in open_:
-            spans.append((open_.pop(code), ts, code))
-    spans.extend((start, None, code) for code, start in open_.items())
-    return spans
+            open_[machine, code] = ts
+        elif before == Status.IN_PROGRESS.value and (machine, code) in open_:
+            out[machine].append((open_.pop((machine, code)), ts, code))
+    for (machine, code), start in open_.items():
+        out[machine].append((start, None, code))
+    return out
 
 
 def attribute(
@@ -283,7 +291,7 @@ def attribute(
     for ev in events:
         if isinstance(ev, CountEvent) and ev.work_order is None:
             if ev.machine not in spans:
-                spans[ev.machine] = _in_progress_spans(conn, ev.machine)
+                spans.update(in_progress_spans(conn, sorted({e.machine for e in events} - set(spans))))
             code = next(
                 (c for start, end, c in spans[ev.machine] if start <= ev.ts and (end is None or ev.ts < end)), None
             )
@@ -331,8 +339,12 @@ def _note_in_history(conn: Connection, row: Any, actor: str, reason: str) -> Non
     """A line in the order's history for a change that keeps its status (an assignment, an edit)."""
     conn.execute(
         insert(work_order_events).values(
-            work_order_id=row.id, ts=datetime.now(timezone.utc), from_status=row.status, to_status=row.status,
-            actor=actor, reason=reason,
+            work_order_id=row.id,
+            ts=datetime.now(timezone.utc),
+            from_status=row.status,
+            to_status=row.status,
+            actor=actor,
+            reason=reason,
         )  # fmt: skip
     )
 
